@@ -1,0 +1,716 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hubctl: the admin command line. Users, devices, rooms, memberships,
+ * sessions, tokens, service keys and ACL explanations, straight on the
+ * store (the broker and the bridge follow its change log within a second).
+ * Exit codes: 0 success, 1 failure (one line on stderr), 2 bad usage.
+ */
+#include "hc_acl.h"
+#include "hc_config.h"
+#include "hc_err.h"
+#include "hc_log.h"
+#include "hc_names.h"
+#include "hc_password.h"
+#include "hc_proc.h"
+#include "hc_store.h"
+#include "hc_token.h"
+#include "hc_util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXIT_USAGE 2
+
+static const char usage_text[] =
+	"usage: hubctl [--config FILE] COMMAND ...\n"
+	"\n"
+	"users and devices:\n"
+	"  user add NAME [--role admin|user] [--display TEXT] [--password-stdin]\n"
+	"  user del NAME\n"
+	"  user passwd NAME [--password-stdin] [--keep-sessions]\n"
+	"  user list\n"
+	"  device add ID --owner USER [--display TEXT] [--room ROOM]   (prints the secret once)\n"
+	"  device del ID\n"
+	"  device list\n"
+	"rooms:\n"
+	"  room add NAME\n"
+	"  room del NAME\n"
+	"  room list\n"
+	"  grant ROOM PRINCIPAL read|write|admin\n"
+	"  revoke ROOM PRINCIPAL\n"
+	"  members ROOM\n"
+	"sessions and tokens:\n"
+	"  session list [USER] [--all]\n"
+	"  session revoke SID | --user USER\n"
+	"  token USER [--ttl SECONDS]      (a fresh MQTT token, for CLI tools)\n"
+	"  servicekey add NAME             (prints the key once)\n"
+	"  servicekey del NAME\n"
+	"access:\n"
+	"  explain PRINCIPAL TOPIC read|write|subscribe\n"
+	"\n"
+	"Options: --config FILE (else $HUB_CONFIG, else conf/hub.conf); -h, --help.\n"
+	"Exit status: 0 success, 1 failure, 2 bad usage.\n";
+
+static struct hc_config cfg;
+static struct hc_store *store;
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("hubctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (hubctl --help)\n", stderr);
+	return EXIT_USAGE;
+}
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("hubctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_FAILURE;
+}
+
+static int open_store(void)
+{
+	char err[512], path[4200];
+	int rc;
+
+	if (store)
+		return 0;
+	rc = hc_data_dir_prepare(&cfg, err, sizeof(err));
+	if (!rc)
+		rc = hc_drop_privileges(&cfg, err, sizeof(err));
+	if (rc)
+		return fail("%s", err);
+	if (hc_config_db_path(&cfg, path, sizeof(path)))
+		return fail("data_dir path too long");
+	rc = hc_store_open(path, HC_STORE_RW, &store, err, sizeof(err));
+	if (rc)
+		return fail("%s", err);
+	return 0;
+}
+
+/* Map a store error to a one-line failure about what. */
+static int store_fail(int rc, const char *what, const char *name)
+{
+	switch (rc) {
+	case HUB_ERR_EXISTS:
+		return fail("%s '%s' already exists (user and device names share one namespace)",
+			what, name);
+	case HUB_ERR_NOTFOUND:
+		return fail("no such %s: '%s'", what, name);
+	case HUB_ERR_INVAL:
+		return fail("invalid %s '%s'", what, name);
+	case HUB_ERR_BUSY:
+		return fail("the store is busy; try again");
+	default:
+		return fail("%s '%s': %s (%s)", what, name, hub_strerror(rc),
+			hc_store_errmsg(store));
+	}
+}
+
+static int check_name(const char *what, const char *name)
+{
+	if (!hc_name_valid(name))
+		return usage_error("invalid %s '%.80s': 1-64 characters of A-Za-z0-9._-", what,
+			name);
+	return 0;
+}
+
+/* Read a password: from stdin (one line) when asked or when stdin is not a
+ * terminal, else prompted twice without echo. */
+static int read_password(bool from_stdin, char *out, size_t n)
+{
+	struct termios old, quiet;
+	char again[HC_PASSWORD_MAX + 2];
+	bool tty = isatty(STDIN_FILENO);
+
+	if (from_stdin || !tty) {
+		if (!fgets(out, (int)n, stdin))
+			return fail("no password on standard input");
+		if (!strchr(out, '\n') && !feof(stdin))
+			return fail("password longer than %d bytes", HC_PASSWORD_MAX);
+		out[strcspn(out, "\r\n")] = '\0';
+	} else {
+		if (tcgetattr(STDIN_FILENO, &old) != 0)
+			return fail("cannot read the terminal: %s", strerror(errno));
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+		fputs("Password: ", stderr);
+		if (!fgets(out, (int)n, stdin))
+			out[0] = '\0';
+		fputs("\nAgain: ", stderr);
+		if (!fgets(again, sizeof(again), stdin))
+			again[0] = '\0';
+		fputc('\n', stderr);
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		out[strcspn(out, "\r\n")] = '\0';
+		again[strcspn(again, "\r\n")] = '\0';
+		if (strcmp(out, again) != 0) {
+			OPENSSL_cleanse(again, sizeof(again));
+			return fail("the passwords do not match");
+		}
+		OPENSSL_cleanse(again, sizeof(again));
+	}
+	if (strlen(out) < 8)
+		return fail("password too short: at least 8 characters");
+	return 0;
+}
+
+static int hash_password(const char *pw, char *hash, size_t n)
+{
+	struct hc_scrypt_params p = {(int)hc_cfg_int(&cfg, HC_CFG_SCRYPT_LOG2N),
+		(int)hc_cfg_int(&cfg, HC_CFG_SCRYPT_R), (int)hc_cfg_int(&cfg, HC_CFG_SCRYPT_P)};
+	int rc = hc_password_hash(pw, strlen(pw), &p, hash, n);
+	if (rc)
+		return fail("cannot hash the password: %s", hub_strerror(rc));
+	return 0;
+}
+
+/* ------------------------------------------------------------------ users */
+
+static int print_principal(void *ud, const struct hc_principal *p)
+{
+	char when[32];
+	time_t t = (time_t)p->created_at;
+	struct tm tm;
+	(void)ud;
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (p->kind == HC_KIND_DEVICE)
+		printf("%-24s %-16s %-20s %s\n", p->name, p->owner, when, p->display_name);
+	else
+		printf("%-24s %-6s %-20s %s\n", p->name, p->role, when, p->display_name);
+	return 0;
+}
+
+static int cmd_user(int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : NULL;
+	const char *role = "user", *display = NULL;
+	bool pw_stdin = false, keep = false;
+	char pw[HC_PASSWORD_MAX + 2], hash[HC_PASSWORD_HASH_MAX];
+	int rc, opt;
+	static const struct option opts[] = {{"role", required_argument, 0, 'r'},
+		{"display", required_argument, 0, 'd'},
+		{"password-stdin", no_argument, 0, 'p'},
+		{"keep-sessions", no_argument, 0, 'k'}, {0, 0, 0, 0}};
+
+	if (!sub)
+		return usage_error("user: expected add, del, passwd or list");
+	optind = 2;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'r':
+			role = optarg;
+			break;
+		case 'd':
+			display = optarg;
+			break;
+		case 'p':
+			pw_stdin = true;
+			break;
+		case 'k':
+			keep = true;
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (!strcmp(sub, "list")) {
+		if (optind != argc)
+			return usage_error("user list takes no arguments");
+		if ((rc = open_store()))
+			return rc;
+		rc = hc_store_principal_list(store, HC_KIND_USER, print_principal, NULL);
+		return rc ? store_fail(rc, "user list", "") : 0;
+	}
+	if (optind != argc - 1)
+		return usage_error("user %s: expected one NAME", sub);
+	const char *name = argv[optind];
+	if ((rc = check_name("username", name)))
+		return rc;
+	if (!strcmp(sub, "add")) {
+		if (strcmp(role, "admin") && strcmp(role, "user"))
+			return usage_error("--role must be admin or user");
+		if (display && strlen(display) > HC_DISPLAY_MAX)
+			return usage_error("--display longer than %d bytes", HC_DISPLAY_MAX);
+		if ((rc = open_store()) || (rc = read_password(pw_stdin, pw, sizeof(pw))) ||
+			(rc = hash_password(pw, hash, sizeof(hash))))
+			goto out;
+		rc = hc_store_user_add(store, name, display ? display : name, role, hash);
+		rc = rc ? store_fail(rc, "user", name) : (printf("user %s added\n", name), 0);
+	} else if (!strcmp(sub, "del")) {
+		if ((rc = open_store()))
+			return rc;
+		rc = hc_store_user_del(store, name);
+		rc = rc ? store_fail(rc, "user", name) : (printf("user %s deleted\n", name), 0);
+	} else if (!strcmp(sub, "passwd")) {
+		if ((rc = open_store()) || (rc = read_password(pw_stdin, pw, sizeof(pw))) ||
+			(rc = hash_password(pw, hash, sizeof(hash))))
+			goto out;
+		rc = hc_store_user_set_password(store, name, hash, !keep);
+		rc = rc ? store_fail(rc, "user", name)
+			: (printf("password of %s changed%s\n", name,
+				   keep ? "" : "; its sessions were ended"),
+				  0);
+	} else {
+		return usage_error("user: unknown subcommand '%s'", sub);
+	}
+out:
+	OPENSSL_cleanse(pw, sizeof(pw));
+	return rc;
+}
+
+/* ---------------------------------------------------------------- devices */
+
+static int cmd_device(int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : NULL;
+	const char *owner = NULL, *display = NULL, *room = NULL;
+	char secret[HC_SECRET_LEN + 1], hash[65];
+	int rc, opt;
+	static const struct option opts[] = {{"owner", required_argument, 0, 'o'},
+		{"display", required_argument, 0, 'd'}, {"room", required_argument, 0, 'r'},
+		{0, 0, 0, 0}};
+
+	if (!sub)
+		return usage_error("device: expected add, del or list");
+	optind = 2;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'o':
+			owner = optarg;
+			break;
+		case 'd':
+			display = optarg;
+			break;
+		case 'r':
+			room = optarg;
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (!strcmp(sub, "list")) {
+		if (optind != argc)
+			return usage_error("device list takes no arguments");
+		if ((rc = open_store()))
+			return rc;
+		rc = hc_store_principal_list(store, HC_KIND_DEVICE, print_principal, NULL);
+		return rc ? store_fail(rc, "device list", "") : 0;
+	}
+	if (optind != argc - 1)
+		return usage_error("device %s: expected one ID", sub);
+	const char *id = argv[optind];
+	if ((rc = check_name("device id", id)))
+		return rc;
+	if (!strcmp(sub, "add")) {
+		if (!owner)
+			return usage_error("device add needs --owner USER");
+		if ((rc = check_name("owner", owner)) || (room && (rc = check_name("room", room))))
+			return rc;
+		if (display && strlen(display) > HC_DISPLAY_MAX)
+			return usage_error("--display longer than %d bytes", HC_DISPLAY_MAX);
+		if ((rc = open_store()))
+			return rc;
+		if (room && hc_store_room_exists(store, room) != HUB_OK)
+			return fail("no such room: '%s'", room);
+		if (hc_random_token(32, secret, sizeof(secret)))
+			return fail("no randomness available");
+		hc_sha256_hex(secret, strlen(secret), hash);
+		rc = hc_store_device_add(store, id, owner, display ? display : id, hash);
+		if (rc == HUB_ERR_NOTFOUND)
+			rc = fail("no such user: '%s' (a device's owner must be a user)", owner);
+		else if (rc)
+			rc = store_fail(rc, "device", id);
+		else if (room && (rc = hc_store_grant(store, room, id, HC_LEVEL_WRITE)))
+			rc = store_fail(rc, "room", room);
+		if (!rc) {
+			printf("device %s added (owner %s)\n", id, owner);
+			printf("secret: %s\n", secret);
+			printf("This secret is shown once. MQTT: username %s, password the secret.\n",
+				id);
+		}
+		OPENSSL_cleanse(secret, sizeof(secret));
+		return rc;
+	}
+	if (!strcmp(sub, "del")) {
+		if ((rc = open_store()))
+			return rc;
+		rc = hc_store_device_del(store, id);
+		return rc ? store_fail(rc, "device", id) : (printf("device %s deleted\n", id), 0);
+	}
+	return usage_error("device: unknown subcommand '%s'", sub);
+}
+
+/* ------------------------------------------------------------------ rooms */
+
+static int print_room(void *ud, const struct hc_room *r)
+{
+	(void)ud;
+	printf("%-24s %d member%s\n", r->name, r->members, r->members == 1 ? "" : "s");
+	return 0;
+}
+
+static int print_member(void *ud, const struct hc_membership *m)
+{
+	(void)ud;
+	printf("%-24s %s\n", m->principal, hc_level_name(m->level));
+	return 0;
+}
+
+static int cmd_room(int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : NULL;
+	int rc;
+
+	if (!sub)
+		return usage_error("room: expected add, del or list");
+	if (!strcmp(sub, "list")) {
+		if (argc != 2)
+			return usage_error("room list takes no arguments");
+		if ((rc = open_store()))
+			return rc;
+		rc = hc_store_room_list(store, print_room, NULL);
+		return rc ? store_fail(rc, "room list", "") : 0;
+	}
+	if (argc != 3)
+		return usage_error("room %s: expected one NAME", sub);
+	if ((rc = check_name("room name", argv[2])))
+		return rc;
+	if ((rc = open_store()))
+		return rc;
+	if (!strcmp(sub, "add")) {
+		rc = hc_store_room_add(store, argv[2]);
+		return rc ? store_fail(rc, "room", argv[2]) : (printf("room %s added\n", argv[2]), 0);
+	}
+	if (!strcmp(sub, "del")) {
+		rc = hc_store_room_del(store, argv[2]);
+		return rc ? store_fail(rc, "room", argv[2])
+			  : (printf("room %s deleted\n", argv[2]), 0);
+	}
+	return usage_error("room: unknown subcommand '%s'", sub);
+}
+
+static int cmd_grant(int argc, char **argv)
+{
+	int rc, level;
+	if (argc != 4)
+		return usage_error("usage: grant ROOM PRINCIPAL read|write|admin");
+	if ((rc = check_name("room name", argv[1])) || (rc = check_name("principal", argv[2])))
+		return rc;
+	level = hc_level_parse(argv[3]);
+	if (level == HC_LEVEL_NONE)
+		return usage_error("level must be read, write or admin, not '%.20s'", argv[3]);
+	if ((rc = open_store()))
+		return rc;
+	if (hc_store_room_exists(store, argv[1]) != HUB_OK)
+		return fail("no such room: '%s'", argv[1]);
+	rc = hc_store_grant(store, argv[1], argv[2], level);
+	if (rc)
+		return store_fail(rc, "user or device", argv[2]);
+	printf("%s has %s in %s\n", argv[2], argv[3], argv[1]);
+	return 0;
+}
+
+static int cmd_revoke(int argc, char **argv)
+{
+	int rc;
+	if (argc != 3)
+		return usage_error("usage: revoke ROOM PRINCIPAL");
+	if ((rc = check_name("room name", argv[1])) || (rc = check_name("principal", argv[2])))
+		return rc;
+	if ((rc = open_store()))
+		return rc;
+	rc = hc_store_revoke(store, argv[1], argv[2]);
+	if (rc == HUB_ERR_NOTFOUND)
+		return fail("%s is not a member of %s", argv[2], argv[1]);
+	if (rc)
+		return store_fail(rc, "membership", argv[2]);
+	printf("%s removed from %s\n", argv[2], argv[1]);
+	return 0;
+}
+
+static int cmd_members(int argc, char **argv)
+{
+	int rc;
+	if (argc != 2)
+		return usage_error("usage: members ROOM");
+	if ((rc = check_name("room name", argv[1])) || (rc = open_store()))
+		return rc;
+	if (hc_store_room_exists(store, argv[1]) != HUB_OK)
+		return fail("no such room: '%s'", argv[1]);
+	rc = hc_store_membership_list(store, argv[1], NULL, print_member, NULL);
+	return rc ? store_fail(rc, "room", argv[1]) : 0;
+}
+
+/* --------------------------------------------------------------- sessions */
+
+static int print_session(void *ud, const struct hc_session *s)
+{
+	int64_t now = *(int64_t *)ud;
+	char created[32], expires[32];
+	time_t c = (time_t)s->created_at, e = (time_t)s->expires_at;
+	struct tm tm;
+	const char *state = s->revoked_at ? s->reason : now >= s->expires_at ? "expired" : "live";
+
+	gmtime_r(&c, &tm);
+	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	gmtime_r(&e, &tm);
+	strftime(expires, sizeof(expires), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("%-22s %-16s %-4s %-20s %-20s %-8s %s\n", s->sid, s->principal, s->kind, created,
+		expires, state, s->addr);
+	return 0;
+}
+
+static int cmd_session(int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : NULL;
+	int64_t now = hc_now();
+	int rc;
+
+	if (!sub)
+		return usage_error("session: expected list or revoke");
+	if (!strcmp(sub, "list")) {
+		const char *user = NULL;
+		bool all = false;
+		for (int i = 2; i < argc; i++) {
+			if (!strcmp(argv[i], "--all"))
+				all = true;
+			else if (!user && argv[i][0] != '-')
+				user = argv[i];
+			else
+				return usage_error("usage: session list [USER] [--all]");
+		}
+		if (user && (rc = check_name("username", user)))
+			return rc;
+		if ((rc = open_store()))
+			return rc;
+		printf("%-22s %-16s %-4s %-20s %-20s %-8s %s\n", "SID", "USER", "KIND", "CREATED",
+			"EXPIRES", "STATE", "ADDRESS");
+		rc = hc_store_session_list(store, user, all, now, print_session, &now);
+		return rc ? store_fail(rc, "session list", "") : 0;
+	}
+	if (!strcmp(sub, "revoke")) {
+		if (argc == 4 && !strcmp(argv[2], "--user")) {
+			int count = 0;
+			if ((rc = check_name("username", argv[3])) || (rc = open_store()))
+				return rc;
+			if (hc_store_principal_get(store, argv[3], &(struct hc_principal){0}, NULL,
+				    0) != HUB_OK)
+				return fail("no such user: '%s'", argv[3]);
+			rc = hc_store_session_revoke_principal(store, argv[3], "kicked", &count);
+			if (rc)
+				return store_fail(rc, "user", argv[3]);
+			printf("%d session%s of %s revoked\n", count, count == 1 ? "" : "s", argv[3]);
+			return 0;
+		}
+		if (argc != 3 || argv[2][0] == '-')
+			return usage_error("usage: session revoke SID | --user USER");
+		if (strlen(argv[2]) != HC_SID_LEN)
+			return fail("no such live session: '%.40s'", argv[2]);
+		if ((rc = open_store()))
+			return rc;
+		rc = hc_store_session_revoke(store, argv[2], "kicked");
+		if (rc == HUB_ERR_NOTFOUND)
+			return fail("no such live session: '%s'", argv[2]);
+		if (rc)
+			return store_fail(rc, "session", argv[2]);
+		printf("session %s revoked\n", argv[2]);
+		return 0;
+	}
+	return usage_error("session: unknown subcommand '%s'", sub);
+}
+
+static int cmd_token(int argc, char **argv)
+{
+	char sid[HC_SID_LEN + 1], secret[HC_SECRET_LEN + 1], token[HC_TOKEN_MAX + 1];
+	char err[512], keypath[4200];
+	struct hc_token_key *key = NULL;
+	struct hc_principal p;
+	int64_t ttl = hc_cfg_int(&cfg, HC_CFG_TOKEN_TTL), now;
+	const char *user = NULL;
+	int rc;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--ttl") && i + 1 < argc) {
+			if (hc_parse_i64(argv[++i], 30, 86400, &ttl))
+				return usage_error("--ttl must be 30 to 86400 seconds");
+		} else if (!user && argv[i][0] != '-') {
+			user = argv[i];
+		} else {
+			return usage_error("usage: token USER [--ttl SECONDS]");
+		}
+	}
+	if (!user)
+		return usage_error("usage: token USER [--ttl SECONDS]");
+	if ((rc = check_name("username", user)) || (rc = open_store()))
+		return rc;
+	rc = hc_store_principal_get(store, user, &p, NULL, 0);
+	if (rc || p.kind != HC_KIND_USER)
+		return fail("no such user: '%s'", user);
+	if (hc_config_key_path(&cfg, keypath, sizeof(keypath)))
+		return fail("key path too long");
+	rc = hc_token_key_load(keypath, hc_cfg_str(&cfg, HC_CFG_TOKEN_ALG), 1, &key, err,
+		sizeof(err));
+	if (rc)
+		return fail("%s", err);
+	/* a CLI session lives as long as its token: it ends when the token
+	 * would, so a leaked token is not a long-lived key */
+	rc = hc_store_session_create(store, user, "cli", ttl, "cli", sid, secret);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	if (rc) {
+		hc_token_key_free(key);
+		return store_fail(rc, "session for", user);
+	}
+	now = hc_now();
+	rc = hc_token_mint(key, "mqtt", user, sid, now, now + ttl, token, sizeof(token));
+	hc_token_key_free(key);
+	if (rc)
+		return fail("cannot mint token: %s", hub_strerror(rc));
+	printf("%s\n", token);
+	OPENSSL_cleanse(token, sizeof(token));
+	return 0;
+}
+
+static int cmd_servicekey(int argc, char **argv)
+{
+	char secret[HC_SECRET_LEN + 1];
+	int rc;
+	if (argc != 3 || (strcmp(argv[1], "add") && strcmp(argv[1], "del")))
+		return usage_error("usage: servicekey add|del NAME");
+	if ((rc = check_name("key name", argv[2])) || (rc = open_store()))
+		return rc;
+	if (!strcmp(argv[1], "del")) {
+		rc = hc_store_servicekey_del(store, argv[2]);
+		return rc ? store_fail(rc, "service key", argv[2])
+			  : (printf("service key %s deleted\n", argv[2]), 0);
+	}
+	rc = hc_store_servicekey_add(store, argv[2], secret);
+	if (rc)
+		return store_fail(rc, "service key", argv[2]);
+	printf("service key %s added\n", argv[2]);
+	printf("key: %s\n", secret);
+	printf("This key is shown once. Use it as: Authorization: Bearer <key>\n");
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return 0;
+}
+
+/* ---------------------------------------------------------------- explain */
+
+static int cmd_explain(int argc, char **argv)
+{
+	struct hc_acl_dir *dir = NULL;
+	struct hc_acl_decision d = {.explain = true};
+	char err[512];
+	int access, rc;
+
+	if (argc != 4)
+		return usage_error("usage: explain PRINCIPAL TOPIC read|write|subscribe");
+	if (!strcmp(argv[3], "read"))
+		access = HC_ACL_READ;
+	else if (!strcmp(argv[3], "write"))
+		access = HC_ACL_WRITE;
+	else if (!strcmp(argv[3], "subscribe"))
+		access = HC_ACL_SUBSCRIBE;
+	else
+		return usage_error("access must be read, write or subscribe, not '%.20s'", argv[3]);
+	if ((rc = open_store()))
+		return rc;
+	/* the same in-memory directory and decision function the broker uses */
+	rc = hc_acl_dir_load(store, &dir, err, sizeof(err));
+	if (rc)
+		return fail("%s", err);
+	hc_acl_check(dir, argv[1], argv[2], strlen(argv[2]), access, &d);
+	printf("%s: %s %s %s\n", d.allow ? "allow" : "deny", argv[1], argv[3], argv[2]);
+	printf("rule: %s\n", d.rule);
+	hc_acl_dir_free(dir);
+	return 0;
+}
+
+/* ------------------------------------------------------------------- main */
+
+int main(int argc, char **argv)
+{
+	const char *config = NULL;
+	char err[512];
+	int i = 1, rc;
+
+	hc_log_init("hubctl", HC_LOG_WARN, NULL);
+	while (i < argc && argv[i][0] == '-') {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(usage_text, stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+			config = argv[i + 1];
+			i += 2;
+		} else if (!strncmp(argv[i], "--config=", 9)) {
+			config = argv[i] + 9;
+			i++;
+		} else if (!strcmp(argv[i], "--version")) {
+			puts("hubctl " HUB_VERSION);
+			return 0;
+		} else {
+			return usage_error("unknown option '%.40s'", argv[i]);
+		}
+	}
+	if (i >= argc) {
+		fputs(usage_text, stderr);
+		return EXIT_USAGE;
+	}
+	for (int k = i + 1; k < argc; k++)
+		if (!strcmp(argv[k], "-h") || !strcmp(argv[k], "--help")) {
+			fputs(usage_text, stdout);
+			return 0;
+		}
+	rc = hc_config_load(&cfg, config, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "hubctl: %s\n", err);
+		return EXIT_FAILURE;
+	}
+	argc -= i;
+	argv += i;
+	if (!strcmp(argv[0], "user"))
+		rc = cmd_user(argc, argv);
+	else if (!strcmp(argv[0], "device"))
+		rc = cmd_device(argc, argv);
+	else if (!strcmp(argv[0], "room"))
+		rc = cmd_room(argc, argv);
+	else if (!strcmp(argv[0], "grant"))
+		rc = cmd_grant(argc, argv);
+	else if (!strcmp(argv[0], "revoke"))
+		rc = cmd_revoke(argc, argv);
+	else if (!strcmp(argv[0], "members"))
+		rc = cmd_members(argc, argv);
+	else if (!strcmp(argv[0], "session"))
+		rc = cmd_session(argc, argv);
+	else if (!strcmp(argv[0], "token"))
+		rc = cmd_token(argc, argv);
+	else if (!strcmp(argv[0], "servicekey"))
+		rc = cmd_servicekey(argc, argv);
+	else if (!strcmp(argv[0], "explain"))
+		rc = cmd_explain(argc, argv);
+	else
+		rc = usage_error("unknown command '%.40s'", argv[0]);
+	hc_store_close(store);
+	hc_config_free(&cfg);
+	return rc;
+}
