@@ -19,6 +19,9 @@
 #define HC_TOKEN_MAX     1024 /* longest token accepted or produced */
 #define HC_TOKEN_SUB_MAX 64
 #define HC_TOKEN_SID_MAX 64
+/* Pass as now to hc_token_verify to skip the time checks (exp, nbf, iat):
+ * only for re-checking a token that opened a live connection earlier. */
+#define HC_TOKEN_ANY_TIME INT64_MIN
 
 struct hc_token_key;
 

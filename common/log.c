@@ -60,10 +60,13 @@ void hc_log_write(int level, const char *fmt, ...)
 		if (n > 0 && (size_t)n < sizeof(line))
 			off = (size_t)n;
 	}
-	n = snprintf(line + off, sizeof(line) - off, "level=%s comp=%s ", level_names[level],
-		component);
-	if (n > 0 && (size_t)n < sizeof(line) - off)
-		off += (size_t)n;
+	/* a sink (the broker's log) stamps time, level and origin itself */
+	if (!sink) {
+		n = snprintf(line + off, sizeof(line) - off, "level=%s comp=%s ",
+			level_names[level], component);
+		if (n > 0 && (size_t)n < sizeof(line) - off)
+			off += (size_t)n;
+	}
 	va_start(ap, fmt);
 	n = vsnprintf(line + off, sizeof(line) - off, fmt, ap);
 	va_end(ap);

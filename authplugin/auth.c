@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * CONNECT authentication (MOSQ_EVT_BASIC_AUTH): users with the contract's
+ * token, devices with their secret, the hub's processes with a service
+ * token. Decided from memory (token key, directory): no store access here.
+ * Returns only MOSQ_ERR_SUCCESS or MOSQ_ERR_AUTH (anything else makes the
+ * broker drop the socket without a CONNACK).
+ */
+#include "hauth.h"
+#include "hc_log.h"
+#include "hc_names.h"
+#include "hc_store.h"
+#include "hc_util.h"
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <string.h>
+
+/* A token for a session the directory has not seen yet is accepted when it
+ * was minted this recently (the store follower catches up within
+ * refresh_ms); the session is then checked on later ticks. */
+#define FRESH_TOKEN_S 30
+
+static int deny(struct hauth *h, struct mosquitto *client, const char *username,
+	const char *reason)
+{
+	char id[96], user[96];
+	h->stats.auth_denied++;
+	hc_info("%s/%s | connect | denied reason=%s addr=%s",
+		hc_log_safe(mosquitto_client_id(client), id, sizeof(id)),
+		hc_log_safe(username, user, sizeof(user)), reason,
+		mosquitto_client_address(client) ? mosquitto_client_address(client) : "-");
+	return MOSQ_ERR_AUTH;
+}
+
+/* Session state for a user token: NULL if acceptable, else a reason. */
+static const char *session_problem(struct hauth *h, const struct hc_token_claims *tc,
+	bool *seen)
+{
+	const struct hc_dir_session *s = hc_dir_session(h->dir, tc->sid);
+	*seen = s != NULL;
+	if (!s)
+		return hc_now() - tc->iat <= FRESH_TOKEN_S ? NULL : "unknown-session";
+	if (strcmp(s->principal, tc->sub) != 0)
+		return "session-mismatch";
+	if (s->revoked_at)
+		return "revoked";
+	if (hc_now() >= s->expires_at)
+		return "session-expired";
+	return NULL;
+}
+
+int hauth_auth__basic(struct hauth *h, struct mosquitto *client, const char *username,
+	const char *password)
+{
+	const char *id = mosquitto_client_id(client);
+	const struct hc_dir_principal *dp = NULL;
+	struct hauth_client *c = hauth_clients__find(h, client);
+	struct hc_token_claims tc;
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	const char *why = NULL, *problem;
+	bool seen = false, service, reauth;
+	int kind, rc;
+	/* on a broker reload the same live connection is asked again with the
+	 * password it connected with: its token may have expired since, which
+	 * must not end a connection whose session is alive */
+	int64_t now = h->reloading ? HC_TOKEN_ANY_TIME : hc_now();
+
+	reauth = h->reloading;
+	if (!username)
+		return deny(h, client, "-", "anonymous");
+	if (!hc_clientid_valid(id))
+		return deny(h, client, username, "bad-client-id");
+	service = strcmp(username, HC_SERVICE_PRINCIPAL) == 0;
+	if (!service && !hc_name_valid(username))
+		return deny(h, client, username, "bad-username");
+	if (!password)
+		return deny(h, client, username, "no-password");
+
+	if (service) {
+		rc = hc_token_verify(h->key, password, strlen(password), now, "service", &tc, &why);
+		if (rc)
+			return deny(h, client, username, why);
+		if (strcmp(tc.sub, HC_SERVICE_PRINCIPAL) != 0)
+			return deny(h, client, username, "sub-mismatch");
+		kind = HAUTH_SERVICE;
+	} else {
+		dp = hc_dir_principal(h->dir, username, strlen(username));
+		if (!dp)
+			return deny(h, client, username, "unknown-principal");
+		if (dp->kind == HC_KIND_DEVICE) {
+			/* a device secret is 256 random bits: a fast hash is enough
+			 * and keeps this thread free */
+			SHA256((const unsigned char *)password, strlen(password), digest);
+			if (!dp->has_secret || !hc_ct_equal(digest, dp->secret_hash, sizeof(digest)))
+				return deny(h, client, username, "bad-secret");
+			kind = HAUTH_DEVICE;
+		} else {
+			rc = hc_token_verify(h->key, password, strlen(password), now, "mqtt", &tc,
+				&why);
+			if (rc)
+				return deny(h, client, username, why);
+			if (strcmp(tc.sub, username) != 0)
+				return deny(h, client, username, "sub-mismatch");
+			problem = session_problem(h, &tc, &seen);
+			if (problem)
+				return deny(h, client, username, problem);
+			kind = HAUTH_USER;
+		}
+	}
+
+	if (reauth) {
+		/* a known live connection stays; a stored offline session passes
+		 * but is not a connection, so it is not registered */
+		return MOSQ_ERR_SUCCESS;
+	}
+	if (c && !c->gone) {
+		/* a second CONNECT on one context cannot happen in MQTT; treat a
+		 * stale entry defensively as replaced */
+		hauth_clients__gone(h, c);
+	}
+	c = hauth_clients__add(h, client, id, service ? HC_SERVICE_PRINCIPAL : username, kind);
+	if (!c)
+		return deny(h, client, username, "out-of-memory");
+	c->websocket = mosquitto_client_protocol(client) == mp_websockets;
+	c->protocol_version = mosquitto_client_protocol_version(client);
+	c->keepalive = mosquitto_client_keepalive(client);
+	if (kind == HAUTH_USER) {
+		snprintf(c->sid, sizeof(c->sid), "%s", tc.sid);
+		c->session_seen = seen;
+	} else if (kind == HAUTH_DEVICE) {
+		memcpy(c->secret_hash, digest, sizeof(c->secret_hash));
+	}
+	h->stats.auth_ok++;
+	{
+		char sid_tag[9] = "-", idbuf[96];
+		if (kind == HAUTH_USER)
+			hc_log_fingerprint(tc.sid, strlen(tc.sid), sid_tag);
+		hc_info("%s/%s | connect | ok kind=%s proto=%s%d session=%s",
+			hc_log_safe(id, idbuf, sizeof(idbuf)), c->name,
+			kind == HAUTH_USER ? "user" : kind == HAUTH_DEVICE ? "device" : "service",
+			c->websocket ? "ws/" : "", c->protocol_version, sid_tag);
+	}
+	return MOSQ_ERR_SUCCESS;
+}

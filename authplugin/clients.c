@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The table of authenticated connections (keyed by the broker's context
+ * pointer, which is unique while the connection lives) and, per principal,
+ * the list of its connections. A DISCONNECT marks an entry gone; it is
+ * freed on the next tick, so the will's ACL check that follows the
+ * DISCONNECT event still finds who it belongs to.
+ */
+#include "hauth.h"
+#include "hauth_presence.h"
+#include "hc_err.h"
+#include "hc_log.h"
+#include "hc_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct hauth_client *hauth_clients__find(struct hauth *h, const struct mosquitto *ctx)
+{
+	return hc_hmap_get(&h->clients, (const char *)&ctx, sizeof(ctx));
+}
+
+struct hauth_principal *hauth_clients__principal(struct hauth *h, const char *name)
+{
+	return hc_hmap_get(&h->principals, name, strlen(name));
+}
+
+static struct hauth_principal *principal_get(struct hauth *h, const char *name)
+{
+	struct hauth_principal *p = hauth_clients__principal(h, name);
+	if (p)
+		return p;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	if (hc_hmap_put(&h->principals, p->name, strlen(p->name), p, NULL)) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+struct hauth_client *hauth_clients__add(struct hauth *h, const struct mosquitto *ctx,
+	const char *id, const char *name, int kind)
+{
+	struct hauth_client *c = calloc(1, sizeof(*c));
+	struct hauth_principal *p;
+
+	if (!c)
+		return NULL;
+	c->ctx = ctx;
+	c->id = strdup(id ? id : "");
+	c->kind = kind;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->connected_ms = hc_mono_ms();
+	p = principal_get(h, name);
+	if (!c->id || !p || hc_hmap_put(&h->clients, (const char *)&c->ctx, sizeof(c->ctx), c,
+				   NULL)) {
+		free(c->id);
+		free(c);
+		return NULL;
+	}
+	c->owner = p;
+	c->next = p->clients;
+	p->clients = c;
+	p->live++;
+	h->clients_live++;
+	if (kind != HAUTH_SERVICE)
+		hauth_presence__up(h, p, c);
+	return c;
+}
+
+void hauth_clients__gone(struct hauth *h, struct hauth_client *c)
+{
+	struct hauth_principal *p = c->owner;
+	c->gone = true;
+	c->gone_ms = hc_mono_ms();
+	p->live--;
+	h->clients_live--;
+	if (c->kind != HAUTH_SERVICE)
+		hauth_presence__down(h, p, c);
+}
+
+static void unlink_client(struct hauth *h, struct hauth_client *c)
+{
+	struct hauth_principal *p = c->owner;
+	struct hauth_client **pp;
+
+	for (pp = &p->clients; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	hc_hmap_del(&h->clients, (const char *)&c->ctx, sizeof(c->ctx));
+	/* keep the principal record while presence still has work for it */
+	if (!p->clients && !p->announced && !p->left_due_ms) {
+		hc_hmap_del(&h->principals, p->name, strlen(p->name));
+		hauth_presence__free(p);
+	}
+	free(c->id);
+	free(c);
+}
+
+struct reap_ud {
+	struct hauth_client *list[256];
+	int n;
+	int64_t now_ms;
+};
+
+static int reap_cb(void *ud, const char *key, void *value)
+{
+	struct reap_ud *r = ud;
+	struct hauth_client *c = value;
+	(void)key;
+	if (c->gone) {
+		r->list[r->n++] = c;
+		if (r->n == (int)(sizeof(r->list) / sizeof(r->list[0])))
+			return 1;
+	}
+	return 0;
+}
+
+void hauth_clients__reap(struct hauth *h, int64_t now_ms)
+{
+	static int64_t last;
+	struct reap_ud r;
+	int more;
+
+	/* the will's ACL check comes right after DISCONNECT in the same loop
+	 * pass, so one tick later the entry has served its purpose; reap in
+	 * batches, at most every 100 ms */
+	if (now_ms - last < 100)
+		return;
+	last = now_ms;
+	do {
+		r.n = 0;
+		r.now_ms = now_ms;
+		more = hc_hmap_each(&h->clients, reap_cb, &r);
+		for (int i = 0; i < r.n; i++)
+			unlink_client(h, r.list[i]);
+	} while (more);
+}
+
+static int free_client_cb(void *ud, const char *key, void *value)
+{
+	struct hauth_client *c = value;
+	(void)ud;
+	(void)key;
+	free(c->id);
+	free(c);
+	return 0;
+}
+
+static int free_principal_cb(void *ud, const char *key, void *value)
+{
+	(void)ud;
+	(void)key;
+	hauth_presence__free(value);
+	return 0;
+}
+
+void hauth_clients__free_all(struct hauth *h)
+{
+	hc_hmap_each(&h->clients, free_client_cb, NULL);
+	hc_hmap_each(&h->principals, free_principal_cb, NULL);
+	hc_hmap_clear(&h->clients);
+	hc_hmap_clear(&h->principals);
+}

@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hub_auth.so entry points: version negotiation, init (config, key, store,
+ * directory, follower), callback registration, cleanup. Configured only by
+ * `plugin_opt_config <hub.conf>`; any missing or bad value stops the broker
+ * (fail closed).
+ */
+#include "hauth.h"
+#include "hauth_presence.h"
+#include "hc_err.h"
+#include "hc_log.h"
+#include "hc_store.h"
+#include "hc_util.h"
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HAUTH_EXPORT __attribute__((visibility("default")))
+
+struct hauth *hauth_g;
+static mosquitto_plugin_id_t *plugin_id;
+
+void hauth_log__sink(int level, const char *line)
+{
+	static const int map[] = {MOSQ_LOG_ERR, MOSQ_LOG_WARNING, MOSQ_LOG_NOTICE, MOSQ_LOG_DEBUG};
+	mosquitto_log_printf(map[level < 0 || level > 3 ? 0 : level], "hauth: %s", line);
+}
+
+static int on_basic_auth(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_basic_auth *ed = event_data;
+	(void)event;
+	return hauth_auth__basic(userdata, ed->client, ed->username, ed->password);
+}
+
+static int on_acl_check(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_acl_check *ed = event_data;
+	(void)event;
+	return hauth_acl__check(userdata, ed->client, ed->topic, ed->access);
+}
+
+static int on_disconnect(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_disconnect *ed = event_data;
+	struct hauth *h = userdata;
+	struct hauth_client *c = hauth_clients__find(h, ed->client);
+	(void)event;
+	/* failed auths and bare TCP connects also end here: not ours */
+	if (c && !c->gone)
+		hauth_clients__gone(h, c);
+	return MOSQ_ERR_SUCCESS;
+}
+
+static int on_tick(int event, void *event_data, void *userdata)
+{
+	struct hauth *h = userdata;
+	int64_t now = hc_mono_ms();
+	(void)event;
+	(void)event_data;
+	h->reloading = false;
+	hauth_revoke__tick(h, now);
+	hauth_presence__tick(h, now);
+	hauth_clients__reap(h, now);
+	hauth_metrics__tick(h, now);
+	return MOSQ_ERR_SUCCESS;
+}
+
+static int on_reload(int event, void *event_data, void *userdata)
+{
+	struct hauth *h = userdata;
+	(void)event;
+	(void)event_data;
+	/* 2.0.11 now re-runs BASIC_AUTH for every session with the stored
+	 * credentials, then ticks: live connections must survive it */
+	h->reloading = true;
+	hc_info("msg=\"broker reload: re-checking sessions\"");
+	return MOSQ_ERR_SUCCESS;
+}
+
+HAUTH_EXPORT int mosquitto_plugin_version(int supported_version_count,
+	const int *supported_versions)
+{
+	for (int i = 0; i < supported_version_count; i++)
+		if (supported_versions[i] == 5)
+			return 5;
+	return -1;
+}
+
+static void destroy(struct hauth *h)
+{
+	if (!h)
+		return;
+	hc_follow_stop(h->follow);
+	hauth_clients__free_all(h);
+	hc_hmap_clear(&h->room_online);
+	hc_acl_dir_free(h->dir);
+	hc_token_key_free(h->key);
+	hc_config_free(&h->cfg);
+	free(h);
+}
+
+static int setup(struct hauth *h, const char *conf_path)
+{
+	char err[512], path[4200];
+	struct hc_store *st = NULL;
+	int rc;
+
+	rc = hc_config_load(&h->cfg, conf_path, err, sizeof(err));
+	if (rc) {
+		hc_err("msg=\"bad configuration\" err=\"%s\"", err);
+		return rc;
+	}
+	hc_log_set_level(hc_log_level_parse(hc_cfg_str(&h->cfg, HC_CFG_LOG_LEVEL)));
+	if (hc_config_key_path(&h->cfg, path, sizeof(path)))
+		return HUB_ERR_CONFIG;
+	rc = hc_token_key_load(path, hc_cfg_str(&h->cfg, HC_CFG_TOKEN_ALG), 1, &h->key, err,
+		sizeof(err));
+	if (rc) {
+		hc_err("msg=\"cannot load the token key (the broker runs as its own user: "
+		       "the data directory must belong to it)\" err=\"%s\"",
+			err);
+		return rc;
+	}
+	if (hc_config_db_path(&h->cfg, path, sizeof(path)))
+		return HUB_ERR_CONFIG;
+	/* start-up is the one moment we may touch the store on this thread:
+	 * create/migrate it and load the directory, before any client exists */
+	rc = hc_store_open(path, HC_STORE_RW, &st, err, sizeof(err));
+	if (!rc)
+		rc = hc_acl_dir_load(st, &h->dir, err, sizeof(err));
+	hc_store_close(st);
+	if (rc) {
+		hc_err("msg=\"cannot open the store\" err=\"%s\"", err);
+		return rc;
+	}
+	rc = hc_follow_start(path, h->dir->seq, (int)hc_cfg_int(&h->cfg, HC_CFG_REFRESH_MS), NULL,
+		NULL, &h->follow, err, sizeof(err));
+	if (rc) {
+		hc_err("msg=\"cannot follow the store\" err=\"%s\"", err);
+		return rc;
+	}
+	hc_info("msg=\"ready\" principals=%zu rooms=%zu sessions=%zu seq=%lld",
+		h->dir->principals.count, h->dir->rooms.count, h->dir->sessions.count,
+		(long long)h->dir->seq);
+	return HUB_OK;
+}
+
+HAUTH_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
+	struct mosquitto_opt *options, int option_count)
+{
+	const char *conf = NULL;
+	struct hauth *h;
+	int rc;
+
+	hc_log_init("hauth", HC_LOG_INFO, hauth_log__sink);
+	if (hauth_g) {
+		hc_err("msg=\"loaded twice: set per_listener_settings false\"");
+		return MOSQ_ERR_INVAL;
+	}
+	for (int i = 0; i < option_count; i++) {
+		if (!strcmp(options[i].key, "config"))
+			conf = options[i].value;
+		else
+			hc_warn("msg=\"ignoring unknown option\" option=plugin_opt_%.40s",
+				options[i].key);
+	}
+	if (!conf || !*conf) {
+		hc_err("msg=\"missing plugin_opt_config <path to hub.conf>\"");
+		return MOSQ_ERR_INVAL;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return MOSQ_ERR_NOMEM;
+	hc_hmap_init(&h->clients);
+	hc_hmap_init(&h->principals);
+	hc_hmap_init(&h->room_online);
+	rc = setup(h, conf);
+	if (rc) {
+		destroy(h);
+		return MOSQ_ERR_INVAL;
+	}
+	plugin_id = identifier;
+	if (mosquitto_callback_register(identifier, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL, h) ||
+		mosquitto_callback_register(identifier, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL, h) ||
+		mosquitto_callback_register(identifier, MOSQ_EVT_DISCONNECT, on_disconnect, NULL,
+			h) ||
+		mosquitto_callback_register(identifier, MOSQ_EVT_TICK, on_tick, NULL, h) ||
+		mosquitto_callback_register(identifier, MOSQ_EVT_RELOAD, on_reload, NULL, h)) {
+		hc_err("msg=\"cannot register callbacks\"");
+		destroy(h);
+		return MOSQ_ERR_INVAL;
+	}
+	hauth_g = h;
+	*userdata = h;
+	return MOSQ_ERR_SUCCESS;
+}
+
+HAUTH_EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options,
+	int option_count)
+{
+	struct hauth *h = userdata;
+	(void)options;
+	(void)option_count;
+	if (plugin_id) {
+		mosquitto_callback_unregister(plugin_id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL);
+		mosquitto_callback_unregister(plugin_id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL);
+		mosquitto_callback_unregister(plugin_id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
+		mosquitto_callback_unregister(plugin_id, MOSQ_EVT_TICK, on_tick, NULL);
+		mosquitto_callback_unregister(plugin_id, MOSQ_EVT_RELOAD, on_reload, NULL);
+	}
+	destroy(h);
+	hauth_g = NULL;
+	return MOSQ_ERR_SUCCESS;
+}

@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Presence: a principal is online from its first live connection to the
+ * end of its last one (plus a short grace for reconnects). Going online
+ * publishes, in each of its rooms, rooms/{room}/sys/joined with the online
+ * count and a retained rooms/{room}/presence/{user}; going offline publishes
+ * rooms/{room}/sys/left with the count and the reason and clears the
+ * retained presence. users/{user}/status is kept true: the hub writes it
+ * retained on both edges, and a will that would say "offline" while other
+ * connections live is not let out.
+ *
+ * Counts are kept per room, incrementally: each announced principal
+ * remembers the rooms it was announced in, so membership changes while
+ * online give the right joined/left notices and counts never drift.
+ */
+#include "hauth_presence.h"
+#include "hc_err.h"
+#include "hc_log.h"
+#include "hc_util.h"
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void publish(const char *topic, const char *payload, bool retain)
+{
+	size_t len = payload ? strlen(payload) : 0;
+	int rc = mosquitto_broker_publish_copy(NULL, topic, (int)len, len ? payload : NULL, 1,
+		retain, NULL);
+	if (rc != MOSQ_ERR_SUCCESS)
+		hc_warn("msg=\"presence publish failed\" topic=%s rc=%d", topic, rc);
+}
+
+static int online_count(struct hauth *h, const char *room)
+{
+	return (int)(intptr_t)hc_hmap_get(&h->room_online, room, strlen(room));
+}
+
+static void online_add(struct hauth *h, const char *room, int delta)
+{
+	int n = online_count(h, room) + delta;
+	if (n <= 0)
+		hc_hmap_del(&h->room_online, room, strlen(room));
+	else if (hc_hmap_put(&h->room_online, room, strlen(room), (void *)(intptr_t)n, NULL))
+		hc_warn("msg=\"presence: out of memory counting room\" room=%s", room);
+}
+
+static void status(struct hauth_principal *p, bool online, const char *reason)
+{
+	char topic[128], body[160];
+	if (hc_fmt(topic, sizeof(topic), "users/%s/status", p->name))
+		return;
+	if (online)
+		hc_fmt(body, sizeof(body), "{\"online\":true,\"since\":%lld}", (long long)p->since);
+	else
+		hc_fmt(body, sizeof(body), "{\"online\":false,\"reason\":\"%s\",\"at\":%lld}",
+			reason ? reason : "network", (long long)hc_now());
+	publish(topic, body, true);
+}
+
+/* Announce p in one room. */
+static void join_room(struct hauth *h, struct hauth_principal *p, const char *room)
+{
+	char topic[160], body[192];
+	if (hc_hmap_get(&p->rooms, room, strlen(room)))
+		return;
+	if (hc_hmap_put(&p->rooms, room, strlen(room), (void *)1, NULL))
+		return;
+	online_add(h, room, +1);
+	if (!hc_fmt(topic, sizeof(topic), "rooms/%s/sys/joined", room) &&
+		!hc_fmt(body, sizeof(body), "{\"user\":\"%s\",\"online\":%d}", p->name,
+			online_count(h, room)))
+		publish(topic, body, false);
+	if (!hc_fmt(topic, sizeof(topic), "rooms/%s/presence/%s", room, p->name) &&
+		!hc_fmt(body, sizeof(body), "{\"user\":\"%s\",\"since\":%lld}", p->name,
+			(long long)p->since))
+		publish(topic, body, true);
+}
+
+/* Withdraw p from one room. */
+static void leave_room(struct hauth *h, struct hauth_principal *p, const char *room,
+	const char *reason)
+{
+	char topic[160], body[224];
+	if (!hc_hmap_del(&p->rooms, room, strlen(room)))
+		return;
+	online_add(h, room, -1);
+	if (!hc_fmt(topic, sizeof(topic), "rooms/%s/sys/left", room) &&
+		!hc_fmt(body, sizeof(body), "{\"user\":\"%s\",\"online\":%d,\"reason\":\"%s\"}",
+			p->name, online_count(h, room), reason))
+		publish(topic, body, false);
+	if (!hc_fmt(topic, sizeof(topic), "rooms/%s/presence/%s", room, p->name))
+		publish(topic, NULL, true); /* empty retained: presence cleared */
+}
+
+static int join_cb(void *ud, const char *room, void *value)
+{
+	void **a = ud;
+	(void)value;
+	join_room(a[0], a[1], room);
+	return 0;
+}
+
+static void announce(struct hauth *h, struct hauth_principal *p)
+{
+	const struct hc_dir_principal *dp = hc_dir_principal(h->dir, p->name, strlen(p->name));
+	void *ud[2] = {h, p};
+	p->announced = true;
+	p->since = hc_now();
+	hc_info("msg=\"online\" principal=%s", p->name);
+	status(p, true, NULL);
+	if (dp)
+		hc_hmap_each(&dp->rooms, join_cb, ud);
+}
+
+struct leave_ud {
+	char names[64][HC_NAME_MAX + 1];
+	int n;
+};
+
+static int collect_cb(void *ud, const char *room, void *value)
+{
+	struct leave_ud *l = ud;
+	(void)value;
+	snprintf(l->names[l->n++], HC_NAME_MAX + 1, "%s", room);
+	return l->n == 64;
+}
+
+static void withdraw(struct hauth *h, struct hauth_principal *p, const char *reason)
+{
+	struct leave_ud l;
+	hc_info("msg=\"offline\" principal=%s reason=%s", p->name, reason);
+	/* leave_room edits p->rooms: collect first, in batches */
+	do {
+		l.n = 0;
+		hc_hmap_each(&p->rooms, collect_cb, &l);
+		for (int i = 0; i < l.n; i++)
+			leave_room(h, p, l.names[i], reason);
+	} while (l.n == 64);
+	p->announced = false;
+	p->since = 0;
+	p->left_due_ms = 0;
+	p->left_reason = NULL;
+	status(p, false, reason);
+}
+
+void hauth_presence__up(struct hauth *h, struct hauth_principal *p, struct hauth_client *c)
+{
+	(void)c;
+	if (p->live != 1)
+		return;
+	if (p->left_due_ms) {
+		/* back within the grace window: no churn, but its will may have
+		 * said offline meanwhile */
+		p->left_due_ms = 0;
+		p->left_reason = NULL;
+		status(p, true, NULL);
+		return;
+	}
+	if (!p->announced)
+		announce(h, p);
+}
+
+void hauth_presence__down(struct hauth *h, struct hauth_principal *p, struct hauth_client *c)
+{
+	const char *reason = hauth_reason__classify(c);
+	int64_t grace = hc_cfg_int(&h->cfg, HC_CFG_PRESENCE_GRACE_MS);
+
+	if (p->live > 0 || !p->announced)
+		return;
+	/* the hub ended it (logout, kick, expiry): that is final, no grace */
+	if (c->end_reason) {
+		withdraw(h, p, c->end_reason);
+		return;
+	}
+	p->left_reason = reason; /* NULL: decide from the will at tick time */
+	p->left_due_ms = hc_mono_ms() + grace;
+}
+
+bool hauth_presence__will_ok(struct hauth *h, struct hauth_client *c)
+{
+	(void)h;
+	c->will_seen = true;
+	return c->owner->live == 0;
+}
+
+struct due_ud {
+	struct hauth *h;
+	struct hauth_principal *list[128];
+	int n;
+	int64_t now_ms;
+};
+
+static int due_cb(void *ud, const char *key, void *value)
+{
+	struct due_ud *d = ud;
+	struct hauth_principal *p = value;
+	(void)key;
+	if (p->left_due_ms && p->left_due_ms <= d->now_ms && p->live == 0) {
+		d->list[d->n++] = p;
+		return d->n == 128;
+	}
+	return 0;
+}
+
+/* The will decides when the broker struct could not: a will that went out
+ * means the connection was not closed cleanly. */
+static const char *reason_from_will(struct hauth_principal *p)
+{
+	for (struct hauth_client *c = p->clients; c; c = c->next)
+		if (c->gone && c->will_seen)
+			return "network";
+	return "clean";
+}
+
+static void reset_stale(struct hauth *h);
+
+void hauth_presence__tick(struct hauth *h, int64_t now_ms)
+{
+	struct due_ud d = {.h = h, .now_ms = now_ms};
+	int more;
+
+	if (!h->presence_reset_done) {
+		reset_stale(h);
+		h->presence_reset_done = true;
+	}
+	do {
+		d.n = 0;
+		more = hc_hmap_each(&h->principals, due_cb, &d);
+		for (int i = 0; i < d.n; i++) {
+			struct hauth_principal *p = d.list[i];
+			withdraw(h, p, p->left_reason ? p->left_reason : reason_from_will(p));
+		}
+	} while (more);
+}
+
+/* After a broker start no one is online: clear the retained presence and
+ * the hub's retained statuses a previous run may have left (persistence
+ * keeps them), so late subscribers never see ghosts. */
+static int reset_room_cb(void *ud, const char *member, void *value)
+{
+	const char *room = ud;
+	char topic[160];
+	(void)value;
+	if (!hc_fmt(topic, sizeof(topic), "rooms/%s/presence/%s", room, member))
+		publish(topic, NULL, true);
+	return 0;
+}
+
+static int reset_cb(void *ud, const char *name, void *value)
+{
+	const struct hc_dir_room *r = value;
+	(void)ud;
+	hc_hmap_each(&r->members, reset_room_cb, (void *)name);
+	return 0;
+}
+
+static void reset_stale(struct hauth *h)
+{
+	hc_hmap_each(&h->dir->rooms, reset_cb, NULL);
+	hc_info("msg=\"cleared retained presence from before the start\" rooms=%zu",
+		h->dir->rooms.count);
+}
+
+/* Membership changes of announced principals: join or leave that room. */
+static int reconcile_cb(void *ud, const char *key, void *value)
+{
+	struct hauth *h = ud;
+	struct hauth_principal *p = value;
+	const struct hc_dir_principal *dp;
+	struct leave_ud l;
+	void *a[2] = {h, p};
+	(void)key;
+	if (!p->announced)
+		return 0;
+	dp = hc_dir_principal(h->dir, p->name, strlen(p->name));
+	if (dp)
+		hc_hmap_each(&dp->rooms, join_cb, a);
+	do {
+		int gone = 0;
+		l.n = 0;
+		hc_hmap_each(&p->rooms, collect_cb, &l);
+		for (int i = 0; i < l.n; i++)
+			if (!dp || !hc_hmap_get(&dp->rooms, l.names[i], strlen(l.names[i]))) {
+				leave_room(h, p, l.names[i], "kicked");
+				gone++;
+			}
+		if (!gone)
+			break;
+	} while (l.n == 64);
+	return 0;
+}
+
+void hauth_presence__change(struct hauth *h, const struct hc_change *chg)
+{
+	struct hauth_principal *p;
+	switch (chg->type) {
+	case HC_CHG_LEVEL:
+		p = hauth_clients__principal(h, chg->principal);
+		if (p && p->announced)
+			reconcile_cb(h, NULL, p);
+		break;
+	case HC_CHG_ROOM_DEL:
+	case HC_CHG_RELOAD:
+		hc_hmap_each(&h->principals, reconcile_cb, h);
+		break;
+	default:
+		break;
+	}
+}
+
+void hauth_presence__free(struct hauth_principal *p)
+{
+	hc_hmap_clear(&p->rooms);
+	free(p);
+}

@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: MIT */
+/* The store follower: worker thread, change queue, and applying changes to
+ * a directory on its owner's thread. */
+#include "hc_follow.h"
+#include "hc_err.h"
+#include "hc_log.h"
+#include "store_internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BATCH       1000
+#define QUEUE_LIMIT 50000
+
+struct hc_follow {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stopping;
+	atomic_int pending;
+	struct hc_change *head, *tail;
+	int queued;
+	struct hc_store *st;
+	int64_t seq;
+	int64_t data_version;
+	int refresh_ms;
+	void (*wake)(void *ud);
+	void *ud;
+};
+
+static void free_change(struct hc_change *c)
+{
+	if (c->type == HC_CHG_RELOAD)
+		hc_acl_dir_free(c->dir);
+	free(c);
+}
+
+static void free_list(struct hc_change *c)
+{
+	while (c) {
+		struct hc_change *n = c->next;
+		free_change(c);
+		c = n;
+	}
+}
+
+static void col(sqlite3_stmt *s, int i, char *out, size_t n)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+	snprintf(out, n, "%s", t ? (const char *)t : "");
+}
+
+/* Read the current state behind one change_log row into c. */
+static int read_entity(sqlite3 *db, const char *entity, const char *key, struct hc_change *c)
+{
+	sqlite3_stmt *s = NULL;
+	const char *sql;
+	int rc;
+
+	if (!strcmp(entity, "principal")) {
+		sql = "SELECT name, kind, display_name, role, coalesce(owner, ''), "
+		      "coalesce(secret_hash, '') FROM principals WHERE name = ?";
+	} else if (!strcmp(entity, "room")) {
+		sql = "SELECT name FROM rooms WHERE name = ?";
+	} else if (!strcmp(entity, "membership")) {
+		const char *slash = strchr(key, '/');
+		size_t rl = slash ? (size_t)(slash - key) : 0;
+		if (!slash || rl > HC_NAME_MAX || strlen(slash + 1) > HC_NAME_MAX)
+			return HUB_ERR_INVAL;
+		memcpy(c->room, key, rl);
+		c->room[rl] = '\0';
+		snprintf(c->principal, sizeof(c->principal), "%s", slash + 1);
+		sql = "SELECT level FROM memberships WHERE room = ? AND principal = ?";
+	} else if (!strcmp(entity, "session")) {
+		sql = "SELECT sid, principal, expires_at, revoked_at, reason, kind FROM sessions "
+		      "WHERE sid = ?";
+	} else {
+		return HUB_ERR_INVAL; /* a newer hub's entity: not ours */
+	}
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		return HUB_ERR_DB;
+	if (c->room[0]) {
+		sqlite3_bind_text(s, 1, c->room, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, c->principal, -1, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	}
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		sqlite3_finalize(s);
+		return HUB_ERR_DB;
+	}
+	if (!strcmp(entity, "principal")) {
+		if (rc == SQLITE_ROW) {
+			char kind[8];
+			c->type = HC_CHG_PRINCIPAL;
+			col(s, 0, c->p.name, sizeof(c->p.name));
+			col(s, 1, kind, sizeof(kind));
+			c->p.kind = strcmp(kind, "device") ? HC_KIND_USER : HC_KIND_DEVICE;
+			col(s, 2, c->p.display_name, sizeof(c->p.display_name));
+			col(s, 3, c->p.role, sizeof(c->p.role));
+			col(s, 4, c->p.owner, sizeof(c->p.owner));
+			col(s, 5, c->secret_hash, sizeof(c->secret_hash));
+		} else {
+			c->type = HC_CHG_PRINCIPAL_DEL;
+			snprintf(c->p.name, sizeof(c->p.name), "%s", key);
+		}
+	} else if (!strcmp(entity, "room")) {
+		c->type = rc == SQLITE_ROW ? HC_CHG_ROOM : HC_CHG_ROOM_DEL;
+		snprintf(c->room, sizeof(c->room), "%s", key);
+	} else if (!strcmp(entity, "membership")) {
+		c->type = HC_CHG_LEVEL;
+		c->level = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : HC_LEVEL_NONE;
+	} else {
+		if (rc == SQLITE_ROW) {
+			c->type = HC_CHG_SESSION;
+			col(s, 0, c->s.sid, sizeof(c->s.sid));
+			col(s, 1, c->s.principal, sizeof(c->s.principal));
+			c->s.expires_at = sqlite3_column_int64(s, 2);
+			c->s.revoked_at = sqlite3_column_int64(s, 3);
+			col(s, 4, c->s.reason, sizeof(c->s.reason));
+			col(s, 5, c->s.kind, sizeof(c->s.kind));
+		} else {
+			c->type = HC_CHG_SESSION_DEL;
+			snprintf(c->s.sid, sizeof(c->s.sid), "%s", key);
+		}
+	}
+	sqlite3_finalize(s);
+	return HUB_OK;
+}
+
+static void enqueue(struct hc_follow *f, struct hc_change *head, struct hc_change *tail, int n)
+{
+	struct hc_change *drop = NULL;
+	pthread_mutex_lock(&f->lock);
+	if (f->tail)
+		f->tail->next = head;
+	else
+		f->head = head;
+	f->tail = tail;
+	f->queued += n;
+	/* a RELOAD supersedes everything queued before it */
+	if (tail->type == HC_CHG_RELOAD && f->head != tail) {
+		drop = f->head;
+		for (struct hc_change *c = drop; c; c = c->next)
+			if (c->next == tail) {
+				c->next = NULL;
+				break;
+			}
+		f->head = tail;
+		f->queued = 1;
+	}
+	atomic_store(&f->pending, 1);
+	pthread_mutex_unlock(&f->lock);
+	free_list(drop);
+	if (f->wake)
+		f->wake(f->ud);
+}
+
+static int reload(struct hc_follow *f)
+{
+	struct hc_change *c = calloc(1, sizeof(*c));
+	char err[256];
+	int rc;
+	if (!c)
+		return HUB_ERR_NOMEM;
+	rc = hc_acl_dir_load(f->st, &c->dir, err, sizeof(err));
+	if (rc) {
+		hc_warn("msg=\"follow: reload failed\" err=\"%s\"", err);
+		free(c);
+		return rc;
+	}
+	c->type = HC_CHG_RELOAD;
+	c->seq = c->dir->seq;
+	f->seq = c->seq;
+	enqueue(f, c, c, 1);
+	hc_info("msg=\"follow: directory reloaded\" seq=%lld", (long long)f->seq);
+	return HUB_OK;
+}
+
+/* One poll: returns HUB_OK when caught up or progressed. */
+static int poll_once(struct hc_follow *f)
+{
+	sqlite3 *db = hc_store_db(f->st);
+	sqlite3_stmt *s = NULL;
+	struct hc_change *head = NULL, *tail = NULL;
+	int64_t dv = 0, minseq = 0;
+	int n = 0, rc = HUB_OK, step;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &s, NULL) != SQLITE_OK)
+		return HUB_ERR_DB;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		dv = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	if (dv == f->data_version)
+		return HUB_OK;
+
+	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		return HUB_ERR_DB;
+	if (hc_store_change_min(f->st, &minseq) == HUB_OK && minseq > f->seq + 1) {
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+		f->data_version = dv;
+		return reload(f);
+	}
+	if (f->queued > QUEUE_LIMIT) {
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+		f->data_version = dv;
+		return reload(f);
+	}
+	if (sqlite3_prepare_v2(db,
+		    "SELECT seq, entity, key FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?", -1,
+		    &s, NULL) != SQLITE_OK) {
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+		return HUB_ERR_DB;
+	}
+	sqlite3_bind_int64(s, 1, f->seq);
+	sqlite3_bind_int(s, 2, BATCH);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		struct hc_change *c = calloc(1, sizeof(*c));
+		int64_t seq = sqlite3_column_int64(s, 0);
+		const char *entity = (const char *)sqlite3_column_text(s, 1);
+		const char *key = (const char *)sqlite3_column_text(s, 2);
+		if (!c) {
+			rc = HUB_ERR_NOMEM;
+			break;
+		}
+		c->seq = seq;
+		if (!entity || !key || read_entity(db, entity, key, c) != HUB_OK) {
+			free(c); /* not ours or unreadable: skip the row */
+		} else {
+			if (tail)
+				tail->next = c;
+			else
+				head = c;
+			tail = c;
+			n++;
+		}
+		f->seq = seq;
+	}
+	if (step != SQLITE_DONE && step != SQLITE_ROW && rc == HUB_OK)
+		rc = HUB_ERR_DB;
+	sqlite3_finalize(s);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	if (head)
+		enqueue(f, head, tail, n);
+	/* a full batch means there may be more: look again without waiting
+	 * for another data_version change */
+	if (rc == HUB_OK && n < BATCH)
+		f->data_version = dv;
+	return rc;
+}
+
+static void *worker(void *arg)
+{
+	struct hc_follow *f = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&f->lock);
+	while (!f->stopping) {
+		pthread_mutex_unlock(&f->lock);
+		if (poll_once(f) != HUB_OK)
+			hc_warn("msg=\"follow: poll failed\" err=\"%s\"", hc_store_errmsg(f->st));
+		pthread_mutex_lock(&f->lock);
+		if (f->stopping)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += (long)f->refresh_ms * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&f->cond, &f->lock, &ts);
+	}
+	pthread_mutex_unlock(&f->lock);
+	return NULL;
+}
+
+int hc_follow_start(const char *db_path, int64_t from_seq, int refresh_ms,
+	void (*wake)(void *ud), void *ud, struct hc_follow **out, char *err, size_t errsz)
+{
+	struct hc_follow *f = calloc(1, sizeof(*f));
+	pthread_condattr_t ca;
+	int rc;
+
+	*out = NULL;
+	if (!f) {
+		snprintf(err, errsz, "out of memory");
+		return HUB_ERR_NOMEM;
+	}
+	rc = hc_store_open(db_path, HC_STORE_RO, &f->st, err, errsz);
+	if (rc) {
+		free(f);
+		return rc;
+	}
+	f->seq = from_seq;
+	f->data_version = -1;
+	f->refresh_ms = refresh_ms > 0 ? refresh_ms : 200;
+	f->wake = wake;
+	f->ud = ud;
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&f->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&f->thread, NULL, worker, f) != 0) {
+		snprintf(err, errsz, "cannot start the store follower thread: %s", strerror(errno));
+		hc_store_close(f->st);
+		pthread_mutex_destroy(&f->lock);
+		pthread_cond_destroy(&f->cond);
+		free(f);
+		return HUB_ERR_IO;
+	}
+	*out = f;
+	return HUB_OK;
+}
+
+int hc_follow_apply(struct hc_follow *f, struct hc_acl_dir **dir,
+	void (*cb)(void *ud, const struct hc_change *c, const struct hc_acl_dir *dir), void *ud)
+{
+	struct hc_change *list, *c;
+	int n = 0;
+
+	if (!f || !atomic_load(&f->pending))
+		return 0;
+	pthread_mutex_lock(&f->lock);
+	list = f->head;
+	f->head = f->tail = NULL;
+	f->queued = 0;
+	atomic_store(&f->pending, 0);
+	pthread_mutex_unlock(&f->lock);
+
+	for (c = list; c; c = c->next, n++) {
+		struct hc_acl_dir *d = *dir;
+		switch (c->type) {
+		case HC_CHG_PRINCIPAL:
+			hc_dir_put_principal(d, &c->p, c->secret_hash[0] ? c->secret_hash : NULL);
+			break;
+		case HC_CHG_PRINCIPAL_DEL:
+			hc_dir_del_principal(d, c->p.name);
+			break;
+		case HC_CHG_ROOM:
+			hc_dir_put_room(d, c->room);
+			break;
+		case HC_CHG_ROOM_DEL:
+			hc_dir_del_room(d, c->room);
+			break;
+		case HC_CHG_LEVEL:
+			hc_dir_set_level(d, c->room, c->principal, c->level);
+			break;
+		case HC_CHG_SESSION:
+			hc_dir_put_session(d, &c->s);
+			break;
+		case HC_CHG_SESSION_DEL:
+			hc_dir_del_session(d, c->s.sid);
+			break;
+		case HC_CHG_RELOAD:
+			hc_acl_dir_free(*dir);
+			*dir = c->dir;
+			c->dir = NULL;
+			break;
+		}
+		if (c->seq > (*dir)->seq)
+			(*dir)->seq = c->seq;
+		if (cb)
+			cb(ud, c, *dir);
+	}
+	free_list(list);
+	return n;
+}
+
+void hc_follow_stop(struct hc_follow *f)
+{
+	if (!f)
+		return;
+	pthread_mutex_lock(&f->lock);
+	f->stopping = true;
+	pthread_cond_signal(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+	pthread_join(f->thread, NULL);
+	free_list(f->head);
+	hc_store_close(f->st);
+	pthread_mutex_destroy(&f->lock);
+	pthread_cond_destroy(&f->cond);
+	free(f);
+}
