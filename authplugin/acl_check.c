@@ -15,8 +15,8 @@
 #include <mosquitto_plugin.h>
 #include <string.h>
 
-static int denied(struct hauth *h, struct hauth_client *c, const char *topic, int access,
-	const char *rule)
+static int denied(
+	struct hauth *h, struct hauth_client *c, const char *topic, int access, const char *rule)
 {
 	char t[160], id[96];
 	switch (access) {

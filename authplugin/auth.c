@@ -23,8 +23,7 @@
  * refresh_ms); the session is then checked on later ticks. */
 #define FRESH_TOKEN_S 30
 
-static int deny(struct hauth *h, struct mosquitto *client, const char *username,
-	const char *reason)
+static int deny(struct hauth *h, struct mosquitto *client, const char *username, const char *reason)
 {
 	char id[96], user[96];
 	h->stats.auth_denied++;
@@ -36,8 +35,7 @@ static int deny(struct hauth *h, struct mosquitto *client, const char *username,
 }
 
 /* Session state for a user token: NULL if acceptable, else a reason. */
-static const char *session_problem(struct hauth *h, const struct hc_token_claims *tc,
-	bool *seen)
+static const char *session_problem(struct hauth *h, const struct hc_token_claims *tc, bool *seen)
 {
 	const struct hc_dir_session *s = hc_dir_session(h->dir, tc->sid);
 	*seen = s != NULL;
@@ -52,8 +50,8 @@ static const char *session_problem(struct hauth *h, const struct hc_token_claims
 	return NULL;
 }
 
-int hauth_auth__basic(struct hauth *h, struct mosquitto *client, const char *username,
-	const char *password)
+int hauth_auth__basic(
+	struct hauth *h, struct mosquitto *client, const char *username, const char *password)
 {
 	const char *id = mosquitto_client_id(client);
 	const struct hc_dir_principal *dp = NULL;
@@ -94,12 +92,13 @@ int hauth_auth__basic(struct hauth *h, struct mosquitto *client, const char *use
 			/* a device secret is 256 random bits: a fast hash is enough
 			 * and keeps this thread free */
 			SHA256((const unsigned char *)password, strlen(password), digest);
-			if (!dp->has_secret || !hc_ct_equal(digest, dp->secret_hash, sizeof(digest)))
+			if (!dp->has_secret ||
+				!hc_ct_equal(digest, dp->secret_hash, sizeof(digest)))
 				return deny(h, client, username, "bad-secret");
 			kind = HAUTH_DEVICE;
 		} else {
-			rc = hc_token_verify(h->key, password, strlen(password), now, "mqtt", &tc,
-				&why);
+			rc = hc_token_verify(
+				h->key, password, strlen(password), now, "mqtt", &tc, &why);
 			if (rc)
 				return deny(h, client, username, why);
 			if (strcmp(tc.sub, username) != 0)
@@ -140,7 +139,9 @@ int hauth_auth__basic(struct hauth *h, struct mosquitto *client, const char *use
 			hc_log_fingerprint(tc.sid, strlen(tc.sid), sid_tag);
 		hc_info("%s/%s | connect | ok kind=%s proto=%s%d session=%s",
 			hc_log_safe(id, idbuf, sizeof(idbuf)), c->name,
-			kind == HAUTH_USER ? "user" : kind == HAUTH_DEVICE ? "device" : "service",
+			kind == HAUTH_USER     ? "user"
+			: kind == HAUTH_DEVICE ? "device"
+					       : "service",
 			c->websocket ? "ws/" : "", c->protocol_version, sid_tag);
 	}
 	return MOSQ_ERR_SUCCESS;

@@ -42,8 +42,8 @@ static struct hauth_principal *principal_get(struct hauth *h, const char *name)
 	return p;
 }
 
-struct hauth_client *hauth_clients__add(struct hauth *h, const struct mosquitto *ctx,
-	const char *id, const char *name, int kind)
+struct hauth_client *hauth_clients__add(
+	struct hauth *h, const struct mosquitto *ctx, const char *id, const char *name, int kind)
 {
 	struct hauth_client *c = calloc(1, sizeof(*c));
 	struct hauth_principal *p;
@@ -56,8 +56,8 @@ struct hauth_client *hauth_clients__add(struct hauth *h, const struct mosquitto 
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	c->connected_ms = hc_mono_ms();
 	p = principal_get(h, name);
-	if (!c->id || !p || hc_hmap_put(&h->clients, (const char *)&c->ctx, sizeof(c->ctx), c,
-				   NULL)) {
+	if (!c->id || !p ||
+		hc_hmap_put(&h->clients, (const char *)&c->ctx, sizeof(c->ctx), c, NULL)) {
 		free(c->id);
 		free(c);
 		return NULL;

@@ -23,40 +23,39 @@ enum hauth_kind { HAUTH_USER = 1, HAUTH_DEVICE, HAUTH_SERVICE };
 /* One authenticated connection, keyed by the broker's context pointer. */
 struct hauth_client {
 	const struct mosquitto *ctx;
-	char *id;                        /* client id (copy) */
-	char name[HC_NAME_MAX + 1];      /* principal; "$hub" for the service */
+	char *id;		    /* client id (copy) */
+	char name[HC_NAME_MAX + 1]; /* principal; "$hub" for the service */
 	int kind;
-	char sid[HC_TOKEN_SID_MAX + 1];  /* users: session reference */
-	bool session_seen;               /* the directory knows the session */
-	unsigned char secret_hash[32];   /* devices: what they proved */
+	char sid[HC_TOKEN_SID_MAX + 1]; /* users: session reference */
+	bool session_seen;		/* the directory knows the session */
+	unsigned char secret_hash[32];	/* devices: what they proved */
 	bool websocket;
 	int protocol_version;
 	int keepalive;
 	int64_t connected_ms;
-	int64_t active_ms;               /* last publish/subscribe we saw */
-	const char *end_reason;          /* set when the hub ends the connection */
-	bool gone;                       /* DISCONNECT seen; freed at next tick */
+	int64_t active_ms;	/* last publish/subscribe we saw */
+	const char *end_reason; /* set when the hub ends the connection */
+	bool gone;		/* DISCONNECT seen; freed at next tick */
 	int64_t gone_ms;
-	bool will_seen;                  /* the broker published its will */
+	bool will_seen; /* the broker published its will */
 	struct hauth_principal *owner;
-	struct hauth_client *next;       /* in owner's list */
+	struct hauth_client *next; /* in owner's list */
 };
 
 /* Live connections of one principal; presence state. */
 struct hauth_principal {
 	char name[HC_NAME_MAX + 1];
-	int live;                        /* connections not gone */
+	int live; /* connections not gone */
 	struct hauth_client *clients;
-	int64_t since;                   /* online since (unix s), 0 if offline */
-	bool announced;                  /* joined notices went out */
-	struct hc_hmap rooms;            /* rooms announced in (name -> 1) */
-	int64_t left_due_ms;             /* pending left notice (grace), 0 if none */
+	int64_t since;	      /* online since (unix s), 0 if offline */
+	bool announced;	      /* joined notices went out */
+	struct hc_hmap rooms; /* rooms announced in (name -> 1) */
+	int64_t left_due_ms;  /* pending left notice (grace), 0 if none */
 	const char *left_reason;
 };
 
 struct hauth_stats {
-	uint64_t auth_ok, auth_denied, acl_denied_read, acl_denied_write, acl_denied_sub,
-		kicks;
+	uint64_t auth_ok, auth_denied, acl_denied_read, acl_denied_write, acl_denied_sub, kicks;
 };
 
 struct hauth {
@@ -64,12 +63,12 @@ struct hauth {
 	struct hc_token_key *key;
 	struct hc_acl_dir *dir;
 	struct hc_follow *follow;
-	struct hc_hmap clients;          /* ctx pointer bytes -> hauth_client */
-	struct hc_hmap principals;       /* name -> hauth_principal */
-	struct hc_hmap room_online;      /* room -> (void *)(intptr_t)online members */
-	bool presence_reset_done;        /* stale retained presence cleared */
+	struct hc_hmap clients;	    /* ctx pointer bytes -> hauth_client */
+	struct hc_hmap principals;  /* name -> hauth_principal */
+	struct hc_hmap room_online; /* room -> (void *)(intptr_t)online members */
+	bool presence_reset_done;   /* stale retained presence cleared */
 	int clients_live;
-	bool reloading;                  /* between MOSQ_EVT_RELOAD and the next tick */
+	bool reloading; /* between MOSQ_EVT_RELOAD and the next tick */
 	int64_t last_sweep_ms, last_metrics_ms;
 	struct hauth_stats stats;
 	char metrics_last[512];
@@ -79,8 +78,8 @@ extern struct hauth *hauth_g;
 
 /* clients.c */
 struct hauth_client *hauth_clients__find(struct hauth *h, const struct mosquitto *ctx);
-struct hauth_client *hauth_clients__add(struct hauth *h, const struct mosquitto *ctx,
-	const char *id, const char *name, int kind);
+struct hauth_client *hauth_clients__add(
+	struct hauth *h, const struct mosquitto *ctx, const char *id, const char *name, int kind);
 /* Mark gone (DISCONNECT); the entry stays until hauth_clients__reap. */
 void hauth_clients__gone(struct hauth *h, struct hauth_client *c);
 void hauth_clients__reap(struct hauth *h, int64_t now_ms);
@@ -88,8 +87,8 @@ struct hauth_principal *hauth_clients__principal(struct hauth *h, const char *na
 void hauth_clients__free_all(struct hauth *h);
 
 /* auth.c */
-int hauth_auth__basic(struct hauth *h, struct mosquitto *client, const char *username,
-	const char *password);
+int hauth_auth__basic(
+	struct hauth *h, struct mosquitto *client, const char *username, const char *password);
 
 /* acl_check.c */
 int hauth_acl__check(struct hauth *h, struct mosquitto *client, const char *topic, int access);

@@ -82,8 +82,8 @@ static int on_reload(int event, void *event_data, void *userdata)
 	return MOSQ_ERR_SUCCESS;
 }
 
-HAUTH_EXPORT int mosquitto_plugin_version(int supported_version_count,
-	const int *supported_versions)
+HAUTH_EXPORT int mosquitto_plugin_version(
+	int supported_version_count, const int *supported_versions)
 {
 	for (int i = 0; i < supported_version_count; i++)
 		if (supported_versions[i] == 5)
@@ -118,8 +118,8 @@ static int setup(struct hauth *h, const char *conf_path)
 	hc_log_set_level(hc_log_level_parse(hc_cfg_str(&h->cfg, HC_CFG_LOG_LEVEL)));
 	if (hc_config_key_path(&h->cfg, path, sizeof(path)))
 		return HUB_ERR_CONFIG;
-	rc = hc_token_key_load(path, hc_cfg_str(&h->cfg, HC_CFG_TOKEN_ALG), 1, &h->key, err,
-		sizeof(err));
+	rc = hc_token_key_load(
+		path, hc_cfg_str(&h->cfg, HC_CFG_TOKEN_ALG), 1, &h->key, err, sizeof(err));
 	if (rc) {
 		hc_err("msg=\"cannot load the token key (the broker runs as its own user: "
 		       "the data directory must belong to it)\" err=\"%s\"",
@@ -186,9 +186,10 @@ HAUTH_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void *
 	}
 	plugin_id = identifier;
 	if (mosquitto_callback_register(identifier, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL, h) ||
-		mosquitto_callback_register(identifier, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL, h) ||
-		mosquitto_callback_register(identifier, MOSQ_EVT_DISCONNECT, on_disconnect, NULL,
-			h) ||
+		mosquitto_callback_register(
+			identifier, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL, h) ||
+		mosquitto_callback_register(
+			identifier, MOSQ_EVT_DISCONNECT, on_disconnect, NULL, h) ||
 		mosquitto_callback_register(identifier, MOSQ_EVT_TICK, on_tick, NULL, h) ||
 		mosquitto_callback_register(identifier, MOSQ_EVT_RELOAD, on_reload, NULL, h)) {
 		hc_err("msg=\"cannot register callbacks\"");
@@ -200,8 +201,8 @@ HAUTH_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void *
 	return MOSQ_ERR_SUCCESS;
 }
 
-HAUTH_EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options,
-	int option_count)
+HAUTH_EXPORT int mosquitto_plugin_cleanup(
+	void *userdata, struct mosquitto_opt *options, int option_count)
 {
 	struct hauth *h = userdata;
 	(void)options;

@@ -27,8 +27,8 @@
 static void publish(const char *topic, const char *payload, bool retain)
 {
 	size_t len = payload ? strlen(payload) : 0;
-	int rc = mosquitto_broker_publish_copy(NULL, topic, (int)len, len ? payload : NULL, 1,
-		retain, NULL);
+	int rc = mosquitto_broker_publish_copy(
+		NULL, topic, (int)len, len ? payload : NULL, 1, retain, NULL);
 	if (rc != MOSQ_ERR_SUCCESS)
 		hc_warn("msg=\"presence publish failed\" topic=%s rc=%d", topic, rc);
 }
@@ -80,8 +80,8 @@ static void join_room(struct hauth *h, struct hauth_principal *p, const char *ro
 }
 
 /* Withdraw p from one room. */
-static void leave_room(struct hauth *h, struct hauth_principal *p, const char *room,
-	const char *reason)
+static void leave_room(
+	struct hauth *h, struct hauth_principal *p, const char *room, const char *reason)
 {
 	char topic[160], body[224];
 	if (!hc_hmap_del(&p->rooms, room, strlen(room)))

@@ -26,8 +26,8 @@
 #include <string.h>
 
 /* 2.0.11 enum mosquitto_client_state values we use */
-#define CS_DISCONNECTING        2
-#define CS_DISCONNECT_WS        6
+#define CS_DISCONNECTING	2
+#define CS_DISCONNECT_WS	6
 #define CS_DISCONNECT_WITH_WILL 18
 
 struct layout {

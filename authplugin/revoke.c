@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SWEEP_MS        250
+#define SWEEP_MS	250
 #define UNSEEN_GRACE_MS 10000
 
 /* Map a store revocation reason to the reason users see in left notices. */
@@ -98,8 +98,8 @@ static int sweep_cb(void *ud, const char *key, void *value)
 	c->end_reason = why;
 	{
 		char idbuf[96];
-		hc_info("%s/%s | session | ended reason=%s", hc_log_safe(c->id, idbuf, sizeof(idbuf)),
-			c->name, why);
+		hc_info("%s/%s | session | ended reason=%s",
+			hc_log_safe(c->id, idbuf, sizeof(idbuf)), c->name, why);
 	}
 	return 0;
 }

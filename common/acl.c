@@ -68,11 +68,10 @@ static void verdict(struct hc_acl_decision *d, bool allow, const char *rule, con
 
 /* ----------------------------------------------------- directory helpers */
 
-int hc_dir_level(const struct hc_acl_dir *dir, const char *room, size_t rlen,
-	const char *principal)
+int hc_dir_level(const struct hc_acl_dir *dir, const char *room, size_t rlen, const char *principal)
 {
-	const struct hc_dir_principal *p = hc_hmap_get(&dir->principals, principal,
-		strlen(principal));
+	const struct hc_dir_principal *p =
+		hc_hmap_get(&dir->principals, principal, strlen(principal));
 	if (!p)
 		return HC_LEVEL_NONE;
 	return (int)(intptr_t)hc_hmap_get(&p->rooms, room, rlen);
@@ -112,8 +111,8 @@ bool hc_dir_shares_room(const struct hc_acl_dir *dir, const char *a, const char 
 	return s.found;
 }
 
-bool hc_dir_can_read_device(const struct hc_acl_dir *dir, const char *reader, const char *dev,
-	size_t dlen)
+bool hc_dir_can_read_device(
+	const struct hc_acl_dir *dir, const char *reader, const char *dev, size_t dlen)
 {
 	const struct hc_dir_principal *d = hc_hmap_get(&dir->principals, dev, dlen);
 	size_t rl = strlen(reader);
@@ -163,7 +162,8 @@ static void check_topic(const struct hc_acl_dir *dir, const struct hc_dir_princi
 	for (int i = 0; i < lv->n; i++)
 		if (lv->len[i] == 0 || memchr(lv->p[i], '+', lv->len[i]) ||
 			memchr(lv->p[i], '#', lv->len[i])) {
-			verdict(d, false, "malformed topic", "topic has an empty or wildcard level");
+			verdict(d, false, "malformed topic",
+				"topic has an empty or wildcard level");
 			return;
 		}
 
@@ -178,24 +178,28 @@ static void check_topic(const struct hc_acl_dir *dir, const struct hc_dir_princi
 		if (lv->n == 5 && is(lv, 2, "ev")) {
 			if (!valid_event_level(lv, 3) || !valid_name_level(lv, 4)) {
 				verdict(d, false, "invalid event or sender level",
-					"rooms/{room}/ev/{event}/{sender}: invalid event or sender");
+					"rooms/{room}/ev/{event}/{sender}: invalid event or "
+					"sender");
 				return;
 			}
 			if (write && !eq_principal(lv, 4, who)) {
 				verdict(d, false, "sender level is not the publisher",
-					"rooms/{room}/ev/{event}/{sender}: {sender} must be your own "
+					"rooms/{room}/ev/{event}/{sender}: {sender} must be your "
+					"own "
 					"name (%s), not '%.*s'",
 					who, (int)lv->len[4], lv->p[4]);
 				return;
 			}
 			if (level >= (write ? HC_LEVEL_WRITE : HC_LEVEL_READ))
 				verdict(d, true, write ? "room write level" : "room read level",
-					"rooms/{room}/ev/{event}/{sender}: %s has %s in room %.*s%s", who,
-					hc_level_name(level), (int)lv->len[1], lv->p[1],
+					"rooms/{room}/ev/{event}/{sender}: %s has %s in room "
+					"%.*s%s",
+					who, hc_level_name(level), (int)lv->len[1], lv->p[1],
 					write ? " and {sender} is its own name" : "");
 			else
 				verdict(d, false,
-					level ? "room level below write" : "not a member of the room",
+					level ? "room level below write"
+					      : "not a member of the room",
 					"rooms/{room}/ev/{event}/{sender}: %s has %s in room %.*s; "
 					"%s needs %s",
 					who, level ? hc_level_name(level) : "no membership",
@@ -223,7 +227,8 @@ static void check_topic(const struct hc_acl_dir *dir, const struct hc_dir_princi
 			else
 				verdict(d, false, "not a member of the room",
 					"rooms/{room}/%s/...: %s is not a member of room %.*s",
-					presence ? "presence" : "sys", who, (int)lv->len[1], lv->p[1]);
+					presence ? "presence" : "sys", who, (int)lv->len[1],
+					lv->p[1]);
 			return;
 		}
 	} else if (is(lv, 0, "users") && lv->n >= 3 && valid_name_level(lv, 1)) {
@@ -231,22 +236,26 @@ static void check_topic(const struct hc_acl_dir *dir, const struct hc_dir_princi
 		if (lv->n == 5 && is(lv, 2, "inbox")) {
 			if (!valid_event_level(lv, 3) || !valid_name_level(lv, 4)) {
 				verdict(d, false, "invalid event or sender level",
-					"users/{user}/inbox/{event}/{sender}: invalid event or sender");
+					"users/{user}/inbox/{event}/{sender}: invalid event or "
+					"sender");
 				return;
 			}
 			if (!write) {
 				if (self)
 					verdict(d, true, "own inbox",
-						"users/{user}/inbox/...: %s reads its own inbox", who);
+						"users/{user}/inbox/...: %s reads its own inbox",
+						who);
 				else
 					verdict(d, false, "another user's inbox",
-						"users/{user}/inbox/...: only %.*s reads this inbox",
+						"users/{user}/inbox/...: only %.*s reads this "
+						"inbox",
 						(int)lv->len[1], lv->p[1]);
 				return;
 			}
 			if (!eq_principal(lv, 4, who)) {
 				verdict(d, false, "sender level is not the publisher",
-					"users/{user}/inbox/{event}/{sender}: {sender} must be your own "
+					"users/{user}/inbox/{event}/{sender}: {sender} must be "
+					"your own "
 					"name (%s)",
 					who);
 				return;
@@ -265,17 +274,20 @@ static void check_topic(const struct hc_acl_dir *dir, const struct hc_dir_princi
 			if (write) {
 				if (self)
 					verdict(d, true, "own status",
-						"users/{user}/status: %s writes its own status", who);
+						"users/{user}/status: %s writes its own status",
+						who);
 				else
 					verdict(d, false, "another principal's status",
-						"users/{user}/status: only %.*s (and the hub) write it",
+						"users/{user}/status: only %.*s (and the hub) "
+						"write it",
 						(int)lv->len[1], lv->p[1]);
 				return;
 			}
 			if (self || hc_dir_shares_room(dir, who, lv->p[1], lv->len[1]))
 				verdict(d, true, self ? "own status" : "shares a room",
 					"users/{user}/status: %s %s %.*s", who,
-					self ? "is" : "shares a room with", (int)lv->len[1], lv->p[1]);
+					self ? "is" : "shares a room with", (int)lv->len[1],
+					lv->p[1]);
 			else
 				verdict(d, false, "shares no room",
 					"users/{user}/status: %s shares no room with %.*s", who,
@@ -299,11 +311,13 @@ static void check_topic(const struct hc_acl_dir *dir, const struct hc_dir_princi
 		}
 		if (hc_dir_can_read_device(dir, who, lv->p[1], lv->len[1]))
 			verdict(d, true, "device owner or room-mate",
-				"owntracks/{device}/...: %s is %.*s, its owner, or shares a room with it",
+				"owntracks/{device}/...: %s is %.*s, its owner, or shares a room "
+				"with it",
 				who, (int)lv->len[1], lv->p[1]);
 		else
 			verdict(d, false, "device not visible",
-				"owntracks/{device}/...: %s neither owns %.*s nor shares a room with it",
+				"owntracks/{device}/...: %s neither owns %.*s nor shares a room "
+				"with it",
 				who, (int)lv->len[1], lv->p[1]);
 		return;
 	}
@@ -339,8 +353,7 @@ static const struct shape shapes[] = {
 		{"owntracks", NULL, NULL, NULL}},
 	{"owntracks/{device}/{name}/{sub}/...", 5, {V_LIT, V_DEVICE, V_ANY, V_ANY, V_ANY},
 		{"owntracks", NULL, NULL, NULL, NULL}},
-	{"owntracks/{device}/{name}/{sub}/...", 6,
-		{V_LIT, V_DEVICE, V_ANY, V_ANY, V_ANY, V_ANY},
+	{"owntracks/{device}/{name}/{sub}/...", 6, {V_LIT, V_DEVICE, V_ANY, V_ANY, V_ANY, V_ANY},
 		{"owntracks", NULL, NULL, NULL, NULL, NULL}},
 };
 
@@ -377,8 +390,7 @@ static bool satisfies(const struct sub_ctx *c, enum var v, const char *s, size_t
 		return len == strlen(c->p->name) && memcmp(s, c->p->name, len) == 0;
 	case V_STATUS_USER:
 		return (len == strlen(c->p->name) && memcmp(s, c->p->name, len) == 0) ||
-		       (hc_name_valid_n(s, len) &&
-			       hc_dir_shares_room(c->dir, c->p->name, s, len));
+		       (hc_name_valid_n(s, len) && hc_dir_shares_room(c->dir, c->p->name, s, len));
 	case V_DEVICE:
 		return hc_name_valid_n(s, len) &&
 		       hc_dir_can_read_device(c->dir, c->p->name, s, len);
@@ -389,8 +401,7 @@ static bool satisfies(const struct sub_ctx *c, enum var v, const char *s, size_t
 	}
 }
 
-static bool shape_matches(const struct sub_ctx *c, const struct shape *sh,
-	const struct levels *f)
+static bool shape_matches(const struct sub_ctx *c, const struct shape *sh, const struct levels *f)
 {
 	for (int i = 0;; i++) {
 		if (i == f->n)
@@ -504,7 +515,8 @@ void hc_acl_check(const struct hc_acl_dir *dir, const char *principal, const cha
 	}
 	p = hc_hmap_get(&dir->principals, principal, strlen(principal));
 	if (!p) {
-		verdict(d, false, "unknown principal", "no user or device named '%.64s'", principal);
+		verdict(d, false, "unknown principal", "no user or device named '%.64s'",
+			principal);
 		return;
 	}
 	if (topic_len == 0 || topic_len > 65535 || memchr(topic, '\0', topic_len) ||

@@ -68,7 +68,8 @@ static int set_value(struct hc_config *cfg, int id, const char *value, const cha
 	switch (s->type) {
 	case T_INT:
 		if (hc_parse_i64(value, s->min, s->max, &num) != HUB_OK) {
-			snprintf(err, errsz, "%s: %s must be a whole number from %lld to %lld, not '%.40s'",
+			snprintf(err, errsz,
+				"%s: %s must be a whole number from %lld to %lld, not '%.40s'",
 				where, s->name, (long long)s->min, (long long)s->max, value);
 			return HUB_ERR_CONFIG;
 		}
@@ -366,8 +367,7 @@ int hc_cfg_list_next(const struct hc_config *cfg, enum hc_setting id, size_t *po
 	return 0;
 }
 
-bool hc_cfg_list_has(const struct hc_config *cfg, enum hc_setting id, const char *item,
-	size_t len)
+bool hc_cfg_list_has(const struct hc_config *cfg, enum hc_setting id, const char *item, size_t len)
 {
 	size_t pos = 0, l;
 	const char *it;

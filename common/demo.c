@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int write_private(const struct hc_config *cfg, const char *name, const char *text,
-	char *err, size_t errsz)
+static int write_private(
+	const struct hc_config *cfg, const char *name, const char *text, char *err, size_t errsz)
 {
 	char path[4200];
 	struct stat st;
@@ -44,8 +44,8 @@ static int write_private(const struct hc_config *cfg, const char *name, const ch
 	return HUB_OK;
 }
 
-int hc_demo_seed(struct hc_store *st, const struct hc_config *cfg, int *created, char *err,
-	size_t errsz)
+int hc_demo_seed(
+	struct hc_store *st, const struct hc_config *cfg, int *created, char *err, size_t errsz)
 {
 	struct hc_scrypt_params params = {(int)hc_cfg_int(cfg, HC_CFG_SCRYPT_LOG2N),
 		(int)hc_cfg_int(cfg, HC_CFG_SCRYPT_R), (int)hc_cfg_int(cfg, HC_CFG_SCRYPT_P)};
@@ -110,8 +110,8 @@ cleanup:
 	return rc;
 }
 
-int hc_demo_login(const struct hc_config *cfg, char *user, size_t usersz, char *password,
-	size_t passsz)
+int hc_demo_login(
+	const struct hc_config *cfg, char *user, size_t usersz, char *password, size_t passsz)
 {
 	char path[4200], line[256];
 	FILE *f;

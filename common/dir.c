@@ -67,8 +67,8 @@ void hc_acl_dir_free(struct hc_acl_dir *d)
 	free(d);
 }
 
-const struct hc_dir_principal *hc_dir_principal(const struct hc_acl_dir *d, const char *name,
-	size_t len)
+const struct hc_dir_principal *hc_dir_principal(
+	const struct hc_acl_dir *d, const char *name, size_t len)
 {
 	return hc_hmap_get(&d->principals, name, len);
 }
@@ -114,8 +114,8 @@ static void owner_count(struct hc_acl_dir *d, const char *owner, int delta)
 		o->owned_devices += delta;
 }
 
-int hc_dir_put_principal(struct hc_acl_dir *d, const struct hc_principal *src,
-	const char *secret_hash_hex)
+int hc_dir_put_principal(
+	struct hc_acl_dir *d, const struct hc_principal *src, const char *secret_hash_hex)
 {
 	size_t len = strlen(src->name);
 	struct hc_dir_principal *p = hc_hmap_get(&d->principals, src->name, len);

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#define BATCH       1000
+#define BATCH	    1000
 #define QUEUE_LIMIT 50000
 
 struct hc_follow {
@@ -213,8 +213,8 @@ static int poll_once(struct hc_follow *f)
 		return reload(f);
 	}
 	if (sqlite3_prepare_v2(db,
-		    "SELECT seq, entity, key FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?", -1,
-		    &s, NULL) != SQLITE_OK) {
+		    "SELECT seq, entity, key FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?",
+		    -1, &s, NULL) != SQLITE_OK) {
 		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 		return HUB_ERR_DB;
 	}
@@ -278,8 +278,8 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-int hc_follow_start(const char *db_path, int64_t from_seq, int refresh_ms,
-	void (*wake)(void *ud), void *ud, struct hc_follow **out, char *err, size_t errsz)
+int hc_follow_start(const char *db_path, int64_t from_seq, int refresh_ms, void (*wake)(void *ud),
+	void *ud, struct hc_follow **out, char *err, size_t errsz)
 {
 	struct hc_follow *f = calloc(1, sizeof(*f));
 	pthread_condattr_t ca;

@@ -46,27 +46,27 @@ enum hc_acl_access {
 
 struct hc_acl_decision {
 	bool allow;
-	const char *rule;  /* short static reason; or text when explain is set */
-	bool explain;      /* set before the call to get a full sentence */
+	const char *rule; /* short static reason; or text when explain is set */
+	bool explain;	  /* set before the call to get a full sentence */
 	char text[320];
 };
 
 struct hc_dir_principal {
 	char name[HC_NAME_MAX + 1];
-	int kind;                        /* enum hc_kind (hc_store.h) */
-	bool admin;                      /* role admin (users) */
-	char owner[HC_NAME_MAX + 1];     /* devices */
-	unsigned char secret_hash[32];   /* devices: SHA-256 of the secret */
+	int kind;		       /* enum hc_kind (hc_store.h) */
+	bool admin;		       /* role admin (users) */
+	char owner[HC_NAME_MAX + 1];   /* devices */
+	unsigned char secret_hash[32]; /* devices: SHA-256 of the secret */
 	bool has_secret;
 	char display_name[129];
-	struct hc_hmap rooms;            /* room name -> (void *)(intptr_t)level */
-	int owned_devices;               /* users: devices they own */
+	struct hc_hmap rooms; /* room name -> (void *)(intptr_t)level */
+	int owned_devices;    /* users: devices they own */
 };
 
 struct hc_dir_room {
 	char name[HC_NAME_MAX + 1];
-	struct hc_hmap members;          /* principal -> (void *)(intptr_t)level */
-	int devices;                     /* members that are devices */
+	struct hc_hmap members; /* principal -> (void *)(intptr_t)level */
+	int devices;		/* members that are devices */
 };
 
 struct hc_dir_session {
@@ -77,10 +77,10 @@ struct hc_dir_session {
 };
 
 struct hc_acl_dir {
-	struct hc_hmap principals;       /* name -> struct hc_dir_principal */
-	struct hc_hmap rooms;            /* name -> struct hc_dir_room */
-	struct hc_hmap sessions;         /* sid -> struct hc_dir_session */
-	int64_t seq;                     /* change_log position it reflects */
+	struct hc_hmap principals; /* name -> struct hc_dir_principal */
+	struct hc_hmap rooms;	   /* name -> struct hc_dir_room */
+	struct hc_hmap sessions;   /* sid -> struct hc_dir_session */
+	int64_t seq;		   /* change_log position it reflects */
 };
 
 /* ---- the decision ---- */
@@ -93,11 +93,11 @@ void hc_acl_check(const struct hc_acl_dir *dir, const char *principal, const cha
 	size_t topic_len, int access, struct hc_acl_decision *d);
 
 /* Helpers behind the rules, also used by presence and the gateway. */
-int hc_dir_level(const struct hc_acl_dir *dir, const char *room, size_t rlen,
-	const char *principal);
+int hc_dir_level(
+	const struct hc_acl_dir *dir, const char *room, size_t rlen, const char *principal);
 bool hc_dir_shares_room(const struct hc_acl_dir *dir, const char *a, const char *b, size_t blen);
-bool hc_dir_can_read_device(const struct hc_acl_dir *dir, const char *reader, const char *dev,
-	size_t dlen);
+bool hc_dir_can_read_device(
+	const struct hc_acl_dir *dir, const char *reader, const char *dev, size_t dlen);
 
 /* ---- the directory ---- */
 
@@ -106,14 +106,14 @@ void hc_acl_dir_free(struct hc_acl_dir *dir);
 /* Load everything from the store in one read transaction (sets dir->seq). */
 int hc_acl_dir_load(struct hc_store *st, struct hc_acl_dir **out, char *err, size_t errsz);
 
-const struct hc_dir_principal *hc_dir_principal(const struct hc_acl_dir *dir, const char *name,
-	size_t len);
+const struct hc_dir_principal *hc_dir_principal(
+	const struct hc_acl_dir *dir, const char *name, size_t len);
 const struct hc_dir_room *hc_dir_room(const struct hc_acl_dir *dir, const char *name, size_t len);
 const struct hc_dir_session *hc_dir_session(const struct hc_acl_dir *dir, const char *sid);
 
 /* Mutations (loader and follower). secret_hash_hex may be NULL. */
-int hc_dir_put_principal(struct hc_acl_dir *dir, const struct hc_principal *p,
-	const char *secret_hash_hex);
+int hc_dir_put_principal(
+	struct hc_acl_dir *dir, const struct hc_principal *p, const char *secret_hash_hex);
 void hc_dir_del_principal(struct hc_acl_dir *dir, const char *name);
 int hc_dir_put_room(struct hc_acl_dir *dir, const char *name);
 void hc_dir_del_room(struct hc_acl_dir *dir, const char *name);

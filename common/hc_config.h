@@ -23,10 +23,10 @@ enum hc_setting {
 };
 
 struct hc_config {
-	char *str[HC_CFG__COUNT]; /* owned; every setting as text */
+	char *str[HC_CFG__COUNT];   /* owned; every setting as text */
 	int64_t num[HC_CFG__COUNT]; /* INT and BOOL settings, parsed */
-	char *file;               /* owned; the file read, or NULL */
-	char *base_dir;           /* owned; directory relative paths start from */
+	char *file;		    /* owned; the file read, or NULL */
+	char *base_dir;		    /* owned; directory relative paths start from */
 };
 
 /* Fill cfg with defaults. base_dir for relative paths is the cwd. */
@@ -54,8 +54,7 @@ int64_t hc_cfg_int(const struct hc_config *cfg, enum hc_setting id);
 bool hc_cfg_bool(const struct hc_config *cfg, enum hc_setting id);
 /* Whether item (len bytes) is one of the comma-separated entries of a LIST
  * setting (entries are trimmed). */
-bool hc_cfg_list_has(const struct hc_config *cfg, enum hc_setting id, const char *item,
-	size_t len);
+bool hc_cfg_list_has(const struct hc_config *cfg, enum hc_setting id, const char *item, size_t len);
 /* Iterate a LIST: *pos starts at 0; returns 1 and sets item/len for each
  * entry, 0 at the end. */
 int hc_cfg_list_next(const struct hc_config *cfg, enum hc_setting id, size_t *pos,

@@ -18,11 +18,11 @@ struct hc_config;
 
 /* Seed an empty store (no users). *created = 1 if it did, 0 if users
  * existed already (nothing touched). Slow: hashes a password. */
-int hc_demo_seed(struct hc_store *st, const struct hc_config *cfg, int *created, char *err,
-	size_t errsz);
+int hc_demo_seed(
+	struct hc_store *st, const struct hc_config *cfg, int *created, char *err, size_t errsz);
 
 /* Read back the demo login. HUB_ERR_NOTFOUND if there is none. */
-int hc_demo_login(const struct hc_config *cfg, char *user, size_t usersz, char *password,
-	size_t passsz);
+int hc_demo_login(
+	const struct hc_config *cfg, char *user, size_t usersz, char *password, size_t passsz);
 
 #endif

@@ -19,12 +19,12 @@
 enum hc_change_type {
 	HC_CHG_PRINCIPAL = 1, /* p (+ secret_hash) is the current row */
 	HC_CHG_PRINCIPAL_DEL, /* p.name is gone */
-	HC_CHG_ROOM,          /* room exists */
+	HC_CHG_ROOM,	      /* room exists */
 	HC_CHG_ROOM_DEL,      /* room is gone */
-	HC_CHG_LEVEL,         /* room/principal now has level (0: none) */
-	HC_CHG_SESSION,       /* s is the current row */
+	HC_CHG_LEVEL,	      /* room/principal now has level (0: none) */
+	HC_CHG_SESSION,	      /* s is the current row */
 	HC_CHG_SESSION_DEL,   /* s.sid is gone (purged) */
-	HC_CHG_RELOAD,        /* the whole directory was replaced */
+	HC_CHG_RELOAD,	      /* the whole directory was replaced */
 };
 
 struct hc_change {
@@ -48,8 +48,8 @@ struct hc_follow;
  * worker after it queued something; it must be thread-safe (e.g.
  * lws_cancel_service). *out is owned by the caller (hc_follow_stop).
  */
-int hc_follow_start(const char *db_path, int64_t from_seq, int refresh_ms,
-	void (*wake)(void *ud), void *ud, struct hc_follow **out, char *err, size_t errsz);
+int hc_follow_start(const char *db_path, int64_t from_seq, int refresh_ms, void (*wake)(void *ud),
+	void *ud, struct hc_follow **out, char *err, size_t errsz);
 
 /*
  * Owner thread: apply queued changes to *dir (which a RELOAD replaces; the

@@ -38,8 +38,8 @@ int hc_hmap_put(struct hc_hmap *m, const char *key, size_t len, void *value, voi
 void *hc_hmap_del(struct hc_hmap *m, const char *key, size_t len);
 /* Call fn for each entry; fn must not modify the map. Stops when fn
  * returns non-zero and returns that value. */
-int hc_hmap_each(const struct hc_hmap *m, int (*fn)(void *ud, const char *key, void *value),
-	void *ud);
+int hc_hmap_each(
+	const struct hc_hmap *m, int (*fn)(void *ud, const char *key, void *value), void *ud);
 
 uint64_t hc_hash_bytes(const void *data, size_t len);
 

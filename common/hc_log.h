@@ -27,10 +27,10 @@ int hc_log_level_parse(const char *s);
 
 void hc_log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define hc_log(level, ...)                                                                          \
-	do {                                                                                        \
-		if (hc_log_enabled(level))                                                          \
-			hc_log_write(level, __VA_ARGS__);                                           \
+#define hc_log(level, ...)                                                                         \
+	do {                                                                                       \
+		if (hc_log_enabled(level))                                                         \
+			hc_log_write(level, __VA_ARGS__);                                          \
 	} while (0)
 #define hc_err(...)   hc_log(HC_LOG_ERROR, __VA_ARGS__)
 #define hc_warn(...)  hc_log(HC_LOG_WARN, __VA_ARGS__)

@@ -13,7 +13,7 @@
 #include <stddef.h>
 
 #define HC_PASSWORD_HASH_MAX 128
-#define HC_PASSWORD_MAX      1024 /* longer passwords are refused, not cut */
+#define HC_PASSWORD_MAX	     1024 /* longer passwords are refused, not cut */
 
 struct hc_scrypt_params {
 	int log2n, r, p;
@@ -32,8 +32,8 @@ int hc_password_verify(const char *password, size_t len, const char *stored);
 
 /* Spend the same time as a verify at these params (for unknown users, so
  * response time does not tell whether a username exists). */
-void hc_password_dummy_verify(const char *password, size_t len,
-	const struct hc_scrypt_params *params);
+void hc_password_dummy_verify(
+	const char *password, size_t len, const struct hc_scrypt_params *params);
 
 /* Whether stored was made with different (older) parameters. */
 bool hc_password_needs_rehash(const char *stored, const struct hc_scrypt_params *params);

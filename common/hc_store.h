@@ -32,9 +32,9 @@ enum hc_kind { HC_KIND_USER = 'u', HC_KIND_DEVICE = 'd' };
 
 struct hc_principal {
 	char name[HC_NAME_MAX + 1];
-	int kind;                  /* enum hc_kind */
+	int kind; /* enum hc_kind */
 	char display_name[HC_DISPLAY_MAX + 1];
-	char role[8];              /* "admin" | "user" (users) */
+	char role[8];		     /* "admin" | "user" (users) */
 	char owner[HC_NAME_MAX + 1]; /* devices: owning user */
 	int64_t created_at;
 };
@@ -42,16 +42,16 @@ struct hc_principal {
 struct hc_session {
 	char sid[HC_SID_LEN + 1];
 	char principal[HC_NAME_MAX + 1];
-	char kind[8];      /* "web" | "cli" */
+	char kind[8];				    /* "web" | "cli" */
 	int64_t created_at, expires_at, revoked_at; /* revoked_at 0 if live */
-	char reason[16];   /* why revoked: logout, kicked, deleted, password */
+	char reason[16]; /* why revoked: logout, kicked, deleted, password */
 	char addr[48];
 };
 
 struct hc_membership {
 	char room[HC_NAME_MAX + 1];
 	char principal[HC_NAME_MAX + 1];
-	int level;         /* enum hc_level */
+	int level; /* enum hc_level */
 };
 
 struct hc_room {
@@ -80,8 +80,8 @@ int hc_store_user_add(struct hc_store *st, const char *name, const char *display
 int hc_store_user_del(struct hc_store *st, const char *name);
 /* Set a new password hash; with revoke, live sessions end (reason
  * "password"). */
-int hc_store_user_set_password(struct hc_store *st, const char *name, const char *pw_hash,
-	bool revoke);
+int hc_store_user_set_password(
+	struct hc_store *st, const char *name, const char *pw_hash, bool revoke);
 int hc_store_user_set_role(struct hc_store *st, const char *name, const char *role);
 /* Get a principal (user or device). pw_hash (may be NULL) gets the user's
  * stored hash. HUB_ERR_NOTFOUND if absent. */
@@ -89,8 +89,8 @@ int hc_store_principal_get(struct hc_store *st, const char *name, struct hc_prin
 	char *pw_hash, size_t pw_hash_sz);
 /* Iterate principals of a kind (0 for all), sorted by name. A callback
  * returning non-zero stops the walk and that value is returned. */
-int hc_store_principal_list(struct hc_store *st, int kind,
-	int (*cb)(void *ud, const struct hc_principal *p), void *ud);
+int hc_store_principal_list(
+	struct hc_store *st, int kind, int (*cb)(void *ud, const struct hc_principal *p), void *ud);
 int hc_store_user_count(struct hc_store *st, int64_t *count);
 
 /* Add a device owned by a user. secret_hash = hc_sha256_hex of the secret.
@@ -105,8 +105,7 @@ int hc_store_device_secret_hash(struct hc_store *st, const char *id, char out[65
 int hc_store_room_add(struct hc_store *st, const char *name);
 int hc_store_room_del(struct hc_store *st, const char *name);
 int hc_store_room_exists(struct hc_store *st, const char *name);
-int hc_store_room_list(struct hc_store *st, int (*cb)(void *ud, const struct hc_room *r),
-	void *ud);
+int hc_store_room_list(struct hc_store *st, int (*cb)(void *ud, const struct hc_room *r), void *ud);
 /* Grant (or change) a level. HUB_ERR_NOTFOUND if room or principal absent. */
 int hc_store_grant(struct hc_store *st, const char *room, const char *principal, int level);
 int hc_store_revoke(struct hc_store *st, const char *room, const char *principal);
@@ -121,20 +120,19 @@ int hc_store_membership_list(struct hc_store *st, const char *room, const char *
 /* Create a session for principal. Writes the public sid and the secret
  * (the cookie value, shown once; only its hash is stored). */
 int hc_store_session_create(struct hc_store *st, const char *principal, const char *kind,
-	int64_t ttl, const char *addr, char sid[HC_SID_LEN + 1],
-	char secret[HC_SECRET_LEN + 1]);
+	int64_t ttl, const char *addr, char sid[HC_SID_LEN + 1], char secret[HC_SECRET_LEN + 1]);
 /* Find the live session of a cookie value. HUB_ERR_NOTFOUND (unknown or
  * malformed), HUB_ERR_EXPIRED, HUB_ERR_REVOKED; *out filled in every case
  * where a row exists. */
-int hc_store_session_by_secret(struct hc_store *st, const char *secret, int64_t now,
-	struct hc_session *out);
+int hc_store_session_by_secret(
+	struct hc_store *st, const char *secret, int64_t now, struct hc_session *out);
 int hc_store_session_get(struct hc_store *st, const char *sid, struct hc_session *out);
 /* Revoke one session (reason "logout", "kicked", ...). HUB_ERR_NOTFOUND if
  * absent or already revoked. */
 int hc_store_session_revoke(struct hc_store *st, const char *sid, const char *reason);
 /* Revoke every live session of principal; *count (may be NULL) = how many. */
-int hc_store_session_revoke_principal(struct hc_store *st, const char *principal,
-	const char *reason, int *count);
+int hc_store_session_revoke_principal(
+	struct hc_store *st, const char *principal, const char *reason, int *count);
 /* Sessions of one principal (NULL: all), live only unless all is set. */
 int hc_store_session_list(struct hc_store *st, const char *principal, bool all, int64_t now,
 	int (*cb)(void *ud, const struct hc_session *s), void *ud);
@@ -145,12 +143,10 @@ int hc_store_purge(struct hc_store *st, int64_t cutoff);
 
 /* --- service keys --- */
 /* Create a key: writes the secret (shown once). HUB_ERR_EXISTS. */
-int hc_store_servicekey_add(struct hc_store *st, const char *name,
-	char secret[HC_SECRET_LEN + 1]);
+int hc_store_servicekey_add(struct hc_store *st, const char *name, char secret[HC_SECRET_LEN + 1]);
 int hc_store_servicekey_del(struct hc_store *st, const char *name);
 /* Which key a presented secret is: name into out. HUB_ERR_AUTH if none. */
-int hc_store_servicekey_check(struct hc_store *st, const char *secret,
-	char name[HC_NAME_MAX + 1]);
+int hc_store_servicekey_check(struct hc_store *st, const char *secret, char name[HC_NAME_MAX + 1]);
 
 /* --- change log --- */
 /* Highest change sequence number (0 if none). */

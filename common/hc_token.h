@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HC_TOKEN_MAX     1024 /* longest token accepted or produced */
+#define HC_TOKEN_MAX	 1024 /* longest token accepted or produced */
 #define HC_TOKEN_SUB_MAX 64
 #define HC_TOKEN_SID_MAX 64
 /* Pass as now to hc_token_verify to skip the time checks (exp, nbf, iat):
@@ -48,8 +48,8 @@ void hc_token_key_free(struct hc_token_key *key);
 /* Mint a token into out (size outsz). sub and sid must be 1-64 bytes of
  * printable ASCII without '"' or '\'. HUB_OK, HUB_ERR_INVAL, HUB_ERR_TOOBIG,
  * HUB_ERR_CRYPTO. */
-int hc_token_mint(const struct hc_token_key *key, const char *typ, const char *sub,
-	const char *sid, int64_t iat, int64_t exp, char *out, size_t outsz);
+int hc_token_mint(const struct hc_token_key *key, const char *typ, const char *sub, const char *sid,
+	int64_t iat, int64_t exp, char *out, size_t outsz);
 
 /*
  * Verify token (len bytes, need not be NUL-terminated) at time now: format,

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 /* Base64url without padding. Encoded length of n bytes. */
-#define HC_B64URL_LEN(n) (((n) * 4 + 2) / 3)
+#define HC_B64URL_LEN(n) (((n)*4 + 2) / 3)
 /* Encode n bytes into out (size outsz, NUL-terminated). Returns the length
  * written (without NUL) or -1 if out is too small. */
 int hc_b64url_encode(const void *in, size_t n, char *out, size_t outsz);

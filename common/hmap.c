@@ -68,8 +68,7 @@ void hc_hmap_clear(struct hc_hmap *m)
 	memset(m, 0, sizeof(*m));
 }
 
-static struct hc_hmap_entry **slot(const struct hc_hmap *m, const char *key, size_t len,
-	uint64_t h)
+static struct hc_hmap_entry **slot(const struct hc_hmap *m, const char *key, size_t len, uint64_t h)
 {
 	struct hc_hmap_entry **pp = &m->buckets[h & (m->nbuckets - 1)];
 	for (; *pp; pp = &(*pp)->next)
@@ -156,8 +155,8 @@ void *hc_hmap_del(struct hc_hmap *m, const char *key, size_t len)
 	return v;
 }
 
-int hc_hmap_each(const struct hc_hmap *m, int (*fn)(void *ud, const char *key, void *value),
-	void *ud)
+int hc_hmap_each(
+	const struct hc_hmap *m, int (*fn)(void *ud, const char *key, void *value), void *ud)
 {
 	for (size_t i = 0; i < m->nbuckets; i++)
 		for (struct hc_hmap_entry *e = m->buckets[i]; e; e = e->next) {

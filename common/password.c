@@ -15,8 +15,8 @@
 #include <string.h>
 
 #define SALT_LEN 16
-#define KEY_LEN  32
-#define MAX_MEM  (1ULL << 30)
+#define KEY_LEN	 32
+#define MAX_MEM	 (1ULL << 30)
 
 static bool params_ok(const struct hc_scrypt_params *p)
 {
@@ -44,8 +44,8 @@ static int derive(const char *pw, size_t len, const unsigned char *salt, size_t 
 	if (!ctx)
 		goto cleanup;
 	/* an empty password is a valid octet string; OpenSSL wants non-NULL */
-	ps[0] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD,
-		(void *)(len ? pw : ""), len);
+	ps[0] = OSSL_PARAM_construct_octet_string(
+		OSSL_KDF_PARAM_PASSWORD, (void *)(len ? pw : ""), len);
 	ps[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, saltlen);
 	ps[2] = OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_N, &n);
 	ps[3] = OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_R, &r);
@@ -142,8 +142,8 @@ int hc_password_verify(const char *password, size_t len, const char *stored)
 	return rc;
 }
 
-void hc_password_dummy_verify(const char *password, size_t len,
-	const struct hc_scrypt_params *params)
+void hc_password_dummy_verify(
+	const char *password, size_t len, const struct hc_scrypt_params *params)
 {
 	static const unsigned char salt[SALT_LEN] = "hub-dummy-salt!";
 	unsigned char got[KEY_LEN];

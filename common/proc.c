@@ -39,8 +39,8 @@ int hc_data_dir_prepare(const struct hc_config *cfg, char *err, size_t errsz)
 	if (geteuid() != 0 || !*user)
 		return HUB_OK;
 	if (lookup(user, &uid, &gid) != 0) {
-		snprintf(err, errsz, "run_as: no such account '%s' (install mosquitto or set run_as)",
-			user);
+		snprintf(err, errsz,
+			"run_as: no such account '%s' (install mosquitto or set run_as)", user);
 		return HUB_ERR_CONFIG;
 	}
 	if (chown(dir, uid, gid) != 0) {

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #define BUSY_TIMEOUT_MS 5000
-#define TX_ATTEMPTS     5
+#define TX_ATTEMPTS	5
 
 /* Prepare sql and bind arguments described by fmt: 's' text (NULL binds
  * NULL), 'i' int64, 'd' int. */
@@ -156,8 +156,9 @@ int hc_store_open(const char *path, int mode, struct hc_store **out, char *err, 
 		return HUB_ERR_NOMEM;
 	}
 	st->mode = mode;
-	flags = SQLITE_OPEN_NOMUTEX | (mode == HC_STORE_RO ? SQLITE_OPEN_READONLY
-							   : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+	flags = SQLITE_OPEN_NOMUTEX |
+		(mode == HC_STORE_RO ? SQLITE_OPEN_READONLY
+				     : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
 	rc = sqlite3_open_v2(path, &st->db, flags, NULL);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errsz, "%s: cannot open store: %s", path,
@@ -366,8 +367,8 @@ static int user_passwd_fn(struct hc_store *st, void *ud)
 	return a->revoke ? revoke_where(st, a->name, "password", NULL) : HUB_OK;
 }
 
-int hc_store_user_set_password(struct hc_store *st, const char *name, const char *pw_hash,
-	bool revoke)
+int hc_store_user_set_password(
+	struct hc_store *st, const char *name, const char *pw_hash, bool revoke)
 {
 	struct user_args a = {.name = name, .hash = pw_hash, .revoke = revoke};
 	if (!hc_name_valid(name) || !pw_hash)
@@ -438,8 +439,8 @@ int hc_store_principal_get(struct hc_store *st, const char *name, struct hc_prin
 	return rc;
 }
 
-int hc_store_principal_list(struct hc_store *st, int kind,
-	int (*cb)(void *ud, const struct hc_principal *p), void *ud)
+int hc_store_principal_list(
+	struct hc_store *st, int kind, int (*cb)(void *ud, const struct hc_principal *p), void *ud)
 {
 	sqlite3_stmt *s;
 	struct hc_principal p;
@@ -492,10 +493,11 @@ static int device_add_fn(struct hc_store *st, void *ud)
 int hc_store_device_add(struct hc_store *st, const char *id, const char *owner,
 	const char *display_name, const char *secret_hash)
 {
-	struct user_args a = {.name = id, .owner = owner, .display = display_name,
-		.hash = secret_hash};
+	struct user_args a = {
+		.name = id, .owner = owner, .display = display_name, .hash = secret_hash};
 	if (!hc_name_valid(id) || !hc_name_valid(owner) || !secret_hash ||
-		strlen(secret_hash) != 64 || (display_name && strlen(display_name) > HC_DISPLAY_MAX))
+		strlen(secret_hash) != 64 ||
+		(display_name && strlen(display_name) > HC_DISPLAY_MAX))
 		return HUB_ERR_INVAL;
 	return hc_store_tx(st, device_add_fn, &a);
 }
@@ -504,8 +506,8 @@ static int device_del_fn(struct hc_store *st, void *ud)
 {
 	struct user_args *a = ud;
 	sqlite3_stmt *s;
-	int rc = prep(st, &s, "DELETE FROM principals WHERE name = ? AND kind = 'device'", "s",
-		a->name);
+	int rc = prep(
+		st, &s, "DELETE FROM principals WHERE name = ? AND kind = 'device'", "s", a->name);
 	if (rc)
 		return rc;
 	rc = step_done(s);
@@ -554,8 +556,8 @@ static int room_add_fn(struct hc_store *st, void *ud)
 {
 	struct room_args *a = ud;
 	sqlite3_stmt *s;
-	int rc = prep(st, &s, "INSERT INTO rooms(name, created_at) VALUES(?, unixepoch())", "s",
-		a->room);
+	int rc = prep(
+		st, &s, "INSERT INTO rooms(name, created_at) VALUES(?, unixepoch())", "s", a->room);
 	return rc ? rc : step_done(s);
 }
 
@@ -599,8 +601,7 @@ int hc_store_room_exists(struct hc_store *st, const char *name)
 	return get_int64(st, "SELECT 1 FROM rooms WHERE name = ?", name, &v);
 }
 
-int hc_store_room_list(struct hc_store *st, int (*cb)(void *ud, const struct hc_room *r),
-	void *ud)
+int hc_store_room_list(struct hc_store *st, int (*cb)(void *ud, const struct hc_room *r), void *ud)
 {
 	sqlite3_stmt *s;
 	struct hc_room r;
@@ -787,8 +788,8 @@ static void read_session(sqlite3_stmt *s, struct hc_session *o)
 	copy_col(s, 7, o->addr, sizeof(o->addr));
 }
 
-static int session_one(struct hc_store *st, const char *sql, const char *arg,
-	struct hc_session *out)
+static int session_one(
+	struct hc_store *st, const char *sql, const char *arg, struct hc_session *out)
 {
 	sqlite3_stmt *s;
 	int rc = prep(st, &s, sql, "s", arg);
@@ -806,8 +807,8 @@ static int session_one(struct hc_store *st, const char *sql, const char *arg,
 	return rc;
 }
 
-int hc_store_session_by_secret(struct hc_store *st, const char *secret, int64_t now,
-	struct hc_session *out)
+int hc_store_session_by_secret(
+	struct hc_store *st, const char *secret, int64_t now, struct hc_session *out)
 {
 	char hash[65];
 	int rc;
@@ -818,8 +819,8 @@ int hc_store_session_by_secret(struct hc_store *st, const char *secret, int64_t 
 	/* the lookup is by hash of a 256-bit secret: an index probe cannot leak
 	 * anything useful through timing */
 	hc_sha256_hex(secret, HC_SECRET_LEN, hash);
-	rc = session_one(st, "SELECT " SESSION_COLS " FROM sessions WHERE secret_hash = ?", hash,
-		out);
+	rc = session_one(
+		st, "SELECT " SESSION_COLS " FROM sessions WHERE secret_hash = ?", hash, out);
 	if (rc)
 		return rc;
 	if (out->revoked_at)
@@ -864,8 +865,8 @@ static int session_revoke_principal_fn(struct hc_store *st, void *ud)
 	return revoke_where(st, a->principal, a->reason, &a->count);
 }
 
-int hc_store_session_revoke_principal(struct hc_store *st, const char *principal,
-	const char *reason, int *count)
+int hc_store_session_revoke_principal(
+	struct hc_store *st, const char *principal, const char *reason, int *count)
 {
 	struct session_args a = {.principal = principal, .reason = reason};
 	int rc;
@@ -959,8 +960,7 @@ static int key_add_fn(struct hc_store *st, void *ud)
 	return rc ? rc : step_done(s);
 }
 
-int hc_store_servicekey_add(struct hc_store *st, const char *name,
-	char secret[HC_SECRET_LEN + 1])
+int hc_store_servicekey_add(struct hc_store *st, const char *name, char secret[HC_SECRET_LEN + 1])
 {
 	char hash[65];
 	struct key_args a = {.name = name, .hash = hash};
@@ -996,8 +996,7 @@ int hc_store_servicekey_del(struct hc_store *st, const char *name)
 	return hc_store_tx(st, key_del_fn, &a);
 }
 
-int hc_store_servicekey_check(struct hc_store *st, const char *secret,
-	char name[HC_NAME_MAX + 1])
+int hc_store_servicekey_check(struct hc_store *st, const char *secret, char name[HC_NAME_MAX + 1])
 {
 	char hash[65];
 	sqlite3_stmt *s;

@@ -20,17 +20,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define KEY_BYTES    64
-#define HEADER_MAX   256
-#define PAYLOAD_MAX  640
-#define BLOCK_MAX    128
+#define KEY_BYTES   64
+#define HEADER_MAX  256
+#define PAYLOAD_MAX 640
+#define BLOCK_MAX   128
 
 struct hc_token_key {
 	const EVP_MD *md;
 	char alg[8];
 	size_t maclen;
 	EVP_MD_CTX *inner, *outer; /* states after absorbing key^ipad / key^opad */
-	char header64[64];         /* canonical encoded header */
+	char header64[64];	   /* canonical encoded header */
 	size_t header64_len;
 };
 
@@ -95,8 +95,8 @@ int hc_token_key_new(const void *keybytes, size_t len, const char *alg, struct h
 		EVP_DigestUpdate(k->outer, pad, bs) != 1)
 		goto cleanup;
 	snprintf(header, sizeof(header), "{\"alg\":\"%s\",\"typ\":\"JWT\"}", k->alg);
-	k->header64_len = (size_t)hc_b64url_encode(header, strlen(header), k->header64,
-		sizeof(k->header64));
+	k->header64_len =
+		(size_t)hc_b64url_encode(header, strlen(header), k->header64, sizeof(k->header64));
 	*out = k;
 	k = NULL;
 	rc = HUB_OK;
@@ -174,8 +174,8 @@ static int safe_claim(const char *s, size_t max)
 	return n > 0;
 }
 
-int hc_token_mint(const struct hc_token_key *k, const char *typ, const char *sub,
-	const char *sid, int64_t iat, int64_t exp, char *out, size_t outsz)
+int hc_token_mint(const struct hc_token_key *k, const char *typ, const char *sub, const char *sid,
+	int64_t iat, int64_t exp, char *out, size_t outsz)
 {
 	char payload[PAYLOAD_MAX];
 	unsigned char mac[EVP_MAX_MD_SIZE];
@@ -186,8 +186,8 @@ int hc_token_mint(const struct hc_token_key *k, const char *typ, const char *sub
 		!safe_claim(typ, 15) || exp <= iat)
 		return HUB_ERR_INVAL;
 	rc = hc_fmt(payload, sizeof(payload),
-		"{\"sub\":\"%s\",\"sid\":\"%s\",\"iat\":%lld,\"exp\":%lld,\"typ\":\"%s\"}", sub, sid,
-		(long long)iat, (long long)exp, typ);
+		"{\"sub\":\"%s\",\"sid\":\"%s\",\"iat\":%lld,\"exp\":%lld,\"typ\":\"%s\"}", sub,
+		sid, (long long)iat, (long long)exp, typ);
 	if (rc)
 		return rc;
 	if (k->header64_len + 1 >= outsz)

@@ -15,11 +15,9 @@
 
 static const char b64url_chars[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-static const char b64_chars[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static int encode(const char *alphabet, bool pad, const void *in, size_t n, char *out,
-	size_t outsz)
+static int encode(const char *alphabet, bool pad, const void *in, size_t n, char *out, size_t outsz)
 {
 	const unsigned char *p = in;
 	size_t need = pad ? ((n + 2) / 3) * 4 : HC_B64URL_LEN(n);

@@ -120,16 +120,16 @@ static int store_fail(int rc, const char *what, const char *name)
 	case HUB_ERR_BUSY:
 		return fail("the store is busy; try again");
 	default:
-		return fail("%s '%s': %s (%s)", what, name, hub_strerror(rc),
-			hc_store_errmsg(store));
+		return fail(
+			"%s '%s': %s (%s)", what, name, hub_strerror(rc), hc_store_errmsg(store));
 	}
 }
 
 static int check_name(const char *what, const char *name)
 {
 	if (!hc_name_valid(name))
-		return usage_error("invalid %s '%.80s': 1-64 characters of A-Za-z0-9._-", what,
-			name);
+		return usage_error(
+			"invalid %s '%.80s': 1-64 characters of A-Za-z0-9._-", what, name);
 	return 0;
 }
 
@@ -209,8 +209,7 @@ static int cmd_user(int argc, char **argv)
 	char pw[HC_PASSWORD_MAX + 2], hash[HC_PASSWORD_HASH_MAX];
 	int rc, opt;
 	static const struct option opts[] = {{"role", required_argument, 0, 'r'},
-		{"display", required_argument, 0, 'd'},
-		{"password-stdin", no_argument, 0, 'p'},
+		{"display", required_argument, 0, 'd'}, {"password-stdin", no_argument, 0, 'p'},
 		{"keep-sessions", no_argument, 0, 'k'}, {0, 0, 0, 0}};
 
 	if (!sub)
@@ -346,7 +345,8 @@ static int cmd_device(int argc, char **argv)
 		if (!rc) {
 			printf("device %s added (owner %s)\n", id, owner);
 			printf("secret: %s\n", secret);
-			printf("This secret is shown once. MQTT: username %s, password the secret.\n",
+			printf("This secret is shown once. MQTT: username %s, password the "
+			       "secret.\n",
 				id);
 		}
 		OPENSSL_cleanse(secret, sizeof(secret));
@@ -400,7 +400,8 @@ static int cmd_room(int argc, char **argv)
 		return rc;
 	if (!strcmp(sub, "add")) {
 		rc = hc_store_room_add(store, argv[2]);
-		return rc ? store_fail(rc, "room", argv[2]) : (printf("room %s added\n", argv[2]), 0);
+		return rc ? store_fail(rc, "room", argv[2])
+			  : (printf("room %s added\n", argv[2]), 0);
 	}
 	if (!strcmp(sub, "del")) {
 		rc = hc_store_room_del(store, argv[2]);
@@ -514,13 +515,14 @@ static int cmd_session(int argc, char **argv)
 			int count = 0;
 			if ((rc = check_name("username", argv[3])) || (rc = open_store()))
 				return rc;
-			if (hc_store_principal_get(store, argv[3], &(struct hc_principal){0}, NULL,
-				    0) != HUB_OK)
+			if (hc_store_principal_get(
+				    store, argv[3], &(struct hc_principal){0}, NULL, 0) != HUB_OK)
 				return fail("no such user: '%s'", argv[3]);
 			rc = hc_store_session_revoke_principal(store, argv[3], "kicked", &count);
 			if (rc)
 				return store_fail(rc, "user", argv[3]);
-			printf("%d session%s of %s revoked\n", count, count == 1 ? "" : "s", argv[3]);
+			printf("%d session%s of %s revoked\n", count, count == 1 ? "" : "s",
+				argv[3]);
 			return 0;
 		}
 		if (argc != 3 || argv[2][0] == '-')
@@ -569,8 +571,8 @@ static int cmd_token(int argc, char **argv)
 		return fail("no such user: '%s'", user);
 	if (hc_config_key_path(&cfg, keypath, sizeof(keypath)))
 		return fail("key path too long");
-	rc = hc_token_key_load(keypath, hc_cfg_str(&cfg, HC_CFG_TOKEN_ALG), 1, &key, err,
-		sizeof(err));
+	rc = hc_token_key_load(
+		keypath, hc_cfg_str(&cfg, HC_CFG_TOKEN_ALG), 1, &key, err, sizeof(err));
 	if (rc)
 		return fail("%s", err);
 	/* a CLI session lives as long as its token: it ends when the token

@@ -140,6 +140,46 @@ class Stack:
     def start_hubd(self):
         return self.start("hubd", [os.path.join(BIN, "hubd")], self.ports["http"])
 
+    def broker_conf(self, extra=""):
+        """Write the broker's config: conf/mosquitto.conf's settings on this
+        stack's ports and paths (what scripts/stack does)."""
+        path = os.path.join(self.dir, "mosquitto.conf")
+        with open(os.path.join(REPO, "conf", "mosquitto.conf")) as f:
+            text = f.read()
+        text = (text.replace("listener 1883 ", "listener %d " % self.ports["mqtt"])
+                .replace("listener 9001 ", "listener %d " % self.ports["ws"])
+                .replace("plugin build/", "plugin %s/" % BUILD)
+                .replace("plugin_opt_config conf/hub.conf", "plugin_opt_config " + self.conf_path)
+                .replace("persistence_location data/", "persistence_location %s/" % self.data))
+        text += "\nlog_type debug\n" + extra
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def prepare_data(self):
+        """The data directory, owned by the account the broker switches to."""
+        os.makedirs(self.data, exist_ok=True)
+        acct = run_as_account()
+        if acct:
+            os.chown(self.data, *acct)
+
+    def start_broker(self, extra=""):
+        self.prepare_data()
+        conf = self.broker_conf(extra)
+        env_extra = sanitizer_preload()
+        if env_extra:
+            saved = dict(self.env)
+            self.env.update(env_extra)
+        try:
+            return self.start("broker", ["mosquitto", "-c", conf], self.ports["mqtt"])
+        finally:
+            if env_extra:
+                self.env = saved
+
+    def token(self, user, ttl=None):
+        args = ["token", user] + (["--ttl", str(ttl)] if ttl else [])
+        return self.hubctl(*args).stdout.strip()
+
     def stop(self, name, sig=signal.SIGTERM, timeout=10.0):
         proc = self.procs.pop(name, None)
         if not proc:
@@ -225,6 +265,26 @@ class Stack:
             if v.startswith("hub_sid="):
                 cookie = v.split(";", 1)[0].split("=", 1)[1]
         return cookie, r.json()["token"], r.json()
+
+
+def sanitizer_preload():
+    """When the build uses AddressSanitizer, the plugin needs the ASan
+    runtime loaded first into the (uninstrumented) broker."""
+    try:
+        with open(os.path.join(BUILD, "CMakeCache.txt")) as f:
+            cache = f.read()
+    except OSError:
+        return {}
+    if "HUB_SANITIZE:BOOL=ON" not in cache:
+        return {}
+    libs = []
+    for lib in ("libasan.so", "libubsan.so"):
+        path = subprocess.run(["gcc", "-print-file-name=" + lib], capture_output=True,
+                              text=True).stdout.strip()
+        if os.path.isabs(path):
+            libs.append(path)
+    return {"LD_PRELOAD": " ".join(libs),
+            "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=1"} if libs else {}
 
 
 def run_as_account():
