@@ -42,8 +42,31 @@ static struct hauth_principal *principal_get(struct hauth *h, const char *name)
 	return p;
 }
 
-struct hauth_client *hauth_clients__add(
-	struct hauth *h, const struct mosquitto *ctx, const char *id, const char *name, int kind)
+static char *virtual_key(const struct mosquitto *bridge, const char *conn, size_t *klen)
+{
+	size_t cl = strlen(conn);
+	char *k = malloc(sizeof(bridge) + 1 + cl);
+	if (!k)
+		return NULL;
+	memcpy(k, &bridge, sizeof(bridge));
+	k[sizeof(bridge)] = '/';
+	memcpy(k + sizeof(bridge) + 1, conn, cl);
+	*klen = sizeof(bridge) + 1 + cl;
+	return k;
+}
+
+struct hauth_client *hauth_clients__find_virtual(
+	struct hauth *h, const struct mosquitto *bridge, const char *conn)
+{
+	size_t klen;
+	char *k = virtual_key(bridge, conn, &klen);
+	struct hauth_client *c = k ? hc_hmap_get(&h->clients, k, klen) : NULL;
+	free(k);
+	return c;
+}
+
+static struct hauth_client *add(struct hauth *h, const struct mosquitto *ctx,
+	const struct mosquitto *bridge, const char *id, const char *name, int kind)
 {
 	struct hauth_client *c = calloc(1, sizeof(*c));
 	struct hauth_principal *p;
@@ -51,13 +74,22 @@ struct hauth_client *hauth_clients__add(
 	if (!c)
 		return NULL;
 	c->ctx = ctx;
+	c->bridge = bridge;
+	if (bridge) {
+		c->key = virtual_key(bridge, id, &c->klen);
+	} else {
+		c->klen = sizeof(ctx);
+		c->key = malloc(c->klen);
+		if (c->key)
+			memcpy(c->key, &ctx, c->klen);
+	}
 	c->id = strdup(id ? id : "");
 	c->kind = kind;
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	c->connected_ms = hc_mono_ms();
 	p = principal_get(h, name);
-	if (!c->id || !p ||
-		hc_hmap_put(&h->clients, (const char *)&c->ctx, sizeof(c->ctx), c, NULL)) {
+	if (!c->id || !c->key || !p || hc_hmap_put(&h->clients, c->key, c->klen, c, NULL)) {
+		free(c->key);
 		free(c->id);
 		free(c);
 		return NULL;
@@ -70,6 +102,57 @@ struct hauth_client *hauth_clients__add(
 	if (kind != HAUTH_SERVICE)
 		hauth_presence__up(h, p, c);
 	return c;
+}
+
+struct hauth_client *hauth_clients__add(
+	struct hauth *h, const struct mosquitto *ctx, const char *id, const char *name, int kind)
+{
+	return add(h, ctx, NULL, id, name, kind);
+}
+
+struct hauth_client *hauth_clients__add_virtual(struct hauth *h, const struct mosquitto *bridge,
+	const char *conn, const char *name, const char *sid)
+{
+	struct hauth_client *c = add(h, NULL, bridge, conn, name, HAUTH_USER);
+	if (c) {
+		snprintf(c->sid, sizeof(c->sid), "%s", sid ? sid : "");
+		c->session_seen = true;
+	}
+	return c;
+}
+
+struct bridge_ud {
+	const struct mosquitto *bridge;
+	struct hauth_client *list[256];
+	int n;
+};
+
+static int bridge_cb(void *ud, const char *key, void *value)
+{
+	struct bridge_ud *b = ud;
+	struct hauth_client *c = value;
+	(void)key;
+	if (c->bridge == b->bridge && !c->gone) {
+		b->list[b->n++] = c;
+		return b->n == 256;
+	}
+	return 0;
+}
+
+void hauth_clients__bridge_gone(struct hauth *h, const struct mosquitto *bridge)
+{
+	struct bridge_ud b = {.bridge = bridge};
+	int more;
+	/* its sockets may come back through a restarted gateway within the
+	 * presence grace: ended as "network", not as final */
+	do {
+		b.n = 0;
+		more = hc_hmap_each(&h->clients, bridge_cb, &b);
+		for (int i = 0; i < b.n; i++) {
+			b.list[i]->vreason = "network";
+			hauth_clients__gone(h, b.list[i]);
+		}
+	} while (more);
 }
 
 void hauth_clients__gone(struct hauth *h, struct hauth_client *c)
@@ -93,12 +176,13 @@ static void unlink_client(struct hauth *h, struct hauth_client *c)
 			*pp = c->next;
 			break;
 		}
-	hc_hmap_del(&h->clients, (const char *)&c->ctx, sizeof(c->ctx));
+	hc_hmap_del(&h->clients, c->key, c->klen);
 	/* keep the principal record while presence still has work for it */
 	if (!p->clients && !p->announced && !p->left_due_ms) {
 		hc_hmap_del(&h->principals, p->name, strlen(p->name));
 		hauth_presence__free(p);
 	}
+	free(c->key);
 	free(c->id);
 	free(c);
 }
@@ -148,6 +232,7 @@ static int free_client_cb(void *ud, const char *key, void *value)
 	struct hauth_client *c = value;
 	(void)ud;
 	(void)key;
+	free(c->key);
 	free(c->id);
 	free(c);
 	return 0;

@@ -17,14 +17,20 @@
 #include "hc_token.h"
 
 struct mosquitto;
+struct hauth_history;
 
 enum hauth_kind { HAUTH_USER = 1, HAUTH_DEVICE, HAUTH_SERVICE };
 
 /* One authenticated connection, keyed by the broker's context pointer. */
 struct hauth_client {
-	const struct mosquitto *ctx;
-	char *id;		    /* client id (copy) */
-	char name[HC_NAME_MAX + 1]; /* principal; "$hub" for the service */
+	const struct mosquitto *ctx; /* NULL for a virtual connection */
+	char *key;		     /* table key: ctx pointer bytes, or
+					bridge ctx bytes + "/" + conn */
+	size_t klen;
+	char *id;			/* client id, or the gateway's conn id */
+	const struct mosquitto *bridge; /* virtual: the gateway's connection */
+	const char *vreason;		/* virtual: reason the gateway gave */
+	char name[HC_NAME_MAX + 1];	/* principal; "$hub" for the service */
 	int kind;
 	char sid[HC_TOKEN_SID_MAX + 1]; /* users: session reference */
 	bool session_seen;		/* the directory knows the session */
@@ -71,6 +77,7 @@ struct hauth {
 	bool reloading; /* between MOSQ_EVT_RELOAD and the next tick */
 	int64_t last_sweep_ms, last_metrics_ms;
 	struct hauth_stats stats;
+	struct hauth_history *history;
 	char metrics_last[512];
 };
 
@@ -80,6 +87,13 @@ extern struct hauth *hauth_g;
 struct hauth_client *hauth_clients__find(struct hauth *h, const struct mosquitto *ctx);
 struct hauth_client *hauth_clients__add(
 	struct hauth *h, const struct mosquitto *ctx, const char *id, const char *name, int kind);
+/* A connection the Socket.IO gateway (a service client) holds for a user. */
+struct hauth_client *hauth_clients__find_virtual(
+	struct hauth *h, const struct mosquitto *bridge, const char *conn);
+struct hauth_client *hauth_clients__add_virtual(struct hauth *h, const struct mosquitto *bridge,
+	const char *conn, const char *name, const char *sid);
+/* The gateway's own connection ended: all its virtual connections end. */
+void hauth_clients__bridge_gone(struct hauth *h, const struct mosquitto *bridge);
 /* Mark gone (DISCONNECT); the entry stays until hauth_clients__reap. */
 void hauth_clients__gone(struct hauth *h, struct hauth_client *c);
 void hauth_clients__reap(struct hauth *h, int64_t now_ms);
@@ -89,6 +103,10 @@ void hauth_clients__free_all(struct hauth *h);
 /* auth.c */
 int hauth_auth__basic(
 	struct hauth *h, struct mosquitto *client, const char *username, const char *password);
+
+/* attach.c: $hub/presence/attach|detach from the gateway */
+void hauth_attach__message(struct hauth *h, struct hauth_client *from, const char *topic,
+	const void *payload, size_t len);
 
 /* acl_check.c */
 int hauth_acl__check(struct hauth *h, struct mosquitto *client, const char *topic, int access);

@@ -7,6 +7,7 @@
  */
 #include "hauth.h"
 #include "hauth_presence.h"
+#include "hauth_history.h"
 #include "hc_err.h"
 #include "hc_log.h"
 #include "hc_store.h"
@@ -51,8 +52,27 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 	struct hauth_client *c = hauth_clients__find(h, ed->client);
 	(void)event;
 	/* failed auths and bare TCP connects also end here: not ours */
-	if (c && !c->gone)
+	if (c && !c->gone) {
 		hauth_clients__gone(h, c);
+		if (c->kind == HAUTH_SERVICE)
+			hauth_clients__bridge_gone(h, ed->client);
+	}
+	return MOSQ_ERR_SUCCESS;
+}
+
+static int on_message(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_message *ed = event_data;
+	struct hauth *h = userdata;
+	(void)event;
+	/* once per incoming publish, after its WRITE check passed */
+	if (ed->topic[0] == '$') {
+		struct hauth_client *c = hauth_clients__find(h, ed->client);
+		if (c && c->kind == HAUTH_SERVICE && !strncmp(ed->topic, "$hub/presence/", 14))
+			hauth_attach__message(h, c, ed->topic, ed->payload, ed->payloadlen);
+		return MOSQ_ERR_SUCCESS;
+	}
+	hauth_history__add(h->history, ed->topic, ed->payload, ed->payloadlen);
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -96,6 +116,7 @@ static void destroy(struct hauth *h)
 	if (!h)
 		return;
 	hc_follow_stop(h->follow);
+	hauth_history__stop(h->history);
 	hauth_clients__free_all(h);
 	hc_hmap_clear(&h->room_online);
 	hc_acl_dir_free(h->dir);
@@ -144,6 +165,13 @@ static int setup(struct hauth *h, const char *conf_path)
 		hc_err("msg=\"cannot follow the store\" err=\"%s\"", err);
 		return rc;
 	}
+	if (hc_cfg_int(&h->cfg, HC_CFG_HISTORY_MAX) > 0) {
+		rc = hauth_history__start(&h->cfg, path, &h->history, err, sizeof(err));
+		if (rc) {
+			hc_err("msg=\"cannot start the history writer\" err=\"%s\"", err);
+			return rc;
+		}
+	}
 	hc_info("msg=\"ready\" principals=%zu rooms=%zu sessions=%zu seq=%lld",
 		h->dir->principals.count, h->dir->rooms.count, h->dir->sessions.count,
 		(long long)h->dir->seq);
@@ -191,6 +219,7 @@ HAUTH_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void *
 		mosquitto_callback_register(
 			identifier, MOSQ_EVT_DISCONNECT, on_disconnect, NULL, h) ||
 		mosquitto_callback_register(identifier, MOSQ_EVT_TICK, on_tick, NULL, h) ||
+		mosquitto_callback_register(identifier, MOSQ_EVT_MESSAGE, on_message, NULL, h) ||
 		mosquitto_callback_register(identifier, MOSQ_EVT_RELOAD, on_reload, NULL, h)) {
 		hc_err("msg=\"cannot register callbacks\"");
 		destroy(h);
@@ -212,6 +241,7 @@ HAUTH_EXPORT int mosquitto_plugin_cleanup(
 		mosquitto_callback_unregister(plugin_id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL);
 		mosquitto_callback_unregister(plugin_id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
 		mosquitto_callback_unregister(plugin_id, MOSQ_EVT_TICK, on_tick, NULL);
+		mosquitto_callback_unregister(plugin_id, MOSQ_EVT_MESSAGE, on_message, NULL);
 		mosquitto_callback_unregister(plugin_id, MOSQ_EVT_RELOAD, on_reload, NULL);
 	}
 	destroy(h);

@@ -88,6 +88,8 @@ const char *hauth_reason__classify(struct hauth_client *c)
 
 	if (c->end_reason)
 		return c->end_reason;
+	if (!c->ctx) /* a gateway socket: the gateway said why */
+		return c->vreason ? c->vreason : "network";
 	l = layout_for(c->ctx);
 	if (!l)
 		return NULL; /* decided later from the will */
