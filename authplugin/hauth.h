@@ -78,6 +78,7 @@ struct hauth {
 	int64_t last_sweep_ms, last_metrics_ms;
 	struct hauth_stats stats;
 	struct hauth_history *history;
+	struct hc_hmap cards; /* "device/name" -> display name of the card sent */
 	char metrics_last[512];
 };
 
@@ -107,6 +108,10 @@ int hauth_auth__basic(
 /* attach.c: $hub/presence/attach|detach from the gateway */
 void hauth_attach__message(struct hauth *h, struct hauth_client *from, const char *topic,
 	const void *payload, size_t len);
+
+/* cards.c: retained OwnTracks cards for devices */
+void hauth_cards__seen(struct hauth *h, struct hauth_client *c, const char *topic);
+void hauth_cards__free(struct hauth *h);
 
 /* acl_check.c */
 int hauth_acl__check(struct hauth *h, struct mosquitto *client, const char *topic, int access);

@@ -72,6 +72,12 @@ static int on_message(int event, void *event_data, void *userdata)
 			hauth_attach__message(h, c, ed->topic, ed->payload, ed->payloadlen);
 		return MOSQ_ERR_SUCCESS;
 	}
+	if (ed->topic[0] == 'o') {
+		struct hauth_client *c = hauth_clients__find(h, ed->client);
+		if (c)
+			hauth_cards__seen(h, c, ed->topic);
+		return MOSQ_ERR_SUCCESS;
+	}
 	hauth_history__add(h->history, ed->topic, ed->payload, ed->payloadlen);
 	return MOSQ_ERR_SUCCESS;
 }
@@ -119,6 +125,7 @@ static void destroy(struct hauth *h)
 	hauth_history__stop(h->history);
 	hauth_clients__free_all(h);
 	hc_hmap_clear(&h->room_online);
+	hauth_cards__free(h);
 	hc_acl_dir_free(h->dir);
 	hc_token_key_free(h->key);
 	hc_config_free(&h->cfg);
@@ -207,6 +214,7 @@ HAUTH_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void *
 	hc_hmap_init(&h->clients);
 	hc_hmap_init(&h->principals);
 	hc_hmap_init(&h->room_online);
+	hc_hmap_init(&h->cards);
 	rc = setup(h, conf);
 	if (rc) {
 		destroy(h);

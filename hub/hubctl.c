@@ -53,6 +53,10 @@ static const char usage_text[] =
 	"  token USER [--ttl SECONDS]      (a fresh MQTT token, for CLI tools)\n"
 	"  servicekey add NAME             (prints the key once)\n"
 	"  servicekey del NAME\n"
+	"deliveries (one customer sees one vehicle while open):\n"
+	"  delivery open ID --vehicle DEVICE --customer USER\n"
+	"  delivery close ID\n"
+	"  delivery list\n"
 	"access:\n"
 	"  explain PRINCIPAL TOPIC read|write|subscribe\n"
 	"\n"
@@ -616,6 +620,110 @@ static int cmd_servicekey(int argc, char **argv)
 	return 0;
 }
 
+/* ------------------------------------------------------------- deliveries */
+
+/* A delivery is a room "delivery-ID" holding one vehicle (write) and one
+ * customer (read): the customer sees that vehicle, and only while the
+ * delivery is open. Closing deletes the room, which ends the customer's
+ * deliveries at once (the broker checks every message it delivers). */
+static int delivery_room(const char *id, char *room, size_t n)
+{
+	if (hc_fmt(room, n, "delivery-%s", id) || !hc_name_valid(room))
+		return usage_error("invalid delivery id '%.40s': A-Za-z0-9._- and at most 55 "
+				   "characters",
+			id);
+	return 0;
+}
+
+static int print_delivery(void *ud, const struct hc_membership *m)
+{
+	(void)ud;
+	printf("%-32s %-24s %s\n", m->room + 9, m->principal, hc_level_name(m->level));
+	return 0;
+}
+
+static int list_delivery_rooms(void *ud, const struct hc_room *r)
+{
+	(void)ud;
+	if (strncmp(r->name, "delivery-", 9) == 0)
+		return hc_store_membership_list(store, r->name, NULL, print_delivery, NULL);
+	return 0;
+}
+
+static int cmd_delivery(int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : NULL;
+	const char *vehicle = NULL, *customer = NULL;
+	char room[HC_NAME_MAX + 8];
+	struct hc_principal v, c;
+	int rc, opt;
+	static const struct option opts[] = {{"vehicle", required_argument, 0, 'v'},
+		{"customer", required_argument, 0, 'c'}, {0, 0, 0, 0}};
+
+	if (!sub)
+		return usage_error("delivery: expected open, close or list");
+	optind = 2;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'v':
+			vehicle = optarg;
+			break;
+		case 'c':
+			customer = optarg;
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (!strcmp(sub, "list")) {
+		if (optind != argc)
+			return usage_error("delivery list takes no arguments");
+		if ((rc = open_store()))
+			return rc;
+		printf("%-32s %-24s %s\n", "DELIVERY", "MEMBER", "LEVEL");
+		rc = hc_store_room_list(store, list_delivery_rooms, NULL);
+		return rc ? store_fail(rc, "delivery list", "") : 0;
+	}
+	if (optind != argc - 1)
+		return usage_error("delivery %s: expected one ID", sub);
+	if ((rc = delivery_room(argv[optind], room, sizeof(room))))
+		return rc;
+	if (!strcmp(sub, "close")) {
+		if ((rc = open_store()))
+			return rc;
+		rc = hc_store_room_del(store, room);
+		if (rc == HUB_ERR_NOTFOUND)
+			return fail("no open delivery '%s'", argv[optind]);
+		if (rc)
+			return store_fail(rc, "delivery", argv[optind]);
+		printf("delivery %s closed\n", argv[optind]);
+		return 0;
+	}
+	if (strcmp(sub, "open"))
+		return usage_error("delivery: unknown subcommand '%s'", sub);
+	if (!vehicle || !customer)
+		return usage_error("delivery open ID --vehicle DEVICE --customer USER");
+	if ((rc = check_name("vehicle", vehicle)) || (rc = check_name("customer", customer)) ||
+		(rc = open_store()))
+		return rc;
+	if (hc_store_principal_get(store, vehicle, &v, NULL, 0) || v.kind != HC_KIND_DEVICE)
+		return fail("no such device: '%s'", vehicle);
+	if (hc_store_principal_get(store, customer, &c, NULL, 0) || c.kind != HC_KIND_USER)
+		return fail("no such user: '%s'", customer);
+	rc = hc_store_room_add(store, room);
+	if (rc == HUB_ERR_EXISTS)
+		return fail("delivery '%s' is already open", argv[optind]);
+	if (rc)
+		return store_fail(rc, "delivery", argv[optind]);
+	if ((rc = hc_store_grant(store, room, vehicle, HC_LEVEL_WRITE)) ||
+		(rc = hc_store_grant(store, room, customer, HC_LEVEL_READ))) {
+		hc_store_room_del(store, room);
+		return store_fail(rc, "delivery", argv[optind]);
+	}
+	printf("delivery %s open: %s sees %s (room %s)\n", argv[optind], customer, vehicle, room);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- explain */
 
 static int cmd_explain(int argc, char **argv)
@@ -708,6 +816,8 @@ int main(int argc, char **argv)
 		rc = cmd_token(argc, argv);
 	else if (!strcmp(argv[0], "servicekey"))
 		rc = cmd_servicekey(argc, argv);
+	else if (!strcmp(argv[0], "delivery"))
+		rc = cmd_delivery(argc, argv);
 	else if (!strcmp(argv[0], "explain"))
 		rc = cmd_explain(argc, argv);
 	else
