@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Broker benchmark client (libmosquitto, one thread, non-blocking loops).
+ *
+ *   broker_bench connect HOST PORT SECONDS [USER PASS]
+ *       CONNECT + CONNACK + DISCONNECT in a loop, 4 connections in flight;
+ *       prints connects/s.
+ *   broker_bench fanout HOST PORT SUBS MESSAGES TOPIC [USER PASS [PUBUSER PUBPASS]]
+ *       SUBS subscribers on TOPIC's room filter and one publisher sending
+ *       MESSAGES QoS 0 messages (32-byte payload carrying the send time),
+ *       with a window so no queue grows without bound; prints messages/s
+ *       in, deliveries/s and delivery latency p50/p99.
+ * Output is one line of key=value pairs for the driver script.
+ */
+#include <errno.h>
+#include <mosquitto.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int64_t now_us(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+struct client {
+	struct mosquitto *m;
+	int connected, subscribed, done;
+	long received;
+};
+
+static int64_t *lat;
+static long lat_n, lat_cap;
+static long total_received;
+
+static void on_connect(struct mosquitto *m, void *ud, int rc)
+{
+	struct client *c = ud;
+	(void)m;
+	c->connected = rc == 0 ? 1 : -1;
+}
+
+static void on_subscribe(struct mosquitto *m, void *ud, int mid, int n, const int *granted)
+{
+	struct client *c = ud;
+	(void)m;
+	(void)mid;
+	c->subscribed = n == 1 && granted[0] < 0x80 ? 1 : -1;
+}
+
+static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg)
+{
+	struct client *c = ud;
+	int64_t sent;
+	(void)m;
+	c->received++;
+	total_received++;
+	if (msg->payloadlen >= (int)sizeof(sent)) {
+		memcpy(&sent, msg->payload, sizeof(sent));
+		if (lat_n < lat_cap)
+			lat[lat_n++] = now_us() - sent;
+	}
+}
+
+static void pump(struct client *cs, int n, int timeout_ms)
+{
+	struct pollfd pfd[1100];
+	int k = 0;
+	for (int i = 0; i < n && k < 1100; i++) {
+		int fd = mosquitto_socket(cs[i].m);
+		if (fd < 0)
+			continue;
+		pfd[k].fd = fd;
+		pfd[k].events = POLLIN | (mosquitto_want_write(cs[i].m) ? POLLOUT : 0);
+		pfd[k].revents = 0;
+		k++;
+	}
+	poll(pfd, (nfds_t)k, timeout_ms);
+	k = 0;
+	for (int i = 0; i < n && k < 1100; i++) {
+		if (mosquitto_socket(cs[i].m) < 0)
+			continue;
+		if (pfd[k].revents & POLLIN)
+			mosquitto_loop_read(cs[i].m, 1);
+		if (pfd[k].revents & POLLOUT || mosquitto_want_write(cs[i].m))
+			mosquitto_loop_write(cs[i].m, 1);
+		mosquitto_loop_misc(cs[i].m);
+		k++;
+	}
+}
+
+static int setup(struct client *c, const char *id, const char *host, int port, const char *user,
+	const char *pass)
+{
+	c->m = mosquitto_new(id, true, c);
+	if (!c->m)
+		return -1;
+	mosquitto_int_option(c->m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+	mosquitto_connect_callback_set(c->m, on_connect);
+	mosquitto_subscribe_callback_set(c->m, on_subscribe);
+	mosquitto_message_callback_set(c->m, on_message);
+	if (user)
+		mosquitto_username_pw_set(c->m, user, pass);
+	return mosquitto_connect_async(c->m, host, port, 60) == MOSQ_ERR_SUCCESS ? 0 : -1;
+}
+
+static int cmp64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static int bench_connect(
+	const char *host, int port, double seconds, const char *user, const char *pass)
+{
+	enum { INFLIGHT = 4 };
+	struct client cs[INFLIGHT];
+	long done = 0, failed = 0;
+	int64_t end = now_us() + (int64_t)(seconds * 1e6), t0 = now_us();
+	char id[64];
+
+	memset(cs, 0, sizeof(cs));
+	for (int i = 0; i < INFLIGHT; i++) {
+		snprintf(id, sizeof(id), "bc-%d-%ld", i, done);
+		if (setup(&cs[i], id, host, port, user, pass))
+			return 1;
+	}
+	while (now_us() < end) {
+		pump(cs, INFLIGHT, 100);
+		for (int i = 0; i < INFLIGHT; i++) {
+			if (!cs[i].connected)
+				continue;
+			if (cs[i].connected < 0)
+				failed++;
+			else
+				done++;
+			mosquitto_disconnect(cs[i].m);
+			mosquitto_loop_write(cs[i].m, 1);
+			mosquitto_destroy(cs[i].m);
+			memset(&cs[i], 0, sizeof(cs[i]));
+			snprintf(id, sizeof(id), "bc-%d-%ld", i, done + failed);
+			if (setup(&cs[i], id, host, port, user, pass))
+				return 1;
+		}
+	}
+	printf("mode=connect connects_per_s=%.0f failed=%ld\n",
+		(double)done / ((double)(now_us() - t0) / 1e6), failed);
+	for (int i = 0; i < INFLIGHT; i++)
+		mosquitto_destroy(cs[i].m);
+	return failed ? 1 : 0;
+}
+
+static int bench_fanout(const char *host, int port, int subs, long messages, const char *topic,
+	const char *user, const char *pass, const char *puser, const char *ppass)
+{
+	struct client *cs = calloc((size_t)subs + 1, sizeof(*cs));
+	struct client *pub;
+	char filter[256], id[64];
+	unsigned char payload[32];
+	long sent = 0, window = 50;
+	double rate = getenv("BENCH_RATE") ? strtod(getenv("BENCH_RATE"), NULL) : 0;
+	int64_t t0, t1;
+	char *slash;
+
+	if (!cs)
+		return 1;
+	lat_cap = messages * subs;
+	lat = malloc((size_t)lat_cap * sizeof(*lat));
+	if (!lat)
+		return 1;
+	/* subscribe to the room's event filter: rooms/<room>/ev/# */
+	snprintf(filter, sizeof(filter), "%s", topic);
+	slash = strstr(filter, "/ev/");
+	if (slash)
+		snprintf(slash, sizeof(filter) - (size_t)(slash - filter), "/ev/#");
+	for (int i = 0; i < subs; i++) {
+		snprintf(id, sizeof(id), "bs-%d", i);
+		if (setup(&cs[i], id, host, port, user, pass))
+			return 1;
+	}
+	pub = &cs[subs];
+	if (setup(pub, "bp", host, port, puser ? puser : user, puser ? ppass : pass))
+		return 1;
+	for (int64_t deadline = now_us() + 20000000; now_us() < deadline;) {
+		int ready = 0;
+		pump(cs, subs + 1, 50);
+		for (int i = 0; i <= subs; i++) {
+			if (cs[i].connected < 0) {
+				fprintf(stderr, "connect refused for client %d\n", i);
+				return 1;
+			}
+			if (cs[i].connected == 1 && i < subs && !cs[i].subscribed) {
+				cs[i].subscribed = 2;
+				mosquitto_subscribe(cs[i].m, NULL, filter, 0);
+			}
+			ready += i < subs ? cs[i].subscribed == 1 : cs[i].connected == 1;
+		}
+		if (ready == subs + 1)
+			break;
+	}
+	for (int i = 0; i < subs; i++)
+		if (cs[i].subscribed != 1) {
+			fprintf(stderr, "subscription refused or missing for %d\n", i);
+			return 1;
+		}
+	memset(payload, 'x', sizeof(payload));
+	t0 = now_us();
+	while (sent < messages || total_received < (long)messages * subs) {
+		/* keep at most `window` messages per subscriber in flight; with a
+		 * rate (BENCH_RATE msgs/s) measure latency on an unsaturated broker */
+		while (sent < messages && (long)sent * subs - total_received < window * subs &&
+			(rate <= 0 || sent < (long)((double)(now_us() - t0) * rate / 1e6) + 1)) {
+			int64_t ts = now_us();
+			memcpy(payload, &ts, sizeof(ts));
+			mosquitto_publish(pub->m, NULL, topic, sizeof(payload), payload, 0, false);
+			sent++;
+		}
+		pump(cs, subs + 1, rate > 0 ? 1 : 10);
+		if (now_us() - t0 > 60000000) {
+			fprintf(stderr, "timeout: %ld of %ld deliveries\n", total_received,
+				messages * subs);
+			break;
+		}
+	}
+	t1 = now_us();
+	qsort(lat, (size_t)lat_n, sizeof(*lat), cmp64);
+	printf("mode=fanout subs=%d messages=%ld msgs_in_per_s=%.0f deliveries_per_s=%.0f "
+	       "p50_us=%lld p99_us=%lld delivered=%ld\n",
+		subs, messages, (double)sent / ((double)(t1 - t0) / 1e6),
+		(double)total_received / ((double)(t1 - t0) / 1e6),
+		(long long)(lat_n ? lat[lat_n / 2] : -1),
+		(long long)(lat_n ? lat[(lat_n * 99) / 100] : -1), total_received);
+	for (int i = 0; i <= subs; i++)
+		mosquitto_destroy(cs[i].m);
+	free(cs);
+	free(lat);
+	return total_received == messages * subs ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	int rc;
+	mosquitto_lib_init();
+	if (argc >= 5 && !strcmp(argv[1], "connect"))
+		rc = bench_connect(argv[2], (int)strtol(argv[3], NULL, 10), strtod(argv[4], NULL),
+			argc > 6 ? argv[5] : NULL, argc > 6 ? argv[6] : NULL);
+	else if (argc >= 7 && !strcmp(argv[1], "fanout"))
+		rc = bench_fanout(argv[2], (int)strtol(argv[3], NULL, 10),
+			(int)strtol(argv[4], NULL, 10), strtol(argv[5], NULL, 10), argv[6],
+			argc > 8 ? argv[7] : NULL, argc > 8 ? argv[8] : NULL,
+			argc > 10 ? argv[9] : NULL, argc > 10 ? argv[10] : NULL);
+	else {
+		fprintf(stderr,
+			"usage: broker_bench connect HOST PORT SECONDS [USER PASS]\n"
+			"       broker_bench fanout HOST PORT SUBS MESSAGES TOPIC [USER PASS "
+			"[PUBUSER PUBPASS]]\n");
+		rc = 2;
+	}
+	mosquitto_lib_cleanup();
+	return rc;
+}

@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Broker with hub_auth.so vs the same Mosquitto with no plugin
+(allow_anonymous true), side by side in one run, rounds interleaved:
+
+  * authenticated connects/s (CONNECT+CONNACK+DISCONNECT, token checked
+    by the plugin) vs anonymous connects/s;
+  * fan-out: 1 publisher -> 100 subscribers in one room, QoS 0, 32-byte
+    payload; deliveries/s and delivery latency p50/p99 (every delivery
+    READ-checked by the plugin) vs the same on the plain broker.
+
+Usage: bench/broker_vs_plain.py [--rounds N] [--subs N] [--messages N]
+Prints each round and the medians/ratios as a markdown table.
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "integration"))
+import harness  # noqa: E402
+
+BENCH = os.path.join(harness.BUILD, "bench", "broker_bench")
+
+
+def run(args, rate=None):
+    env = dict(os.environ)
+    if rate:
+        env["BENCH_RATE"] = str(rate)
+    r = subprocess.run([BENCH] + [str(a) for a in args], capture_output=True, text=True,
+                       timeout=300, env=env)
+    if r.returncode != 0:
+        raise RuntimeError("broker_bench %s failed: %s %s" % (args, r.stdout, r.stderr))
+    return dict(kv.split("=", 1) for kv in r.stdout.split())
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--subs", type=int, default=100)
+    ap.add_argument("--messages", type=int, default=5000)
+    ap.add_argument("--seconds", type=float, default=5)
+    a = ap.parse_args()
+
+    with harness.Stack(extra_conf={"log_level": "warn"}) as st:
+        st.prepare_data()
+        st.add_user("bob", rooms={"bench": "read"})
+        st.add_user("alice", rooms={"bench": "write"})
+        st.start_broker(debug=False)
+        # the baseline: the very same broker config, minus the plugin (and
+        # minus the WebSocket listener and persistence, which it does not use)
+        plain_port = harness.free_port()
+        plain_conf = os.path.join(st.dir, "plain.conf")
+        with open(st.broker_conf(debug=False)) as f:
+            lines = f.read().splitlines()
+        plain, skip_protocol = [], False
+        for line in lines:
+            if line.startswith("listener %d " % st.ports["ws"]):
+                skip_protocol = True
+                continue
+            if skip_protocol and line.startswith("protocol websockets"):
+                skip_protocol = False
+                continue
+            if line.startswith(("plugin", "persistence")):
+                continue
+            if line.startswith("listener %d " % st.ports["mqtt"]):
+                line = "listener %d 127.0.0.1" % plain_port
+            if line.startswith("allow_anonymous"):
+                line = "allow_anonymous true"
+            plain.append(line)
+        with open(plain_conf, "w") as f:
+            f.write("\n".join(plain) + "\npersistence false\n")
+        st.start("plain", ["mosquitto", "-c", plain_conf], plain_port)
+        hub_port = st.ports["mqtt"]
+        tok_b = st.token("bob", ttl=3600)
+        tok_a = st.token("alice", ttl=3600)
+        topic = "rooms/bench/ev/tick/alice"
+        res = {"hub_conn": [], "plain_conn": [], "hub_fan": [], "plain_fan": [],
+               "hub_p99": [], "plain_p99": [], "hub_p50": [], "plain_p50": []}
+        for r in range(a.rounds):
+            p = run(["connect", "127.0.0.1", plain_port, a.seconds])
+            h = run(["connect", "127.0.0.1", hub_port, a.seconds, "bob", tok_b])
+            res["plain_conn"].append(float(p["connects_per_s"]))
+            res["hub_conn"].append(float(h["connects_per_s"]))
+            p = run(["fanout", "127.0.0.1", plain_port, a.subs, a.messages, topic])
+            h = run(["fanout", "127.0.0.1", hub_port, a.subs, a.messages, topic,
+                     "bob", tok_b, "alice", tok_a])
+            for k, v in (("plain", p), ("hub", h)):
+                res[k + "_fan"].append(float(v["deliveries_per_s"]))
+            # latency on an unsaturated broker: 200 messages/s to the same 100
+            p = run(["fanout", "127.0.0.1", plain_port, a.subs, 1000, topic], rate=200)
+            h = run(["fanout", "127.0.0.1", hub_port, a.subs, 1000, topic,
+                     "bob", tok_b, "alice", tok_a], rate=200)
+            for k, v in (("plain", p), ("hub", h)):
+                res[k + "_p99"].append(int(v["p99_us"]))
+                res[k + "_p50"].append(int(v["p50_us"]))
+            print("round %d: connects/s hub %.0f plain %.0f | deliveries/s hub %.0f plain %.0f"
+                  " | p99 us hub %d plain %d" % (
+                      r + 1, res["hub_conn"][-1], res["plain_conn"][-1], res["hub_fan"][-1],
+                      res["plain_fan"][-1], res["hub_p99"][-1], res["plain_p99"][-1]),
+                  flush=True)
+    m = {k: statistics.median(v) for k, v in res.items()}
+    print()
+    print("| measure (median of %d rounds) | hub (plugin) | plain broker | ratio |" % a.rounds)
+    print("|---|---|---|---|")
+    print("| connects/s (4 in flight) | %.0f | %.0f | %.2f |" % (
+        m["hub_conn"], m["plain_conn"], m["hub_conn"] / m["plain_conn"]))
+    print("| fan-out deliveries/s (1 -> %d, QoS 0) | %.0f | %.0f | %.2f |" % (
+        a.subs, m["hub_fan"], m["plain_fan"], m["hub_fan"] / m["plain_fan"]))
+    print("| delivery latency p50 (us), 200 msg/s | %d | %d | %.2f |" % (
+        m["hub_p50"], m["plain_p50"], m["hub_p50"] / max(1, m["plain_p50"])))
+    print("| delivery latency p99 (us), 200 msg/s | %d | %d | %.2f |" % (
+        m["hub_p99"], m["plain_p99"], m["hub_p99"] / max(1, m["plain_p99"])))
+
+
+if __name__ == "__main__":
+    main()
