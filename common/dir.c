@@ -114,6 +114,22 @@ static void owner_count(struct hc_acl_dir *d, const char *owner, int delta)
 		o->owned_devices += delta;
 }
 
+struct kind_ud {
+	struct hc_acl_dir *d;
+	int delta;
+};
+
+/* A member changed kind (user <-> device): its rooms' device counters follow. */
+static int kind_changed(void *ud, const char *room, void *value)
+{
+	struct kind_ud *k = ud;
+	struct hc_dir_room *r = hc_hmap_get(&k->d->rooms, room, strlen(room));
+	(void)value;
+	if (r)
+		r->devices += k->delta;
+	return 0;
+}
+
 int hc_dir_put_principal(
 	struct hc_acl_dir *d, const struct hc_principal *src, const char *secret_hash_hex)
 {
@@ -135,6 +151,10 @@ int hc_dir_put_principal(
 	}
 	if (!fresh && p->kind == HC_KIND_DEVICE)
 		owner_count(d, p->owner, -1);
+	if (!fresh && p->kind != src->kind) {
+		struct kind_ud k = {d, src->kind == HC_KIND_DEVICE ? 1 : -1};
+		hc_hmap_each(&p->rooms, kind_changed, &k);
+	}
 	p->kind = src->kind;
 	p->admin = strcmp(src->role, "admin") == 0;
 	snprintf(p->owner, sizeof(p->owner), "%s", src->kind == HC_KIND_DEVICE ? src->owner : "");
@@ -274,7 +294,9 @@ static void col(sqlite3_stmt *s, int i, char *out, size_t n)
 int hc_acl_dir_load(struct hc_store *st, struct hc_acl_dir **out, char *err, size_t errsz)
 {
 	static const char *const q[] = {
-		"SELECT coalesce(max(seq), 0) FROM change_log",
+		"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'change_log'), "
+		"0), "
+		"coalesce((SELECT max(seq) FROM change_log), 0))",
 		"SELECT name, kind, display_name, role, coalesce(owner, ''), "
 		"coalesce(secret_hash, '') FROM principals WHERE kind = 'user'",
 		"SELECT name, kind, display_name, role, coalesce(owner, ''), "

@@ -189,7 +189,7 @@ static int poll_once(struct hc_follow *f)
 	sqlite3 *db = hc_store_db(f->st);
 	sqlite3_stmt *s = NULL;
 	struct hc_change *head = NULL, *tail = NULL;
-	int64_t dv = 0, minseq = 0;
+	int64_t dv = 0, minseq = 0, maxseq = 0;
 	int n = 0, rc = HUB_OK, step;
 
 	if (sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &s, NULL) != SQLITE_OK)
@@ -202,7 +202,11 @@ static int poll_once(struct hc_follow *f)
 
 	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return HUB_ERR_DB;
-	if (hc_store_change_min(f->st, &minseq) == HUB_OK && minseq > f->seq + 1) {
+	/* rows we never read were purged: the log starts past us, or is empty
+	 * while the sequence moved on */
+	if (hc_store_change_min(f->st, &minseq) == HUB_OK &&
+		hc_store_change_seq(f->st, &maxseq) == HUB_OK &&
+		(minseq ? minseq > f->seq + 1 : maxseq > f->seq)) {
 		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 		f->data_version = dv;
 		return reload(f);

@@ -84,23 +84,42 @@ cleanup:
 	return rc;
 }
 
+/* "<name>=<1-3 decimal digits>" at *s, advancing *s; -1 if not exactly that
+ * (sscanf's %d would accept signs, spaces and wrap on overflow). */
+static int param(const char **s, const char *name, int *out)
+{
+	size_t l = strlen(name);
+	int v = 0, n = 0;
+	if (strncmp(*s, name, l) != 0 || (*s)[l] != '=')
+		return -1;
+	*s += l + 1;
+	while (**s >= '0' && **s <= '9' && n < 3) {
+		v = v * 10 + (**s - '0');
+		(*s)++;
+		n++;
+	}
+	if (n == 0 || (**s >= '0' && **s <= '9'))
+		return -1;
+	*out = v;
+	return 0;
+}
+
 /* Split a stored hash into params, salt and key. */
 static int parse(const char *stored, struct hc_scrypt_params *p, unsigned char *salt,
 	size_t *saltlen, unsigned char *key)
 {
 	const char *s, *d1, *d2;
-	int consumed = 0;
 	int n;
 
 	if (!stored || strncmp(stored, "$scrypt$", 8) != 0)
 		return HUB_ERR_INVAL;
 	s = stored + 8;
-	if (sscanf(s, "ln=%d,r=%d,p=%d%n", &p->log2n, &p->r, &p->p, &consumed) != 3 ||
-		s[consumed] != '$')
+	if (param(&s, "ln", &p->log2n) || *s++ != ',' || param(&s, "r", &p->r) || *s++ != ',' ||
+		param(&s, "p", &p->p) || *s != '$')
 		return HUB_ERR_INVAL;
 	if (!params_ok(p))
 		return HUB_ERR_INVAL;
-	d1 = s + consumed + 1;
+	d1 = s + 1;
 	d2 = strchr(d1, '$');
 	if (!d2)
 		return HUB_ERR_INVAL;

@@ -64,7 +64,7 @@ static int prep(struct hc_store *st, sqlite3_stmt **out, const char *sql, const 
 /* Step a statement that returns no rows; map constraint errors. */
 static int step_done(sqlite3_stmt *s)
 {
-	int rc = sqlite3_step(s);
+	int rc = sqlite3_step(s) & 0xff; /* extended codes are on: compare primaries */
 	int ext = sqlite3_extended_errcode(sqlite3_db_handle(s));
 	sqlite3_finalize(s);
 	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
@@ -89,7 +89,7 @@ static void copy_col(sqlite3_stmt *s, int col, char *out, size_t n)
 static int exec_simple(struct hc_store *st, const char *sql)
 {
 	char *msg = NULL;
-	int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
+	int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg) & 0xff;
 	sqlite3_free(msg);
 	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
 		return HUB_ERR_BUSY;
@@ -237,7 +237,7 @@ static int get_int64(struct hc_store *st, const char *sql, const char *arg, int6
 	int rc = prep(st, &s, sql, arg ? "s" : "", arg);
 	if (rc)
 		return rc;
-	rc = sqlite3_step(s);
+	rc = sqlite3_step(s) & 0xff;
 	if (rc == SQLITE_ROW) {
 		*out = sqlite3_column_int64(s, 0);
 		rc = HUB_OK;
@@ -1023,8 +1023,13 @@ int hc_store_servicekey_check(struct hc_store *st, const char *secret, char name
 
 int hc_store_change_seq(struct hc_store *st, int64_t *seq)
 {
+	/* sqlite_sequence remembers the highest seq even after a purge emptied
+	 * the log */
 	*seq = 0;
-	return get_int64(st, "SELECT coalesce(max(seq), 0) FROM change_log", NULL, seq);
+	return get_int64(st,
+		"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'change_log'), "
+		"0), coalesce((SELECT max(seq) FROM change_log), 0))",
+		NULL, seq);
 }
 
 int hc_store_change_min(struct hc_store *st, int64_t *seq)

@@ -211,6 +211,23 @@ int hc_token_mint(const struct hc_token_key *k, const char *typ, const char *sub
 	return HUB_OK;
 }
 
+/* JSON that is the whole of buf: nothing but whitespace may follow. */
+static cJSON *parse_exact(const unsigned char *buf, size_t len)
+{
+	const char *end = NULL;
+	cJSON *j = cJSON_ParseWithLengthOpts((const char *)buf, len, &end, 0);
+	if (!j)
+		return NULL;
+	while (end && end < (const char *)buf + len &&
+		(*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+		end++;
+	if (end != (const char *)buf + len) {
+		cJSON_Delete(j);
+		return NULL;
+	}
+	return j;
+}
+
 /* The header must name exactly our alg; typ, if present, must be "JWT";
  * "crit" (extensions we do not understand) is refused. */
 static int check_header(const struct hc_token_key *k, const char *h64, size_t len)
@@ -224,7 +241,7 @@ static int check_header(const struct hc_token_key *k, const char *h64, size_t le
 	n = hc_b64url_decode(h64, len, buf, sizeof(buf));
 	if (n <= 0)
 		return HUB_ERR_INVAL;
-	h = cJSON_ParseWithLength((const char *)buf, (size_t)n);
+	h = parse_exact(buf, (size_t)n);
 	if (!cJSON_IsObject(h)) {
 		cJSON_Delete(h);
 		return HUB_ERR_INVAL;
@@ -287,6 +304,10 @@ int hc_token_verify(const struct hc_token_key *k, const char *tok, size_t len, i
 		rc = HUB_ERR_TOOBIG;
 		goto done;
 	}
+	/* compact JWS is base64url without padding: '=' anywhere is not a token
+	 * we issued (and would make one token many strings) */
+	if (memchr(tok, '=', len))
+		goto done;
 	d1 = memchr(tok, '.', len);
 	if (!d1)
 		goto done;
@@ -320,7 +341,7 @@ int hc_token_verify(const struct hc_token_key *k, const char *tok, size_t len, i
 	n = hc_b64url_decode(d1 + 1, (size_t)(d2 - d1 - 1), payload, sizeof(payload));
 	if (n <= 0)
 		goto done;
-	p = cJSON_ParseWithLength((const char *)payload, (size_t)n);
+	p = parse_exact(payload, (size_t)n);
 	if (!cJSON_IsObject(p) || get_str(p, "sub", c->sub, sizeof(c->sub), 1) ||
 		get_str(p, "sid", c->sid, sizeof(c->sid), 1) ||
 		get_str(p, "typ", c->typ, sizeof(c->typ), 1) || get_int(p, "exp", &c->exp, 1) ||

@@ -199,7 +199,8 @@ int hc_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 	char *end;
 	long long v;
 
-	if (!s || !*s)
+	/* digits with an optional leading '-': no spaces, no '+' */
+	if (!s || !*s || !((*s >= '0' && *s <= '9') || (*s == '-' && s[1] >= '0' && s[1] <= '9')))
 		return HUB_ERR_INVAL;
 	errno = 0;
 	v = strtoll(s, &end, 10);
