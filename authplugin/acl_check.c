@@ -53,7 +53,7 @@ int hauth_acl__check(struct hauth *h, struct mosquitto *client, const char *topi
 		return MOSQ_ERR_ACL_DENIED;
 	if (!c)
 		return denied(h, NULL, topic, access, "connection not authenticated by the hub");
-	if (c->gone) {
+	if (c->gone || c->replaced) {
 		/* only the will of an ended connection gets here */
 		if (access != MOSQ_ACL_WRITE)
 			return MOSQ_ERR_ACL_DENIED;

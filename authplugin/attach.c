@@ -71,8 +71,8 @@ void hauth_attach__message(struct hauth *h, struct hauth_client *from, const cha
 			hc_warn("msg=\"gateway attach for an unknown principal\" conn=%s", conn);
 			goto out;
 		}
-		if (c) /* reattached before reaping: a fresh entry replaces it */
-			goto out;
+		/* reattached before reaping: the fresh entry replaces the gone
+		 * one in the table (hauth_clients__add unlinks it) */
 		c = hauth_clients__add_virtual(h, from->ctx, conn, who, sid);
 		if (c)
 			hc_info("%s/%s | connect | ok kind=socket.io via=%s", conn, who, from->id);

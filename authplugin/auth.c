@@ -120,6 +120,9 @@ int hauth_auth__basic(
 		 * stale entry defensively as replaced */
 		hauth_clients__gone(h, c);
 	}
+	/* session takeover: mosquitto sends the old connection's will before
+	 * its DISCONNECT; that will is judged like the will of an ended one */
+	hauth_clients__mark_replaced(h, id);
 	c = hauth_clients__add(h, client, id, service ? HC_SERVICE_PRINCIPAL : username, kind);
 	if (!c)
 		return deny(h, client, username, "out-of-memory");

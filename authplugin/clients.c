@@ -65,11 +65,14 @@ struct hauth_client *hauth_clients__find_virtual(
 	return c;
 }
 
+static void unlink_client(struct hauth *h, struct hauth_client *c, bool in_table);
+
 static struct hauth_client *add(struct hauth *h, const struct mosquitto *ctx,
 	const struct mosquitto *bridge, const char *id, const char *name, int kind)
 {
 	struct hauth_client *c = calloc(1, sizeof(*c));
 	struct hauth_principal *p;
+	void *old = NULL;
 
 	if (!c)
 		return NULL;
@@ -88,7 +91,7 @@ static struct hauth_client *add(struct hauth *h, const struct mosquitto *ctx,
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	c->connected_ms = hc_mono_ms();
 	p = principal_get(h, name);
-	if (!c->id || !c->key || !p || hc_hmap_put(&h->clients, c->key, c->klen, c, NULL)) {
+	if (!c->id || !c->key || !p || hc_hmap_put(&h->clients, c->key, c->klen, c, &old)) {
 		free(c->key);
 		free(c->id);
 		free(c);
@@ -97,10 +100,18 @@ static struct hauth_client *add(struct hauth *h, const struct mosquitto *ctx,
 	c->owner = p;
 	c->next = p->clients;
 	p->clients = c;
+	if (ctx && hc_hmap_put(&h->by_id, c->id, strlen(c->id), c, NULL))
+		hc_warn("msg=\"out of memory indexing client id\"");
 	p->live++;
 	h->clients_live++;
 	if (kind != HAUTH_SERVICE)
 		hauth_presence__up(h, p, c);
+	/* the broker reused the context (or the gateway the conn id) of a
+	 * gone entry not reaped yet: the table now holds c, so drop the old
+	 * entry here, or it stays in its principal's list for ever. After c
+	 * is linked: the old one's principal may be p, which must survive */
+	if (old)
+		unlink_client(h, old, false);
 	return c;
 }
 
@@ -155,8 +166,15 @@ void hauth_clients__bridge_gone(struct hauth *h, const struct mosquitto *bridge)
 	} while (more);
 }
 
+static void unindex(struct hauth *h, struct hauth_client *c)
+{
+	if (c->ctx && hc_hmap_get(&h->by_id, c->id, strlen(c->id)) == c)
+		hc_hmap_del(&h->by_id, c->id, strlen(c->id));
+}
+
 void hauth_clients__gone(struct hauth *h, struct hauth_client *c)
 {
+	unindex(h, c);
 	struct hauth_principal *p = c->owner;
 	c->gone = true;
 	c->gone_ms = hc_mono_ms();
@@ -166,7 +184,7 @@ void hauth_clients__gone(struct hauth *h, struct hauth_client *c)
 		hauth_presence__down(h, p, c);
 }
 
-static void unlink_client(struct hauth *h, struct hauth_client *c)
+static void unlink_client(struct hauth *h, struct hauth_client *c, bool in_table)
 {
 	struct hauth_principal *p = c->owner;
 	struct hauth_client **pp;
@@ -176,7 +194,9 @@ static void unlink_client(struct hauth *h, struct hauth_client *c)
 			*pp = c->next;
 			break;
 		}
-	hc_hmap_del(&h->clients, c->key, c->klen);
+	if (in_table)
+		hc_hmap_del(&h->clients, c->key, c->klen);
+	unindex(h, c);
 	/* keep the principal record while presence still has work for it */
 	if (!p->clients && !p->announced && !p->left_due_ms) {
 		hc_hmap_del(&h->principals, p->name, strlen(p->name));
@@ -223,8 +243,18 @@ void hauth_clients__reap(struct hauth *h, int64_t now_ms)
 		r.now_ms = now_ms;
 		more = hc_hmap_each(&h->clients, reap_cb, &r);
 		for (int i = 0; i < r.n; i++)
-			unlink_client(h, r.list[i]);
+			unlink_client(h, r.list[i], true);
 	} while (more);
+}
+
+void hauth_clients__mark_replaced(struct hauth *h, const char *id)
+{
+	struct hauth_client *c;
+	if (!id)
+		return;
+	c = hc_hmap_get(&h->by_id, id, strlen(id));
+	if (c && !c->gone)
+		c->replaced = true;
 }
 
 static int free_client_cb(void *ud, const char *key, void *value)
@@ -251,5 +281,6 @@ void hauth_clients__free_all(struct hauth *h)
 	hc_hmap_each(&h->clients, free_client_cb, NULL);
 	hc_hmap_each(&h->principals, free_principal_cb, NULL);
 	hc_hmap_clear(&h->clients);
+	hc_hmap_clear(&h->by_id);
 	hc_hmap_clear(&h->principals);
 }

@@ -44,6 +44,7 @@ struct hauth_client {
 	bool gone;		/* DISCONNECT seen; freed at next tick */
 	int64_t gone_ms;
 	bool will_seen; /* the broker published its will */
+	bool replaced;	/* a newer CONNECT took its client id (takeover) */
 	struct hauth_principal *owner;
 	struct hauth_client *next; /* in owner's list */
 };
@@ -70,6 +71,7 @@ struct hauth {
 	struct hc_acl_dir *dir;
 	struct hc_follow *follow;
 	struct hc_hmap clients;	    /* ctx pointer bytes -> hauth_client */
+	struct hc_hmap by_id;	    /* client id -> live broker connection holding it */
 	struct hc_hmap principals;  /* name -> hauth_principal */
 	struct hc_hmap room_online; /* room -> (void *)(intptr_t)online members */
 	bool presence_reset_done;   /* stale retained presence cleared */
@@ -100,6 +102,10 @@ void hauth_clients__gone(struct hauth *h, struct hauth_client *c);
 void hauth_clients__reap(struct hauth *h, int64_t now_ms);
 struct hauth_principal *hauth_clients__principal(struct hauth *h, const char *name);
 void hauth_clients__free_all(struct hauth *h);
+/* A CONNECT with client id id was authorised: the live connection that
+ * holds that id is being taken over (mosquitto sends its will, then
+ * ends it). */
+void hauth_clients__mark_replaced(struct hauth *h, const char *id);
 
 /* auth.c */
 int hauth_auth__basic(

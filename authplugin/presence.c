@@ -183,7 +183,8 @@ bool hauth_presence__will_ok(struct hauth *h, struct hauth_client *c)
 {
 	(void)h;
 	c->will_seen = true;
-	return c->owner->live == 0;
+	/* a replaced connection still counts as live until its DISCONNECT */
+	return c->owner->live - (c->gone ? 0 : 1) == 0;
 }
 
 struct due_ud {
@@ -239,12 +240,26 @@ void hauth_presence__tick(struct hauth *h, int64_t now_ms)
 /* After a broker start no one is online: clear the retained presence and
  * the hub's retained statuses a previous run may have left (persistence
  * keeps them), so late subscribers never see ghosts. */
+/* Someone who connected in the broker's first loop pass, before this
+ * first tick, is already announced: leave them be. */
+static bool announced(struct hauth *h, const char *name)
+{
+	struct hauth_principal *p = hauth_clients__principal(h, name);
+	return p && p->announced;
+}
+
+struct reset_ud {
+	struct hauth *h;
+	const char *room;
+};
+
 static int reset_room_cb(void *ud, const char *member, void *value)
 {
-	const char *room = ud;
+	struct reset_ud *r = ud;
 	char topic[160];
 	(void)value;
-	if (!hc_fmt(topic, sizeof(topic), "rooms/%s/presence/%s", room, member))
+	if (!announced(r->h, member) &&
+		!hc_fmt(topic, sizeof(topic), "rooms/%s/presence/%s", r->room, member))
 		publish(topic, NULL, true);
 	return 0;
 }
@@ -252,14 +267,25 @@ static int reset_room_cb(void *ud, const char *member, void *value)
 static int reset_cb(void *ud, const char *name, void *value)
 {
 	const struct hc_dir_room *r = value;
-	(void)ud;
-	hc_hmap_each(&r->members, reset_room_cb, (void *)name);
+	struct reset_ud ru = {ud, name};
+	hc_hmap_each(&r->members, reset_room_cb, &ru);
+	return 0;
+}
+
+/* The hub's retained "online" status of a previous run says offline now. */
+static int reset_status_cb(void *ud, const char *name, void *value)
+{
+	char topic[128];
+	(void)value;
+	if (!announced(ud, name) && !hc_fmt(topic, sizeof(topic), "users/%s/status", name))
+		publish(topic, "{\"online\":false,\"reason\":\"restart\"}", true);
 	return 0;
 }
 
 static void reset_stale(struct hauth *h)
 {
-	hc_hmap_each(&h->dir->rooms, reset_cb, NULL);
+	hc_hmap_each(&h->dir->rooms, reset_cb, h);
+	hc_hmap_each(&h->dir->principals, reset_status_cb, h);
 	hc_info("msg=\"cleared retained presence from before the start\" rooms=%zu",
 		h->dir->rooms.count);
 }

@@ -529,7 +529,9 @@ static int cmd_session(int argc, char **argv)
 				argv[3]);
 			return 0;
 		}
-		if (argc != 3 || argv[2][0] == '-')
+		/* a session id may start with '-' (base64url): only a short
+		 * '-' word is an option */
+		if (argc != 3 || (argv[2][0] == '-' && strlen(argv[2]) != HC_SID_LEN))
 			return usage_error("usage: session revoke SID | --user USER");
 		if (strlen(argv[2]) != HC_SID_LEN)
 			return fail("no such live session: '%.40s'", argv[2]);

@@ -757,6 +757,489 @@ class BrokerTestCase(_unittest.TestCase):
 
 
 def broker_main():
-    """unittest.main for a test_broker_*.py script (exit 1 on failure)."""
+    """unittest.main for a test_broker_*.py script (exit 1 on failure).
+    Stacks go under $TMPDIR/hub-broker-tests/ (world-traversable, so the
+    broker's account reaches its data directory), out of the way of
+    clean-ups of $TMPDIR/hubtest-*."""
+    import tempfile
     _sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.join(tempfile.gettempdir(), "hub-broker-tests")
+    os.makedirs(root, exist_ok=True)
+    os.chmod(root, 0o755)
+    tempfile.tempdir = root
     _unittest.main(verbosity=2, warnings="ignore")
+
+
+# =====================================================================
+# Browser test helpers (tests/integration/test_web_*.py). Appended: the
+# functions above are shared and unchanged.
+# =====================================================================
+WEB_DRIVER = os.path.join(REPO, "tests", "integration", "js", "web_driver.mjs")
+WEB_TEST_PAGES = os.path.join(REPO, "tests", "integration", "web")
+SCREENSHOTS = os.path.join(BUILD, "test-screenshots")
+
+
+def web_built(path="index.html"):
+    return os.path.exists(os.path.join(BUILD, "web", path))
+
+
+def browser_available():
+    return (os.path.exists("/usr/bin/chromium") and
+            os.path.isdir(os.path.join(REPO, "node_modules", "playwright-core")))
+
+
+def _stack_use_web(self, test_pages=True):
+    """Serve a private copy of build/web (plus, for tests only, the pages of
+    tests/integration/web under /test/): the product tree never holds test
+    pages. Call before start_hubd()."""
+    dst = os.path.join(self.dir, "web")
+    shutil.copytree(os.path.join(BUILD, "web"), dst)
+    if test_pages and os.path.isdir(WEB_TEST_PAGES):
+        shutil.copytree(WEB_TEST_PAGES, os.path.join(dst, "test"))
+    self.conf["web_dir"] = dst
+    self.write_conf(self.conf)
+    return dst
+
+
+def _stack_base_url(self):
+    return "http://127.0.0.1:%d" % self.ports["http"]
+
+
+def _stack_restart_broker(self, down=0.0):
+    """Stop the broker (SIGTERM), wait `down` seconds, start it again on the
+    same ports and data (its persistence keeps retained messages)."""
+    self.stop("broker")
+    if down:
+        time.sleep(down)
+    conf = os.path.join(self.dir, "mosquitto.conf")
+    return self.start("broker", ["mosquitto", "-c", conf], self.ports["mqtt"])
+
+
+Stack.use_web = _stack_use_web
+Stack.base_url = property(_stack_base_url)
+Stack.restart_broker = _stack_restart_broker
+
+
+class BrowserError(RuntimeError):
+    pass
+
+
+class Browser:
+    """Headless Chromium through tests/integration/js/web_driver.mjs. Each
+    call sends one command and waits for its answer; console messages and
+    page errors are kept in .log (and printed with HUB_WEB_VERBOSE=1)."""
+
+    def __init__(self, stderr_path=None):
+        self.err = open(stderr_path, "ab") if stderr_path else subprocess.DEVNULL
+        self.p = subprocess.Popen(["node", WEB_DRIVER], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=self.err, text=True,
+                                  cwd=REPO)
+        self.cond = _threading.Condition()
+        self.answers = {}
+        self.log = []
+        self.ready = None
+        self._n = 0
+        self._reader = _threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        with self.cond:
+            if not self.cond.wait_for(lambda: self.ready is not None or self.p.poll() is not None,
+                                      30):
+                raise BrowserError("chromium driver did not start")
+        if self.ready is None:
+            raise BrowserError("chromium driver exited (%s)" % self.p.returncode)
+
+    def _read(self):
+        verbose = os.environ.get("HUB_WEB_VERBOSE")
+        for line in self.p.stdout:
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                continue
+            with self.cond:
+                if "id" in msg:
+                    self.answers[msg["id"]] = msg
+                elif msg.get("ev") == "ready":
+                    self.ready = msg
+                else:
+                    self.log.append(msg)
+                    if verbose:
+                        print("  [%s] %s: %s" % (msg.get("page"), msg.get("ev"), msg.get("text")),
+                              file=_sys.stderr)
+                self.cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
+
+    def cmd(self, op, timeout=30.0, **kw):
+        self._n += 1
+        n = self._n
+        kw.update(op=op, id=n)
+        self.p.stdin.write(json.dumps(kw) + "\n")
+        self.p.stdin.flush()
+        with self.cond:
+            if not self.cond.wait_for(lambda: n in self.answers or self.p.poll() is not None,
+                                      timeout):
+                raise BrowserError("no answer to %s within %ss" % (op, timeout))
+            if n not in self.answers:
+                raise BrowserError("driver exited during %s" % op)
+            a = self.answers.pop(n)
+        if not a["ok"]:
+            raise BrowserError("%s failed: %s" % (op, a["error"]))
+        return a["value"]
+
+    # conveniences
+    def page(self, name, ctx=None, width=1280, height=800):
+        self.cmd("page", page=name, ctx=ctx or name, viewport={"width": width, "height": height})
+        return name
+
+    def goto(self, page, url):
+        return self.cmd("goto", page=page, url=url)
+
+    def eval(self, page, fn, arg=None, timeout=30.0):
+        """page.evaluate of a JS function source applied to arg."""
+        return self.cmd("eval", timeout, page=page, fn=fn, arg=arg)
+
+    def wait(self, page, fn, arg=None, timeout=10.0):
+        """waitForFunction: returns the first truthy value of fn(arg)."""
+        return self.cmd("wait", timeout + 5, page=page, fn=fn, arg=arg, ms=int(timeout * 1000))
+
+    def screenshot(self, page, name, full_page=False):
+        path = name if os.path.isabs(name) else os.path.join(SCREENSHOTS, name)
+        return self.cmd("screenshot", page=page, path=path, fullPage=full_page)
+
+    def errors(self, page=None):
+        return [m for m in self.log if m.get("ev") == "pageerror"
+                and (page is None or m.get("page") == page)]
+
+    def close(self):
+        if self.p.poll() is None:
+            try:
+                self.cmd("exit", timeout=10)
+            except (BrowserError, BrokenPipeError, OSError):
+                pass
+            try:
+                self.p.wait(5)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        if self.err is not subprocess.DEVNULL:
+            self.err.close()
+
+
+class WebTestCase(_unittest.TestCase):
+    """One Stack (broker + hubd serving a private copy of build/web with the
+    test pages under /test/) and one headless Chromium per test class.
+    Subclasses fill the store in prepare(stack). Skips (with the reason)
+    when the dashboard is not built or Chromium/playwright-core is missing.
+    A failing test prints the browser's console and the service logs."""
+
+    stack_conf = None
+    needs = "index.html"   # what of build/web the class needs
+
+    @classmethod
+    def prepare(cls, stack):
+        pass
+
+    @classmethod
+    def setUpClass(cls):
+        if not hubd_built():
+            raise _unittest.SkipTest("hubd is not built (%s)" % BIN)
+        if not web_built(cls.needs):
+            raise _unittest.SkipTest("the dashboard is not built (no %s/web/%s)"
+                                     % (BUILD, cls.needs))
+        if not browser_available():
+            raise _unittest.SkipTest("needs /usr/bin/chromium and node_modules/playwright-core "
+                                     "(scripts/deps --test)")
+        cls.stack = Stack(extra_conf=cls.stack_conf)
+        cls.browser = None
+        try:
+            cls.prepare(cls.stack)
+            cls.stack.use_web()
+            cls.stack.start_broker("log_type all\n")
+            cls.stack.start_hubd()
+            cls.browser = Browser(os.path.join(cls.stack.dir, "chromium.log"))
+        except Exception:
+            print(cls.stack.broker_tail(), file=_sys.stderr)
+            if cls.browser:
+                cls.browser.close()
+            cls.stack.close()
+            raise
+        cls.ws_url = "ws://127.0.0.1:%d/" % cls.stack.ports["ws"]
+        cls.base = cls.stack.base_url
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.browser:
+            cls.browser.close()
+        cls.stack.close()
+
+    def setUp(self):
+        self._owned = []
+
+    def tearDown(self):
+        for c in reversed(self._owned):
+            try:
+                c.close()
+            except Exception:
+                pass
+
+    def run(self, result=None):
+        result = result if result is not None else self.defaultTestResult()
+        before = len(result.failures) + len(result.errors)
+        t0 = time.time()
+        log_at = len(self.browser.log) if getattr(self, "browser", None) else 0
+        super().run(result)
+        print("  [%s: %.2fs]" % (self._testMethodName, time.time() - t0), file=_sys.stderr)
+        if len(result.failures) + len(result.errors) > before and getattr(self, "browser", None):
+            print("---- browser console ----", file=_sys.stderr)
+            for m in self.browser.log[log_at:][-40:]:
+                print("  [%s] %s: %s" % (m.get("page"), m.get("ev"), m.get("text")),
+                      file=_sys.stderr)
+            print("---- hubd log (tail) ----\n%s" %
+                  "\n".join(self.stack.log("hubd").splitlines()[-15:]), file=_sys.stderr)
+            print("---- broker log (tail) ----\n%s" % self.stack.broker_tail(40), file=_sys.stderr)
+        return result
+
+    def own(self, c):
+        self._owned.append(c)
+        return c
+
+    def mqtt(self, user, version=5, **kw):
+        """A paho client of user on a CLI token, connected."""
+        c = self.own(MqttClient(self.stack.ports["mqtt"], user, self.stack.token(user),
+                                version=version, **kw))
+        self.assertEqual(c.connect(), 0, "paho CONNACK for %s" % user)
+        return c
+
+
+# ---- hub-bridge (the Socket.IO gateway) -----------------------------------
+NODE_DIR = os.path.join(REPO, "tests", "integration", "js")
+
+
+def _start_bridge(self, timeout=10.0):
+    """hub-bridge on this stack's sio port (start the broker first)."""
+    return self.start("bridge", [os.path.join(BIN, "hub-bridge")], self.ports["sio"], timeout)
+
+
+def _sio_url(self):
+    return "http://127.0.0.1:%d" % self.ports["sio"]
+
+
+Stack.start_bridge = _start_bridge
+Stack.sio_url = _sio_url
+
+
+class SioClient:
+    """A stock socket.io-client (tests/integration/js/sio_driver.mjs) in a
+    Node process, driven by JSON lines. events() keeps everything it
+    reported; wait() blocks for the next matching event."""
+
+    def __init__(self, url, opts=None, name="sio"):
+        import queue
+        import threading
+        self.name = name
+        self.proc = subprocess.Popen(
+            ["node", os.path.join(NODE_DIR, "sio_driver.mjs")], cwd=REPO,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.q = queue.Queue()
+        self.seen = []
+        self._ids = 0
+
+        def reader():
+            for line in self.proc.stdout:
+                try:
+                    self.q.put(json.loads(line))
+                except ValueError:
+                    self.q.put({"ev": "bad-line", "line": line})
+        threading.Thread(target=reader, daemon=True).start()
+        self.cmd(op="connect", url=url, opts=opts or {})
+
+    def cmd(self, **c):
+        self.proc.stdin.write(json.dumps(c) + "\n")
+        self.proc.stdin.flush()
+
+    def wait(self, ev, pred=None, timeout=10.0):
+        """The next event named ev (matching pred) within timeout; the
+        events passed over stay in self.seen."""
+        import queue
+        for e in self.seen:
+            if e["ev"] == ev and (pred is None or pred(e)) and not e.get("_taken"):
+                e["_taken"] = True
+                return e
+        deadline = time.time() + timeout
+        while True:
+            left = deadline - time.time()
+            if left <= 0:
+                raise AssertionError("%s: no %s event within %.1fs; saw %r" % (
+                    self.name, ev, timeout, [x for x in self.seen if not x.get("_taken")][-10:]))
+            try:
+                e = self.q.get(timeout=left)
+            except queue.Empty:
+                continue
+            self.seen.append(e)
+            if e["ev"] == ev and (pred is None or pred(e)):
+                e["_taken"] = True
+                return e
+
+    def event(self, name, pred=None, timeout=10.0):
+        """The next Socket.IO event `name` (returns its args)."""
+        return self.wait("event", lambda e: e["name"] == name and (pred is None or pred(e["args"])),
+                         timeout)["args"]
+
+    def none(self, ev, pred=None, duration=1.0):
+        """Assert no such event arrives within duration."""
+        try:
+            e = self.wait(ev, pred, duration)
+        except AssertionError:
+            return
+        raise AssertionError("%s: unexpected %r" % (self.name, e))
+
+    def emit(self, event, *args, ack=False, timeout=None):
+        self._ids += 1
+        self.cmd(op="emit", id=self._ids, event=event, args=list(args), ack=ack,
+                 timeout=timeout)
+        return self._ids
+
+    def call(self, event, *args, timeout=5000):
+        """emit with an ack and timeout(); returns (error, args)."""
+        i = self.emit(event, *args, ack=True, timeout=timeout)
+        e = self.wait("ack", lambda e: e["id"] == i, timeout / 1000.0 + 5)
+        return e["error"], e["args"]
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.cmd(op="exit")
+                self.proc.wait(3)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                f.close()
+            except Exception:
+                pass
+
+
+def sio_connected(url, opts=None, name="sio"):
+    """A SioClient that connected (raises with what happened otherwise)."""
+    c = SioClient(url, opts, name)
+    e = c.wait("connect", timeout=10)
+    assert e, e
+    return c
+
+
+class RawWs:
+    """A minimal WebSocket client (RFC 6455, text frames, client masking)
+    for tests that must send exact Engine.IO bytes: malformed packets,
+    oversized frames, a peer that never answers pings."""
+
+    def __init__(self, port, path, headers=None, timeout=5.0):
+        import base64
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        key = base64.b64encode(os.urandom(16)).decode()
+        req = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+               % (path, port, key))
+        for k, v in (headers or {}).items():
+            req += "%s: %s\r\n" % (k, v)
+        self.sock.sendall((req + "\r\n").encode())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+        head, _, self.rest = buf.partition(b"\r\n\r\n")
+        self.status = int(head.split(b" ")[1]) if head.startswith(b"HTTP/") else 0
+
+    def send(self, data, opcode=1):
+        if isinstance(data, str):
+            data = data.encode()
+        mask = os.urandom(4)
+        n = len(data)
+        hdr = bytes([0x80 | opcode])
+        if n < 126:
+            hdr += bytes([0x80 | n])
+        elif n < 65536:
+            hdr += bytes([0x80 | 126]) + n.to_bytes(2, "big")
+        else:
+            hdr += bytes([0x80 | 127]) + n.to_bytes(8, "big")
+        self.sock.sendall(hdr + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def _read(self, n):
+        while len(self.rest) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.rest += chunk
+        out, self.rest = self.rest[:n], self.rest[n:]
+        return out
+
+    def recv(self, timeout=5.0):
+        """(opcode, payload) of the next frame; ConnectionError when closed."""
+        self.sock.settimeout(timeout)
+        b0, b1 = self._read(2)
+        n = b1 & 0x7f
+        if n == 126:
+            n = int.from_bytes(self._read(2), "big")
+        elif n == 127:
+            n = int.from_bytes(self._read(8), "big")
+        return b0 & 0x0f, self._read(n)
+
+    def recv_text(self, timeout=5.0):
+        while True:
+            op, data = self.recv(timeout)
+            if op == 8:
+                raise ConnectionError("close frame %r" % data[:2])
+            if op == 1:
+                return data.decode()
+
+    def closed_within(self, timeout):
+        """True when the server closes the connection within timeout."""
+        deadline = time.time() + timeout
+        try:
+            while time.time() < deadline:
+                op, _ = self.recv(max(0.05, deadline - time.time()))
+                if op == 8:
+                    return True
+        except socket.timeout:
+            return False
+        except (ConnectionError, OSError):
+            return True
+        return False
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def sio_raw_ws(stack, token, headers=None):
+    """A raw WebSocket-only Socket.IO client, connected with token; returns
+    (RawWs, open packet dict)."""
+    ws = RawWs(stack.ports["sio"], "/socket.io/?EIO=4&transport=websocket", headers)
+    assert ws.status == 101, ws.status
+    op = json.loads(ws.recv_text()[1:])
+    ws.send('40{"token":"%s"}' % token)
+    while True:
+        t = ws.recv_text()
+        if t.startswith("40"):
+            return ws, op
+        if t.startswith("44"):
+            raise AssertionError("refused: " + t)
+
+
+# ---- broker tests (test_broker_*.py), appended ----------------------------
+def _stack_revocable_token(self, user, ttl=None):
+    """hubctl token, retried until the session id does not start with '-':
+    `hubctl session revoke SID` takes such an id for an option and refuses
+    it (1 session in 64), so tests that revoke by SID use this."""
+    for _ in range(20):
+        tok = self.token(user, ttl)
+        if not token_claims(tok)["sid"].startswith("-"):
+            return tok
+    raise RuntimeError("no revocable session id in 20 tries")
+
+
+Stack.revocable_token = _stack_revocable_token
