@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Client addresses: who a request comes from, for sessions, audit lines and
+ * the login limiter. Normally the TCP peer; with trust_proxy, the address
+ * the proxy in front of hubd saw (the last X-Forwarded-For entry).
+ */
+#ifndef HUB_ADDR_H
+#define HUB_ADDR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define HUB_ADDR_MAX 48 /* fits any textual IPv6 address, as the store's addr column */
+
+struct lws;
+
+/* The request's client address into out (size n >= HUB_ADDR_MAX), in
+ * canonical text form (IPv4-mapped IPv6 shown as IPv4). "unknown" if the
+ * peer cannot be read. */
+void hub_client_addr(struct lws *wsi, bool trust_proxy, char *out, size_t n);
+
+/* Canonical form of a textual address into out; false if s is not an IPv4
+ * or IPv6 address. */
+bool hub_addr_canon(const char *s, size_t len, char *out, size_t n);
+
+/* The key one address is limited under: IPv6 addresses are cut to their
+ * /64 (one subscriber usually holds a whole /64), IPv4 stays as it is. */
+void hub_addr_key(const char *addr, char *out, size_t n);
+
+#endif

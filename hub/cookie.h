@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The session cookie: hub_sid=<secret>; HttpOnly; SameSite=Lax; Path=/
+ * (+ Max-Age, + Secure when cookie_secure). Its value is the session
+ * secret; the store keeps only its SHA-256.
+ */
+#ifndef HUB_COOKIE_H
+#define HUB_COOKIE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hc_store.h"
+
+#define HUB_COOKIE_NAME "hub_sid"
+
+struct hc_config;
+
+/* Find hub_sid in a Cookie header value. true and out filled when one is
+ * present with a well-formed value (HC_SECRET_LEN base64url chars); a
+ * malformed value counts as absent. */
+bool hub_cookie_find(const char *header, char out[HC_SECRET_LEN + 1]);
+
+/* The Set-Cookie value that stores secret for max_age seconds, or (secret
+ * NULL) the one that clears the cookie. HUB_OK or HUB_ERR_TOOBIG. */
+int hub_cookie_format(
+	const struct hc_config *cfg, const char *secret, int64_t max_age, char *out, size_t n);
+
+#endif

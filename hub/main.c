@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hubd: the hub's login and session HTTP service. Start-up order matters:
+ * config; data directory; listening socket (may need root for low ports);
+ * privilege drop; then everything that creates files (store, token key,
+ * demo data) so they belong to the service account. Then one lws service
+ * loop until SIGTERM/SIGINT, and a bounded graceful stop.
+ */
+#include "hashpool.h"
+#include "hc_config.h"
+#include "hc_demo.h"
+#include "hc_err.h"
+#include "hc_log.h"
+#include "hc_proc.h"
+#include "hc_store.h"
+#include "hc_token.h"
+#include "hc_util.h"
+#include "http.h"
+#include "hub.h"
+#include "purge.h"
+#include "ratelimit.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#ifndef HUB_VERSION
+#define HUB_VERSION "0.0.0"
+#endif
+
+#define EXIT_USAGE	2
+#define STOP_GRACE_MS	5000 /* in-flight requests get this long after SIGTERM */
+#define STOP_TICK_US	(100 * LWS_US_PER_MS)
+#define FD_LIMIT	4096
+#define HEADER_POOL_MAX 1024
+
+static const char usage_text[] =
+	"usage: hubd [--config FILE] [--help] [--version]\n"
+	"\n"
+	"The hub's login and session HTTP service (see docs/hubd.md).\n"
+	"\n"
+	"  --config FILE  configuration file (else $HUB_CONFIG, else conf/hub.conf);\n"
+	"                 HUB_<SETTING> environment variables override it\n"
+	"  -h, --help     this text\n"
+	"  --version      print the version\n"
+	"\n"
+	"Settings read: bind_address http_port data_dir run_as log_level web_dir\n"
+	"  session_ttl token_ttl token_alg key_file cookie_secure trusted_origins\n"
+	"  trust_proxy http_max_body http_max_headers hash_workers login_queue_max\n"
+	"  login_fail_window login_fail_pair_max login_fail_addr_max\n"
+	"  login_fail_user_max scrypt_log2n scrypt_r scrypt_p demo_data\n";
+
+static volatile sig_atomic_t got_signal;
+static struct lws_context *signal_ctx;
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+	/* wakes lws_service(); only writes to lws's event pipe */
+	if (signal_ctx)
+		lws_cancel_service(signal_ctx);
+}
+
+static void wake_loop(void *ud)
+{
+	lws_cancel_service(ud);
+}
+
+static void lws_log_sink(int level, const char *line)
+{
+	size_t n = strlen(line);
+	char text[512], safe[1024];
+
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	snprintf(text, sizeof(text), "%.*s", (int)n, line);
+	/* lws errors are mostly about bad clients: a warning, not an error */
+	hc_log(HC_LOG_WARN, "msg=lws level=%d text=\"%s\"", level,
+		hc_log_safe(text, safe, sizeof(safe)));
+}
+
+static void stop_tick(lws_sorted_usec_list_t *sul)
+{
+	(void)sul; /* only wakes the loop so it can look at the clock */
+}
+
+static int parse_args(int argc, char **argv, const char **config)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(usage_text, stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--version")) {
+			printf("hubd %s (libwebsockets %s)\n", HUB_VERSION,
+				lws_get_library_version());
+			return 0;
+		} else if (!strcmp(argv[i], "--config")) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "hubd: --config needs a file\n%s", usage_text);
+				return EXIT_USAGE;
+			}
+			*config = argv[++i];
+		} else if (!strncmp(argv[i], "--config=", 9)) {
+			*config = argv[i] + 9;
+		} else {
+			fprintf(stderr, "hubd: unknown argument '%.60s'\n%s", argv[i], usage_text);
+			return EXIT_USAGE;
+		}
+	}
+	return -1;
+}
+
+static struct lws_context *create_context(struct hub *h)
+{
+	struct lws_context_creation_info info;
+	const char *bind = hc_cfg_str(&h->cfg, HC_CFG_BIND_ADDRESS);
+
+	memset(&info, 0, sizeof(info));
+	info.port = (int)hc_cfg_int(&h->cfg, HC_CFG_HTTP_PORT);
+	info.iface = bind;
+	info.protocols = hub_http_protocols;
+	info.user = h;
+	info.uid = -1; /* privileges are dropped by hc_drop_privileges */
+	info.gid = -1;
+	info.server_string = "hubd";
+	info.max_http_header_data = (unsigned short)hc_cfg_int(&h->cfg, HC_CFG_HTTP_MAX_HEADERS);
+	/* header tables are allocated on demand; logins waiting for a hash
+	 * hold one each, so the pool must not be what makes /healthz wait */
+	info.max_http_header_pool = HEADER_POOL_MAX;
+	info.fd_limit_per_thread = FD_LIMIT;
+	info.timeout_secs = 10;
+	info.keepalive_timeout = 15;
+	if (!strchr(bind, ':'))
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	return lws_create_context(&info);
+}
+
+static int open_state(struct hub *h, char *err, size_t errsz)
+{
+	char key_path[HUB_PATH_MAX];
+	int rc, created = 0;
+
+	rc = hc_store_open(h->db_path, HC_STORE_RW, &h->store, err, errsz);
+	if (rc)
+		return rc;
+	if (hc_config_key_path(&h->cfg, key_path, sizeof(key_path))) {
+		snprintf(err, errsz, "key_file path too long");
+		return HUB_ERR_CONFIG;
+	}
+	rc = hc_token_key_load(
+		key_path, hc_cfg_str(&h->cfg, HC_CFG_TOKEN_ALG), 1, &h->key, err, errsz);
+	if (rc)
+		return rc;
+	if (hc_cfg_bool(&h->cfg, HC_CFG_DEMO_DATA)) {
+		rc = hc_demo_seed(h->store, &h->cfg, &created, err, errsz);
+		if (rc)
+			return rc;
+		if (created)
+			hc_info("msg=\"demo data created\" user=%s login_file=%s/demo-login.txt",
+				HC_DEMO_USER, hc_cfg_str(&h->cfg, HC_CFG_DATA_DIR));
+	}
+	return HUB_OK;
+}
+
+/* Serve until a stop signal, then give in-flight requests a bounded time. */
+static void run(struct hub *h)
+{
+	int64_t deadline = 0;
+
+	for (;;) {
+		if (lws_service(h->lws, 0) < 0) {
+			hc_err("msg=\"service loop failed\"");
+			break;
+		}
+		if (got_signal && !h->stopping) {
+			h->stopping = true;
+			hc_info("msg=stopping signal=%d in_flight=%d", (int)got_signal, h->active);
+			/* from here new connections are refused in the http
+			 * callback (LWS_CALLBACK_FILTER_NETWORK_CONNECTION);
+			 * lws_context_deprecate() would close the listener but
+			 * touches the freed listen wsi in lws 4.1.6 */
+			/* waiting logins come back cancelled (503), running ones
+			 * finish; both are answered below */
+			hub_hashpool_stop(h->pool);
+			hub_hashpool_collect(h->pool, h);
+			deadline = hc_mono_ms() + STOP_GRACE_MS;
+		}
+		if (h->stopping) {
+			if (h->active <= 0 || hc_mono_ms() >= deadline)
+				break;
+			lws_sul_schedule(h->lws, 0, &h->sul_tick, stop_tick, STOP_TICK_US);
+		}
+	}
+	if (h->active > 0)
+		hc_warn("msg=\"stopping with requests unfinished\" in_flight=%d", h->active);
+}
+
+int main(int argc, char **argv)
+{
+	struct hub h;
+	const char *config = NULL;
+	char err[1024];
+	struct sigaction sa;
+	int rc, level, status = EXIT_FAILURE;
+
+	rc = parse_args(argc, argv, &config);
+	if (rc >= 0)
+		return rc;
+	memset(&h, 0, sizeof(h));
+	hc_hmap_init(&h.waiting);
+	if (hc_config_load(&h.cfg, config, err, sizeof(err))) {
+		fprintf(stderr, "hubd: %s\n", err);
+		hc_config_free(&h.cfg);
+		return EXIT_USAGE;
+	}
+	level = hc_log_level_parse(hc_cfg_str(&h.cfg, HC_CFG_LOG_LEVEL));
+	hc_log_init("hubd", level < 0 ? HC_LOG_INFO : level, NULL);
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_sink);
+	h.params.log2n = (int)hc_cfg_int(&h.cfg, HC_CFG_SCRYPT_LOG2N);
+	h.params.r = (int)hc_cfg_int(&h.cfg, HC_CFG_SCRYPT_R);
+	h.params.p = (int)hc_cfg_int(&h.cfg, HC_CFG_SCRYPT_P);
+	hub_metrics_init(&h.metrics);
+	if (hc_config_db_path(&h.cfg, h.db_path, sizeof(h.db_path)) ||
+		hc_fmt(h.stats_path, sizeof(h.stats_path), "%s/%s",
+			hc_cfg_str(&h.cfg, HC_CFG_DATA_DIR), HUB_BROKER_METRICS_FILE)) {
+		fprintf(stderr, "hubd: data_dir path too long\n");
+		goto cleanup;
+	}
+	if (!realpath(hc_cfg_str(&h.cfg, HC_CFG_WEB_DIR), h.web_root))
+		h.web_root[0] = '\0';
+
+	/* from now on a stop signal ends the process in order, even one that
+	 * arrives while starting up */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (hc_data_dir_prepare(&h.cfg, err, sizeof(err))) {
+		hc_err("msg=\"cannot prepare data directory\" err=\"%s\"", err);
+		goto cleanup;
+	}
+	h.lws = create_context(&h);
+	if (!h.lws) {
+		hc_err("msg=\"cannot listen\" address=%s port=%lld",
+			hc_cfg_str(&h.cfg, HC_CFG_BIND_ADDRESS),
+			(long long)hc_cfg_int(&h.cfg, HC_CFG_HTTP_PORT));
+		goto cleanup;
+	}
+	if (hc_drop_privileges(&h.cfg, err, sizeof(err))) {
+		hc_err("msg=\"cannot drop privileges\" err=\"%s\"", err);
+		goto cleanup;
+	}
+	rc = open_state(&h, err, sizeof(err));
+	if (rc) {
+		hc_err("msg=\"cannot start\" err=\"%s\"", err);
+		goto cleanup;
+	}
+	rc = hub_ratelimit_new(&h.cfg, &h.rl);
+	if (!rc)
+		rc = hub_hashpool_new((int)hc_cfg_int(&h.cfg, HC_CFG_HASH_WORKERS),
+			(size_t)hc_cfg_int(&h.cfg, HC_CFG_LOGIN_QUEUE_MAX), h.db_path, wake_loop,
+			h.lws, &h.pool);
+	if (rc) {
+		hc_err("msg=\"cannot start workers\" err=%s", hub_strerror(rc));
+		goto cleanup;
+	}
+
+	signal_ctx = h.lws;
+	if (got_signal) /* arrived during start-up: stop right away */
+		lws_cancel_service(h.lws);
+	hub_purge_start(&h);
+	hc_info("msg=listening address=%s port=%lld workers=%d queue_max=%lld data_dir=%s web=%s",
+		hc_cfg_str(&h.cfg, HC_CFG_BIND_ADDRESS),
+		(long long)hc_cfg_int(&h.cfg, HC_CFG_HTTP_PORT), hub_hashpool_workers(h.pool),
+		(long long)hc_cfg_int(&h.cfg, HC_CFG_LOGIN_QUEUE_MAX),
+		hc_cfg_str(&h.cfg, HC_CFG_DATA_DIR),
+		h.web_root[0] ? h.web_root : "(built-in page)");
+	run(&h);
+	status = got_signal ? EXIT_SUCCESS : EXIT_FAILURE;
+	hc_info("msg=stopped");
+
+cleanup:
+	if (h.lws) {
+		hub_purge_stop(&h);
+		lws_sul_cancel(&h.sul_tick);
+		if (h.pool && !h.stopping) {
+			hub_hashpool_stop(h.pool);
+			hub_hashpool_collect(h.pool, &h);
+		}
+		signal_ctx = NULL;
+		lws_context_destroy(h.lws);
+	}
+	if (h.pool) {
+		hub_hashpool_stop(h.pool);
+		hub_hashpool_free(h.pool, &h);
+	}
+	hub_ratelimit_free(h.rl);
+	hc_hmap_clear(&h.waiting);
+	hc_token_key_free(h.key);
+	hc_store_close(h.store);
+	hc_config_free(&h.cfg);
+	return status;
+}

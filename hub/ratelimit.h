@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Failed-login limiter, in memory. Three sliding windows of
+ * login_fail_window seconds count failures: per (username, address) pair,
+ * per client address (IPv6 by /64), and per username from addresses that
+ * have not logged in as that user in the last 30 days. Each window is kept
+ * as 16 time slots, so counts age out smoothly and every block ends at the
+ * latest one window after the failures that caused it.
+ *
+ * An attempt is charged as a failure when it is admitted (so attempts still
+ * waiting for a hash worker count too) and refunded when it succeeds.
+ * Tables are bounded; when full the least recently used entry goes.
+ * Not thread-safe: the lws thread only.
+ */
+#ifndef HUB_RATELIMIT_H
+#define HUB_RATELIMIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct hc_config;
+struct hub_ratelimit;
+
+#define HUB_RL_KNOWN_DAYS 30 /* a successful address is trusted this long */
+
+/* What an admitted attempt was charged, to refund it later. */
+struct hub_rl_ticket {
+	int64_t slot; /* absolute slot number at charge time */
+	bool pair, addr, user;
+};
+
+/* Limits from cfg (login_fail_*). HUB_OK or HUB_ERR_NOMEM. */
+int hub_ratelimit_new(const struct hc_config *cfg, struct hub_ratelimit **out);
+void hub_ratelimit_free(struct hub_ratelimit *rl);
+
+/*
+ * Whether an attempt by user (NULL when the name is not a valid username:
+ * only the address counts then) from addr may go ahead at now_ms
+ * (monotonic). When it may not, *retry_after gets the whole seconds until
+ * the block that applies ends (at least 1).
+ */
+bool hub_ratelimit_allow(struct hub_ratelimit *rl, const char *user, const char *addr,
+	int64_t now_ms, int *retry_after);
+/* Count the attempt as a failure now; t remembers what was charged. */
+void hub_ratelimit_charge(struct hub_ratelimit *rl, const char *user, const char *addr,
+	int64_t now_ms, struct hub_rl_ticket *t);
+/* The attempt succeeded: refund its charge, forget the pair's failures and
+ * remember addr as a known address of user. */
+void hub_ratelimit_success(struct hub_ratelimit *rl, const char *user, const char *addr,
+	int64_t now_ms, const struct hub_rl_ticket *t);
+/* The attempt never got an answer (server error, shutdown): refund. */
+void hub_ratelimit_refund(struct hub_ratelimit *rl, const char *user, const char *addr,
+	const struct hub_rl_ticket *t);
+
+#endif

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * POST /api/logout: revoke the cookie's session and clear the cookie. The
+ * broker plugin and the bridge follow the store's change log and end every
+ * connection made with the session; nothing more to do here.
+ */
+#include "cookie.h"
+#include "hc_err.h"
+#include "hc_log.h"
+#include "hc_store.h"
+#include "hub.h"
+#include "routes.h"
+#include "session.h"
+
+int hub_route_logout(struct hub *h, struct hub_conn *c)
+{
+	struct hc_session s;
+	char clear[160];
+	int rc;
+
+	if (hub_session_require(h, c, &s))
+		return 0;
+	rc = hc_store_session_revoke(h->store, s.sid, "logout");
+	if (rc && rc != HUB_ERR_NOTFOUND) {
+		hc_err("msg=\"logout failed\" sid=%s err=%s", s.sid, hub_strerror(rc));
+		hub_http_header(c, "retry-after:", "5");
+		hub_http_error(c, 503, "unavailable", "the session could not be ended; try again");
+		return 0;
+	}
+	hc_info("logout user=%s addr=%s sid=%s", s.principal, c->addr, s.sid);
+	hub_http_reply(c, 204, NULL, NULL, 0);
+	if (hub_cookie_format(&h->cfg, NULL, 0, clear, sizeof(clear)) == HUB_OK)
+		hub_http_header(c, "set-cookie:", clear);
+	return 0;
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/* GET /api/session: who the cookie belongs to and the rooms they are in. */
+#include "hc_err.h"
+#include "hc_log.h"
+#include "hc_names.h"
+#include "hc_store.h"
+#include "hub.h"
+#include "routes.h"
+#include "session.h"
+
+#include <cjson/cJSON.h>
+
+static int add_room(void *ud, const struct hc_membership *m)
+{
+	cJSON *rooms = ud, *r = cJSON_CreateObject();
+
+	if (!r || !cJSON_AddStringToObject(r, "room", m->room) ||
+		!cJSON_AddStringToObject(r, "level", hc_level_name(m->level)) ||
+		!cJSON_AddItemToArray(rooms, r)) {
+		cJSON_Delete(r);
+		return HUB_ERR_NOMEM;
+	}
+	return 0;
+}
+
+int hub_route_session(struct hub *h, struct hub_conn *c)
+{
+	struct hc_session s;
+	struct hc_principal p;
+	cJSON *o = NULL, *u, *rooms;
+	int rc;
+
+	if (hub_session_require(h, c, &s))
+		return 0;
+	rc = hc_store_principal_get(h->store, s.principal, &p, NULL, 0);
+	if (rc == HUB_ERR_NOTFOUND) {
+		hub_http_error(c, 401, "unauthorized", "no live session; log in again");
+		return 0;
+	}
+	o = cJSON_CreateObject();
+	u = o ? cJSON_AddObjectToObject(o, "user") : NULL;
+	rooms = o ? cJSON_AddArrayToObject(o, "rooms") : NULL;
+	if (!rc && (!u || !rooms || !cJSON_AddStringToObject(u, "username", p.name) ||
+			   !cJSON_AddStringToObject(u, "display_name", p.display_name) ||
+			   !cJSON_AddStringToObject(u, "role", p.role)))
+		rc = HUB_ERR_NOMEM;
+	if (!rc)
+		rc = hc_store_membership_list(h->store, NULL, s.principal, add_room, rooms);
+	if (rc) {
+		hc_err("msg=\"session reply failed\" err=%s", hub_strerror(rc));
+		hub_http_error(c, rc == HUB_ERR_NOMEM ? 500 : 503,
+			rc == HUB_ERR_NOMEM ? "internal" : "unavailable",
+			"the session could not be read; try again");
+	} else {
+		hub_http_json(c, 200, o);
+	}
+	cJSON_Delete(o);
+	return 0;
+}
