@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "origin.h"
 #include "routes.h"
+#include "mqtt.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -50,6 +51,11 @@ static const struct hub_route routes[] = {
 	{"/api/logout", HUB_M_POST, HUB_RF_SAME_ORIGIN, hub_route_logout},
 	{"/healthz", HUB_M_GET, 0, hub_route_health},
 	{"/metrics", HUB_M_GET, 0, hub_route_metrics},
+	{"/api/config", HUB_M_GET, 0, hub_route_config},
+	{"/api/publish", HUB_M_POST, HUB_RF_BODY | HUB_RF_SAME_ORIGIN, hub_route_publish},
+	{"/api/rooms/*/messages", HUB_M_GET, 0, hub_route_history},
+	{"/api/deliveries", HUB_M_POST, HUB_RF_BODY | HUB_RF_SAME_ORIGIN, hub_route_delivery_open},
+	{"/api/deliveries/*", HUB_M_DELETE, HUB_RF_SAME_ORIGIN, hub_route_delivery_close},
 };
 
 static const char *method_name(int m)
@@ -391,6 +397,25 @@ struct hub_conn *hub_http_resume(struct hub *h, uint64_t id)
 	return c;
 }
 
+/* Whether path matches pattern, where '*' is one non-empty segment. */
+static bool path_match(const char *pattern, const char *path)
+{
+	while (*pattern) {
+		if (*pattern == '*') {
+			const char *end = strchr(path, '/');
+			size_t n = end ? (size_t)(end - path) : strlen(path);
+			if (n == 0)
+				return false;
+			path += n;
+			pattern++;
+			continue;
+		}
+		if (*pattern++ != *path++)
+			return false;
+	}
+	return *path == '\0';
+}
+
 /* Run the route handler once the request is complete. */
 static int run_route(struct hub *h, struct hub_conn *c)
 {
@@ -421,7 +446,7 @@ static int answer_early(struct hub_conn *c, int status, const char *code, const 
 static const struct hub_route *route_find(const char *path)
 {
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-		if (!strcmp(routes[i].path, path))
+		if (path_match(routes[i].path, path))
 			return &routes[i];
 	return NULL;
 }
@@ -568,9 +593,12 @@ static int request_start(
 	}
 	c->route = r;
 	if (c->method != r->method && !(r->method == HUB_M_GET && c->method == HUB_M_HEAD)) {
-		hub_http_header(c, "allow:", r->method == HUB_M_GET ? "GET, HEAD" : "POST");
+		hub_http_header(
+			c, "allow:", r->method == HUB_M_GET ? "GET, HEAD" : method_name(r->method));
 		return answer_early(c, 405, "method_not_allowed",
-			r->method == HUB_M_GET ? "use GET" : "use POST");
+			r->method == HUB_M_GET	    ? "use GET"
+			: r->method == HUB_M_DELETE ? "use DELETE"
+						    : "use POST");
 	}
 	if ((r->flags & HUB_RF_SAME_ORIGIN) && !origin_ok(h, c))
 		return answer_early(c, 403, "forbidden_origin",
@@ -734,6 +762,8 @@ static int callback(
 		/* a hash worker finished something (or a signal arrived) */
 		if (h && h->pool)
 			hub_hashpool_collect(h->pool, h);
+		if (h && h->mqtt)
+			hub_mqtt_collect(h->mqtt, h);
 		return 0;
 	default:
 		break;

@@ -52,8 +52,8 @@ enum hub_ctype { HUB_CT_NONE = 0, HUB_CT_JSON, HUB_CT_FORM, HUB_CT_OTHER };
 typedef int (*hub_route_fn)(struct hub *h, struct hub_conn *c);
 
 struct hub_route {
-	const char *path;
-	int method; /* a GET route also answers HEAD */
+	const char *path; /* '*' stands for one path segment */
+	int method;	  /* a GET route also answers HEAD */
 	unsigned flags;
 	hub_route_fn run;
 };
@@ -71,6 +71,7 @@ struct hub_conn {
 	char host[HUB_HOST_MAX];	/* Host header ("" if absent or odd) */
 	char addr[HUB_ADDR_MAX];	/* client address (addr.h) */
 	char cookie[HC_SECRET_LEN + 1]; /* hub_sid value, when has_cookie */
+	char xtopic[300];		/* publish API: the topic being published */
 	bool has_cookie;
 	int ctype; /* enum hub_ctype of the request */
 

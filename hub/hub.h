@@ -22,6 +22,7 @@ struct hc_store;
 struct hc_token_key;
 struct hub_hashpool;
 struct hub_ratelimit;
+struct hub_mqtt;
 
 struct hub {
 	struct hc_config cfg;
@@ -30,15 +31,15 @@ struct hub {
 	struct hc_token_key *key;  /* token signing key */
 	struct hub_hashpool *pool; /* password hashing workers */
 	struct hub_ratelimit *rl;  /* failed-login limiter */
+	struct hub_mqtt *mqtt;	   /* link to the broker as $hub */
 	struct hub_metrics metrics;
 	struct hc_scrypt_params params; /* cost for new hashes and dummy verifies */
 	char db_path[HUB_PATH_MAX];
-	char stats_path[HUB_PATH_MAX]; /* interim broker metrics file (metrics.h) */
-	char web_root[PATH_MAX];       /* realpath of web_dir; "" if it does not exist */
-	struct hc_hmap waiting; /* request id -> struct lws * of requests waiting for a job */
-	uint64_t next_id;	/* request ids, never reused */
-	int active;		/* requests started and not yet finished */
-	bool stopping;		/* SIGTERM/SIGINT seen: finishing in-flight requests */
+	char web_root[PATH_MAX]; /* realpath of web_dir; "" if it does not exist */
+	struct hc_hmap waiting;	 /* request id -> struct lws * of requests waiting for a job */
+	uint64_t next_id;	 /* request ids, never reused */
+	int active;		 /* requests started and not yet finished */
+	bool stopping;		 /* SIGTERM/SIGINT seen: finishing in-flight requests */
 	lws_sorted_usec_list_t sul_purge; /* hourly store purge */
 	lws_sorted_usec_list_t sul_tick;  /* wakes the loop while stopping */
 };

@@ -7,6 +7,7 @@
  */
 #include "hc_acl.h"
 #include "hc_config.h"
+#include "hc_delivery.h"
 #include "hc_err.h"
 #include "hc_log.h"
 #include "hc_names.h"
@@ -624,16 +625,12 @@ static int cmd_servicekey(int argc, char **argv)
 
 /* ------------------------------------------------------------- deliveries */
 
-/* A delivery is a room "delivery-ID" holding one vehicle (write) and one
- * customer (read): the customer sees that vehicle, and only while the
- * delivery is open. Closing deletes the room, which ends the customer's
- * deliveries at once (the broker checks every message it delivers). */
 static int delivery_room(const char *id, char *room, size_t n)
 {
-	if (hc_fmt(room, n, "delivery-%s", id) || !hc_name_valid(room))
-		return usage_error("invalid delivery id '%.40s': A-Za-z0-9._- and at most 55 "
+	if (hc_delivery_room(id, room, n))
+		return usage_error("invalid delivery id '%.40s': A-Za-z0-9._- and at most %d "
 				   "characters",
-			id);
+			id, HC_DELIVERY_ID_MAX);
 	return 0;
 }
 
@@ -657,7 +654,7 @@ static int cmd_delivery(int argc, char **argv)
 	const char *sub = argc > 1 ? argv[1] : NULL;
 	const char *vehicle = NULL, *customer = NULL;
 	char room[HC_NAME_MAX + 8];
-	struct hc_principal v, c;
+	const char *what = NULL;
 	int rc, opt;
 	static const struct option opts[] = {{"vehicle", required_argument, 0, 'v'},
 		{"customer", required_argument, 0, 'c'}, {0, 0, 0, 0}};
@@ -693,7 +690,7 @@ static int cmd_delivery(int argc, char **argv)
 	if (!strcmp(sub, "close")) {
 		if ((rc = open_store()))
 			return rc;
-		rc = hc_store_room_del(store, room);
+		rc = hc_delivery_close(store, argv[optind]);
 		if (rc == HUB_ERR_NOTFOUND)
 			return fail("no open delivery '%s'", argv[optind]);
 		if (rc)
@@ -708,20 +705,15 @@ static int cmd_delivery(int argc, char **argv)
 	if ((rc = check_name("vehicle", vehicle)) || (rc = check_name("customer", customer)) ||
 		(rc = open_store()))
 		return rc;
-	if (hc_store_principal_get(store, vehicle, &v, NULL, 0) || v.kind != HC_KIND_DEVICE)
-		return fail("no such device: '%s'", vehicle);
-	if (hc_store_principal_get(store, customer, &c, NULL, 0) || c.kind != HC_KIND_USER)
-		return fail("no such user: '%s'", customer);
-	rc = hc_store_room_add(store, room);
+	rc = hc_delivery_open(store, argv[optind], vehicle, customer, &what);
+	if (rc == HUB_ERR_NOTFOUND)
+		return fail("no such %s: '%s'",
+			!strcmp(what ? what : "", "vehicle") ? "device" : "user",
+			!strcmp(what ? what : "", "vehicle") ? vehicle : customer);
 	if (rc == HUB_ERR_EXISTS)
 		return fail("delivery '%s' is already open", argv[optind]);
 	if (rc)
 		return store_fail(rc, "delivery", argv[optind]);
-	if ((rc = hc_store_grant(store, room, vehicle, HC_LEVEL_WRITE)) ||
-		(rc = hc_store_grant(store, room, customer, HC_LEVEL_READ))) {
-		hc_store_room_del(store, room);
-		return store_fail(rc, "delivery", argv[optind]);
-	}
 	printf("delivery %s open: %s sees %s (room %s)\n", argv[optind], customer, vehicle, room);
 	return 0;
 }

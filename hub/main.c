@@ -17,6 +17,7 @@
 #include "hc_util.h"
 #include "http.h"
 #include "hub.h"
+#include "mqtt.h"
 #include "purge.h"
 #include "ratelimit.h"
 
@@ -224,9 +225,7 @@ int main(int argc, char **argv)
 	h.params.r = (int)hc_cfg_int(&h.cfg, HC_CFG_SCRYPT_R);
 	h.params.p = (int)hc_cfg_int(&h.cfg, HC_CFG_SCRYPT_P);
 	hub_metrics_init(&h.metrics);
-	if (hc_config_db_path(&h.cfg, h.db_path, sizeof(h.db_path)) ||
-		hc_fmt(h.stats_path, sizeof(h.stats_path), "%s/%s",
-			hc_cfg_str(&h.cfg, HC_CFG_DATA_DIR), HUB_BROKER_METRICS_FILE)) {
+	if (hc_config_db_path(&h.cfg, h.db_path, sizeof(h.db_path))) {
 		fprintf(stderr, "hubd: data_dir path too long\n");
 		goto cleanup;
 	}
@@ -271,6 +270,10 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
+	if (hub_mqtt_start(&h, &h.mqtt)) {
+		hc_err("msg=\"cannot start the broker link\"");
+		goto cleanup;
+	}
 	signal_ctx = h.lws;
 	if (got_signal) /* arrived during start-up: stop right away */
 		lws_cancel_service(h.lws);
@@ -286,6 +289,8 @@ int main(int argc, char **argv)
 	hc_info("msg=stopped");
 
 cleanup:
+	hub_mqtt_stop(h.mqtt); /* before the lws context: it holds a timer there */
+	h.mqtt = NULL;
 	if (h.lws) {
 		hub_purge_stop(&h);
 		lws_sul_cancel(&h.sul_tick);

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static const int statuses[HUB_METRICS_STATUSES] = {
 	200, 204, 301, 304, 400, 401, 403, 404, 405, 411, 413, 415, 429, 500, 501, 503};
@@ -83,25 +82,6 @@ int hub_metrics_broker_update(struct hub_metrics *m, const char *json, size_t le
 	m->broker_have = true;
 	m->broker_at = now;
 	return HUB_OK;
-}
-
-void hub_metrics_broker_file(struct hub_metrics *m, const char *path)
-{
-	char text[2048];
-	struct stat st;
-	size_t n;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return;
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-		fclose(f);
-		return;
-	}
-	n = fread(text, 1, sizeof(text), f);
-	fclose(f);
-	if (n && n < sizeof(text))
-		hub_metrics_broker_update(m, text, n, (int64_t)st.st_mtime);
 }
 
 static int render_broker(const struct hub_metrics *m, struct hub_buf *out)

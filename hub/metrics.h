@@ -53,7 +53,6 @@ struct hub_metrics {
  * a file of that name in the data directory holding the same JSON (the
  * last $hub/metrics payload, e.g. saved by a mosquitto_sub -C 1 job).
  */
-#define HUB_BROKER_METRICS_FILE "broker-metrics.json"
 
 void hub_metrics_init(struct hub_metrics *m);
 void hub_metrics_login(struct hub_metrics *m, enum hub_login_result r);
@@ -71,9 +70,6 @@ const char *hub_login_result_name(enum hub_login_result r);
  * fields are ignored. HUB_OK, or HUB_ERR_INVAL (previous values kept).
  */
 int hub_metrics_broker_update(struct hub_metrics *m, const char *json, size_t len, int64_t now);
-/* Feed hub_metrics_broker_update() from the interim file, if it exists
- * (its modification time counts as the time received). */
-void hub_metrics_broker_file(struct hub_metrics *m, const char *path);
 
 /* Append the exposition text. queue_depth and workers are the current
  * gauges. HUB_OK or the hub_buf error. */

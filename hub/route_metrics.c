@@ -9,6 +9,7 @@
 #include "hub.h"
 #include "metrics.h"
 #include "routes.h"
+#include "mqtt.h"
 
 #define METRICS_MAX (64 * 1024)
 
@@ -25,7 +26,14 @@ int hub_route_metrics(struct hub *h, struct hub_conn *c)
 			h->metrics.sessions_at_ms = now_ms;
 		}
 	}
-	hub_metrics_broker_file(&h->metrics, h->stats_path);
+	{
+		/* the broker plugin's counters arrive on $hub/metrics */
+		char doc[2048];
+		int64_t at = 0;
+		size_t n = hub_mqtt_metrics(h->mqtt, doc, sizeof(doc), &at);
+		if (n)
+			hub_metrics_broker_update(&h->metrics, doc, n, at);
+	}
 	hub_buf_init(&out, METRICS_MAX);
 	rc = hub_metrics_render(&h->metrics, (int64_t)hub_hashpool_depth(h->pool),
 		hub_hashpool_workers(h->pool), &out);

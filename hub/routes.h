@@ -11,6 +11,13 @@ int hub_route_token(struct hub *h, struct hub_conn *c);	  /* POST /api/token */
 int hub_route_logout(struct hub *h, struct hub_conn *c);  /* POST /api/logout */
 int hub_route_health(struct hub *h, struct hub_conn *c);  /* GET /healthz */
 int hub_route_metrics(struct hub *h, struct hub_conn *c); /* GET /metrics */
+int hub_route_config(struct hub *h, struct hub_conn *c);  /* GET /api/config */
+int hub_route_publish(struct hub *h, struct hub_conn *c); /* POST /api/publish */
+/* GET /api/rooms/{room}/messages */
+int hub_route_history(struct hub *h, struct hub_conn *c);
+/* POST /api/deliveries, DELETE /api/deliveries/{id} */
+int hub_route_delivery_open(struct hub *h, struct hub_conn *c);
+int hub_route_delivery_close(struct hub *h, struct hub_conn *c);
 
 /*
  * GET/HEAD of anything outside /api: a file under web_dir, or the built-in

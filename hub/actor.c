@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/* Service-key or admin-cookie authorization for backend routes. */
+#include "actor.h"
+#include "hc_err.h"
+#include "hc_log.h"
+#include "hc_store.h"
+#include "http.h"
+#include "hub.h"
+#include "session.h"
+
+#include <string.h>
+#include <strings.h>
+
+int hub_actor_require(struct hub *h, struct hub_conn *c, char name[HC_NAME_MAX + 1])
+{
+	char auth[128];
+	struct hc_session s;
+	struct hc_principal p;
+	int n = lws_hdr_copy(c->wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION);
+	int rc;
+
+	if (n > 0) {
+		if (n < 8 || strncasecmp(auth, "Bearer ", 7) != 0) {
+			hub_http_error(
+				c, 401, "unauthorized", "use Authorization: Bearer <service key>");
+			return HUB_ERR_AUTH;
+		}
+		rc = hc_store_servicekey_check(h->store, auth + 7, name);
+		memset(auth, 0, sizeof(auth));
+		if (rc == HUB_ERR_AUTH) {
+			hc_info("msg=\"service key refused\" addr=%s", c->addr);
+			hub_http_error(c, 401, "unauthorized", "unknown service key");
+			return rc;
+		}
+		if (rc) {
+			hub_http_error(
+				c, 503, "unavailable", "the store could not be read; try again");
+			return rc;
+		}
+		return HUB_OK;
+	}
+	if (!c->has_cookie) {
+		hub_http_error(c, 401, "unauthorized",
+			"a service key (Authorization: Bearer) or an admin session is required");
+		return HUB_ERR_AUTH;
+	}
+	if (hub_session_require(h, c, &s))
+		return HUB_ERR_AUTH;
+	rc = hc_store_principal_get(h->store, s.principal, &p, NULL, 0);
+	if (rc || strcmp(p.role, "admin") != 0) {
+		hub_http_error(c, 403, "forbidden", "this needs an admin");
+		return HUB_ERR_DENIED;
+	}
+	memcpy(name, p.name, strlen(p.name) + 1);
+	return HUB_OK;
+}

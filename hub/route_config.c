@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * GET /api/config: what a page needs to reach the realtime services
+ * (ports; the host is the one the page was loaded from). No secrets.
+ */
+#include "hub.h"
+#include "routes.h"
+
+#include <cjson/cJSON.h>
+
+int hub_route_config(struct hub *h, struct hub_conn *c)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (o &&
+		cJSON_AddNumberToObject(
+			o, "mqtt_ws_port", (double)hc_cfg_int(&h->cfg, HC_CFG_WS_PORT)) &&
+		cJSON_AddNumberToObject(
+			o, "mqtt_port", (double)hc_cfg_int(&h->cfg, HC_CFG_MQTT_PORT)) &&
+		cJSON_AddNumberToObject(
+			o, "sio_port", (double)hc_cfg_int(&h->cfg, HC_CFG_SIO_PORT)) &&
+		cJSON_AddNumberToObject(
+			o, "token_ttl", (double)hc_cfg_int(&h->cfg, HC_CFG_TOKEN_TTL)))
+		hub_http_json(c, 200, o);
+	else
+		hub_http_error(c, 500, "internal", "out of memory");
+	cJSON_Delete(o);
+	return 0;
+}
