@@ -242,6 +242,167 @@ static int bench_fanout(const char *host, int port, int subs, long messages, con
 	return total_received == messages * subs ? 0 : 1;
 }
 
+/* ---- presence: N users join then leave one room, one observer ---------- */
+
+struct pclient {
+	struct mosquitto *m;
+	char user[64];
+	char pass[1100];
+	int connected;
+	int64_t t_conn, t_gone;
+};
+
+static struct pclient *pcs;
+static int pn;
+static int64_t *joined_lat, *left_lat;
+static long joined_n, left_n;
+
+static struct pclient *find_user(const char *payload, int len)
+{
+	/* {"user":"<name>",...} */
+	const char *p = memmem(payload, (size_t)len, "\"user\":\"", 8);
+	const char *e;
+	if (!p)
+		return NULL;
+	p += 8;
+	e = memchr(p, '"', (size_t)(payload + len - p));
+	if (!e)
+		return NULL;
+	for (int i = 0; i < pn; i++)
+		if (strlen(pcs[i].user) == (size_t)(e - p) &&
+			!memcmp(pcs[i].user, p, (size_t)(e - p)))
+			return &pcs[i];
+	return NULL;
+}
+
+static void obs_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg)
+{
+	struct pclient *c = find_user(msg->payload, msg->payloadlen);
+	int64_t now = now_us();
+	(void)m;
+	(void)ud;
+	if (!c)
+		return;
+	if (strstr(msg->topic, "/sys/joined") && c->t_conn && joined_n < pn)
+		joined_lat[joined_n++] = now - c->t_conn;
+	else if (strstr(msg->topic, "/sys/left") && c->t_gone && left_n < pn)
+		left_lat[left_n++] = now - c->t_gone;
+}
+
+static void p_connect(struct mosquitto *m, void *ud, int rc)
+{
+	struct pclient *c = ud;
+	(void)m;
+	c->connected = rc == 0 ? 1 : -1;
+	if (rc == 0)
+		c->t_conn = now_us();
+}
+
+static void pump_all(struct client *obs, int timeout_ms)
+{
+	static struct pollfd pfd[4200];
+	int k = 0;
+	for (int i = 0; i <= pn && k < 4200; i++) {
+		struct mosquitto *m = i < pn ? pcs[i].m : obs->m;
+		int fd = m ? mosquitto_socket(m) : -1;
+		if (fd < 0)
+			continue;
+		pfd[k].fd = fd;
+		pfd[k].events = POLLIN | (mosquitto_want_write(m) ? POLLOUT : 0);
+		pfd[k].revents = 0;
+		k++;
+	}
+	poll(pfd, (nfds_t)k, timeout_ms);
+	for (int i = 0; i <= pn; i++) {
+		struct mosquitto *m = i < pn ? pcs[i].m : obs->m;
+		if (!m || mosquitto_socket(m) < 0)
+			continue;
+		mosquitto_loop_read(m, 1);
+		if (mosquitto_want_write(m))
+			mosquitto_loop_write(m, 1);
+		mosquitto_loop_misc(m);
+	}
+}
+
+static void report(const char *name, int64_t *v, long n, double secs)
+{
+	qsort(v, (size_t)n, sizeof(*lat), cmp64);
+	printf("%s_per_s=%.0f %s_p50_us=%lld %s_p99_us=%lld %s_n=%ld ", name, (double)n / secs,
+		name, (long long)(n ? v[n / 2] : -1), name,
+		(long long)(n ? v[(n * 99) / 100] : -1), name, n);
+}
+
+static int bench_presence(const char *host, int port, const char *room, const char *credfile,
+	const char *ouser, const char *opass)
+{
+	struct client obs;
+	char filter[256], line[1300];
+	FILE *f = fopen(credfile, "r");
+	int64_t t0, t1, deadline;
+	int cap = 4096;
+
+	if (!f)
+		return 1;
+	pcs = calloc((size_t)cap, sizeof(*pcs));
+	while (pcs && pn < cap && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %1099s", pcs[pn].user, pcs[pn].pass) == 2)
+			pn++;
+	fclose(f);
+	joined_lat = calloc((size_t)pn + 1, sizeof(int64_t));
+	left_lat = calloc((size_t)pn + 1, sizeof(int64_t));
+	if (!pcs || !joined_lat || !left_lat)
+		return 1;
+	memset(&obs, 0, sizeof(obs));
+	if (setup(&obs, "presence-observer", host, port, ouser, opass))
+		return 1;
+	mosquitto_message_callback_set(obs.m, obs_message);
+	snprintf(filter, sizeof(filter), "rooms/%s/sys/+", room);
+	for (deadline = now_us() + 10000000; obs.connected != 1 && now_us() < deadline;)
+		pump_all(&obs, 50);
+	mosquitto_subscribe(obs.m, NULL, filter, 0);
+	for (deadline = now_us() + 10000000; obs.subscribed != 1 && now_us() < deadline;)
+		pump_all(&obs, 50);
+	if (obs.subscribed != 1) {
+		fprintf(stderr, "observer could not subscribe\n");
+		return 1;
+	}
+	/* join: up to 50 connects in flight */
+	t0 = now_us();
+	for (int next = 0; next < pn || joined_n < pn;) {
+		int inflight = 0;
+		for (int i = 0; i < next; i++)
+			inflight += pcs[i].connected == 0;
+		while (next < pn && inflight < 50) {
+			char id[80];
+			snprintf(id, sizeof(id), "pb-%s", pcs[next].user);
+			pcs[next].m = mosquitto_new(id, true, &pcs[next]);
+			mosquitto_connect_callback_set(pcs[next].m, p_connect);
+			mosquitto_username_pw_set(pcs[next].m, pcs[next].user, pcs[next].pass);
+			mosquitto_connect_async(pcs[next].m, host, port, 60);
+			next++;
+			inflight++;
+		}
+		pump_all(&obs, 5);
+		if (now_us() - t0 > 120000000)
+			break;
+	}
+	t1 = now_us();
+	printf("mode=presence users=%d ", pn);
+	report("join", joined_lat, joined_n, (double)(t1 - t0) / 1e6);
+	/* leave: everyone disconnects cleanly at once */
+	t0 = now_us();
+	for (int i = 0; i < pn; i++) {
+		pcs[i].t_gone = now_us();
+		mosquitto_disconnect(pcs[i].m);
+	}
+	while (left_n < pn && now_us() - t0 < 120000000)
+		pump_all(&obs, 5);
+	t1 = now_us();
+	report("leave", left_lat, left_n, (double)(t1 - t0) / 1e6);
+	printf("\n");
+	return joined_n == pn && left_n == pn ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	int rc;
@@ -254,9 +415,13 @@ int main(int argc, char **argv)
 			(int)strtol(argv[4], NULL, 10), strtol(argv[5], NULL, 10), argv[6],
 			argc > 8 ? argv[7] : NULL, argc > 8 ? argv[8] : NULL,
 			argc > 10 ? argv[9] : NULL, argc > 10 ? argv[10] : NULL);
+	else if (argc == 8 && !strcmp(argv[1], "presence"))
+		rc = bench_presence(argv[2], (int)strtol(argv[3], NULL, 10), argv[4], argv[5],
+			argv[6], argv[7]);
 	else {
 		fprintf(stderr,
-			"usage: broker_bench connect HOST PORT SECONDS [USER PASS]\n"
+			"usage: broker_bench presence HOST PORT ROOM CREDFILE OBSUSER OBSPASS\n"
+			"       broker_bench connect HOST PORT SECONDS [USER PASS]\n"
 			"       broker_bench fanout HOST PORT SUBS MESSAGES TOPIC [USER PASS "
 			"[PUBUSER PUBPASS]]\n");
 		rc = 2;

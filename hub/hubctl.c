@@ -58,6 +58,8 @@ static const char usage_text[] =
 	"  delivery open ID --vehicle DEVICE --customer USER\n"
 	"  delivery close ID\n"
 	"  delivery list\n"
+	"many at once:\n"
+	"  batch [FILE]                    (one command per line; user add takes --password)\n"
 	"access:\n"
 	"  explain PRINCIPAL TOPIC read|write|subscribe\n"
 	"\n"
@@ -66,6 +68,7 @@ static const char usage_text[] =
 
 static struct hc_config cfg;
 static struct hc_store *store;
+static bool in_batch; /* running the lines of `hubctl batch` */
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
@@ -211,11 +214,13 @@ static int cmd_user(int argc, char **argv)
 	const char *sub = argc > 1 ? argv[1] : NULL;
 	const char *role = "user", *display = NULL;
 	bool pw_stdin = false, keep = false;
+	const char *pw_arg = NULL;
 	char pw[HC_PASSWORD_MAX + 2], hash[HC_PASSWORD_HASH_MAX];
 	int rc, opt;
 	static const struct option opts[] = {{"role", required_argument, 0, 'r'},
 		{"display", required_argument, 0, 'd'}, {"password-stdin", no_argument, 0, 'p'},
-		{"keep-sessions", no_argument, 0, 'k'}, {0, 0, 0, 0}};
+		{"password", required_argument, 0, 'P'}, {"keep-sessions", no_argument, 0, 'k'},
+		{0, 0, 0, 0}};
 
 	if (!sub)
 		return usage_error("user: expected add, del, passwd or list");
@@ -230,6 +235,14 @@ static int cmd_user(int argc, char **argv)
 			break;
 		case 'p':
 			pw_stdin = true;
+			break;
+		case 'P':
+			/* only in a batch file: on a command line it would sit in
+			 * the shell history and the process list */
+			if (!in_batch)
+				return usage_error("--password is for batch files; use "
+						   "--password-stdin");
+			pw_arg = optarg;
 			break;
 		case 'k':
 			keep = true;
@@ -256,7 +269,10 @@ static int cmd_user(int argc, char **argv)
 			return usage_error("--role must be admin or user");
 		if (display && strlen(display) > HC_DISPLAY_MAX)
 			return usage_error("--display longer than %d bytes", HC_DISPLAY_MAX);
-		if ((rc = open_store()) || (rc = read_password(pw_stdin, pw, sizeof(pw))) ||
+		if (pw_arg && (hc_fmt(pw, sizeof(pw), "%s", pw_arg) || strlen(pw) < 8))
+			return fail("--password must be 8 to %d characters", HC_PASSWORD_MAX);
+		if ((rc = open_store()) ||
+			(!pw_arg && (rc = read_password(pw_stdin, pw, sizeof(pw)))) ||
 			(rc = hash_password(pw, hash, sizeof(hash))))
 			goto out;
 		rc = hc_store_user_add(store, name, display ? display : name, role, hash);
@@ -750,6 +766,114 @@ static int cmd_explain(int argc, char **argv)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ batch */
+
+static int dispatch(int argc, char **argv)
+{
+	/* a fresh getopt state for this command (glibc: optind 0 re-initialises;
+	 * each command then starts at its own argv[2]) */
+	static char *none[] = {"hubctl", NULL};
+	optind = 0;
+	getopt_long(1, none, "", NULL, NULL);
+	if (!strcmp(argv[0], "user"))
+		return cmd_user(argc, argv);
+	if (!strcmp(argv[0], "device"))
+		return cmd_device(argc, argv);
+	if (!strcmp(argv[0], "room"))
+		return cmd_room(argc, argv);
+	if (!strcmp(argv[0], "grant"))
+		return cmd_grant(argc, argv);
+	if (!strcmp(argv[0], "revoke"))
+		return cmd_revoke(argc, argv);
+	if (!strcmp(argv[0], "members"))
+		return cmd_members(argc, argv);
+	if (!strcmp(argv[0], "session"))
+		return cmd_session(argc, argv);
+	if (!strcmp(argv[0], "token"))
+		return cmd_token(argc, argv);
+	if (!strcmp(argv[0], "servicekey"))
+		return cmd_servicekey(argc, argv);
+	if (!strcmp(argv[0], "delivery"))
+		return cmd_delivery(argc, argv);
+	if (!strcmp(argv[0], "explain"))
+		return cmd_explain(argc, argv);
+	return usage_error("unknown command '%.40s'", argv[0]);
+}
+
+/* Split line into words: spaces separate, "double quotes" group (no
+ * escapes), '#' starts a comment. Returns the count or -1 (unterminated
+ * quote, too many words). */
+static int split_words(char *line, char **words, int max)
+{
+	int n = 0;
+	char *p = line;
+	while (*p) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p || *p == '#')
+			break;
+		if (n == max)
+			return -1;
+		if (*p == '"') {
+			words[n++] = ++p;
+			p = strchr(p, '"');
+			if (!p)
+				return -1;
+			*p++ = '\0';
+		} else {
+			words[n++] = p;
+			while (*p && *p != ' ' && *p != '\t')
+				p++;
+			if (*p)
+				*p++ = '\0';
+		}
+	}
+	return n;
+}
+
+/* `hubctl batch [FILE]`: one command per line (from FILE or stdin) in one
+ * process with one store connection, for provisioning many users, devices
+ * and grants at once. In a batch, `user add` takes --password TEXT (stdin
+ * is the batch). Stops at the first failing line, with its exit status. */
+static int cmd_batch(int argc, char **argv)
+{
+	char line[4096];
+	char *words[33];
+	FILE *f = stdin;
+	int lineno = 0, rc = 0;
+
+	if (argc > 2)
+		return usage_error("usage: batch [FILE]");
+	if (argc == 2 && strcmp(argv[1], "-") && !(f = fopen(argv[1], "r")))
+		return fail("%s: %s", argv[1], strerror(errno));
+	in_batch = true;
+	while (rc == 0 && fgets(line, sizeof(line), f)) {
+		int n;
+		lineno++;
+		line[strcspn(line, "\r\n")] = '\0';
+		n = split_words(line, words, 32);
+		if (n < 0) {
+			rc = fail("batch line %d: unterminated quote or too many words", lineno);
+			break;
+		}
+		if (n == 0)
+			continue;
+		if (!strcmp(words[0], "batch")) {
+			rc = fail("batch line %d: batches do not nest", lineno);
+			break;
+		}
+		words[n] = NULL;
+		rc = dispatch(n, words);
+		if (rc)
+			fprintf(stderr, "hubctl: batch stopped at line %d\n", lineno);
+		fflush(stdout);
+	}
+	if (f != stdin)
+		fclose(f);
+	OPENSSL_cleanse(line, sizeof(line));
+	return rc;
+}
+
 /* ------------------------------------------------------------------- main */
 
 int main(int argc, char **argv)
@@ -792,30 +916,7 @@ int main(int argc, char **argv)
 	}
 	argc -= i;
 	argv += i;
-	if (!strcmp(argv[0], "user"))
-		rc = cmd_user(argc, argv);
-	else if (!strcmp(argv[0], "device"))
-		rc = cmd_device(argc, argv);
-	else if (!strcmp(argv[0], "room"))
-		rc = cmd_room(argc, argv);
-	else if (!strcmp(argv[0], "grant"))
-		rc = cmd_grant(argc, argv);
-	else if (!strcmp(argv[0], "revoke"))
-		rc = cmd_revoke(argc, argv);
-	else if (!strcmp(argv[0], "members"))
-		rc = cmd_members(argc, argv);
-	else if (!strcmp(argv[0], "session"))
-		rc = cmd_session(argc, argv);
-	else if (!strcmp(argv[0], "token"))
-		rc = cmd_token(argc, argv);
-	else if (!strcmp(argv[0], "servicekey"))
-		rc = cmd_servicekey(argc, argv);
-	else if (!strcmp(argv[0], "delivery"))
-		rc = cmd_delivery(argc, argv);
-	else if (!strcmp(argv[0], "explain"))
-		rc = cmd_explain(argc, argv);
-	else
-		rc = usage_error("unknown command '%.40s'", argv[0]);
+	rc = !strcmp(argv[0], "batch") ? cmd_batch(argc, argv) : dispatch(argc, argv);
 	hc_store_close(store);
 	hc_config_free(&cfg);
 	return rc;

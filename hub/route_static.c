@@ -28,6 +28,7 @@ static const struct {
 	{"mjs", "text/javascript; charset=utf-8"},
 	{"css", "text/css; charset=utf-8"},
 	{"json", "application/json"},
+	{"geojson", "application/geo+json"},
 	{"map", "application/json"},
 	{"webmanifest", "application/manifest+json"},
 	{"txt", "text/plain; charset=utf-8"},

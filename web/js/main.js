@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: MIT
+// The dashboard's entry point: the login page, then the app (rooms and
+// chat, presence, live map, notifications) on one hubio connection over
+// MQTT/WebSocket, opened with tokens from POST api/token (the cookie
+// session). Logging out revokes the session and closes the connection.
+import * as hubio from '../lib/hubio.js';
+import * as api from './api.js';
+import { $ } from './dom.js';
+import { Chat } from './chat.js';
+import { LiveMap } from './map.js';
+import { Notifications } from './notify.js';
+
+let app = null;              // {hub, chat, map, notes, user}
+let retryTimer = null;
+
+function setConn(state, text) {
+	const c = $('conn');
+	c.dataset.state = state;
+	c.textContent = text || state;
+}
+
+// ---------------------------------------------------------------- login
+
+function showLogin(message) {
+	$('app-view').hidden = true;
+	$('who').hidden = true;
+	$('login-view').hidden = false;
+	setConn('offline', 'signed out');
+	const err = $('login-error');
+	err.hidden = !message;
+	err.textContent = message || '';
+	document.title = 'hub · sign in';
+	$(($('login-username').value ? 'login-password' : 'login-username')).focus();
+}
+
+function loginMessage(e) {
+	switch (e.status) {
+	case 401:
+		return 'Wrong username or password.';
+	case 429:
+		return `Too many failed attempts. Try again in ${e.retryAfter ?? 60} seconds.`;
+	case 503:
+		return e.code === 'busy'
+			? `The hub is busy. Try again in ${e.retryAfter ?? 'a few'} seconds.`
+			: 'The hub is not available right now. Try again shortly.';
+	case 400:
+		return 'Enter your username and password.';
+	case 0:
+		return 'Cannot reach the hub. Check your connection.';
+	default:
+		return `Sign-in failed (${e.message}).`;
+	}
+}
+
+/* Keep the button disabled while a Retry-After runs, counting down. */
+function holdSubmit(seconds) {
+	const btn = $('login-submit');
+	clearInterval(retryTimer);
+	let left = seconds;
+	btn.disabled = true;
+	btn.textContent = `Wait ${left} s`;
+	retryTimer = setInterval(() => {
+		left--;
+		if (left <= 0) {
+			clearInterval(retryTimer);
+			btn.disabled = false;
+			btn.textContent = 'Sign in';
+			return;
+		}
+		btn.textContent = `Wait ${left} s`;
+	}, 1000);
+}
+
+async function onLogin(e) {
+	e.preventDefault();
+	const user = $('login-username').value.trim();
+	const pass = $('login-password').value;
+	const err = $('login-error');
+	if (!user || !pass) {
+		err.hidden = false;
+		err.textContent = 'Enter your username and password.';
+		return;
+	}
+	const btn = $('login-submit');
+	btn.disabled = true;
+	btn.textContent = 'Signing in…';
+	try {
+		await api.login(user, pass);
+		$('login-password').value = '';
+		err.hidden = true;
+		btn.disabled = false;
+		btn.textContent = 'Sign in';
+		await start();
+	} catch (ex) {
+		err.hidden = false;
+		err.textContent = loginMessage(ex);
+		btn.disabled = false;
+		btn.textContent = 'Sign in';
+		if ((ex.status === 429 || ex.status === 503) && ex.retryAfter)
+			holdSubmit(ex.retryAfter);
+		$('login-password').select();
+	}
+}
+
+// ------------------------------------------------------------------ app
+
+async function start() {
+	let session;
+	let config;
+	try {
+		[session, config] = await Promise.all([api.session(), api.config()]);
+	} catch (e) {
+		if (e.status === 401) {
+			showLogin();
+			return;
+		}
+		showLogin(e.status === 404 && e.message
+			? 'This hub does not publish its broker settings (GET /api/config).'
+			: `The hub is not ready (${e.message}).`);
+		return;
+	}
+	const user = session.user;
+	$('login-view').hidden = true;
+	$('app-view').hidden = false;
+	$('who').hidden = false;
+	$('me-name').textContent = user.display_name && user.display_name !== user.username
+		? `${user.display_name} (${user.username})` : user.username;
+	document.title = `hub · ${user.username}`;
+	setConn('connecting', 'connecting…');
+
+	const hub = hubio.connect(hubio.brokerUrl(config.mqtt_ws_port), {
+		username: user.username,
+		// a fresh token before every (re)connect; 401 (session gone) stops it
+		getToken: async () => (await api.token()).token,
+	});
+	hub.on('connect', () => setConn('connected', 'connected'));
+	hub.on('disconnect', () => setConn('reconnecting', 'connection lost'));
+	hub.on('reconnect_attempt', (n) => setConn('reconnecting', `reconnecting (attempt ${n})…`));
+	hub.on('error', (e) => {
+		if (e && e.status === 401 && app && app.hub === hub) {
+			stop();
+			showLogin('Your session has ended. Sign in again.');
+		}
+	});
+	const chat = new Chat(hub, user.username, session.rooms || []);
+	const map = new LiveMap(hub);
+	const notes = new Notifications(hub);
+	app = { hub, chat, map, notes, user };
+	// a debug and test handle (read-only use): window.hubDashboard
+	window.hubDashboard = app;
+	$('composer-input').focus();
+}
+
+function stop() {
+	if (!app)
+		return Promise.resolve();
+	const { hub, chat, map, notes } = app;
+	app = null;
+	window.hubDashboard = null;
+	chat.destroy();
+	map.destroy();
+	notes.destroy();
+	return hub.close();
+}
+
+async function onLogout() {
+	const btn = $('logout');
+	btn.disabled = true;
+	try {
+		await api.logout();
+	} catch {
+		// the session may be gone already; we sign out locally anyway
+	}
+	await stop();
+	btn.disabled = false;
+	showLogin();
+}
+
+// ----------------------------------------------------------------- boot
+
+$('login-form').addEventListener('submit', onLogin);
+$('logout').addEventListener('click', onLogout);
+window.addEventListener('pagehide', () => {
+	if (app)
+		app.hub.close();
+});
+start();

@@ -1,0 +1,1015 @@
+// SPDX-License-Identifier: MIT
+/**
+ * hubio.js: the browser client of the hub, one ES module on MQTT.js over
+ * WebSocket. Socket.IO-shaped API (connect, join, emit with acks, on/off,
+ * timeout(), request/reply, presence, typing) with the same names as the
+ * C client library (libhubclient). Reference: docs/client-js.md.
+ *
+ * Topics it speaks (see docs of the hub's contract):
+ *   rooms/{room}/ev/{event}/{sender}        room events (emit / on)
+ *   rooms/{room}/sys/joined|left            presence notices ('joined', 'left')
+ *   rooms/{room}/presence/{user} retained   the member list (presence())
+ *   users/{me}/inbox/{event}/{sender}       direct events (meta.inbox = true)
+ *   users/{user}/status retained            'status' (watchStatus())
+ *   owntracks/{device}/{name}               'location' (watchLocations())
+ *
+ * Reconnects are done here, not by MQTT.js (reconnectPeriod 0), so that a
+ * fresh token from options.getToken is in place before every attempt: a
+ * token only opens a connection, so an expired one must never strand the
+ * client after a broker restart or a network drop.
+ *
+ * Loaded as `import * as hubio from '/lib/hubio.js'`; it imports the
+ * vendored MQTT.js from ../vendor/mqtt.esm.js (build/web/vendor/).
+ */
+import mqtt from '../vendor/mqtt.esm.js';
+
+/** Names the hub allows for rooms, users and devices. */
+const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
+/** An event is one topic level: 1-64 bytes of UTF-8, no '/', '+', '#',
+ * no control characters. */
+const EVENT_RE = /^[^/+#\u0000-\u001f\u007f]{1,64}$/;
+/** Events hubio itself emits to handlers; they cannot be room events. */
+const RESERVED = new Set(['connect', 'disconnect', 'reconnect_attempt', 'error', 'joined',
+	'left', 'status', 'location', 'mqtt', '*']);
+const encoder = new TextEncoder();
+
+function validEvent(event) {
+	return typeof event === 'string' && EVENT_RE.test(event) &&
+		encoder.encode(event).length <= 64 && !RESERVED.has(event);
+}
+
+const BACKOFF_MIN_MS = 500;
+const BACKOFF_MAX_MS = 30000;
+const DEFAULT_TYPING_MS = 2000;
+const DEFAULT_REQUEST_MS = 10000;
+
+const decoder = new TextDecoder();
+
+/** An Error whose message and .code are the same short word. */
+function hubError(code, detail) {
+	const e = new Error(code);
+	e.code = code;
+	if (detail !== undefined)
+		e.detail = detail;
+	return e;
+}
+
+/** A promise that never counts as unhandled (callers may ignore it). */
+function quiet(p) {
+	p.catch(() => {});
+	return p;
+}
+
+function decode(payload) {
+	const text = typeof payload === 'string' ? payload : decoder.decode(payload);
+	try {
+		return JSON.parse(text);
+	} catch {
+		return text;
+	}
+}
+
+function randomHex(bytes) {
+	const a = new Uint8Array(bytes);
+	crypto.getRandomValues(a);
+	return Array.from(a, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function bytesKey(b) {
+	if (b == null)
+		return '';
+	return typeof b === 'string' ? b : decoder.decode(b);
+}
+
+/** Response topics a responder answers: users/{x}/inbox/reply only, so a
+ * requester cannot make a responder publish anywhere else. */
+const REPLY_TOPIC_RE = /^users\/[A-Za-z0-9._-]{1,64}\/inbox\/reply$/;
+
+function isForbidden(code) {
+	return typeof code === 'number' && code >= 0x80;
+}
+
+/* The first refusal code (>= 0x80) of a SUBACK as MQTT.js reports it: on
+ * a refusal its error carries the SUBACK packet (err.packet.granted). */
+function subackRefusal(err, granted) {
+	const codes = [err && err.code, ...((err && err.packet && err.packet.granted) || []),
+		...(granted || []).map((g) => (typeof g === 'number' ? g : g && g.qos))];
+	return codes.find(isForbidden);
+}
+
+/**
+ * A connection to the hub. Made by {@link connect}; not constructed directly.
+ */
+class Hub {
+	constructor(url, opts) {
+		this.url = url;
+		this.opts = opts;
+		this.username = opts.username;
+		this.clientId = opts.clientId ||
+			('hubio-' + opts.username + '-' + randomHex(4)).slice(0, 64);
+		this.protocolVersion = opts.protocolVersion || 5;
+		/** true while the MQTT connection is up */
+		this.connected = false;
+		this._closed = false;
+		this._handlers = new Map();      // event -> [fn]
+		this._any = [];                  // onAny handlers
+		this._rooms = new Map();         // room -> {waiters: [{resolve, reject}]}
+		this._presence = new Map();      // room -> Map(user -> since)
+		this._presenceCbs = new Map();   // room -> Set(fn)
+		this._presenceDirty = new Set();
+		this._presenceTimer = null;
+		this._extra = new Map();         // extra filter -> QoS (watchStatus, ...)
+		this._pending = new Map();       // correlation key -> {resolve, reject, timer}
+		this._typingLast = new Map();    // room -> ms of the last typing emit
+		this._typingMs = opts.typingInterval ?? DEFAULT_TYPING_MS;
+		this._attempt = 0;
+		this._retryTimer = null;
+		this._client = null;
+		this._early = [];                // publishes made before the client existed
+		this._connecting = false;
+		this._start();
+	}
+
+	// ------------------------------------------------------------ events
+
+	/**
+	 * Add a handler. Room and inbox events: fn(data, meta) with meta =
+	 * {room, from, ts, inbox, event, reply?} (room null and inbox true for
+	 * users/{me}/inbox/...; ts = local receipt time in ms; reply(value)
+	 * when the sender waits for an answer). '*' gets every room and inbox
+	 * event. Special events: 'connect' ({reconnect}), 'disconnect'
+	 * (reason), 'reconnect_attempt' (n), 'error' (Error with .code),
+	 * 'joined' / 'left' ({user, online, reason?}, {room, from}), 'status'
+	 * ({user, online, ...}, {user}), 'location' (OwnTracks object, {device,
+	 * name, topic, retain}), 'mqtt' (data, {topic, retain}) for filters
+	 * added with subscribe().
+	 * @param {string} event
+	 * @param {(data: any, meta?: object) => void} fn
+	 * @returns {Hub} this
+	 */
+	on(event, fn) {
+		if (!this._handlers.has(event))
+			this._handlers.set(event, []);
+		this._handlers.get(event).push(fn);
+		return this;
+	}
+
+	/**
+	 * Like on(), for one call.
+	 * @param {string} event
+	 * @param {(data: any, meta?: object) => void} fn
+	 * @returns {Hub} this
+	 */
+	once(event, fn) {
+		const w = (...a) => {
+			this.off(event, w);
+			fn(...a);
+		};
+		w.orig = fn;
+		return this.on(event, w);
+	}
+
+	/**
+	 * Remove a handler (or every handler of event when fn is omitted, or
+	 * every handler when both are).
+	 * @param {string} [event]
+	 * @param {Function} [fn]
+	 * @returns {Hub} this
+	 */
+	off(event, fn) {
+		if (event === undefined) {
+			this._handlers.clear();
+			return this;
+		}
+		const list = this._handlers.get(event);
+		if (!list)
+			return this;
+		if (!fn) {
+			this._handlers.delete(event);
+			return this;
+		}
+		const i = list.findIndex((h) => h === fn || h.orig === fn);
+		if (i >= 0)
+			list.splice(i, 1);
+		return this;
+	}
+
+	/**
+	 * Add a catch-all handler for room and inbox events (not the special
+	 * events): fn(event, data, meta), like Socket.IO's onAny().
+	 * @param {(event: string, data: any, meta: object) => void} fn
+	 * @returns {Hub} this
+	 */
+	onAny(fn) {
+		this._any.push(fn);
+		return this;
+	}
+
+	/**
+	 * Remove a catch-all handler (all of them when fn is omitted).
+	 * @param {Function} [fn]
+	 * @returns {Hub} this
+	 */
+	offAny(fn) {
+		this._any = fn ? this._any.filter((h) => h !== fn) : [];
+		return this;
+	}
+
+	/* A room or inbox event: catch-all handlers first, then on(event). */
+	_fireEvent(event, data, meta) {
+		for (const fn of this._any.slice()) {
+			try {
+				fn(event, data, meta);
+			} catch (e) {
+				console.error('hubio: onAny handler threw', e);
+			}
+		}
+		this._fire('*', data, meta);
+		this._fire(event, data, meta);
+	}
+
+	_fire(event, ...args) {
+		const list = this._handlers.get(event);
+		if (!list || !list.length) {
+			if (event === 'error' && args[0] && !this._quietErrors)
+				console.warn('hubio:', args[0].message || args[0]);
+			return;
+		}
+		for (const fn of list.slice()) {
+			try {
+				fn(...args);
+			} catch (e) {
+				console.error('hubio: handler for', event, 'threw', e);
+			}
+		}
+	}
+
+	// ------------------------------------------------------- connection
+
+	async _start() {
+		if (this._closed || this._connecting)
+			return;
+		this._connecting = true;
+		let password = this.opts.token;
+		try {
+			if (this.opts.getToken)
+				password = await this.opts.getToken();
+		} catch (e) {
+			this._connecting = false;
+			if (this._closed)
+				return;
+			this._fire('error', e);
+			if (e && (e.fatal || e.status === 401)) {
+				// the session is gone: no token will ever come again
+				this._shutdown('unauthorized');
+				return;
+			}
+			this._scheduleRetry();
+			return;
+		}
+		if (this._closed) {
+			this._connecting = false;
+			return;
+		}
+		if (!this._client) {
+			this._client = mqtt.connect(this.url, {
+				username: this.username,
+				password,
+				clientId: this.clientId,
+				protocolVersion: this.protocolVersion,
+				keepalive: this.opts.keepalive ?? 30,
+				clean: true,
+				reconnectPeriod: 0,
+				resubscribe: false,
+				connectTimeout: this.opts.connectTimeout ?? 10000,
+				// worker timers need a blob: Worker, which the dashboard's
+				// CSP (default-src 'self') forbids
+				timerVariant: 'native',
+				will: {
+					topic: `users/${this.username}/status`,
+					payload: '{"online":false}',
+					qos: 1,
+					retain: true,
+				},
+			});
+			this._wire(this._client);
+			// MQTT.js keeps these until the CONNACK, like any offline publish
+			for (const e of this._early.splice(0))
+				e.run(this._client);
+		} else {
+			const c = this._client;
+			c.options.password = password;
+			// keep the stores: reconnect() without them starts empty ones and
+			// drops what was emitted while offline (QoS 1, still awaiting
+			// its PUBACK), leaving end() waiting for it forever
+			c.reconnect({ incomingStore: c.incomingStore, outgoingStore: c.outgoingStore });
+		}
+		this._connecting = false;
+	}
+
+	_wire(c) {
+		c.on('connect', (ack) => this._onConnect(ack));
+		c.on('message', (topic, payload, packet) => this._onMessage(topic, payload, packet));
+		c.on('close', () => this._onClose());
+		c.on('disconnect', (pkt) => {
+			// a v5 DISCONNECT from the broker (kicked, session revoked...)
+			this._serverReason = pkt && pkt.reasonCode;
+		});
+		c.on('error', (err) => {
+			if (this._closed)
+				return;
+			// CONNACK refusals (bad or expired token) come here; the
+			// close that follows schedules a retry with a fresh token
+			this._fire('error', err);
+		});
+	}
+
+	_onConnect() {
+		this.connected = true;
+		this._attempt = 0;
+		this._serverReason = undefined;
+		const subs = { [`users/${this.username}/inbox/+/+`]: { qos: 1 } };
+		for (const [f, qos] of this._extra)
+			subs[f] = { qos };
+		this._client.subscribe(subs, (err) => {
+			if (err && !this._closed)
+				this._fire('error', err);
+		});
+		for (const room of this._rooms.keys())
+			this._subscribeRoom(room);
+		this._fire('connect', { reconnect: this._everConnected === true });
+		this._everConnected = true;
+	}
+
+	_onClose() {
+		const was = this.connected;
+		this.connected = false;
+		// nobody is known to be online while we cannot see: the lists are
+		// rebuilt from the retained presence after the re-join
+		for (const [room, m] of this._presence)
+			if (m.size) {
+				m.clear();
+				this._markPresence(room);
+			}
+		if (was) {
+			let reason = 'transport close';
+			if (this._closed)
+				reason = 'io client disconnect';
+			else if (this._serverReason !== undefined)
+				reason = 'io server disconnect';
+			this._fire('disconnect', reason);
+		}
+		if (!this._closed)
+			this._scheduleRetry();
+	}
+
+	_scheduleRetry() {
+		if (this._closed || this._retryTimer || this.opts.reconnect === false)
+			return;
+		const min = this.opts.reconnectDelay ?? BACKOFF_MIN_MS;
+		const max = this.opts.reconnectDelayMax ?? BACKOFF_MAX_MS;
+		const base = Math.min(max, min * 2 ** this._attempt);
+		// "equal jitter": half fixed, half random, so clients restarted
+		// together by a broker restart do not come back in lockstep
+		const delay = base / 2 + Math.random() * base / 2;
+		this._attempt++;
+		this._retryTimer = setTimeout(() => {
+			this._retryTimer = null;
+			if (this._closed || this.connected)
+				return;
+			this._fire('reconnect_attempt', this._attempt);
+			this._start();
+		}, delay);
+	}
+
+	/* Run fn(client) now, or once the MQTT.js client exists (the first
+	 * getToken may still be running); fail(err) if it never will. */
+	_withClient(fn, fail) {
+		if (this._client)
+			fn(this._client);
+		else
+			this._early.push({ run: fn, fail });
+	}
+
+	/* Closed for good: no more retries; what waits ends with 'closed'. */
+	_abandon() {
+		this._closed = true;
+		for (const e of this._early.splice(0))
+			if (e.fail)
+				e.fail(hubError('closed'));
+		clearTimeout(this._retryTimer);
+		this._retryTimer = null;
+		clearTimeout(this._presenceTimer);
+		for (const [, p] of this._pending) {
+			clearTimeout(p.timer);
+			p.reject(hubError('closed'));
+		}
+		this._pending.clear();
+		for (const [, r] of this._rooms)
+			for (const w of r.waiters.splice(0))
+				w.reject(hubError('closed'));
+	}
+
+	/* The session is gone (getToken said 401): stop without a DISCONNECT. */
+	_shutdown(reason) {
+		const was = this.connected;
+		this._abandon();
+		if (this._client)
+			this._client.end(true);
+		this.connected = false;
+		if (was)
+			this._fire('disconnect', reason);
+	}
+
+	/**
+	 * Close the connection for good (a clean MQTT DISCONNECT: no last will).
+	 * Pending requests and joins reject with Error('closed').
+	 * @returns {Promise<void>} settled once the socket is closed
+	 */
+	close() {
+		if (this._closed)
+			return Promise.resolve();
+		const c = this._client;
+		const wasConnected = this.connected;
+		this._abandon();
+		return new Promise((resolve) => {
+			if (!c) {
+				resolve();
+				return;
+			}
+			let done = false;
+			const finish = () => {
+				if (done)
+					return;
+				done = true;
+				clearTimeout(force);
+				if (wasConnected && this.connected) {
+					this.connected = false;
+					this._fire('disconnect', 'io client disconnect');
+				}
+				this.connected = false;
+				resolve();
+			};
+			// a clean end waits for unacknowledged QoS 1 messages; do not
+			// wait for ever (the broker may be gone)
+			const force = setTimeout(() => c.end(true, {}, finish), 2000);
+			c.end(false, {}, finish);
+		});
+	}
+
+	/**
+	 * Same as close() (Socket.IO's name; libhubclient's hubio_disconnect).
+	 * @returns {Promise<void>}
+	 */
+	disconnect() {
+		return this.close();
+	}
+
+	// ------------------------------------------------------------ rooms
+
+	_roomFilters(room) {
+		return [`rooms/${room}/ev/+/+`, `rooms/${room}/sys/+`, `rooms/${room}/presence/+`];
+	}
+
+	_subscribeRoom(room) {
+		const entry = this._rooms.get(room);
+		// retained presence comes again with the SUBACK: start afresh
+		this._presence.set(room, new Map());
+		this._markPresence(room);
+		const subs = {};
+		for (const f of this._roomFilters(room))
+			// noLocal: an emitter does not get its own event back (other
+			// connections of the same user do)
+			subs[f] = this.protocolVersion === 5 ? { qos: 1, nl: true } : { qos: 1 };
+		this._client.subscribe(subs, (err, granted) => {
+			const bad = subackRefusal(err, granted);
+			if (err && !bad)
+				return; // the connection went: joined again on the next one
+			if (!this._rooms.has(room))
+				return; // left meanwhile
+			const waiters = entry ? entry.waiters.splice(0) : [];
+			if (bad) {
+				// not a member (or not any more): forget the room
+				this._rooms.delete(room);
+				this._presence.delete(room);
+				const e = hubError('forbidden', bad);
+				for (const w of waiters)
+					w.reject(e);
+				if (!waiters.length && !this._closed)
+					this._fire('error', Object.assign(hubError('forbidden', bad), { room }));
+				return;
+			}
+			for (const w of waiters)
+				w.resolve(room);
+		});
+	}
+
+	/**
+	 * Join a room: subscribe to its events, notices and presence. Resolves
+	 * on the SUBACK; rejects with Error('forbidden') when the user may not
+	 * read the room. Joined rooms are joined again after every reconnect.
+	 * @param {string} room
+	 * @returns {Promise<string>} the room
+	 */
+	join(room) {
+		if (!NAME_RE.test(room || ''))
+			return quiet(Promise.reject(hubError('invalid', 'room name')));
+		if (this._closed)
+			return quiet(Promise.reject(hubError('closed')));
+		return quiet(new Promise((resolve, reject) => {
+			let entry = this._rooms.get(room);
+			const fresh = !entry;
+			if (!entry) {
+				entry = { waiters: [] };
+				this._rooms.set(room, entry);
+			}
+			entry.waiters.push({ resolve, reject });
+			if (this.connected && (fresh || entry.waiters.length === 1))
+				this._subscribeRoom(room);
+		}));
+	}
+
+	/**
+	 * Leave a room (unsubscribe). Its presence list is dropped.
+	 * @param {string} room
+	 * @returns {Promise<void>}
+	 */
+	leave(room) {
+		const entry = this._rooms.get(room);
+		this._rooms.delete(room);
+		this._presence.delete(room);
+		this._typingLast.delete(room);
+		if (entry)
+			for (const w of entry.waiters.splice(0))
+				w.reject(hubError('left'));
+		if (!this.connected || !entry)
+			return Promise.resolve();
+		return quiet(new Promise((resolve, reject) => {
+			this._client.unsubscribe(this._roomFilters(room), (err) =>
+				err ? reject(err) : resolve());
+		}));
+	}
+
+	/** @returns {string[]} the rooms joined (or being joined) */
+	rooms() {
+		return [...this._rooms.keys()];
+	}
+
+	// ------------------------------------------------------------- emit
+
+	_publish(topic, data, props, timeoutMs, qos = 1) {
+		if (this._closed)
+			return quiet(Promise.reject(hubError('closed')));
+		const payload = JSON.stringify(data === undefined ? null : data);
+		const opts = { qos, retain: false };
+		if (this.protocolVersion === 5 && props && Object.keys(props).length)
+			opts.properties = { ...props };
+		return quiet(new Promise((resolve, reject) => {
+			let timer = null;
+			let done = false;
+			if (timeoutMs != null)
+				timer = setTimeout(() => {
+					done = true;
+					reject(hubError('timeout'));
+				}, timeoutMs);
+			this._withClient((c) => c.publish(topic, payload, opts, (err) => {
+				if (done)
+					return;
+				done = true;
+				clearTimeout(timer);
+				if (!err)
+					resolve();
+				else if (isForbidden(err.code))
+					reject(hubError('forbidden', err.code));
+				else
+					reject(err);
+			}), (err) => {
+				if (!done) {
+					done = true;
+					clearTimeout(timer);
+					reject(err);
+				}
+			});
+		}));
+	}
+
+	/**
+	 * Emit an event into a room (JSON(data), QoS 1, on
+	 * rooms/{room}/ev/{event}/{me}). The returned promise resolves when the
+	 * hub accepted it (PUBACK) and rejects with Error('forbidden') when the
+	 * user may not write there; with an ack callback, ack(err) is called
+	 * instead (err null on success). Other members get it as
+	 * on(event, (data, meta) => ...); the emitting connection does not.
+	 * @param {string} room
+	 * @param {string} event
+	 * @param {any} [data]
+	 * @param {(err: Error|null) => void} [ack]
+	 * @returns {Promise<void>}
+	 */
+	emit(room, event, data, ack) {
+		return this._emit(room, event, data, ack, null);
+	}
+
+	_emit(room, event, data, ack, timeoutMs) {
+		let p;
+		if (!NAME_RE.test(room || ''))
+			p = Promise.reject(hubError('invalid', 'room name'));
+		else if (!validEvent(event))
+			p = Promise.reject(hubError('invalid', 'event name'));
+		else
+			p = this._publish(`rooms/${room}/ev/${event}/${this.username}`, data, {},
+				timeoutMs);
+		return this._settle(p, ack);
+	}
+
+	_settle(p, ack) {
+		p = quiet(p);
+		if (typeof ack === 'function')
+			p.then(() => ack(null), (e) => ack(e));
+		return p;
+	}
+
+	/**
+	 * Send an event to one user's inbox (users/{user}/inbox/{event}/{me}):
+	 * a direct message or notification. Allowed when you share a room.
+	 * @param {string} user
+	 * @param {string} event
+	 * @param {any} [data]
+	 * @param {(err: Error|null) => void} [ack]
+	 * @returns {Promise<void>}
+	 */
+	emitToUser(user, event, data, ack) {
+		return this._send(user, event, data, ack, null);
+	}
+
+	_send(user, event, data, ack, timeoutMs) {
+		let p;
+		if (!NAME_RE.test(user || ''))
+			p = Promise.reject(hubError('invalid', 'user name'));
+		else if (!validEvent(event))
+			p = Promise.reject(hubError('invalid', 'event name'));
+		else
+			p = this._publish(`users/${user}/inbox/${event}/${this.username}`, data, {},
+				timeoutMs);
+		return this._settle(p, ack);
+	}
+
+	/**
+	 * Socket.IO's timeout(): the next emit / emitToUser / request fails with
+	 * Error('timeout') unless the hub answers within ms.
+	 * @param {number} ms
+	 * @returns {{emit: Function, emitToUser: Function, request: Function}}
+	 */
+	timeout(ms) {
+		return {
+			emit: (room, event, data, ack) => this._emit(room, event, data, ack, ms),
+			emitToUser: (user, event, data, ack) => this._send(user, event, data, ack, ms),
+			request: (target, event, data, opts = {}) =>
+				this.request(target, event, data, { ...opts, timeout: ms }),
+		};
+	}
+
+	/**
+	 * Tell a room you are typing: emits 'typing' ({typing: true}, QoS 0) at
+	 * most once per interval (2 s unless options.typingInterval) per room;
+	 * call it on every keystroke. Others get on('typing', (data, meta)).
+	 * @param {string} room
+	 * @returns {boolean} whether an event was sent
+	 */
+	typing(room) {
+		if (!this.connected || !NAME_RE.test(room || ''))
+			return false;
+		const now = Date.now();
+		const last = this._typingLast.get(room) || 0;
+		if (now - last < this._typingMs)
+			return false;
+		this._typingLast.set(room, now);
+		this._publish(`rooms/${room}/ev/typing/${this.username}`, { typing: true }, {},
+			null, 0);
+		return true;
+	}
+
+	// -------------------------------------------------- request / reply
+
+	/**
+	 * Ask and wait for the first answer (MQTT 5 request/response). target is
+	 * {room} (the event goes to the room) or {user} (to that user's inbox).
+	 * A responder's handler gets meta.reply(value); the promise resolves
+	 * with that value, or rejects with Error('timeout') after
+	 * opts.timeout ms (10 s), Error('forbidden') if the hub refused it.
+	 * @param {{room?: string, user?: string}} target
+	 * @param {string} event
+	 * @param {any} [data]
+	 * @param {{timeout?: number}} [opts]
+	 * @returns {Promise<any>}
+	 */
+	request(target, event, data, opts = {}) {
+		if (this.protocolVersion !== 5)
+			return quiet(Promise.reject(hubError('unsupported', 'request needs MQTT 5')));
+		let topic;
+		if (target && target.room && NAME_RE.test(target.room))
+			topic = `rooms/${target.room}/ev/${event}/${this.username}`;
+		else if (target && target.user && NAME_RE.test(target.user))
+			topic = `users/${target.user}/inbox/${event}/${this.username}`;
+		else
+			return quiet(Promise.reject(hubError('invalid', 'target')));
+		if (!validEvent(event))
+			return quiet(Promise.reject(hubError('invalid', 'event name')));
+		const corr = randomHex(16);
+		const ms = opts.timeout ?? DEFAULT_REQUEST_MS;
+		return quiet(new Promise((resolve, reject) => {
+			const timer = setTimeout(() => {
+				this._pending.delete(corr);
+				reject(hubError('timeout'));
+			}, ms);
+			this._pending.set(corr, { resolve, reject, timer });
+			this._publish(topic, data, {
+				responseTopic: `users/${this.username}/inbox/reply`,
+				correlationData: corr,
+			}).catch((e) => {
+				const p = this._pending.get(corr);
+				if (!p)
+					return;
+				clearTimeout(p.timer);
+				this._pending.delete(corr);
+				reject(e);
+			});
+		}));
+	}
+
+	_replier(packet) {
+		const props = packet.properties;
+		if (!props || !props.responseTopic || props.correlationData == null ||
+			!REPLY_TOPIC_RE.test(props.responseTopic))
+			return undefined;
+		const topic = `${props.responseTopic}/${this.username}`;
+		const corr = props.correlationData;
+		return (value) => this._publish(topic, value, { correlationData: corr });
+	}
+
+	// ------------------------------------------------------------ status
+
+	/**
+	 * Subscribe to users/{user}/status of the given users (default: everyone
+	 * you share a room with, users/+/status). Changes come as
+	 * on('status', ({user, online, since?, reason?}, {user})).
+	 * @param {string[]} [users]
+	 * @returns {Promise<void>}
+	 */
+	watchStatus(users) {
+		const filters = users && users.length ? users.map((u) => `users/${u}/status`)
+			: ['users/+/status'];
+		return this.subscribe(filters);
+	}
+
+	/**
+	 * Subscribe to owntracks/+/+ (the hub delivers only devices you own or
+	 * share a room with). Messages come as on('location', (msg, {device,
+	 * name, topic, retain})) with msg the OwnTracks object (_type
+	 * 'location', 'lwt', ...).
+	 * @returns {Promise<void>}
+	 */
+	watchLocations() {
+		// QoS 0: a fix a second, the next one supersedes a lost one, and
+		// the browser saves a PUBACK per fix
+		return this.subscribe(['owntracks/+/+'], { qos: 0 });
+	}
+
+	/**
+	 * Subscribe to extra MQTT filters (kept across reconnects). Messages on
+	 * topics hubio has no event for come as on('mqtt', (data, {topic,
+	 * retain})).
+	 * @param {string|string[]} filters
+	 * @param {{qos?: number}} [opts]  QoS of the subscription (1)
+	 * @returns {Promise<void>} rejects with Error('forbidden') on a refusal
+	 */
+	subscribe(filters, opts = {}) {
+		filters = Array.isArray(filters) ? filters : [filters];
+		const qos = opts.qos ?? 1;
+		for (const f of filters)
+			this._extra.set(f, qos);
+		if (!this.connected)
+			return Promise.resolve();
+		return quiet(new Promise((resolve, reject) => {
+			const subs = Object.fromEntries(filters.map((f) => [f, { qos }]));
+			this._client.subscribe(subs, (err, granted) => {
+				const bad = subackRefusal(err, granted);
+				if (bad) {
+					for (const f of filters)
+						this._extra.delete(f);
+					reject(hubError('forbidden', bad));
+				} else if (err) {
+					reject(err); // the connection went; subscribed again on the next
+				} else {
+					resolve();
+				}
+			});
+		}));
+	}
+
+	// ---------------------------------------------------------- presence
+
+	/**
+	 * The members of a joined room online now, sorted by name.
+	 * @param {string} room
+	 * @returns {{user: string, since: number}[]}
+	 */
+	presence(room) {
+		const m = this._presence.get(room);
+		if (!m)
+			return [];
+		return [...m].map(([user, since]) => ({ user, since }))
+			.sort((a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : 0));
+	}
+
+	/**
+	 * The number of members of a joined room online now (-1: not joined).
+	 * @param {string} room
+	 * @returns {number}
+	 */
+	presenceCount(room) {
+		const m = this._presence.get(room);
+		return m ? m.size : -1;
+	}
+
+	/**
+	 * Call fn(list, count) whenever the room's member list changes (from
+	 * the retained presence and the joined/left notices).
+	 * @param {string} room
+	 * @param {(list: {user: string, since: number}[], count: number) => void} fn
+	 * @returns {() => void} a function removing the callback
+	 */
+	onPresence(room, fn) {
+		if (!this._presenceCbs.has(room))
+			this._presenceCbs.set(room, new Set());
+		this._presenceCbs.get(room).add(fn);
+		return () => this._presenceCbs.get(room)?.delete(fn);
+	}
+
+	_setPresence(room, user, since) {
+		const m = this._presence.get(room);
+		if (!m)
+			return;
+		if (since === null) {
+			if (m.delete(user))
+				this._markPresence(room);
+		} else if (!m.has(user) || (since && m.get(user) !== since)) {
+			m.set(user, since || m.get(user) || Math.floor(Date.now() / 1000));
+			this._markPresence(room);
+		}
+	}
+
+	/* A burst of retained messages after a join makes one callback. */
+	_markPresence(room) {
+		this._presenceDirty.add(room);
+		if (this._presenceTimer)
+			return;
+		this._presenceTimer = setTimeout(() => {
+			this._presenceTimer = null;
+			const rooms = [...this._presenceDirty];
+			this._presenceDirty.clear();
+			for (const r of rooms) {
+				const cbs = this._presenceCbs.get(r);
+				if (!cbs || !this._presence.has(r))
+					continue;
+				const list = this.presence(r);
+				for (const fn of [...cbs]) {
+					try {
+						fn(list, list.length);
+					} catch (e) {
+						console.error('hubio: presence callback threw', e);
+					}
+				}
+			}
+		}, 0);
+	}
+
+	// ---------------------------------------------------------- dispatch
+
+	_onMessage(topic, payload, packet) {
+		const lv = topic.split('/');
+		if (lv[0] === 'rooms' && lv.length >= 4) {
+			const room = lv[1];
+			if (!this._rooms.has(room))
+				return; // a late delivery after leave()
+			if (lv[2] === 'ev' && lv.length === 5) {
+				const event = lv[3];
+				if (RESERVED.has(event))
+					return; // nobody may pose as a hub notice
+				if (this.protocolVersion !== 5 && lv[4] === this.username)
+					return; // 3.1.1 has no no-local: drop our own echoes
+				const meta = { room, from: lv[4], ts: Date.now(), inbox: false, event };
+				const reply = this._replier(packet);
+				if (reply)
+					meta.reply = reply;
+				this._fireEvent(event, decode(payload), meta);
+				return;
+			}
+			if (lv[2] === 'sys' && lv.length === 4) {
+				const data = decode(payload);
+				const notice = lv[3];
+				if (data && typeof data === 'object' && data.user) {
+					if (notice === 'joined')
+						this._setPresence(room, data.user, 0);
+					else if (notice === 'left')
+						this._setPresence(room, data.user, null);
+				}
+				this._fire(notice, data, { room, from: data && data.user, ts: Date.now() });
+				return;
+			}
+			if (lv[2] === 'presence' && lv.length === 4) {
+				if (!payload.length) {
+					this._setPresence(room, lv[3], null);
+					return;
+				}
+				const data = decode(payload);
+				const since = data && typeof data === 'object' && Number(data.since);
+				this._setPresence(room, lv[3], since || 0);
+				return;
+			}
+		}
+		if (lv[0] === 'users' && lv.length === 5 && lv[1] === this.username && lv[2] === 'inbox') {
+			const event = lv[3];
+			const from = lv[4];
+			const data = decode(payload);
+			if (event === 'reply') {
+				const key = bytesKey(packet.properties && packet.properties.correlationData);
+				const p = this._pending.get(key);
+				if (p) {
+					clearTimeout(p.timer);
+					this._pending.delete(key);
+					p.resolve(data);
+					return;
+				}
+			}
+			if (RESERVED.has(event))
+				return;
+			const meta = { room: null, from, ts: Date.now(), inbox: true, event };
+			const reply = this._replier(packet);
+			if (reply)
+				meta.reply = reply;
+			this._fireEvent(event, data, meta);
+			return;
+		}
+		if (lv[0] === 'users' && lv.length === 3 && lv[2] === 'status') {
+			// an empty retained payload clears it: the user is unknown again
+			const data = payload.length ? decode(payload) : { online: false };
+			const st = data && typeof data === 'object' ? data : { online: false };
+			this._fire('status', { user: lv[1], ...st }, { user: lv[1], retain: !!packet.retain });
+			return;
+		}
+		if (lv[0] === 'owntracks' && lv.length === 3) {
+			if (!payload.length)
+				return; // a cleared retained location
+			const data = decode(payload);
+			if (data && typeof data === 'object')
+				this._fire('location', data, { device: lv[1], name: lv[2], topic,
+					retain: !!packet.retain });
+			return;
+		}
+		this._fire('mqtt', decode(payload), { topic, retain: !!packet.retain });
+	}
+}
+
+/**
+ * Connect to the hub's MQTT-over-WebSocket listener.
+ *
+ * @param {string} url  ws://host:port/ of the broker (GET /api/config gives
+ *   mqtt_ws_port)
+ * @param {object} opts
+ * @param {string} opts.username      the user name (MQTT username)
+ * @param {string} [opts.token]       an MQTT token (POST /api/token); used
+ *   when there is no getToken
+ * @param {() => Promise<string>} [opts.getToken]  called before every
+ *   (re)connect for a fresh token; reject with an error whose .status is
+ *   401 (or .fatal is true) to stop reconnecting
+ * @param {string} [opts.clientId]    default hubio-{username}-{random}
+ * @param {number} [opts.keepalive]   seconds, default 30
+ * @param {number} [opts.protocolVersion]  5 (default) or 4 (no request/reply)
+ * @param {number} [opts.typingInterval]   ms between typing emits, 2000
+ * @param {boolean} [opts.reconnect]  false: do not reconnect
+ * @param {number} [opts.reconnectDelay]     first backoff step, 500 ms
+ * @param {number} [opts.reconnectDelayMax]  backoff cap, 30000 ms
+ * @returns {Hub}
+ */
+export function connect(url, opts = {}) {
+	if (!opts.username || !NAME_RE.test(opts.username))
+		throw hubError('invalid', 'username');
+	if (!opts.token && !opts.getToken)
+		throw hubError('invalid', 'token or getToken is required');
+	return new Hub(url, opts);
+}
+
+/**
+ * The broker's WebSocket URL for this page: ws://<page host>:<port>/.
+ * @param {number} port  mqtt_ws_port from GET /api/config
+ * @returns {string}
+ */
+export function brokerUrl(port) {
+	const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+	const host = location.hostname.includes(':') ? `[${location.hostname}]` : location.hostname;
+	return `${scheme}://${host}:${port}/`;
+}
+
+export { Hub };
+export default { connect, brokerUrl, Hub };
