@@ -51,8 +51,22 @@ int hauth_acl__check(struct hauth *h, struct mosquitto *client, const char *topi
 
 	if (!topic)
 		return MOSQ_ERR_ACL_DENIED;
-	if (!c)
-		return denied(h, NULL, topic, access, "connection not authenticated by the hub");
+	if (!c) {
+		/* an offline persistent session (clean session off): the broker
+		 * queues messages for it, or re-checks its queue when it comes
+		 * back. It was authenticated by us when it connected; judge the
+		 * message by its username with today's directory (a deleted or
+		 * revoked principal no longer reads, and cannot reconnect) */
+		const char *user = mosquitto_client_username(client);
+		struct hc_acl_decision od = {.explain = false};
+		if (access != MOSQ_ACL_READ || !user)
+			return denied(
+				h, NULL, topic, access, "connection not authenticated by the hub");
+		hc_acl_check(h->dir, user, topic, strlen(topic), HC_ACL_READ, &od);
+		if (!od.allow)
+			return denied(h, NULL, topic, access, od.rule);
+		return MOSQ_ERR_SUCCESS;
+	}
 	if (c->gone || c->replaced) {
 		/* only the will of an ended connection gets here */
 		if (access != MOSQ_ACL_WRITE)
