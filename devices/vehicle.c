@@ -187,6 +187,7 @@ static void went_online(struct trk_vehicle *v, int64_t now_ms)
 	v->state = TRK_V_ONLINE;
 	v->online_since_ms = now_ms;
 	v->refusal_noted = false;
+	v->refusals = 0;
 	v->unreachable_noted = false;
 	trk_backoff__reset(&v->backoff);
 	v->fleet->stats.connects++;
@@ -208,18 +209,28 @@ static void went_online(struct trk_vehicle *v, int64_t now_ms)
 		trk_vehicle__take_fix(v, now_ms);
 }
 
+#define REFUSALS_FINAL 3
+
 static void refused(struct trk_vehicle *v, int rc, int64_t now_ms)
 {
 	const struct trk_opts *o = opts(v);
 	char buf[96];
 
 	v->fleet->stats.refusals++;
-	if (v->outcome == TRK_OUT_NONE)
+	v->refusals++;
+	/* the hub applies a new device within ~0.5 s: a device used right
+	 * after `hubctl device add` can be refused once. Only a device refused
+	 * three times in a row (over a few seconds) counts as refused */
+	if (v->outcome == TRK_OUT_NONE && v->refusals >= REFUSALS_FINAL)
 		v->outcome = TRK_OUT_REFUSED;
 	if (!v->refusal_noted) {
 		v->refusal_noted = true;
 		hc_err("msg=\"%s: connection refused: %s\" device=%s code=%d", v->id,
 			refusal_text(rc, buf, sizeof(buf)), v->id, rc);
+	}
+	if (v->refusals < REFUSALS_FINAL && is_auth_refusal(rc)) {
+		retry_later(v, now_ms, 1000);
+		return;
 	}
 	if (o->once) {
 		v->state = TRK_V_DONE;

@@ -71,6 +71,7 @@ struct trk_vehicle {
 	bool once_taken;	 /* --once: its one fix was taken */
 	bool once_ok;		 /* --once: and acknowledged */
 	bool refusal_noted;	 /* logged once per run of refusals */
+	int refusals;		 /* auth refusals since the last successful connect */
 	bool unreachable_noted;	 /* likewise for failed attempts */
 	bool denied_noted;	 /* a v5 PUBACK said not authorised (logged once) */
 	uint64_t dropped_before; /* queue drops when the connection was lost */
