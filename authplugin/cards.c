@@ -64,7 +64,11 @@ void hauth_cards__seen(struct hauth *h, struct hauth_client *c, const char *topi
 		return;
 	json_str(dp->display_name[0] ? dp->display_name : c->name, display, sizeof(display));
 	/* OwnTracks' tracker id convention: the last two characters */
-	snprintf(tid, sizeof(tid), "%s", idlen >= 2 ? c->name + idlen - 2 : c->name);
+	{
+		size_t tl = idlen >= 2 ? 2 : idlen;
+		memcpy(tid, c->name + idlen - tl, tl);
+		tid[tl] = '\0';
+	}
 	if (hc_fmt(card_topic, sizeof(card_topic), "owntracks/%s/%s/info", c->name, name) ||
 		hc_fmt(body, sizeof(body), "{\"_type\":\"card\",\"name\":\"%s\",\"tid\":\"%s\"}",
 			display, tid))

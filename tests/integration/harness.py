@@ -812,7 +812,12 @@ def _stack_restart_broker(self, down=0.0):
     if down:
         time.sleep(down)
     conf = os.path.join(self.dir, "mosquitto.conf")
-    return self.start("broker", ["mosquitto", "-c", conf], self.ports["mqtt"])
+    saved = dict(self.env)
+    self.env.update(sanitizer_preload())
+    try:
+        return self.start("broker", ["mosquitto", "-c", conf], self.ports["mqtt"])
+    finally:
+        self.env = saved
 
 
 Stack.use_web = _stack_use_web

@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: MIT
+// Load generator for bench/sio_bench.py: speaks Engine.IO v4 / Socket.IO v5
+// over WebSocket directly (package `ws`), so the client costs little next
+// to the server measured. The same client drives hub-bridge and the Node
+// reference stack. One JSON result on stdout.
+//
+//   node sio_bench.mjs '{"url","cookie","mode":"connect|fanout|idle", ...}'
+//   connect: {"n","concurrency"}            -> connects/s (auth + CONNECT ack)
+//   fanout:  {"n","events","window","rate"} -> deliveries/s and latency
+//   idle:    {"n","hold_ms"}                -> opens n sockets, prints "ready",
+//                                              holds them until stdin closes
+import WebSocket from 'ws';
+import { performance } from 'node:perf_hooks';
+
+const cfg = JSON.parse(process.argv[2]);
+const wsUrl = cfg.url.replace(/^http/, 'ws') + '/socket.io/?EIO=4&transport=websocket';
+
+function open(onEvent) {
+	return new Promise((resolve, reject) => {
+		const ws = new WebSocket(wsUrl, { headers: { Cookie: cfg.cookie }, perMessageDeflate: false });
+		const sock = { ws, acks: new Map(), nextId: 0 };
+		let ready = false;
+		ws.on('message', (buf) => {
+			const s = buf.toString();
+			if (s[0] === '0') {
+				ws.send('40');
+			} else if (s === '2') {
+				ws.send('3');
+			} else if (s.startsWith('40')) {
+				ready = true;
+				resolve(sock);
+			} else if (s.startsWith('44')) {
+				reject(new Error('refused: ' + s));
+			} else if (s.startsWith('43')) {
+				const m = /^43(\d+)/.exec(s);
+				const cb = m && sock.acks.get(Number(m[1]));
+				if (cb) {
+					sock.acks.delete(Number(m[1]));
+					cb(JSON.parse(s.slice(2 + m[1].length)));
+				}
+			} else if (s.startsWith('42') && onEvent) {
+				onEvent(s);
+			}
+		});
+		ws.on('error', (e) => { if (!ready) reject(e); });
+		ws.on('close', () => { if (!ready) reject(new Error('closed')); });
+	});
+}
+
+function emit(sock, event, data, cb) {
+	const id = sock.nextId++;
+	sock.acks.set(id, cb);
+	sock.ws.send('42' + id + JSON.stringify([event, data]));
+}
+
+async function pool(n, concurrency, fn) {
+	let next = 0;
+	const out = [];
+	await Promise.all(Array.from({ length: Math.min(concurrency, n) }, async () => {
+		while (next < n) {
+			const i = next++;
+			out[i] = await fn(i);
+		}
+	}));
+	return out;
+}
+
+// phase marks: the driver samples the servers' CPU time at each
+const mark = (name) => process.stdout.write(JSON.stringify({ mark: name }) + '\n');
+
+function pct(sorted, p) {
+	if (!sorted.length)
+		return null;
+	return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+}
+
+async function connectMode() {
+	mark('start');
+	const t0 = performance.now();
+	const socks = await pool(cfg.n, cfg.concurrency || 50, () => open(null));
+	const secs = (performance.now() - t0) / 1000;
+	mark('end');
+	for (const s of socks)
+		s.ws.terminate();
+	return { connects: cfg.n, seconds: secs, connects_per_s: cfg.n / secs };
+}
+
+async function fanoutMode() {
+	const n = cfg.n, events = cfg.events, window = cfg.window || 64;
+	let got = 0, doneResolve;
+	const lat = [];
+	const done = new Promise((r) => { doneResolve = r; });
+	const expect = n * events;
+	// cheap parsing keeps the client from being what is measured: the
+	// event name and t0 are found by position, not by JSON.parse
+	const onEvent = (s) => {
+		if (!s.startsWith('42["bench",'))
+			return;
+		const i = s.indexOf('"t0":');
+		lat.push(performance.now() - parseFloat(s.slice(i + 5, i + 30)));
+		if (++got === expect)
+			doneResolve();
+	};
+	const receivers = await pool(n, 50, () => open(onEvent));
+	const sender = await open(null);
+	await new Promise((r) => setTimeout(r, 300));
+	// throughput: a window of events awaiting their acks
+	mark('start');
+	const t0 = performance.now();
+	let sent = 0, acked = 0;
+	await new Promise((resolve) => {
+		const pump = () => {
+			while (sent < events && sent - acked < window) {
+				emit(sender, 'bench', { t0: performance.now(), n: sent++ }, () => {
+					acked++;
+					if (acked === events)
+						resolve();
+					else
+						pump();
+				});
+			}
+		};
+		pump();
+	});
+	await Promise.race([done, new Promise((r) => setTimeout(r, 30000))]);
+	const secs = (performance.now() - t0) / 1000;
+	mark('end');
+	const thr = { deliveries: got, expected: expect, seconds: secs, deliveries_per_s: got / secs };
+	// latency at a steady, moderate rate (no queueing from the window)
+	lat.length = 0;
+	got = 0;
+	const rate = cfg.rate || 50, count = cfg.latency_events || 100;
+	const target = n * count;
+	const latDone = new Promise((r) => {
+		const check = setInterval(() => { if (got >= target) { clearInterval(check); r(); } }, 5);
+		setTimeout(() => { clearInterval(check); r(); }, 20000);
+	});
+	for (let i = 0; i < count; i++) {
+		emit(sender, 'bench', { t0: performance.now(), n: i }, () => {});
+		await new Promise((r) => setTimeout(r, 1000 / rate));
+	}
+	await latDone;
+	lat.sort((a, b) => a - b);
+	for (const s of receivers.concat([sender]))
+		s.ws.terminate();
+	return { n, ...thr, latency_samples: lat.length, p50_ms: pct(lat, 0.5), p99_ms: pct(lat, 0.99),
+		latency_rate: rate };
+}
+
+async function idleMode() {
+	const socks = await pool(cfg.n, 50, () => open(null));
+	process.stdout.write(JSON.stringify({ ready: socks.length }) + '\n');
+	await new Promise((r) => process.stdin.on('end', r).resume());
+	for (const s of socks)
+		s.ws.terminate();
+	return { closed: socks.length };
+}
+
+const modes = { connect: connectMode, fanout: fanoutMode, idle: idleMode };
+modes[cfg.mode]().then((r) => {
+	process.stdout.write(JSON.stringify(r) + '\n');
+	process.exit(0);
+}, (e) => {
+	process.stdout.write(JSON.stringify({ error: String(e) }) + '\n');
+	process.exit(1);
+});

@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Engine.IO v4 sessions: the handshake, packets from the client, the
+ * heartbeat (the server pings every pingInterval and ends a session whose
+ * pong is not back within pingTimeout), the polling-to-WebSocket upgrade
+ * (probe "2probe"/"3probe", the parked GET released with a noop, "5"
+ * switches) and the end of a session.
+ *
+ * A session lives in h->socks from its handshake until it is freed. When
+ * it ends it first goes HBR_S_CLOSING: what is queued (a Socket.IO
+ * DISCONNECT, the Engine.IO close) is still written, then it is freed when
+ * its transports let go or after HBR_CLOSE_FLUSH_MS.
+ *
+ * Deadlines (ping, pong, CONNECT, close) are kept per session and looked
+ * at by one walk every HBR_TICK_MS (hbr_eio__tick): a timer per session
+ * would cost a sorted insertion into lws's one timer list for every pong.
+ */
+#include "hbr.h"
+#include "hc_err.h"
+#include "hc_log.h"
+#include "hc_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct hbr_sock *hbr_eio__find(struct hbr *h, const char *sid, size_t len)
+{
+	return hc_hmap_get(&h->socks, sid, len);
+}
+
+struct hbr_sock *hbr_eio__by_serial(struct hbr *h, uint64_t serial)
+{
+	return hc_hmap_get(&h->serials, (const char *)&serial, sizeof(serial));
+}
+
+struct hbr_sock *hbr_eio__open(struct hbr *h, int transport, const char *cookie, const char *addr)
+{
+	struct hbr_sock *s;
+
+	if (h->stopping)
+		return NULL;
+	if (h->nsocks >= HBR_MAX_SOCKETS) {
+		hc_warn("msg=\"session refused: too many sockets\" max=%d", HBR_MAX_SOCKETS);
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->h = h;
+	s->state = HBR_S_OPEN;
+	s->transport = transport;
+	s->current = -1;
+	s->created_ms = hc_mono_ms();
+	s->ping_due_ms = s->created_ms + h->ping_interval;
+	s->serial = ++h->next_serial;
+	snprintf(s->cookie, sizeof(s->cookie), "%s", cookie ? cookie : "");
+	snprintf(s->addr, sizeof(s->addr), "%s", addr ? addr : "-");
+	if (hc_random_token(15, s->sid, sizeof(s->sid)) ||
+		hc_random_token(15, s->sock_id, sizeof(s->sock_id)) ||
+		hc_hmap_put(&h->socks, s->sid, strlen(s->sid), s, NULL)) {
+		free(s);
+		return NULL;
+	}
+	if (hc_hmap_put(&h->serials, (const char *)&s->serial, sizeof(s->serial), s, NULL)) {
+		hc_hmap_del(&h->socks, s->sid, strlen(s->sid));
+		free(s);
+		return NULL;
+	}
+	h->nsocks++;
+	hc_debug("msg=\"engine.io open\" sid=%s transport=%s addr=%s", s->sid,
+		transport == HBR_T_WS ? "websocket" : "polling", s->addr);
+	return s;
+}
+
+int hbr_eio__open_packet(struct hbr *h, struct hbr_sock *s, char *out, size_t n)
+{
+	return hc_fmt(out, n,
+		"0{\"sid\":\"%s\",\"upgrades\":[%s],\"pingInterval\":%lld,\"pingTimeout\":%lld,"
+		"\"maxPayload\":%lld}",
+		s->sid, s->transport == HBR_T_POLLING ? "\"websocket\"" : "",
+		(long long)h->ping_interval, (long long)h->ping_timeout, (long long)h->max_payload);
+}
+
+void hbr_eio__wake(struct hbr *h, struct hbr_sock *s)
+{
+	(void)h;
+	if (s->ws_wsi && (s->transport == HBR_T_WS || s->probe_reply))
+		lws_callback_on_writable(s->ws_wsi);
+	if (s->poll_wsi && (s->transport == HBR_T_POLLING || s->noop_pending))
+		lws_callback_on_writable(s->poll_wsi);
+}
+
+/* What one session needs at now: HBR_S_CLOSING sessions return true when
+ * they are to be freed (after the walk); others are pinged, or ended. */
+static bool tick_one(struct hbr *h, struct hbr_sock *s, int64_t now)
+{
+	if (s->state == HBR_S_CLOSING) {
+		bool idle = !s->ws_wsi && !s->poll_wsi && (s->transport == HBR_T_WS || !s->qlen);
+		return idle || now >= s->close_due_ms;
+	}
+	if (s->pong_due_ms && now >= s->pong_due_ms) {
+		hc_info("msg=\"ping timeout\" sid=%s user=%s", s->sid, s->user[0] ? s->user : "-");
+		hbr_eio__close(h, s, "keepalive", false);
+	} else if (!s->connected && now - s->created_ms >= HBR_CONNECT_MS) {
+		hc_debug("msg=\"no socket.io connect in time\" sid=%s", s->sid);
+		hbr_eio__close(h, s, "network", false);
+	} else if (!s->pong_due_ms && s->ping_due_ms && now >= s->ping_due_ms) {
+		s->ping_due_ms = 0;
+		s->pong_due_ms = now + h->ping_timeout;
+		hbr_sock__send_text(h, s, "2", 1);
+	}
+	return false;
+}
+
+struct tick_ud {
+	struct hbr *h;
+	int64_t now;
+	struct hbr_sock *done[256];
+	int n;
+};
+
+static int tick_cb(void *ud, const char *key, void *value)
+{
+	struct tick_ud *t = ud;
+	(void)key;
+	/* closing and pinging leave h->socks alone; frees wait for the end
+	 * of the walk */
+	if (tick_one(t->h, value, t->now) && t->n < 256)
+		t->done[t->n++] = value;
+	return 0;
+}
+
+void hbr_eio__tick(struct hbr *h)
+{
+	struct tick_ud t = {.h = h, .now = hc_mono_ms()};
+
+	hc_hmap_each(&h->socks, tick_cb, &t);
+	for (int i = 0; i < t.n; i++) {
+		struct hbr_sock *s = t.done[i];
+		/* the client did not come for its last packets */
+		if (s->ws_wsi) {
+			hbr_server__kill(s->ws_wsi);
+			s->ws_wsi = NULL;
+		}
+		if (s->poll_wsi) {
+			hbr_server__kill(s->poll_wsi);
+			s->poll_wsi = NULL;
+		}
+		hbr_eio__free(h, s);
+	}
+}
+
+int hbr_eio__binary(struct hbr *h, struct hbr_sock *s, size_t len)
+{
+	(void)h;
+	if (s->attach_pending > 0) {
+		s->attach_pending--;
+		return 0;
+	}
+	hc_debug("msg=\"binary message without a binary packet dropped\" sid=%s len=%zu", s->sid,
+		len);
+	return 0;
+}
+
+int hbr_eio__packet(struct hbr *h, struct hbr_sock *s, const char *p, size_t len, bool via_ws)
+{
+	if (s->state != HBR_S_OPEN) {
+		/* an upgrade under way completes, so the last packets go out */
+		if (via_ws && s->probing && len == 1 && p[0] == HBR_EIO_UPGRADE) {
+			s->probing = false;
+			s->transport = HBR_T_WS;
+			hbr_eio__wake(h, s);
+		}
+		return -1;
+	}
+	if (!len)
+		goto bad;
+	switch (p[0]) {
+	case HBR_EIO_MESSAGE:
+		return hbr_sio__message(h, s, p + 1, len - 1);
+	case HBR_EIO_PONG:
+		if (len != 1)
+			goto bad;
+		s->pong_due_ms = 0;
+		s->ping_due_ms = hc_mono_ms() + h->ping_interval;
+		return 0;
+	case HBR_EIO_PING:
+		/* only the upgrade probe: in v4 the server pings */
+		if (via_ws && s->probing && len == 6 && !memcmp(p + 1, "probe", 5)) {
+			hc_debug("msg=\"upgrade probe\" sid=%s get_parked=%d", s->sid,
+				s->poll_wsi != NULL);
+			s->probe_reply = true;
+			s->probe_seen = true;
+			if (s->poll_wsi)
+				s->noop_pending = true;
+			hbr_eio__wake(h, s);
+			return 0;
+		}
+		goto bad;
+	case HBR_EIO_UPGRADE:
+		if (!via_ws || !s->probing || len != 1)
+			goto bad;
+		s->probing = false;
+		s->transport = HBR_T_WS;
+		if (s->poll_wsi)
+			s->noop_pending = true;
+		hc_debug("msg=\"upgraded to websocket\" sid=%s", s->sid);
+		hbr_eio__wake(h, s);
+		return 0;
+	case HBR_EIO_CLOSE:
+		hbr_eio__close(h, s, "clean", false);
+		return -1;
+	case HBR_EIO_NOOP:
+		return 0;
+	case 'b':
+		if (!via_ws)
+			return hbr_eio__binary(h, s, len - 1);
+		goto bad;
+	default:
+		goto bad;
+	}
+bad:
+	hc_info("msg=\"malformed engine.io packet: session ended\" sid=%s user=%s len=%zu", s->sid,
+		s->user[0] ? s->user : "-", len);
+	hbr_eio__close(h, s, "network", false);
+	return -1;
+}
+
+void hbr_eio__close(struct hbr *h, struct hbr_sock *s, const char *reason, bool sio_disconnect)
+{
+	if (s->state != HBR_S_OPEN)
+		return;
+	s->end_reason = reason;
+	if (s->connected && sio_disconnect)
+		hbr_sock__send_text(h, s, "41", 2);
+	if (s->transport == HBR_T_POLLING)
+		hbr_sock__send_text(h, s, "1", 1);
+	if (s->connected)
+		hbr_sio__ended(h, s);
+	s->connected = false;
+	s->state = HBR_S_CLOSING;
+	s->close_due_ms = hc_mono_ms() + HBR_CLOSE_FLUSH_MS;
+	hc_hmap_del(&h->serials, (const char *)&s->serial, sizeof(s->serial));
+	/* a probe the client may still complete stays (see hbr_eio__packet);
+	 * one not even started is cut */
+	if (s->probing && s->ws_wsi && !s->probe_seen) {
+		hbr_server__kill(s->ws_wsi);
+		s->ws_wsi = NULL;
+		s->probing = false;
+	}
+	if (s->transport == HBR_T_WS && s->ws_wsi)
+		lws_callback_on_writable(s->ws_wsi);
+	if (s->transport == HBR_T_POLLING && s->poll_wsi)
+		lws_callback_on_writable(s->poll_wsi);
+	/* never freed here: callers may still hold s; hbr_eio__tick frees it */
+}
+
+void hbr_eio__maybe_free(struct hbr *h, struct hbr_sock *s)
+{
+	if (s->state != HBR_S_CLOSING || s->ws_wsi || s->poll_wsi)
+		return;
+	/* a polling client may still come for the close packet */
+	if (s->transport == HBR_T_POLLING && s->qlen && hc_mono_ms() < s->close_due_ms)
+		return;
+	hbr_eio__free(h, s);
+}
+
+void hbr_eio__transport_gone(struct hbr *h, struct hbr_sock *s, struct lws *wsi)
+{
+	if (wsi == s->poll_wsi) {
+		s->poll_wsi = NULL;
+		s->noop_pending = false;
+	}
+	if (wsi == s->ws_wsi) {
+		s->ws_wsi = NULL;
+		s->probe_reply = false;
+		s->probe_seen = false;
+		if (s->probing) {
+			s->probing = false; /* the upgrade failed: polling goes on */
+		} else if (s->state == HBR_S_OPEN) {
+			hbr_eio__close(h, s, "network", false);
+		}
+	}
+	hbr_eio__maybe_free(h, s);
+}
+
+void hbr_eio__free(struct hbr *h, struct hbr_sock *s)
+{
+	if (s->state == HBR_S_OPEN) {
+		s->end_reason = s->end_reason ? s->end_reason : "network";
+		if (s->connected)
+			hbr_sio__ended(h, s);
+		hc_hmap_del(&h->serials, (const char *)&s->serial, sizeof(s->serial));
+	}
+	if (s->ws_wsi)
+		hbr_server__kill(s->ws_wsi);
+	if (s->poll_wsi)
+		hbr_server__kill(s->poll_wsi);
+	hc_hmap_del(&h->socks, s->sid, strlen(s->sid));
+	hbr_sock__queue_free(s);
+	h->nsocks--;
+	hc_debug("msg=\"engine.io session freed\" sid=%s", s->sid);
+	free(s);
+}

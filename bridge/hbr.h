@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hub-bridge internals: the process state and the functions its files
+ * share. Everything here runs on the single lws service thread, except
+ * what mqtt.c says runs on libmosquitto's thread (only its queue).
+ *
+ * One Engine.IO session carries exactly one Socket.IO socket (the default
+ * namespace "/"; others are refused), so both live in struct hbr_sock.
+ */
+#ifndef HBR_H
+#define HBR_H
+
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hc_acl.h"
+#include "hc_config.h"
+#include "hc_hmap.h"
+#include "hc_names.h"
+#include "hc_store.h"
+#include "hc_token.h"
+#include "packet.h"
+
+struct hc_follow;
+struct hbr_mqtt;
+
+#define HBR_PATH	   "/socket.io/"
+#define HBR_ID_LEN	   20	 /* Engine.IO sid and Socket.IO id: 15 random bytes */
+#define HBR_MAX_SOCKETS	   60000 /* Engine.IO sessions at once */
+#define HBR_CONNECT_MS	   20000 /* handshake to Socket.IO CONNECT */
+#define HBR_CLOSE_FLUSH_MS 2000	 /* a closing session waits this long for its last GET */
+#define HBR_ROOMS_MAX	   32	 /* rooms one socket may be joined to */
+#define HBR_ACKS_MAX	   256	 /* publishes awaiting a PUBACK per socket */
+#define HBR_ACK_TIMEOUT_MS 10000
+#define HBR_OUTQ_MAX	   8192	 /* queued packets per socket */
+#define HBR_UNSEEN_MS	   10000 /* a session the directory never showed */
+#define HBR_FRESH_TOKEN_S  30	 /* same rule as authplugin/auth.c */
+#define HBR_SWEEP_MS	   250
+#define HBR_TICK_MS	   100 /* deadline walk */
+#define HBR_ORIGIN_MAX	   300
+
+enum hbr_transport { HBR_T_POLLING = 1, HBR_T_WS };
+
+enum hbr_state {
+	HBR_S_OPEN = 1, /* Engine.IO open; Socket.IO maybe connected */
+	HBR_S_CLOSING,	/* ended; flushing last packets, then freed */
+};
+
+/* A packet to send, shared by every socket it goes to (fan-out builds it
+ * once). data[LWS_PRE ...] holds the Engine.IO-encoded packet ("42[...]");
+ * lws writes frame headers into the LWS_PRE bytes before it, which is fine
+ * on our single thread. */
+struct hbr_msg {
+	unsigned refs;
+	size_t len;
+	unsigned char data[];
+};
+
+struct hbr_room;
+
+struct hbr_join {
+	struct hbr_room *room;
+	size_t idx; /* position in room->socks */
+};
+
+struct hbr_bucket {
+	double tokens;
+	int64_t last_ms;
+	int64_t window_ms; /* start of the abuse-counting window */
+	int drops;
+	int64_t warned_ms;
+};
+
+struct hbr_sock {
+	struct hbr *h;
+	uint64_t serial;
+	char sid[HBR_ID_LEN + 1];     /* Engine.IO session id */
+	char sock_id[HBR_ID_LEN + 1]; /* Socket.IO id, the plugin's conn id */
+	int state;		      /* enum hbr_state */
+	int transport;		      /* enum hbr_transport (active) */
+	struct lws *poll_wsi;	      /* parked polling GET, or NULL */
+	struct lws *ws_wsi;	      /* WebSocket (active or probing) */
+	bool probing;		      /* ws_wsi is a probe, not yet upgraded */
+	bool probe_reply;	      /* "3probe" to write on ws_wsi */
+	bool probe_seen;	      /* "2probe" came: polling GETs get a noop */
+	bool noop_pending;	      /* answer the parked GET with "6" */
+	int64_t created_ms;
+
+	/* output queue: a ring of shared packets */
+	struct hbr_msg **q;
+	unsigned qhead, qlen, qcap;
+	size_t qbytes;
+
+	/* heartbeat and deadlines (hbr_eio__tick) */
+	int64_t ping_due_ms;	/* next ping */
+	int64_t pong_due_ms;	/* 0: no ping outstanding */
+	int64_t close_due_ms;	/* HBR_S_CLOSING: free by then */
+	int64_t pollseen_ms;	/* last polling request */
+	const char *end_reason; /* presence detach reason, once ended */
+
+	/* handshake request */
+	char cookie[HC_SECRET_LEN + 1]; /* hub_sid value, "" if none */
+	char addr[48];
+
+	/* Socket.IO */
+	bool connected;			    /* CONNECT accepted */
+	char user[HC_NAME_MAX + 1];	    /* the resolved principal */
+	char session[HC_TOKEN_SID_MAX + 1]; /* the session's sid */
+	bool session_seen;		    /* the directory showed it */
+	int64_t auth_ms;
+	struct hbr_join joins[HBR_ROOMS_MAX];
+	int njoins;
+	int current; /* index into joins, -1 if none */
+	struct hbr_bucket bucket;
+	int attach_pending;			/* binary attachments still to swallow */
+	int acks;				/* publishes awaiting their PUBACK */
+	struct hbr_sock *user_next, *user_prev; /* sockets of the same user */
+};
+
+struct hbr_stats {
+	uint64_t connects_ok, connects_denied, events_in, events_out, dropped_slow, mqtt_dropped;
+};
+
+struct hbr {
+	struct hc_config cfg;
+	struct lws_context *lws;
+	struct hc_store *store; /* read-only, cookie lookups */
+	struct hc_token_key *key;
+	struct hc_acl_dir *dir;
+	struct hc_follow *follow;
+	struct hbr_mqtt *mq;
+	char db_path[4200];
+
+	/* settings, read once */
+	int64_t max_payload, ping_interval, ping_timeout, event_rate;
+	size_t outq_bytes_max;
+
+	struct hc_hmap socks;	/* Engine.IO sid -> hbr_sock */
+	struct hc_hmap serials; /* serial (8 bytes) -> hbr_sock, live ones */
+	struct hc_hmap users;	/* user -> first hbr_sock (user_next list) */
+	struct hc_hmap rooms;	/* room -> hbr_room */
+	struct hc_hmap acks;	/* mid (4 bytes) -> pending ack */
+	uint64_t next_serial;
+	int nsocks;
+	char origin_tag[64]; /* marks our own publishes (user property) */
+
+	lws_sorted_usec_list_t sul_sweep; /* every HBR_TICK_MS */
+	int64_t last_sweep_ms;
+	bool stopping;
+	int64_t stop_deadline_ms;
+	struct hbr_stats stats;
+};
+
+/* ---- msg.c: shared packets and the per-socket queue ---- */
+/* A packet holding len bytes copied from p (NULL: uninitialised). refs 1. */
+struct hbr_msg *hbr_msg__new(const void *p, size_t len);
+void hbr_msg__unref(struct hbr_msg *m);
+/* Queue m (takes a reference) on s and wake its transport. Over the
+ * socket's limits the socket is ended (slow consumer) and 1 returned. */
+int hbr_sock__send(struct hbr *h, struct hbr_sock *s, struct hbr_msg *m);
+/* Queue a copy of a text packet (Engine.IO-encoded). */
+int hbr_sock__send_text(struct hbr *h, struct hbr_sock *s, const char *p, size_t len);
+struct hbr_msg *hbr_sock__peek(struct hbr_sock *s);
+void hbr_sock__pop(struct hbr_sock *s);
+void hbr_sock__queue_free(struct hbr_sock *s);
+
+/* ---- engineio.c: sessions, heartbeat, transports ---- */
+struct hbr_sock *hbr_eio__find(struct hbr *h, const char *sid, size_t len);
+struct hbr_sock *hbr_eio__by_serial(struct hbr *h, uint64_t serial);
+/* A new session for a handshake. NULL when full or out of memory. */
+struct hbr_sock *hbr_eio__open(struct hbr *h, int transport, const char *cookie, const char *addr);
+/* The open packet ("0{...}") for s into out. */
+int hbr_eio__open_packet(struct hbr *h, struct hbr_sock *s, char *out, size_t n);
+/* One Engine.IO packet from the client (text, without framing). Returns 0,
+ * or -1 when the session ended because of it. */
+int hbr_eio__packet(struct hbr *h, struct hbr_sock *s, const char *p, size_t len, bool via_ws);
+/* A binary message (WS binary frame or polling "b..."). */
+int hbr_eio__binary(struct hbr *h, struct hbr_sock *s, size_t len);
+/* End the session: reason is the presence reason; sio_disconnect sends the
+ * Socket.IO DISCONNECT first (server-initiated ends the client must not
+ * retry). Safe to call twice. s stays valid until the loop runs again (it
+ * is freed from its timer or hbr_eio__maybe_free, never in here). */
+void hbr_eio__close(struct hbr *h, struct hbr_sock *s, const char *reason, bool sio_disconnect);
+/* The transport wsi is going away. */
+void hbr_eio__transport_gone(struct hbr *h, struct hbr_sock *s, struct lws *wsi);
+/* Heartbeat and deadlines of every session; frees ended ones. */
+void hbr_eio__tick(struct hbr *h);
+/* Free a session (after close, when its transports are done). */
+void hbr_eio__free(struct hbr *h, struct hbr_sock *s);
+/* Wake whichever transport should write s's queue. */
+void hbr_eio__wake(struct hbr *h, struct hbr_sock *s);
+/* A closed session whose transports let go: free it if it is done. */
+void hbr_eio__maybe_free(struct hbr *h, struct hbr_sock *s);
+
+/* ---- socketio.c: the Socket.IO layer ---- */
+/* A Socket.IO packet (Engine.IO message payload) from the client. */
+int hbr_sio__message(struct hbr *h, struct hbr_sock *s, const char *p, size_t len);
+/* Queue an event: name and pre-encoded JSON args (without brackets). */
+int hbr_sio__emit(struct hbr *h, struct hbr_sock *s, const char *event, const char *args_json);
+/* Event names socket.io-client keeps for itself (never delivered). */
+bool hbr_sio__reserved(const char *name, size_t len);
+/* Answer ack id with one JSON argument. */
+int hbr_sio__ack(struct hbr *h, struct hbr_sock *s, int64_t id, const char *json);
+/* The socket ends: leave rooms, detach presence, forget acks. */
+void hbr_sio__ended(struct hbr *h, struct hbr_sock *s);
+/* Publish results arriving (mid -> ack), and expired acks. */
+void hbr_sio__puback(struct hbr *h, int mid, int reason_code);
+void hbr_sio__acks_sweep(struct hbr *h, int64_t now_ms);
+void hbr_sio__acks_free(struct hbr *h);
+
+/* ---- auth.c: who is this socket ---- */
+/* Find the hub_sid cookie value in a Cookie header. */
+bool hbr_auth__cookie(const char *header, char out[HC_SECRET_LEN + 1]);
+/* Resolve the user of a CONNECT: token from the auth payload (may be NULL)
+ * or the handshake's cookie. Fills s->user/session. HUB_OK or an error
+ * (reason for the log in *why). */
+int hbr_auth__connect(
+	struct hbr *h, struct hbr_sock *s, const char *token, size_t toklen, const char **why);
+/* Whether s may stay: NULL, or the presence reason it ends with. */
+const char *hbr_auth__verdict(struct hbr *h, struct hbr_sock *s, int64_t now_ms);
+
+/* ---- rooms.c: local rooms, fan-out, presence members ---- */
+int hbr_rooms__join(struct hbr *h, struct hbr_sock *s, const char *room, size_t len);
+int hbr_rooms__leave(struct hbr *h, struct hbr_sock *s, const char *room, size_t len);
+void hbr_rooms__leave_all(struct hbr *h, struct hbr_sock *s);
+/* Send s the presence snapshot of a room it joined. */
+void hbr_rooms__presence_snapshot(struct hbr *h, struct hbr_sock *s, struct hbr_room *r);
+const char *hbr_rooms__name(const struct hbr_room *r);
+/* A message from the broker. origin: our own tag of the sending socket
+ * ("" when it came from elsewhere). */
+void hbr_rooms__deliver(struct hbr *h, const char *topic, const void *payload, size_t len,
+	const char *origin, int64_t ts_ms);
+/* Directory changed: drop joins the user may no longer read. */
+void hbr_rooms__recheck(struct hbr *h);
+/* The broker link came back: the presence map is rebuilt from retained. */
+void hbr_rooms__presence_reset(struct hbr *h);
+void hbr_rooms__free(struct hbr *h);
+/* Sockets of a user (list via user_next). */
+int hbr_users__add(struct hbr *h, struct hbr_sock *s);
+void hbr_users__del(struct hbr *h, struct hbr_sock *s);
+
+/* ---- presence.c: tell the plugin about sockets ---- */
+void hbr_presence__attach(struct hbr *h, struct hbr_sock *s);
+void hbr_presence__detach(struct hbr *h, struct hbr_sock *s, const char *reason);
+void hbr_presence__reattach_all(struct hbr *h);
+
+/* ---- limits.c ---- */
+enum hbr_rate { HBR_RATE_OK = 0, HBR_RATE_DROP, HBR_RATE_ABUSE };
+int hbr_limits__event(struct hbr *h, struct hbr_sock *s, int64_t now_ms);
+
+/* ---- cors.c ---- */
+/* Canonical "scheme://host[:port]" of an Origin; false if not one. */
+bool hbr_cors__canon(const char *s, size_t len, char *out, size_t n);
+/* Origin vs the Host header: same-origin (or no Origin at all). */
+bool hbr_cors__same_origin(const char *origin, const char *host);
+/* Whether origin is listed in cors_origins. */
+bool hbr_cors__listed(struct hbr *h, const char *origin);
+
+/* ---- mqtt.c: the broker link ---- */
+int hbr_mqtt__start(struct hbr *h, char *err, size_t errsz);
+/* Handle everything libmosquitto's thread queued (lws thread). */
+void hbr_mqtt__drain(struct hbr *h);
+/* QoS 1 publish as $hub; origin (may be NULL) tags our sockets' events.
+ * *mid gets the message id. HUB_OK, HUB_ERR_BUSY when not connected. */
+int hbr_mqtt__publish(struct hbr *h, const char *topic, const void *payload, size_t len,
+	const char *origin, int *mid);
+bool hbr_mqtt__connected(struct hbr *h);
+/* Publishes sent but not acknowledged yet. */
+int hbr_mqtt__inflight(struct hbr *h);
+void hbr_mqtt__stop(struct hbr *h);
+
+/* ---- server.c: lws glue ---- */
+extern const struct lws_protocols hbr_protocols[];
+/* The context on bind_address:sio_port; ev_loop (a libev loop) or NULL for
+ * lws's own poll() loop. */
+struct lws_context *hbr_server__create(struct hbr *h, void *ev_loop);
+/* Close a wsi from outside its callbacks (it is asked to write, then
+ * returns -1); its tie to a session is cut. */
+void hbr_server__kill(struct lws *wsi);
+
+/* ---- main.c ---- */
+/* Another thread woke the loop: broker messages, store changes, signals. */
+void hbr_main__wakeup(struct hbr *h);
+
+#endif

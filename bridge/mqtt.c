@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The broker link: one MQTT v5 connection as the hub's service identity
+ * ($hub, with a service token minted from the key file, re-minted before
+ * every reconnect). libmosquitto runs its own thread; its callbacks only
+ * copy what arrived into a mutex-protected queue and wake the lws loop
+ * (lws_cancel_service), which drains it with hbr_mqtt__drain. Publishing
+ * happens on the lws thread (libmosquitto is thread-safe in threaded mode).
+ *
+ * The queue is bounded: past MQ_MAX_BYTES, room messages are dropped (and
+ * counted) rather than letting a stalled loop eat all memory.
+ */
+#include "hbr.h"
+#include "hc_err.h"
+#include "hc_log.h"
+#include "hc_util.h"
+
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MQ_MAX_BYTES ((size_t)128 << 20)
+#define MQ_KEEPALIVE 30
+#define TOKEN_TTL_S  3600
+#define ORIGIN_PROP  "hub-origin"
+
+enum ev_type { EV_CONNECTED = 1, EV_DISCONNECTED, EV_MESSAGE, EV_PUBACK };
+
+struct ev {
+	struct ev *next;
+	int type;
+	int mid, rc;
+	int64_t ts_ms;
+	size_t plen;
+	char origin[96];
+	char *topic; /* points into data */
+	char data[]; /* topic NUL payload */
+};
+
+struct hbr_mqtt {
+	struct hbr *h;
+	struct mosquitto *mosq;
+	pthread_mutex_t lock;
+	struct ev *head, *tail;
+	size_t bytes;
+	atomic_bool connected;
+	atomic_int inflight;
+	atomic_ulong dropped; /* messages the full queue refused */
+	bool started;
+	char client_id[64];
+};
+
+static void push(struct hbr_mqtt *m, struct ev *e, bool droppable)
+{
+	size_t sz = sizeof(*e) + e->plen;
+	bool wake;
+	pthread_mutex_lock(&m->lock);
+	if (droppable && m->bytes + sz > MQ_MAX_BYTES) {
+		pthread_mutex_unlock(&m->lock);
+		free(e);
+		atomic_fetch_add(&m->dropped, 1);
+		return;
+	}
+	m->bytes += sz;
+	/* the loop needs waking only when the queue was empty: otherwise a
+	 * wake-up is already on its way (one pipe write per batch) */
+	wake = !m->head;
+	if (m->tail)
+		m->tail->next = e;
+	else
+		m->head = e;
+	m->tail = e;
+	pthread_mutex_unlock(&m->lock);
+	if (wake)
+		lws_cancel_service(m->h->lws);
+}
+
+static struct ev *ev_new(int type, size_t extra)
+{
+	struct ev *e = calloc(1, sizeof(*e) + extra + 1);
+	if (e)
+		e->type = type;
+	return e;
+}
+
+static int mint(struct hbr_mqtt *m)
+{
+	char token[HC_TOKEN_MAX];
+	int64_t now = hc_now();
+	int rc = hc_token_mint(m->h->key, "service", HC_SERVICE_PRINCIPAL, "service", now,
+		now + TOKEN_TTL_S, token, sizeof(token));
+	if (rc)
+		return rc;
+	rc = mosquitto_username_pw_set(m->mosq, HC_SERVICE_PRINCIPAL, token);
+	memset(token, 0, sizeof(token));
+	return rc == MOSQ_ERR_SUCCESS ? HUB_OK : HUB_ERR_NOMEM;
+}
+
+/* ---- libmosquitto's thread ---- */
+
+static void on_connect(
+	struct mosquitto *mosq, void *ud, int rc, int flags, const mosquitto_property *props)
+{
+	struct hbr_mqtt *m = ud;
+	static char *const subs[] = {
+		"rooms/+/ev/+/+", "rooms/+/sys/+", "rooms/+/presence/+", "users/+/inbox/+/+"};
+	struct ev *e;
+	(void)flags;
+	(void)props;
+	if (rc != 0) {
+		hc_warn("msg=\"broker refused the bridge\" reason=%d (%s)", rc,
+			mosquitto_reason_string(rc));
+		return;
+	}
+	/* first the event, then the subscription: the loop resets the
+	 * presence map before the retained presence arrives again */
+	e = ev_new(EV_CONNECTED, 0);
+	if (e)
+		push(m, e, false);
+	atomic_store(&m->connected, true);
+	rc = mosquitto_subscribe_multiple(mosq, NULL, 4, subs, 0, 0, NULL);
+	if (rc != MOSQ_ERR_SUCCESS)
+		hc_err("msg=\"cannot subscribe\" err=%s", mosquitto_strerror(rc));
+}
+
+static void on_disconnect(struct mosquitto *mosq, void *ud, int rc, const mosquitto_property *p)
+{
+	struct hbr_mqtt *m = ud;
+	struct ev *e;
+	(void)mosq;
+	(void)p;
+	atomic_store(&m->connected, false);
+	atomic_store(&m->inflight, 0);
+	/* the next reconnect presents a fresh token */
+	if (mint(m))
+		hc_err("msg=\"cannot mint the service token\"");
+	e = ev_new(EV_DISCONNECTED, 0);
+	if (e) {
+		e->rc = rc;
+		push(m, e, false);
+	}
+}
+
+static void on_message(struct mosquitto *mosq, void *ud, const struct mosquitto_message *msg,
+	const mosquitto_property *props)
+{
+	struct hbr_mqtt *m = ud;
+	size_t tl = strlen(msg->topic), pl = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
+	struct ev *e = ev_new(EV_MESSAGE, tl + 1 + pl);
+	char *name = NULL, *value = NULL;
+	(void)mosq;
+	if (!e)
+		return;
+	e->topic = e->data;
+	memcpy(e->data, msg->topic, tl + 1);
+	if (pl)
+		memcpy(e->data + tl + 1, msg->payload, pl);
+	e->plen = pl;
+	e->ts_ms = hc_now_ms();
+	if (mosquitto_property_read_string_pair(
+		    props, MQTT_PROP_USER_PROPERTY, &name, &value, false) &&
+		name && value && !strcmp(name, ORIGIN_PROP))
+		snprintf(e->origin, sizeof(e->origin), "%s", value);
+	free(name);
+	free(value);
+	push(m, e, true);
+}
+
+static void on_publish(
+	struct mosquitto *mosq, void *ud, int mid, int reason_code, const mosquitto_property *props)
+{
+	struct hbr_mqtt *m = ud;
+	struct ev *e = ev_new(EV_PUBACK, 0);
+	(void)mosq;
+	(void)props;
+	atomic_fetch_sub(&m->inflight, 1);
+	if (!e)
+		return;
+	e->mid = mid;
+	e->rc = reason_code;
+	push(m, e, false);
+}
+
+/* ---- the lws thread ---- */
+
+int hbr_mqtt__start(struct hbr *h, char *err, size_t errsz)
+{
+	struct hbr_mqtt *m = calloc(1, sizeof(*m));
+	char rnd[16];
+	int rc;
+
+	if (!m)
+		return HUB_ERR_NOMEM;
+	m->h = h;
+	h->mq = m;
+	pthread_mutex_init(&m->lock, NULL);
+	mosquitto_lib_init();
+	if (hc_random_token(6, rnd, sizeof(rnd)) ||
+		hc_fmt(m->client_id, sizeof(m->client_id), "hub-bridge-%d-%s", (int)getpid(), rnd))
+		return HUB_ERR_CRYPTO;
+	snprintf(h->origin_tag, sizeof(h->origin_tag), "%s", m->client_id);
+	m->mosq = mosquitto_new(m->client_id, true, m);
+	if (!m->mosq) {
+		snprintf(err, errsz, "mosquitto_new failed");
+		return HUB_ERR_NOMEM;
+	}
+	mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+	/* mosquitto_loop_start runs (and marks) its own thread; calling
+	 * mosquitto_threaded_set as well would make it refuse */
+	mosquitto_reconnect_delay_set(m->mosq, 1, 2, false);
+	mosquitto_connect_v5_callback_set(m->mosq, on_connect);
+	mosquitto_disconnect_v5_callback_set(m->mosq, on_disconnect);
+	mosquitto_message_v5_callback_set(m->mosq, on_message);
+	mosquitto_publish_v5_callback_set(m->mosq, on_publish);
+	if (mint(m)) {
+		snprintf(err, errsz, "cannot mint the service token");
+		return HUB_ERR_CRYPTO;
+	}
+	rc = mosquitto_connect_async(m->mosq, hc_cfg_str(&h->cfg, HC_CFG_MQTT_HOST),
+		(int)hc_cfg_int(&h->cfg, HC_CFG_MQTT_PORT), MQ_KEEPALIVE);
+	if (rc != MOSQ_ERR_SUCCESS)
+		hc_warn("msg=\"broker not reachable yet; retrying\" host=%s port=%lld err=\"%s\"",
+			hc_cfg_str(&h->cfg, HC_CFG_MQTT_HOST),
+			(long long)hc_cfg_int(&h->cfg, HC_CFG_MQTT_PORT), mosquitto_strerror(rc));
+	rc = mosquitto_loop_start(m->mosq);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		snprintf(err, errsz, "cannot start the MQTT thread: %s", mosquitto_strerror(rc));
+		return HUB_ERR_IO;
+	}
+	m->started = true;
+	hc_info("msg=\"broker link\" client_id=%s host=%s port=%lld", m->client_id,
+		hc_cfg_str(&h->cfg, HC_CFG_MQTT_HOST),
+		(long long)hc_cfg_int(&h->cfg, HC_CFG_MQTT_PORT));
+	return HUB_OK;
+}
+
+bool hbr_mqtt__connected(struct hbr *h)
+{
+	return h->mq && atomic_load(&h->mq->connected);
+}
+
+int hbr_mqtt__inflight(struct hbr *h)
+{
+	return h->mq ? atomic_load(&h->mq->inflight) : 0;
+}
+
+int hbr_mqtt__publish(struct hbr *h, const char *topic, const void *payload, size_t len,
+	const char *origin, int *mid)
+{
+	struct hbr_mqtt *m = h->mq;
+	mosquitto_property *props = NULL;
+	int rc;
+
+	if (!m || !atomic_load(&m->connected))
+		return HUB_ERR_BUSY;
+	if (origin && mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY,
+			      ORIGIN_PROP, origin) != MOSQ_ERR_SUCCESS)
+		return HUB_ERR_NOMEM;
+	atomic_fetch_add(&m->inflight, 1);
+	rc = mosquitto_publish_v5(m->mosq, mid, topic, (int)len, payload, 1, false, props);
+	mosquitto_property_free_all(&props);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		atomic_fetch_sub(&m->inflight, 1);
+		hc_warn("msg=\"publish failed\" topic=%s err=%s", topic, mosquitto_strerror(rc));
+		return HUB_ERR_BUSY;
+	}
+	return HUB_OK;
+}
+
+void hbr_mqtt__drain(struct hbr *h)
+{
+	struct hbr_mqtt *m = h->mq;
+	struct ev *e, *next;
+
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->lock);
+	e = m->head;
+	m->head = m->tail = NULL;
+	m->bytes = 0;
+	pthread_mutex_unlock(&m->lock);
+	{
+		unsigned long d = atomic_exchange(&m->dropped, 0);
+		if (d) {
+			h->stats.mqtt_dropped += d;
+			hc_warn("msg=\"broker messages dropped: the loop fell behind\" count=%lu",
+				d);
+		}
+	}
+	for (; e; e = next) {
+		next = e->next;
+		switch (e->type) {
+		case EV_MESSAGE:
+			hbr_rooms__deliver(h, e->topic, e->data + strlen(e->topic) + 1, e->plen,
+				e->origin, e->ts_ms);
+			break;
+		case EV_PUBACK:
+			hbr_sio__puback(h, e->mid, e->rc);
+			break;
+		case EV_CONNECTED:
+			hc_info("msg=\"connected to the broker\" client_id=%s", m->client_id);
+			hbr_rooms__presence_reset(h);
+			hbr_presence__reattach_all(h);
+			break;
+		case EV_DISCONNECTED:
+			hc_warn("msg=\"broker link lost; reconnecting\" rc=%d", e->rc);
+			break;
+		default:
+			break;
+		}
+		free(e);
+	}
+}
+
+void hbr_mqtt__stop(struct hbr *h)
+{
+	struct hbr_mqtt *m = h->mq;
+	struct ev *e, *next;
+
+	if (!m)
+		return;
+	if (m->mosq) {
+		mosquitto_disconnect_v5(m->mosq, 0, NULL);
+		if (m->started)
+			mosquitto_loop_stop(m->mosq, false);
+		mosquitto_destroy(m->mosq);
+	}
+	mosquitto_lib_cleanup();
+	for (e = m->head; e; e = next) {
+		next = e->next;
+		free(e);
+	}
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+	h->mq = NULL;
+}

@@ -1,0 +1,485 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Local rooms and fan-out. The bridge holds one broker subscription for
+ * everything; this file maps each message to the sockets it concerns:
+ *
+ *   rooms/{r}/ev/{event}/{sender}   -> sockets joined to r: event(data, meta)
+ *   rooms/{r}/sys/joined|left       -> sockets joined to r: joined/left
+ *   rooms/{r}/presence/{user}       -> the member map of r (retained)
+ *   users/{u}/inbox/{event}/{from}  -> every socket of user u
+ *
+ * A packet is encoded once per message and shared; each socket gets it
+ * only if hc_acl_check(dir, user, topic, READ) allows it (the same check
+ * the broker makes for its own subscribers). The sender's own socket does
+ * not get its event back (the publish carries its origin tag).
+ */
+#include "buf.h"
+#include "hbr.h"
+#include "hc_err.h"
+#include "hc_log.h"
+#include "hc_util.h"
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct hbr_room {
+	char name[HC_NAME_MAX + 1];
+	struct hbr_sock **socks; /* joined sockets */
+	size_t n, cap;
+	struct hc_hmap members; /* online user -> (void *)(intptr_t)(since + 1) */
+};
+
+const char *hbr_rooms__name(const struct hbr_room *r)
+{
+	return r->name;
+}
+
+static struct hbr_room *room_get(struct hbr *h, const char *name, size_t len, bool create)
+{
+	struct hbr_room *r = hc_hmap_get(&h->rooms, name, len);
+	if (r || !create)
+		return r;
+	if (len > HC_NAME_MAX)
+		return NULL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	memcpy(r->name, name, len);
+	hc_hmap_init(&r->members);
+	if (hc_hmap_put(&h->rooms, r->name, len, r, NULL)) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* ------------------------------------------------------------ joins */
+
+int hbr_rooms__join(struct hbr *h, struct hbr_sock *s, const char *name, size_t len)
+{
+	struct hbr_room *r;
+
+	for (int i = 0; i < s->njoins; i++)
+		if (strlen(s->joins[i].room->name) == len &&
+			!memcmp(s->joins[i].room->name, name, len)) {
+			s->current = i;
+			return HUB_OK;
+		}
+	if (s->njoins >= HBR_ROOMS_MAX)
+		return HUB_ERR_TOOBIG;
+	r = room_get(h, name, len, true);
+	if (!r)
+		return HUB_ERR_NOMEM;
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 8;
+		struct hbr_sock **v = realloc(r->socks, cap * sizeof(*v));
+		if (!v)
+			return HUB_ERR_NOMEM;
+		r->socks = v;
+		r->cap = cap;
+	}
+	r->socks[r->n] = s;
+	s->joins[s->njoins].room = r;
+	s->joins[s->njoins].idx = r->n;
+	r->n++;
+	s->current = s->njoins++;
+	return HUB_OK;
+}
+
+static void unjoin(struct hbr_sock *s, int j)
+{
+	struct hbr_room *r = s->joins[j].room;
+	size_t idx = s->joins[j].idx;
+
+	/* swap-remove from the room; fix the moved socket's index */
+	r->n--;
+	if (idx != r->n) {
+		struct hbr_sock *moved = r->socks[r->n];
+		r->socks[idx] = moved;
+		for (int k = 0; k < moved->njoins; k++)
+			if (moved->joins[k].room == r) {
+				moved->joins[k].idx = idx;
+				break;
+			}
+	}
+	memmove(&s->joins[j], &s->joins[j + 1], (size_t)(s->njoins - j - 1) * sizeof(s->joins[0]));
+	s->njoins--;
+	/* the current room becomes the most recently joined one left */
+	if (s->current == j)
+		s->current = s->njoins - 1;
+	else if (s->current > j)
+		s->current--;
+}
+
+int hbr_rooms__leave(struct hbr *h, struct hbr_sock *s, const char *name, size_t len)
+{
+	(void)h;
+	for (int i = 0; i < s->njoins; i++)
+		if (strlen(s->joins[i].room->name) == len &&
+			!memcmp(s->joins[i].room->name, name, len)) {
+			unjoin(s, i);
+			return HUB_OK;
+		}
+	return HUB_ERR_NOTFOUND;
+}
+
+void hbr_rooms__leave_all(struct hbr *h, struct hbr_sock *s)
+{
+	(void)h;
+	while (s->njoins)
+		unjoin(s, s->njoins - 1);
+	s->current = -1;
+}
+
+/* ------------------------------------------------------------ users */
+
+int hbr_users__add(struct hbr *h, struct hbr_sock *s)
+{
+	struct hbr_sock *first = hc_hmap_get(&h->users, s->user, strlen(s->user));
+	if (hc_hmap_put(&h->users, s->user, strlen(s->user), s, NULL))
+		return HUB_ERR_NOMEM;
+	s->user_prev = NULL;
+	s->user_next = first;
+	if (first)
+		first->user_prev = s;
+	return HUB_OK;
+}
+
+void hbr_users__del(struct hbr *h, struct hbr_sock *s)
+{
+	if (s->user_prev) {
+		s->user_prev->user_next = s->user_next;
+	} else if (s->user_next) {
+		hc_hmap_put(&h->users, s->user, strlen(s->user), s->user_next, NULL);
+	} else if (hc_hmap_get(&h->users, s->user, strlen(s->user)) == s) {
+		hc_hmap_del(&h->users, s->user, strlen(s->user));
+	}
+	if (s->user_next)
+		s->user_next->user_prev = s->user_prev;
+	s->user_next = s->user_prev = NULL;
+}
+
+/* ------------------------------------------------------------ presence */
+
+struct snap_ud {
+	struct hbr_buf *b;
+	int n;
+};
+
+static int snap_cb(void *ud, const char *user, void *value)
+{
+	struct snap_ud *u = ud;
+	if (u->n++)
+		hbr_buf__put(u->b, ",", 1);
+	hbr_buf__puts(u->b, "{\"user\":\"");
+	hbr_buf__puts(u->b, user); /* a valid name: nothing to escape */
+	hbr_buf__puts(u->b, "\",\"since\":");
+	hbr_buf__int(u->b, (long long)((intptr_t)value - 1));
+	hbr_buf__put(u->b, "}", 1);
+	return u->b->err;
+}
+
+void hbr_rooms__presence_snapshot(struct hbr *h, struct hbr_sock *s, struct hbr_room *r)
+{
+	struct hbr_buf b;
+	struct snap_ud u = {.b = &b};
+
+	hbr_buf__init(&b, (size_t)h->max_payload);
+	hbr_buf__puts(&b, "{\"room\":\"");
+	hbr_buf__puts(&b, r->name);
+	hbr_buf__puts(&b, "\",\"users\":[");
+	hc_hmap_each(&r->members, snap_cb, &u);
+	hbr_buf__puts(&b, "],\"online\":");
+	hbr_buf__int(&b, u.n);
+	hbr_buf__puts(&b, "},{\"room\":\"");
+	hbr_buf__puts(&b, r->name);
+	hbr_buf__puts(&b, "\"}");
+	if (!b.err)
+		hbr_sio__emit(h, s, "presence", b.p);
+	hbr_buf__free(&b);
+}
+
+static void presence_update(struct hbr *h, const char *room, size_t rlen, const char *user,
+	size_t ulen, const void *payload, size_t len)
+{
+	struct hbr_room *r = room_get(h, room, rlen, len > 0);
+	cJSON *j;
+	double since = 0;
+
+	if (!r || !hc_name_valid_n(user, ulen))
+		return;
+	if (!len) {
+		hc_hmap_del(&r->members, user, ulen);
+		return;
+	}
+	j = cJSON_ParseWithLength(payload, len);
+	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(j, "since")))
+		since = cJSON_GetObjectItemCaseSensitive(j, "since")->valuedouble;
+	cJSON_Delete(j);
+	if (since < 0 || since > 1e15)
+		since = 0;
+	hc_hmap_put(&r->members, user, ulen, (void *)(intptr_t)((int64_t)since + 1), NULL);
+}
+
+static int reset_cb(void *ud, const char *key, void *value)
+{
+	struct hbr_room *r = value;
+	(void)ud;
+	(void)key;
+	hc_hmap_clear(&r->members);
+	return 0;
+}
+
+void hbr_rooms__presence_reset(struct hbr *h)
+{
+	hc_hmap_each(&h->rooms, reset_cb, NULL);
+}
+
+/* ------------------------------------------------------------ fan-out */
+
+/* Split "a/b/c..." into at most n levels; returns the count (n+1 when
+ * there are more). */
+static int levels(const char *t, size_t len, const char **lv, size_t *ll, int n)
+{
+	int k = 0;
+	size_t start = 0;
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && t[i] != '/')
+			continue;
+		if (k == n)
+			return n + 1;
+		lv[k] = t + start;
+		ll[k] = i - start;
+		k++;
+		start = i + 1;
+	}
+	return k;
+}
+
+static uint64_t origin_serial(struct hbr *h, const char *origin)
+{
+	size_t tl = strlen(h->origin_tag);
+	char *end;
+	unsigned long long v;
+	if (!origin || strncmp(origin, h->origin_tag, tl) || origin[tl] != ':')
+		return 0;
+	v = strtoull(origin + tl + 1, &end, 10);
+	return *end ? 0 : (uint64_t)v;
+}
+
+/* Data as it goes into a packet: the payload itself when it is JSON,
+ * else a JSON string of it. */
+static void put_data(struct hbr_buf *b, const void *payload, size_t len)
+{
+	if (hbr_json_check(payload, len))
+		hbr_buf__put(b, payload, len);
+	else
+		hbr_buf__json_str(b, payload, len);
+}
+
+/* Queue m to the sockets of r that may read topic (newest last; walking
+ * backwards keeps going when a slow socket is dropped mid-way). */
+static void fan_out(struct hbr *h, struct hbr_room *r, const char *topic, size_t tlen,
+	struct hbr_msg *m, uint64_t skip)
+{
+	for (size_t i = r->n; i-- > 0;) {
+		struct hbr_sock *s;
+		struct hc_acl_decision d = {.explain = false};
+		if (i >= r->n)
+			continue;
+		s = r->socks[i];
+		if (s->serial == skip)
+			continue;
+		hc_acl_check(h->dir, s->user, topic, tlen, HC_ACL_READ, &d);
+		if (!d.allow)
+			continue;
+		h->stats.events_out++;
+		hbr_sock__send(h, s, m);
+	}
+}
+
+static void deliver_room_event(struct hbr *h, struct hbr_room *r, const char *topic, size_t tlen,
+	const char *event, size_t elen, const char *from, size_t flen, const void *payload,
+	size_t len, uint64_t skip, int64_t ts_ms)
+{
+	struct hbr_buf b;
+	struct hbr_msg *m;
+
+	hbr_buf__init(&b, (size_t)h->max_payload * 6 + 4096);
+	hbr_buf__puts(&b, "42[");
+	hbr_buf__json_str(&b, event, elen);
+	hbr_buf__put(&b, ",", 1);
+	put_data(&b, payload, len);
+	hbr_buf__puts(&b, ",{\"room\":\"");
+	hbr_buf__puts(&b, r->name);
+	hbr_buf__puts(&b, "\",\"from\":");
+	hbr_buf__json_str(&b, from, flen);
+	hbr_buf__puts(&b, ",\"ts\":");
+	hbr_buf__int(&b, (long long)ts_ms);
+	hbr_buf__puts(&b, "}]");
+	m = b.err ? NULL : hbr_msg__new(b.p, b.len);
+	hbr_buf__free(&b);
+	if (!m) {
+		hc_warn("msg=\"event not delivered: too big or out of memory\" room=%s", r->name);
+		return;
+	}
+	fan_out(h, r, topic, tlen, m, skip);
+	hbr_msg__unref(m);
+}
+
+static void deliver_notice(struct hbr *h, struct hbr_room *r, const char *topic, size_t tlen,
+	const char *notice, const void *payload, size_t len)
+{
+	struct hbr_buf b;
+	struct hbr_msg *m;
+
+	hbr_buf__init(&b, (size_t)h->max_payload * 6 + 4096);
+	hbr_buf__puts(&b, "42[\"");
+	hbr_buf__puts(&b, notice);
+	hbr_buf__puts(&b, "\",");
+	put_data(&b, payload, len);
+	hbr_buf__puts(&b, ",{\"room\":\"");
+	hbr_buf__puts(&b, r->name);
+	hbr_buf__puts(&b, "\"}]");
+	m = b.err ? NULL : hbr_msg__new(b.p, b.len);
+	hbr_buf__free(&b);
+	if (m) {
+		fan_out(h, r, topic, tlen, m, 0);
+		hbr_msg__unref(m);
+	}
+}
+
+static void deliver_inbox(struct hbr *h, const char *topic, size_t tlen, const char *user,
+	size_t ulen, const char *event, size_t elen, const char *from, size_t flen,
+	const void *payload, size_t len, uint64_t skip, int64_t ts_ms)
+{
+	struct hbr_sock *first = hc_hmap_get(&h->users, user, ulen);
+	struct hbr_buf b;
+	struct hbr_msg *m;
+	struct hbr_sock *list[64];
+	int n = 0;
+
+	if (!first)
+		return;
+	hbr_buf__init(&b, (size_t)h->max_payload * 6 + 4096);
+	hbr_buf__puts(&b, "42[");
+	hbr_buf__json_str(&b, event, elen);
+	hbr_buf__put(&b, ",", 1);
+	put_data(&b, payload, len);
+	hbr_buf__puts(&b, ",{\"room\":null,\"from\":");
+	hbr_buf__json_str(&b, from, flen);
+	hbr_buf__puts(&b, ",\"ts\":");
+	hbr_buf__int(&b, (long long)ts_ms);
+	hbr_buf__puts(&b, ",\"inbox\":true}]");
+	m = b.err ? NULL : hbr_msg__new(b.p, b.len);
+	hbr_buf__free(&b);
+	if (!m)
+		return;
+	/* collect first: a send may end a socket and edit the list */
+	for (struct hbr_sock *s = first; s && n < 64; s = s->user_next)
+		if (s->serial != skip)
+			list[n++] = s;
+	for (int i = 0; i < n; i++) {
+		struct hc_acl_decision d = {.explain = false};
+		if (!hbr_eio__by_serial(h, list[i]->serial))
+			continue;
+		hc_acl_check(h->dir, list[i]->user, topic, tlen, HC_ACL_READ, &d);
+		if (d.allow) {
+			h->stats.events_out++;
+			hbr_sock__send(h, list[i], m);
+		}
+	}
+	hbr_msg__unref(m);
+}
+
+void hbr_rooms__deliver(struct hbr *h, const char *topic, const void *payload, size_t len,
+	const char *origin, int64_t ts_ms)
+{
+	const char *lv[6];
+	size_t ll[6], tlen = strlen(topic);
+	int n = levels(topic, tlen, lv, ll, 5);
+	uint64_t skip = origin_serial(h, origin);
+	struct hbr_room *r;
+
+	if (n < 3)
+		return;
+	if (ll[0] == 5 && !memcmp(lv[0], "rooms", 5)) {
+		if (n == 4 && ll[2] == 8 && !memcmp(lv[2], "presence", 8)) {
+			presence_update(h, lv[1], ll[1], lv[3], ll[3], payload, len);
+			return;
+		}
+		r = room_get(h, lv[1], ll[1], false);
+		if (!r || !r->n)
+			return;
+		if (n == 5 && ll[2] == 2 && !memcmp(lv[2], "ev", 2)) {
+			if (!hc_event_valid_n(lv[3], ll[3]) || hbr_sio__reserved(lv[3], ll[3]))
+				return;
+			deliver_room_event(h, r, topic, tlen, lv[3], ll[3], lv[4], ll[4], payload,
+				len, skip, ts_ms);
+		} else if (n == 4 && ll[2] == 3 && !memcmp(lv[2], "sys", 3)) {
+			if (ll[3] == 6 && !memcmp(lv[3], "joined", 6))
+				deliver_notice(h, r, topic, tlen, "joined", payload, len);
+			else if (ll[3] == 4 && !memcmp(lv[3], "left", 4))
+				deliver_notice(h, r, topic, tlen, "left", payload, len);
+		}
+	} else if (n == 5 && ll[0] == 5 && !memcmp(lv[0], "users", 5) && ll[2] == 5 &&
+		   !memcmp(lv[2], "inbox", 5)) {
+		if (!hc_event_valid_n(lv[3], ll[3]) || hbr_sio__reserved(lv[3], ll[3]))
+			return;
+		deliver_inbox(h, topic, tlen, lv[1], ll[1], lv[3], ll[3], lv[4], ll[4], payload,
+			len, skip, ts_ms);
+	}
+}
+
+/* ------------------------------------------------------------ upkeep */
+
+struct recheck_ud {
+	struct hbr *h;
+};
+
+static int recheck_cb(void *ud, const char *key, void *value)
+{
+	struct recheck_ud *u = ud;
+	struct hbr_sock *s = value;
+	(void)key;
+	if (!s->connected)
+		return 0;
+	for (int i = s->njoins; i-- > 0;) {
+		char topic[96];
+		struct hc_acl_decision d = {.explain = false};
+		hc_fmt(topic, sizeof(topic), "rooms/%s/#", s->joins[i].room->name);
+		hc_acl_check(u->h->dir, s->user, topic, strlen(topic), HC_ACL_SUBSCRIBE, &d);
+		if (!d.allow) {
+			hc_info("%s/%s | room | removed room=%s (no longer readable)", s->sock_id,
+				s->user, s->joins[i].room->name);
+			unjoin(s, i);
+		}
+	}
+	return 0;
+}
+
+void hbr_rooms__recheck(struct hbr *h)
+{
+	struct recheck_ud u = {.h = h};
+	hc_hmap_each(&h->serials, recheck_cb, &u);
+}
+
+static int free_cb(void *ud, const char *key, void *value)
+{
+	struct hbr_room *r = value;
+	(void)ud;
+	(void)key;
+	hc_hmap_clear(&r->members);
+	free(r->socks);
+	free(r);
+	return 0;
+}
+
+void hbr_rooms__free(struct hbr *h)
+{
+	hc_hmap_each(&h->rooms, free_cb, NULL);
+	hc_hmap_clear(&h->rooms);
+}

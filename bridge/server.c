@@ -1,0 +1,734 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libwebsockets glue: one protocol serves both the Engine.IO long-polling
+ * requests (HTTP GET/POST on /socket.io/) and the WebSocket transport
+ * (the upgrade of a GET on the same path). Requests are checked here
+ * (path, EIO=4, transport, sid, origin, sizes) before engineio.c sees
+ * them; responses and WebSocket frames are written from the writeable
+ * callbacks only.
+ *
+ * A struct hbr_conn is lws's per-connection data: per HTTP transaction for
+ * polling, per WebSocket for the other transport. conn->sock ties a parked
+ * GET or a WebSocket to its session; the session holds the wsi back
+ * (poll_wsi / ws_wsi). Either side cuts the tie before it goes away.
+ */
+#include "buf.h"
+#include "hbr.h"
+#include "hc_err.h"
+#include "hc_log.h"
+#include "hc_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define RX_CHUNK      4096 /* lws's per-connection receive buffer */
+#define TX_CHUNK      65536
+#define POLL_BATCH    (1u << 20) /* bytes one polling response carries at most */
+#define WS_BATCH      64	 /* writes per writeable callback */
+#define COALESCE      65536	 /* bytes of frames joined into one write */
+#define HDR_BUF	      2048
+#define HOST_MAX      256
+#define ACRH_MAX      256
+#define POST_OVERHEAD 64
+
+enum conn_kind { C_NONE = 0, C_REPLY, C_GET, C_POST, C_WS };
+
+struct hbr_conn {
+	struct hbr_sock *sock; /* parked GET or WebSocket, else NULL */
+	int kind;
+	char sid[HBR_ID_LEN + 1];
+	char acao[HBR_ORIGIN_MAX]; /* origin to allow in CORS headers, "" none */
+	bool killed;
+
+	/* a prepared reply */
+	int status;
+	const char *ctype;
+	unsigned char *body; /* LWS_PRE + blen, owned */
+	size_t blen;
+	bool close_after;
+	bool preflight;
+	char acrh[ACRH_MAX];
+
+	/* POST body / WebSocket message being received */
+	struct hbr_buf in;
+	bool too_big;
+	bool rx_active, rx_binary;
+};
+
+static struct hbr *hbr_of(struct lws *wsi)
+{
+	return lws_context_user(lws_get_context(wsi));
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static bool header(struct lws *wsi, enum lws_token_indexes tok, char *out, size_t n)
+{
+	int len = lws_hdr_total_length(wsi, tok);
+	out[0] = '\0';
+	if (len <= 0 || (size_t)len >= n)
+		return false;
+	return lws_hdr_copy(wsi, out, (int)n, tok) > 0;
+}
+
+/* A query argument (lws has decoded it); false if absent or too long. */
+static bool arg(struct lws *wsi, const char *name, char *out, size_t n)
+{
+	char frag[128];
+	size_t nl = strlen(name);
+
+	out[0] = '\0';
+	for (int i = 0;
+		lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i) >= 0;
+		i++) {
+		if (!strncmp(frag, name, nl) && frag[nl] == '=') {
+			if (strlen(frag + nl + 1) >= n)
+				return false;
+			snprintf(out, n, "%s", frag + nl + 1);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void reply(struct lws *wsi, struct hbr_conn *c, int status, const char *ctype,
+	const char *body, size_t len)
+{
+	free(c->body);
+	c->body = malloc(LWS_PRE + len + 1);
+	c->blen = c->body ? len : 0;
+	if (c->body && len)
+		memcpy(c->body + LWS_PRE, body, len);
+	c->status = c->body ? status : 500;
+	c->ctype = ctype;
+	c->kind = C_REPLY;
+	lws_callback_on_writable(wsi);
+}
+
+/* Engine.IO's error answer: 400 {"code":N,"message":"..."}. */
+static void eio_error(struct lws *wsi, struct hbr_conn *c, int status, int code, const char *msg)
+{
+	char body[160];
+	int n = snprintf(body, sizeof(body), "{\"code\":%d,\"message\":\"%s\"}", code, msg);
+	reply(wsi, c, status, "application/json", body, (size_t)n);
+}
+
+static int add_hdr(
+	struct lws *wsi, const char *name, const char *value, unsigned char **p, unsigned char *end)
+{
+	return lws_add_http_header_by_name(wsi, (const unsigned char *)name,
+		(const unsigned char *)value, (int)strlen(value), p, end);
+}
+
+/* Status line, headers (with CORS for allowed origins), body; then the
+ * transaction ends. Returns what the callback returns. */
+static int write_response(struct lws *wsi, struct hbr_conn *c, int status, const char *ctype,
+	unsigned char *body, size_t blen)
+{
+	unsigned char hbuf[LWS_PRE + HDR_BUF], *start = hbuf + LWS_PRE, *p = start;
+	unsigned char *end = hbuf + sizeof(hbuf) - 1;
+
+	if (lws_add_http_header_status(wsi, (unsigned)status, &p, end))
+		return -1;
+	if (ctype && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+			     (const unsigned char *)ctype, (int)strlen(ctype), &p, end))
+		return -1;
+	if (status != 204 && lws_add_http_header_content_length(wsi, blen, &p, end))
+		return -1;
+	if (add_hdr(wsi, "cache-control:", "no-store", &p, end) ||
+		add_hdr(wsi, "x-content-type-options:", "nosniff", &p, end))
+		return -1;
+	if (c->acao[0]) {
+		if (add_hdr(wsi, "access-control-allow-origin:", c->acao, &p, end) ||
+			add_hdr(wsi, "access-control-allow-credentials:", "true", &p, end) ||
+			add_hdr(wsi, "vary:", "Origin", &p, end))
+			return -1;
+		if (c->preflight &&
+			(add_hdr(wsi, "access-control-allow-methods:", "GET, POST, OPTIONS", &p,
+				 end) ||
+				add_hdr(wsi, "access-control-allow-headers:",
+					c->acrh[0] ? c->acrh : "content-type", &p, end) ||
+				add_hdr(wsi, "access-control-max-age:", "600", &p, end)))
+			return -1;
+	}
+	if (c->close_after && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+				      (const unsigned char *)"close", 5, &p, end))
+		return -1;
+	if (lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	if (blen && lws_write(wsi, body + LWS_PRE, blen, LWS_WRITE_HTTP_FINAL) != (int)blen)
+		return -1;
+	if (c->close_after)
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+void hbr_server__kill(struct lws *wsi)
+{
+	struct hbr_conn *c = lws_wsi_user(wsi);
+	if (c) {
+		c->sock = NULL;
+		c->killed = true;
+	}
+	lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+}
+
+/* ------------------------------------------------------------ requests */
+
+struct req {
+	char origin[HBR_ORIGIN_MAX];
+	char host[HOST_MAX];
+	char cookie[HC_SECRET_LEN + 1];
+	char addr[48];
+	char eio[8], transport[16], sid[HBR_ID_LEN + 2];
+	bool has_origin, has_cookie;
+};
+
+/* Read what every Engine.IO request is judged on. Returns 0, or an error
+ * already prepared as a reply (1) / -1 to refuse outright. */
+static int read_request(struct hbr *h, struct lws *wsi, struct hbr_conn *c, struct req *r)
+{
+	char cookies[4096];
+
+	memset(r, 0, sizeof(*r));
+	r->has_origin = header(wsi, WSI_TOKEN_ORIGIN, r->origin, sizeof(r->origin));
+	if (!r->has_origin && lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0) {
+		snprintf(r->origin, sizeof(r->origin), "invalid");
+		r->has_origin = true;
+	}
+	header(wsi, WSI_TOKEN_HOST, r->host, sizeof(r->host));
+	if (header(wsi, WSI_TOKEN_HTTP_COOKIE, cookies, sizeof(cookies)))
+		r->has_cookie = hbr_auth__cookie(cookies, r->cookie);
+	lws_get_peer_simple(wsi, r->addr, sizeof(r->addr));
+	arg(wsi, "EIO", r->eio, sizeof(r->eio));
+	arg(wsi, "transport", r->transport, sizeof(r->transport));
+	arg(wsi, "sid", r->sid, sizeof(r->sid));
+
+	c->acao[0] = '\0';
+	if (r->has_origin && hbr_cors__listed(h, r->origin))
+		snprintf(c->acao, sizeof(c->acao), "%s", r->origin);
+	/* a cookie from a page of another site: that page must not drive the
+	 * user's session (CSRF), be it by polling or by WebSocket */
+	if (r->has_origin && r->has_cookie && !c->acao[0] &&
+		!hbr_cors__same_origin(r->origin, r->host)) {
+		char o[80];
+		hc_info("msg=\"cross-site request with the session cookie refused\" origin=\"%s\" "
+			"addr=%s",
+			hc_log_safe(r->origin, o, sizeof(o)), r->addr);
+		return 2;
+	}
+	if (strcmp(r->eio, "4") != 0)
+		return 3;
+	return 0;
+}
+
+static int http_request(struct hbr *h, struct lws *wsi, struct hbr_conn *c, const char *path)
+{
+	struct req r;
+	struct hbr_sock *s;
+	bool get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
+	bool post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+	bool options = lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI) > 0;
+	int rc;
+
+	if (strcmp(path, HBR_PATH) != 0 && strcmp(path, "/socket.io") != 0) {
+		reply(wsi, c, 404, "text/plain", "not found\n", 10);
+		return 0;
+	}
+	if (!get && !post && !options) {
+		c->close_after = true;
+		eio_error(wsi, c, 400, 2, "Bad handshake method");
+		return 0;
+	}
+	rc = read_request(h, wsi, c, &r);
+	if (options) {
+		/* CORS preflight: only listed origins get the allow headers */
+		c->preflight = true;
+		header(wsi, WSI_TOKEN_HTTP_AC_REQUEST_HEADERS, c->acrh, sizeof(c->acrh));
+		for (char *q = c->acrh; *q; q++)
+			if (!(*q == ',' || *q == ' ' || *q == '-' || (*q >= 'a' && *q <= 'z') ||
+				    (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9')))
+				c->acrh[0] = '\0';
+		reply(wsi, c, 204, NULL, "", 0);
+		return 0;
+	}
+	if (rc == 2) {
+		eio_error(wsi, c, 403, 4, "Forbidden");
+		return 0;
+	}
+	if (rc == 3) {
+		eio_error(wsi, c, 400, 5, "Unsupported protocol version");
+		return 0;
+	}
+	if (strcmp(r.transport, "polling") != 0) {
+		eio_error(wsi, c, 400, r.transport[0] && strcmp(r.transport, "websocket") ? 0 : 3,
+			r.transport[0] && strcmp(r.transport, "websocket") ? "Transport unknown"
+									   : "Bad request");
+		return 0;
+	}
+
+	if (!r.sid[0]) {
+		char open[256];
+		if (!get) {
+			eio_error(wsi, c, 400, 2, "Bad handshake method");
+			return 0;
+		}
+		s = hbr_eio__open(h, HBR_T_POLLING, r.cookie, r.addr);
+		if (!s) {
+			eio_error(wsi, c, 503, 3, "Server full");
+			return 0;
+		}
+		hbr_eio__open_packet(h, s, open, sizeof(open));
+		reply(wsi, c, 200, "text/plain; charset=UTF-8", open, strlen(open));
+		return 0;
+	}
+	s = hbr_eio__find(h, r.sid, strlen(r.sid));
+	if (!s) {
+		eio_error(wsi, c, 400, 1, "Session ID unknown");
+		return 0;
+	}
+	if (s->transport != HBR_T_POLLING) {
+		eio_error(wsi, c, 400, 3, "Bad request");
+		return 0;
+	}
+	s->pollseen_ms = hc_mono_ms();
+	if (get) {
+		if (s->poll_wsi) {
+			/* two GETs at once: the protocol forbids it */
+			eio_error(wsi, c, 400, 3, "Bad request");
+			hbr_eio__close(h, s, "network", false);
+			return 0;
+		}
+		c->kind = C_GET;
+		c->sock = s;
+		s->poll_wsi = wsi;
+		/* held until there is something to send; the heartbeat sends
+		 * a ping at least every pingInterval */
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK,
+			(int)((h->ping_interval + h->ping_timeout) / 1000 + 10));
+		/* a client pausing polling for the upgrade waits for this GET
+		 * to complete: release it at once with a noop */
+		if (s->probing && s->probe_seen)
+			s->noop_pending = true;
+		if (s->qlen || s->noop_pending || s->state == HBR_S_CLOSING)
+			lws_callback_on_writable(wsi);
+		return 0;
+	}
+	/* POST: a body of packets, at most maxPayload */
+	{
+		char v[32];
+		int64_t clen = -1;
+		if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0 ||
+			!header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, v, sizeof(v)) ||
+			hc_parse_i64(v, 0, INT64_MAX, &clen)) {
+			c->close_after = true;
+			reply(wsi, c, 411, "text/plain", "length required\n", 16);
+			return 0;
+		}
+		if (clen > h->max_payload) {
+			hc_info("msg=\"polling body over maxPayload: session ended\" sid=%s "
+				"len=%lld",
+				s->sid, (long long)clen);
+			c->close_after = true;
+			hbr_eio__close(h, s, "network", false);
+			reply(wsi, c, 413, "text/plain", "payload too large\n", 18);
+			return 0;
+		}
+		c->kind = C_POST;
+		snprintf(c->sid, sizeof(c->sid), "%s", s->sid);
+		hbr_buf__init(&c->in, (size_t)h->max_payload);
+		if (clen == 0)
+			eio_error(wsi, c, 400, 3, "Bad request");
+	}
+	return 0;
+}
+
+static int post_packet(void *ud, const char *p, size_t n)
+{
+	struct hbr_sock *s = ud;
+	if (p[0] == 'b')
+		return hbr_eio__binary(s->h, s, n - 1);
+	return hbr_eio__packet(s->h, s, p, n, false) ? 1 : 0;
+}
+
+static int post_complete(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
+{
+	struct hbr_sock *s;
+
+	if (c->kind != C_POST)
+		return 0;
+	if (c->too_big) {
+		s = hbr_eio__find(h, c->sid, strlen(c->sid));
+		if (s)
+			hbr_eio__close(h, s, "network", false);
+		c->close_after = true;
+		reply(wsi, c, 413, "text/plain", "payload too large\n", 18);
+		return 0;
+	}
+	s = hbr_eio__find(h, c->sid, strlen(c->sid));
+	if (!s || s->state != HBR_S_OPEN) {
+		eio_error(wsi, c, 400, 1, "Session ID unknown");
+		return 0;
+	}
+	s->pollseen_ms = hc_mono_ms();
+	if (hbr_packet__eio_split(c->in.p, c->in.len, post_packet, s) == HUB_ERR_INVAL) {
+		hc_info("msg=\"malformed polling body: session ended\" sid=%s", s->sid);
+		hbr_eio__close(h, s, "network", false);
+		eio_error(wsi, c, 400, 3, "Bad request");
+		return 0;
+	}
+	hbr_buf__free(&c->in);
+	reply(wsi, c, 200, "text/html", "ok", 2);
+	return 0;
+}
+
+/* The parked GET gets what is queued (packets joined by 0x1e). */
+static int poll_writeable(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
+{
+	struct hbr_sock *s = c->sock;
+	struct hbr_buf b;
+	struct hbr_msg *m;
+	int rc;
+
+	if (!s)
+		return -1;
+	if (!s->qlen && !s->noop_pending && s->state == HBR_S_OPEN)
+		return 0; /* woken for nothing */
+	/* one packet always fits, even an escaped maximal one (rooms.c) */
+	hbr_buf__init(&b, LWS_PRE + POLL_BATCH + (size_t)h->max_payload * 6 + 4096);
+	hbr_buf__put(&b, (const unsigned char[LWS_PRE]){0}, LWS_PRE);
+	while ((m = hbr_sock__peek(s)) != NULL) {
+		if (b.len > LWS_PRE && b.len - LWS_PRE + m->len > POLL_BATCH)
+			break;
+		if (b.len > LWS_PRE)
+			hbr_buf__put(&b, "\x1e", 1);
+		hbr_buf__put(&b, m->data + LWS_PRE, m->len);
+		if (b.err)
+			break;
+		hbr_sock__pop(s);
+	}
+	if (b.len == LWS_PRE)
+		hbr_buf__put(&b, "6", 1);
+	hc_debug(
+		"msg=\"poll answered\" sid=%s bytes=%zu left=%u", s->sid, b.len - LWS_PRE, s->qlen);
+	s->noop_pending = false;
+	s->poll_wsi = NULL;
+	c->sock = NULL;
+	if (b.err) {
+		hbr_buf__free(&b);
+		hbr_eio__close(h, s, "network", false);
+		hbr_eio__maybe_free(h, s);
+		return -1;
+	}
+	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	rc = write_response(
+		wsi, c, 200, "text/plain; charset=UTF-8", (unsigned char *)b.p, b.len - LWS_PRE);
+	hbr_buf__free(&b);
+	hbr_eio__maybe_free(h, s);
+	return rc;
+}
+
+/* ------------------------------------------------------------ websocket */
+
+static int ws_filter(struct hbr *h, struct lws *wsi)
+{
+	char uri[64];
+	struct hbr_conn tmp;
+	struct req r;
+	struct hbr_sock *s;
+
+	memset(&tmp, 0, sizeof(tmp));
+	if (!header(wsi, WSI_TOKEN_GET_URI, uri, sizeof(uri)) ||
+		(strcmp(uri, HBR_PATH) != 0 && strcmp(uri, "/socket.io") != 0))
+		return 1;
+	if (read_request(h, wsi, &tmp, &r))
+		return 1;
+	if (strcmp(r.transport, "websocket") != 0)
+		return 1;
+	if (r.sid[0]) {
+		s = hbr_eio__find(h, r.sid, strlen(r.sid));
+		if (!s || s->state != HBR_S_OPEN || s->transport != HBR_T_POLLING || s->ws_wsi)
+			return 1;
+	} else if (h->stopping || h->nsocks >= HBR_MAX_SOCKETS) {
+		return 1;
+	}
+	return 0;
+}
+
+static int ws_established(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
+{
+	struct req r;
+	struct hbr_sock *s;
+
+	memset(c, 0, sizeof(*c));
+	c->kind = C_WS;
+	if (read_request(h, wsi, c, &r))
+		return -1;
+	hbr_buf__init(&c->in, (size_t)h->max_payload);
+	if (r.sid[0]) {
+		s = hbr_eio__find(h, r.sid, strlen(r.sid));
+		if (!s || s->state != HBR_S_OPEN || s->transport != HBR_T_POLLING || s->ws_wsi)
+			return -1;
+		s->ws_wsi = wsi;
+		s->probing = true;
+		c->sock = s;
+		hc_debug("msg=\"websocket probe transport\" sid=%s", s->sid);
+		return 0;
+	}
+	{
+		char open[256];
+		s = hbr_eio__open(h, HBR_T_WS, r.cookie, r.addr);
+		if (!s)
+			return -1;
+		s->ws_wsi = wsi;
+		c->sock = s;
+		hbr_eio__open_packet(h, s, open, sizeof(open));
+		if (hbr_sock__send_text(h, s, open, strlen(open)))
+			return -1;
+	}
+	return 0;
+}
+
+static int ws_receive(
+	struct hbr *h, struct lws *wsi, struct hbr_conn *c, const void *in, size_t len)
+{
+	struct hbr_sock *s = c->sock;
+	int rc;
+
+	if (!s || c->killed)
+		return -1;
+	if (!c->rx_active) {
+		c->rx_active = true;
+		c->rx_binary = lws_frame_is_binary(wsi);
+		hbr_buf__reset(&c->in);
+	}
+	if (hbr_buf__put(&c->in, in, len)) {
+		hc_info("msg=\"websocket message over maxPayload: session ended\" sid=%s user=%s",
+			s->sid, s->user[0] ? s->user : "-");
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
+		c->sock = NULL;
+		s->ws_wsi = NULL;
+		s->probing = false;
+		hbr_eio__close(h, s, "network", false);
+		hbr_eio__maybe_free(h, s);
+		return -1;
+	}
+	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
+		return 0;
+	c->rx_active = false;
+	if (c->rx_binary)
+		rc = hbr_eio__binary(h, s, c->in.len);
+	else
+		rc = hbr_eio__packet(h, s, c->in.p ? c->in.p : "", c->in.len, true);
+	if (c->in.cap > RX_CHUNK * 4)
+		hbr_buf__free(&c->in); /* keep idle sockets small */
+	(void)rc;		       /* a session that ended flushes and closes from writeable */
+	return 0;
+}
+
+/* Several queued packets as consecutive WebSocket text frames in one
+ * write (one send() instead of one per packet when a socket is behind).
+ * Server frames are unmasked and no extension is negotiated, so the
+ * framing is FIN|text, then the length. lws buffers what the kernel does
+ * not take, so the static buffer is free again on return. */
+static int ws_write_many(struct lws *wsi, struct hbr_sock *s)
+{
+	static unsigned char buf[LWS_PRE + COALESCE];
+	size_t used = 0;
+	struct hbr_msg *m;
+
+	while ((m = hbr_sock__peek(s)) != NULL && m->len + 10 <= COALESCE - used) {
+		unsigned char *f = buf + LWS_PRE + used;
+		size_t hl;
+		f[0] = 0x81;
+		if (m->len < 126) {
+			f[1] = (unsigned char)m->len;
+			hl = 2;
+		} else if (m->len < 65536) {
+			f[1] = 126;
+			f[2] = (unsigned char)(m->len >> 8);
+			f[3] = (unsigned char)m->len;
+			hl = 4;
+		} else {
+			f[1] = 127;
+			for (int i = 0; i < 8; i++)
+				f[2 + i] = (unsigned char)((uint64_t)m->len >> (56 - 8 * i));
+			hl = 10;
+		}
+		memcpy(f + hl, m->data + LWS_PRE, m->len);
+		used += hl + m->len;
+		hbr_sock__pop(s);
+	}
+	return lws_write(wsi, buf + LWS_PRE, used, LWS_WRITE_RAW) < (int)used ? -1 : 0;
+}
+
+static int ws_writeable(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
+{
+	struct hbr_sock *s = c->sock;
+	struct hbr_msg *m;
+
+	(void)h;
+	if (!s || c->killed)
+		return -1;
+	if (s->probing) {
+		if (s->probe_reply) {
+			static const char probe[] = "3probe";
+			unsigned char buf[LWS_PRE + sizeof(probe)];
+			s->probe_reply = false;
+			memcpy(buf + LWS_PRE, probe, sizeof(probe) - 1);
+			if (lws_write(wsi, buf + LWS_PRE, sizeof(probe) - 1, LWS_WRITE_TEXT) < 0)
+				return -1;
+		}
+		return 0;
+	}
+	for (int i = 0; i < WS_BATCH && (m = hbr_sock__peek(s)) != NULL; i++) {
+		int rc;
+		if (s->qlen > 1 && m->len < COALESCE / 2) {
+			rc = ws_write_many(wsi, s);
+		} else {
+			/* lws takes the whole frame (buffering what the kernel
+			 * does not) or fails */
+			rc = lws_write(wsi, m->data + LWS_PRE, m->len, LWS_WRITE_TEXT);
+			hbr_sock__pop(s);
+		}
+		if (rc < 0)
+			return -1;
+		/* what the kernel did not take waits in lws: stop there (no poll()
+		 * syscall per write, as lws_send_pipe_choked would make) */
+		if (lws_partial_buffered(wsi))
+			break;
+	}
+	if (s->qlen) {
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (s->state == HBR_S_CLOSING) {
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ callback */
+
+static void conn_release(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
+{
+	struct hbr_sock *s;
+	if (!c)
+		return;
+	s = c->sock;
+	c->sock = NULL;
+	if (s)
+		hbr_eio__transport_gone(h, s, wsi);
+	free(c->body);
+	c->body = NULL;
+	hbr_buf__free(&c->in);
+}
+
+static int callback(
+	struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct hbr_conn *c = user;
+	struct hbr *h = hbr_of(wsi);
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP: {
+		char path[64];
+		if (!c || !h)
+			return -1;
+		snprintf(path, sizeof(path), "%.*s", (int)(len < 63 ? len : 63),
+			in ? (const char *)in : "");
+		return http_request(h, wsi, c, path) < 0 ? -1 : 0;
+	}
+	case LWS_CALLBACK_HTTP_BODY:
+		if (!c || c->kind != C_POST)
+			return 0;
+		if (!c->too_big && hbr_buf__put(&c->in, in, len))
+			c->too_big = true;
+		return 0;
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		return c && h ? post_complete(h, wsi, c) : -1;
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		if (!c || !h || c->killed)
+			return -1;
+		if (c->kind == C_REPLY) {
+			unsigned char *b = c->body;
+			size_t bl = c->blen;
+			int rc;
+			c->body = NULL;
+			c->kind = C_NONE;
+			rc = write_response(wsi, c, c->status, c->ctype, b, bl);
+			free(b);
+			return rc;
+		}
+		if (c->kind == C_GET)
+			return poll_writeable(h, wsi, c);
+		return 0;
+	case LWS_CALLBACK_CLOSED_HTTP:
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		conn_release(h, wsi, c);
+		return 0;
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return h ? ws_filter(h, wsi) : 1;
+	case LWS_CALLBACK_ESTABLISHED:
+		return c && h ? ws_established(h, wsi, c) : -1;
+	case LWS_CALLBACK_RECEIVE:
+		return c && h ? ws_receive(h, wsi, c, in, len) : -1;
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return c && h ? ws_writeable(h, wsi, c) : -1;
+	case LWS_CALLBACK_CLOSED:
+		conn_release(h, wsi, c);
+		return 0;
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+		return h && h->stopping ? 1 : 0;
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		if (h)
+			hbr_main__wakeup(h);
+		return 0;
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+const struct lws_protocols hbr_protocols[] = {
+	{"engine.io", callback, sizeof(struct hbr_conn), RX_CHUNK, 0, NULL, TX_CHUNK},
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+struct lws_context *hbr_server__create(struct hbr *h, void *ev_loop)
+{
+	/* no lws "validity" timers: Engine.IO has its own heartbeat, and lws
+	 * 4.1 re-files a connection's validity timer into its one sorted list
+	 * (a walk of every connection) on each frame received */
+	static const lws_retry_bo_t no_validity = {
+		.secs_since_valid_ping = 0, .secs_since_valid_hangup = 0};
+	struct lws_context_creation_info info;
+	void *loops[1] = {ev_loop};
+	const char *bind = hc_cfg_str(&h->cfg, HC_CFG_BIND_ADDRESS);
+
+	memset(&info, 0, sizeof(info));
+	info.port = (int)hc_cfg_int(&h->cfg, HC_CFG_SIO_PORT);
+	info.iface = bind;
+	info.protocols = hbr_protocols;
+	info.user = h;
+	info.uid = -1; /* hc_drop_privileges does it */
+	info.gid = -1;
+	info.server_string = "hub-bridge";
+	info.max_http_header_data = (unsigned short)hc_cfg_int(&h->cfg, HC_CFG_HTTP_MAX_HEADERS);
+	info.max_http_header_pool = 1024;
+	info.fd_limit_per_thread = HBR_MAX_SOCKETS + 256;
+	info.timeout_secs = 20;
+	info.keepalive_timeout = 60;
+	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+	info.retry_and_idle_policy = &no_validity;
+	if (!strchr(bind, ':'))
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	if (ev_loop) {
+		info.options |= LWS_SERVER_OPTION_LIBEV;
+		info.foreign_loops = loops;
+	}
+	return lws_create_context(&info);
+}
