@@ -16,46 +16,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define COOKIE_NAME "hub_sid="
-
-static bool b64url_char(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '_';
-}
-
-bool hbr_auth__cookie(const char *header, char out[HC_SECRET_LEN + 1])
-{
-	const size_t nl = sizeof(COOKIE_NAME) - 1;
-	const char *p = header;
-
-	/* "a=b; hub_sid=...; c=d" (lws joins repeated headers with ","); the
-	 * first hub_sid wins, a malformed one counts as none */
-	while (p && *p) {
-		const char *end, *v;
-		size_t len;
-		while (*p == ' ' || *p == '\t' || *p == ';' || *p == ',')
-			p++;
-		end = p + strcspn(p, ";,");
-		if ((size_t)(end - p) > nl && !memcmp(p, COOKIE_NAME, nl)) {
-			v = p + nl;
-			len = (size_t)(end - v);
-			while (len && (v[len - 1] == ' ' || v[len - 1] == '\t'))
-				len--;
-			if (len != HC_SECRET_LEN)
-				return false;
-			for (size_t i = 0; i < len; i++)
-				if (!b64url_char((unsigned char)v[i]))
-					return false;
-			memcpy(out, v, len);
-			out[len] = '\0';
-			return true;
-		}
-		p = end;
-	}
-	return false;
-}
-
 static bool is_user(struct hbr *h, const char *name)
 {
 	const struct hc_dir_principal *p = hc_dir_principal(h->dir, name, strlen(name));

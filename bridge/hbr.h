@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "hc_acl.h"
+#include "hc_web.h"
 #include "hc_config.h"
 #include "hc_hmap.h"
 #include "hc_names.h"
@@ -39,7 +40,7 @@ struct hbr_mqtt;
 #define HBR_FRESH_TOKEN_S  30	 /* same rule as authplugin/auth.c */
 #define HBR_SWEEP_MS	   250
 #define HBR_TICK_MS	   100 /* deadline walk */
-#define HBR_ORIGIN_MAX	   300
+#define HBR_ORIGIN_MAX	   HC_ORIGIN_MAX
 
 enum hbr_transport { HBR_T_POLLING = 1, HBR_T_WS };
 
@@ -211,8 +212,6 @@ void hbr_sio__acks_sweep(struct hbr *h, int64_t now_ms);
 void hbr_sio__acks_free(struct hbr *h);
 
 /* ---- auth.c: who is this socket ---- */
-/* Find the hub_sid cookie value in a Cookie header. */
-bool hbr_auth__cookie(const char *header, char out[HC_SECRET_LEN + 1]);
 /* Resolve the user of a CONNECT: token from the auth payload (may be NULL)
  * or the handshake's cookie. Fills s->user/session. HUB_OK or an error
  * (reason for the log in *why). */
@@ -249,14 +248,6 @@ void hbr_presence__reattach_all(struct hbr *h);
 /* ---- limits.c ---- */
 enum hbr_rate { HBR_RATE_OK = 0, HBR_RATE_DROP, HBR_RATE_ABUSE };
 int hbr_limits__event(struct hbr *h, struct hbr_sock *s, int64_t now_ms);
-
-/* ---- cors.c ---- */
-/* Canonical "scheme://host[:port]" of an Origin; false if not one. */
-bool hbr_cors__canon(const char *s, size_t len, char *out, size_t n);
-/* Origin vs the Host header: same-origin (or no Origin at all). */
-bool hbr_cors__same_origin(const char *origin, const char *host);
-/* Whether origin is listed in cors_origins. */
-bool hbr_cors__listed(struct hbr *h, const char *origin);
 
 /* ---- mqtt.c: the broker link ---- */
 int hbr_mqtt__start(struct hbr *h, char *err, size_t errsz);

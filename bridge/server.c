@@ -200,19 +200,19 @@ static int read_request(struct hbr *h, struct lws *wsi, struct hbr_conn *c, stru
 	}
 	header(wsi, WSI_TOKEN_HOST, r->host, sizeof(r->host));
 	if (header(wsi, WSI_TOKEN_HTTP_COOKIE, cookies, sizeof(cookies)))
-		r->has_cookie = hbr_auth__cookie(cookies, r->cookie);
+		r->has_cookie = hc_cookie_find(cookies, r->cookie);
 	lws_get_peer_simple(wsi, r->addr, sizeof(r->addr));
 	arg(wsi, "EIO", r->eio, sizeof(r->eio));
 	arg(wsi, "transport", r->transport, sizeof(r->transport));
 	arg(wsi, "sid", r->sid, sizeof(r->sid));
 
 	c->acao[0] = '\0';
-	if (r->has_origin && hbr_cors__listed(h, r->origin))
+	if (r->has_origin && hc_origin_listed(&h->cfg, HC_CFG_CORS_ORIGINS, r->origin))
 		snprintf(c->acao, sizeof(c->acao), "%s", r->origin);
 	/* a cookie from a page of another site: that page must not drive the
 	 * user's session (CSRF), be it by polling or by WebSocket */
 	if (r->has_origin && r->has_cookie && !c->acao[0] &&
-		!hbr_cors__same_origin(r->origin, r->host)) {
+		!hc_origin_same(r->origin, r->host, NULL)) {
 		char o[80];
 		hc_info("msg=\"cross-site request with the session cookie refused\" origin=\"%s\" "
 			"addr=%s",

@@ -12,15 +12,11 @@
 #include <stdint.h>
 
 #include "hc_store.h"
+#include "hc_web.h"
 
-#define HUB_COOKIE_NAME "hub_sid"
+#define HUB_COOKIE_NAME HC_COOKIE_NAME
 
 struct hc_config;
-
-/* Find hub_sid in a Cookie header value. true and out filled when one is
- * present with a well-formed value (HC_SECRET_LEN base64url chars); a
- * malformed value counts as absent. */
-bool hub_cookie_find(const char *header, char out[HC_SECRET_LEN + 1]);
 
 /* The Set-Cookie value that stores secret for max_age seconds, or (secret
  * NULL) the one that clears the cookie. HUB_OK or HUB_ERR_TOOBIG. */

@@ -541,7 +541,7 @@ static int request_start(
 	if (header(wsi, WSI_TOKEN_HOST, host, sizeof(host)) && host_ok(trim(host)))
 		snprintf(c->host, sizeof(c->host), "%s", trim(host));
 	if (header(wsi, WSI_TOKEN_HTTP_COOKIE, cookie, sizeof(cookie)))
-		c->has_cookie = hub_cookie_find(cookie, c->cookie);
+		c->has_cookie = hc_cookie_find(cookie, c->cookie);
 	c->ctype = ctype_of(wsi);
 	hub_body_init(&c->body, max, false);
 

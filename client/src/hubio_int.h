@@ -22,8 +22,7 @@
 #define HUBIO__DEFAULT_TIMEOUT_MS 10000
 
 /* ---------------------------------------------------------------- names */
-/* The contract's character sets (the same rules as common/names.c; the
- * client library is built and shipped on its own). Pure. */
+/* The contract's character sets: wrappers of common/names.c. Pure. */
 bool hubio__name_valid(const char *s);
 bool hubio__name_valid_n(const char *s, size_t len);
 bool hubio__event_valid(const char *s);

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What hubd and the Socket.IO gateway both need from a browser request:
+ * the session cookie and origin checks. Pure; thread-safe.
+ */
+#ifndef HC_WEB_H
+#define HC_WEB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "hc_config.h"
+#include "hc_store.h"
+
+#define HC_COOKIE_NAME "hub_sid"
+#define HC_ORIGIN_MAX  300
+
+/* Find hub_sid in a Cookie header value ("a=b; hub_sid=...", repeated
+ * headers joined by ","). true and out filled when the first hub_sid has a
+ * well-formed value (HC_SECRET_LEN base64url chars); a malformed value
+ * counts as absent. */
+bool hc_cookie_find(const char *header, char out[HC_SECRET_LEN + 1]);
+
+/* Normalise "scheme://host[:port]" (http or https) into out: lower case,
+ * default port dropped. false for anything else: paths, userinfo, "null",
+ * other schemes, odd bytes. */
+bool hc_origin_canon(const char *s, size_t len, char *out, size_t n);
+
+/* Whether origin equals the request's own origin, <scheme>://<host> with
+ * host from the Host header; scheme "http", "https", or NULL for either. */
+bool hc_origin_same(const char *origin, const char *host, const char *scheme);
+
+/* Whether origin is one of the entries of a LIST setting of origins. */
+bool hc_origin_listed(const struct hc_config *cfg, enum hc_setting list, const char *origin);
+
+#endif

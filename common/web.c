@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/* Session cookie and origin helpers for the HTTP-facing services. */
+#include "hc_web.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static bool b64url_char(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_';
+}
+
+bool hc_cookie_find(const char *header, char out[HC_SECRET_LEN + 1])
+{
+	static const char name[] = HC_COOKIE_NAME "=";
+	const size_t nl = sizeof(name) - 1;
+	const char *p = header;
+
+	/* the first hub_sid wins; a malformed one counts as none */
+	while (p && *p) {
+		const char *v, *end;
+		size_t len;
+
+		while (*p == ' ' || *p == '\t' || *p == ';' || *p == ',')
+			p++;
+		end = p + strcspn(p, ";,");
+		if ((size_t)(end - p) > nl && !memcmp(p, name, nl)) {
+			v = p + nl;
+			len = (size_t)(end - v);
+			while (len && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+				len--;
+			if (len != HC_SECRET_LEN)
+				return false;
+			for (size_t i = 0; i < len; i++)
+				if (!b64url_char((unsigned char)v[i]))
+					return false;
+			memcpy(out, v, len);
+			out[len] = '\0';
+			return true;
+		}
+		p = end;
+	}
+	return false;
+}
+
+bool hc_origin_canon(const char *s, size_t len, char *out, size_t n)
+{
+	const char *host;
+	size_t o, hl;
+	bool https;
+
+	if (len >= n || len >= HC_ORIGIN_MAX)
+		return false;
+	if (len > 7 && strncasecmp(s, "http://", 7) == 0) {
+		https = false;
+		host = s + 7;
+	} else if (len > 8 && strncasecmp(s, "https://", 8) == 0) {
+		https = true;
+		host = s + 8;
+	} else {
+		return false;
+	}
+	hl = len - (size_t)(host - s);
+	for (size_t i = 0; i < hl; i++) {
+		unsigned char c = (unsigned char)host[i];
+		if (!isalnum(c) && c != '.' && c != '-' && c != ':' && c != '[' && c != ']')
+			return false;
+	}
+	if (https && hl > 4 && !memcmp(host + hl - 4, ":443", 4))
+		hl -= 4;
+	else if (!https && hl > 3 && !memcmp(host + hl - 3, ":80", 3))
+		hl -= 3;
+	if (!hl)
+		return false;
+	o = (size_t)snprintf(out, n, "%s://", https ? "https" : "http");
+	for (size_t i = 0; i < hl && o + 1 < n; i++)
+		out[o++] = (char)tolower((unsigned char)host[i]);
+	out[o] = '\0';
+	return true;
+}
+
+bool hc_origin_same(const char *origin, const char *host, const char *scheme)
+{
+	char got[HC_ORIGIN_MAX + 16], own[HC_ORIGIN_MAX + 16], want[HC_ORIGIN_MAX + 16];
+	static const char *const both[] = {"http", "https"};
+
+	if (!origin || !host || !*host ||
+		!hc_origin_canon(origin, strlen(origin), got, sizeof(got)))
+		return false;
+	for (size_t i = 0; i < 2; i++) {
+		const char *sc = scheme ? scheme : both[i];
+		int n = snprintf(own, sizeof(own), "%s://%s", sc, host);
+		if (n < 0 || (size_t)n >= sizeof(own))
+			return false;
+		if (hc_origin_canon(own, (size_t)n, want, sizeof(want)) && !strcmp(got, want))
+			return true;
+		if (scheme)
+			break;
+	}
+	return false;
+}
+
+bool hc_origin_listed(const struct hc_config *cfg, enum hc_setting list, const char *origin)
+{
+	char got[HC_ORIGIN_MAX + 16], want[HC_ORIGIN_MAX + 16];
+	size_t pos = 0, len;
+	const char *item;
+
+	if (!origin || !hc_origin_canon(origin, strlen(origin), got, sizeof(got)))
+		return false;
+	while (hc_cfg_list_next(cfg, list, &pos, &item, &len))
+		if (hc_origin_canon(item, len, want, sizeof(want)) && !strcmp(got, want))
+			return true;
+	return false;
+}
