@@ -328,8 +328,8 @@ static void report(const char *name, int64_t *v, long n, double secs)
 {
 	qsort(v, (size_t)n, sizeof(*lat), cmp64);
 	printf("%s_per_s=%.0f %s_p50_us=%lld %s_p99_us=%lld %s_n=%ld ", name, (double)n / secs,
-		name, (long long)(n ? v[n / 2] : -1), name,
-		(long long)(n ? v[(n * 99) / 100] : -1), name, n);
+		name, (long long)(n ? v[n / 2] : -1), name, (long long)(n ? v[(n * 99) / 100] : -1),
+		name, n);
 }
 
 static int bench_presence(const char *host, int port, const char *room, const char *credfile,
