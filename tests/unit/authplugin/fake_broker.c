@@ -67,7 +67,7 @@ int mosquitto_callback_unregister(mosquitto_plugin_id_t *identifier, int event,
 	return MOSQ_ERR_SUCCESS;
 }
 
-void mosquitto_log_printf(int level, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) void mosquitto_log_printf(int level, const char *fmt, ...)
 {
 	va_list ap;
 	(void)level;
