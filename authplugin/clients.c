@@ -110,8 +110,11 @@ static struct hauth_client *add(struct hauth *h, const struct mosquitto *ctx,
 	 * gone entry not reaped yet: the table now holds c, so drop the old
 	 * entry here, or it stays in its principal's list for ever. After c
 	 * is linked: the old one's principal may be p, which must survive */
-	if (old)
+	if (old) {
+		if (((struct hauth_client *)old)->gone)
+			h->gone_pending--;
 		unlink_client(h, old, false);
+	}
 	return c;
 }
 
@@ -177,6 +180,7 @@ void hauth_clients__gone(struct hauth *h, struct hauth_client *c)
 	unindex(h, c);
 	struct hauth_principal *p = c->owner;
 	c->gone = true;
+	h->gone_pending++;
 	c->gone_ms = hc_mono_ms();
 	p->live--;
 	h->clients_live--;
@@ -235,15 +239,17 @@ void hauth_clients__reap(struct hauth *h, int64_t now_ms)
 	/* the will's ACL check comes right after DISCONNECT in the same loop
 	 * pass, so one tick later the entry has served its purpose; reap in
 	 * batches, at most every 100 ms */
-	if (now_ms - last < 100)
+	if (!h->gone_pending || now_ms - last < 100)
 		return;
 	last = now_ms;
 	do {
 		r.n = 0;
 		r.now_ms = now_ms;
 		more = hc_hmap_each(&h->clients, reap_cb, &r);
-		for (int i = 0; i < r.n; i++)
+		for (int i = 0; i < r.n; i++) {
 			unlink_client(h, r.list[i], true);
+			h->gone_pending--;
+		}
 	} while (more);
 }
 

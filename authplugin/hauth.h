@@ -75,6 +75,9 @@ struct hauth {
 	struct hc_hmap principals;  /* name -> hauth_principal */
 	struct hc_hmap room_online; /* room -> (void *)(intptr_t)online members */
 	bool presence_reset_done;   /* stale retained presence cleared */
+	int lefts_pending;	    /* principals with a left notice due */
+	int64_t last_presence_ms;
+	int gone_pending; /* gone connections not reaped yet */
 	int clients_live;
 	bool reloading; /* between MOSQ_EVT_RELOAD and the next tick */
 	int64_t last_sweep_ms, last_metrics_ms;

@@ -141,6 +141,8 @@ static void withdraw(struct hauth *h, struct hauth_principal *p, const char *rea
 	} while (l.n == 64);
 	p->announced = false;
 	p->since = 0;
+	if (p->left_due_ms)
+		h->lefts_pending--;
 	p->left_due_ms = 0;
 	p->left_reason = NULL;
 	status(p, false, reason);
@@ -154,6 +156,8 @@ void hauth_presence__up(struct hauth *h, struct hauth_principal *p, struct hauth
 	if (p->left_due_ms) {
 		/* back within the grace window: no churn, but its will may have
 		 * said offline meanwhile */
+		if (p->left_due_ms)
+			h->lefts_pending--;
 		p->left_due_ms = 0;
 		p->left_reason = NULL;
 		status(p, true, NULL);
@@ -176,6 +180,8 @@ void hauth_presence__down(struct hauth *h, struct hauth_principal *p, struct hau
 		return;
 	}
 	p->left_reason = reason; /* NULL: decide from the will at tick time */
+	if (!p->left_due_ms)
+		h->lefts_pending++;
 	p->left_due_ms = hc_mono_ms() + grace;
 }
 
@@ -227,6 +233,12 @@ void hauth_presence__tick(struct hauth *h, int64_t now_ms)
 		reset_stale(h);
 		h->presence_reset_done = true;
 	}
+	/* TICK runs on every pass of the broker's loop: walk the principals
+	 * only when a left notice is due somewhere, and not more than every
+	 * 20 ms */
+	if (!h->lefts_pending || now_ms - h->last_presence_ms < 20)
+		return;
+	h->last_presence_ms = now_ms;
 	do {
 		d.n = 0;
 		more = hc_hmap_each(&h->principals, due_cb, &d);

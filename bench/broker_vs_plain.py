@@ -48,29 +48,32 @@ def main():
         st.add_user("bob", rooms={"bench": "read"})
         st.add_user("alice", rooms={"bench": "write"})
         st.start_broker(debug=False)
-        # the baseline: the very same broker config, minus the plugin (and
-        # minus the WebSocket listener and persistence, which it does not use)
-        plain_port = harness.free_port()
+        # the baseline: the very same broker config (listeners, WebSocket
+        # included, persistence, limits, logging) minus the plugin
+        plain_port, plain_ws = harness.free_port(), harness.free_port()
+        plain_dir = os.path.join(st.dir, "plain")
+        os.makedirs(plain_dir)
+        acct = harness.run_as_account()
+        if acct:
+            os.chown(plain_dir, *acct)
         plain_conf = os.path.join(st.dir, "plain.conf")
         with open(st.broker_conf(debug=False)) as f:
             lines = f.read().splitlines()
-        plain, skip_protocol = [], False
+        plain = []
         for line in lines:
-            if line.startswith("listener %d " % st.ports["ws"]):
-                skip_protocol = True
-                continue
-            if skip_protocol and line.startswith("protocol websockets"):
-                skip_protocol = False
-                continue
-            if line.startswith(("plugin", "persistence")):
+            if line.startswith("plugin"):
                 continue
             if line.startswith("listener %d " % st.ports["mqtt"]):
                 line = "listener %d 127.0.0.1" % plain_port
-            if line.startswith("allow_anonymous"):
+            elif line.startswith("listener %d " % st.ports["ws"]):
+                line = "listener %d 127.0.0.1" % plain_ws
+            elif line.startswith("persistence_location"):
+                line = "persistence_location %s/" % plain_dir
+            elif line.startswith("allow_anonymous"):
                 line = "allow_anonymous true"
             plain.append(line)
         with open(plain_conf, "w") as f:
-            f.write("\n".join(plain) + "\npersistence false\n")
+            f.write("\n".join(plain) + "\n")
         st.start("plain", ["mosquitto", "-c", plain_conf], plain_port)
         hub_port = st.ports["mqtt"]
         tok_b = st.token("bob", ttl=3600)
