@@ -206,6 +206,31 @@ class SioMqtt(unittest.TestCase):
         w.wait(lambda t, p: t == "rooms/lobby/ev/chat message/alice" and b"after restart" in p)
         self.assertIn("connected to the broker", self.st.log("bridge"))
 
+    def test_09_bridge_restart_rebuilds_presence(self):
+        """hub-bridge dies (kill -9): its sockets' users leave (network)
+        after the grace, the retained presence is cleared (no ghosts); the
+        restarted bridge's reconnecting clients are present again."""
+        import signal as _signal
+        w = self.watch("bob", ["rooms/lobby/sys/+", "rooms/lobby/presence/+"])
+        e = self.sio("ed", {"transports": ["websocket"], "reconnection": True,
+                            "reconnectionDelay": 300}, name="ed-9")
+        w.json("rooms/lobby/sys/joined", lambda j: j["user"] == "ed")
+        t0 = time.time()
+        self.st.stop("bridge", sig=_signal.SIGKILL)
+        left, at = w.json("rooms/lobby/sys/left", lambda j: j["user"] == "ed", 6)
+        self.assertEqual(left["reason"], "network")
+        self.assertLess(at - t0, 3.0)
+        # the retained presence of ed is cleared: an empty retained message
+        w.wait(lambda t, p: t == "rooms/lobby/presence/ed" and not p, 3)
+        self.st.start_bridge()
+        # socket.io-client reconnects by itself; the new bridge attaches it
+        joined, _ = w.json("rooms/lobby/sys/joined", lambda j: j["user"] == "ed", 15)
+        self.assertGreaterEqual(joined["online"], 1)
+        late = self.watch("carl", ["rooms/lobby/presence/+"])
+        pres, _ = late.json("rooms/lobby/presence/ed", timeout=5)
+        self.assertEqual(pres["user"], "ed")
+        e.cmd(op="disconnect")
+
     def test_08_inbox_emit(self):
         self.st.add_user("zed")  # shares no room with anyone
         a = self.sio("alice", name="alice-8")
