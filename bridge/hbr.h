@@ -132,6 +132,7 @@ struct hbr {
 	struct hc_acl_dir *dir;
 	struct hc_follow *follow;
 	struct hbr_mqtt *mq;
+	void *ev_loop; /* the libev loop everything runs on (NULL: lws's own) */
 	char db_path[4200];
 
 	/* settings, read once */

@@ -365,6 +365,9 @@ int main(int argc, char **argv)
 		hc_err("msg=\"cannot start\" err=\"%s\"", err);
 		goto cleanup;
 	}
+#ifdef HBR_WITH_LIBEV
+	h.ev_loop = loop_ev;
+#endif
 	if (hbr_mqtt__start(&h, err, sizeof(err))) {
 		hc_err("msg=\"cannot start the broker link\" err=\"%s\"", err);
 		goto cleanup;

@@ -2,10 +2,15 @@
 /*
  * The broker link: one MQTT v5 connection as the hub's service identity
  * ($hub, with a service token minted from the key file, re-minted before
- * every reconnect). libmosquitto runs its own thread; its callbacks only
- * copy what arrived into a mutex-protected queue and wake the lws loop
- * (lws_cancel_service), which drains it with hbr_mqtt__drain. Publishing
- * happens on the lws thread (libmosquitto is thread-safe in threaded mode).
+ * every reconnect).
+ *
+ * With libev (the normal build) libmosquitto is driven from the bridge's
+ * own event loop: an ev_io watcher on its socket calls loop_read/write, a
+ * 100 ms timer does loop_misc and reconnects, publishes go out from the
+ * same thread at once. Without libev, libmosquitto runs its own thread and
+ * the loop is woken with lws_cancel_service. Either way the callbacks only
+ * append to a queue that hbr_mqtt__drain hands to the rooms and acks code
+ * on the loop thread.
  *
  * The queue is bounded: past MQ_MAX_BYTES, room messages are dropped (and
  * counted) rather than letting a stalled loop eat all memory.
@@ -15,6 +20,11 @@
 #include "hc_log.h"
 #include "hc_util.h"
 
+#ifdef HBR_WITH_LIBEV
+#include <ev.h>
+#endif
+#include <errno.h>
+#include <poll.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
 #include <pthread.h>
@@ -53,6 +63,13 @@ struct hbr_mqtt {
 	atomic_ulong dropped; /* messages the full queue refused */
 	bool started;
 	char client_id[64];
+#ifdef HBR_WITH_LIBEV
+	struct ev_loop *loop;
+	ev_io io;
+	ev_timer tick;
+	int io_fd, io_events;
+	int64_t reconnect_at_ms; /* 0: not waiting to reconnect */
+#endif
 };
 
 static void push(struct hbr_mqtt *m, struct ev *e, bool droppable)
@@ -76,7 +93,8 @@ static void push(struct hbr_mqtt *m, struct ev *e, bool droppable)
 		m->head = e;
 	m->tail = e;
 	pthread_mutex_unlock(&m->lock);
-	if (wake)
+	/* in-loop mode drains right after each read: no wake-up needed */
+	if (wake && !m->h->ev_loop)
 		lws_cancel_service(m->h->lws);
 }
 
@@ -123,7 +141,9 @@ static void on_connect(
 	if (e)
 		push(m, e, false);
 	atomic_store(&m->connected, true);
-	rc = mosquitto_subscribe_multiple(mosq, NULL, 4, subs, 0, 0, NULL);
+	/* no-local: what this gateway publishes it has already delivered to
+	 * its own sockets (socketio.c); the broker need not echo it back */
+	rc = mosquitto_subscribe_multiple(mosq, NULL, 4, subs, 0, MQTT_SUB_OPT_NO_LOCAL, NULL);
 	if (rc != MOSQ_ERR_SUCCESS)
 		hc_err("msg=\"cannot subscribe\" err=%s", mosquitto_strerror(rc));
 }
@@ -144,6 +164,10 @@ static void on_disconnect(struct mosquitto *mosq, void *ud, int rc, const mosqui
 		e->rc = rc;
 		push(m, e, false);
 	}
+#ifdef HBR_WITH_LIBEV
+	if (m->loop && !m->h->stopping)
+		m->reconnect_at_ms = hc_mono_ms() + 1000;
+#endif
 }
 
 static void on_message(struct mosquitto *mosq, void *ud, const struct mosquitto_message *msg,
@@ -186,7 +210,81 @@ static void on_publish(
 	push(m, e, false);
 }
 
-/* ---- the lws thread ---- */
+/* ---- the loop thread ---- */
+
+#ifdef HBR_WITH_LIBEV
+/* Watch libmosquitto's socket for reading, and for writing while it has
+ * output pending. The socket changes on every reconnect. */
+static void rearm(struct hbr_mqtt *m)
+{
+	int fd = mosquitto_socket(m->mosq);
+	int want = fd < 0 ? 0 : EV_READ | (mosquitto_want_write(m->mosq) ? EV_WRITE : 0);
+
+	if (fd == m->io_fd && want == m->io_events)
+		return;
+	if (m->io_fd >= 0)
+		ev_io_stop(m->loop, &m->io);
+	m->io_fd = fd;
+	m->io_events = want;
+	if (fd >= 0 && want) {
+		ev_io_set(&m->io, fd, want);
+		ev_io_start(m->loop, &m->io);
+	}
+}
+
+static void lost(struct hbr_mqtt *m, int rc)
+{
+	/* libmosquitto closed the socket; on_disconnect ran (or was not due
+	 * because the connect itself failed) */
+	if (!m->reconnect_at_ms && !m->h->stopping)
+		m->reconnect_at_ms = hc_mono_ms() + 1000;
+	if (rc != MOSQ_ERR_SUCCESS)
+		hc_debug("msg=\"broker link i/o ended\" err=%s", mosquitto_strerror(rc));
+}
+
+static void on_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct hbr_mqtt *m = w->data;
+	int rc = MOSQ_ERR_SUCCESS;
+	(void)loop;
+	/* libmosquitto reads one packet per call whatever max_packets says:
+	 * keep reading while the socket has data (bounded, to stay fair to
+	 * the Socket.IO side of the loop) */
+	for (int i = 0; (revents & EV_READ) && i < 256; i++) {
+		struct pollfd pfd = {.fd = mosquitto_socket(m->mosq), .events = POLLIN};
+		rc = mosquitto_loop_read(m->mosq, 1);
+		if (rc != MOSQ_ERR_SUCCESS || pfd.fd < 0 || poll(&pfd, 1, 0) != 1)
+			break;
+	}
+	if (rc == MOSQ_ERR_SUCCESS && (revents & EV_WRITE))
+		rc = mosquitto_loop_write(m->mosq, 64);
+	if (rc != MOSQ_ERR_SUCCESS && mosquitto_socket(m->mosq) < 0)
+		lost(m, rc);
+	hbr_mqtt__drain(m->h);
+	rearm(m);
+}
+
+static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct hbr_mqtt *m = w->data;
+	(void)loop;
+	(void)revents;
+	if (m->reconnect_at_ms && hc_mono_ms() >= m->reconnect_at_ms && !m->h->stopping) {
+		int rc;
+		m->reconnect_at_ms = 0;
+		if (mint(m))
+			hc_err("msg=\"cannot mint the service token\"");
+		rc = mosquitto_reconnect_async(m->mosq);
+		if (rc != MOSQ_ERR_SUCCESS)
+			m->reconnect_at_ms = hc_mono_ms() + 1000;
+	}
+	if (mosquitto_socket(m->mosq) >= 0 && mosquitto_loop_misc(m->mosq) != MOSQ_ERR_SUCCESS &&
+		mosquitto_socket(m->mosq) < 0)
+		lost(m, MOSQ_ERR_CONN_LOST);
+	hbr_mqtt__drain(m->h);
+	rearm(m);
+}
+#endif
 
 int hbr_mqtt__start(struct hbr *h, char *err, size_t errsz)
 {
@@ -210,8 +308,8 @@ int hbr_mqtt__start(struct hbr *h, char *err, size_t errsz)
 		return HUB_ERR_NOMEM;
 	}
 	mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
-	/* mosquitto_loop_start runs (and marks) its own thread; calling
-	 * mosquitto_threaded_set as well would make it refuse */
+	/* thread mode: mosquitto_loop_start runs (and marks) its own thread;
+	 * calling mosquitto_threaded_set as well would make it refuse */
 	mosquitto_reconnect_delay_set(m->mosq, 1, 2, false);
 	mosquitto_connect_v5_callback_set(m->mosq, on_connect);
 	mosquitto_disconnect_v5_callback_set(m->mosq, on_disconnect);
@@ -227,12 +325,29 @@ int hbr_mqtt__start(struct hbr *h, char *err, size_t errsz)
 		hc_warn("msg=\"broker not reachable yet; retrying\" host=%s port=%lld err=\"%s\"",
 			hc_cfg_str(&h->cfg, HC_CFG_MQTT_HOST),
 			(long long)hc_cfg_int(&h->cfg, HC_CFG_MQTT_PORT), mosquitto_strerror(rc));
-	rc = mosquitto_loop_start(m->mosq);
-	if (rc != MOSQ_ERR_SUCCESS) {
-		snprintf(err, errsz, "cannot start the MQTT thread: %s", mosquitto_strerror(rc));
-		return HUB_ERR_IO;
+#ifdef HBR_WITH_LIBEV
+	if (h->ev_loop) {
+		m->loop = h->ev_loop;
+		m->io_fd = -1;
+		ev_io_init(&m->io, on_io, -1, 0);
+		m->io.data = m;
+		ev_timer_init(&m->tick, on_tick, 0.1, 0.1);
+		m->tick.data = m;
+		ev_timer_start(m->loop, &m->tick);
+		if (rc != MOSQ_ERR_SUCCESS)
+			m->reconnect_at_ms = hc_mono_ms() + 1000;
+		rearm(m);
 	}
-	m->started = true;
+#endif
+	if (!h->ev_loop) {
+		rc = mosquitto_loop_start(m->mosq);
+		if (rc != MOSQ_ERR_SUCCESS) {
+			snprintf(err, errsz, "cannot start the MQTT thread: %s",
+				mosquitto_strerror(rc));
+			return HUB_ERR_IO;
+		}
+		m->started = true;
+	}
 	hc_info("msg=\"broker link\" client_id=%s host=%s port=%lld", m->client_id,
 		hc_cfg_str(&h->cfg, HC_CFG_MQTT_HOST),
 		(long long)hc_cfg_int(&h->cfg, HC_CFG_MQTT_PORT));
@@ -264,6 +379,12 @@ int hbr_mqtt__publish(struct hbr *h, const char *topic, const void *payload, siz
 	atomic_fetch_add(&m->inflight, 1);
 	rc = mosquitto_publish_v5(m->mosq, mid, topic, (int)len, payload, 1, false, props);
 	mosquitto_property_free_all(&props);
+#ifdef HBR_WITH_LIBEV
+	/* in-loop: the publish was written at once if the socket took it;
+	 * watch for writability only when some is left */
+	if (m->loop)
+		rearm(m);
+#endif
 	if (rc != MOSQ_ERR_SUCCESS) {
 		atomic_fetch_sub(&m->inflight, 1);
 		hc_warn("msg=\"publish failed\" topic=%s err=%s", topic, mosquitto_strerror(rc));
@@ -328,6 +449,14 @@ void hbr_mqtt__stop(struct hbr *h)
 		mosquitto_disconnect_v5(m->mosq, 0, NULL);
 		if (m->started)
 			mosquitto_loop_stop(m->mosq, false);
+#ifdef HBR_WITH_LIBEV
+		if (m->loop) {
+			mosquitto_loop_write(m->mosq, 1); /* the DISCONNECT */
+			if (m->io_fd >= 0)
+				ev_io_stop(m->loop, &m->io);
+			ev_timer_stop(m->loop, &m->tick);
+		}
+#endif
 		mosquitto_destroy(m->mosq);
 	}
 	mosquitto_lib_cleanup();

@@ -319,12 +319,17 @@ static void on_emit(struct hbr *h, struct hbr_sock *s, const char *event, const 
 		}
 	}
 	hc_fmt(origin, sizeof(origin), "%s:%llu", h->origin_tag, (unsigned long long)s->serial);
-	if (payload)
-		rc = hbr_mqtt__publish(h, topic, payload, strlen(payload), origin, &mid);
-	else if (data)
-		rc = hbr_mqtt__publish(h, topic, p->data + doff, dlen, origin, &mid);
-	else
-		rc = hbr_mqtt__publish(h, topic, "null", 4, origin, &mid);
+	{
+		const char *body = payload ? payload : data ? p->data + doff : "null";
+		size_t blen = payload ? strlen(payload) : data ? dlen : 4;
+		rc = hbr_mqtt__publish(h, topic, body, blen, origin, &mid);
+		/* our own subscriptions are "no local": the broker does not send
+		 * the event back to us, so the sockets of this gateway get it
+		 * here, at once (all but the sender); MQTT clients and other
+		 * gateways get it from the broker */
+		if (!rc)
+			hbr_rooms__deliver(h, topic, body, blen, origin, hc_now_ms());
+	}
 	cJSON_free(payload);
 	if (rc) {
 		refuse(h, s, id, NULL, "unavailable", "the broker is not reachable; try again");
