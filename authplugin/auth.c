@@ -115,6 +115,18 @@ int hauth_auth__basic(
 		 * but is not a connection, so it is not registered */
 		return MOSQ_ERR_SUCCESS;
 	}
+	/* a client id belongs to the identity that holds it: a CONNECT of
+	 * another identity would take over its live connection (mosquitto
+	 * closes the old one) or its stored session and queued messages.
+	 * An owner since deleted no longer holds anything. */
+	{
+		const char *name = service ? HC_SERVICE_PRINCIPAL : username;
+		const char *holder = hauth_clients__id_holder(h, id);
+		if (holder && strcmp(holder, name) != 0 &&
+			(!strcmp(holder, HC_SERVICE_PRINCIPAL) ||
+				hc_dir_principal(h->dir, holder, strlen(holder))))
+			return deny(h, client, username, "client-id-in-use");
+	}
 	if (c && !c->gone) {
 		/* a second CONNECT on one context cannot happen in MQTT; treat a
 		 * stale entry defensively as replaced */
@@ -126,6 +138,7 @@ int hauth_auth__basic(
 	c = hauth_clients__add(h, client, id, service ? HC_SERVICE_PRINCIPAL : username, kind);
 	if (!c)
 		return deny(h, client, username, "out-of-memory");
+	hauth_clients__id_claim(h, id, c->owner->name, mosquitto_client_clean_session(client));
 	c->websocket = mosquitto_client_protocol(client) == mp_websockets;
 	c->protocol_version = mosquitto_client_protocol_version(client);
 	c->keepalive = mosquitto_client_keepalive(client);

@@ -263,6 +263,59 @@ void hauth_clients__mark_replaced(struct hauth *h, const char *id)
 		c->replaced = true;
 }
 
+const char *hauth_clients__id_holder(struct hauth *h, const char *id)
+{
+	struct hauth_client *c;
+	if (!id)
+		return NULL;
+	c = hc_hmap_get(&h->by_id, id, strlen(id));
+	if (c && !c->gone)
+		return c->owner->name;
+	return hc_hmap_get(&h->id_owner, id, strlen(id));
+}
+
+/* Stored sessions remembered at most (a bound on memory; past it, ids of
+ * new stored sessions are not reserved, and a line says so once). */
+#define ID_OWNER_MAX 1000000
+
+void hauth_clients__id_claim(struct hauth *h, const char *id, const char *name, bool clean)
+{
+	static bool warned;
+	size_t len = id ? strlen(id) : 0;
+	char *old = NULL, *own;
+
+	if (!len)
+		return;
+	if (clean) {
+		free(hc_hmap_del(&h->id_owner, id, len));
+		return;
+	}
+	old = hc_hmap_get(&h->id_owner, id, len);
+	if (old && strcmp(old, name) == 0)
+		return;
+	if (!old && h->id_owner.count >= ID_OWNER_MAX) {
+		if (!warned)
+			hc_warn("msg=\"too many stored sessions to remember their owners\" max=%d",
+				ID_OWNER_MAX);
+		warned = true;
+		return;
+	}
+	own = strdup(name);
+	if (!own || hc_hmap_put(&h->id_owner, id, len, own, (void **)&old)) {
+		free(own);
+		return;
+	}
+	free(old);
+}
+
+static int free_owner_cb(void *ud, const char *key, void *value)
+{
+	(void)ud;
+	(void)key;
+	free(value);
+	return 0;
+}
+
 static int free_client_cb(void *ud, const char *key, void *value)
 {
 	struct hauth_client *c = value;
@@ -289,4 +342,6 @@ void hauth_clients__free_all(struct hauth *h)
 	hc_hmap_clear(&h->clients);
 	hc_hmap_clear(&h->by_id);
 	hc_hmap_clear(&h->principals);
+	hc_hmap_each(&h->id_owner, free_owner_cb, NULL);
+	hc_hmap_clear(&h->id_owner);
 }

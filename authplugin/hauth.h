@@ -72,6 +72,7 @@ struct hauth {
 	struct hc_follow *follow;
 	struct hc_hmap clients;	    /* ctx pointer bytes -> hauth_client */
 	struct hc_hmap by_id;	    /* client id -> live broker connection holding it */
+	struct hc_hmap id_owner;    /* client id -> owner name (malloc) of a stored session */
 	struct hc_hmap principals;  /* name -> hauth_principal */
 	struct hc_hmap room_online; /* room -> (void *)(intptr_t)online members */
 	bool presence_reset_done;   /* stale retained presence cleared */
@@ -109,6 +110,12 @@ void hauth_clients__free_all(struct hauth *h);
  * holds that id is being taken over (mosquitto sends its will, then
  * ends it). */
 void hauth_clients__mark_replaced(struct hauth *h, const char *id);
+/* The identity holding client id id: its live connection's, else the owner
+ * of the stored (non-clean) session last opened with it; NULL if none. */
+const char *hauth_clients__id_holder(struct hauth *h, const char *id);
+/* A connection of name with client id id was authorised: remember the owner
+ * of a stored session (clean == false), forget it on a clean start. */
+void hauth_clients__id_claim(struct hauth *h, const char *id, const char *name, bool clean);
 
 /* auth.c */
 int hauth_auth__basic(

@@ -214,6 +214,7 @@ HAUTH_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void *
 	hc_hmap_init(&h->clients);
 	hc_hmap_init(&h->principals);
 	hc_hmap_init(&h->by_id);
+	hc_hmap_init(&h->id_owner);
 	hc_hmap_init(&h->room_online);
 	hc_hmap_init(&h->cards);
 	rc = setup(h, conf);

@@ -79,6 +79,7 @@ int hc_dir_level(const struct hc_acl_dir *dir, const char *room, size_t rlen, co
 
 struct shares_ud {
 	const struct hc_dir_principal *other;
+	const char *room;
 	bool found;
 };
 
@@ -88,9 +89,24 @@ static int shares_cb(void *ud, const char *room, void *value)
 	(void)value;
 	if (hc_hmap_get(&s->other->rooms, room, strlen(room))) {
 		s->found = true;
+		s->room = room;
 		return 1;
 	}
 	return 0;
+}
+
+/* The first room a and b share, or NULL (for explanations). */
+static const char *shared_room(
+	const struct hc_acl_dir *dir, const char *a, const char *b, size_t blen)
+{
+	const struct hc_dir_principal *pa = hc_hmap_get(&dir->principals, a, strlen(a));
+	const struct hc_dir_principal *pb = hc_hmap_get(&dir->principals, b, blen);
+	struct shares_ud s = {0};
+	if (!pa || !pb)
+		return NULL;
+	s.other = pb;
+	hc_hmap_each(&pa->rooms, shares_cb, &s);
+	return s.room;
 }
 
 bool hc_dir_shares_room(const struct hc_acl_dir *dir, const char *a, const char *b, size_t blen)
@@ -309,12 +325,32 @@ static void check_topic(const struct hc_acl_dir *dir, const struct hc_dir_princi
 					(int)lv->len[1], lv->p[1]);
 			return;
 		}
-		if (hc_dir_can_read_device(dir, who, lv->p[1], lv->len[1]))
-			verdict(d, true, "device owner or room-mate",
-				"owntracks/{device}/...: %s is %.*s, its owner, or shares a room "
-				"with it",
-				who, (int)lv->len[1], lv->p[1]);
-		else
+		if (hc_dir_can_read_device(dir, who, lv->p[1], lv->len[1])) {
+			const struct hc_dir_principal *dv =
+				d->explain ? hc_hmap_get(&dir->principals, lv->p[1], lv->len[1])
+					   : NULL;
+			const char *room = NULL;
+			if (!d->explain)
+				verdict(d, true, "device owner or room-mate", NULL);
+			else if (eq_principal(lv, 1, who))
+				verdict(d, true, "device owner or room-mate",
+					"owntracks/{device}/...: %s is that device", who);
+			else if (dv && strcmp(dv->owner, who) == 0)
+				verdict(d, true, "device owner or room-mate",
+					"owntracks/{device}/...: %s owns device %.*s", who,
+					(int)lv->len[1], lv->p[1]);
+			else if ((room = shared_room(dir, who, lv->p[1], lv->len[1])))
+				verdict(d, true, "device owner or room-mate",
+					"owntracks/{device}/...: %s shares room %s with device "
+					"%.*s",
+					who, room, (int)lv->len[1], lv->p[1]);
+			else
+				verdict(d, true, "device owner or room-mate",
+					"owntracks/{device}/...: %s is %.*s, its owner, or shares "
+					"a "
+					"room with it",
+					who, (int)lv->len[1], lv->p[1]);
+		} else
 			verdict(d, false, "device not visible",
 				"owntracks/{device}/...: %s neither owns %.*s nor shares a room "
 				"with it",
@@ -457,14 +493,25 @@ static void check_filter(const struct hc_acl_dir *dir, const struct hc_dir_princ
 	struct levels f;
 	struct sub_ctx c = {dir, p, false, false};
 
-	/* $share/{group}/{filter}: the group is not ours to judge */
+	/* $share/{group}/{filter}: the broker hands each message to one member
+	 * of a group and drops it if that member may not read it, so a group
+	 * shared by two identities would let one starve the other: a group
+	 * belongs to one identity, named {name} or {name}:{anything} */
 	if (len > 7 && memcmp(filter, "$share/", 7) == 0) {
 		const char *g = filter + 7;
 		const char *slash = memchr(g, '/', len - 7);
+		size_t nl = strlen(p->name), gl;
 		if (!slash || slash == g || memchr(g, '+', (size_t)(slash - g)) ||
 			memchr(g, '#', (size_t)(slash - g))) {
 			verdict(d, false, "malformed shared subscription",
 				"$share/{group}/{filter}: malformed");
+			return;
+		}
+		gl = (size_t)(slash - g);
+		if (gl < nl || memcmp(g, p->name, nl) != 0 || (gl > nl && g[nl] != ':')) {
+			verdict(d, false, "shared subscription group of another identity",
+				"$share/{group}/...: %s's groups are '%s' or '%s:...', not '%.*s'",
+				p->name, p->name, p->name, (int)gl, g);
 			return;
 		}
 		len -= (size_t)(slash + 1 - filter);

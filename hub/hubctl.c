@@ -51,7 +51,9 @@ static const char usage_text[] =
 	"sessions and tokens:\n"
 	"  session list [USER] [--all]\n"
 	"  session revoke SID | --user USER\n"
-	"  token USER [--ttl SECONDS]      (a fresh MQTT token, for CLI tools)\n"
+	"  token USER [--ttl SECONDS] [--session-ttl SECONDS]\n"
+	"                                  (a fresh MQTT token for CLI tools, in a new\n"
+	"                                  session; revoke it with session revoke)\n"
 	"  servicekey add NAME             (prints the key once)\n"
 	"  servicekey del NAME\n"
 	"deliveries (one customer sees one vehicle while open):\n"
@@ -114,13 +116,32 @@ static int open_store(void)
 	return 0;
 }
 
+/* A user or device name in use (they share one namespace): say by what. */
+static int name_taken(const char *name)
+{
+	struct hc_principal p;
+	if (store && hc_store_principal_get(store, name, &p, NULL, 0) == HUB_OK)
+		return fail("'%s' is already taken by a %s (users and devices share one "
+			    "namespace)",
+			name, p.kind == HC_KIND_DEVICE ? "device" : "user");
+	return fail("'%s' already exists", name);
+}
+
+/* getopt_long found an unknown option or one without its value (opterr is
+ * off: the message is ours, prefixed hubctl:) */
+static int bad_option(const char *cmd, char **argv)
+{
+	return usage_error("%s: unknown option or missing value: '%.40s'", cmd, argv[optind - 1]);
+}
+
 /* Map a store error to a one-line failure about what. */
 static int store_fail(int rc, const char *what, const char *name)
 {
 	switch (rc) {
 	case HUB_ERR_EXISTS:
-		return fail("%s '%s' already exists (user and device names share one namespace)",
-			what, name);
+		if (!strcmp(what, "user") || !strcmp(what, "device"))
+			return name_taken(name);
+		return fail("%s '%s' already exists", what, name);
 	case HUB_ERR_NOTFOUND:
 		return fail("no such %s: '%s'", what, name);
 	case HUB_ERR_INVAL:
@@ -224,6 +245,9 @@ static int cmd_user(int argc, char **argv)
 
 	if (!sub)
 		return usage_error("user: expected add, del, passwd or list");
+	if (strcmp(sub, "add") && strcmp(sub, "del") && strcmp(sub, "passwd") &&
+		strcmp(sub, "list"))
+		return usage_error("user: unknown subcommand '%.40s'", sub);
 	optind = 2;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
@@ -248,7 +272,7 @@ static int cmd_user(int argc, char **argv)
 			keep = true;
 			break;
 		default:
-			return EXIT_USAGE;
+			return bad_option("user", argv);
 		}
 	}
 	if (!strcmp(sub, "list")) {
@@ -271,8 +295,15 @@ static int cmd_user(int argc, char **argv)
 			return usage_error("--display longer than %d bytes", HC_DISPLAY_MAX);
 		if (pw_arg && (hc_fmt(pw, sizeof(pw), "%s", pw_arg) || strlen(pw) < 8))
 			return fail("--password must be 8 to %d characters", HC_PASSWORD_MAX);
-		if ((rc = open_store()) ||
-			(!pw_arg && (rc = read_password(pw_stdin, pw, sizeof(pw)))) ||
+		if ((rc = open_store()))
+			goto out;
+		/* taken: say so before asking for a password */
+		if (hc_store_principal_get(store, name, &(struct hc_principal){0}, NULL, 0) ==
+			HUB_OK) {
+			rc = name_taken(name);
+			goto out;
+		}
+		if ((!pw_arg && (rc = read_password(pw_stdin, pw, sizeof(pw)))) ||
 			(rc = hash_password(pw, hash, sizeof(hash))))
 			goto out;
 		rc = hc_store_user_add(store, name, display ? display : name, role, hash);
@@ -313,6 +344,8 @@ static int cmd_device(int argc, char **argv)
 
 	if (!sub)
 		return usage_error("device: expected add, del or list");
+	if (strcmp(sub, "add") && strcmp(sub, "del") && strcmp(sub, "list"))
+		return usage_error("device: unknown subcommand '%.40s'", sub);
 	optind = 2;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
@@ -326,7 +359,7 @@ static int cmd_device(int argc, char **argv)
 			room = optarg;
 			break;
 		default:
-			return EXIT_USAGE;
+			return bad_option("device", argv);
 		}
 	}
 	if (!strcmp(sub, "list")) {
@@ -405,6 +438,8 @@ static int cmd_room(int argc, char **argv)
 
 	if (!sub)
 		return usage_error("room: expected add, del or list");
+	if (strcmp(sub, "add") && strcmp(sub, "del") && strcmp(sub, "list"))
+		return usage_error("room: unknown subcommand '%.40s'", sub);
 	if (!strcmp(sub, "list")) {
 		if (argc != 2)
 			return usage_error("room list takes no arguments");
@@ -526,6 +561,9 @@ static int cmd_session(int argc, char **argv)
 			return rc;
 		if ((rc = open_store()))
 			return rc;
+		if (user && hc_store_principal_get(
+				    store, user, &(struct hc_principal){0}, NULL, 0) != HUB_OK)
+			return fail("no such user or device: '%s'", user);
 		printf("%-22s %-16s %-4s %-20s %-20s %-8s %s\n", "SID", "USER", "KIND", "CREATED",
 			"EXPIRES", "STATE", "ADDRESS");
 		rc = hc_store_session_list(store, user, all, now, print_session, &now);
@@ -572,6 +610,7 @@ static int cmd_token(int argc, char **argv)
 	struct hc_token_key *key = NULL;
 	struct hc_principal p;
 	int64_t ttl = hc_cfg_int(&cfg, HC_CFG_TOKEN_TTL), now;
+	int64_t session_ttl = hc_cfg_int(&cfg, HC_CFG_SESSION_TTL);
 	const char *user = NULL;
 	int rc;
 
@@ -579,28 +618,38 @@ static int cmd_token(int argc, char **argv)
 		if (!strcmp(argv[i], "--ttl") && i + 1 < argc) {
 			if (hc_parse_i64(argv[++i], 30, 86400, &ttl))
 				return usage_error("--ttl must be 30 to 86400 seconds");
+		} else if (!strcmp(argv[i], "--session-ttl") && i + 1 < argc) {
+			if (hc_parse_i64(argv[++i], 30, 31536000, &session_ttl))
+				return usage_error("--session-ttl must be 30 to 31536000 seconds");
 		} else if (!user && argv[i][0] != '-') {
 			user = argv[i];
 		} else {
-			return usage_error("usage: token USER [--ttl SECONDS]");
+			return usage_error(
+				"usage: token USER [--ttl SECONDS] [--session-ttl SECONDS]");
 		}
 	}
 	if (!user)
-		return usage_error("usage: token USER [--ttl SECONDS]");
+		return usage_error("usage: token USER [--ttl SECONDS] [--session-ttl SECONDS]");
 	if ((rc = check_name("username", user)) || (rc = open_store()))
 		return rc;
 	rc = hc_store_principal_get(store, user, &p, NULL, 0);
-	if (rc || p.kind != HC_KIND_USER)
+	if (rc)
 		return fail("no such user: '%s'", user);
+	if (p.kind != HC_KIND_USER)
+		return fail(
+			"'%s' is a device: devices connect with their secret, not a token", user);
 	if (hc_config_key_path(&cfg, keypath, sizeof(keypath)))
 		return fail("key path too long");
 	rc = hc_token_key_load(
 		keypath, hc_cfg_str(&cfg, HC_CFG_TOKEN_ALG), 1, &key, err, sizeof(err));
 	if (rc)
 		return fail("%s", err);
-	/* a CLI session lives as long as its token: it ends when the token
-	 * would, so a leaked token is not a long-lived key */
-	rc = hc_store_session_create(store, user, "cli", ttl, "cli", sid, secret);
+	/* like a login: the token opens connections for --ttl, and they then
+	 * live as long as the session (session_ttl, or --session-ttl), which
+	 * `hubctl session revoke` ends; the token never outlives its session */
+	if (ttl > session_ttl)
+		ttl = session_ttl;
+	rc = hc_store_session_create(store, user, "cli", session_ttl, "cli", sid, secret);
 	OPENSSL_cleanse(secret, sizeof(secret));
 	if (rc) {
 		hc_token_key_free(key);
@@ -677,6 +726,8 @@ static int cmd_delivery(int argc, char **argv)
 
 	if (!sub)
 		return usage_error("delivery: expected open, close or list");
+	if (strcmp(sub, "open") && strcmp(sub, "close") && strcmp(sub, "list"))
+		return usage_error("delivery: unknown subcommand '%.40s'", sub);
 	optind = 2;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
@@ -687,7 +738,7 @@ static int cmd_delivery(int argc, char **argv)
 			customer = optarg;
 			break;
 		default:
-			return EXIT_USAGE;
+			return bad_option("delivery", argv);
 		}
 	}
 	if (!strcmp(sub, "list")) {
@@ -753,12 +804,19 @@ static int cmd_explain(int argc, char **argv)
 		access = HC_ACL_SUBSCRIBE;
 	else
 		return usage_error("access must be read, write or subscribe, not '%.20s'", argv[3]);
+	if (strcmp(argv[1], HC_SERVICE_PRINCIPAL) && (rc = check_name("principal", argv[1])))
+		return rc;
 	if ((rc = open_store()))
 		return rc;
 	/* the same in-memory directory and decision function the broker uses */
 	rc = hc_acl_dir_load(store, &dir, err, sizeof(err));
 	if (rc)
 		return fail("%s", err);
+	if (strcmp(argv[1], HC_SERVICE_PRINCIPAL) &&
+		!hc_dir_principal(dir, argv[1], strlen(argv[1]))) {
+		hc_acl_dir_free(dir);
+		return fail("no such user or device: '%s'", argv[1]);
+	}
 	hc_acl_check(dir, argv[1], argv[2], strlen(argv[2]), access, &d);
 	printf("%s: %s %s %s\n", d.allow ? "allow" : "deny", argv[1], argv[3], argv[2]);
 	printf("rule: %s\n", d.rule);
@@ -893,6 +951,8 @@ int main(int argc, char **argv)
 		} else if (!strncmp(argv[i], "--config=", 9)) {
 			config = argv[i] + 9;
 			i++;
+		} else if (!strcmp(argv[i], "--config")) {
+			return usage_error("--config needs a FILE");
 		} else if (!strcmp(argv[i], "--version")) {
 			puts("hubctl " HUB_VERSION);
 			return 0;
@@ -909,6 +969,26 @@ int main(int argc, char **argv)
 			fputs(usage_text, stdout);
 			return 0;
 		}
+	/* --config may also come after the command */
+	for (int k = i + 1; k < argc;) {
+		int drop = 0;
+		if (!strcmp(argv[k], "--config")) {
+			if (k + 1 >= argc)
+				return usage_error("--config needs a FILE");
+			config = argv[k + 1];
+			drop = 2;
+		} else if (!strncmp(argv[k], "--config=", 9)) {
+			config = argv[k] + 9;
+			drop = 1;
+		}
+		if (!drop) {
+			k++;
+			continue;
+		}
+		memmove(&argv[k], &argv[k + drop], (size_t)(argc - k - drop + 1) * sizeof(*argv));
+		argc -= drop;
+	}
+	opterr = 0;
 	rc = hc_config_load(&cfg, config, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "hubctl: %s\n", err);

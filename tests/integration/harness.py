@@ -176,8 +176,13 @@ class Stack:
             if env_extra:
                 self.env = saved
 
-    def token(self, user, ttl=None):
+    def token(self, user, ttl=None, session_ttl=None):
+        """hubctl token; with ttl alone the CLI session ends with the
+        token (what the expiry tests need), else it lives session_ttl
+        (default: the config's session_ttl)."""
         args = ["token", user] + (["--ttl", str(ttl)] if ttl else [])
+        if session_ttl or ttl:
+            args += ["--session-ttl", str(session_ttl or ttl)]
         return self.hubctl(*args).stdout.strip()
 
     def stop(self, name, sig=signal.SIGTERM, timeout=10.0):

@@ -292,15 +292,17 @@ class Topics(BrokerTestCase):
     @timeout(20)
     def test_10_shared_subscription(self):
         bob = self.login("bob", 5)
-        self.assertEqual(bob.sub("$share/g/rooms/lobby/#"), [1])
+        self.assertEqual(bob.sub("$share/bob/rooms/lobby/#"), [1])
         bob4 = self.rawlogin("bob", 4)
-        self.assertEqual(bob4.subscribe(["$share/g2/rooms/lobby/ev/+/+", "$share/g/rooms/secret/#",
-                                         "$share/g/$SYS/#", "$share//rooms/lobby/#"]),
-                         [1, 0x80, 0x80, 0x80])
+        self.assertEqual(bob4.subscribe(["$share/bob:2/rooms/lobby/ev/+/+",
+                                         "$share/bob/rooms/secret/#",
+                                         "$share/bob/$SYS/#", "$share//rooms/lobby/#",
+                                         "$share/g/rooms/lobby/#"]),
+                         [1, 0x80, 0x80, 0x80, 0x80])
         alice = self.rawlogin("alice", 5)
         self.assert_accepted(alice.publish("rooms/lobby/ev/chat/alice", b"shared", qos=1))
         self.assertIsNotNone(bob.wait_msg("rooms/lobby/ev/chat/alice", 3),
-                             "$share/g/rooms/lobby/# did not deliver")
+                             "$share/bob/rooms/lobby/# did not deliver")
         self.assertIn(("rooms/lobby/ev/chat/alice", b"shared", False), bob4.collect(1.0))
 
     @timeout(20)

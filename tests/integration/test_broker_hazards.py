@@ -222,10 +222,10 @@ class Hazards(BrokerTestCase):
     @timeout(20)
     def test_05_shared_subscriptions_do_not_widen_access(self):
         bob = self.mqtt("bob", self.stack.token("bob"), version=5)
-        self.assertEqual(bob.sub(["$share/g/#", "$share/h/rooms/+/ev/#"]), [1, 1])
-        self.assertEqual(bob.sub(["$share/g/rooms/secret/#"]), [0x87])
-        self.assertEqual(bob.sub(["$share/g/$SYS/#"]), [0x87])
-        self.assertEqual(bob.sub(["$share/g/$hub/metrics"]), [0x87])
+        self.assertEqual(bob.sub(["$share/bob/#", "$share/bob:h/rooms/+/ev/#"]), [1, 1])
+        self.assertEqual(bob.sub(["$share/bob/rooms/secret/#"]), [0x87])
+        self.assertEqual(bob.sub(["$share/bob/$SYS/#"]), [0x87])
+        self.assertEqual(bob.sub(["$share/bob/$hub/metrics"]), [0x87])
         eve = self.mqtt("eve", self.stack.token("eve"), version=5)
         eve.pub("rooms/secret/ev/chat/eve", b"secret", qos=1)
         alice = self.mqtt("alice", self.stack.token("alice"), version=5)
@@ -233,7 +233,30 @@ class Hazards(BrokerTestCase):
         self.assertIsNotNone(bob.wait_msg("rooms/lobby/ev/chat/alice", 3))
         time.sleep(0.3)
         leaked = [t for t, _, _, _ in bob.take() if "secret" in t]
-        self.assertEqual(leaked, [], "$share/g/# leaked another room")
+        self.assertEqual(leaked, [], "$share/bob/# leaked another room")
+
+    @timeout(20)
+    def test_05b_shared_group_of_another_identity_refused(self):
+        """The broker gives each message to one member of a share group and
+        drops it when that member may not read it: a stranger joining
+        bob's group would silently take half of bob's messages. Groups
+        belong to one identity ({name} or {name}:...)."""
+        bob = self.mqtt("bob", self.stack.token("bob"), version=5)
+        eve = self.mqtt("eve", self.stack.token("eve"), version=5)
+        self.assertEqual(bob.sub(["$share/bob/rooms/lobby/#"]), [1])
+        self.assertEqual(eve.sub(["$share/bob/#", "$share/g/#", "$share/bob:x/#"]),
+                         [0x87, 0x87, 0x87])
+        self.assertEqual(eve.sub(["$share/eve/#"]), [1])
+        alice = self.mqtt("alice", self.stack.token("alice"), version=5)
+        for i in range(10):
+            alice.pub("rooms/lobby/ev/chat/alice", b"m%d" % i, qos=1)
+        deadline = time.time() + 3
+        got = []
+        while time.time() < deadline and len(got) < 10:
+            time.sleep(0.1)
+            got += [p for t, p, _, _ in bob.take() if t == "rooms/lobby/ev/chat/alice"]
+        self.assertEqual(sorted(got), sorted(b"m%d" % i for i in range(10)),
+                         "bob's shared subscription lost messages")
 
     @timeout(20)
     def test_06_client_ids_with_topic_characters(self):
@@ -280,6 +303,41 @@ class Hazards(BrokerTestCase):
                              "retained status of an online user after a takeover: %r" % st[1])
         c2.disconnect()
         self.assertIsNotNone(w.wait_msg("rooms/lobby/sys/left", 3, pred=lambda m: b'"take"' in m[1]))
+
+    @timeout(30)
+    def test_08_client_id_of_another_identity(self):
+        """mosquitto closes a live connection when a new CONNECT brings its
+        client id, whoever sends it: another identity reusing the id (a
+        tracker's predictable id, say) is refused, the holder stays, with
+        no presence churn; its stored session (clean session false) and
+        queued messages stay its own while it is offline."""
+        w = self.mqtt("bob", self.stack.token("bob"), version=5)
+        self.assertEqual(w.sub(["rooms/lobby/sys/+"]), [1])
+        dev = self.mqtt("tracker1", self.dev, version=4, client_id="trk-tracker1")
+        self.assertIsNotNone(w.wait_msg("rooms/lobby/sys/joined", 2,
+                                        pred=lambda m: b'"tracker1"' in m[1]))
+        eve_tok = self.stack.token("eve")
+        for v in (4, 5):
+            self.assertEqual(connack(self.port, "eve", eve_tok, client_id="trk-tracker1",
+                                     version=v), 5 if v == 4 else 0x87)
+        time.sleep(1.0)
+        self.assertTrue(dev.connected, "another identity's CONNECT ended the tracker")
+        self.assertEqual([m for m in w.take() if b'"tracker1"' in m[1]], [], "presence churn")
+        # a stored session: alice offline with a queued QoS 1 message
+        a = self.mqtt("alice", self.stack.token("alice"), version=4, client_id="alice-stored",
+                      clean=False)
+        self.assertEqual(a.sub("rooms/lobby/ev/#", qos=1), [1])
+        a.disconnect()
+        time.sleep(0.3)
+        storm = self.mqtt("storm", self.stack.token("storm"), version=4)
+        storm.pub("rooms/lobby/ev/chat/storm", b"queued", qos=1)
+        self.assertEqual(connack(self.port, "eve", eve_tok, client_id="alice-stored",
+                                 version=4), 5)
+        a = self.mqtt("alice", self.stack.token("alice"), version=4, client_id="alice-stored",
+                      clean=False)
+        self.assertIsNotNone(a.wait_msg("rooms/lobby/ev/chat/storm", 3),
+                             "alice's queued message is gone")
+        a.disconnect()
 
     # ---- the unknown session, checked late --------------------------------------------------
     @timeout(20)

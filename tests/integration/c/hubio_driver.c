@@ -92,7 +92,8 @@ static int token_from_file(char *buf, size_t sz)
 	return n ? 0 : -1;
 }
 
-/* hubctl token USER [--ttl N], through a pipe: fork/exec, no shell */
+/* hubctl token USER [--ttl N --session-ttl N], through a pipe: fork/exec,
+ * no shell (the session ends with the token: the expiry tests need that) */
 static int token_from_hubctl(char *buf, size_t sz)
 {
 	int p[2], status;
@@ -109,7 +110,7 @@ static int token_from_hubctl(char *buf, size_t sz)
 	}
 	if (pid == 0) {
 		char *argv[] = {(char *)hubctl, "token", (char *)user, ttl ? "--ttl" : NULL,
-			(char *)ttl, NULL};
+			(char *)ttl, "--session-ttl", (char *)ttl, NULL};
 		dup2(p[1], 1);
 		close(p[0]);
 		close(p[1]);

@@ -93,6 +93,11 @@ const char *mosquitto_client_username(const struct mosquitto *client)
 	return client->username[0] ? client->username : NULL;
 }
 
+bool mosquitto_client_clean_session(const struct mosquitto *client)
+{
+	return !client->persistent;
+}
+
 int mosquitto_client_keepalive(const struct mosquitto *client)
 {
 	return client->keepalive;

@@ -33,6 +33,7 @@ struct mosquitto {
 	int protocol; /* enum mosquitto_protocol */
 	int protocol_version;
 	int keepalive;
+	bool persistent; /* clean session false */
 	bool connected;
 	char will_topic[128]; /* empty: no will */
 };

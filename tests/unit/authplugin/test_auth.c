@@ -201,6 +201,51 @@ static void test_registration(void **state)
 	assert_null(hauth_clients__find(h, c));
 }
 
+/* A client id belongs to the identity holding it: another identity may
+ * neither take over its live connection (mosquitto would close it) nor its
+ * stored session; the same identity may, and a deleted owner holds none. */
+static void test_client_id_held(void **state)
+{
+	(void)state;
+	int64_t now = hc_now();
+	char ta[1024], tb[1024];
+	struct mosquitto *a = fb_client("shared", "alice", 5), *a2, *b;
+
+	snprintf(ta, sizeof(ta), "%s", fx_token(h, "mqtt", "alice", SID, now, now + 60));
+	snprintf(tb, sizeof(tb), "%s", fx_token(h, "mqtt", "bob", SID2, now, now + 60));
+	assert_int_equal(fb_connect(a, ta), MOSQ_ERR_SUCCESS);
+	/* live: bob is refused, alice's connection is untouched */
+	b = fb_client("shared", "bob", 5);
+	assert_int_equal(fb_connect(b, tb), MOSQ_ERR_AUTH);
+	assert_non_null(strstr(fb_last_log, "reason=client-id-in-use"));
+	assert_false(hauth_clients__find(h, a)->replaced);
+	assert_int_equal(
+		fb_connect(fb_client("truck-id", "truck", 4), DEV_SECRET), MOSQ_ERR_SUCCESS);
+	assert_int_equal(fb_connect(fb_client("truck-id", "alice", 4), ta), MOSQ_ERR_AUTH);
+	/* alice herself takes over her own id */
+	a2 = fb_client("shared", "alice", 5);
+	assert_int_equal(fb_connect(a2, ta), MOSQ_ERR_SUCCESS);
+	fb_takeover(a);
+	fb_disconnect(a2, false);
+	/* a clean session held nothing once gone */
+	assert_int_equal(fb_connect(fb_client("shared", "bob", 5), tb), MOSQ_ERR_SUCCESS);
+
+	/* a stored session (clean session false) stays alice's while offline */
+	a = fb_client("stored", "alice", 4);
+	a->persistent = true;
+	assert_int_equal(fb_connect(a, ta), MOSQ_ERR_SUCCESS);
+	fb_disconnect(a, false);
+	fb_tick();
+	assert_int_equal(fb_connect(fb_client("stored", "bob", 4), tb), MOSQ_ERR_AUTH);
+	a = fb_client("stored", "alice", 4);
+	assert_int_equal(fb_connect(a, ta), MOSQ_ERR_SUCCESS);
+	fb_disconnect(a, false);
+	/* deleting alice frees her ids */
+	fx_del_principal(h, "alice");
+	fb_tick();
+	assert_int_equal(fb_connect(fb_client("stored", "bob", 4), tb), MOSQ_ERR_SUCCESS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -210,6 +255,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_only_success_or_auth, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_keeps_live_sessions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_registration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_id_held, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
