@@ -99,7 +99,25 @@ static bool tick_one(struct hbr *h, struct hbr_sock *s, int64_t now)
 		bool idle = !s->ws_wsi && !s->poll_wsi && (s->transport == HBR_T_WS || !s->qlen);
 		return idle || now >= s->close_due_ms;
 	}
-	if (s->pong_due_ms && now >= s->pong_due_ms) {
+	/* a parked GET on a kept-alive connection: lws reads nothing more
+	 * from it until the answer, so a client that went away (tab closed,
+	 * network down) is seen only by looking at the socket */
+	if (s->poll_wsi && now >= s->poll_check_ms) {
+		s->poll_check_ms = now + HBR_POLL_CHECK_MS;
+		if (!hbr_server__alive(s->poll_wsi)) {
+			hc_debug("msg=\"parked poll connection closed by the client\" sid=%s",
+				s->sid);
+			hbr_server__kill(s->poll_wsi);
+			s->poll_wsi = NULL;
+			s->noop_pending = false;
+			hbr_eio__poll_lost(s);
+		}
+	}
+	if (s->poll_lost_ms && !s->poll_wsi && now >= s->poll_lost_ms) {
+		hc_info("msg=\"polling client gone\" sid=%s user=%s", s->sid,
+			s->user[0] ? s->user : "-");
+		hbr_eio__close(h, s, "network", false);
+	} else if (s->pong_due_ms && now >= s->pong_due_ms) {
 		hc_info("msg=\"ping timeout\" sid=%s user=%s", s->sid, s->user[0] ? s->user : "-");
 		hbr_eio__close(h, s, "keepalive", false);
 	} else if (!s->connected && now - s->created_ms >= HBR_CONNECT_MS) {
@@ -266,11 +284,20 @@ void hbr_eio__maybe_free(struct hbr *h, struct hbr_sock *s)
 	hbr_eio__free(h, s);
 }
 
+void hbr_eio__poll_lost(struct hbr_sock *s)
+{
+	/* not while an upgrade is under way (the client pauses polling) */
+	if (s->state == HBR_S_OPEN && s->transport == HBR_T_POLLING && !s->probe_seen)
+		s->poll_lost_ms = hc_mono_ms() + HBR_POLL_LOST_MS;
+}
+
 void hbr_eio__transport_gone(struct hbr *h, struct hbr_sock *s, struct lws *wsi)
 {
 	if (wsi == s->poll_wsi) {
+		/* closed before it was answered */
 		s->poll_wsi = NULL;
 		s->noop_pending = false;
+		hbr_eio__poll_lost(s);
 	}
 	if (wsi == s->ws_wsi) {
 		s->ws_wsi = NULL;

@@ -40,6 +40,8 @@ struct hbr_mqtt;
 #define HBR_FRESH_TOKEN_S  30	 /* same rule as authplugin/auth.c */
 #define HBR_SWEEP_MS	   250
 #define HBR_TICK_MS	   100 /* deadline walk */
+#define HBR_POLL_CHECK_MS  300 /* a parked GET's socket is looked at this often */
+#define HBR_POLL_LOST_MS   300 /* a client whose GET vanished may poll again within */
 #define HBR_ORIGIN_MAX	   HC_ORIGIN_MAX
 
 enum hbr_transport { HBR_T_POLLING = 1, HBR_T_WS };
@@ -99,6 +101,9 @@ struct hbr_sock {
 	int64_t pong_due_ms;	/* 0: no ping outstanding */
 	int64_t close_due_ms;	/* HBR_S_CLOSING: free by then */
 	int64_t pollseen_ms;	/* last polling request */
+	int64_t poll_check_ms;	/* next look at the parked GET's socket */
+	int64_t poll_lost_ms;	/* parked GET's connection gone: end then unless
+				   the client polls again, 0 if not */
 	const char *end_reason; /* presence detach reason, once ended */
 
 	/* handshake request */
@@ -187,6 +192,9 @@ int hbr_eio__binary(struct hbr *h, struct hbr_sock *s, size_t len);
 void hbr_eio__close(struct hbr *h, struct hbr_sock *s, const char *reason, bool sio_disconnect);
 /* The transport wsi is going away. */
 void hbr_eio__transport_gone(struct hbr *h, struct hbr_sock *s, struct lws *wsi);
+/* The parked GET's connection went away: unless the client polls again
+ * within HBR_POLL_LOST_MS, the session ends ("network"). */
+void hbr_eio__poll_lost(struct hbr_sock *s);
 /* Heartbeat and deadlines of every session; frees ended ones. */
 void hbr_eio__tick(struct hbr *h);
 /* Free a session (after close, when its transports are done). */
@@ -271,6 +279,8 @@ struct lws_context *hbr_server__create(struct hbr *h, void *ev_loop);
 /* Close a wsi from outside its callbacks (it is asked to write, then
  * returns -1); its tie to a session is cut. */
 void hbr_server__kill(struct lws *wsi);
+/* Whether the peer of wsi's socket is still there (a non-blocking peek). */
+bool hbr_server__alive(struct lws *wsi);
 
 /* ---- main.c ---- */
 /* Another thread woke the loop: broker messages, store changes, signals. */

@@ -18,10 +18,12 @@
 #include "hc_log.h"
 #include "hc_util.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #define RX_CHUNK      4096 /* lws's per-connection receive buffer */
 #define TX_CHUNK      65536
@@ -165,6 +167,21 @@ static int write_response(struct lws *wsi, struct hbr_conn *c, int status, const
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+bool hbr_server__alive(struct lws *wsi)
+{
+	char b;
+	int fd = (int)lws_get_socket_fd(wsi);
+	ssize_t n;
+	if (fd < 0)
+		return false;
+	n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n > 0)
+		return true; /* something to read: alive */
+	if (n == 0)
+		return false; /* the peer closed */
+	return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+}
+
 void hbr_server__kill(struct lws *wsi)
 {
 	struct hbr_conn *c = lws_wsi_user(wsi);
@@ -294,7 +311,14 @@ static int http_request(struct hbr *h, struct lws *wsi, struct hbr_conn *c, cons
 		return 0;
 	}
 	s->pollseen_ms = hc_mono_ms();
+	s->poll_lost_ms = 0;
 	if (get) {
+		if (s->poll_wsi && !hbr_server__alive(s->poll_wsi)) {
+			/* the parked one's connection is gone; this one replaces it */
+			hbr_server__kill(s->poll_wsi);
+			s->poll_wsi = NULL;
+			s->noop_pending = false;
+		}
 		if (s->poll_wsi) {
 			/* two GETs at once: the protocol forbids it */
 			eio_error(wsi, c, 400, 3, "Bad request");
@@ -304,6 +328,7 @@ static int http_request(struct hbr *h, struct lws *wsi, struct hbr_conn *c, cons
 		c->kind = C_GET;
 		c->sock = s;
 		s->poll_wsi = wsi;
+		s->poll_check_ms = s->pollseen_ms + HBR_POLL_CHECK_MS;
 		/* held until there is something to send; the heartbeat sends
 		 * a ping at least every pingInterval */
 		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK,
@@ -401,6 +426,11 @@ static int poll_writeable(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
 	hbr_buf__put(&b, (const unsigned char[LWS_PRE]){0}, LWS_PRE);
 	while ((m = hbr_sock__peek(s)) != NULL) {
 		if (b.len > LWS_PRE && b.len - LWS_PRE + m->len > POLL_BATCH)
+			break;
+		/* the engine's close goes alone: a client handles the Socket.IO
+		 * packets of a payload a tick later than a close in it, and
+		 * would report a server's "41" as a lost transport */
+		if (b.len > LWS_PRE && m->len == 1 && m->data[LWS_PRE] == '1')
 			break;
 		if (b.len > LWS_PRE)
 			hbr_buf__put(&b, "\x1e", 1);

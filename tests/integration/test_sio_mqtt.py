@@ -133,6 +133,24 @@ class SioMqtt(unittest.TestCase):
         self.assertEqual(left["reason"], "network")
         self.assertLess(at - t0, 2.5)
 
+    def test_03b_polling_client_gone_gives_left_at_once(self):
+        """A long-polling client that goes away (tab closed, process
+        killed) while its GET is parked on a kept-alive connection: the
+        gateway sees the socket close, not only the heartbeat 45 s later."""
+        w = self.watch("bob", ["rooms/lobby/sys/+"])
+        d = self.sio("dora", {"transports": ["polling"]}, "dora-poll")
+        w.json("rooms/lobby/sys/joined", lambda j: j["user"] == "dora")
+        # its GET is parked after the first exchanges on a reused connection
+        c, _ = d.call("chat message", {"n": 1})
+        self.assertIsNone(c)
+        time.sleep(0.5)
+        t0 = time.time()
+        d.proc.kill()
+        left, at = w.json("rooms/lobby/sys/left", lambda j: j["user"] == "dora", 10)
+        self.assertEqual(left["reason"], "network")
+        print("  polling client killed: left after %.2f s" % (at - t0), file=sys.stderr)
+        self.assertLess(at - t0, 2.0)
+
     def test_04_socketio_sees_joined_and_left(self):
         a = self.sio("alice", name="alice-4")
         a.event("presence")
@@ -159,6 +177,25 @@ class SioMqtt(unittest.TestCase):
         self.assertLess(e["t"] - t0, 1.0)
         left, _ = w.json("rooms/lobby/sys/left", lambda j: j["user"] == "fay")
         self.assertEqual(left["reason"], "logout")
+
+    def test_05b_logout_kicks_a_polling_socket_once(self):
+        """Over long-polling the server's DISCONNECT comes first and alone:
+        the client reports "io server disconnect" (and does not reconnect),
+        not a lost transport."""
+        cookie, _, _ = self.st.login("fay")
+        b = self.sio("fay", {"auth": {}, "transports": ["polling"],
+                             "extraHeaders": {"Cookie": "hub_sid=" + cookie}}, "fay-poll")
+        b.event("presence")
+        time.sleep(0.3)
+        r = self.st.http("POST", "/api/logout", cookie=cookie,
+                         headers={"Origin": self.st.base_url})
+        t0 = time.time()
+        self.assertIn(r.status, (200, 204))
+        e = b.wait("disconnect", timeout=5)
+        self.assertEqual(e["reason"], "io server disconnect")
+        self.assertLess(e["t"] - t0, 1.0)
+        b.none("disconnect", duration=1.0)
+        b.none("connect", duration=0.5)
 
     def test_06_revoked_token_session_kicks(self):
         # a CLI token's session (hubctl token makes one); hubctl takes a sid
