@@ -215,12 +215,12 @@ static void on_join(struct hbr *h, struct hbr_sock *s, const cJSON *arg, int64_t
 	if (!d.allow) {
 		hc_info("%s/%s | join | denied room=%s rule=\"%s\"", s->sock_id, s->user, room,
 			d.rule);
-		refuse(h, s, id, NULL, "forbidden", "you may not read this room");
+		refuse(h, s, id, "join", "forbidden", "you may not read this room");
 		return;
 	}
 	rc = hbr_rooms__join(h, s, room, len);
 	if (rc) {
-		refuse(h, s, id, NULL, rc == HUB_ERR_TOOBIG ? "too_many_rooms" : "internal",
+		refuse(h, s, id, "join", rc == HUB_ERR_TOOBIG ? "too_many_rooms" : "internal",
 			"the room could not be joined");
 		return;
 	}
@@ -299,13 +299,13 @@ static void on_emit(struct hbr *h, struct hbr_sock *s, const char *event, const 
 		char t[96];
 		hc_info("%s/%s | publish | denied topic=\"%s\" rule=\"%s\"", s->sock_id, s->user,
 			hc_log_safe(topic, t, sizeof(t)), d.rule);
-		refuse(h, s, id, NULL, "forbidden",
+		refuse(h, s, id, event, "forbidden",
 			inbox ? "you share no room with that user"
 			      : "you may not write to this room");
 		return;
 	}
 	if (id >= 0 && s->acks >= HBR_ACKS_MAX) {
-		refuse(h, s, id, NULL, "busy", "too many events awaiting acknowledgement");
+		refuse(h, s, id, event, "busy", "too many events awaiting acknowledgement");
 		return;
 	}
 	/* the payload is the client's own JSON text of data, byte for byte
@@ -314,7 +314,7 @@ static void on_emit(struct hbr *h, struct hbr_sock *s, const char *event, const 
 	if (data && !hbr_json_element(p->data, p->datalen, 1, &doff, &dlen)) {
 		payload = cJSON_PrintUnformatted(data);
 		if (!payload) {
-			refuse(h, s, id, NULL, "internal", "out of memory");
+			refuse(h, s, id, event, "internal", "out of memory");
 			return;
 		}
 	}
@@ -332,7 +332,7 @@ static void on_emit(struct hbr *h, struct hbr_sock *s, const char *event, const 
 	}
 	cJSON_free(payload);
 	if (rc) {
-		refuse(h, s, id, NULL, "unavailable", "the broker is not reachable; try again");
+		refuse(h, s, id, event, "unavailable", "the broker is not reachable; try again");
 		return;
 	}
 	h->stats.events_in++;
@@ -346,7 +346,7 @@ static void on_emit(struct hbr *h, struct hbr_sock *s, const char *event, const 
 		void *stale = NULL;
 		if (!a || hc_hmap_put(&h->acks, (const char *)&mid, sizeof(mid), a, &stale)) {
 			free(a);
-			refuse(h, s, id, NULL, "internal", "out of memory");
+			refuse(h, s, id, event, "internal", "out of memory");
 			return;
 		}
 		free(stale); /* a message id reused: its old wait had no answer */

@@ -8,6 +8,7 @@
 #include "hc_err.h"
 #include "hc_util.h"
 
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -159,6 +160,13 @@ int hc_store_open(const char *path, int mode, struct hc_store **out, char *err, 
 	flags = SQLITE_OPEN_NOMUTEX |
 		(mode == HC_STORE_RO ? SQLITE_OPEN_READONLY
 				     : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+	if (mode != HC_STORE_RO) {
+		/* a new store is private (password and session hashes); SQLite
+		 * gives its -wal and -shm files the same mode */
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			close(fd);
+	}
 	rc = sqlite3_open_v2(path, &st->db, flags, NULL);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errsz, "%s: cannot open store: %s", path,

@@ -144,6 +144,18 @@ static void test_migrations(void **state)
 	assert_string_equal(mode, "wal");
 	assert_int_equal(sql_int(f->st, "PRAGMA foreign_keys"), 1);
 	assert_int_equal(hc_store_ping(f->st), HUB_OK);
+	/* a new store and its WAL are private to the service account */
+	{
+		struct stat sb;
+		char wal[PATH_MAX + 32];
+		assert_int_equal(hc_store_room_add(f->st, "tmp"), HUB_OK);
+		assert_int_equal(stat(f->db, &sb), 0);
+		assert_int_equal(sb.st_mode & 0777, 0600);
+		snprintf(wal, sizeof(wal), "%s-wal", f->db);
+		assert_int_equal(stat(wal, &sb), 0);
+		assert_int_equal(sb.st_mode & 0777, 0600);
+		assert_int_equal(hc_store_room_del(f->st, "tmp"), HUB_OK);
+	}
 
 	/* re-open: nothing runs again */
 	objects = sql_int(f->st, "SELECT count(*) FROM sqlite_master");
