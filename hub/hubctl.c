@@ -61,7 +61,8 @@ static const char usage_text[] =
 	"  delivery close ID\n"
 	"  delivery list\n"
 	"many at once:\n"
-	"  batch [FILE]                    (one command per line; user add takes --password)\n"
+	"  batch [FILE]                    (one command per line; user add|passwd take\n"
+	"                                  --password TEXT there)\n"
 	"access:\n"
 	"  explain PRINCIPAL TOPIC read|write|subscribe\n"
 	"\n"
@@ -70,13 +71,22 @@ static const char usage_text[] =
 
 static struct hc_config cfg;
 static struct hc_store *store;
-static bool in_batch; /* running the lines of `hubctl batch` */
+static bool in_batch;  /* running the lines of `hubctl batch` */
+static int batch_line; /* the batch line being run (0: none), named in errors */
+
+/* "hubctl: " and, in a batch, "batch line N: ": every error is one line */
+static void error_prefix(void)
+{
+	fputs("hubctl: ", stderr);
+	if (batch_line > 0)
+		fprintf(stderr, "batch line %d: ", batch_line);
+}
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
 {
 	va_list ap;
-	fputs("hubctl: ", stderr);
+	error_prefix();
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -88,7 +98,7 @@ static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int fail(const char *fmt, ...)
 {
 	va_list ap;
-	fputs("hubctl: ", stderr);
+	error_prefix();
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -127,6 +137,17 @@ static int name_taken(const char *name)
 	return fail("'%s' already exists", name);
 }
 
+/* name is not a kind ("user" or "device"): say so, and whether it is the
+ * other kind (they share one namespace) */
+static int no_such(const char *kind, const char *name)
+{
+	struct hc_principal p;
+	if (store && hc_store_principal_get(store, name, &p, NULL, 0) == HUB_OK)
+		return fail("'%s' is a %s, not a %s", name,
+			p.kind == HC_KIND_DEVICE ? "device" : "user", kind);
+	return fail("no such %s: '%s'", kind, name);
+}
+
 /* getopt_long found an unknown option or one without its value (opterr is
  * off: the message is ours, prefixed hubctl:) */
 static int bad_option(const char *cmd, char **argv)
@@ -143,6 +164,8 @@ static int store_fail(int rc, const char *what, const char *name)
 			return name_taken(name);
 		return fail("%s '%s' already exists", what, name);
 	case HUB_ERR_NOTFOUND:
+		if (!strcmp(what, "user") || !strcmp(what, "device"))
+			return no_such(what, name);
 		return fail("no such %s: '%s'", what, name);
 	case HUB_ERR_INVAL:
 		return fail("invalid %s '%s'", what, name);
@@ -288,13 +311,18 @@ static int cmd_user(int argc, char **argv)
 	const char *name = argv[optind];
 	if ((rc = check_name("username", name)))
 		return rc;
+	/* a batch's standard input may be the batch itself: its passwords
+	 * come only from --password */
+	if (in_batch && !pw_arg && (!strcmp(sub, "add") || !strcmp(sub, "passwd")))
+		return usage_error("user %s in a batch needs --password", sub);
+	if (pw_arg && (strlen(pw_arg) < 8 || strlen(pw_arg) > HC_PASSWORD_MAX ||
+			      hc_fmt(pw, sizeof(pw), "%s", pw_arg)))
+		return fail("--password must be 8 to %d characters", HC_PASSWORD_MAX);
 	if (!strcmp(sub, "add")) {
 		if (strcmp(role, "admin") && strcmp(role, "user"))
 			return usage_error("--role must be admin or user");
 		if (display && strlen(display) > HC_DISPLAY_MAX)
 			return usage_error("--display longer than %d bytes", HC_DISPLAY_MAX);
-		if (pw_arg && (hc_fmt(pw, sizeof(pw), "%s", pw_arg) || strlen(pw) < 8))
-			return fail("--password must be 8 to %d characters", HC_PASSWORD_MAX);
 		if ((rc = open_store()))
 			goto out;
 		/* taken: say so before asking for a password */
@@ -314,7 +342,16 @@ static int cmd_user(int argc, char **argv)
 		rc = hc_store_user_del(store, name);
 		rc = rc ? store_fail(rc, "user", name) : (printf("user %s deleted\n", name), 0);
 	} else if (!strcmp(sub, "passwd")) {
-		if ((rc = open_store()) || (rc = read_password(pw_stdin, pw, sizeof(pw))) ||
+		struct hc_principal p;
+		if ((rc = open_store()))
+			goto out;
+		/* a wrong name: say so before asking for a password */
+		if (hc_store_principal_get(store, name, &p, NULL, 0) != HUB_OK ||
+			p.kind != HC_KIND_USER) {
+			rc = no_such("user", name);
+			goto out;
+		}
+		if ((!pw_arg && (rc = read_password(pw_stdin, pw, sizeof(pw)))) ||
 			(rc = hash_password(pw, hash, sizeof(hash))))
 			goto out;
 		rc = hc_store_user_set_password(store, name, hash, !keep);
@@ -497,6 +534,10 @@ static int cmd_revoke(int argc, char **argv)
 		return rc;
 	if ((rc = open_store()))
 		return rc;
+	if (hc_store_room_exists(store, argv[1]) != HUB_OK)
+		return fail("no such room: '%s'", argv[1]);
+	if (hc_store_principal_get(store, argv[2], &(struct hc_principal){0}, NULL, 0) != HUB_OK)
+		return fail("no such user or device: '%s'", argv[2]);
 	rc = hc_store_revoke(store, argv[1], argv[2]);
 	if (rc == HUB_ERR_NOTFOUND)
 		return fail("%s is not a member of %s", argv[2], argv[1]);
@@ -774,9 +815,8 @@ static int cmd_delivery(int argc, char **argv)
 		return rc;
 	rc = hc_delivery_open(store, argv[optind], vehicle, customer, &what);
 	if (rc == HUB_ERR_NOTFOUND)
-		return fail("no such %s: '%s'",
-			!strcmp(what ? what : "", "vehicle") ? "device" : "user",
-			!strcmp(what ? what : "", "vehicle") ? vehicle : customer);
+		return !strcmp(what ? what : "", "vehicle") ? no_such("device", vehicle)
+							    : no_such("user", customer);
 	if (rc == HUB_ERR_EXISTS)
 		return fail("delivery '%s' is already open", argv[optind]);
 	if (rc)
@@ -891,8 +931,9 @@ static int split_words(char *line, char **words, int max)
 
 /* `hubctl batch [FILE]`: one command per line (from FILE or stdin) in one
  * process with one store connection, for provisioning many users, devices
- * and grants at once. In a batch, `user add` takes --password TEXT (stdin
- * is the batch). Stops at the first failing line, with its exit status. */
+ * and grants at once. In a batch, `user add` and `user passwd` take their
+ * password from --password TEXT only (stdin may be the batch). Stops at the
+ * first failing line, with its exit status. */
 static int cmd_batch(int argc, char **argv)
 {
 	char line[4096];
@@ -905,27 +946,32 @@ static int cmd_batch(int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], "-") && !(f = fopen(argv[1], "r")))
 		return fail("%s: %s", argv[1], strerror(errno));
 	in_batch = true;
+	/* errors from here on name the line (one line on stderr, as for a
+	 * single command); the first failing line stops the batch */
 	while (rc == 0 && fgets(line, sizeof(line), f)) {
 		int n;
-		lineno++;
+		batch_line = ++lineno;
+		if (!strchr(line, '\n') && !feof(f)) {
+			rc = fail("line longer than %d bytes", (int)sizeof(line) - 2);
+			break;
+		}
 		line[strcspn(line, "\r\n")] = '\0';
 		n = split_words(line, words, 32);
 		if (n < 0) {
-			rc = fail("batch line %d: unterminated quote or too many words", lineno);
+			rc = fail("unterminated quote or too many words");
 			break;
 		}
 		if (n == 0)
 			continue;
 		if (!strcmp(words[0], "batch")) {
-			rc = fail("batch line %d: batches do not nest", lineno);
+			rc = fail("batches do not nest");
 			break;
 		}
 		words[n] = NULL;
 		rc = dispatch(n, words);
-		if (rc)
-			fprintf(stderr, "hubctl: batch stopped at line %d\n", lineno);
 		fflush(stdout);
 	}
+	batch_line = 0;
 	if (f != stdin)
 		fclose(f);
 	OPENSSL_cleanse(line, sizeof(line));
