@@ -120,6 +120,10 @@ static bool tick_one(struct hbr *h, struct hbr_sock *s, int64_t now)
 	} else if (s->pong_due_ms && now >= s->pong_due_ms) {
 		hc_info("msg=\"ping timeout\" sid=%s user=%s", s->sid, s->user[0] ? s->user : "-");
 		hbr_eio__close(h, s, "keepalive", false);
+	} else if (s->connect_wait_ms && now >= s->connect_wait_ms) {
+		/* no upgrade came with a cookie: refused as it stands */
+		if (hbr_sio__connect_resume(h, s) < 0)
+			hbr_eio__close(h, s, "network", false);
 	} else if (!s->connected && now - s->created_ms >= HBR_CONNECT_MS) {
 		hc_debug("msg=\"no socket.io connect in time\" sid=%s", s->sid);
 		hbr_eio__close(h, s, "network", false);

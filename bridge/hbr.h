@@ -27,13 +27,16 @@
 struct hc_follow;
 struct hbr_mqtt;
 
-#define HBR_PATH	   "/socket.io/"
-#define HBR_ID_LEN	   20	 /* Engine.IO sid and Socket.IO id: 15 random bytes */
-#define HBR_MAX_SOCKETS	   60000 /* Engine.IO sessions at once */
-#define HBR_CONNECT_MS	   20000 /* handshake to Socket.IO CONNECT */
-#define HBR_CLOSE_FLUSH_MS 2000	 /* a closing session waits this long for its last GET */
-#define HBR_ROOMS_MAX	   32	 /* rooms one socket may be joined to */
-#define HBR_ACKS_MAX	   256	 /* publishes awaiting a PUBACK per socket */
+#define HBR_PATH	"/socket.io/"
+#define HBR_ID_LEN	20    /* Engine.IO sid and Socket.IO id: 15 random bytes */
+#define HBR_MAX_SOCKETS 60000 /* Engine.IO sessions at once */
+#define HBR_CONNECT_MS	20000 /* handshake to Socket.IO CONNECT */
+#define HBR_CONNECT_WAIT_MS                                                                        \
+	1500			/* a polling CONNECT with no credentials waits                     \
+				   this long for the upgrade's cookie */
+#define HBR_CLOSE_FLUSH_MS 2000 /* a closing session waits this long for its last GET */
+#define HBR_ROOMS_MAX	   32	/* rooms one socket may be joined to */
+#define HBR_ACKS_MAX	   256	/* publishes awaiting a PUBACK per socket */
 #define HBR_ACK_TIMEOUT_MS 10000
 #define HBR_OUTQ_MAX	   8192	 /* queued packets per socket */
 #define HBR_UNSEEN_MS	   10000 /* a session the directory never showed */
@@ -112,6 +115,8 @@ struct hbr_sock {
 
 	/* Socket.IO */
 	bool connected;			    /* CONNECT accepted */
+	int64_t connect_wait_ms;	    /* a CONNECT waiting for the cookie of
+					       the upgrade request until then, 0 */
 	char user[HC_NAME_MAX + 1];	    /* the resolved principal */
 	char session[HC_TOKEN_SID_MAX + 1]; /* the session's sid */
 	bool session_seen;		    /* the directory showed it */
@@ -152,6 +157,14 @@ struct hbr {
 	uint64_t next_serial;
 	int nsocks;
 	char origin_tag[64]; /* marks our own publishes (user property) */
+
+	/* the socket.io-client bundles served at /socket.io/<name>, as the
+	 * Socket.IO server does for pages' <script src="/socket.io/socket.io.js"> */
+	struct hbr_file {
+		const char *name;
+		char *data;
+		size_t len;
+	} client_js[6];
 
 	lws_sorted_usec_list_t sul_sweep; /* every HBR_TICK_MS */
 	int64_t last_sweep_ms;
@@ -215,6 +228,9 @@ bool hbr_sio__reserved(const char *name, size_t len);
 int hbr_sio__ack(struct hbr *h, struct hbr_sock *s, int64_t id, const char *json);
 /* The socket ends: leave rooms, detach presence, forget acks. */
 void hbr_sio__ended(struct hbr *h, struct hbr_sock *s);
+/* Answer a CONNECT that waited for the upgrade request's cookie (it came,
+ * or the wait is over): accepted with the cookie's session, or refused. */
+int hbr_sio__connect_resume(struct hbr *h, struct hbr_sock *s);
 /* Publish results arriving (mid -> ack), and expired acks. */
 void hbr_sio__puback(struct hbr *h, int mid, int reason_code);
 void hbr_sio__acks_sweep(struct hbr *h, int64_t now_ms);
@@ -279,6 +295,10 @@ struct lws_context *hbr_server__create(struct hbr *h, void *ev_loop);
 /* Close a wsi from outside its callbacks (it is asked to write, then
  * returns -1); its tie to a session is cut. */
 void hbr_server__kill(struct lws *wsi);
+/* Read the socket.io-client bundles from web_dir/vendor/socket.io/ (those
+ * missing are not served; a line says so). */
+void hbr_server__load_client_js(struct hbr *h);
+void hbr_server__free_client_js(struct hbr *h);
 /* Whether the peer of wsi's socket is still there (a non-blocking peek). */
 bool hbr_server__alive(struct lws *wsi);
 

@@ -44,7 +44,7 @@ static const char usage_text[] =
 	"Settings read: bind_address sio_port data_dir key_file token_alg run_as\n"
 	"  log_level mqtt_host mqtt_port refresh_ms autojoin_rooms cors_origins\n"
 	"  sio_max_payload sio_ping_interval sio_ping_timeout sio_event_rate\n"
-	"  http_max_headers\n";
+	"  http_max_headers web_dir\n";
 
 static volatile sig_atomic_t got_signal;
 static struct lws_context *signal_ctx;
@@ -365,6 +365,7 @@ int main(int argc, char **argv)
 		hc_err("msg=\"cannot start\" err=\"%s\"", err);
 		goto cleanup;
 	}
+	hbr_server__load_client_js(&h);
 #ifdef HBR_WITH_LIBEV
 	h.ev_loop = loop_ev;
 #endif
@@ -407,6 +408,7 @@ int main(int argc, char **argv)
 cleanup:
 	signal_ctx = NULL;
 	free_all(&h);
+	hbr_server__free_client_js(&h);
 	hbr_mqtt__stop(&h);
 	hc_follow_stop(h.follow);
 	if (h.lws) {

@@ -42,6 +42,7 @@ struct hbr_conn {
 	int kind;
 	char sid[HBR_ID_LEN + 1];
 	char acao[HBR_ORIGIN_MAX]; /* origin to allow in CORS headers, "" none */
+	const char *cache;	   /* cache-control of the reply, NULL: no-store */
 	bool killed;
 
 	/* a prepared reply */
@@ -139,7 +140,9 @@ static int write_response(struct lws *wsi, struct hbr_conn *c, int status, const
 		return -1;
 	if (status != 204 && lws_add_http_header_content_length(wsi, blen, &p, end))
 		return -1;
-	if (add_hdr(wsi, "cache-control:", "no-store", &p, end) ||
+	const char *cache = c->cache ? c->cache : "no-store";
+	c->cache = NULL; /* one reply's */
+	if (add_hdr(wsi, "cache-control:", cache, &p, end) ||
 		add_hdr(wsi, "x-content-type-options:", "nosniff", &p, end))
 		return -1;
 	if (c->acao[0]) {
@@ -165,6 +168,73 @@ static int write_response(struct lws *wsi, struct hbr_conn *c, int status, const
 	if (c->close_after)
 		return -1;
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static const char *const client_js_names[] = {"socket.io.js", "socket.io.min.js",
+	"socket.io.esm.min.js", "socket.io.js.map", "socket.io.min.js.map",
+	"socket.io.esm.min.js.map"};
+
+void hbr_server__load_client_js(struct hbr *h)
+{
+	const char *dir = hc_cfg_str(&h->cfg, HC_CFG_WEB_DIR);
+	int loaded = 0;
+
+	for (size_t i = 0; i < sizeof(client_js_names) / sizeof(client_js_names[0]); i++) {
+		struct hbr_file *f = &h->client_js[i];
+		char path[4200];
+		FILE *fp;
+		long n;
+
+		f->name = client_js_names[i];
+		if (hc_fmt(path, sizeof(path), "%s/vendor/socket.io/%s", dir, f->name) ||
+			!(fp = fopen(path, "rb")))
+			continue;
+		if (fseek(fp, 0, SEEK_END) == 0 && (n = ftell(fp)) > 0 && n < (8 << 20) &&
+			fseek(fp, 0, SEEK_SET) == 0 && (f->data = malloc((size_t)n)) &&
+			fread(f->data, 1, (size_t)n, fp) == (size_t)n) {
+			f->len = (size_t)n;
+			loaded++;
+		} else {
+			free(f->data);
+			f->data = NULL;
+		}
+		fclose(fp);
+	}
+	if (!loaded)
+		hc_info("msg=\"no socket.io-client bundle to serve at /socket.io/socket.io.js\" "
+			"dir=\"%s/vendor/socket.io\"",
+			dir);
+}
+
+void hbr_server__free_client_js(struct hbr *h)
+{
+	for (size_t i = 0; i < sizeof(h->client_js) / sizeof(h->client_js[0]); i++) {
+		free(h->client_js[i].data);
+		h->client_js[i].data = NULL;
+	}
+}
+
+/* GET /socket.io/<bundle>: true if answered. */
+static bool serve_client_js(struct hbr *h, struct lws *wsi, struct hbr_conn *c, const char *path)
+{
+	static const char prefix[] = "/socket.io/";
+	if (strncmp(path, prefix, sizeof(prefix) - 1) != 0)
+		return false;
+	for (size_t i = 0; i < sizeof(h->client_js) / sizeof(h->client_js[0]); i++) {
+		const struct hbr_file *f = &h->client_js[i];
+		size_t nl;
+		if (!f->data || strcmp(path + sizeof(prefix) - 1, f->name) != 0)
+			continue;
+		nl = strlen(f->name);
+		c->cache = "public, max-age=3600";
+		reply(wsi, c, 200,
+			nl > 4 && !strcmp(f->name + nl - 4, ".map")
+				? "application/json"
+				: "application/javascript; charset=utf-8",
+			f->data, f->len);
+		return true;
+	}
+	return false;
 }
 
 bool hbr_server__alive(struct lws *wsi)
@@ -224,7 +294,10 @@ static int read_request(struct hbr *h, struct lws *wsi, struct hbr_conn *c, stru
 	arg(wsi, "sid", r->sid, sizeof(r->sid));
 
 	c->acao[0] = '\0';
-	if (r->has_origin && hc_origin_listed(&h->cfg, HC_CFG_CORS_ORIGINS, r->origin))
+	/* listed origins, and pages of the same host (hubd's dashboard on
+	 * another port: the session cookie is the same site's) */
+	if (r->has_origin && (hc_origin_listed(&h->cfg, HC_CFG_CORS_ORIGINS, r->origin) ||
+				     hc_origin_same_host(r->origin, r->host)))
 		snprintf(c->acao, sizeof(c->acao), "%s", r->origin);
 	/* a cookie from a page of another site: that page must not drive the
 	 * user's session (CSRF), be it by polling or by WebSocket */
@@ -250,6 +323,8 @@ static int http_request(struct hbr *h, struct lws *wsi, struct hbr_conn *c, cons
 	bool options = lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI) > 0;
 	int rc;
 
+	if (get && serve_client_js(h, wsi, c, path))
+		return 0;
 	if (strcmp(path, HBR_PATH) != 0 && strcmp(path, "/socket.io") != 0) {
 		reply(wsi, c, 404, "text/plain", "not found\n", 10);
 		return 0;
@@ -505,6 +580,15 @@ static int ws_established(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
 		s->probing = true;
 		c->sock = s;
 		hc_debug("msg=\"websocket probe transport\" sid=%s", s->sid);
+		/* the cookie a browser sends with the upgrade but not with
+		 * polling requests without credentials (read_request has
+		 * refused it from another site) */
+		if (!s->cookie[0] && r.has_cookie)
+			snprintf(s->cookie, sizeof(s->cookie), "%s", r.cookie);
+		if (s->connect_wait_ms && hbr_sio__connect_resume(h, s) < 0) {
+			hbr_eio__close(h, s, "network", false);
+			return -1;
+		}
 		return 0;
 	}
 	{

@@ -133,15 +133,16 @@ static void autojoin(struct hbr *h, struct hbr_sock *s)
 	}
 }
 
+static int finish_connect(struct hbr *h, struct hbr_sock *s, const char *token);
+
 static int on_connect(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_packet *p)
 {
 	cJSON *auth = NULL;
-	const char *token = NULL, *why = NULL;
-	char out[64];
+	const char *token = NULL;
 	int rc;
 
-	if (s->connected)
-		return 0; /* already connected to "/" */
+	if (s->connected || s->connect_wait_ms)
+		return 0; /* already connected to "/", or about to be */
 	if (p->datalen) {
 		auth = hbr_json_parse(p->data, p->datalen);
 		if (!cJSON_IsObject(auth)) {
@@ -150,8 +151,37 @@ static int on_connect(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_pa
 		}
 		token = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(auth, "token"));
 	}
-	rc = hbr_auth__connect(h, s, token, token ? strlen(token) : 0, &why);
+	/* A browser page of another port of this host opens with polling
+	 * requests that carry no cookie unless the page asked for credentials
+	 * (withCredentials), but the WebSocket upgrade the client starts at
+	 * once always carries it: a CONNECT with neither token nor cookie
+	 * waits a moment for it (hbr_sio__connect_resume). */
+	if (!token && !s->cookie[0] && s->transport == HBR_T_POLLING && !s->probe_seen &&
+		!s->ws_wsi) {
+		cJSON_Delete(auth);
+		s->connect_wait_ms = hc_mono_ms() + HBR_CONNECT_WAIT_MS;
+		return 0;
+	}
+	rc = finish_connect(h, s, token);
 	cJSON_Delete(auth);
+	return rc;
+}
+
+int hbr_sio__connect_resume(struct hbr *h, struct hbr_sock *s)
+{
+	if (!s->connect_wait_ms || s->connected)
+		return 0;
+	s->connect_wait_ms = 0;
+	return finish_connect(h, s, NULL);
+}
+
+static int finish_connect(struct hbr *h, struct hbr_sock *s, const char *token)
+{
+	const char *why = NULL;
+	char out[64];
+	int rc;
+
+	rc = hbr_auth__connect(h, s, token, token ? strlen(token) : 0, &why);
 	if (rc) {
 		static const char refused[] = "44{\"message\":\"unauthorized\"}";
 		h->stats.connects_denied++;

@@ -30,6 +30,11 @@ bool hc_origin_canon(const char *s, size_t len, char *out, size_t n);
  * host from the Host header; scheme "http", "https", or NULL for either. */
 bool hc_origin_same(const char *origin, const char *host, const char *scheme);
 
+/* Whether origin names the same host as the Host header, ports aside (the
+ * same site, as SameSite cookies see it: a page of hubd on :8080 and the
+ * gateway on :3000 of one host). */
+bool hc_origin_same_host(const char *origin, const char *host);
+
 /* Whether origin is one of the entries of a LIST setting of origins. */
 bool hc_origin_listed(const struct hc_config *cfg, enum hc_setting list, const char *origin);
 

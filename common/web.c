@@ -103,6 +103,32 @@ bool hc_origin_same(const char *origin, const char *host, const char *scheme)
 	return false;
 }
 
+/* The host name of "host[:port]" or "[v6]:port": its length, 0 if bad. */
+static size_t host_name_len(const char *h, size_t len)
+{
+	if (len && h[0] == '[') {
+		const char *end = memchr(h, ']', len);
+		return end ? (size_t)(end - h) + 1 : 0;
+	}
+	const char *colon = memchr(h, ':', len);
+	return colon ? (size_t)(colon - h) : len;
+}
+
+bool hc_origin_same_host(const char *origin, const char *host)
+{
+	char got[HC_ORIGIN_MAX + 16];
+	const char *oh;
+	size_t ol, hl;
+
+	if (!origin || !host || !*host ||
+		!hc_origin_canon(origin, strlen(origin), got, sizeof(got)))
+		return false;
+	oh = strstr(got, "://") + 3;
+	ol = host_name_len(oh, strlen(oh));
+	hl = host_name_len(host, strlen(host));
+	return ol && ol == hl && strncasecmp(oh, host, ol) == 0;
+}
+
 bool hc_origin_listed(const struct hc_config *cfg, enum hc_setting list, const char *origin)
 {
 	char got[HC_ORIGIN_MAX + 16], want[HC_ORIGIN_MAX + 16];

@@ -8,6 +8,8 @@
 #   OUT/vendor/mqtt.esm.js                         MQTT.js browser ESM build
 #   OUT/vendor/leaflet/{leaflet.js,leaflet.css,images/}
 #   OUT/vendor/socket.io.min.js                    for Socket.IO pages and tests
+#   OUT/vendor/socket.io/                          the client bundles hub-bridge
+#                                                  serves at /socket.io/*.js
 #   OUT/data/demo-routes.geojson                   the map's offline base layer
 foreach(v SRC OUT NODE_MODULES ROUTES)
 	if(NOT DEFINED ${v})
@@ -47,6 +49,10 @@ foreach(d css js lib img)
 endforeach()
 file(COPY ${NODE_MODULES}/mqtt/dist/mqtt.esm.js DESTINATION ${OUT}/vendor)
 file(COPY ${NODE_MODULES}/socket.io-client/dist/socket.io.min.js DESTINATION ${OUT}/vendor)
+file(GLOB sio_dist ${NODE_MODULES}/socket.io-client/dist/socket.io*.js
+	${NODE_MODULES}/socket.io-client/dist/socket.io*.js.map)
+file(MAKE_DIRECTORY ${OUT}/vendor/socket.io)
+file(COPY ${sio_dist} DESTINATION ${OUT}/vendor/socket.io)
 file(COPY ${NODE_MODULES}/leaflet/dist/leaflet.js ${NODE_MODULES}/leaflet/dist/leaflet.css
 	${NODE_MODULES}/leaflet/dist/images DESTINATION ${OUT}/vendor/leaflet)
 file(COPY ${ROUTES} DESTINATION ${OUT}/data)

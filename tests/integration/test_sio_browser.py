@@ -5,8 +5,12 @@ against hub-bridge, logged in with the hub_sid cookie of a real login:
 1. the seed's snippet verbatim, on a page of the bridge's own origin:
    io(url); socket.emit('eventName', {...}); socket.on('eventName', ...)
    (no room argument: the autojoined room), events both ways with MQTT;
-2. a page of another origin listed in cors_origins (the dashboard's) with
-   withCredentials: polling with CORS credentials, then the upgrade.
+2. a page of hubd's origin (same host, another port: the same site, no
+   cors_origins needed) with withCredentials: polling with CORS
+   credentials, then the upgrade;
+3. the seed's snippet verbatim on a page of hubd's origin: its polling
+   requests carry no cookie (no withCredentials), the upgrade does, and
+   the CONNECT waits for it.
 """
 import json
 import os
@@ -48,8 +52,6 @@ class SioBrowser(unittest.TestCase):
     def test_browser_pages(self):
         st = Stack()
         try:
-            st.conf["cors_origins"] = "http://127.0.0.1:%d" % st.ports["http"]
-            st.write_conf(st.conf)
             st.start_broker()
             st.start_hubd()
             st.add_user("web", rooms={"lobby": "write"})
@@ -80,7 +82,9 @@ class SioBrowser(unittest.TestCase):
         cfg = {"cookie": cookie, "pages": [
             {"name": "seed", "origin": url, "script": SEED % {"url": url}},
             {"name": "cors", "origin": "http://127.0.0.1:%d" % st.ports["http"],
-             "script": CORS % {"url": url}}]}
+             "script": CORS % {"url": url}},
+            {"name": "dash", "origin": "http://127.0.0.1:%d" % st.ports["http"],
+             "script": SEED % {"url": url}}]}
         p = subprocess.Popen(["node", os.path.join(NODE_DIR, "sio_browser.mjs"), json.dumps(cfg)],
                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         events = []
@@ -122,6 +126,10 @@ class SioBrowser(unittest.TestCase):
         self.assertEqual(state["ack"], {"ok": True, "room": "lobby"})
         self.assertEqual(state["got"]["data"], {"to": "cors"})
         self.assertEqual(state.get("upgraded"), "websocket")
+        self.assertIn(("connected", "dash"), by, (events, err))
+        got = by[("got", "dash")]["state"]["got"]
+        self.assertEqual(got["data"], {"to": "dash"})
+        self.assertEqual(got["meta"]["room"], "lobby")
         self.assertFalse([e for e in events if e["ev"] == "pageerror"], events)
 
 

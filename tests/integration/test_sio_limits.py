@@ -69,6 +69,20 @@ class SioLimits(unittest.TestCase):
         op = json.loads(r.body.decode()[1:])
         return r, op
 
+    def test_00_client_bundles_served(self):
+        """Like the Socket.IO server: pages load the client from the gateway
+        (<script src="/socket.io/socket.io.js">), the npm package's files."""
+        dist = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                            "node_modules", "socket.io-client", "dist")
+        for name in ("socket.io.js", "socket.io.min.js", "socket.io.esm.min.js"):
+            r = self.http("GET", "/socket.io/" + name)
+            self.assertEqual(r.status, 200, name)
+            self.assertTrue(r.header("content-type").startswith("application/javascript"))
+            with open(os.path.join(dist, name), "rb") as f:
+                self.assertEqual(r.body, f.read(), name)
+        for name in ("nope.js", "../socket.io.js", "socket.io.msgpack.min.js"):
+            self.assertEqual(self.http("GET", "/socket.io/" + name).status, 404, name)
+
     def test_01_open_packet(self):
         r, op = self.handshake()
         self.assertEqual(op["maxPayload"], PAYLOAD)
@@ -171,6 +185,13 @@ class SioLimits(unittest.TestCase):
         self.assertEqual(r.header("access-control-allow-credentials"), "true")
         r, _ = self.handshake({"Origin": "http://evil.example"})
         self.assertIsNone(r.header("access-control-allow-origin"))
+        # hubd's own pages (same host, another port) are the same site
+        own = "http://127.0.0.1:%d" % self.st.ports["http"]
+        r, _ = self.handshake({"Origin": own})
+        self.assertEqual(r.header("access-control-allow-origin"), own)
+        self.assertEqual(r.header("access-control-allow-credentials"), "true")
+        r, _ = self.handshake({"Origin": "http://localhost:%d" % self.st.ports["http"]})
+        self.assertIsNone(r.header("access-control-allow-origin"))
         r = self.http("OPTIONS", "/socket.io/?EIO=4&transport=polling",
                       headers={"Origin": "http://app.example:8000",
                                "Access-Control-Request-Method": "POST",
@@ -193,6 +214,12 @@ class SioLimits(unittest.TestCase):
         r = self.http("GET", "/socket.io/?EIO=4&transport=polling",
                       headers={"Origin": "http://evil.example"}, cookie=cookie)
         self.assertEqual(r.status, 403)
+        # the dashboard's page on hubd's port: the browser's cookie works
+        own = "http://127.0.0.1:%d" % self.st.ports["http"]
+        r = self.http("GET", "/socket.io/?EIO=4&transport=polling",
+                      headers={"Origin": own}, cookie=cookie)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.header("access-control-allow-origin"), own)
         # same origin, or a listed one, with the cookie: fine
         for origin in ("http://127.0.0.1:%d" % port, "http://app.example:8000"):
             ok = RawWs(port, path, {"Origin": origin, "Cookie": "hub_sid=" + cookie})
