@@ -280,11 +280,23 @@ struct user_args {
 	int count;
 };
 
+/* Users, devices and service keys share one namespace: a key's name is
+ * the sender of what it publishes, so it must not be anyone's username. */
+static int name_is_key(struct hc_store *st, const char *name)
+{
+	int64_t n = 0;
+	int rc = get_int64(st, "SELECT count(*) FROM service_keys WHERE name = ?", name, &n);
+	return rc ? rc : n ? HUB_ERR_EXISTS : HUB_OK;
+}
+
 static int user_add_fn(struct hc_store *st, void *ud)
 {
 	struct user_args *a = ud;
 	sqlite3_stmt *s;
-	int rc = prep(st, &s,
+	int rc = name_is_key(st, a->name);
+	if (rc)
+		return rc;
+	rc = prep(st, &s,
 		"INSERT INTO principals(name, kind, display_name, role, pw_hash, created_at) "
 		"VALUES(?, 'user', ?, ?, ?, unixepoch())",
 		"ssss", a->name, a->display ? a->display : "", a->role, a->hash);
@@ -491,6 +503,9 @@ static int device_add_fn(struct hc_store *st, void *ud)
 		return rc;
 	if (strcmp(kind, "user"))
 		return HUB_ERR_NOTFOUND;
+	rc = name_is_key(st, a->name);
+	if (rc)
+		return rc;
 	rc = prep(st, &s,
 		"INSERT INTO principals(name, kind, display_name, owner, secret_hash, created_at) "
 		"VALUES(?, 'device', ?, ?, ?, unixepoch())",
@@ -962,7 +977,13 @@ static int key_add_fn(struct hc_store *st, void *ud)
 {
 	struct key_args *a = ud;
 	sqlite3_stmt *s;
-	int rc = prep(st, &s,
+	char kind[8];
+	int rc = principal_kind(st, a->name, kind, sizeof(kind));
+	if (rc == HUB_OK)
+		return HUB_ERR_EXISTS; /* a user's or device's name */
+	if (rc != HUB_ERR_NOTFOUND)
+		return rc;
+	rc = prep(st, &s,
 		"INSERT INTO service_keys(name, key_hash, created_at) VALUES(?, ?, unixepoch())",
 		"ss", a->name, a->hash);
 	return rc ? rc : step_done(s);

@@ -37,6 +37,15 @@ int hub_actor_require(struct hub *h, struct hub_conn *c, char name[HC_NAME_MAX +
 				c, 503, "unavailable", "the store could not be read; try again");
 			return rc;
 		}
+		/* a key's name is the sender of what it publishes: a key made
+		 * before names were shared must not speak as a user or device */
+		if (hc_store_principal_get(h->store, name, &p, NULL, 0) == HUB_OK) {
+			hc_warn("msg=\"service key named like a principal refused\" key=%s", name);
+			hub_http_error(c, 403, "forbidden",
+				"this service key is named like a user or device; make a key "
+				"with another name");
+			return HUB_ERR_DENIED;
+		}
 		return HUB_OK;
 	}
 	if (!c->has_cookie) {

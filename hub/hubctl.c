@@ -131,10 +131,12 @@ static int name_taken(const char *name)
 {
 	struct hc_principal p;
 	if (store && hc_store_principal_get(store, name, &p, NULL, 0) == HUB_OK)
-		return fail("'%s' is already taken by a %s (users and devices share one "
-			    "namespace)",
+		return fail("'%s' is already taken by a %s (users, devices and service keys "
+			    "share one namespace)",
 			name, p.kind == HC_KIND_DEVICE ? "device" : "user");
-	return fail("'%s' already exists", name);
+	return fail("'%s' is already taken by a service key (users, devices and service "
+		    "keys share one namespace)",
+		name);
 }
 
 /* name is not a kind ("user" or "device"): say so, and whether it is the
@@ -161,6 +163,10 @@ static int store_fail(int rc, const char *what, const char *name)
 	switch (rc) {
 	case HUB_ERR_EXISTS:
 		if (!strcmp(what, "user") || !strcmp(what, "device"))
+			return name_taken(name);
+		if (!strcmp(what, "service key") && store &&
+			hc_store_principal_get(store, name, &(struct hc_principal){0}, NULL, 0) ==
+				HUB_OK)
 			return name_taken(name);
 		return fail("%s '%s' already exists", what, name);
 	case HUB_ERR_NOTFOUND:

@@ -266,7 +266,8 @@ class Cli(CliCase):
             (["user", "add", "alice", "--password-stdin"], pw,
              "'alice' is already taken by a user"),
             (["user", "add", "truck1", "--password-stdin"], pw,
-             "'truck1' is already taken by a device (users and devices share one namespace)"),
+             "'truck1' is already taken by a device (users, devices and service keys share "
+             "one namespace)"),
             (["user", "add", "newu", "--password-stdin"], "short\n",
              "password too short: at least 8 characters"),
             (["user", "add", "newu", "--password-stdin"], "", "no password on standard input"),
@@ -561,6 +562,17 @@ class Cli(CliCase):
         self.assertOk(self.ctl("servicekey", "del", "shop"), "service key shop deleted\n")
         self.assertFails(self.ctl("servicekey", "del", "shop"), "no such service key: 'shop'")
         self.assertOk(self.ctl("servicekey", "add", "shop"))
+        # a key's name is the sender of what it publishes: never a user's or
+        # device's name, either way round
+        self.assertFails(self.ctl("servicekey", "add", "alice"),
+                         "'alice' is already taken by a user")
+        self.assertFails(self.ctl("servicekey", "add", "truck1"),
+                         "'truck1' is already taken by a device")
+        self.assertFails(self.ctl("user", "add", "shop", "--password-stdin",
+                                  input="longenough1\n"),
+                         "'shop' is already taken by a service key")
+        self.assertFails(self.ctl("device", "add", "shop", "--owner", "alice"),
+                         "'shop' is already taken by a service key")
 
     # ---- deliveries ---------------------------------------------------------------
     def test_60_deliveries(self):

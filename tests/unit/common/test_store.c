@@ -742,6 +742,15 @@ static void test_service_keys(void **state)
 	assert_int_equal(hc_store_servicekey_del(f->st, "billing"), HUB_OK);
 	assert_int_equal(hc_store_servicekey_check(f->st, sec1, name), HUB_ERR_AUTH);
 	assert_int_equal(hc_store_servicekey_del(f->st, "billing"), HUB_ERR_NOTFOUND);
+	/* keys share the namespace of users and devices (a key's name is the
+	 * sender of what it publishes) */
+	assert_int_equal(hc_store_user_add(f->st, "carla", "Carla", "user", "$h$carla"), HUB_OK);
+	assert_int_equal(hc_store_device_add(f->st, "van9", "carla", NULL, HASH64), HUB_OK);
+	assert_int_equal(hc_store_servicekey_add(f->st, "carla", sec1), HUB_ERR_EXISTS);
+	assert_int_equal(hc_store_servicekey_add(f->st, "van9", sec1), HUB_ERR_EXISTS);
+	assert_int_equal(hc_store_user_add(f->st, "dispatch", "D", "user", "$h$d"), HUB_ERR_EXISTS);
+	assert_int_equal(
+		hc_store_device_add(f->st, "dispatch", "carla", NULL, HASH64), HUB_ERR_EXISTS);
 	/* only the hash is stored */
 	{
 		char sql[200];
