@@ -127,6 +127,14 @@ bool hc_dir_shares_room(const struct hc_acl_dir *dir, const char *a, const char 
 	return s.found;
 }
 
+/* Whether dev names a device owned by owner. */
+static bool owns_device(
+	const struct hc_acl_dir *dir, const char *owner, const char *dev, size_t dlen)
+{
+	const struct hc_dir_principal *d = hc_hmap_get(&dir->principals, dev, dlen);
+	return d && d->kind == HC_KIND_DEVICE && strcmp(d->owner, owner) == 0;
+}
+
 bool hc_dir_can_read_device(
 	const struct hc_acl_dir *dir, const char *reader, const char *dev, size_t dlen)
 {
@@ -139,22 +147,6 @@ bool hc_dir_can_read_device(
 	/* any room of the device the reader may read; a reader's membership at
 	 * any level includes read */
 	return hc_dir_shares_room(dir, reader, dev, dlen);
-}
-
-/* Whether the principal reads at least one device (for owntracks/+/...). */
-static int any_device_room_cb(void *ud, const char *room, void *value)
-{
-	const struct hc_acl_dir *dir = ud;
-	const struct hc_dir_room *r = hc_hmap_get(&dir->rooms, room, strlen(room));
-	(void)value;
-	return r && r->devices > 0;
-}
-
-static bool reads_any_device(const struct hc_acl_dir *dir, const struct hc_dir_principal *p)
-{
-	if (p->kind == HC_KIND_DEVICE || p->owned_devices > 0)
-		return true;
-	return hc_hmap_each(&p->rooms, any_device_room_cb, (void *)dir) != 0;
 }
 
 /* ------------------------------------------------------- topic (R/W) rules */
@@ -304,6 +296,10 @@ static void check_topic(const struct hc_acl_dir *dir, const struct hc_dir_princi
 					"users/{user}/status: %s %s %.*s", who,
 					self ? "is" : "shares a room with", (int)lv->len[1],
 					lv->p[1]);
+			else if (owns_device(dir, who, lv->p[1], lv->len[1]))
+				verdict(d, true, "own device's status",
+					"users/{user}/status: %s owns device %.*s", who,
+					(int)lv->len[1], lv->p[1]);
 			else
 				verdict(d, false, "shares no room",
 					"users/{user}/status: %s shares no room with %.*s", who,
@@ -396,20 +392,18 @@ static const struct shape shapes[] = {
 struct sub_ctx {
 	const struct hc_acl_dir *dir;
 	const struct hc_dir_principal *p;
-	bool any_room, any_device;
 };
 
-/* Some value satisfies the variable. */
+/* A wildcard level could take a value satisfying the variable. Rooms and
+ * devices count even when the principal reads none yet: a grant or a
+ * delivery opened later reaches live subscriptions (the broker keeps them,
+ * and every delivery is checked again), as the OwnTracks app subscribes to
+ * owntracks/+/+ once, at connect. */
 static bool exists(const struct sub_ctx *c, enum var v)
 {
-	switch (v) {
-	case V_READ_ROOM:
-		return c->any_room;
-	case V_DEVICE:
-		return c->any_device;
-	default:
-		return true; /* names, events, self, own status, anything */
-	}
+	(void)c;
+	(void)v;
+	return true; /* rooms, devices, names, events, self, own status */
 }
 
 /* This concrete filter level satisfies the variable. */
@@ -426,7 +420,9 @@ static bool satisfies(const struct sub_ctx *c, enum var v, const char *s, size_t
 		return len == strlen(c->p->name) && memcmp(s, c->p->name, len) == 0;
 	case V_STATUS_USER:
 		return (len == strlen(c->p->name) && memcmp(s, c->p->name, len) == 0) ||
-		       (hc_name_valid_n(s, len) && hc_dir_shares_room(c->dir, c->p->name, s, len));
+		       (hc_name_valid_n(s, len) &&
+			       (hc_dir_shares_room(c->dir, c->p->name, s, len) ||
+				       owns_device(c->dir, c->p->name, s, len)));
 	case V_DEVICE:
 		return hc_name_valid_n(s, len) &&
 		       hc_dir_can_read_device(c->dir, c->p->name, s, len);
@@ -466,14 +462,6 @@ static bool shape_matches(const struct sub_ctx *c, const struct shape *sh, const
 	}
 }
 
-static int room_exists_cb(void *ud, const char *key, void *value)
-{
-	(void)ud;
-	(void)key;
-	(void)value;
-	return 1;
-}
-
 static bool filter_well_formed(const struct levels *f)
 {
 	for (int i = 0; i < f->n; i++) {
@@ -491,7 +479,7 @@ static void check_filter(const struct hc_acl_dir *dir, const struct hc_dir_princ
 	const char *filter, size_t len, struct hc_acl_decision *d)
 {
 	struct levels f;
-	struct sub_ctx c = {dir, p, false, false};
+	struct sub_ctx c = {dir, p};
 
 	/* $share/{group}/{filter}: the broker hands each message to one member
 	 * of a group and drops it if that member may not read it, so a group
@@ -526,8 +514,6 @@ static void check_filter(const struct hc_acl_dir *dir, const struct hc_dir_princ
 		verdict(d, false, "malformed filter", "the filter is malformed or too deep");
 		return;
 	}
-	c.any_room = hc_hmap_each(&p->rooms, room_exists_cb, NULL) != 0;
-	c.any_device = reads_any_device(dir, p);
 	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
 		if (shape_matches(&c, &shapes[i], &f)) {
 			verdict(d, true, "filter can match readable topics",

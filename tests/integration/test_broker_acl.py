@@ -37,6 +37,7 @@ class Topics(BrokerTestCase):
         stack.add_user("fred", rooms={"fleet": "read"})
         stack.add_user("olga")
         stack.add_user("gina")
+        stack.add_user("hana")
         cls.secrets = {"truck1": stack.device_add("truck1", "olga", room="fleet"),
                        "truck2": stack.device_add("truck2", "eve", room="secret")}
 
@@ -208,13 +209,18 @@ class Topics(BrokerTestCase):
         olga = self.login("olga", 4)      # owner, shares no room with it
         fred = self.login("fred", 5)      # reader of fleet, where truck1 is
         eve = self.login("eve", 5)        # stranger (reads truck2 only)
-        bob = self.rawlogin("bob", 5)     # reads no device at all
+        bob = self.login("bob", 5)        # reads no device at all
         for c in (olga, fred):
             self.assertEqual(c.sub("owntracks/+/+"), [1])
+        # the owner reads the device's status (its last will) without a room
+        self.assertEqual(olga.sub("users/truck1/status"), [1])
+        self.assertEqual(eve.sub("users/truck1/status"), [DENIED_V5])
         self.assertEqual(eve.sub("owntracks/+/+"), [1])
         self.assertEqual(eve.sub("owntracks/truck1/#"), [DENIED_V5])
-        self.assertEqual(bob.subscribe(["owntracks/+/+", "owntracks/truck1/phone"]),
-                         [DENIED_V5, DENIED_V5])
+        # the wildcard is kept for later grants (every delivery is checked);
+        # the device named is refused
+        self.assertEqual(bob.sub(["owntracks/+/+", "owntracks/truck1/phone"]),
+                         [1, DENIED_V5])
         truck1 = self.rawlogin("truck1", 4)
         loc = b'{"_type":"location","lat":52.1,"lon":4.3,"tst":1700000000}'
         self.assert_accepted(truck1.publish("owntracks/truck1/phone", loc, qos=1))
@@ -225,7 +231,7 @@ class Topics(BrokerTestCase):
         truck2 = self.rawlogin("truck2", 5)
         self.assert_accepted(truck2.publish("owntracks/truck2/phone", b"{}", qos=1))
         self.assertIsNotNone(eve.wait_msg("owntracks/truck2/phone", 3))
-        leaked = [t for t, _, _, _ in eve.take() if "truck1" in t]
+        leaked = [t for t, _, _, _ in eve.take() + bob.take() if "truck1" in t]
         self.assertEqual(leaked, [], "truck1's location reached a stranger")
         # the owner cannot publish on the device's topic, nor one device on another's
         olga_raw = self.rawlogin("olga", 5)
@@ -238,6 +244,32 @@ class Topics(BrokerTestCase):
         self.assert_accepted(truck1.publish("owntracks/truck1/phone/event", b'{"e":1}', qos=1))
         self.assertIsNotNone(fred.wait_msg("owntracks/truck1/phone/event", 3),
                              "the device's /event subtopic did not reach a room reader")
+
+    @timeout(30)
+    def test_07b_grant_reaches_a_live_wildcard(self):
+        """The OwnTracks app subscribes to owntracks/+/+ once, at connect: a
+        user who sees no device yet keeps that subscription, and a room
+        (or delivery) granted later makes the device's fixes arrive on it
+        within a second; revoked, they stop at once."""
+        hana = self.login("hana", 4)
+        self.assertEqual(hana.sub("owntracks/+/+"), [1])
+        truck1 = self.rawlogin("truck1", 4)
+        loc = b'{"_type":"location","lat":52.2,"lon":4.4,"tst":1700000001}'
+        self.assert_accepted(truck1.publish("owntracks/truck1/phone", loc, qos=1))
+        self.assertIsNone(hana.wait_msg("owntracks/truck1/phone", 0.5), "leaked before")
+        self.stack.hubctl("grant", "fleet", "hana", "read")
+        t0 = time.time()
+        got = None
+        while got is None and time.time() - t0 < 3:
+            self.assert_accepted(truck1.publish("owntracks/truck1/phone", loc, qos=1))
+            got = hana.wait_msg("owntracks/truck1/phone", 0.1)
+        self.assertIsNotNone(got, "a grant did not reach the live owntracks/+/+")
+        self.assertLess(time.time() - t0, 1.5)
+        self.stack.hubctl("revoke", "fleet", "hana")
+        time.sleep(1.0)
+        hana.take()
+        self.assert_accepted(truck1.publish("owntracks/truck1/phone", loc, qos=1))
+        self.assertIsNone(hana.wait_msg("owntracks/truck1/phone", 0.5), "still delivered")
 
     # ---- subscriptions ----------------------------------------------------------
     @timeout(20)

@@ -225,6 +225,9 @@ static const struct acase contract_cases[] = {
 	{"erin", "users/truck1/status", R, true},
 	{"truck1", "users/erin/status", R, true},
 	{"mallory", "users/alice/status", R, false},
+	{"dave", "users/truck2/status", R, true},  /* its owner, in no room */
+	{"dave", "users/truck1/status", R, false}, /* not his */
+	{"dave", "users/truck2/status", W, false},
 	{"alice", "users/nobody/status", R, false},
 	/* owntracks/{device}/{name}[/event|/cmd]: only that device writes; the
 	 * device, its owner and readers of its rooms read */
@@ -380,8 +383,8 @@ static const struct acase filter_cases[] = {
 	{"alice", "+/#", S, true},
 	{"alice", "rooms/+/ev/#", S, true},
 	{"bob", "rooms/+/ev/#", S, true},
-	{"carol", "rooms/+/ev/#", S, false},
-	{"dave", "rooms/+/ev/#", S, false},
+	{"carol", "rooms/+/ev/#", S, true}, /* no room yet: a grant reaches it */
+	{"dave", "rooms/+/ev/#", S, true},
 	{"bob", "rooms/lobby/#", S, true},
 	{"carol", "rooms/lobby/#", S, false},
 	{"bob", "rooms/other/#", S, false},
@@ -390,7 +393,7 @@ static const struct acase filter_cases[] = {
 	{"erin", "rooms/fleet/#", S, true},
 	{"alice", "rooms/fleet/#", S, false},
 	{"bob", "rooms/#", S, true},
-	{"carol", "rooms/#", S, false},
+	{"carol", "rooms/#", S, true},
 	{"bob", "rooms/lobby/ev/#", S, true},
 	{"bob", "rooms/lobby/ev/+/+", S, true},
 	{"bob", "rooms/lobby/ev/chat/alice", S, true},
@@ -419,11 +422,11 @@ static const struct acase filter_cases[] = {
 	{"dave", "owntracks/+/+", S, true},   /* via truck2, owned */
 	{"truck2", "owntracks/+/+", S, true}, /* itself */
 	{"truck1", "owntracks/+/+", S, true},
-	{"carol", "owntracks/+/+", S, false}, /* no rooms, no devices */
-	{"bob", "owntracks/+/+", S, false},   /* lobby holds no device */
-	{"mallory", "owntracks/+/+", S, false},
+	{"carol", "owntracks/+/+", S, true}, /* none yet: a delivery reaches it */
+	{"bob", "owntracks/+/+", S, true},   /* lobby holds no device yet */
+	{"mallory", "owntracks/+/+", S, true},
 	{"alice", "owntracks/#", S, true},
-	{"carol", "owntracks/#", S, false},
+	{"carol", "owntracks/#", S, true},
 	{"alice", "owntracks/truck1/#", S, true},
 	{"erin", "owntracks/truck1/#", S, true},
 	{"truck1", "owntracks/truck1/#", S, true},
@@ -458,7 +461,7 @@ static const struct acase filter_cases[] = {
 	{"alice", "+/+/+/+/+/+/+/+/+", S, false}, /* deeper than any topic */
 	{"alice", "+/+/+/+/+/+/+", S, false},
 	{"alice", "+/+/+/+/+/+", S, true}, /* owntracks/truck1/a/b/c/d */
-	{"carol", "+/+/+/+/+/+", S, false},
+	{"carol", "+/+/+/+/+/+", S, true},
 	/* $ topics and shared subscriptions */
 	{"bob", "$SYS/#", S, false},
 	{"bob", "$SYS/broker/uptime", S, false},
@@ -965,7 +968,7 @@ static void test_dir_del_room(void **state)
 	assert_false(dec.allow);
 	hc_acl_check(d, "bob", "users/alice/status", 18, R, &dec);
 	assert_false(dec.allow);
-	hc_acl_check(d, "bob", "rooms/+/ev/#", 12, S, &dec);
+	hc_acl_check(d, "bob", "rooms/lobby/#", 13, S, &dec);
 	assert_false(dec.allow);
 	/* deleting a device's room */
 	hc_dir_del_room(d, "fleet");
@@ -973,7 +976,7 @@ static void test_dir_del_room(void **state)
 	assert_int_equal(hc_dir_principal(d, "truck1", 6)->rooms.count, 0);
 	hc_acl_check(d, "erin", "owntracks/truck1/x", 18, R, &dec);
 	assert_false(dec.allow);
-	hc_acl_check(d, "erin", "owntracks/+/+", 13, S, &dec);
+	hc_acl_check(d, "erin", "owntracks/truck1/+", 18, S, &dec);
 	assert_false(dec.allow);
 	hc_acl_check(d, "alice", "owntracks/truck1/x", 18, R, &dec);
 	assert_true(dec.allow); /* still the owner */
@@ -1010,9 +1013,9 @@ static void test_dir_del_principal(void **state)
 	assert_int_equal(hc_dir_room(d, "fleet", 5)->devices, 0);
 	assert_int_equal(hc_dir_room(d, "fleet", 5)->members.count, 1);
 	assert_int_equal(hc_dir_principal(d, "alice", 5)->owned_devices, 0);
-	hc_acl_check(d, "alice", "owntracks/+/+", 13, S, &dec);
+	hc_acl_check(d, "alice", "owntracks/truck1/+", 18, S, &dec);
 	assert_false(dec.allow);
-	hc_acl_check(d, "erin", "owntracks/+/+", 13, S, &dec);
+	hc_acl_check(d, "erin", "owntracks/truck1/+", 18, S, &dec);
 	assert_false(dec.allow);
 	/* twice, unknown: no-ops */
 	hc_dir_del_principal(d, "truck1");
@@ -1099,12 +1102,12 @@ static void test_dir_kind_change(void **state)
 	INVARIANTS(d);
 	assert_int_equal(hc_dir_room(d, "fleet", 5)->devices, 1);
 	/* truck1 (device member of fleet) becomes a user, then leaves: fleet
-	 * holds no device any more, and owntracks/+/+ shows it */
+	 * holds no device any more, and owntracks/truck1/+ shows it */
 	put(d, "truck1", HC_KIND_USER, NULL, NULL);
 	INVARIANTS(d);
 	level(d, "fleet", "truck1", HC_LEVEL_NONE);
 	INVARIANTS(d);
-	hc_acl_check(d, "erin", "owntracks/+/+", 13, S, &dec);
+	hc_acl_check(d, "erin", "owntracks/truck1/+", 18, S, &dec);
 	assert_false(dec.allow);
 }
 
