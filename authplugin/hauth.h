@@ -59,6 +59,7 @@ struct hauth_principal {
 	struct hc_hmap rooms; /* rooms announced in (name -> 1) */
 	int64_t left_due_ms;  /* pending left notice (grace), 0 if none */
 	const char *left_reason;
+	char left_sid[HC_TOKEN_SID_MAX + 1]; /* session of the last connection, "" */
 };
 
 struct hauth_stats {
@@ -137,6 +138,9 @@ int hauth_acl__check(struct hauth *h, struct mosquitto *client, const char *topi
 void hauth_revoke__tick(struct hauth *h, int64_t now_ms);
 /* End one connection now (kick by client id, will published). */
 void hauth_revoke__kick(struct hauth *h, struct hauth_client *c, const char *reason);
+/* How the session sid ended (logout, kicked, expired), NULL if it is live
+ * or unknown. */
+const char *hauth_revoke__session_end(struct hauth *h, const char *sid);
 
 /* metrics.c */
 void hauth_metrics__tick(struct hauth *h, int64_t now_ms);

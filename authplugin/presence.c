@@ -180,6 +180,9 @@ void hauth_presence__down(struct hauth *h, struct hauth_principal *p, struct hau
 		return;
 	}
 	p->left_reason = reason; /* NULL: decide from the will at tick time */
+	/* a client that closes itself right after its logout (the dashboard
+	 * does) beats the revocation sweep: its session decides at tick time */
+	snprintf(p->left_sid, sizeof(p->left_sid), "%s", c->kind == HAUTH_USER ? c->sid : "");
 	if (!p->left_due_ms)
 		h->lefts_pending++;
 	p->left_due_ms = hc_mono_ms() + grace;
@@ -244,7 +247,11 @@ void hauth_presence__tick(struct hauth *h, int64_t now_ms)
 		more = hc_hmap_each(&h->principals, due_cb, &d);
 		for (int i = 0; i < d.n; i++) {
 			struct hauth_principal *p = d.list[i];
-			withdraw(h, p, p->left_reason ? p->left_reason : reason_from_will(p));
+			const char *ended = hauth_revoke__session_end(h, p->left_sid);
+			withdraw(h, p,
+				ended		 ? ended
+				: p->left_reason ? p->left_reason
+						 : reason_from_will(p));
 		}
 	} while (more);
 }

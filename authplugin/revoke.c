@@ -120,6 +120,14 @@ static void sweep(struct hauth *h, int64_t now_ms)
 	free(s.ids);
 }
 
+const char *hauth_revoke__session_end(struct hauth *h, const char *sid)
+{
+	const struct hc_dir_session *s = sid && *sid ? hc_dir_session(h->dir, sid) : NULL;
+	if (!s || (!s->revoked_at && hc_now() < s->expires_at))
+		return NULL;
+	return notice_reason(s);
+}
+
 void hauth_revoke__kick(struct hauth *h, struct hauth_client *c, const char *reason)
 {
 	char *id;

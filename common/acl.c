@@ -417,12 +417,13 @@ static bool satisfies(const struct sub_ctx *c, enum var v, const char *s, size_t
 	case V_NAME:
 		return hc_name_valid_n(s, len);
 	case V_SELF:
-		return len == strlen(c->p->name) && memcmp(s, c->p->name, len) == 0;
+		return hc_name_valid_n(s, len) && len == strlen(c->p->name) &&
+		       memcmp(s, c->p->name, len) == 0;
 	case V_STATUS_USER:
-		return (len == strlen(c->p->name) && memcmp(s, c->p->name, len) == 0) ||
-		       (hc_name_valid_n(s, len) &&
-			       (hc_dir_shares_room(c->dir, c->p->name, s, len) ||
-				       owns_device(c->dir, c->p->name, s, len)));
+		return hc_name_valid_n(s, len) &&
+		       ((len == strlen(c->p->name) && memcmp(s, c->p->name, len) == 0) ||
+			       hc_dir_shares_room(c->dir, c->p->name, s, len) ||
+			       owns_device(c->dir, c->p->name, s, len));
 	case V_DEVICE:
 		return hc_name_valid_n(s, len) &&
 		       hc_dir_can_read_device(c->dir, c->p->name, s, len);

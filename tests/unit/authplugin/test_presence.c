@@ -157,6 +157,24 @@ static void test_left_after_grace_with_counts(void **state)
 	assert_int_equal(fb_count_pub("rooms/lobby/sys/left"), 1);
 }
 
+/* The dashboard logs out, then closes its connection cleanly at once,
+ * before the revocation sweep kicks it: the notice still says logout. */
+static void test_clean_close_after_logout_says_logout(void **state)
+{
+	(void)state;
+	static const char sid[] = "LLLLLLLLLLLLLLLLLLLLLl";
+	struct mosquitto *b = fb_client("b1", "bob", 5);
+	fx_session(h, sid, "bob", hc_now() + 3600, 0, NULL);
+	assert_int_equal(fb_connect(b, fx_token(h, "mqtt", "bob", sid, hc_now(), hc_now() + 900)),
+		MOSQ_ERR_SUCCESS);
+	fb_reset();
+	fx_session(h, sid, "bob", hc_now() + 3600, hc_now(), "logout");
+	fb_disconnect(b, false); /* clean, before any sweep */
+	after_grace();
+	assert_pub(
+		"rooms/lobby/sys/left", 0, "{\"user\":\"bob\",\"online\":0,\"reason\":\"logout\"}");
+}
+
 static void test_reason_network_when_the_will_went_out(void **state)
 {
 	(void)state;
@@ -381,6 +399,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_left_after_grace_with_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_reason_network_when_the_will_went_out, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_clean_close_after_logout_says_logout, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_reconnect_within_grace_no_churn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_connections_one_presence, setup, teardown),
