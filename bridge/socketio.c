@@ -420,7 +420,7 @@ static int on_event(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_pack
 		return 1;
 	}
 	if (!hc_event_valid_n(event, strlen(event)) || hbr_sio__reserved(event, strlen(event))) {
-		refuse(h, s, p->id, NULL, "bad_event",
+		refuse(h, s, p->id, strlen(event) <= 128 ? event : NULL, "bad_event",
 			"event names are 1-64 bytes without / + # or control characters");
 	} else if (!strcmp(event, "join")) {
 		on_join(h, s, cJSON_GetArrayItem(arr, 1), p->id);
