@@ -498,11 +498,12 @@ static int framing(struct hub *h, struct hub_conn *c, int64_t *clen, bool *chunk
 		return 0;
 	}
 	if (post_like) {
-		/* no length at all: lws would wait for a 100 MB body */
-		c->body_expected = true;
+		/* neither length nor chunking: the body is empty (RFC 9112,
+		 * 6.3), as `curl -X POST` sends it. lws would wait for a 100 MB
+		 * body on this connection, so it closes after the answer */
+		c->body_expected = false;
 		c->close_after = true;
-		answer_early(c, 411, "length_required", "a request body needs a Content-Length");
-		return 1;
+		return 0;
 	}
 	c->body_expected = false;
 	return 0;

@@ -489,12 +489,24 @@ class HubdCase(unittest.TestCase):
         self.assertEqual(status_of(raw), 501, raw[:300])
         self.assertAlive()
 
-    def test_43_length_required_and_bad_length(self):
+    def test_43_no_length_is_an_empty_body_and_bad_length(self):
+        # neither Content-Length nor chunking: an empty body (RFC 9112 6.3),
+        # answered at once, and the connection closed after it
+        t0 = time.time()
         raw = raw_request(self.s.ports["http"],
                           b"POST /api/login HTTP/1.1\r\nHost: x\r\n"
                           b"Content-Type: application/json\r\n\r\n", timeout=5)
-        self.assertEqual(status_of(raw), 411, raw[:300])
-        self.assertIn(b'"error":"length_required"', raw)
+        self.assertLess(time.time() - t0, 2.0, "hubd waited for a body")
+        self.assertEqual(status_of(raw), 400, raw[:300])
+        self.assertIn(b'"error":"bad_request"', raw)
+        self.assertIn(b"connection: close", raw.lower())
+        # as `curl -b jar -X POST .../api/token` sends it
+        cookie, _, _ = self.s.login("alice", "alice-pw-1")
+        raw = raw_request(self.s.ports["http"],
+                          b"POST /api/token HTTP/1.1\r\nHost: x\r\n"
+                          b"Cookie: hub_sid=" + cookie.encode() + b"\r\n\r\n", timeout=5)
+        self.assertEqual(status_of(raw), 200, raw[:300])
+        self.assertIn(b'"token"', raw)
         raw = raw_request(self.s.ports["http"],
                           b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n"
                           b"Content-Type: application/json\r\n\r\n", timeout=5)
