@@ -465,6 +465,7 @@ int hbr_sio__message(struct hbr *h, struct hbr_sock *s, const char *data, size_t
 		rc = on_connect(h, s, &p);
 		break;
 	case HBR_SIO_DISCONNECT:
+		s->connect_wait_ms = 0; /* a CONNECT still waiting is withdrawn */
 		if (s->connected) {
 			s->end_reason = "clean";
 			hbr_sio__ended(h, s);
