@@ -8,6 +8,7 @@
 #include "hauth.h"
 #include "hauth_presence.h"
 #include "hauth_history.h"
+#include "hauth_wake.h"
 #include "hc_err.h"
 #include "hc_log.h"
 #include "hc_store.h"
@@ -24,6 +25,7 @@
 
 struct hauth *hauth_g;
 static mosquitto_plugin_id_t *plugin_id;
+static struct hauth_wake *wake_conn; /* our own connection that wakes the loop */
 
 void hauth_log__sink(int level, const char *line)
 {
@@ -35,6 +37,8 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_basic_auth *ed = event_data;
 	(void)event;
+	if (hauth_wake__is(wake_conn, ed->username, ed->password))
+		return MOSQ_ERR_SUCCESS; /* no rights, not a client of ours */
 	return hauth_auth__basic(userdata, ed->client, ed->username, ed->password);
 }
 
@@ -122,6 +126,8 @@ static void destroy(struct hauth *h)
 	if (!h)
 		return;
 	hc_follow_stop(h->follow);
+	hauth_wake__free(wake_conn);
+	wake_conn = NULL;
 	hauth_history__stop(h->history);
 	hauth_clients__free_all(h);
 	hc_hmap_clear(&h->room_online);
@@ -134,7 +140,7 @@ static void destroy(struct hauth *h)
 
 static int setup(struct hauth *h, const char *conf_path)
 {
-	char err[512], path[4200];
+	char err[512], path[4200], sync_dir[4200];
 	struct hc_store *st = NULL;
 	int rc;
 
@@ -166,8 +172,17 @@ static int setup(struct hauth *h, const char *conf_path)
 		hc_err("msg=\"cannot open the store\" err=\"%s\"", err);
 		return rc;
 	}
-	rc = hc_follow_start(path, h->dir->seq, (int)hc_cfg_int(&h->cfg, HC_CFG_REFRESH_MS), NULL,
-		NULL, &h->follow, err, sizeof(err));
+	rc = hauth_wake__new(&h->cfg, &wake_conn);
+	if (rc) {
+		hc_err("msg=\"cannot set up the wake connection\" err=%s", hub_strerror(rc));
+		return rc;
+	}
+	rc = hc_follow_start(path, h->dir->seq, (int)hc_cfg_int(&h->cfg, HC_CFG_REFRESH_MS),
+		hauth_wake__poke, wake_conn, &h->follow, err, sizeof(err));
+	if (!rc)
+		rc = hc_config_sync_dir(&h->cfg, sync_dir, sizeof(sync_dir));
+	if (!rc)
+		rc = hc_follow_listen(h->follow, sync_dir, "broker", err, sizeof(err));
 	if (rc) {
 		hc_err("msg=\"cannot follow the store\" err=\"%s\"", err);
 		return rc;

@@ -296,8 +296,16 @@ static int open_state(struct hbr *h, char *err, size_t errsz)
 	rc = hc_acl_dir_load(h->store, &h->dir, err, errsz);
 	if (rc)
 		return rc;
-	return hc_follow_start(h->db_path, h->dir->seq, (int)hc_cfg_int(&h->cfg, HC_CFG_REFRESH_MS),
+	rc = hc_follow_start(h->db_path, h->dir->seq, (int)hc_cfg_int(&h->cfg, HC_CFG_REFRESH_MS),
 		wake_loop, h->lws, &h->follow, err, errsz);
+	if (!rc) {
+		/* writers wait for us to apply their changes (hc_sync.h) */
+		char dir[4200];
+		rc = hc_config_sync_dir(&h->cfg, dir, sizeof(dir));
+		if (!rc)
+			rc = hc_follow_listen(h->follow, dir, "gateway", err, errsz);
+	}
+	return rc;
 }
 
 static void read_settings(struct hbr *h)

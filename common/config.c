@@ -382,6 +382,11 @@ int hc_config_db_path(const struct hc_config *cfg, char *out, size_t n)
 	return hc_fmt(out, n, "%s/hub.db", hc_cfg_str(cfg, HC_CFG_DATA_DIR));
 }
 
+int hc_config_sync_dir(const struct hc_config *cfg, char *out, size_t n)
+{
+	return hc_fmt(out, n, "%s/sync", hc_cfg_str(cfg, HC_CFG_DATA_DIR));
+}
+
 int hc_config_key_path(const struct hc_config *cfg, char *out, size_t n)
 {
 	const char *k = hc_cfg_str(cfg, HC_CFG_KEY_FILE);

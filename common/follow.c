@@ -1,36 +1,69 @@
 /* SPDX-License-Identifier: MIT */
-/* The store follower: worker thread, change queue, and applying changes to
- * a directory on its owner's thread. */
+/* The store follower: worker thread, change queue, applying changes to a
+ * directory on its owner's thread, and the sync socket through which
+ * writers learn that their change is applied (hc_sync.h). */
 #include "hc_follow.h"
 #include "hc_err.h"
 #include "hc_log.h"
+#include "hc_sync.h"
 #include "store_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define BATCH	    1000
 #define QUEUE_LIMIT 50000
+#define WAITERS_MAX 64	  /* sync requests waiting at once */
+#define WAITER_MS   15000 /* a request is dropped after this */
+
+struct waiter {
+	int fd;
+	int64_t seq;   /* wanted; -1 until the request line arrived */
+	int64_t since; /* CLOCK_MONOTONIC ms */
+	size_t len;
+	char buf[HC_SYNC_REQ_MAX];
+};
 
 struct hc_follow {
 	pthread_t thread;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
 	bool stopping;
 	atomic_int pending;
 	struct hc_change *head, *tail;
 	int queued;
+	/* change log positions: the worker has read up to seq; the queue ends
+	 * at queue_pos; the owner applied everything up to applied (both
+	 * under lock) */
+	int64_t queue_pos;
+	int64_t applied;
+	bool applying; /* the owner took the queue and is applying it */
 	struct hc_store *st;
 	int64_t seq;
 	int64_t data_version;
+	bool more; /* the last poll read a full batch: there may be more */
 	int refresh_ms;
 	void (*wake)(void *ud);
 	void *ud;
+	int evfd; /* wakes the worker: stop, applied, listen */
+	/* sync socket (worker thread only, but for the paths) */
+	int lfd, dirfd;
+	char sock_dir[4096];
+	char sock_name[128];
+	bool want_listen;
+	struct waiter waiters[WAITERS_MAX];
+	int nwaiters;
 };
 
 static void free_change(struct hc_change *c)
@@ -144,6 +177,7 @@ static void enqueue(struct hc_follow *f, struct hc_change *head, struct hc_chang
 		f->head = head;
 	f->tail = tail;
 	f->queued += n;
+	f->queue_pos = f->seq;
 	/* a RELOAD supersedes everything queued before it */
 	if (tail->type == HC_CHG_RELOAD && f->head != tail) {
 		drop = f->head;
@@ -192,6 +226,7 @@ static int poll_once(struct hc_follow *f)
 	int64_t dv = 0, minseq = 0, maxseq = 0;
 	int n = 0, rc = HUB_OK, step;
 
+	f->more = false;
 	if (sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &s, NULL) != SQLITE_OK)
 		return HUB_ERR_DB;
 	if (sqlite3_step(s) == SQLITE_ROW)
@@ -256,29 +291,182 @@ static int poll_once(struct hc_follow *f)
 	 * for another data_version change */
 	if (rc == HUB_OK && n < BATCH)
 		f->data_version = dv;
+	f->more = rc == HUB_OK && n == BATCH;
 	return rc;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void notify(struct hc_follow *f)
+{
+	uint64_t one = 1;
+	if (f->evfd >= 0 && write(f->evfd, &one, sizeof(one)) < 0) {
+		/* the counter is non-zero already: the worker wakes anyway */
+	}
+}
+
+static void drop_waiter(struct hc_follow *f, int i)
+{
+	close(f->waiters[i].fd);
+	f->waiters[i] = f->waiters[--f->nwaiters];
+}
+
+/* Answer every request whose position the owner has applied, and drop the
+ * ones that waited too long (an owner thread that is stuck). */
+static void answer_waiters(struct hc_follow *f, int64_t now)
+{
+	int64_t applied;
+	pthread_mutex_lock(&f->lock);
+	applied = f->applied;
+	pthread_mutex_unlock(&f->lock);
+	for (int i = 0; i < f->nwaiters;) {
+		struct waiter *w = &f->waiters[i];
+		char out[64];
+		int n;
+		if (w->seq >= 0 && applied >= w->seq)
+			n = snprintf(out, sizeof(out), "ok %" PRId64 "\n", applied);
+		else if (now - w->since > WAITER_MS)
+			n = snprintf(out, sizeof(out), "timeout %" PRId64 "\n", applied);
+		else {
+			i++;
+			continue;
+		}
+		if (send(w->fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) != n) {
+			/* the writer left or will see a closed socket */
+		}
+		drop_waiter(f, i);
+	}
+}
+
+/* Read what a writer sent. Returns true when a complete request arrived. */
+static bool read_waiter(struct hc_follow *f, int i)
+{
+	struct waiter *w = &f->waiters[i];
+	char *end;
+	ssize_t r = recv(w->fd, w->buf + w->len, sizeof(w->buf) - 1 - w->len, MSG_DONTWAIT);
+	long long v;
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return false;
+	if (r <= 0) {
+		drop_waiter(f, i);
+		return false;
+	}
+	w->len += (size_t)r;
+	w->buf[w->len] = '\0';
+	if (!strchr(w->buf, '\n')) {
+		if (w->len >= sizeof(w->buf) - 1)
+			drop_waiter(f, i); /* not a request of ours */
+		return false;
+	}
+	errno = 0;
+	v = strncmp(w->buf, "sync ", 5) ? -1 : strtoll(w->buf + 5, &end, 10);
+	if (v < 0 || errno || end == w->buf + 5 || (*end != '\n' && *end != '\r')) {
+		static const char bad[] = "error bad request\n";
+		if (send(w->fd, bad, sizeof(bad) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+			/* nothing more to tell it */
+		}
+		drop_waiter(f, i);
+		return false;
+	}
+	w->seq = v;
+	return true;
+}
+
+static void accept_waiters(struct hc_follow *f, int64_t now)
+{
+	for (;;) {
+		int fd = accept4(f->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		if (f->nwaiters == WAITERS_MAX) {
+			close(fd); /* the writer finds it closed and moves on */
+			continue;
+		}
+		f->waiters[f->nwaiters++] = (struct waiter){.fd = fd, .seq = -1, .since = now};
+	}
+}
+
+/* After a poll: with nothing left to apply, the owner is as far as we read. */
+static void settle(struct hc_follow *f)
+{
+	pthread_mutex_lock(&f->lock);
+	if (!f->head && !f->applying && f->seq > f->applied)
+		f->applied = f->seq;
+	pthread_mutex_unlock(&f->lock);
 }
 
 static void *worker(void *arg)
 {
 	struct hc_follow *f = arg;
-	struct timespec ts;
+	struct pollfd pfd[2 + WAITERS_MAX];
+	int64_t next_poll = 0;
+	bool force = true;
 
-	pthread_mutex_lock(&f->lock);
-	while (!f->stopping) {
-		pthread_mutex_unlock(&f->lock);
-		if (poll_once(f) != HUB_OK)
-			hc_warn("msg=\"follow: poll failed\" err=\"%s\"", hc_store_errmsg(f->st));
+	for (;;) {
+		int64_t now = mono_ms(), timeout;
+		int n = 0, lfd, base;
+		bool stop;
+
 		pthread_mutex_lock(&f->lock);
-		if (f->stopping)
+		stop = f->stopping;
+		lfd = f->lfd;
+		pthread_mutex_unlock(&f->lock);
+		if (stop)
 			break;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += (long)f->refresh_ms * 1000000L;
-		ts.tv_sec += ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
-		pthread_cond_timedwait(&f->cond, &f->lock, &ts);
+		if (force || now >= next_poll) {
+			/* a writer waits: read until caught up, a batch at a time */
+			int rounds = 0;
+			do {
+				if (poll_once(f) != HUB_OK) {
+					hc_warn("msg=\"follow: poll failed\" err=\"%s\"",
+						hc_store_errmsg(f->st));
+					break;
+				}
+			} while (force && f->more && ++rounds < 100);
+			settle(f);
+			force = false;
+			now = mono_ms();
+			next_poll = now + f->refresh_ms;
+		}
+		answer_waiters(f, now);
+
+		pfd[n++] = (struct pollfd){.fd = f->evfd, .events = POLLIN};
+		base = n;
+		if (lfd >= 0)
+			pfd[n++] = (struct pollfd){.fd = lfd, .events = POLLIN};
+		for (int i = 0; i < f->nwaiters; i++)
+			pfd[n++] = (struct pollfd){.fd = f->waiters[i].fd, .events = POLLIN};
+		timeout = next_poll - now;
+		if (f->nwaiters && timeout > 100)
+			timeout = 100; /* look at expiries now and then */
+		if (timeout < 0)
+			timeout = 0;
+		if (poll(pfd, (nfds_t)n, (int)timeout) < 0) {
+			if (errno != EINTR)
+				hc_warn("msg=\"follow: poll\" err=\"%s\"", strerror(errno));
+			continue;
+		}
+		if (pfd[0].revents) {
+			uint64_t v;
+			if (read(f->evfd, &v, sizeof(v)) < 0) {
+				/* EAGAIN: someone else read it */
+			}
+		}
+		/* requests first (indexes shift as waiters go), then new ones */
+		for (int i = f->nwaiters - 1; i >= 0; i--) {
+			int k = base + (lfd >= 0) + i;
+			if (k < n && pfd[k].fd == f->waiters[i].fd && pfd[k].revents &&
+				read_waiter(f, i))
+				force = true;
+		}
+		if (lfd >= 0 && pfd[base].revents)
+			accept_waiters(f, mono_ms());
 	}
-	pthread_mutex_unlock(&f->lock);
 	return NULL;
 }
 
@@ -286,7 +474,6 @@ int hc_follow_start(const char *db_path, int64_t from_seq, int refresh_ms, void 
 	void *ud, struct hc_follow **out, char *err, size_t errsz)
 {
 	struct hc_follow *f = calloc(1, sizeof(*f));
-	pthread_condattr_t ca;
 	int rc;
 
 	*out = NULL;
@@ -294,26 +481,32 @@ int hc_follow_start(const char *db_path, int64_t from_seq, int refresh_ms, void 
 		snprintf(err, errsz, "out of memory");
 		return HUB_ERR_NOMEM;
 	}
+	f->evfd = f->lfd = f->dirfd = -1;
 	rc = hc_store_open(db_path, HC_STORE_RO, &f->st, err, errsz);
 	if (rc) {
 		free(f);
 		return rc;
 	}
+	f->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (f->evfd < 0) {
+		snprintf(err, errsz, "eventfd: %s", strerror(errno));
+		hc_store_close(f->st);
+		free(f);
+		return HUB_ERR_IO;
+	}
 	f->seq = from_seq;
+	f->applied = from_seq;
+	f->queue_pos = from_seq;
 	f->data_version = -1;
 	f->refresh_ms = refresh_ms > 0 ? refresh_ms : 200;
 	f->wake = wake;
 	f->ud = ud;
 	pthread_mutex_init(&f->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&f->cond, &ca);
-	pthread_condattr_destroy(&ca);
 	if (pthread_create(&f->thread, NULL, worker, f) != 0) {
 		snprintf(err, errsz, "cannot start the store follower thread: %s", strerror(errno));
 		hc_store_close(f->st);
+		close(f->evfd);
 		pthread_mutex_destroy(&f->lock);
-		pthread_cond_destroy(&f->cond);
 		free(f);
 		return HUB_ERR_IO;
 	}
@@ -321,10 +514,60 @@ int hc_follow_start(const char *db_path, int64_t from_seq, int refresh_ms, void 
 	return HUB_OK;
 }
 
+int hc_follow_listen(
+	struct hc_follow *f, const char *sync_dir, const char *name, char *err, size_t errsz)
+{
+	struct sockaddr_un sa;
+	size_t alen;
+	int fd = -1, dfd;
+
+	if (mkdir(sync_dir, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errsz, "%s: %s", sync_dir, strerror(errno));
+		return HUB_ERR_IO;
+	}
+	dfd = open(sync_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		snprintf(err, errsz, "%s: %s", sync_dir, strerror(errno));
+		return HUB_ERR_IO;
+	}
+	snprintf(f->sock_dir, sizeof(f->sock_dir), "%s", sync_dir);
+	if (snprintf(f->sock_name, sizeof(f->sock_name), "%s-%ld.sock", name, (long)getpid()) >=
+		(int)sizeof(f->sock_name)) {
+		snprintf(err, errsz, "sync socket name too long");
+		close(dfd);
+		return HUB_ERR_INVAL;
+	}
+	alen = hc_sync_addr(&sa, sync_dir, dfd, f->sock_name);
+	if (!alen) {
+		snprintf(err, errsz, "sync socket path too long");
+		close(dfd);
+		return HUB_ERR_INVAL;
+	}
+	unlinkat(dfd, f->sock_name, 0); /* a process of ours with this pid died */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, (socklen_t)alen) < 0 ||
+		listen(fd, WAITERS_MAX) < 0) {
+		snprintf(err, errsz, "sync socket %s/%s: %s", sync_dir, f->sock_name,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		close(dfd);
+		return HUB_ERR_IO;
+	}
+	fchmodat(dfd, f->sock_name, 0600, 0);
+	pthread_mutex_lock(&f->lock);
+	f->lfd = fd;
+	f->dirfd = dfd;
+	pthread_mutex_unlock(&f->lock);
+	notify(f);
+	return HUB_OK;
+}
+
 int hc_follow_apply(struct hc_follow *f, struct hc_acl_dir **dir,
 	void (*cb)(void *ud, const struct hc_change *c, const struct hc_acl_dir *dir), void *ud)
 {
 	struct hc_change *list, *c;
+	int64_t upto;
 	int n = 0;
 
 	if (!f || !atomic_load(&f->pending))
@@ -333,6 +576,8 @@ int hc_follow_apply(struct hc_follow *f, struct hc_acl_dir **dir,
 	list = f->head;
 	f->head = f->tail = NULL;
 	f->queued = 0;
+	upto = f->queue_pos;
+	f->applying = true;
 	atomic_store(&f->pending, 0);
 	pthread_mutex_unlock(&f->lock);
 
@@ -372,7 +617,22 @@ int hc_follow_apply(struct hc_follow *f, struct hc_acl_dir **dir,
 			cb(ud, c, *dir);
 	}
 	free_list(list);
+	pthread_mutex_lock(&f->lock);
+	f->applying = false;
+	if (upto > f->applied)
+		f->applied = upto;
+	pthread_mutex_unlock(&f->lock);
+	notify(f);
 	return n;
+}
+
+int64_t hc_follow_applied(struct hc_follow *f)
+{
+	int64_t v;
+	pthread_mutex_lock(&f->lock);
+	v = f->applied;
+	pthread_mutex_unlock(&f->lock);
+	return v;
 }
 
 void hc_follow_stop(struct hc_follow *f)
@@ -381,12 +641,20 @@ void hc_follow_stop(struct hc_follow *f)
 		return;
 	pthread_mutex_lock(&f->lock);
 	f->stopping = true;
-	pthread_cond_signal(&f->cond);
 	pthread_mutex_unlock(&f->lock);
+	notify(f);
 	pthread_join(f->thread, NULL);
+	for (int i = 0; i < f->nwaiters; i++)
+		close(f->waiters[i].fd);
+	if (f->lfd >= 0) {
+		close(f->lfd);
+		unlinkat(f->dirfd, f->sock_name, 0);
+	}
+	if (f->dirfd >= 0)
+		close(f->dirfd);
+	close(f->evfd);
 	free_list(f->head);
 	hc_store_close(f->st);
 	pthread_mutex_destroy(&f->lock);
-	pthread_cond_destroy(&f->cond);
 	free(f);
 }

@@ -63,6 +63,8 @@ int hc_cfg_list_next(const struct hc_config *cfg, enum hc_setting id, size_t *po
 /* Derived paths (into out, size n): the store and the key file. */
 int hc_config_db_path(const struct hc_config *cfg, char *out, size_t n);
 int hc_config_key_path(const struct hc_config *cfg, char *out, size_t n);
+/* data_dir/sync: where store followers listen for writers (hc_sync.h) */
+int hc_config_sync_dir(const struct hc_config *cfg, char *out, size_t n);
 
 /* Table access for --help texts and docs. */
 const char *hc_setting_name(enum hc_setting id);

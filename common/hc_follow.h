@@ -5,8 +5,10 @@
  * new change_log rows), reads the current state of each changed entity and
  * queues it. The owner thread (the broker's, via TICK; the bridge's loop)
  * applies the queue to its hc_acl_dir with hc_follow_apply: no SQLite on
- * the owner's thread, ever. If the log was purged past our position, or the
- * queue grows too long, the worker loads a whole new directory instead.
+ * the owner's thread, ever. The worker also answers writers that wait for
+ * their change to be applied (hc_follow_listen, hc_sync.h): it reads the
+ * log at once when asked, calls wake, and answers after the owner applied. If the log was purged
+ * past our position, or the queue grows too long, the worker loads a whole new directory instead.
  */
 #ifndef HC_FOLLOW_H
 #define HC_FOLLOW_H
@@ -58,6 +60,18 @@ int hc_follow_start(const char *db_path, int64_t from_seq, int refresh_ms, void 
  */
 int hc_follow_apply(struct hc_follow *f, struct hc_acl_dir **dir,
 	void (*cb)(void *ud, const struct hc_change *c, const struct hc_acl_dir *dir), void *ud);
+
+/*
+ * Listen for writers' sync requests on sync_dir/<name>-<pid>.sock (created
+ * with the directory, 0700, if missing), so a writer can wait until this
+ * follower's owner applied its change (hc_sync.h). Owner thread, once,
+ * after hc_follow_start. The socket is removed by hc_follow_stop.
+ */
+int hc_follow_listen(
+	struct hc_follow *f, const char *sync_dir, const char *name, char *err, size_t errsz);
+
+/* The change log position the owner has applied up to (any thread). */
+int64_t hc_follow_applied(struct hc_follow *f);
 
 /* Stop the worker (joins it) and free everything queued. */
 void hc_follow_stop(struct hc_follow *f);

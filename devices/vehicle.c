@@ -218,9 +218,10 @@ static void refused(struct trk_vehicle *v, int rc, int64_t now_ms)
 
 	v->fleet->stats.refusals++;
 	v->refusals++;
-	/* the hub applies a new device within ~0.5 s: a device used right
-	 * after `hubctl device add` can be refused once. Only a device refused
-	 * three times in a row (over a few seconds) counts as refused */
+	/* a device is in force when `hubctl device add` returns, but a
+	 * broker that is still starting or a secret being fixed can refuse it
+	 * once. Only a device refused three times in a row (over a few
+	 * seconds) counts as refused */
 	if (v->outcome == TRK_OUT_NONE && v->refusals >= REFUSALS_FINAL)
 		v->outcome = TRK_OUT_REFUSED;
 	if (!v->refusal_noted) {

@@ -14,6 +14,7 @@
 #include "http.h"
 #include "cookie.h"
 #include "hashpool.h"
+#include "syncwait.h"
 #include "hc_err.h"
 #include "hc_log.h"
 #include "hc_util.h"
@@ -765,6 +766,8 @@ static int callback(
 			hub_hashpool_collect(h->pool, h);
 		if (h && h->mqtt)
 			hub_mqtt_collect(h->mqtt, h);
+		if (h && h->syncwait)
+			hub_syncwait_collect(h->syncwait, h);
 		return 0;
 	default:
 		break;

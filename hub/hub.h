@@ -23,6 +23,7 @@ struct hc_token_key;
 struct hub_hashpool;
 struct hub_ratelimit;
 struct hub_mqtt;
+struct hub_syncwait;
 
 struct hub {
 	struct hc_config cfg;
@@ -33,6 +34,10 @@ struct hub {
 	struct hub_ratelimit *rl;  /* failed-login limiter */
 	struct hub_mqtt *mqtt;	   /* link to the broker as $hub */
 	struct hub_metrics metrics;
+
+	/* waits until committed changes are in force at the broker */
+	struct hub_syncwait *syncwait;
+
 	struct hc_scrypt_params params; /* cost for new hashes and dummy verifies */
 	char db_path[HUB_PATH_MAX];
 	char web_root[PATH_MAX]; /* realpath of web_dir; "" if it does not exist */

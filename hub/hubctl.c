@@ -2,7 +2,9 @@
 /*
  * hubctl: the admin command line. Users, devices, rooms, memberships,
  * sessions, tokens, service keys and ACL explanations, straight on the
- * store (the broker and the bridge follow its change log within a second).
+ * store. A command that changed something returns only when the broker and
+ * the gateway confirmed they apply the change (hc_sync.h), so a device
+ * added can connect and a revoked room is closed when hubctl exits.
  * Exit codes: 0 success, 1 failure (one line on stderr), 2 bad usage.
  */
 #include "hc_acl.h"
@@ -14,6 +16,7 @@
 #include "hc_password.h"
 #include "hc_proc.h"
 #include "hc_store.h"
+#include "hc_sync.h"
 #include "hc_token.h"
 #include "hc_util.h"
 
@@ -71,8 +74,9 @@ static const char usage_text[] =
 
 static struct hc_config cfg;
 static struct hc_store *store;
-static bool in_batch;  /* running the lines of `hubctl batch` */
-static int batch_line; /* the batch line being run (0: none), named in errors */
+static int64_t seq_at_open; /* change log position when the store was opened */
+static bool in_batch;	    /* running the lines of `hubctl batch` */
+static int batch_line;	    /* the batch line being run (0: none), named in errors */
 
 /* "hubctl: " and, in a batch, "batch line N: ": every error is one line */
 static void error_prefix(void)
@@ -123,7 +127,27 @@ static int open_store(void)
 	rc = hc_store_open(path, HC_STORE_RW, &store, err, sizeof(err));
 	if (rc)
 		return fail("%s", err);
+	if (hc_store_change_seq(store, &seq_at_open) != HUB_OK)
+		seq_at_open = 0;
 	return 0;
+}
+
+/* If this run changed the store, wait until the broker and the gateway
+ * apply it. The change is saved either way: a follower that does not
+ * answer in time gets a warning, not a failure (it applies the change when
+ * it gets to it; a process that restarts loads the whole store). */
+static void await_in_force(void)
+{
+	char dir[4200], err[512];
+	int64_t seq = 0;
+	if (!store || hc_store_change_seq(store, &seq) != HUB_OK || seq <= seq_at_open)
+		return;
+	if (hc_config_sync_dir(&cfg, dir, sizeof(dir)))
+		return;
+	fflush(stdout);
+	if (hc_sync_wait(dir, seq, (int)hc_cfg_int(&cfg, HC_CFG_SYNC_TIMEOUT_MS), err,
+		    sizeof(err)) != HUB_OK)
+		fprintf(stderr, "hubctl: warning: the change is saved, but %s\n", err);
 }
 
 /* A user or device name in use (they share one namespace): say by what. */
@@ -1049,6 +1073,7 @@ int main(int argc, char **argv)
 	argc -= i;
 	argv += i;
 	rc = !strcmp(argv[0], "batch") ? cmd_batch(argc, argv) : dispatch(argc, argv);
+	await_in_force();
 	hc_store_close(store);
 	hc_config_free(&cfg);
 	return rc;

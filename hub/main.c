@@ -18,6 +18,7 @@
 #include "http.h"
 #include "hub.h"
 #include "mqtt.h"
+#include "syncwait.h"
 #include "purge.h"
 #include "ratelimit.h"
 
@@ -274,6 +275,10 @@ int main(int argc, char **argv)
 		hc_err("msg=\"cannot start the broker link\"");
 		goto cleanup;
 	}
+	if (hub_syncwait_start(&h, &h.syncwait)) {
+		hc_err("msg=\"cannot start the change waiter\"");
+		goto cleanup;
+	}
 	signal_ctx = h.lws;
 	if (got_signal) /* arrived during start-up: stop right away */
 		lws_cancel_service(h.lws);
@@ -298,9 +303,15 @@ cleanup:
 			hub_hashpool_stop(h.pool);
 			hub_hashpool_collect(h.pool, &h);
 		}
+		if (h.syncwait) {
+			hub_syncwait_stop(h.syncwait);
+			hub_syncwait_collect(h.syncwait, &h);
+		}
 		signal_ctx = NULL;
 		lws_context_destroy(h.lws);
 	}
+	hub_syncwait_stop(h.syncwait);
+	hub_syncwait_free(h.syncwait);
 	if (h.pool) {
 		hub_hashpool_stop(h.pool);
 		hub_hashpool_free(h.pool, &h);

@@ -11,6 +11,7 @@
 #include "hc_log.h"
 #include "hub.h"
 #include "routes.h"
+#include "syncwait.h"
 
 #include <cjson/cJSON.h>
 #include <string.h>
@@ -56,6 +57,7 @@ int hub_route_delivery_open(struct hub *h, struct hub_conn *c)
 		else
 			hub_http_error(c, 500, "internal", "out of memory");
 		cJSON_Delete(o);
+		hub_syncwait_reply(h, c); /* the customer reads when we answer */
 	}
 out:
 	cJSON_Delete(j);
@@ -82,6 +84,7 @@ int hub_route_delivery_close(struct hub *h, struct hub_conn *c)
 	} else {
 		hc_info("msg=\"delivery closed\" actor=%s id=%s", actor, id);
 		hub_http_reply(c, 204, NULL, NULL, 0);
+		hub_syncwait_reply(h, c); /* nothing more reaches the customer */
 	}
 	return 0;
 }

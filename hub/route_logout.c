@@ -2,7 +2,8 @@
 /*
  * POST /api/logout: revoke the cookie's session and clear the cookie. The
  * broker plugin and the bridge follow the store's change log and end every
- * connection made with the session; nothing more to do here.
+ * connection made with the session within a second; the answer waits until
+ * both know the session ended, so its tokens open nothing any more.
  */
 #include "cookie.h"
 #include "hc_err.h"
@@ -11,6 +12,7 @@
 #include "hub.h"
 #include "routes.h"
 #include "session.h"
+#include "syncwait.h"
 
 int hub_route_logout(struct hub *h, struct hub_conn *c)
 {
@@ -31,5 +33,6 @@ int hub_route_logout(struct hub *h, struct hub_conn *c)
 	hub_http_reply(c, 204, NULL, NULL, 0);
 	if (hub_cookie_format(&h->cfg, NULL, 0, clear, sizeof(clear)) == HUB_OK)
 		hub_http_header(c, "set-cookie:", clear);
+	hub_syncwait_reply(h, c);
 	return 0;
 }

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Admin changes in force when the command returns (CONTRACT.md,
+ * "Consistency of administrative changes").
+ *
+ * Every process that enforces the store's rules from an in-memory
+ * directory (the broker plugin, the gateway) listens on a UNIX stream
+ * socket <data_dir>/sync/<name>-<pid>.sock (its store follower's worker
+ * thread does, see hc_follow_listen). A writer that committed a change
+ * (hubctl, hubd) asks each of them "sync <seq>\n", where seq is the change
+ * log position after its commit; the listener reads the change log at once
+ * (no polling delay), has its owner thread apply it, and answers
+ * "ok <applied>\n" only when its directory holds everything up to seq. So a
+ * writer that waited for every listener knows its change is enforced.
+ *
+ * Listeners that died leave their socket behind: a refused connection
+ * means nobody is there to tell, and the stale file is removed.
+ */
+#ifndef HC_SYNC_H
+#define HC_SYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/un.h>
+
+#define HC_SYNC_REQ_MAX 64 /* one request line, bytes */
+
+/*
+ * Wait until every live listener in sync_dir has applied the change log up
+ * to seq, at most timeout_ms in all. HUB_OK when all confirmed (or there is
+ * nobody to wait for: no directory, no live socket). HUB_ERR_BUSY when one
+ * did not answer in time: err names it. HUB_ERR_IO/INVAL for local errors.
+ * Blocking: call it from a CLI or a worker thread, never from a loop.
+ */
+int hc_sync_wait(const char *sync_dir, int64_t seq, int timeout_ms, char *err, size_t errsz);
+
+/*
+ * Fill *sa for dir/name. Paths longer than sun_path go through
+ * /proc/self/fd/<dirfd>/name, for which dirfd must be an open descriptor of
+ * dir (pass -1 when the caller has none: then a long path is an error).
+ * Returns the address length to pass to bind/connect, or 0 if it cannot fit.
+ */
+size_t hc_sync_addr(struct sockaddr_un *sa, const char *dir, int dirfd, const char *name);
+
+#endif
