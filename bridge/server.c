@@ -476,6 +476,7 @@ static int http_request(struct hbr *h, struct lws *wsi, struct hbr_conn *c, cons
 		c->kind = C_GET;
 		c->sock = s;
 		s->poll_wsi = wsi;
+		hc_debug("msg=\"poll parked\" sid=%s", s->sid);
 		s->poll_check_ms = s->pollseen_ms + HBR_POLL_CHECK_MS;
 		/* held until there is something to send; the heartbeat sends
 		 * a ping at least every pingInterval */
@@ -536,6 +537,7 @@ static int http_request(struct hbr *h, struct lws *wsi, struct hbr_conn *c, cons
 		c->kind = C_POST;
 		snprintf(c->sid, sizeof(c->sid), "%s", s->sid);
 		s->post_wsi = wsi;
+		hc_debug("msg=\"poll post receiving\" sid=%s len=%lld", s->sid, (long long)clen);
 		hbr_buf__init(&c->in, (size_t)h->max_payload);
 	}
 	return 0;

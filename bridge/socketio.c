@@ -417,8 +417,8 @@ static int on_event(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_pack
 	const char *event;
 	int64_t now = hc_mono_ms();
 
-	if (!s->connected)
-		return 0; /* the namespace is not joined: ignored, like socket.io */
+	if (!s->connected) /* the namespace is not joined: ignored, like socket.io, */
+		return hbr_json_check(p->data, p->datalen) ? 0 : 1; /* if well-formed */
 	switch (hbr_limits__event(h, s, now)) {
 	case HBR_RATE_DROP:
 		if (p->id >= 0 || now - s->bucket.warned_ms >= 1000) {
