@@ -14,6 +14,8 @@ user always gets in.
      addresses (the issue's attack): stock socket.io-client users connect,
      join, emit and receive during and after both floods; prints the
      refusal rate and the gateway's RSS (before, peak, after)
+  SioCapacity: authenticated sockets beyond sio_max_sockets get
+     connect_error "server full"; a freed place is taken again
 
 Sources are loopback aliases (127.0.0.x): any 127.0.0.0/8 address is a
 local source on Linux. The stack runs the default quotas, except a
@@ -305,6 +307,43 @@ class SioFlood(unittest.TestCase):
             if not sanitized():
                 self.assertLess(rss.peak - rss.before, 64 * 1024, vars(rss))
         print("\n".join("  " + f for f in self.figures[-2:]), file=sys.stderr)
+
+
+class SioCapacity(unittest.TestCase):
+    """Authenticated sockets have their own capacity (sio_max_sockets): a
+    CONNECT beyond it is refused with "server full" (the session stays
+    unauthenticated), handshakes go on, and a place that frees is taken."""
+
+    def test_server_full(self):
+        st = Stack(extra_conf={"sio_max_sockets": 2})
+        clients = []
+        try:
+            st.start_broker()
+            st.start_hubd()
+            st.add_user("alice", rooms={"lobby": "write"})
+            st.start_bridge()
+
+            def client(name):
+                c = SioClient(st.sio_url(), {"transports": ["websocket"],
+                                             "auth": {"token": st.token("alice")}}, name)
+                clients.append(c)
+                return c
+            a, b = client("a"), client("b")
+            a.wait("connect", timeout=15)
+            b.wait("connect", timeout=15)
+            c = client("c")
+            self.assertEqual(c.wait("connect_error", timeout=15)["message"], "server full")
+            self.assertIn("reason=server-full", st.log("bridge"))
+            a.cmd(op="disconnect")
+            a.wait("disconnect", timeout=10)
+            d = client("d")
+            self.assertEqual(d.wait("connect", timeout=15)["ev"], "connect")
+        finally:
+            for c in clients:
+                c.close()
+            log = st.log("bridge")
+            st.close()
+        assert "AddressSanitizer" not in log and "runtime error" not in log, log[-3000:]
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ and RFC 6455 / RFC 9112 expect them:
   06 an invalid polling packet: 400 at once, and the session is gone
   07 a client's own close answers its parked GET with a noop; overlapping
      GETs: the parked one gets the close, the other 400, then 400
+  08 a session gets 4 refused CONNECTs, then it ends
 """
 import json
 import os
@@ -315,6 +316,18 @@ class SioProtocol(unittest.TestCase):
         self.assertEqual((status, body), (200, b"1"))
         parked.close()
         self.assertEqual(self.http("GET", url).status, 400)
+
+    def test_08_refused_connects_are_few(self):
+        """Each refused CONNECT costs a verification (or a store read): a
+        session gets 4, then it ends."""
+        ws = RawWs(self.port, "/socket.io/?EIO=4&transport=websocket")
+        self.assertEqual(ws.status, 101)
+        self.assertTrue(ws.recv_text().startswith("0{"))
+        for i in range(4):
+            ws.send('40{"token":"not.a.token"}')
+            self.assertEqual(ws.recv_text(), '44{"message":"unauthorized"}', i)
+        self.assertTrue(ws.closed_within(3.0), "a fifth CONNECT would be heard")
+        ws.close()
 
 
 if __name__ == "__main__":
