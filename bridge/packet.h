@@ -2,7 +2,7 @@
 /*
  * Engine.IO v4 and Socket.IO v5 packet framing: pure functions on
  * (pointer, length) input, no I/O and no allocation, so the fuzzer
- * (bridge/fuzz) drives exactly what the server runs.
+ * (tests/fuzz/fuzz_sio.c) drives exactly what the server runs.
  *
  * Engine.IO: a packet is one type character ('0' open ... '6' noop) and
  * its data; long-polling bodies join packets with the record separator
