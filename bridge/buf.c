@@ -200,6 +200,21 @@ static bool digit(char c)
 	return c >= '0' && c <= '9';
 }
 
+/* The 4 hex digits at r->i as a UTF-16 code unit, or -1. */
+static long hex4(struct jr *r)
+{
+	long v = 0;
+	if (r->n - r->i < 4)
+		return -1;
+	for (int k = 0; k < 4; k++) {
+		char c = r->p[r->i++];
+		if (!hexd(c))
+			return -1;
+		v = v * 16 + (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+	}
+	return v;
+}
+
 static bool jstring(struct jr *r)
 {
 	r->i++; /* the opening quote */
@@ -215,11 +230,21 @@ static bool jstring(struct jr *r)
 			return false;
 		c = (unsigned char)r->p[r->i++];
 		if (c == 'u') {
-			if (r->n - r->i < 4)
+			/* surrogates only as a high-low pair, as cJSON reads them
+			 * (a lone one has no UTF-8 form: fuzz_sio found the
+			 * reader accepting it where cJSON does not) */
+			long u = hex4(r);
+			if (u < 0 || (u >= 0xDC00 && u <= 0xDFFF))
 				return false;
-			for (int k = 0; k < 4; k++)
-				if (!hexd(r->p[r->i++]))
+			if (u >= 0xD800 && u <= 0xDBFF) {
+				long lo;
+				if (r->n - r->i < 2 || r->p[r->i] != '\\' || r->p[r->i + 1] != 'u')
 					return false;
+				r->i += 2;
+				lo = hex4(r);
+				if (lo < 0xDC00 || lo > 0xDFFF)
+					return false;
+			}
 		} else if (!strchr("\"\\/bfnrt", c) || !c) {
 			return false;
 		}
@@ -355,13 +380,18 @@ bool hbr_json_element(const char *p, size_t n, int idx, size_t *off, size_t *len
 		start = r.i;
 		if (r.i >= n || p[r.i] == ']' || !jvalue(&r))
 			return false;
+		*len = r.i - start;
+		ws(&r);
+		/* the value must end where JSON says it does: cJSON reads "01"
+		 * as 1, where this reader stops after "0" (fuzz_sio found the
+		 * span of such an element differing from the parsed value) */
+		if (r.i >= n || (p[r.i] != ',' && p[r.i] != ']'))
+			return false;
 		if (k == idx) {
 			*off = start;
-			*len = r.i - start;
 			return true;
 		}
-		ws(&r);
-		if (r.i >= n || p[r.i] != ',')
+		if (p[r.i] != ',')
 			return false;
 		r.i++;
 	}

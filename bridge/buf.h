@@ -40,8 +40,10 @@ struct cJSON *hbr_json_parse(const char *p, size_t n);
  * RFC 8259 reader, nesting at most 64 deep (deeper counts as invalid).
  * Whatever it accepts, cJSON and JSON.parse accept too. */
 bool hbr_json_check(const char *p, size_t n);
-/* In a valid JSON array (p, n bytes), where element idx is: its offset
- * and length (without surrounding whitespace). false if there is none. */
+/* In a JSON array (p, n bytes), where element idx is: its offset and
+ * length (without surrounding whitespace). false if there is none, or if
+ * the array up to and including that element is not strict JSON (then a
+ * lenient parser's value of the element may differ from these bytes). */
 bool hbr_json_element(const char *p, size_t n, int idx, size_t *off, size_t *len);
 
 #endif

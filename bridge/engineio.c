@@ -6,10 +6,14 @@
  * (probe "2probe"/"3probe", the parked GET released with a noop, "5"
  * switches) and the end of a session.
  *
- * A session lives in h->socks from its handshake until it is freed. When
- * it ends it first goes HBR_S_CLOSING: what is queued (a Socket.IO
- * DISCONNECT, the Engine.IO close) is still written, then it is freed when
- * its transports let go or after HBR_CLOSE_FLUSH_MS.
+ * A session lives in h->socks from its handshake until it is freed; until
+ * its Socket.IO CONNECT is accepted it is also pending (pending.c: a short
+ * life and quotas of its own). When it ends it first goes HBR_S_CLOSING:
+ * what is queued (a Socket.IO DISCONNECT, the Engine.IO close) is still
+ * written, then it is freed when its transports let go or after
+ * HBR_CLOSE_FLUSH_MS. A quiet end (HBR_CLOSE_QUIET: the client's protocol
+ * error or its own close, an unauthenticated session dropped) writes
+ * nothing more unless a polling GET is parked, and frees at once.
  *
  * Deadlines (ping, pong, CONNECT, close) are kept per session and looked
  * at by one walk every HBR_TICK_MS (hbr_eio__tick): a timer per session
@@ -34,19 +38,19 @@ struct hbr_sock *hbr_eio__by_serial(struct hbr *h, uint64_t serial)
 	return hc_hmap_get(&h->serials, (const char *)&serial, sizeof(serial));
 }
 
-struct hbr_sock *hbr_eio__open(struct hbr *h, int transport, const char *cookie, const char *addr)
+int hbr_eio__open(
+	struct hbr *h, int transport, const char *cookie, const char *addr, struct hbr_sock **out)
 {
 	struct hbr_sock *s;
 
+	*out = NULL;
 	if (h->stopping)
-		return NULL;
-	if (h->nsocks >= HBR_MAX_SOCKETS) {
-		hc_warn("msg=\"session refused: too many sockets\" max=%d", HBR_MAX_SOCKETS);
-		return NULL;
-	}
+		return HUB_ERR_BUSY;
+	if (hbr_pending__admit(h, addr ? addr : "-"))
+		return HUB_ERR_BUSY;
 	s = calloc(1, sizeof(*s));
 	if (!s)
-		return NULL;
+		return HUB_ERR_NOMEM;
 	s->h = h;
 	s->state = HBR_S_OPEN;
 	s->transport = transport;
@@ -60,17 +64,24 @@ struct hbr_sock *hbr_eio__open(struct hbr *h, int transport, const char *cookie,
 		hc_random_token(15, s->sock_id, sizeof(s->sock_id)) ||
 		hc_hmap_put(&h->socks, s->sid, strlen(s->sid), s, NULL)) {
 		free(s);
-		return NULL;
+		return HUB_ERR_NOMEM;
 	}
 	if (hc_hmap_put(&h->serials, (const char *)&s->serial, sizeof(s->serial), s, NULL)) {
 		hc_hmap_del(&h->socks, s->sid, strlen(s->sid));
 		free(s);
-		return NULL;
+		return HUB_ERR_NOMEM;
+	}
+	if (hbr_pending__add(h, s)) {
+		hc_hmap_del(&h->serials, (const char *)&s->serial, sizeof(s->serial));
+		hc_hmap_del(&h->socks, s->sid, strlen(s->sid));
+		free(s);
+		return HUB_ERR_NOMEM;
 	}
 	h->nsocks++;
 	hc_debug("msg=\"engine.io open\" sid=%s transport=%s addr=%s", s->sid,
 		transport == HBR_T_WS ? "websocket" : "polling", s->addr);
-	return s;
+	*out = s;
+	return HUB_OK;
 }
 
 int hbr_eio__open_packet(struct hbr *h, struct hbr_sock *s, char *out, size_t n)
@@ -116,17 +127,14 @@ static bool tick_one(struct hbr *h, struct hbr_sock *s, int64_t now)
 	if (s->poll_lost_ms && !s->poll_wsi && now >= s->poll_lost_ms) {
 		hc_info("msg=\"polling client gone\" sid=%s user=%s", s->sid,
 			s->user[0] ? s->user : "-");
-		hbr_eio__close(h, s, "network", false);
+		hbr_eio__close(h, s, "network", HBR_CLOSE_QUIET);
 	} else if (s->pong_due_ms && now >= s->pong_due_ms) {
 		hc_info("msg=\"ping timeout\" sid=%s user=%s", s->sid, s->user[0] ? s->user : "-");
-		hbr_eio__close(h, s, "keepalive", false);
+		hbr_eio__close(h, s, "keepalive", 0);
 	} else if (s->connect_wait_ms && now >= s->connect_wait_ms) {
 		/* no upgrade came with a cookie: refused as it stands */
 		if (hbr_sio__connect_resume(h, s) < 0)
-			hbr_eio__close(h, s, "network", false);
-	} else if (!s->connected && now - s->created_ms >= HBR_CONNECT_MS) {
-		hc_debug("msg=\"no socket.io connect in time\" sid=%s", s->sid);
-		hbr_eio__close(h, s, "network", false);
+			hbr_eio__close(h, s, "network", 0);
 	} else if (!s->pong_due_ms && s->ping_due_ms && now >= s->ping_due_ms) {
 		s->ping_due_ms = 0;
 		s->pong_due_ms = now + h->ping_timeout;
@@ -157,6 +165,8 @@ void hbr_eio__tick(struct hbr *h)
 {
 	struct tick_ud t = {.h = h, .now = hc_mono_ms()};
 
+	/* before the walk: it frees sessions */
+	hbr_pending__expire(h, t.now);
 	hc_hmap_each(&h->socks, tick_cb, &t);
 	for (int i = 0; i < t.n; i++) {
 		struct hbr_sock *s = t.done[i];
@@ -187,86 +197,94 @@ int hbr_eio__binary(struct hbr *h, struct hbr_sock *s, size_t len)
 
 int hbr_eio__packet(struct hbr *h, struct hbr_sock *s, const char *p, size_t len, bool via_ws)
 {
+	int kind = hbr_packet__eio_kind(p, len);
+
 	if (s->state != HBR_S_OPEN) {
 		/* an upgrade under way completes, so the last packets go out */
-		if (via_ws && s->probing && len == 1 && p[0] == HBR_EIO_UPGRADE) {
+		if (via_ws && s->probing && kind == HBR_EK_UPGRADE) {
 			s->probing = false;
 			s->transport = HBR_T_WS;
 			hbr_eio__wake(h, s);
 		}
-		return -1;
+		return HBR_PKT_ENDED;
 	}
-	if (!len)
-		goto bad;
-	switch (p[0]) {
-	case HBR_EIO_MESSAGE:
+	switch (kind) {
+	case HBR_EK_MESSAGE:
 		return hbr_sio__message(h, s, p + 1, len - 1);
-	case HBR_EIO_PONG:
-		if (len != 1)
-			goto bad;
+	case HBR_EK_PONG:
 		s->pong_due_ms = 0;
 		s->ping_due_ms = hc_mono_ms() + h->ping_interval;
-		return 0;
-	case HBR_EIO_PING:
-		/* only the upgrade probe: in v4 the server pings */
-		if (via_ws && s->probing && len == 6 && !memcmp(p + 1, "probe", 5)) {
-			hc_debug("msg=\"upgrade probe\" sid=%s get_parked=%d", s->sid,
-				s->poll_wsi != NULL);
-			s->probe_reply = true;
-			s->probe_seen = true;
-			if (s->poll_wsi)
-				s->noop_pending = true;
-			hbr_eio__wake(h, s);
-			return 0;
-		}
-		goto bad;
-	case HBR_EIO_UPGRADE:
-		if (!via_ws || !s->probing || len != 1)
-			goto bad;
+		return HBR_PKT_OK;
+	case HBR_EK_PROBE:
+		/* only on the probing WebSocket: in v4 the server pings */
+		if (!via_ws || !s->probing)
+			break;
+		hc_debug("msg=\"upgrade probe\" sid=%s get_parked=%d", s->sid, s->poll_wsi != NULL);
+		s->probe_reply = true;
+		s->probe_seen = true;
+		if (s->poll_wsi)
+			s->noop_pending = true;
+		hbr_eio__wake(h, s);
+		return HBR_PKT_OK;
+	case HBR_EK_UPGRADE:
+		if (!via_ws || !s->probing)
+			break;
 		s->probing = false;
 		s->transport = HBR_T_WS;
 		if (s->poll_wsi)
 			s->noop_pending = true;
 		hc_debug("msg=\"upgraded to websocket\" sid=%s", s->sid);
 		hbr_eio__wake(h, s);
-		return 0;
-	case HBR_EIO_CLOSE:
-		hbr_eio__close(h, s, "clean", false);
-		return -1;
-	case HBR_EIO_NOOP:
-		return 0;
-	case 'b':
-		if (!via_ws)
-			return hbr_eio__binary(h, s, len - 1);
-		goto bad;
+		return HBR_PKT_OK;
+	case HBR_EK_CLOSE:
+		hbr_eio__close(h, s, "clean", HBR_CLOSE_QUIET | HBR_CLOSE_BY_CLIENT);
+		return HBR_PKT_ENDED;
+	case HBR_EK_NOOP:
+		return HBR_PKT_OK;
+	case HBR_EK_BINARY:
+		if (via_ws)
+			break;
+		hbr_eio__binary(h, s, len - 1);
+		return HBR_PKT_OK;
 	default:
-		goto bad;
+		break;
 	}
-bad:
 	hc_info("msg=\"malformed engine.io packet: session ended\" sid=%s user=%s len=%zu", s->sid,
 		s->user[0] ? s->user : "-", len);
-	hbr_eio__close(h, s, "network", false);
-	return -1;
+	hbr_eio__close(h, s, "network", HBR_CLOSE_QUIET);
+	return HBR_PKT_BAD;
 }
 
-void hbr_eio__close(struct hbr *h, struct hbr_sock *s, const char *reason, bool sio_disconnect)
+void hbr_eio__close(struct hbr *h, struct hbr_sock *s, const char *reason, int flags)
 {
 	if (s->state != HBR_S_OPEN)
 		return;
 	s->end_reason = reason;
-	if (s->connected && sio_disconnect)
-		hbr_sock__send_text(h, s, "41", 2);
-	if (s->transport == HBR_T_POLLING)
-		hbr_sock__send_text(h, s, "1", 1);
+	hbr_pending__del(h, s);
+	if (flags & HBR_CLOSE_QUIET) {
+		/* nothing more for the client; a parked GET learns the end at
+		 * once (a client's own close gets the noop, as from the Node
+		 * server) */
+		hbr_sock__queue_free(s);
+		s->noop_pending = false;
+		if (s->transport == HBR_T_POLLING && s->poll_wsi)
+			hbr_sock__send_text(h, s, flags & HBR_CLOSE_BY_CLIENT ? "6" : "1", 1);
+	} else {
+		if (s->connected && (flags & HBR_CLOSE_SIO))
+			hbr_sock__send_text(h, s, "41", 2);
+		if (s->transport == HBR_T_POLLING)
+			hbr_sock__send_text(h, s, "1", 1);
+	}
 	if (s->connected)
 		hbr_sio__ended(h, s);
 	s->connected = false;
+	s->connect_wait_ms = 0;
 	s->state = HBR_S_CLOSING;
 	s->close_due_ms = hc_mono_ms() + HBR_CLOSE_FLUSH_MS;
 	hc_hmap_del(&h->serials, (const char *)&s->serial, sizeof(s->serial));
 	/* a probe the client may still complete stays (see hbr_eio__packet);
-	 * one not even started is cut */
-	if (s->probing && s->ws_wsi && !s->probe_seen) {
+	 * one not even started, or of a quiet end, is cut */
+	if (s->probing && s->ws_wsi && (!s->probe_seen || (flags & HBR_CLOSE_QUIET))) {
 		hbr_server__kill(s->ws_wsi);
 		s->ws_wsi = NULL;
 		s->probing = false;
@@ -275,7 +293,8 @@ void hbr_eio__close(struct hbr *h, struct hbr_sock *s, const char *reason, bool 
 		lws_callback_on_writable(s->ws_wsi);
 	if (s->transport == HBR_T_POLLING && s->poll_wsi)
 		lws_callback_on_writable(s->poll_wsi);
-	/* never freed here: callers may still hold s; hbr_eio__tick frees it */
+	/* never freed here: callers may still hold s; hbr_eio__tick or
+	 * hbr_eio__maybe_free frees it */
 }
 
 void hbr_eio__maybe_free(struct hbr *h, struct hbr_sock *s)
@@ -310,7 +329,7 @@ void hbr_eio__transport_gone(struct hbr *h, struct hbr_sock *s, struct lws *wsi)
 		if (s->probing) {
 			s->probing = false; /* the upgrade failed: polling goes on */
 		} else if (s->state == HBR_S_OPEN) {
-			hbr_eio__close(h, s, "network", false);
+			hbr_eio__close(h, s, "network", HBR_CLOSE_QUIET);
 		}
 	}
 	hbr_eio__maybe_free(h, s);
@@ -318,6 +337,7 @@ void hbr_eio__transport_gone(struct hbr *h, struct hbr_sock *s, struct lws *wsi)
 
 void hbr_eio__free(struct hbr *h, struct hbr_sock *s)
 {
+	hbr_pending__del(h, s);
 	if (s->state == HBR_S_OPEN) {
 		s->end_reason = s->end_reason ? s->end_reason : "network";
 		if (s->connected)

@@ -27,10 +27,9 @@
 struct hc_follow;
 struct hbr_mqtt;
 
-#define HBR_PATH	"/socket.io/"
-#define HBR_ID_LEN	20    /* Engine.IO sid and Socket.IO id: 15 random bytes */
-#define HBR_MAX_SOCKETS 60000 /* Engine.IO sessions at once */
-#define HBR_CONNECT_MS	20000 /* handshake to Socket.IO CONNECT */
+#define HBR_PATH	  "/socket.io/"
+#define HBR_ID_LEN	  20 /* Engine.IO sid and Socket.IO id: 15 random bytes */
+#define HBR_CONNECT_TRIES 4  /* refused CONNECTs before a session is ended */
 #define HBR_CONNECT_WAIT_MS                                                                        \
 	1500			/* a polling CONNECT with no credentials waits                     \
 				   this long for the upgrade's cookie */
@@ -52,6 +51,27 @@ enum hbr_transport { HBR_T_POLLING = 1, HBR_T_WS };
 enum hbr_state {
 	HBR_S_OPEN = 1, /* Engine.IO open; Socket.IO maybe connected */
 	HBR_S_CLOSING,	/* ended; flushing last packets, then freed */
+};
+
+/* How hbr_eio__close ends a session. */
+enum hbr_close {
+	/* the Socket.IO DISCONNECT goes first: a server-initiated end the
+	 * client must not retry (logout, revocation, abuse) */
+	HBR_CLOSE_SIO = 1,
+	/* nothing more for the client (its protocol error, its own close,
+	 * an unauthenticated session evicted or timed out): the queue is
+	 * dropped, a parked polling GET is answered with the engine close
+	 * (with a noop for HBR_CLOSE_BY_CLIENT), and the session is freed as
+	 * soon as its transports let go; a later request finds no session */
+	HBR_CLOSE_QUIET = 2,
+	HBR_CLOSE_BY_CLIENT = 4,
+};
+
+/* What hbr_eio__packet / hbr_sio__message did with a packet. */
+enum hbr_pkt {
+	HBR_PKT_BAD = -1, /* malformed: the session ended because of it */
+	HBR_PKT_OK = 0,
+	HBR_PKT_ENDED = 1, /* the session ended otherwise (a close, a kick) */
 };
 
 /* A packet to send, shared by every socket it goes to (fan-out builds it
@@ -92,7 +112,15 @@ struct hbr_sock {
 	bool probe_reply;	      /* "3probe" to write on ws_wsi */
 	bool probe_seen;	      /* "2probe" came: polling GETs get a noop */
 	bool noop_pending;	      /* answer the parked GET with "6" */
+	struct lws *post_wsi;	      /* a polling POST being received, or NULL
+					 (compared only, never used) */
 	int64_t created_ms;
+
+	/* not authenticated yet (pending.c): a FIFO ordered by deadline */
+	bool pending;
+	int64_t pending_due_ms;
+	struct hbr_sock *pending_prev, *pending_next;
+	int connect_tries; /* refused CONNECTs */
 
 	/* output queue: a ring of shared packets */
 	struct hbr_msg **q;
@@ -132,6 +160,10 @@ struct hbr_sock {
 
 struct hbr_stats {
 	uint64_t connects_ok, connects_denied, events_in, events_out, dropped_slow, mqtt_dropped;
+	/* unauthenticated sessions: handshakes refused (address over its
+	 * quota), evicted (global quota), ended unauthenticated in time;
+	 * CONNECTs refused for capacity */
+	uint64_t pending_refused, pending_evicted, pending_expired, full_refused;
 };
 
 struct hbr {
@@ -147,15 +179,21 @@ struct hbr {
 
 	/* settings, read once */
 	int64_t max_payload, ping_interval, ping_timeout, event_rate;
+	int64_t max_sockets, pending_max, pending_per_addr, connect_timeout_ms;
+	bool trust_proxy;
 	size_t outq_bytes_max;
 
-	struct hc_hmap socks;	/* Engine.IO sid -> hbr_sock */
-	struct hc_hmap serials; /* serial (8 bytes) -> hbr_sock, live ones */
-	struct hc_hmap users;	/* user -> first hbr_sock (user_next list) */
-	struct hc_hmap rooms;	/* room -> hbr_room */
-	struct hc_hmap acks;	/* mid (4 bytes) -> pending ack */
+	struct hc_hmap socks;	      /* Engine.IO sid -> hbr_sock */
+	struct hc_hmap serials;	      /* serial (8 bytes) -> hbr_sock, live ones */
+	struct hc_hmap users;	      /* user -> first hbr_sock (user_next list) */
+	struct hc_hmap rooms;	      /* room -> hbr_room */
+	struct hc_hmap acks;	      /* mid (4 bytes) -> pending ack */
+	struct hc_hmap pending_addrs; /* address key -> its pending sessions (count) */
+	struct hbr_sock *pending_head, *pending_tail;
 	uint64_t next_serial;
-	int nsocks;
+	int nsocks;	     /* Engine.IO sessions, closing ones included */
+	int npending;	     /* open and not authenticated */
+	int nauth;	     /* authenticated (Socket.IO connected) */
 	char origin_tag[64]; /* marks our own publishes (user property) */
 
 	/* the socket.io-client bundles served at /socket.io/<name>, as the
@@ -189,20 +227,23 @@ void hbr_sock__queue_free(struct hbr_sock *s);
 /* ---- engineio.c: sessions, heartbeat, transports ---- */
 struct hbr_sock *hbr_eio__find(struct hbr *h, const char *sid, size_t len);
 struct hbr_sock *hbr_eio__by_serial(struct hbr *h, uint64_t serial);
-/* A new session for a handshake. NULL when full or out of memory. */
-struct hbr_sock *hbr_eio__open(struct hbr *h, int transport, const char *cookie, const char *addr);
+/* A new (pending) session for a handshake from addr (canonical, see
+ * hbr_addr__of) into *out. HUB_OK; HUB_ERR_BUSY when stopping or when
+ * addr holds sio_pending_per_addr pending sessions already; HUB_ERR_NOMEM.
+ * May evict the oldest pending session (never an authenticated one). */
+int hbr_eio__open(
+	struct hbr *h, int transport, const char *cookie, const char *addr, struct hbr_sock **out);
 /* The open packet ("0{...}") for s into out. */
 int hbr_eio__open_packet(struct hbr *h, struct hbr_sock *s, char *out, size_t n);
-/* One Engine.IO packet from the client (text, without framing). Returns 0,
- * or -1 when the session ended because of it. */
+/* One Engine.IO packet from the client (text, without framing): an enum
+ * hbr_pkt (HBR_PKT_BAD: malformed, the session ended because of it). */
 int hbr_eio__packet(struct hbr *h, struct hbr_sock *s, const char *p, size_t len, bool via_ws);
 /* A binary message (WS binary frame or polling "b..."). */
 int hbr_eio__binary(struct hbr *h, struct hbr_sock *s, size_t len);
-/* End the session: reason is the presence reason; sio_disconnect sends the
- * Socket.IO DISCONNECT first (server-initiated ends the client must not
- * retry). Safe to call twice. s stays valid until the loop runs again (it
- * is freed from its timer or hbr_eio__maybe_free, never in here). */
-void hbr_eio__close(struct hbr *h, struct hbr_sock *s, const char *reason, bool sio_disconnect);
+/* End the session: reason is the presence reason; flags: enum hbr_close.
+ * Safe to call twice. s stays valid until the loop runs again (it is freed
+ * from the tick or hbr_eio__maybe_free, never in here). */
+void hbr_eio__close(struct hbr *h, struct hbr_sock *s, const char *reason, int flags);
 /* The transport wsi is going away. */
 void hbr_eio__transport_gone(struct hbr *h, struct hbr_sock *s, struct lws *wsi);
 /* The parked GET's connection went away: unless the client polls again
@@ -217,8 +258,35 @@ void hbr_eio__wake(struct hbr *h, struct hbr_sock *s);
 /* A closed session whose transports let go: free it if it is done. */
 void hbr_eio__maybe_free(struct hbr *h, struct hbr_sock *s);
 
+/* ---- pending.c: sessions not authenticated yet ---- */
+/* Room for one more pending session from addr: HUB_OK (the oldest pending
+ * session may have been evicted for it), or HUB_ERR_BUSY when addr holds
+ * sio_pending_per_addr of them already. */
+int hbr_pending__admit(struct hbr *h, const char *addr);
+/* s (open, not authenticated) enters the set; its deadline is now +
+ * sio_connect_timeout. HUB_OK or HUB_ERR_NOMEM. */
+int hbr_pending__add(struct hbr *h, struct hbr_sock *s);
+/* s leaves it (authenticated, or ended); nothing if it is not in it. */
+void hbr_pending__del(struct hbr *h, struct hbr_sock *s);
+/* End the pending sessions whose deadline passed (may free them: never
+ * call it while walking h->socks). */
+void hbr_pending__expire(struct hbr *h, int64_t now_ms);
+/* Per-address counts: how many pending sessions addr holds. */
+int hbr_pending__count(struct hbr *h, const char *addr);
+
+/* ---- addr.c: client addresses ---- */
+/* Canonical text of an address (IPv4, IPv6; ::ffff:a.b.c.d as IPv4), from
+ * len bytes at s (blanks around allowed). false if it is not one. */
+bool hbr_addr__canon(const char *s, size_t len, char *out, size_t n);
+/* The key quotas count under: the address (IPv4), its /64 (IPv6). */
+void hbr_addr__key(const char *addr, char *out, size_t n);
+/* The client address of a request: the peer, or with trust_proxy the last
+ * X-Forwarded-For entry; "unknown" if neither parses. */
+void hbr_addr__of(struct hbr *h, struct lws *wsi, char *out, size_t n);
+
 /* ---- socketio.c: the Socket.IO layer ---- */
-/* A Socket.IO packet (Engine.IO message payload) from the client. */
+/* A Socket.IO packet (Engine.IO message payload) from the client: an enum
+ * hbr_pkt. */
 int hbr_sio__message(struct hbr *h, struct hbr_sock *s, const char *p, size_t len);
 /* Queue an event: name and pre-encoded JSON args (without brackets). */
 int hbr_sio__emit(struct hbr *h, struct hbr_sock *s, const char *event, const char *args_json);

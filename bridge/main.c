@@ -4,8 +4,10 @@
  * broker. Start-up like the other services: config, data directory, bind,
  * privilege drop, then the token key, the store (read-only, for cookie
  * lookups), the directory and its follower, the broker link. Then one lws
- * loop until SIGTERM/SIGINT, and a graceful stop: every socket gets a
- * Socket.IO DISCONNECT, presence is detached, exit 0.
+ * loop until SIGTERM/SIGINT, and a graceful stop: every transport is
+ * closed WITHOUT a Socket.IO DISCONNECT (stock clients then reconnect by
+ * themselves, to this gateway once it is back), presence is detached as a
+ * network end (the plugin's grace window covers a quick restart), exit 0.
  */
 #include "hbr.h"
 #include "hc_err.h"
@@ -44,7 +46,8 @@ static const char usage_text[] =
 	"Settings read: bind_address sio_port data_dir key_file token_alg run_as\n"
 	"  log_level mqtt_host mqtt_port refresh_ms autojoin_rooms cors_origins\n"
 	"  sio_max_payload sio_ping_interval sio_ping_timeout sio_event_rate\n"
-	"  http_max_headers web_dir\n";
+	"  sio_max_sockets sio_pending_max sio_pending_per_addr sio_connect_timeout\n"
+	"  http_max_headers web_dir trust_proxy\n";
 
 static volatile sig_atomic_t got_signal;
 static struct lws_context *signal_ctx;
@@ -142,7 +145,7 @@ static void check_sessions(struct hbr *h)
 		for (int i = 0; i < u.n; i++) {
 			hc_info("%s/%s | session | ended reason=%s", u.list[i]->sock_id,
 				u.list[i]->user, u.why[i]);
-			hbr_eio__close(h, u.list[i], u.why[i], true);
+			hbr_eio__close(h, u.list[i], u.why[i], HBR_CLOSE_SIO);
 		}
 	} while (more);
 }
@@ -183,6 +186,11 @@ static int collect_cb(void *ud, const char *key, void *value)
 	return 1;
 }
 
+/* The gateway stops: every transport is closed without a Socket.IO
+ * DISCONNECT (a WebSocket gets its close frame, a parked polling GET the
+ * engine close at once), so socket.io-client reports "transport close" and
+ * reconnects by itself, as from a Node server that stops. Presence ends as
+ * "network": the plugin's grace window covers a quick restart. */
 static void close_all(struct hbr *h)
 {
 	struct hbr_sock *list[256];
@@ -191,7 +199,7 @@ static void close_all(struct hbr *h)
 		memset(list, 0, sizeof(list));
 		more = hc_hmap_each(&h->socks, collect_cb, list);
 		for (int i = 0; i < 256 && list[i]; i++)
-			hbr_eio__close(h, list[i], "clean", true);
+			hbr_eio__close(h, list[i], "network", 0);
 	} while (more);
 }
 
@@ -314,6 +322,11 @@ static void read_settings(struct hbr *h)
 	h->ping_interval = hc_cfg_int(&h->cfg, HC_CFG_SIO_PING_INTERVAL);
 	h->ping_timeout = hc_cfg_int(&h->cfg, HC_CFG_SIO_PING_TIMEOUT);
 	h->event_rate = hc_cfg_int(&h->cfg, HC_CFG_SIO_EVENT_RATE);
+	h->max_sockets = hc_cfg_int(&h->cfg, HC_CFG_SIO_MAX_SOCKETS);
+	h->pending_max = hc_cfg_int(&h->cfg, HC_CFG_SIO_PENDING_MAX);
+	h->pending_per_addr = hc_cfg_int(&h->cfg, HC_CFG_SIO_PENDING_PER_ADDR);
+	h->connect_timeout_ms = hc_cfg_int(&h->cfg, HC_CFG_SIO_CONNECT_TIMEOUT);
+	h->trust_proxy = hc_cfg_bool(&h->cfg, HC_CFG_TRUST_PROXY);
 	/* a client that reads nothing is dropped past this much queued */
 	h->outq_bytes_max = (size_t)h->max_payload * 4;
 	if (h->outq_bytes_max < ((size_t)4 << 20))
@@ -336,6 +349,7 @@ int main(int argc, char **argv)
 	hc_hmap_init(&h.users);
 	hc_hmap_init(&h.rooms);
 	hc_hmap_init(&h.acks);
+	hc_hmap_init(&h.pending_addrs);
 	if (hc_config_load(&h.cfg, config, err, sizeof(err))) {
 		fprintf(stderr, "hub-bridge: %s\n", err);
 		hc_config_free(&h.cfg);
@@ -391,11 +405,14 @@ int main(int argc, char **argv)
 
 	lws_sul_schedule(h.lws, 0, &h.sul_sweep, sweep_cb, HBR_TICK_MS * LWS_US_PER_MS);
 	hc_info("msg=listening address=%s port=%lld path=%s max_payload=%lld ping=%lld/%lld "
-		"event_rate=%lld principals=%zu rooms=%zu",
+		"event_rate=%lld max_sockets=%lld pending_max=%lld pending_per_addr=%lld "
+		"connect_timeout_ms=%lld "
+		"principals=%zu rooms=%zu",
 		hc_cfg_str(&h.cfg, HC_CFG_BIND_ADDRESS),
 		(long long)hc_cfg_int(&h.cfg, HC_CFG_SIO_PORT), HBR_PATH, (long long)h.max_payload,
 		(long long)h.ping_interval, (long long)h.ping_timeout, (long long)h.event_rate,
-		h.dir->principals.count, h.dir->rooms.count);
+		(long long)h.max_sockets, (long long)h.pending_max, (long long)h.pending_per_addr,
+		(long long)h.connect_timeout_ms, h.dir->principals.count, h.dir->rooms.count);
 #ifdef HBR_WITH_LIBEV
 	ev_run(loop_ev, 0);
 #else
@@ -408,10 +425,15 @@ int main(int argc, char **argv)
 #endif
 	status = got_signal ? EXIT_SUCCESS : EXIT_FAILURE;
 	hc_info("msg=stopped connects_ok=%llu connects_denied=%llu events_in=%llu "
-		"events_out=%llu dropped_slow=%llu",
+		"events_out=%llu dropped_slow=%llu pending_refused=%llu pending_evicted=%llu "
+		"pending_expired=%llu full_refused=%llu",
 		(unsigned long long)h.stats.connects_ok,
 		(unsigned long long)h.stats.connects_denied, (unsigned long long)h.stats.events_in,
-		(unsigned long long)h.stats.events_out, (unsigned long long)h.stats.dropped_slow);
+		(unsigned long long)h.stats.events_out, (unsigned long long)h.stats.dropped_slow,
+		(unsigned long long)h.stats.pending_refused,
+		(unsigned long long)h.stats.pending_evicted,
+		(unsigned long long)h.stats.pending_expired,
+		(unsigned long long)h.stats.full_refused);
 
 cleanup:
 	signal_ctx = NULL;
@@ -434,6 +456,7 @@ cleanup:
 	hc_hmap_clear(&h.socks);
 	hc_hmap_clear(&h.serials);
 	hc_hmap_clear(&h.users);
+	hc_hmap_clear(&h.pending_addrs);
 	hc_acl_dir_free(h.dir);
 	hc_token_key_free(h.key);
 	hc_store_close(h.store);

@@ -59,7 +59,7 @@ int hbr_sock__send(struct hbr *h, struct hbr_sock *s, struct hbr_msg *m)
 		h->stats.dropped_slow++;
 		hc_warn("msg=\"slow consumer: socket dropped\" sid=%s user=%s queued=%u bytes=%zu",
 			s->sid, s->user[0] ? s->user : "-", s->qlen, s->qbytes);
-		hbr_eio__close(h, s, "network", false);
+		hbr_eio__close(h, s, "network", 0);
 		return 1;
 	}
 	m->refs++;
@@ -76,7 +76,7 @@ int hbr_sock__send_text(struct hbr *h, struct hbr_sock *s, const char *p, size_t
 	struct hbr_msg *m = hbr_msg__new(p, len);
 	int rc;
 	if (!m) {
-		hbr_eio__close(h, s, "network", false);
+		hbr_eio__close(h, s, "network", 0);
 		return 1;
 	}
 	rc = hbr_sock__send(h, s, m);

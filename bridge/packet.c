@@ -31,6 +31,30 @@ int hbr_packet__eio_split(
 	return HUB_OK;
 }
 
+int hbr_packet__eio_kind(const char *p, size_t n)
+{
+	if (!n)
+		return HBR_EK_BAD;
+	switch (p[0]) {
+	case HBR_EIO_MESSAGE:
+		return HBR_EK_MESSAGE;
+	case HBR_EIO_PONG:
+		return n == 1 ? HBR_EK_PONG : HBR_EK_BAD;
+	case HBR_EIO_PING:
+		return n == 6 && !memcmp(p + 1, "probe", 5) ? HBR_EK_PROBE : HBR_EK_BAD;
+	case HBR_EIO_UPGRADE:
+		return n == 1 ? HBR_EK_UPGRADE : HBR_EK_BAD;
+	case HBR_EIO_CLOSE: /* data after it is ignored, as by the Node server */
+		return HBR_EK_CLOSE;
+	case HBR_EIO_NOOP:
+		return HBR_EK_NOOP;
+	case 'b':
+		return HBR_EK_BINARY;
+	default:
+		return HBR_EK_BAD;
+	}
+}
+
 static bool is_digit(char c)
 {
 	return c >= '0' && c <= '9';

@@ -2,7 +2,7 @@
 /*
  * Engine.IO v4 and Socket.IO v5 packet framing: pure functions on
  * (pointer, length) input, no I/O and no allocation, so the fuzzer
- * (bridge/fuzz) drives exactly what the server runs.
+ * (tests/fuzz/fuzz_sio.c) drives exactly what the server runs.
  *
  * Engine.IO: a packet is one type character ('0' open ... '6' noop) and
  * its data; long-polling bodies join packets with the record separator
@@ -29,6 +29,18 @@ enum hbr_eio_type {
 };
 
 #define HBR_EIO_SEP 0x1e
+
+/* What an Engine.IO packet from a client is (hbr_packet__eio_kind). */
+enum hbr_eio_kind {
+	HBR_EK_BAD = 0, /* nothing a client may send */
+	HBR_EK_MESSAGE, /* "4<data>" */
+	HBR_EK_PONG,	/* "3" */
+	HBR_EK_PROBE,	/* "2probe" (the upgrade probe; v4 clients never ping) */
+	HBR_EK_UPGRADE, /* "5" */
+	HBR_EK_CLOSE,	/* "1" */
+	HBR_EK_NOOP,	/* "6" */
+	HBR_EK_BINARY,	/* "b<base64>" (long-polling only) */
+};
 
 enum hbr_sio_type {
 	HBR_SIO_CONNECT = 0,
@@ -61,6 +73,9 @@ struct hbr_sio_packet {
  */
 int hbr_packet__eio_split(
 	const char *body, size_t len, int (*cb)(void *ud, const char *p, size_t n), void *ud);
+
+/* The kind of one Engine.IO packet (n bytes at p) a client sent. */
+int hbr_packet__eio_kind(const char *p, size_t n);
 
 /* Parse the framing of a Socket.IO packet (the JSON is not parsed).
  * HUB_OK or HUB_ERR_INVAL. */

@@ -5,7 +5,12 @@
  * (the upgrade of a GET on the same path). Requests are checked here
  * (path, EIO=4, transport, sid, origin, sizes) before engineio.c sees
  * them; responses and WebSocket frames are written from the writeable
- * callbacks only.
+ * callbacks only, except a refused WebSocket upgrade, answered with its
+ * HTTP status at once (RFC 6455 4.2.2) and then closed.
+ *
+ * Every reply says "Connection: close" when the connection is closed after
+ * it (the client asked for it, or the reply ends it), so keep-alive
+ * clients never reuse a connection the gateway is closing.
  *
  * A struct hbr_conn is lws's per-connection data: per HTTP transaction for
  * polling, per WebSocket for the other transport. conn->sock ties a parked
@@ -50,7 +55,10 @@ struct hbr_conn {
 	const char *ctype;
 	unsigned char *body; /* LWS_PRE + blen, owned */
 	size_t blen;
-	bool close_after;
+	bool close_after;    /* the connection ends after the reply */
+	bool keep_alive_hdr; /* an HTTP/1.0 keep-alive request: say it is kept */
+	bool head;	     /* HEAD: headers only */
+	int retry_after;     /* seconds for a Retry-After header, 0 none */
 	bool preflight;
 	char acrh[ACRH_MAX];
 
@@ -118,6 +126,34 @@ static void eio_error(struct lws *wsi, struct hbr_conn *c, int status, int code,
 	reply(wsi, c, status, "application/json", body, (size_t)n);
 }
 
+/* Whether the request ends its connection (RFC 9112 9.3, as lws decides
+ * it): HTTP/1.1 with a "close" connection option, HTTP/1.0 without exactly
+ * "keep-alive". *ka10: an HTTP/1.0 request kept alive. */
+static bool ends_connection(struct lws *wsi, bool *ka10)
+{
+	char ver[16], conn[128];
+	bool v11 = header(wsi, WSI_TOKEN_HTTP, ver, sizeof(ver)) && !strcmp(ver, "HTTP/1.1");
+	bool has = header(wsi, WSI_TOKEN_CONNECTION, conn, sizeof(conn));
+
+	*ka10 = false;
+	if (!has && lws_hdr_total_length(wsi, WSI_TOKEN_CONNECTION) > 0)
+		return true; /* a header too long to read: close to be safe */
+	if (!v11) {
+		*ka10 = has && !strcasecmp(conn, "keep-alive");
+		return !*ka10;
+	}
+	for (char *tok = conn; has && *tok;) {
+		size_t n;
+		while (*tok == ' ' || *tok == '\t' || *tok == ',')
+			tok++;
+		n = strcspn(tok, ", \t");
+		if (n == 5 && !strncasecmp(tok, "close", 5))
+			return true;
+		tok += n;
+	}
+	return false;
+}
+
 static int add_hdr(
 	struct lws *wsi, const char *name, const char *value, unsigned char **p, unsigned char *end)
 {
@@ -158,12 +194,23 @@ static int write_response(struct lws *wsi, struct hbr_conn *c, int status, const
 				add_hdr(wsi, "access-control-max-age:", "600", &p, end)))
 			return -1;
 	}
+	if (c->retry_after > 0) {
+		char ra[16];
+		snprintf(ra, sizeof(ra), "%d", c->retry_after);
+		if (add_hdr(wsi, "retry-after:", ra, &p, end))
+			return -1;
+	}
 	if (c->close_after && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
 				      (const unsigned char *)"close", 5, &p, end))
 		return -1;
+	if (!c->close_after && c->keep_alive_hdr &&
+		lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+			(const unsigned char *)"keep-alive", 10, &p, end))
+		return -1;
 	if (lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
-	if (blen && lws_write(wsi, body + LWS_PRE, blen, LWS_WRITE_HTTP_FINAL) != (int)blen)
+	if (blen && !c->head &&
+		lws_write(wsi, body + LWS_PRE, blen, LWS_WRITE_HTTP_FINAL) != (int)blen)
 		return -1;
 	if (c->close_after)
 		return -1;
@@ -288,7 +335,7 @@ static int read_request(struct hbr *h, struct lws *wsi, struct hbr_conn *c, stru
 	header(wsi, WSI_TOKEN_HOST, r->host, sizeof(r->host));
 	if (header(wsi, WSI_TOKEN_HTTP_COOKIE, cookies, sizeof(cookies)))
 		r->has_cookie = hc_cookie_find(cookies, r->cookie);
-	lws_get_peer_simple(wsi, r->addr, sizeof(r->addr));
+	hbr_addr__of(h, wsi, r->addr, sizeof(r->addr));
 	arg(wsi, "EIO", r->eio, sizeof(r->eio));
 	arg(wsi, "transport", r->transport, sizeof(r->transport));
 	arg(wsi, "sid", r->sid, sizeof(r->sid));
@@ -314,6 +361,23 @@ static int read_request(struct hbr *h, struct lws *wsi, struct hbr_conn *c, stru
 	return 0;
 }
 
+/* A handshake refused for load: 503 with an Engine.IO error, and when to
+ * come back (the pending sessions of the address time out by then). */
+static void busy(struct hbr *h, struct lws *wsi, struct hbr_conn *c, const char *addr)
+{
+	int64_t s = (h->connect_timeout_ms + 999) / 1000;
+	c->retry_after = (int)(s < 1 ? 1 : s);
+	if (h->stopping) {
+		eio_error(wsi, c, 503, 3, "Server shutting down");
+		return;
+	}
+	/* one line per refusal (hc_log's rate limiting will summarise them) */
+	hc_info("msg=\"handshake refused: too many unauthenticated sessions from the address\" "
+		"addr=%s max=%lld",
+		addr, (long long)h->pending_per_addr);
+	eio_error(wsi, c, 503, 3, "Too many unauthenticated sessions from this address");
+}
+
 static int http_request(struct hbr *h, struct lws *wsi, struct hbr_conn *c, const char *path)
 {
 	struct req r;
@@ -323,7 +387,9 @@ static int http_request(struct hbr *h, struct lws *wsi, struct hbr_conn *c, cons
 	bool options = lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI) > 0;
 	int rc;
 
-	if (get && serve_client_js(h, wsi, c, path))
+	c->head = lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
+	c->close_after = ends_connection(wsi, &c->keep_alive_hdr);
+	if ((get || c->head) && serve_client_js(h, wsi, c, path))
 		return 0;
 	if (strcmp(path, HBR_PATH) != 0 && strcmp(path, "/socket.io") != 0) {
 		reply(wsi, c, 404, "text/plain", "not found\n", 10);
@@ -367,8 +433,12 @@ static int http_request(struct hbr *h, struct lws *wsi, struct hbr_conn *c, cons
 			eio_error(wsi, c, 400, 2, "Bad handshake method");
 			return 0;
 		}
-		s = hbr_eio__open(h, HBR_T_POLLING, r.cookie, r.addr);
-		if (!s) {
+		rc = hbr_eio__open(h, HBR_T_POLLING, r.cookie, r.addr, &s);
+		if (rc == HUB_ERR_BUSY) {
+			busy(h, wsi, c, r.addr);
+			return 0;
+		}
+		if (rc) {
 			eio_error(wsi, c, 503, 3, "Server full");
 			return 0;
 		}
@@ -395,14 +465,18 @@ static int http_request(struct hbr *h, struct lws *wsi, struct hbr_conn *c, cons
 			s->noop_pending = false;
 		}
 		if (s->poll_wsi) {
-			/* two GETs at once: the protocol forbids it */
+			/* two GETs at once: the protocol forbids it (the parked
+			 * one gets the engine close) */
+			hc_info("msg=\"overlapping polling GETs: session ended\" sid=%s addr=%s",
+				s->sid, r.addr);
 			eio_error(wsi, c, 400, 3, "Bad request");
-			hbr_eio__close(h, s, "network", false);
+			hbr_eio__close(h, s, "network", HBR_CLOSE_QUIET);
 			return 0;
 		}
 		c->kind = C_GET;
 		c->sock = s;
 		s->poll_wsi = wsi;
+		hc_debug("msg=\"poll parked\" sid=%s", s->sid);
 		s->poll_check_ms = s->pollseen_ms + HBR_POLL_CHECK_MS;
 		/* held until there is something to send; the heartbeat sends
 		 * a ping at least every pingInterval */
@@ -427,59 +501,101 @@ static int http_request(struct hbr *h, struct lws *wsi, struct hbr_conn *c, cons
 			reply(wsi, c, 411, "text/plain", "length required\n", 16);
 			return 0;
 		}
+		if (s->state != HBR_S_OPEN) {
+			c->close_after = true; /* its body is not read */
+			eio_error(wsi, c, 400, 1, "Session ID unknown");
+			return 0;
+		}
+		if (s->post_wsi) {
+			/* two POSTs at once: the protocol forbids it */
+			hc_info("msg=\"overlapping polling POSTs: session ended\" sid=%s addr=%s",
+				s->sid, r.addr);
+			c->close_after = true;
+			eio_error(wsi, c, 400, 3, "Bad request");
+			hbr_eio__close(h, s, "network", HBR_CLOSE_QUIET);
+			hbr_eio__maybe_free(h, s);
+			return 0;
+		}
 		if (clen > h->max_payload) {
 			hc_info("msg=\"polling body over maxPayload: session ended\" sid=%s "
 				"len=%lld",
 				s->sid, (long long)clen);
 			c->close_after = true;
-			hbr_eio__close(h, s, "network", false);
+			hbr_eio__close(h, s, "network", HBR_CLOSE_QUIET);
+			hbr_eio__maybe_free(h, s);
 			reply(wsi, c, 413, "text/plain", "payload too large\n", 18);
+			return 0;
+		}
+		if (clen == 0) {
+			/* an empty payload is no packet at all */
+			hc_info("msg=\"empty polling body: session ended\" sid=%s", s->sid);
+			eio_error(wsi, c, 400, 3, "Bad request");
+			hbr_eio__close(h, s, "network", HBR_CLOSE_QUIET);
+			hbr_eio__maybe_free(h, s);
 			return 0;
 		}
 		c->kind = C_POST;
 		snprintf(c->sid, sizeof(c->sid), "%s", s->sid);
+		s->post_wsi = wsi;
+		hc_debug("msg=\"poll post receiving\" sid=%s len=%lld", s->sid, (long long)clen);
 		hbr_buf__init(&c->in, (size_t)h->max_payload);
-		if (clen == 0)
-			eio_error(wsi, c, 400, 3, "Bad request");
 	}
 	return 0;
 }
 
+#define POST_ENDED (-1) /* a packet ended the session (not malformed) */
+
 static int post_packet(void *ud, const char *p, size_t n)
 {
 	struct hbr_sock *s = ud;
-	if (p[0] == 'b')
-		return hbr_eio__binary(s->h, s, n - 1);
-	return hbr_eio__packet(s->h, s, p, n, false) ? 1 : 0;
+	switch (hbr_eio__packet(s->h, s, p, n, false)) {
+	case HBR_PKT_OK:
+		return 0;
+	case HBR_PKT_BAD:
+		return HUB_ERR_INVAL;
+	default:
+		return POST_ENDED;
+	}
 }
 
 static int post_complete(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
 {
 	struct hbr_sock *s;
+	int rc;
 
 	if (c->kind != C_POST)
 		return 0;
+	s = hbr_eio__find(h, c->sid, strlen(c->sid));
+	if (s && s->post_wsi == wsi)
+		s->post_wsi = NULL;
 	if (c->too_big) {
-		s = hbr_eio__find(h, c->sid, strlen(c->sid));
-		if (s)
-			hbr_eio__close(h, s, "network", false);
+		if (s) {
+			hbr_eio__close(h, s, "network", HBR_CLOSE_QUIET);
+			hbr_eio__maybe_free(h, s);
+		}
 		c->close_after = true;
 		reply(wsi, c, 413, "text/plain", "payload too large\n", 18);
 		return 0;
 	}
-	s = hbr_eio__find(h, c->sid, strlen(c->sid));
 	if (!s || s->state != HBR_S_OPEN) {
 		eio_error(wsi, c, 400, 1, "Session ID unknown");
 		return 0;
 	}
 	s->pollseen_ms = hc_mono_ms();
-	if (hbr_packet__eio_split(c->in.p, c->in.len, post_packet, s) == HUB_ERR_INVAL) {
-		hc_info("msg=\"malformed polling body: session ended\" sid=%s", s->sid);
-		hbr_eio__close(h, s, "network", false);
+	rc = hbr_packet__eio_split(c->in.p, c->in.len, post_packet, s);
+	hbr_buf__free(&c->in);
+	if (rc == HUB_ERR_INVAL) {
+		/* a malformed packet (or an empty record) ends the session, and
+		 * this request says so at once */
+		if (s->state == HBR_S_OPEN) {
+			hc_info("msg=\"malformed polling body: session ended\" sid=%s", s->sid);
+			hbr_eio__close(h, s, "network", HBR_CLOSE_QUIET);
+		}
+		hbr_eio__maybe_free(h, s);
 		eio_error(wsi, c, 400, 3, "Bad request");
 		return 0;
 	}
-	hbr_buf__free(&c->in);
+	hbr_eio__maybe_free(h, s);
 	reply(wsi, c, 200, "text/html", "ok", 2);
 	return 0;
 }
@@ -523,7 +639,7 @@ static int poll_writeable(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
 	c->sock = NULL;
 	if (b.err) {
 		hbr_buf__free(&b);
-		hbr_eio__close(h, s, "network", false);
+		hbr_eio__close(h, s, "network", 0);
 		hbr_eio__maybe_free(h, s);
 		return -1;
 	}
@@ -537,29 +653,115 @@ static int poll_writeable(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
 
 /* ------------------------------------------------------------ websocket */
 
-static int ws_filter(struct hbr *h, struct lws *wsi)
+/* An upgrade refused with its HTTP status and an Engine.IO error body (as
+ * the Node server's abortUpgrade does), then the connection is closed.
+ * Returns -1: what LWS_CALLBACK_HTTP_CONFIRM_UPGRADE returns to hang up
+ * after that (the reply is already with the kernel). */
+static int upgrade_refuse(
+	struct hbr *h, struct lws *wsi, int status, int code, const char *msg, const char *acao)
 {
-	char uri[64];
+	char body[160];
 	struct hbr_conn tmp;
-	struct req r;
-	struct hbr_sock *s;
+	int n = snprintf(body, sizeof(body), "{\"code\":%d,\"message\":\"%s\"}", code, msg);
 
 	memset(&tmp, 0, sizeof(tmp));
+	tmp.close_after = true;
+	snprintf(tmp.acao, sizeof(tmp.acao), "%s", acao ? acao : "");
+	if (status == 503) {
+		int64_t sec = (h->connect_timeout_ms + 999) / 1000;
+		tmp.retry_after = (int)(sec < 1 ? 1 : sec);
+	}
+	{
+		unsigned char buf[LWS_PRE + sizeof(body)];
+		memcpy(buf + LWS_PRE, body, (size_t)n);
+		write_response(wsi, &tmp, status, "application/json", buf, (size_t)n);
+	}
+	return -1;
+}
+
+/* The checks of a WebSocket upgrade, before lws answers 101: NULL if it
+ * may go on, else the refusal (status, Engine.IO code and message). */
+struct refusal {
+	int status, code;
+	const char *msg;
+};
+
+static bool ws_check(struct hbr *h, struct lws *wsi, struct hbr_conn *tmp, struct refusal *f)
+{
+	char uri[64];
+	struct req r;
+	struct hbr_sock *s;
+	int rc;
+
+	memset(tmp, 0, sizeof(*tmp));
+	*f = (struct refusal){400, 3, "Bad request"};
 	if (!header(wsi, WSI_TOKEN_GET_URI, uri, sizeof(uri)) ||
-		(strcmp(uri, HBR_PATH) != 0 && strcmp(uri, "/socket.io") != 0))
-		return 1;
-	if (read_request(h, wsi, &tmp, &r))
-		return 1;
-	if (strcmp(r.transport, "websocket") != 0)
-		return 1;
+		(strcmp(uri, HBR_PATH) != 0 && strcmp(uri, "/socket.io") != 0)) {
+		*f = (struct refusal){404, 0, "Not found"};
+		return false;
+	}
+	rc = read_request(h, wsi, tmp, &r);
+	if (rc == 2) {
+		*f = (struct refusal){403, 4, "Forbidden"};
+		return false;
+	}
+	if (rc == 3) {
+		*f = (struct refusal){400, 5, "Unsupported protocol version"};
+		return false;
+	}
+	if (strcmp(r.transport, "websocket") != 0) {
+		if (strcmp(r.transport, "polling") != 0)
+			*f = (struct refusal){400, 0, "Transport unknown"};
+		return false;
+	}
 	if (r.sid[0]) {
 		s = hbr_eio__find(h, r.sid, strlen(r.sid));
-		if (!s || s->state != HBR_S_OPEN || s->transport != HBR_T_POLLING || s->ws_wsi)
-			return 1;
-	} else if (h->stopping || h->nsocks >= HBR_MAX_SOCKETS) {
-		return 1;
+		if (!s || s->state != HBR_S_OPEN) {
+			*f = (struct refusal){400, 1, "Session ID unknown"};
+			return false;
+		}
+		/* upgraded already, or a probe under way */
+		if (s->transport != HBR_T_POLLING || s->ws_wsi)
+			return false;
+		return true;
 	}
-	return 0;
+	if (h->stopping) {
+		*f = (struct refusal){503, 3, "Server shutting down"};
+		return false;
+	}
+	if (hbr_pending__count(h, r.addr) >= h->pending_per_addr) {
+		h->stats.pending_refused++;
+		hc_info("msg=\"handshake refused: too many unauthenticated sessions from the "
+			"address\" addr=%s max=%lld transport=websocket",
+			r.addr, (long long)h->pending_per_addr);
+		*f = (struct refusal){
+			503, 3, "Too many unauthenticated sessions from this address"};
+		return false;
+	}
+	return true;
+}
+
+/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: refused upgrades get an HTTP status */
+static int ws_confirm(struct hbr *h, struct lws *wsi, const char *up)
+{
+	struct hbr_conn tmp;
+	struct refusal f;
+
+	if (!up || strcasecmp(up, "websocket") != 0)
+		return upgrade_refuse(h, wsi, 400, 3, "Bad request", NULL);
+	if (ws_check(h, wsi, &tmp, &f))
+		return 0;
+	hc_debug("msg=\"websocket upgrade refused\" status=%d code=%d", f.status, f.code);
+	return upgrade_refuse(h, wsi, f.status, f.code, f.msg, tmp.acao);
+}
+
+/* LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: ws_confirm decided already;
+ * the same checks again cost little and keep this path closed on its own */
+static int ws_filter(struct hbr *h, struct lws *wsi)
+{
+	struct hbr_conn tmp;
+	struct refusal f;
+	return ws_check(h, wsi, &tmp, &f) ? 0 : 1;
 }
 
 static int ws_established(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
@@ -586,15 +788,14 @@ static int ws_established(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
 		if (!s->cookie[0] && r.has_cookie)
 			snprintf(s->cookie, sizeof(s->cookie), "%s", r.cookie);
 		if (s->connect_wait_ms && hbr_sio__connect_resume(h, s) < 0) {
-			hbr_eio__close(h, s, "network", false);
+			hbr_eio__close(h, s, "network", 0);
 			return -1;
 		}
 		return 0;
 	}
 	{
 		char open[256];
-		s = hbr_eio__open(h, HBR_T_WS, r.cookie, r.addr);
-		if (!s)
+		if (hbr_eio__open(h, HBR_T_WS, r.cookie, r.addr, &s))
 			return -1;
 		s->ws_wsi = wsi;
 		c->sock = s;
@@ -625,7 +826,7 @@ static int ws_receive(
 		c->sock = NULL;
 		s->ws_wsi = NULL;
 		s->probing = false;
-		hbr_eio__close(h, s, "network", false);
+		hbr_eio__close(h, s, "network", HBR_CLOSE_QUIET);
 		hbr_eio__maybe_free(h, s);
 		return -1;
 	}
@@ -736,6 +937,11 @@ static void conn_release(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
 	c->sock = NULL;
 	if (s)
 		hbr_eio__transport_gone(h, s, wsi);
+	/* a POST that went away before its body was complete */
+	if (c->sid[0] && (s = hbr_eio__find(h, c->sid, strlen(c->sid))) != NULL &&
+		s->post_wsi == wsi)
+		s->post_wsi = NULL;
+	c->sid[0] = '\0';
 	free(c->body);
 	c->body = NULL;
 	hbr_buf__free(&c->in);
@@ -784,6 +990,8 @@ static int callback(
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 		conn_release(h, wsi, c);
 		return 0;
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		return h ? ws_confirm(h, wsi, in) : -1;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return h ? ws_filter(h, wsi) : 1;
 	case LWS_CALLBACK_ESTABLISHED:
@@ -833,7 +1041,9 @@ struct lws_context *hbr_server__create(struct hbr *h, void *ev_loop)
 	info.server_string = "hub-bridge";
 	info.max_http_header_data = (unsigned short)hc_cfg_int(&h->cfg, HC_CFG_HTTP_MAX_HEADERS);
 	info.max_http_header_pool = 1024;
-	info.fd_limit_per_thread = HBR_MAX_SOCKETS + 256;
+	/* authenticated sockets, unauthenticated ones, and some margin for
+	 * connections between requests */
+	info.fd_limit_per_thread = (unsigned int)(h->max_sockets + h->pending_max + 1024);
 	info.timeout_secs = 20;
 	info.keepalive_timeout = 60;
 	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;

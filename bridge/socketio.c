@@ -11,6 +11,7 @@
  * decides with.
  */
 #include "buf.h"
+#include "decode.h"
 #include "hbr.h"
 #include "hc_err.h"
 #include "hc_log.h"
@@ -135,35 +136,30 @@ static void autojoin(struct hbr *h, struct hbr_sock *s)
 
 static int finish_connect(struct hbr *h, struct hbr_sock *s, const char *token);
 
+/* Internal results below: 0 done, 1 malformed (the session ends), -1 the
+ * session ended otherwise. */
 static int on_connect(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_packet *p)
 {
-	cJSON *auth = NULL;
-	const char *token = NULL;
+	struct hbr_sio_connect c;
 	int rc;
 
 	if (s->connected || s->connect_wait_ms)
 		return 0; /* already connected to "/", or about to be */
-	if (p->datalen) {
-		auth = hbr_json_parse(p->data, p->datalen);
-		if (!cJSON_IsObject(auth)) {
-			cJSON_Delete(auth);
-			return 1;
-		}
-		token = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(auth, "token"));
-	}
+	if (hbr_decode__connect(p, &c))
+		return 1;
 	/* A browser page of another port of this host opens with polling
 	 * requests that carry no cookie unless the page asked for credentials
 	 * (withCredentials), but the WebSocket upgrade the client starts at
 	 * once always carries it: a CONNECT with neither token nor cookie
 	 * waits a moment for it (hbr_sio__connect_resume). */
-	if (!token && !s->cookie[0] && s->transport == HBR_T_POLLING && !s->probe_seen &&
+	if (!c.token && !s->cookie[0] && s->transport == HBR_T_POLLING && !s->probe_seen &&
 		!s->ws_wsi) {
-		cJSON_Delete(auth);
+		hbr_decode__connect_free(&c);
 		s->connect_wait_ms = hc_mono_ms() + HBR_CONNECT_WAIT_MS;
 		return 0;
 	}
-	rc = finish_connect(h, s, token);
-	cJSON_Delete(auth);
+	rc = finish_connect(h, s, c.token);
+	hbr_decode__connect_free(&c);
 	return rc;
 }
 
@@ -190,12 +186,36 @@ static int finish_connect(struct hbr *h, struct hbr_sock *s, const char *token)
 			token ? "token" : "cookie", s->addr);
 		s->user[0] = '\0';
 		s->session[0] = '\0';
-		return hbr_sock__send_text(h, s, refused, sizeof(refused) - 1) ? -1 : 0;
+		if (hbr_sock__send_text(h, s, refused, sizeof(refused) - 1))
+			return -1;
+		/* the client may try again (say after logging in), but each try
+		 * costs a verification or a store read: a few per session */
+		if (++s->connect_tries >= HBR_CONNECT_TRIES) {
+			hc_info("msg=\"too many refused connects: session ended\" sid=%s addr=%s",
+				s->sid, s->addr);
+			hbr_eio__close(h, s, "network", 0);
+			return -1;
+		}
+		return 0;
+	}
+	if (h->nauth >= h->max_sockets) {
+		/* authenticated sockets have their own capacity; this one stays
+		 * unauthenticated (and short-lived) */
+		static const char full[] = "44{\"message\":\"server full\"}";
+		h->stats.full_refused++;
+		hc_warn("%s/%s | connect | refused reason=server-full max=%lld addr=%s", s->sock_id,
+			s->user, (long long)h->max_sockets, s->addr);
+		s->user[0] = '\0';
+		s->session[0] = '\0';
+		return hbr_sock__send_text(h, s, full, sizeof(full) - 1) ? -1 : 0;
 	}
 	if (hbr_users__add(h, s)) {
 		s->user[0] = '\0';
+		hbr_eio__close(h, s, "network", HBR_CLOSE_QUIET);
 		return -1;
 	}
+	hbr_pending__del(h, s);
+	h->nauth++;
 	s->connected = true;
 	s->auth_ms = hc_mono_ms();
 	s->bucket.tokens = (double)h->event_rate;
@@ -274,20 +294,20 @@ static void on_leave(struct hbr *h, struct hbr_sock *s, const cJSON *arg, int64_
 	hbr_sio__ack(h, s, id, ok);
 }
 
-static void on_emit(struct hbr *h, struct hbr_sock *s, const char *event, const cJSON *arr,
+static void on_emit(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_event *e,
 	const struct hbr_sio_packet *p)
 {
+	const char *event = e->name;
 	int64_t id = p->id;
-	size_t doff = 0, dlen = 0;
 	struct hc_acl_decision d = {.explain = false};
-	const cJSON *data = cJSON_GetArrayItem(arr, 1);
+	const cJSON *data = e->data;
 	const char *room = NULL, *inbox = NULL;
 	char topic[TOPIC_MAX], origin[96];
 	size_t rlen = 0;
 	char *payload;
 	int mid = 0, rc;
 
-	if (cJSON_GetArraySize(arr) > 2) {
+	if (e->nargs > 1) {
 		refuse(h, s, id, event, "too_many_args", "emit takes one data argument");
 		return;
 	}
@@ -341,7 +361,7 @@ static void on_emit(struct hbr *h, struct hbr_sock *s, const char *event, const 
 	/* the payload is the client's own JSON text of data, byte for byte
 	 * (cJSON re-prints only what the strict reader declines) */
 	payload = NULL;
-	if (data && !hbr_json_element(p->data, p->datalen, 1, &doff, &dlen)) {
+	if (data && !e->data_span) {
 		payload = cJSON_PrintUnformatted(data);
 		if (!payload) {
 			refuse(h, s, id, event, "internal", "out of memory");
@@ -350,8 +370,8 @@ static void on_emit(struct hbr *h, struct hbr_sock *s, const char *event, const 
 	}
 	hc_fmt(origin, sizeof(origin), "%s:%llu", h->origin_tag, (unsigned long long)s->serial);
 	{
-		const char *body = payload ? payload : data ? p->data + doff : "null";
-		size_t blen = payload ? strlen(payload) : data ? dlen : 4;
+		const char *body = payload ? payload : data ? p->data + e->data_off : "null";
+		size_t blen = payload ? strlen(payload) : data ? e->data_len : 4;
 		rc = hbr_mqtt__publish(h, topic, body, blen, origin, &mid);
 		/* our own subscriptions are "no local": the broker does not send
 		 * the event back to us, so the sockets of this gateway get it
@@ -393,12 +413,12 @@ static void on_emit(struct hbr *h, struct hbr_sock *s, const char *event, const 
 
 static int on_event(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_packet *p)
 {
-	cJSON *arr;
+	struct hbr_sio_event e;
 	const char *event;
 	int64_t now = hc_mono_ms();
 
-	if (!s->connected)
-		return 0; /* the namespace is not joined: ignored, like socket.io */
+	if (!s->connected) /* the namespace is not joined: ignored, like socket.io, */
+		return hbr_json_check(p->data, p->datalen) ? 0 : 1; /* if well-formed */
 	switch (hbr_limits__event(h, s, now)) {
 	case HBR_RATE_DROP:
 		if (p->id >= 0 || now - s->bucket.warned_ms >= 1000) {
@@ -408,28 +428,25 @@ static int on_event(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_pack
 		return 0;
 	case HBR_RATE_ABUSE:
 		hc_warn("%s/%s | events | rate limit abused: disconnected", s->sock_id, s->user);
-		hbr_eio__close(h, s, "kicked", true);
+		hbr_eio__close(h, s, "kicked", HBR_CLOSE_SIO);
 		return -1;
 	default:
 		break;
 	}
-	arr = hbr_json_parse(p->data, p->datalen);
-	event = cJSON_GetStringValue(cJSON_GetArrayItem(arr, 0));
-	if (!cJSON_IsArray(arr) || !event) {
-		cJSON_Delete(arr);
+	if (hbr_decode__event(p, &e))
 		return 1;
-	}
-	if (!hc_event_valid_n(event, strlen(event)) || hbr_sio__reserved(event, strlen(event))) {
-		refuse(h, s, p->id, strlen(event) <= 128 ? event : NULL, "bad_event",
+	event = e.name;
+	if (!hc_event_valid_n(event, e.name_len) || hbr_sio__reserved(event, e.name_len)) {
+		refuse(h, s, p->id, e.name_len <= 128 ? event : NULL, "bad_event",
 			"event names are 1-64 bytes without / + # or control characters");
 	} else if (!strcmp(event, "join")) {
-		on_join(h, s, cJSON_GetArrayItem(arr, 1), p->id);
+		on_join(h, s, e.data, p->id);
 	} else if (!strcmp(event, "leave")) {
-		on_leave(h, s, cJSON_GetArrayItem(arr, 1), p->id);
+		on_leave(h, s, e.data, p->id);
 	} else {
-		on_emit(h, s, event, arr, p);
+		on_emit(h, s, &e, p);
 	}
-	cJSON_Delete(arr);
+	hbr_decode__event_free(&e);
 	return 0;
 }
 
@@ -454,11 +471,11 @@ int hbr_sio__message(struct hbr *h, struct hbr_sock *s, const char *data, size_t
 			hbr_buf__puts(&b, "44");
 			hbr_buf__put(&b, p.nsp, p.nsplen);
 			hbr_buf__puts(&b, ",{\"message\":\"Invalid namespace\"}");
-			return send_buf(h, s, &b);
+			return send_buf(h, s, &b) ? HBR_PKT_ENDED : HBR_PKT_OK;
 		}
 		if (p.type == HBR_SIO_BINARY_EVENT || p.type == HBR_SIO_BINARY_ACK)
 			s->attach_pending = p.attachments;
-		return 0;
+		return HBR_PKT_OK;
 	}
 	switch (p.type) {
 	case HBR_SIO_CONNECT:
@@ -471,8 +488,13 @@ int hbr_sio__message(struct hbr *h, struct hbr_sock *s, const char *data, size_t
 			hbr_sio__ended(h, s);
 			s->connected = false;
 			/* the client closes the transport next; it gets no
-			 * further events meanwhile */
+			 * further events meanwhile, and the session is an
+			 * unauthenticated one again (life and quotas) */
 			s->end_reason = NULL;
+			if (hbr_pending__admit(h, s->addr) || hbr_pending__add(h, s)) {
+				hbr_eio__close(h, s, "clean", HBR_CLOSE_QUIET);
+				rc = -1;
+			}
 		}
 		break;
 	case HBR_SIO_EVENT:
@@ -498,15 +520,16 @@ out:
 	if (rc > 0) {
 		hc_info("msg=\"malformed socket.io packet: session ended\" sid=%s user=%s len=%zu",
 			s->sid, s->user[0] ? s->user : "-", len);
-		hbr_eio__close(h, s, "network", false);
-		return -1;
+		hbr_eio__close(h, s, "network", HBR_CLOSE_QUIET);
+		return HBR_PKT_BAD;
 	}
-	return rc;
+	return rc < 0 || s->state != HBR_S_OPEN ? HBR_PKT_ENDED : HBR_PKT_OK;
 }
 
 void hbr_sio__ended(struct hbr *h, struct hbr_sock *s)
 {
 	const char *reason = s->end_reason ? s->end_reason : "network";
+	h->nauth--;
 	hbr_rooms__leave_all(h, s);
 	hbr_users__del(h, s);
 	hbr_presence__detach(h, s, reason);
