@@ -15,6 +15,7 @@
  * The queue is bounded: past MQ_MAX_BYTES, room messages are dropped (and
  * counted) rather than letting a stalled loop eat all memory.
  */
+#include "args.h"
 #include "hbr.h"
 #include "hc_err.h"
 #include "hc_log.h"
@@ -45,6 +46,7 @@ struct ev {
 	struct ev *next;
 	int type;
 	int mid, rc;
+	int enc; /* enum hbr_enc: from Content Type / Payload Format Indicator */
 	int64_t ts_ms;
 	size_t plen;
 	char origin[96];
@@ -192,6 +194,16 @@ static void on_message(struct mosquitto *mosq, void *ud, const struct mosquitto_
 		snprintf(e->origin, sizeof(e->origin), "%s", value);
 	free(name);
 	free(value);
+	if (props) {
+		/* how the payload reads as Socket.IO arguments (args.h) */
+		char *ct = NULL;
+		uint8_t pfi = 0;
+		bool has_pfi = mosquitto_property_read_byte(props,
+				       MQTT_PROP_PAYLOAD_FORMAT_INDICATOR, &pfi, false) != NULL;
+		mosquitto_property_read_string(props, MQTT_PROP_CONTENT_TYPE, &ct, false);
+		e->enc = hbr_args__enc_of(ct, ct ? strlen(ct) : 0, has_pfi ? pfi : -1);
+		free(ct);
+	}
 	push(m, e, true);
 }
 
@@ -364,18 +376,23 @@ int hbr_mqtt__inflight(struct hbr *h)
 	return h->mq ? atomic_load(&h->mq->inflight) : 0;
 }
 
-int hbr_mqtt__publish(struct hbr *h, const char *topic, const void *payload, size_t len,
+int hbr_mqtt__publish(struct hbr *h, const char *topic, const void *payload, size_t len, int enc,
 	const char *origin, int *mid)
 {
 	struct hbr_mqtt *m = h->mq;
 	mosquitto_property *props = NULL;
+	const char *ct = hbr_args__ctype(enc);
 	int rc;
 
 	if (!m || !atomic_load(&m->connected))
 		return HUB_ERR_BUSY;
-	if (origin && mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY,
-			      ORIGIN_PROP, origin) != MOSQ_ERR_SUCCESS)
+	if ((origin && mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY,
+			       ORIGIN_PROP, origin) != MOSQ_ERR_SUCCESS) ||
+		(ct && mosquitto_property_add_string(&props, MQTT_PROP_CONTENT_TYPE, ct) !=
+				MOSQ_ERR_SUCCESS)) {
+		mosquitto_property_free_all(&props);
 		return HUB_ERR_NOMEM;
+	}
 	atomic_fetch_add(&m->inflight, 1);
 	rc = mosquitto_publish_v5(m->mosq, mid, topic, (int)len, payload, 1, false, props);
 	mosquitto_property_free_all(&props);
@@ -387,8 +404,11 @@ int hbr_mqtt__publish(struct hbr *h, const char *topic, const void *payload, siz
 #endif
 	if (rc != MOSQ_ERR_SUCCESS) {
 		atomic_fetch_sub(&m->inflight, 1);
-		hc_warn("msg=\"publish failed\" topic=%s err=%s", topic, mosquitto_strerror(rc));
-		return HUB_ERR_BUSY;
+		hc_warn("msg=\"publish failed\" topic=%s bytes=%zu err=%s", topic, len,
+			mosquitto_strerror(rc));
+		return rc == MOSQ_ERR_OVERSIZE_PACKET || rc == MOSQ_ERR_PAYLOAD_SIZE
+			       ? HUB_ERR_TOOBIG
+			       : HUB_ERR_BUSY;
 	}
 	return HUB_OK;
 }
@@ -418,7 +438,7 @@ void hbr_mqtt__drain(struct hbr *h)
 		switch (e->type) {
 		case EV_MESSAGE:
 			hbr_rooms__deliver(h, e->topic, e->data + strlen(e->topic) + 1, e->plen,
-				e->origin, e->ts_ms);
+				e->enc, e->origin, e->ts_ms);
 			break;
 		case EV_PUBACK:
 			hbr_sio__puback(h, e->mid, e->rc);

@@ -486,7 +486,7 @@ static int http_request(struct hbr *h, struct lws *wsi, struct hbr_conn *c, cons
 		 * to complete: release it at once with a noop */
 		if (s->probing && s->probe_seen)
 			s->noop_pending = true;
-		if (s->qlen || s->noop_pending || s->state == HBR_S_CLOSING)
+		if (hbr_sock__unwritten(s) || s->noop_pending || s->state == HBR_S_CLOSING)
 			lws_callback_on_writable(wsi);
 		return 0;
 	}
@@ -610,7 +610,7 @@ static int poll_writeable(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
 
 	if (!s)
 		return -1;
-	if (!s->qlen && !s->noop_pending && s->state == HBR_S_OPEN)
+	if (!hbr_sock__unwritten(s) && !s->noop_pending && s->state == HBR_S_OPEN)
 		return 0; /* woken for nothing */
 	/* one packet always fits, even an escaped maximal one (rooms.c) */
 	hbr_buf__init(&b, LWS_PRE + POLL_BATCH + (size_t)h->max_payload * 6 + 4096);
@@ -621,19 +621,32 @@ static int poll_writeable(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
 		/* the engine's close goes alone: a client handles the Socket.IO
 		 * packets of a payload a tick later than a close in it, and
 		 * would report a server's "41" as a lost transport */
-		if (b.len > LWS_PRE && m->len == 1 && m->data[LWS_PRE] == '1')
+		if (b.len > LWS_PRE && !m->binary && m->len == 1 && m->data[LWS_PRE] == '1')
 			break;
 		if (b.len > LWS_PRE)
 			hbr_buf__put(&b, "\x1e", 1);
-		hbr_buf__put(&b, m->data + LWS_PRE, m->len);
+		if (m->binary) {
+			/* Engine.IO v4 polling: a binary packet is "b" + base64 */
+			size_t sz = (m->len + 2) / 3 * 4 + 1;
+			char *t;
+			hbr_buf__put(&b, "b", 1);
+			t = hbr_buf__append(&b, sz);
+			if (!t || hc_b64_encode(m->data + LWS_PRE, m->len, t, sz) < 0) {
+				b.err = b.err ? b.err : HUB_ERR_TOOBIG;
+				break;
+			}
+			b.len -= 1; /* the encoder's NUL */
+		} else {
+			hbr_buf__put(&b, m->data + LWS_PRE, m->len);
+		}
 		if (b.err)
 			break;
 		hbr_sock__pop(s);
 	}
 	if (b.len == LWS_PRE)
 		hbr_buf__put(&b, "6", 1);
-	hc_debug(
-		"msg=\"poll answered\" sid=%s bytes=%zu left=%u", s->sid, b.len - LWS_PRE, s->qlen);
+	hc_debug("msg=\"poll answered\" sid=%s bytes=%zu left=%u", s->sid, b.len - LWS_PRE,
+		hbr_sock__unwritten(s));
 	s->noop_pending = false;
 	s->poll_wsi = NULL;
 	c->sock = NULL;
@@ -834,7 +847,7 @@ static int ws_receive(
 		return 0;
 	c->rx_active = false;
 	if (c->rx_binary)
-		rc = hbr_eio__binary(h, s, c->in.len);
+		rc = hbr_eio__binary(h, s, c->in.p ? c->in.p : "", c->in.len, false);
 	else
 		rc = hbr_eio__packet(h, s, c->in.p ? c->in.p : "", c->in.len, true);
 	if (c->in.cap > RX_CHUNK * 4)
@@ -857,7 +870,7 @@ static int ws_write_many(struct lws *wsi, struct hbr_sock *s)
 	while ((m = hbr_sock__peek(s)) != NULL && m->len + 10 <= COALESCE - used) {
 		unsigned char *f = buf + LWS_PRE + used;
 		size_t hl;
-		f[0] = 0x81;
+		f[0] = m->binary ? 0x82 : 0x81; /* FIN, binary or text */
 		if (m->len < 126) {
 			f[1] = (unsigned char)m->len;
 			hl = 2;
@@ -900,12 +913,13 @@ static int ws_writeable(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
 	}
 	for (int i = 0; i < WS_BATCH && (m = hbr_sock__peek(s)) != NULL; i++) {
 		int rc;
-		if (s->qlen > 1 && m->len < COALESCE / 2) {
+		if (hbr_sock__unwritten(s) > 1 && m->len < COALESCE / 2) {
 			rc = ws_write_many(wsi, s);
 		} else {
 			/* lws takes the whole frame (buffering what the kernel
 			 * does not) or fails */
-			rc = lws_write(wsi, m->data + LWS_PRE, m->len, LWS_WRITE_TEXT);
+			rc = lws_write(wsi, m->data + LWS_PRE, m->len,
+				m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
 			hbr_sock__pop(s);
 		}
 		if (rc < 0)
@@ -915,7 +929,7 @@ static int ws_writeable(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
 		if (lws_partial_buffered(wsi))
 			break;
 	}
-	if (s->qlen) {
+	if (hbr_sock__unwritten(s)) {
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
