@@ -11,15 +11,16 @@
 //   {"op":"emit","id","event","args":[...],"ack":true,"timeout":ms}
 //                                          -> {"ev":"ack","id","args"|"error"}
 //                                          ({"$binary":"<base64>"} args are Buffers)
-//   {"op":"raw","data"}                    write an Engine.IO packet on the socket
-//                                          (websocket transport only)
+//   {"op":"raw","data"|"binary"}           write an Engine.IO packet on the socket
+//                                          (websocket transport only; binary:
+//                                          base64 of a binary frame)
 //   {"op":"drop"}                          cut the transport under the client
 //                                          (socket.io.engine.close(), as
 //                                          socket.io's own recovery tests do);
 //                                          it reconnects if reconnection is on
 //   {"op":"disconnect"}                    socket.disconnect()
 //   {"op":"exit"}
-// Events: connect {id, transport, recovered}, connect_error {message},
+// Events: connect {id, transport, recovered, pid}, connect_error {message},
 // disconnect {reason}, upgrade {transport}, event {name, args, offset}.
 // Binaries (Buffer, ArrayBuffer) in received args are {"$binary":"<base64>"};
 // with connection state recovery on (the client has a pid), the offset the
@@ -60,7 +61,8 @@ function out(ev, extra = {}) {
 function connect(cmd) {
 	socket = io(cmd.url, { reconnection: false, ...(cmd.opts || {}) });
 	socket.on('connect', () => out('connect', { id: socket.id,
-		transport: socket.io.engine.transport.name, recovered: socket.recovered === true }));
+		transport: socket.io.engine.transport.name, recovered: socket.recovered === true,
+		pid: socket._pid ?? null }));
 	socket.on('connect_error', (err) => out('connect_error', { message: String(err.message),
 		data: err.data ?? null }));
 	socket.on('disconnect', (reason) => out('disconnect', { reason }));
@@ -108,7 +110,8 @@ rl.on('line', (line) => {
 		break;
 	}
 	case 'raw':
-		socket.io.engine.transport.ws.send(cmd.data);
+		socket.io.engine.transport.ws.send(cmd.binary !== undefined
+			? Buffer.from(cmd.binary, 'base64') : cmd.data);
 		break;
 	case 'drop':
 		socket.io.engine.close();
