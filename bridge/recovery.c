@@ -266,7 +266,6 @@ struct hbr_sock *hbr_recovery__claim(
 	/* s takes the record's place: its id and rooms */
 	memcpy(s->sock_id, r->sock_id, sizeof(s->sock_id));
 	hbr_rooms__move(r, s);
-	s->current = r->current;
 	hbr_users__del(h, r);
 	hc_hmap_put(&h->pids, r->pid, strlen(r->pid), s, NULL);
 	memcpy(s->pid, r->pid, sizeof(s->pid));
