@@ -293,6 +293,9 @@ static int decode_array(const char *p, size_t n, struct hbr_buf *args, struct hb
 		b--; /* ']' */
 		while (a < b && (p[a] == ' ' || p[a] == '\t' || p[a] == '\n' || p[a] == '\r'))
 			a++;
+		while (b > a && (p[b - 1] == ' ' || p[b - 1] == '\t' || p[b - 1] == '\n' ||
+					p[b - 1] == '\r'))
+			b--;
 		if (a < b)
 			hbr_buf__put(args, p + a, b - a);
 		return args->err ? -1 : 0;
