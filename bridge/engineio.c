@@ -95,8 +95,8 @@ int hbr_eio__open_packet(struct hbr *h, struct hbr_sock *s, char *out, size_t n)
 
 void hbr_eio__wake(struct hbr *h, struct hbr_sock *s)
 {
-	(void)h;
-	if (s->ws_wsi && (s->transport == HBR_T_WS || s->probe_reply))
+	if (s->ws_wsi && (s->transport == HBR_T_WS || s->probe_reply) &&
+		!(s->transport == HBR_T_WS && !s->probing && hbr_server__flush_later(h, s)))
 		lws_callback_on_writable(s->ws_wsi);
 	if (s->poll_wsi && (s->transport == HBR_T_POLLING || s->noop_pending))
 		lws_callback_on_writable(s->poll_wsi);

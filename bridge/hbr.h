@@ -132,6 +132,7 @@ struct hbr_sock {
 	bool probing;		      /* ws_wsi is a probe, not yet upgraded */
 	bool probe_reply;	      /* "3probe" to write on ws_wsi */
 	bool probe_seen;	      /* "2probe" came: polling GETs get a noop */
+	bool flush_due;		      /* in h->flushq (server.c) */
 	bool noop_pending;	      /* answer the parked GET with "6" */
 	struct lws *post_wsi;	      /* a polling POST being received, or NULL
 					 (compared only, never used) */
@@ -252,6 +253,11 @@ struct hbr {
 		char *data;
 		size_t len;
 	} client_js[6];
+
+	/* WebSocket sockets with packets to write, written at the end of the
+	 * loop pass (serials; server.c) */
+	uint64_t *flushq;
+	size_t nflush, flushcap;
 
 	lws_sorted_usec_list_t sul_sweep; /* every HBR_TICK_MS */
 	int64_t last_sweep_ms;
@@ -460,6 +466,12 @@ void hbr_server__load_client_js(struct hbr *h);
 void hbr_server__free_client_js(struct hbr *h);
 /* Whether the peer of wsi's socket is still there (a non-blocking peek). */
 bool hbr_server__alive(struct lws *wsi);
+/* s (WebSocket, open) has packets to write: at the end of this loop pass
+ * (hbr_server__flush), not after a writability round trip. false when
+ * that is not possible (then ask lws for the writable callback). */
+bool hbr_server__flush_later(struct hbr *h, struct hbr_sock *s);
+/* Write what the sockets of hbr_server__flush_later have queued. */
+void hbr_server__flush(struct hbr *h);
 
 /* ---- main.c ---- */
 /* Another thread woke the loop: broker messages, store changes, signals. */

@@ -55,6 +55,14 @@ static struct lws_context *signal_ctx;
 static bool done;
 #ifdef HBR_WITH_LIBEV
 static struct ev_loop *loop_ev;
+static ev_prepare flush_ev; /* writes queued in this pass (server.c) */
+
+static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	hbr_server__flush(w->data);
+}
 #endif
 
 static void on_signal(int sig)
@@ -398,6 +406,9 @@ int main(int argc, char **argv)
 	hbr_server__load_client_js(&h);
 #ifdef HBR_WITH_LIBEV
 	h.ev_loop = loop_ev;
+	ev_prepare_init(&flush_ev, on_prepare);
+	flush_ev.data = &h;
+	ev_prepare_start(loop_ev, &flush_ev);
 #endif
 	if (hbr_mqtt__start(&h, err, sizeof(err))) {
 		hc_err("msg=\"cannot start the broker link\" err=\"%s\"", err);
@@ -462,6 +473,8 @@ cleanup:
 	}
 #ifdef HBR_WITH_LIBEV
 	if (loop_ev) {
+		if (h.ev_loop)
+			ev_prepare_stop(loop_ev, &flush_ev);
 		ev_run(loop_ev, EVRUN_NOWAIT); /* lets lws's last watchers go */
 		ev_loop_destroy(loop_ev);
 	}
@@ -472,6 +485,7 @@ cleanup:
 	hc_hmap_clear(&h.users);
 	hc_hmap_clear(&h.pending_addrs);
 	hc_hmap_clear(&h.pids);
+	free(h.flushq);
 	hc_acl_dir_free(h.dir);
 	hc_token_key_free(h.key);
 	hc_store_close(h.store);

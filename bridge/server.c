@@ -892,25 +892,12 @@ static int ws_write_many(struct lws *wsi, struct hbr_sock *s)
 	return lws_write(wsi, buf + LWS_PRE, used, LWS_WRITE_RAW) < (int)used ? -1 : 0;
 }
 
-static int ws_writeable(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
+/* Write s's queue on its WebSocket: 0, 1 when more is left (the caller
+ * asks for writability), -1 on an error (the connection is to close). */
+static int ws_write_queue(struct lws *wsi, struct hbr_sock *s)
 {
-	struct hbr_sock *s = c->sock;
 	struct hbr_msg *m;
 
-	(void)h;
-	if (!s || c->killed)
-		return -1;
-	if (s->probing) {
-		if (s->probe_reply) {
-			static const char probe[] = "3probe";
-			unsigned char buf[LWS_PRE + sizeof(probe)];
-			s->probe_reply = false;
-			memcpy(buf + LWS_PRE, probe, sizeof(probe) - 1);
-			if (lws_write(wsi, buf + LWS_PRE, sizeof(probe) - 1, LWS_WRITE_TEXT) < 0)
-				return -1;
-		}
-		return 0;
-	}
 	for (int i = 0; i < WS_BATCH && (m = hbr_sock__peek(s)) != NULL; i++) {
 		int rc;
 		if (hbr_sock__unwritten(s) > 1 && m->len < COALESCE / 2) {
@@ -929,7 +916,32 @@ static int ws_writeable(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
 		if (lws_partial_buffered(wsi))
 			break;
 	}
-	if (hbr_sock__unwritten(s)) {
+	return hbr_sock__unwritten(s) ? 1 : 0;
+}
+
+static int ws_writeable(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
+{
+	struct hbr_sock *s = c->sock;
+	int rc;
+
+	(void)h;
+	if (!s || c->killed)
+		return -1;
+	if (s->probing) {
+		if (s->probe_reply) {
+			static const char probe[] = "3probe";
+			unsigned char buf[LWS_PRE + sizeof(probe)];
+			s->probe_reply = false;
+			memcpy(buf + LWS_PRE, probe, sizeof(probe) - 1);
+			if (lws_write(wsi, buf + LWS_PRE, sizeof(probe) - 1, LWS_WRITE_TEXT) < 0)
+				return -1;
+		}
+		return 0;
+	}
+	rc = ws_write_queue(wsi, s);
+	if (rc < 0)
+		return -1;
+	if (rc > 0) {
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
@@ -938,6 +950,71 @@ static int ws_writeable(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Writes at the end of the loop pass. A socket that gets a packet while
+ * nothing of its own waits in lws is written to right after the pass's
+ * callbacks (an ev_prepare watcher, main.c), not after asking epoll
+ * whether it is writable (two epoll_ctl calls and a wake-up per socket and
+ * packet): a fan-out to 100 sockets is 100 send() calls in a row, and
+ * what several events of one pass queued still leaves in one write.
+ * Only with libev (lws's own poll loop has no such hook).
+ */
+bool hbr_server__flush_later(struct hbr *h, struct hbr_sock *s)
+{
+	if (!h->ev_loop || s->state != HBR_S_OPEN)
+		return false;
+	if (s->flush_due)
+		return true;
+	if (h->nflush == h->flushcap) {
+		size_t cap = h->flushcap ? h->flushcap * 2 : 64;
+		uint64_t *q = realloc(h->flushq, cap * sizeof(*q));
+		if (!q)
+			return false;
+		h->flushq = q;
+		h->flushcap = cap;
+	}
+	h->flushq[h->nflush++] = s->serial;
+	s->flush_due = true;
+	return true;
+}
+
+void hbr_server__flush(struct hbr *h)
+{
+	/* a write may end a socket and queue packets to others: walk by
+	 * index, the array may grow meanwhile */
+	for (size_t i = 0; i < h->nflush; i++) {
+		struct hbr_sock *s = hbr_eio__by_serial(h, h->flushq[i]);
+		struct lws *wsi;
+		struct hbr_conn *c;
+		int rc;
+
+		if (!s)
+			continue; /* ended since */
+		s->flush_due = false;
+		wsi = s->ws_wsi;
+		if (s->state != HBR_S_OPEN || s->transport != HBR_T_WS || s->probing || !wsi)
+			continue;
+		c = lws_wsi_user(wsi);
+		if (!c || c->killed || c->sock != s)
+			continue;
+		if (lws_partial_buffered(wsi)) {
+			lws_callback_on_writable(wsi); /* lws writes its rest first */
+			continue;
+		}
+		rc = ws_write_queue(wsi, s);
+		if (rc > 0) {
+			lws_callback_on_writable(wsi);
+		} else if (rc < 0) {
+			hc_debug("msg=\"websocket write failed\" sid=%s", s->sid);
+			s->ws_wsi = NULL;
+			hbr_server__kill(wsi);
+			hbr_eio__close(h, s, "network", HBR_CLOSE_QUIET);
+			hbr_eio__maybe_free(h, s);
+		}
+	}
+	h->nflush = 0;
 }
 
 /* ------------------------------------------------------------ callback */
