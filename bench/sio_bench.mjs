@@ -6,7 +6,9 @@
 //
 //   node sio_bench.mjs '{"url","cookie","mode":"connect|fanout|idle", ...}'
 //   connect: {"n","concurrency"}            -> connects/s (auth + CONNECT ack)
-//   fanout:  {"n","events","window","rate"} -> deliveries/s and latency
+//   fanout:  {"n","events","window","rate","payload"} -> deliveries/s and latency
+//            payload: "json" (one argument, default), "args" (three
+//            arguments) or "binary" (a JSON argument and 256 bytes binary)
 //   idle:    {"n","hold_ms"}                -> opens n sockets, prints "ready",
 //                                              holds them until stdin closes
 import WebSocket from 'ws';
@@ -20,7 +22,9 @@ function open(onEvent) {
 		const ws = new WebSocket(wsUrl, { headers: { Cookie: cfg.cookie }, perMessageDeflate: false });
 		const sock = { ws, acks: new Map(), nextId: 0 };
 		let ready = false;
-		ws.on('message', (buf) => {
+		ws.on('message', (buf, isBinary) => {
+			if (isBinary)
+				return; // an attachment (counted with its packet)
 			const s = buf.toString();
 			if (s[0] === '0') {
 				ws.send('40');
@@ -38,7 +42,7 @@ function open(onEvent) {
 					sock.acks.delete(Number(m[1]));
 					cb(JSON.parse(s.slice(2 + m[1].length)));
 				}
-			} else if (s.startsWith('42') && onEvent) {
+			} else if ((s.startsWith('42') || s.startsWith('451-')) && onEvent) {
 				onEvent(s);
 			}
 		});
@@ -47,10 +51,20 @@ function open(onEvent) {
 	});
 }
 
+const BIN = Buffer.alloc(256, 7);
+
 function emit(sock, event, data, cb) {
 	const id = sock.nextId++;
 	sock.acks.set(id, cb);
-	sock.ws.send('42' + id + JSON.stringify([event, data]));
+	if (cfg.payload === 'binary') {
+		// a BINARY_EVENT: the packet, then its attachment
+		sock.ws.send('451-' + id + JSON.stringify([event, data, { _placeholder: true, num: 0 }]));
+		sock.ws.send(BIN);
+	} else if (cfg.payload === 'args') {
+		sock.ws.send('42' + id + JSON.stringify([event, data, 'second', 3]));
+	} else {
+		sock.ws.send('42' + id + JSON.stringify([event, data]));
+	}
 }
 
 async function pool(n, concurrency, fn) {
@@ -94,7 +108,7 @@ async function fanoutMode() {
 	// cheap parsing keeps the client from being what is measured: the
 	// event name and t0 are found by position, not by JSON.parse
 	const onEvent = (s) => {
-		if (!s.startsWith('42["bench",'))
+		if (!s.startsWith('42["bench",') && !s.startsWith('451-["bench",'))
 			return;
 		const i = s.indexOf('"t0":');
 		lat.push(performance.now() - parseFloat(s.slice(i + 5, i + 30)));
@@ -144,7 +158,7 @@ async function fanoutMode() {
 	for (const s of receivers.concat([sender]))
 		s.ws.terminate();
 	return { n, ...thr, latency_samples: lat.length, p50_ms: pct(lat, 0.5), p99_ms: pct(lat, 0.99),
-		latency_rate: rate };
+		latency_rate: rate, payload: cfg.payload || 'json' };
 }
 
 async function idleMode() {

@@ -16,7 +16,7 @@ Besides wall-clock rates, each phase reports the servers' CPU time (hub:
 hub-bridge + mosquitto; node: the node process), so operations per
 server CPU-second compare the stacks even on a shared, loaded machine.
 
-Usage: bench/sio_bench.py [--quick] [--json FILE]
+Usage: bench/sio_bench.py [--quick] [--json FILE] [--payload json|args|binary]
 (HUB_BUILD_DIR selects the build, default build/). Installs the Node
 reference's packages with npm ci into bench/peers/node_modules when absent.
 Results go to stdout and bench/results/sio.json. Never part of make test.
@@ -98,7 +98,7 @@ def idle_memory(url, cookie, pids, n):
             "bytes_per_socket": (after - before) * 1024.0 / n}
 
 
-def suite(url, cookie, pids, quick):
+def suite(url, cookie, pids, quick, payload="json"):
     out = {}
     # memory first: a process that already served 1000 sockets keeps freed
     # memory (glibc arenas, a GC heap), which would hide the growth
@@ -112,11 +112,12 @@ def suite(url, cookie, pids, quick):
             events //= 3
         out["fanout"].append(client({"url": url, "cookie": cookie, "mode": "fanout", "n": n,
                                      "events": events, "window": 64, "rate": rate,
-                                     "latency_events": 60 if quick else 100}, pids))
+                                     "latency_events": 60 if quick else 100,
+                                     "payload": payload}, pids))
     return out
 
 
-def run_hub(quick):
+def run_hub(quick, payload):
     st = Stack(extra_conf={"log_level": "warn", "sio_event_rate": 1000000})
     try:
         st.prepare_data()
@@ -132,12 +133,12 @@ def run_hub(quick):
         st.start_bridge()
         cookie, _, _ = st.login("bench", "bench-pw")
         pids = [st.procs["bridge"].pid, st.procs["broker"].pid]
-        return suite(st.sio_url(), "hub_sid=" + cookie, pids, quick)
+        return suite(st.sio_url(), "hub_sid=" + cookie, pids, quick, payload)
     finally:
         st.close()
 
 
-def run_node(quick):
+def run_node(quick, payload):
     if not os.path.isdir(os.path.join(PEERS, "node_modules", "socket.io")):
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=PEERS,
                        check=True)
@@ -153,7 +154,7 @@ def run_node(quick):
             headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req) as r:
             cookie = r.headers["Set-Cookie"].split(";", 1)[0]
-        return suite(url, cookie, [p.pid], quick)
+        return suite(url, cookie, [p.pid], quick, payload)
     finally:
         p.terminate()
         p.wait(10)
@@ -182,6 +183,7 @@ def report(hub, node):
                      h["p99_ms"], n["p99_ms"], "%.2f"))
     rows.append(("memory per idle socket, bytes", hub["memory"]["bytes_per_socket"],
                  node["memory"]["bytes_per_socket"], "%.0f"))
+    print("fan-out events carry: %s" % hub["fanout"][0].get("payload", "json"))
     print("%-42s %12s %12s %8s" % ("", "hub-bridge", "node", "ratio"))
     for name, h, n, fmt in rows:
         print("%-42s %12s %12s %8.2f" % (name, fmt % h, fmt % n, ratio(h, n)))
@@ -193,13 +195,16 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer events (a smoke run)")
     ap.add_argument("--json", default=os.path.join(HERE, "results", "sio.json"))
+    ap.add_argument("--payload", choices=("json", "args", "binary"), default="json",
+                    help="what each fan-out event carries: one JSON argument (default), "
+                         "three arguments, or a JSON argument and 256 bytes of binary")
     a = ap.parse_args()
-    hub = run_hub(a.quick)
-    node = run_node(a.quick)
+    hub = run_hub(a.quick, a.payload)
+    node = run_node(a.quick, a.payload)
     os.makedirs(os.path.dirname(a.json), exist_ok=True)
     with open(a.json, "w") as f:
-        json.dump({"hub": hub, "node": node, "when": time.strftime("%Y-%m-%d %H:%M:%S")}, f,
-                  indent=1)
+        json.dump({"hub": hub, "node": node, "payload": a.payload,
+                   "when": time.strftime("%Y-%m-%d %H:%M:%S")}, f, indent=1)
     report(hub, node)
 
 

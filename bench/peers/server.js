@@ -5,8 +5,8 @@
 // io.engine.use() runs the session and passport middlewares on the
 // Engine.IO handshake only; the user is deserialized once per connection
 // and sits on socket.request.user. The same mapping as hub-bridge:
-// join/leave with acks, emit(event, data, ack) to the current room (or
-// data.room), others receive (data, {room, from, ts}).
+// join/leave with acks, emit(event, ...args, ack) to the current room (or
+// data.room), others receive (...args, {room, from, ts}).
 //
 //   PORT=3100 node server.js     POST /login {username,password} -> cookie
 'use strict';
@@ -80,22 +80,21 @@ io.on('connection', (socket) => {
 		if (typeof ack === 'function')
 			ack({ ok: true, room });
 	});
-	socket.onAny((event, data, ack) => {
+	socket.onAny((event, ...args) => {
 		if (event === 'join' || event === 'leave')
 			return;
-		if (typeof data === 'function') {
-			ack = data;
-			data = undefined;
-		}
+		const ack = typeof args[args.length - 1] === 'function' ? args.pop() : null;
+		const data = args[0];
 		const room = data && typeof data.room === 'string' ? data.room : current;
 		const ts = Date.now();
 		if (!room || !user.rooms.has(room)) {
-			if (typeof ack === 'function')
+			if (ack)
 				ack({ ok: false, error: room ? 'forbidden' : 'no_room' });
 			return;
 		}
-		socket.to(room).emit(event, data, { room, from: user.id, ts });
-		if (typeof ack === 'function')
+		// every argument (binaries too) to the others, then meta
+		socket.to(room).emit(event, ...args, { room, from: user.id, ts });
+		if (ack)
 			ack({ ok: true, room, ts });
 	});
 });
