@@ -61,12 +61,13 @@ def client(cfg, pids, timeout=300):
     end marks goes into the result as server_cpu_s."""
     p = subprocess.Popen(["node", os.path.join(HERE, "sio_bench.mjs"), json.dumps(cfg)],
                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    marks, result = {}, None
+    marks, rss, result = {}, {}, None
     deadline = time.time() + timeout
     for line in p.stdout:
         msg = json.loads(line)
         if "mark" in msg:
             marks[msg["mark"]] = cpu_s(pids)
+            rss[msg["mark"]] = sum(rss_kb(x) for x in pids)
         else:
             result = msg
         if time.time() > deadline:
@@ -77,7 +78,20 @@ def client(cfg, pids, timeout=300):
         raise RuntimeError("bench client failed: %r %s" % (result, p.stderr.read()[-1000:]))
     if "start" in marks and "end" in marks:
         result["server_cpu_s"] = marks["end"] - marks["start"]
+    result["rss_kb_at"] = rss
     return result
+
+
+def recovery(url, cookie, pids, n, events, cookies=None):
+    """Connection state recovery: RSS growth while n cut sockets each keep
+    `events` missed events, then the replay when they all come back."""
+    time.sleep(1.0)
+    before = sum(rss_kb(p) for p in pids)
+    r = client({"url": url, "cookie": cookie, "mode": "recovery", "n": n, "events": events,
+                "cookies": cookies}, pids)
+    r["rss_before_kb"] = before
+    r["bytes_per_cut_socket"] = (r["rss_kb_at"]["cut"] - before) * 1024.0 / n
+    return r
 
 
 def idle_memory(url, cookie, pids, n):
@@ -117,7 +131,7 @@ def suite(url, cookie, pids, quick, payload="json"):
     return out
 
 
-def run_hub(quick, payload):
+def run_hub(quick, payload, rec=None):
     st = Stack(extra_conf={"log_level": "warn", "sio_event_rate": 1000000})
     try:
         st.prepare_data()
@@ -133,17 +147,26 @@ def run_hub(quick, payload):
         st.start_bridge()
         cookie, _, _ = st.login("bench", "bench-pw")
         pids = [st.procs["bridge"].pid, st.procs["broker"].pid]
+        if rec:
+            # a user keeps at most 64 cut sockets: spread them over users
+            cookies = []
+            for i in range((rec[0] + 49) // 50):
+                st.add_user("bench%d" % i, password="bench-pw", rooms={"lobby": "read"})
+                cookies.append("hub_sid=" + st.login("bench%d" % i, "bench-pw")[0])
+            return recovery(st.sio_url(), "hub_sid=" + cookie, pids, *rec, cookies=cookies)
         return suite(st.sio_url(), "hub_sid=" + cookie, pids, quick, payload)
     finally:
         st.close()
 
 
-def run_node(quick, payload):
+def run_node(quick, payload, rec=None):
     if not os.path.isdir(os.path.join(PEERS, "node_modules", "socket.io")):
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=PEERS,
                        check=True)
     port = free_port()
     env = dict(os.environ, PORT=str(port), NODE_ENV="production")
+    if rec:
+        env["RECOVERY"] = "1"
     p = subprocess.Popen(["node", os.path.join(PEERS, "server.js")], cwd=PEERS, env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -154,6 +177,8 @@ def run_node(quick, payload):
             headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req) as r:
             cookie = r.headers["Set-Cookie"].split(";", 1)[0]
+        if rec:
+            return recovery(url, cookie, [p.pid], *rec)
         return suite(url, cookie, [p.pid], quick, payload)
     finally:
         p.terminate()
@@ -198,7 +223,20 @@ def main():
     ap.add_argument("--payload", choices=("json", "args", "binary"), default="json",
                     help="what each fan-out event carries: one JSON argument (default), "
                          "three arguments, or a JSON argument and 256 bytes of binary")
+    ap.add_argument("--recovery", nargs=2, type=int, metavar=("SOCKETS", "EVENTS"),
+                    help="measure connection state recovery instead: SOCKETS cut at once, "
+                         "EVENTS sent meanwhile, then all recover (node: connectionStateRecovery)")
     a = ap.parse_args()
+    if a.recovery:
+        hub = run_hub(a.quick, a.payload, a.recovery)
+        node = run_node(a.quick, a.payload, a.recovery)
+        print("%-42s %12s %12s" % ("recovery", "hub-bridge", "node"))
+        for k, fmt in (("recovered", "%d"), ("replayed", "%d"), ("expected", "%d"),
+                       ("replayed_per_s", "%.0f"), ("bytes_per_cut_socket", "%.0f")):
+            print("%-42s %12s %12s" % (k, fmt % hub[k], fmt % node[k]))
+        with open(a.json, "w") as f:
+            json.dump({"hub": hub, "node": node, "recovery": a.recovery}, f, indent=1)
+        return
     hub = run_hub(a.quick, a.payload)
     node = run_node(a.quick, a.payload)
     os.makedirs(os.path.dirname(a.json), exist_ok=True)

@@ -43,7 +43,11 @@ app.use(passport.session());
 app.post('/login', passport.authenticate('local'), (req, res) => res.json({ user: req.user.id }));
 
 const server = http.createServer(app);
-const io = new Server(server, { serveClient: false, maxHttpBufferSize: 1e6 });
+// RECOVERY=1: connectionStateRecovery as the hub has it on (120 s), for
+// bench/sio_bench.py --recovery
+const io = new Server(server, { serveClient: false, maxHttpBufferSize: 1e6,
+	...(process.env.RECOVERY ? { connectionStateRecovery: {
+		maxDisconnectionDuration: 120000, skipMiddlewares: true } } : {}) });
 
 function onlyForHandshake(middleware) {
 	return (req, res, next) => (req._query.sid === undefined ? middleware(req, res, next) : next());
@@ -59,15 +63,17 @@ io.engine.use(onlyForHandshake((req, res, next) => {
 
 io.on('connection', (socket) => {
 	const user = socket.request.user;
-	let current = null;
+	let current = socket.recovered ? (socket.data.current || null) : null;
 	const join = (room) => {
 		if (!user.rooms.has(room))
 			return false;
 		socket.join(room);
 		current = room;
+		socket.data.current = room;
 		return true;
 	};
-	join('lobby');
+	if (!socket.recovered)
+		join('lobby');
 	socket.on('join', (room, ack) => {
 		const ok = typeof room === 'string' && join(room);
 		if (typeof ack === 'function')
