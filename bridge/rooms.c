@@ -302,9 +302,14 @@ static void out_free(struct out *o)
 }
 
 /* Send o to s: the packet then its attachments, back to back. 1 if s
- * ended (slow consumer, a record over its bounds). */
+ * ended (slow consumer, a record over its bounds). A socket that has it
+ * already (the last thing it was given) is skipped: a socket ended during
+ * a fan-out may move another one of the room to a place not visited yet. */
 static int send_out(struct hbr *h, struct hbr_sock *s, const struct out *o)
 {
+	const struct hbr_msg *last = o->natt ? o->att[o->natt - 1] : o->pkt;
+	if (s->qlen && s->q[(s->qhead + s->qlen - 1) % s->qcap] == last)
+		return 0;
 	if (hbr_sock__send(h, s, o->pkt))
 		return 1;
 	for (int i = 0; i < o->natt; i++)
@@ -457,11 +462,13 @@ static void deliver_inbox(struct hbr *h, const char *topic, size_t tlen, const c
 	struct hbr_sock *first = hc_hmap_get(&h->users, user, ulen);
 	struct hbr_buf meta;
 	struct out o;
-	struct hbr_sock *list[64];
-	int n = 0, rc;
+	struct hbr_sock **list;
+	int n = 0, cap = 0, rc;
 
 	if (!first)
 		return;
+	for (struct hbr_sock *s = first; s; s = s->user_next)
+		cap++;
 	hbr_buf__init(&meta, 512);
 	hbr_buf__puts(&meta, "{\"room\":null,\"from\":");
 	hbr_buf__json_str(&meta, from, flen);
@@ -473,7 +480,12 @@ static void deliver_inbox(struct hbr *h, const char *topic, size_t tlen, const c
 	if (rc)
 		return;
 	/* collect first: a send may end a socket and edit the list */
-	for (struct hbr_sock *s = first; s && n < 64; s = s->user_next)
+	list = malloc((size_t)cap * sizeof(*list));
+	if (!list) {
+		out_free(&o);
+		return;
+	}
+	for (struct hbr_sock *s = first; s && n < cap; s = s->user_next)
 		if (s->serial != skip)
 			list[n++] = s;
 	for (int i = 0; i < n; i++) {
@@ -486,6 +498,7 @@ static void deliver_inbox(struct hbr *h, const char *topic, size_t tlen, const c
 			send_out(h, list[i], &o);
 		}
 	}
+	free(list);
 	out_free(&o);
 }
 
