@@ -90,6 +90,8 @@ struct hbr_msg {
 	bool binary;  /* an attachment: a binary frame, "b<base64>" when polling */
 	uint64_t seq; /* the recovery offset of a delivery (its attachments
 			 share it); 0: not replayed (acks, pings, snapshots) */
+	char *topic;  /* a delivery's topic (owned), for the READ check of a
+			 replay; NULL otherwise */
 	size_t len;
 	unsigned char data[];
 };
@@ -448,6 +450,8 @@ void hbr_mqtt__drain(struct hbr *h);
 int hbr_mqtt__publish(struct hbr *h, const char *topic, const void *payload, size_t len, int enc,
 	const char *origin, int *mid);
 bool hbr_mqtt__connected(struct hbr *h);
+/* Write the publishes of this loop pass (at its end). */
+void hbr_mqtt__flush(struct hbr *h);
 /* Publishes sent but not acknowledged yet. */
 int hbr_mqtt__inflight(struct hbr *h);
 void hbr_mqtt__stop(struct hbr *h);

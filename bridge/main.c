@@ -55,13 +55,15 @@ static struct lws_context *signal_ctx;
 static bool done;
 #ifdef HBR_WITH_LIBEV
 static struct ev_loop *loop_ev;
-static ev_prepare flush_ev; /* writes queued in this pass (server.c) */
+static ev_prepare flush_ev; /* writes queued in this pass (server.c, mqtt.c) */
 
 static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	(void)loop;
 	(void)revents;
+	/* the sockets first (their latency), then the broker's burst */
 	hbr_server__flush(w->data);
+	hbr_mqtt__flush(w->data);
 }
 #endif
 

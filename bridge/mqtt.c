@@ -6,9 +6,9 @@
  *
  * With libev (the normal build) libmosquitto is driven from the bridge's
  * own event loop: an ev_io watcher on its socket calls loop_read/write, a
- * 100 ms timer does loop_misc and reconnects, publishes go out from the
- * same thread at once. Without libev, libmosquitto runs its own thread and
- * the loop is woken with lws_cancel_service. Either way the callbacks only
+ * 100 ms timer does loop_misc and reconnects, publishes are written at the
+ * end of the loop pass (hbr_mqtt__flush), after the sockets' packets. Without libev, libmosquitto
+ * runs its own thread and the loop is woken with lws_cancel_service. Either way the callbacks only
  * append to a queue that hbr_mqtt__drain hands to the rooms and acks code
  * on the loop thread.
  *
@@ -341,6 +341,12 @@ int hbr_mqtt__start(struct hbr *h, char *err, size_t errsz)
 	if (h->ev_loop) {
 		m->loop = h->ev_loop;
 		m->io_fd = -1;
+		/* publishes are queued and written at the end of the loop pass
+		 * (hbr_mqtt__flush), after the sockets' packets: a delivery
+		 * leaves before the broker is woken for its copy, and the broker
+		 * gets one burst per pass (libmosquitto writes at once only when
+		 * no thread is declared) */
+		mosquitto_threaded_set(m->mosq, true);
 		ev_io_init(&m->io, on_io, -1, 0);
 		m->io.data = m;
 		ev_timer_init(&m->tick, on_tick, 0.1, 0.1);
@@ -411,6 +417,20 @@ int hbr_mqtt__publish(struct hbr *h, const char *topic, const void *payload, siz
 			       : HUB_ERR_BUSY;
 	}
 	return HUB_OK;
+}
+
+void hbr_mqtt__flush(struct hbr *h)
+{
+#ifdef HBR_WITH_LIBEV
+	struct hbr_mqtt *m = h->mq;
+	if (!m || !m->loop || mosquitto_socket(m->mosq) < 0 || !mosquitto_want_write(m->mosq))
+		return;
+	if (mosquitto_loop_write(m->mosq, 1) != MOSQ_ERR_SUCCESS && mosquitto_socket(m->mosq) < 0)
+		lost(m, MOSQ_ERR_CONN_LOST);
+	rearm(m);
+#else
+	(void)h;
+#endif
 }
 
 void hbr_mqtt__drain(struct hbr *h)

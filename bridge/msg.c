@@ -21,6 +21,7 @@ struct hbr_msg *hbr_msg__new(const void *p, size_t len)
 	m->refs = 1;
 	m->binary = false;
 	m->seq = 0;
+	m->topic = NULL;
 	m->len = len;
 	if (p && len)
 		memcpy(m->data + LWS_PRE, p, len);
@@ -30,8 +31,10 @@ struct hbr_msg *hbr_msg__new(const void *p, size_t len)
 
 void hbr_msg__unref(struct hbr_msg *m)
 {
-	if (m && --m->refs == 0)
+	if (m && --m->refs == 0) {
+		free(m->topic);
 		free(m);
+	}
 }
 
 static int grow(struct hbr_sock *s, unsigned max)

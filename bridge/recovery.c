@@ -275,14 +275,26 @@ struct hbr_sock *hbr_recovery__claim(
 
 int hbr_recovery__replay(struct hbr *h, struct hbr_sock *s, struct hbr_sock *r, uint64_t after)
 {
+	uint64_t denied = 0;
 	int n = 0;
 
 	for (unsigned i = 0; i < r->qlen && s->state == HBR_S_OPEN; i++) {
 		struct hbr_msg *m = r->q[(r->qhead + i) % r->qcap];
-		if (m->seq <= after)
+		if (m->seq <= after || m->seq == denied)
 			continue;
-		if (!m->binary)
+		if (!m->binary) {
+			/* READ again, now: a room revoked while the socket was
+			 * away gives nothing more (its attachments follow it) */
+			struct hc_acl_decision d = {.explain = false};
+			if (m->topic)
+				hc_acl_check(h->dir, s->user, m->topic, strlen(m->topic),
+					HC_ACL_READ, &d);
+			if (!m->topic || !d.allow) {
+				denied = m->seq;
+				continue;
+			}
 			n++;
+		}
 		if (hbr_sock__send(h, s, m))
 			break;
 	}

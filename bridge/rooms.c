@@ -323,8 +323,8 @@ static int send_out(struct hbr *h, struct hbr_sock *s, const struct out *o)
  * arguments come from the payload (args.h). meta is JSON text. HUB_OK, or
  * an error (the payload cannot be delivered: too big, not representable).
  */
-static int build(struct hbr *h, struct out *o, const char *event, size_t elen, const void *payload,
-	size_t len, int enc, const char *meta, size_t mlen)
+static int build(struct hbr *h, struct out *o, const char *topic, size_t tlen, const char *event,
+	size_t elen, const void *payload, size_t len, int enc, const char *meta, size_t mlen)
 {
 	struct hbr_buf bins, b;
 	struct hbr_att att[HBR_SIO_ATTACH_MAX];
@@ -372,6 +372,12 @@ static int build(struct hbr *h, struct out *o, const char *event, size_t elen, c
 		goto done;
 	}
 	o->pkt->seq = seq;
+	/* a replay (recovery.c) checks READ again: the user may have lost
+	 * the room while away */
+	if (seq && !(o->pkt->topic = strndup(topic, tlen))) {
+		rc = HUB_ERR_NOMEM;
+		goto done;
+	}
 	for (int i = 0; i < n; i++) {
 		const unsigned char *p =
 			bins_off[i] ? (const unsigned char *)bins.p + (uintptr_t)att[i].p
@@ -430,7 +436,8 @@ static void deliver_room_event(struct hbr *h, struct hbr_room *r, const char *to
 	hbr_buf__puts(&meta, ",\"ts\":");
 	hbr_buf__int(&meta, (long long)ts_ms);
 	hbr_buf__puts(&meta, "}");
-	rc = meta.err ? meta.err : build(h, &o, event, elen, payload, len, enc, meta.p, meta.len);
+	rc = meta.err ? meta.err
+		      : build(h, &o, topic, tlen, event, elen, payload, len, enc, meta.p, meta.len);
 	hbr_buf__free(&meta);
 	if (rc) {
 		hc_warn("msg=\"event not delivered: too big or not representable\" room=%s "
@@ -449,7 +456,8 @@ static void deliver_notice(struct hbr *h, struct hbr_room *r, const char *topic,
 	struct out o;
 
 	hc_fmt(meta, sizeof(meta), "{\"room\":\"%s\"}", r->name);
-	if (build(h, &o, notice, strlen(notice), payload, len, HBR_ENC_AUTO, meta, strlen(meta)))
+	if (build(h, &o, topic, tlen, notice, strlen(notice), payload, len, HBR_ENC_AUTO, meta,
+		    strlen(meta)))
 		return;
 	fan_out(h, r, topic, tlen, &o, 0);
 	out_free(&o);
@@ -475,7 +483,8 @@ static void deliver_inbox(struct hbr *h, const char *topic, size_t tlen, const c
 	hbr_buf__puts(&meta, ",\"ts\":");
 	hbr_buf__int(&meta, (long long)ts_ms);
 	hbr_buf__puts(&meta, ",\"inbox\":true}");
-	rc = meta.err ? meta.err : build(h, &o, event, elen, payload, len, enc, meta.p, meta.len);
+	rc = meta.err ? meta.err
+		      : build(h, &o, topic, tlen, event, elen, payload, len, enc, meta.p, meta.len);
 	hbr_buf__free(&meta);
 	if (rc)
 		return;

@@ -485,9 +485,9 @@ static int handle_event(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_
 	if (!hc_event_valid_n(event, e.name_len) || hbr_sio__reserved(event, e.name_len)) {
 		refuse(h, s, p->id, e.name_len <= 128 ? event : NULL, "bad_event",
 			"event names are 1-64 bytes without / + # or control characters");
-	} else if (!strcmp(event, "join") && !natt) {
+	} else if (!strcmp(event, "join")) {
 		on_join(h, s, e.data, p->id);
-	} else if (!strcmp(event, "leave") && !natt) {
+	} else if (!strcmp(event, "leave")) {
 		on_leave(h, s, e.data, p->id);
 	} else {
 		on_emit(h, s, &e, p, att, natt);

@@ -42,7 +42,7 @@ class SioRecovery(unittest.TestCase):
             cls.st.start_broker()
             cls.st.start_hubd()
             for u in ("alice", "bob"):
-                cls.st.add_user(u, rooms={"lobby": "write", "rec": "write"})
+                cls.st.add_user(u, rooms={"lobby": "write", "rec": "write", "gone": "write"})
             cls.st.add_user("carl", rooms={"lobby": "write"})
             cls.st.add_user("many", rooms={"lobby": "read"})
             cls.st.start_bridge()
@@ -219,6 +219,31 @@ class SioRecovery(unittest.TestCase):
         self.send(b, 0, 3, pad="x" * (MAX_BYTES // 2))
         again = a.wait("connect", timeout=15)
         self.assertFalse(again["recovered"])
+
+    def test_05b_revoked_while_away(self):
+        """A room revoked while the socket is away gives nothing more: the
+        events the record kept from it are not replayed (the revocation
+        is in force when hubctl returns), the other rooms' are."""
+        a = self.sio("alice", {"transports": ["websocket"]}, "alice-revoked", delay_ms=3000)
+        a.wait("connect")
+        a.event("presence")
+        a.call("join", "gone")
+        a.call("join", "rec")
+        b = self.sender("bob-revoked")
+        b.call("join", "gone")
+        a.cmd(op="drop")
+        a.wait("disconnect")
+        self.send(b, 0, 2, room="gone", event="g")
+        self.send(b, 0, 2, room="rec")
+        self.st.hubctl("revoke", "gone", "alice")
+        self.send(b, 2, 3, room="gone", event="g")
+        again = a.wait("connect", timeout=15)
+        self.assertTrue(again["recovered"], again)
+        self.assertEqual([i for i, _ in self.wait_count(a, 2)], [0, 1])
+        self.assertEqual(self.got(a, "g"), [])
+        err, ack = a.call("g", {"room": "gone", "i": 9})
+        self.assertEqual(ack[0]["error"], "forbidden", ack)
+        self.st.hubctl("grant", "gone", "alice", "write")
 
     def test_06_memory_of_detached_sockets(self):
         """200 sockets of one user cut at once: 64 become records (a user
