@@ -38,9 +38,10 @@ struct hbr_mqtt;
 #define HBR_CLOSE_FLUSH_MS 2000	 /* a closing session waits this long for its last GET */
 #define HBR_ROOMS_MAX	   32	 /* rooms one socket may be joined to */
 #define HBR_INFLIGHT_MAX   20000 /* publishes the broker has not confirmed, in all */
-#define HBR_OUTQ_MAX	   8192	 /* queued packets per socket */
-#define HBR_UNSEEN_MS	   10000 /* a session the directory never showed */
-#define HBR_FRESH_TOKEN_S  30	 /* same rule as authplugin/auth.c */
+#define HBR_INFLIGHT_BYTES ((size_t)64 << 20) /* and their bytes */
+#define HBR_OUTQ_MAX	   8192		      /* queued packets per socket */
+#define HBR_UNSEEN_MS	   10000	      /* a session the directory never showed */
+#define HBR_FRESH_TOKEN_S  30		      /* same rule as authplugin/auth.c */
 #define HBR_SWEEP_MS	   250
 #define HBR_TICK_MS	   100 /* deadline walk */
 #define HBR_POLL_CHECK_MS  300 /* a parked GET's socket is looked at this often */
@@ -454,6 +455,9 @@ bool hbr_mqtt__connected(struct hbr *h);
 void hbr_mqtt__flush(struct hbr *h);
 /* Publishes sent but not acknowledged yet. */
 int hbr_mqtt__inflight(struct hbr *h);
+/* Too many of them (HBR_INFLIGHT_MAX), or too many bytes
+ * (HBR_INFLIGHT_BYTES): new events are refused (busy) until they drain. */
+bool hbr_mqtt__backlogged(struct hbr *h);
 void hbr_mqtt__stop(struct hbr *h);
 
 /* ---- server.c: lws glue ---- */

@@ -62,6 +62,11 @@ struct hbr_mqtt {
 	size_t bytes;
 	atomic_bool connected;
 	atomic_int inflight;
+	/* in-loop mode (one thread): bytes of the publishes not confirmed,
+	 * by message id, so a slow broker cannot make libmosquitto's queue
+	 * grow without bound (HBR_INFLIGHT_BYTES) */
+	uint32_t *lens;
+	size_t inflight_bytes;
 	atomic_ulong dropped; /* messages the full queue refused */
 	bool started;
 	char client_id[64];
@@ -158,6 +163,10 @@ static void on_disconnect(struct mosquitto *mosq, void *ud, int rc, const mosqui
 	(void)p;
 	atomic_store(&m->connected, false);
 	atomic_store(&m->inflight, 0);
+	if (m->lens) {
+		memset(m->lens, 0, 65536 * sizeof(*m->lens));
+		m->inflight_bytes = 0;
+	}
 	/* the next reconnect presents a fresh token */
 	if (mint(m))
 		hc_err("msg=\"cannot mint the service token\"");
@@ -215,6 +224,10 @@ static void on_publish(
 	(void)mosq;
 	(void)props;
 	atomic_fetch_sub(&m->inflight, 1);
+	if (m->lens && mid >= 0 && mid < 65536) {
+		m->inflight_bytes -= m->lens[mid];
+		m->lens[mid] = 0;
+	}
 	if (!e)
 		return;
 	e->mid = mid;
@@ -341,6 +354,11 @@ int hbr_mqtt__start(struct hbr *h, char *err, size_t errsz)
 	if (h->ev_loop) {
 		m->loop = h->ev_loop;
 		m->io_fd = -1;
+		m->lens = calloc(65536, sizeof(*m->lens));
+		if (!m->lens) {
+			snprintf(err, errsz, "out of memory");
+			return HUB_ERR_NOMEM;
+		}
 		/* publishes are queued and written at the end of the loop pass
 		 * (hbr_mqtt__flush), after the sockets' packets: a delivery
 		 * leaves before the broker is woken for its copy, and the broker
@@ -382,6 +400,13 @@ int hbr_mqtt__inflight(struct hbr *h)
 	return h->mq ? atomic_load(&h->mq->inflight) : 0;
 }
 
+bool hbr_mqtt__backlogged(struct hbr *h)
+{
+	struct hbr_mqtt *m = h->mq;
+	return m && (atomic_load(&m->inflight) >= HBR_INFLIGHT_MAX ||
+			    m->inflight_bytes >= HBR_INFLIGHT_BYTES);
+}
+
 int hbr_mqtt__publish(struct hbr *h, const char *topic, const void *payload, size_t len, int enc,
 	const char *origin, int *mid)
 {
@@ -408,6 +433,10 @@ int hbr_mqtt__publish(struct hbr *h, const char *topic, const void *payload, siz
 	if (m->loop)
 		rearm(m);
 #endif
+	if (rc == MOSQ_ERR_SUCCESS && m->lens && *mid >= 0 && *mid < 65536) {
+		m->inflight_bytes += len - m->lens[*mid]; /* an id reused: its old wait is over */
+		m->lens[*mid] = (uint32_t)len;
+	}
 	if (rc != MOSQ_ERR_SUCCESS) {
 		atomic_fetch_sub(&m->inflight, 1);
 		hc_warn("msg=\"publish failed\" topic=%s bytes=%zu err=%s", topic, len,
@@ -505,6 +534,7 @@ void hbr_mqtt__stop(struct hbr *h)
 		free(e);
 	}
 	pthread_mutex_destroy(&m->lock);
+	free(m->lens);
 	free(m);
 	h->mq = NULL;
 }

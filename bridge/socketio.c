@@ -400,7 +400,7 @@ static void on_emit(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_even
 			      : "you may not write to this room");
 		return;
 	}
-	if (hbr_mqtt__inflight(h) >= HBR_INFLIGHT_MAX) {
+	if (hbr_mqtt__backlogged(h)) {
 		refuse(h, s, id, event, "busy", "the broker is behind; try again");
 		return;
 	}

@@ -10,6 +10,7 @@ object)."""
 import base64
 import json
 import os
+import signal
 import sys
 import time
 import unittest
@@ -59,7 +60,7 @@ class PropsClient(MqttClient):
 class SioArgs(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.st = Stack(extra_conf={"sio_max_payload": MAX_PAYLOAD})
+        cls.st = Stack(extra_conf={"sio_max_payload": MAX_PAYLOAD, "sio_event_rate": 2000})
         cls.objs = []
         try:
             cls.st.start_broker()
@@ -278,6 +279,39 @@ class SioArgs(unittest.TestCase):
         # the socket goes on
         err, ack = a.call("chat message", {"text": "still here"})
         self.assertTrue(ack[0]["ok"], ack)
+
+
+    def test_07_a_stalled_broker_bounds_the_backlog(self):
+        """Acks do not wait for the broker; what waits for it is bounded:
+        with the broker stopped (SIGSTOP), events of 90 KB are accepted
+        until 64 MiB wait for the broker, then refused `busy`; once it
+        runs again, events go through."""
+        a = self.sio("alice", {"transports": ["websocket"]}, "alice-7")
+        broker = self.st.procs["broker"]
+        blob = "x" * 90000
+        broker.send_signal(signal.SIGSTOP)
+        try:
+            codes = []
+            for i in range(900):
+                err, ack = a.call("big", {"i": i, "pad": blob}, timeout=10000)
+                codes.append("ok" if ack[0].get("ok") else ack[0].get("error"))
+                if codes[-1] == "busy":
+                    break
+            accepted = codes.count("ok")
+            print("  broker stopped: %d events of 90 KB accepted (%.1f MiB), then %s" %
+                  (accepted, accepted * 90000 / 1048576.0, codes[-1]), file=sys.stderr)
+            self.assertEqual(codes[-1], "busy", codes[-5:])
+            self.assertGreater(accepted * 90000, 60 << 20)
+            self.assertLess(accepted * 90000, 70 << 20)
+        finally:
+            broker.send_signal(signal.SIGCONT)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            err, ack = a.call("chat message", {"text": "flowing again"})
+            if ack[0].get("ok"):
+                break
+            time.sleep(0.5)
+        self.assertTrue(ack[0].get("ok"), ack)
 
 
 if __name__ == "__main__":
