@@ -23,6 +23,7 @@
 #include "addr.h"
 #include "body.h"
 #include "hc_store.h"
+#include "media.h"
 
 struct hub;
 struct hub_conn;
@@ -38,8 +39,6 @@ enum hub_method {
 	HUB_M_DELETE,
 	HUB_M_OPTIONS
 };
-
-enum hub_ctype { HUB_CT_NONE = 0, HUB_CT_JSON, HUB_CT_FORM, HUB_CT_OTHER };
 
 /* Route flags */
 #define HUB_RF_BODY	   1u /* collects a body: JSON (and forms with HUB_RF_FORM) */

@@ -113,6 +113,20 @@ class RealtimeApi(BrokerTestCase):
                             headers={"Authorization": "Bearer " + self.key,
                                      "Content-Type": "application/json"})
         self.assertEqual(r.status, 400)
+        # a member named twice, at the top or deeper, is refused (item 8a)
+        for raw in [b'{"room":"lobby","room":"ops","event":"x","data":1}',
+                    b'{"room":"lobby","event":"x","data":{"a":1,"a":2}}',
+                    b'{"room":"lobby","event":"x","data":1,"data":2}']:
+            r = self.stack.http("POST", "/api/publish", raw=raw,
+                                headers={"Authorization": "Bearer " + self.key,
+                                         "Content-Type": "application/json"})
+            self.assertEqual(r.status, 400, raw)
+            self.assertIn("twice", r.json()["message"])
+        for raw in [b'{"id":"d1","id":"d2","vehicle":"v","customer":"c"}']:
+            r = self.stack.http("POST", "/api/deliveries", raw=raw,
+                                headers={"Authorization": "Bearer " + self.key,
+                                         "Content-Type": "application/json"})
+            self.assertEqual(r.status, 400, raw)
 
     # ---- history ---------------------------------------------------------------
     @timeout(30)

@@ -236,6 +236,30 @@ class HubdCase(unittest.TestCase):
             self.assertError(r, 400, "bad_request")
         self.assertAlive()
 
+    def test_07b_duplicate_json_keys_refused(self):
+        """A login body naming a member twice is refused (400), as a form
+        giving a field twice is: whichever copy a reader takes, it never
+        logs in (before: the first copy won)."""
+        cases = [
+            b'{"username":"alice","password":"alice-pw-1","username":"bob"}',
+            b'{"username":"alice","password":"wrong","password":"alice-pw-1"}',
+            b'{"username":"alice","password":"alice-pw-1","password":"wrong"}',
+            b'{"username":"alice","\\u0075sername":"bob","password":"alice-pw-1"}',
+            b'{"username":"alice","password":"alice-pw-1","x":{"a":1,"a":2}}',
+        ]
+        for body in cases:
+            r = self.s.http("POST", "/api/login", raw=body,
+                            headers={"Content-Type": "application/json"})
+            self.assertError(r, 400, "bad_request")
+            self.assertIn("twice", r.json()["message"])
+            self.assertIsNone(cookie_of(r))
+        for body in [b"username=alice&password=alice-pw-1&username=bob",
+                     b"username=alice&password=x&password=alice-pw-1"]:
+            r = self.s.http("POST", "/api/login", raw=body,
+                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+            self.assertError(r, 400, "bad_request")
+        self.assertAlive()
+
     def test_08_unsupported_media_type(self):
         for ctype in ["text/plain", "application/xml", "multipart/form-data; boundary=x"]:
             r = self.s.http("POST", "/api/login", raw=b"username=alice&password=x",
