@@ -146,6 +146,36 @@ static int ctype_of(struct lws *wsi)
 	return HUB_CT_OTHER;
 }
 
+/* Whether the client asked for the connection to end after this exchange
+ * (RFC 9112 9.3: "Connection: close", or HTTP/1.0 without keep-alive). lws
+ * closes such a connection after the response; the response must then say
+ * so, or a client that pools connections (Node's keep-alive agent) sends its
+ * next request on a socket that is about to close ("socket hang up"). */
+static bool client_wants_close(struct lws *wsi)
+{
+	char v[256], version[16], *p, *tok;
+	bool close_tok = false, keep_tok = false;
+
+	if (header(wsi, WSI_TOKEN_CONNECTION, v, sizeof(v))) {
+		for (p = v; *p;) {
+			size_t n;
+			while (*p == ' ' || *p == '\t' || *p == ',')
+				p++;
+			tok = p;
+			n = strcspn(p, ", \t");
+			p += n;
+			if (n == 5 && !strncasecmp(tok, "close", 5))
+				close_tok = true;
+			else if (n == 10 && !strncasecmp(tok, "keep-alive", 10))
+				keep_tok = true;
+		}
+	}
+	if (close_tok)
+		return true;
+	return header(wsi, WSI_TOKEN_HTTP, version, sizeof(version)) &&
+	       !strcmp(version, "HTTP/1.0") && !keep_tok;
+}
+
 /* A Host header we are willing to echo into origins and CSP. */
 static bool host_ok(const char *h)
 {
@@ -309,6 +339,9 @@ static int write_headers(struct hub *h, struct hub_conn *c)
 			return -1;
 		off += strlen(name) + 1 + strlen(value) + 1;
 	}
+	/* every response after which the connection ends says so */
+	if (c->close_after || h->stopping)
+		c->close_after = true;
 	if (c->close_after && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
 				      (const unsigned char *)"close", 5, &p, end))
 		return -1;
@@ -544,6 +577,7 @@ static int request_start(
 	if (header(wsi, WSI_TOKEN_HTTP_COOKIE, cookie, sizeof(cookie)))
 		c->has_cookie = hc_cookie_find(cookie, c->cookie);
 	c->ctype = ctype_of(wsi);
+	c->close_after = client_wants_close(wsi);
 	hub_body_init(&c->body, max, false);
 
 	if (hc_log_enabled(HC_LOG_DEBUG)) {
@@ -745,12 +779,15 @@ static int callback(
 		return c && h ? body_complete(h, c) : 0;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return c && h ? writeable(h, c) : 0;
-	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+	case LWS_CALLBACK_HTTP_FILE_COMPLETION: {
+		/* the file's headers said "connection: close" (route_static.c) */
+		bool close_now = c && h && (c->close_after || h->stopping);
 		if (c && h)
 			release(h, c);
-		if (lws_http_transaction_completed(wsi))
+		if (close_now || lws_http_transaction_completed(wsi))
 			return -1;
 		return 0;
+	}
 	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 		if (c && h)

@@ -576,6 +576,65 @@ class HubdCase(unittest.TestCase):
         self.assertAlive()
 
 
+    def test_47_connection_close_is_announced(self):
+        """Every response after which hubd closes the connection says
+        "Connection: close" (item 13a): asked by the client (Connection:
+        close, HTTP/1.0), or hubd's own choice (chunked body, no length,
+        bad length, transfer codings it does not do, bodies over the
+        drain cap)."""
+        port = self.s.ports["http"]
+        big = 16 * 65536 + 8 * (1 << 20) + 1
+        cases = [
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: foo, Close\r\n\r\n",
+            b"GET /healthz HTTP/1.0\r\nHost: x\r\n\r\n",
+            b"HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            b"GET /app.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            b"GET /nope.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            b"GET /api/session HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            b"GET /api/nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            b"PUT /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            b"POST /api/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+            b"POST /api/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            b"Content-Type: text/plain\r\nContent-Length: 1\r\n\r\nx",
+            b"POST /api/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 70000\r\n\r\n",
+            # hubd closes on its own after these
+            b"POST /api/token HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+            b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: gzip\r\n\r\n",
+            b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 12x\r\n\r\n",
+            b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % big,
+        ]
+        for req in cases:
+            raw = raw_request(port, req, timeout=10)
+            head = raw.split(b"\r\n\r\n", 1)[0].lower()
+            self.assertIsNotNone(status_of(raw), (req[:60], raw[:200]))
+            self.assertIn(b"\r\nconnection: close", head, (req[:60], head))
+        # a keep-alive request is not told to close
+        raw = raw_request(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", timeout=1)
+        self.assertNotIn(b"connection: close", raw.lower())
+
+    def test_48_node_keepalive_clients(self):
+        """Node's keep-alive agent (node-fetch style, with and without
+        "Connection: close") and the built-in fetch, many sequential calls:
+        none fails with "socket hang up" (item 13a)."""
+        driver = os.path.join(harness.REPO, "tests", "integration", "js", "http_keepalive.mjs")
+        r = subprocess.run(["node", driver, str(self.s.ports["http"]), "45"],
+                           capture_output=True, text=True, timeout=120, cwd=harness.REPO)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        res = json.loads(r.stdout.strip().splitlines()[-1])
+        self.assertEqual(res["failed"], 0, res)
+        self.assertEqual(res["ok"], 135, res)
+        self.assertAlive()
+
+
 class CookieSecureCase(unittest.TestCase):
     def test_secure_flag_and_https_origin(self):
         with harness.Stack(extra_conf={"cookie_secure": "true"}) as s:
@@ -743,6 +802,16 @@ class StaticFilesCase(unittest.TestCase):
             # the built-in page steps aside when there is a dashboard
             self.assertNotIn(b"not built", s.http("GET", "/index.html").body)
             self.assertEqual(s.http("GET", "/healthz").status, 200)
+            # files served by lws announce the close the client asked for
+            for req in (b"GET /assets/app.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                        b"GET / HTTP/1.0\r\nHost: x\r\n\r\n"):
+                raw = raw_request(s.ports["http"], req, timeout=5)
+                self.assertEqual(status_of(raw), 200, raw[:200])
+                self.assertIn(b"\r\nconnection: close",
+                              raw.split(b"\r\n\r\n", 1)[0].lower(), raw[:400])
+            raw = raw_request(s.ports["http"],
+                              b"GET /assets/app.js HTTP/1.1\r\nHost: x\r\n\r\n", timeout=1)
+            self.assertNotIn(b"connection: close", raw.lower())
 
 
 class LifecycleCase(unittest.TestCase):
