@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * hubd: the hub's login and session HTTP service. Start-up order matters:
- * config; data directory; listening socket (may need root for low ports);
- * privilege drop; then everything that creates files (store, token key,
- * demo data) so they belong to the service account. Then one lws service
- * loop until SIGTERM/SIGINT, and a bounded graceful stop.
+ * config; data directory; privilege drop; then everything that creates
+ * files (store, token key, demo data) so they belong to the service
+ * account; then the listening socket, so the port opens on a ready hubd
+ * (a privileged port bound as root opens before the drop). Then one lws
+ * service loop until SIGTERM/SIGINT, and a bounded graceful stop.
  */
 #include "hashpool.h"
 #include "hc_config.h"
@@ -140,6 +141,14 @@ static struct lws_context *create_context(struct hub *h)
 	return lws_create_context(&info);
 }
 
+/* Whether the port must be bound before the privilege drop: started as
+ * root, with a run_as account, on a port below 1024. */
+static bool early_bind_needed(const struct hc_config *cfg)
+{
+	return geteuid() == 0 && *hc_cfg_str(cfg, HC_CFG_RUN_AS) &&
+	       hc_cfg_int(cfg, HC_CFG_HTTP_PORT) < 1024;
+}
+
 static int open_state(struct hub *h, char *err, size_t errsz)
 {
 	char key_path[HUB_PATH_MAX];
@@ -244,12 +253,15 @@ int main(int argc, char **argv)
 		hc_err("msg=\"cannot prepare data directory\" err=\"%s\"", err);
 		goto cleanup;
 	}
-	h.lws = create_context(&h);
-	if (!h.lws) {
-		hc_err("msg=\"cannot listen\" address=%s port=%lld",
-			hc_cfg_str(&h.cfg, HC_CFG_BIND_ADDRESS),
-			(long long)hc_cfg_int(&h.cfg, HC_CFG_HTTP_PORT));
-		goto cleanup;
+	/* The port opens once the store and the demo data are ready, so a
+	 * client (or a script waiting for the port, then writing with hubctl)
+	 * never meets a half-started hubd. Only a privileged port bound as
+	 * root must open first, before the privilege drop; requests then wait
+	 * in the backlog, and the demo seed is one transaction either way. */
+	if (early_bind_needed(&h.cfg)) {
+		h.lws = create_context(&h);
+		if (!h.lws)
+			goto no_listen;
 	}
 	if (hc_drop_privileges(&h.cfg, err, sizeof(err))) {
 		hc_err("msg=\"cannot drop privileges\" err=\"%s\"", err);
@@ -259,6 +271,11 @@ int main(int argc, char **argv)
 	if (rc) {
 		hc_err("msg=\"cannot start\" err=\"%s\"", err);
 		goto cleanup;
+	}
+	if (!h.lws) {
+		h.lws = create_context(&h);
+		if (!h.lws)
+			goto no_listen;
 	}
 	rc = hub_ratelimit_new(&h.cfg, &h.rl);
 	if (!rc)
@@ -287,6 +304,12 @@ int main(int argc, char **argv)
 	run(&h);
 	status = got_signal ? EXIT_SUCCESS : EXIT_FAILURE;
 	hc_info("msg=stopped");
+	goto cleanup;
+
+no_listen:
+	hc_err("msg=\"cannot listen\" address=%s port=%lld",
+		hc_cfg_str(&h.cfg, HC_CFG_BIND_ADDRESS),
+		(long long)hc_cfg_int(&h.cfg, HC_CFG_HTTP_PORT));
 
 cleanup:
 	hub_mqtt_stop(h.mqtt); /* before the lws context: it holds a timer there */

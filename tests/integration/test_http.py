@@ -870,6 +870,76 @@ class LifecycleCase(unittest.TestCase):
             st = os.stat(os.path.join(s.data, "demo-login.txt"))
             self.assertEqual(st.st_mode & 0o777, 0o600)
 
+    def demo_store_consistent(self, s):
+        """The store after a first start with demo data: either the whole
+        demo (user, both rooms with the user as admin, the trucks in fleet,
+        the login file) or no demo at all (another writer came first)."""
+        db = sqlite3.connect(os.path.join(s.data, "hub.db"))
+        try:
+            kinds = dict(db.execute("SELECT name, kind FROM principals"))
+            levels = {(r, p): l for r, p, l in
+                      db.execute("SELECT room, principal, level FROM memberships")}
+            rooms = {r for (r,) in db.execute("SELECT name FROM rooms")}
+        finally:
+            db.close()
+        login = os.path.exists(os.path.join(s.data, "demo-login.txt"))
+        if not login:
+            self.assertFalse(any(p == "demo" for (_, p) in levels), levels)
+            return False
+        self.assertEqual(kinds.get("demo"), "user")
+        self.assertTrue({"lobby", "fleet"} <= rooms, rooms)
+        self.assertEqual(levels.get(("lobby", "demo")), 3, levels)
+        self.assertEqual(levels.get(("fleet", "demo")), 3, levels)
+        for dev in ("truck1", "truck2"):
+            if kinds.get(dev) == "device":
+                self.assertEqual(levels.get(("fleet", dev)), 2, levels)
+        with open(os.path.join(s.data, "demo-login.txt")) as f:
+            kv = dict(line.strip().split("=", 1) for line in f if "=" in line)
+        self.assertEqual(s.login("demo", kv["password"])[2]["user"]["role"], "admin")
+        return True
+
+    def test_demo_seed_and_admin_writes_race(self):
+        """Item 12c: the port opens only once the demo data exists, and the
+        seed is one transaction, so an admin write racing the first start
+        (the way a script waits for the port, then runs hubctl; or one that
+        does not wait) never makes hubd exit nor leaves half a demo. Real
+        hash cost: the seed's slow part is what used to open the window."""
+        # waits for the port, then writes at once: the write lands after
+        # the seed (before, hubd was still hashing and died "already exists")
+        for cmd in (["room", "add", "lobby"], ["room", "add", "fleet"]):
+            with harness.Stack(fast_hash=False, extra_conf={"demo_data": "true"}) as s:
+                proc = s.start_hubd()
+                r = s.hubctl(*cmd, check=False)
+                self.assertIn(r.returncode, (0, 1), r.stderr)
+                self.assertEqual(s.http("GET", "/healthz").status, 200, s.log("hubd"))
+                self.assertIsNone(proc.poll(), s.log("hubd"))
+                self.assertTrue(self.demo_store_consistent(s))
+        # writers that do not wait for the port, started with hubd
+        outcomes = set()
+        for cmd, delay in ((["user", "add", "demo", "--password-stdin"], 0.0),
+                           (["room", "add", "lobby"], 0.1),
+                           (["user", "add", "zed", "--password-stdin"], 0.0)):
+            if True:
+                with harness.Stack(extra_conf={"demo_data": "true", "scrypt_log2n": 13}) as s:
+                    os.makedirs(s.data, exist_ok=True)
+                    log = open(os.path.join(s.dir, "hubd.log"), "ab")
+                    proc = subprocess.Popen([os.path.join(harness.BIN, "hubd")], env=s.env,
+                                            stdout=log, stderr=subprocess.STDOUT, cwd=s.dir)
+                    s.procs["hubd"], s.logs["hubd"] = proc, log.name
+                    time.sleep(delay)
+                    deadline = time.time() + 30
+                    while time.time() < deadline:
+                        r = s.hubctl(*cmd, input="pw-12345678\n", check=False)
+                        if r.returncode == 0 or "exists" in r.stderr:
+                            break
+                        time.sleep(0.02)  # the store may not exist yet
+                    harness.wait_port(s.ports["http"], 30, proc)
+                    self.assertEqual(s.http("GET", "/healthz").status, 200)
+                    self.assertIsNone(proc.poll(), s.log("hubd"))
+                    outcomes.add(self.demo_store_consistent(s))
+                    log.close()
+        self.assertIn(True, outcomes)
+
     def test_no_demo_data(self):
         with harness.Stack(extra_conf={"demo_data": "false"}) as s:
             s.start_hubd()
