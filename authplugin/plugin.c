@@ -144,6 +144,8 @@ static int setup(struct hauth *h, const char *conf_path)
 		return rc;
 	}
 	hc_log_set_level(hc_log_level_parse(hc_cfg_str(&h->cfg, HC_CFG_LOG_LEVEL)));
+	hc_log_limits_set((unsigned)hc_cfg_int(&h->cfg, HC_CFG_LOG_REFUSAL_LINES),
+		(unsigned)hc_cfg_int(&h->cfg, HC_CFG_LOG_REFUSAL_INTERVAL));
 	if (hc_config_key_path(&h->cfg, path, sizeof(path)))
 		return HUB_ERR_CONFIG;
 	rc = hc_token_key_load(

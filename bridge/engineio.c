@@ -34,6 +34,10 @@ struct hbr_sock *hbr_eio__by_serial(struct hbr *h, uint64_t serial)
 	return hc_hmap_get(&h->serials, (const char *)&serial, sizeof(serial));
 }
 
+/* refusals a client can cause before logging in: rate-limited lines */
+static struct hc_log_limit lim_full = HC_LOG_LIMIT("sio_full");
+static struct hc_log_limit lim_malformed = HC_LOG_LIMIT("eio_malformed");
+
 struct hbr_sock *hbr_eio__open(struct hbr *h, int transport, const char *cookie, const char *addr)
 {
 	struct hbr_sock *s;
@@ -41,7 +45,8 @@ struct hbr_sock *hbr_eio__open(struct hbr *h, int transport, const char *cookie,
 	if (h->stopping)
 		return NULL;
 	if (h->nsocks >= HBR_MAX_SOCKETS) {
-		hc_warn("msg=\"session refused: too many sockets\" max=%d", HBR_MAX_SOCKETS);
+		hc_log_limited(&lim_full, HC_LOG_WARN,
+			"msg=\"session refused: too many sockets\" max=%d", HBR_MAX_SOCKETS);
 		return NULL;
 	}
 	s = calloc(1, sizeof(*s));
@@ -243,7 +248,8 @@ int hbr_eio__packet(struct hbr *h, struct hbr_sock *s, const char *p, size_t len
 		goto bad;
 	}
 bad:
-	hc_info("msg=\"malformed engine.io packet: session ended\" sid=%s user=%s len=%zu", s->sid,
+	hc_log_limited(&lim_malformed, HC_LOG_INFO,
+		"msg=\"malformed engine.io packet: session ended\" sid=%s user=%s len=%zu", s->sid,
 		s->user[0] ? s->user : "-", len);
 	hbr_eio__close(h, s, "network", false);
 	return -1;

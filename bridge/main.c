@@ -335,6 +335,8 @@ int main(int argc, char **argv)
 	}
 	level = hc_log_level_parse(hc_cfg_str(&h.cfg, HC_CFG_LOG_LEVEL));
 	hc_log_init("hub-bridge", level < 0 ? HC_LOG_INFO : level, NULL);
+	hc_log_limits_set((unsigned)hc_cfg_int(&h.cfg, HC_CFG_LOG_REFUSAL_LINES),
+		(unsigned)hc_cfg_int(&h.cfg, HC_CFG_LOG_REFUSAL_INTERVAL));
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_sink);
 	read_settings(&h);
 	raise_fd_limit();

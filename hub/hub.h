@@ -42,6 +42,7 @@ struct hub {
 	bool stopping;		 /* SIGTERM/SIGINT seen: finishing in-flight requests */
 	lws_sorted_usec_list_t sul_purge; /* hourly store purge */
 	lws_sorted_usec_list_t sul_tick;  /* wakes the loop while stopping */
+	lws_sorted_usec_list_t sul_log;	  /* rate-limited log summaries, 1/s */
 };
 
 /* The hub a wsi belongs to. */

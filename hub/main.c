@@ -54,7 +54,8 @@ static const char usage_text[] =
 	"  session_ttl token_ttl token_alg key_file cookie_secure trusted_origins\n"
 	"  trust_proxy http_max_body http_max_headers hash_workers login_queue_max\n"
 	"  login_fail_window login_fail_pair_max login_fail_addr_max\n"
-	"  login_fail_user_max scrypt_log2n scrypt_r scrypt_p demo_data\n";
+	"  login_fail_user_max scrypt_log2n scrypt_r scrypt_p demo_data\n"
+	"  log_refusal_lines log_refusal_interval\n";
 
 static volatile sig_atomic_t got_signal;
 static struct lws_context *signal_ctx;
@@ -72,6 +73,8 @@ static void wake_loop(void *ud)
 	lws_cancel_service(ud);
 }
 
+static struct hc_log_limit lim_lws = HC_LOG_LIMIT("lws");
+
 static void lws_log_sink(int level, const char *line)
 {
 	size_t n = strlen(line);
@@ -80,9 +83,18 @@ static void lws_log_sink(int level, const char *line)
 	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		n--;
 	snprintf(text, sizeof(text), "%.*s", (int)n, line);
-	/* lws errors are mostly about bad clients: a warning, not an error */
-	hc_log(HC_LOG_WARN, "msg=lws level=%d text=\"%s\"", level,
+	/* lws errors are mostly about bad clients: a warning, not an error,
+	 * and rate-limited like every refusal of unauthenticated input */
+	hc_log_limited(&lim_lws, HC_LOG_WARN, "msg=lws level=%d text=\"%s\"", level,
 		hc_log_safe(text, safe, sizeof(safe)));
+}
+
+/* Once a second: the summaries of rate-limited log lines (hc_log.h). */
+static void log_tick(lws_sorted_usec_list_t *sul)
+{
+	struct hub *h = lws_container_of(sul, struct hub, sul_log);
+	hc_log_limits_flush(false);
+	lws_sul_schedule(h->lws, 0, &h->sul_log, log_tick, LWS_US_PER_SEC);
 }
 
 static void stop_tick(lws_sorted_usec_list_t *sul)
@@ -229,6 +241,8 @@ int main(int argc, char **argv)
 	}
 	level = hc_log_level_parse(hc_cfg_str(&h.cfg, HC_CFG_LOG_LEVEL));
 	hc_log_init("hubd", level < 0 ? HC_LOG_INFO : level, NULL);
+	hc_log_limits_set((unsigned)hc_cfg_int(&h.cfg, HC_CFG_LOG_REFUSAL_LINES),
+		(unsigned)hc_cfg_int(&h.cfg, HC_CFG_LOG_REFUSAL_INTERVAL));
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_sink);
 	h.params.log2n = (int)hc_cfg_int(&h.cfg, HC_CFG_SCRYPT_LOG2N);
 	h.params.r = (int)hc_cfg_int(&h.cfg, HC_CFG_SCRYPT_R);
@@ -295,6 +309,7 @@ int main(int argc, char **argv)
 	if (got_signal) /* arrived during start-up: stop right away */
 		lws_cancel_service(h.lws);
 	hub_purge_start(&h);
+	lws_sul_schedule(h.lws, 0, &h.sul_log, log_tick, LWS_US_PER_SEC);
 	hc_info("msg=listening address=%s port=%lld workers=%d queue_max=%lld data_dir=%s web=%s",
 		hc_cfg_str(&h.cfg, HC_CFG_BIND_ADDRESS),
 		(long long)hc_cfg_int(&h.cfg, HC_CFG_HTTP_PORT), hub_hashpool_workers(h.pool),
@@ -317,6 +332,8 @@ cleanup:
 	if (h.lws) {
 		hub_purge_stop(&h);
 		lws_sul_cancel(&h.sul_tick);
+		lws_sul_cancel(&h.sul_log);
+		hc_log_limits_flush(true);
 		if (h.pool && !h.stopping) {
 			hub_hashpool_stop(h.pool);
 			hub_hashpool_collect(h.pool, &h);

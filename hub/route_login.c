@@ -57,16 +57,25 @@ static void job_free(struct login_job *lj)
 	free(lj);
 }
 
-/* The audit line: one per attempt, never the password. */
-static void audit(const char *user, bool user_valid, const char *addr, const char *result,
-	const char *reason, const char *sid)
-{
-	char safe[HUB_USERNAME_SHOWN * 4 + 8];
+/* Refusals an unauthenticated client causes are rate-limited per kind
+ * (hc_log.h): a flood writes a few lines and summaries, not a line each. */
+static struct hc_log_limit lim_failed = HC_LOG_LIMIT("login_failed");
+static struct hc_log_limit lim_refused = HC_LOG_LIMIT("login_refused");
 
-	hc_log_safe(user, safe, sizeof(safe));
-	hc_info("login user=%s%s%s addr=%s result=%s%s%s%s%s", user_valid ? "" : "\"", safe,
-		user_valid ? "" : "\"", addr, result, reason ? " reason=" : "",
-		reason ? reason : "", sid ? " sid=" : "", sid ? sid : "");
+/* The audit line: one per attempt (refusals rate-limited when lim is
+ * given), never the password. A name that is not a well-formed username
+ * (a password typed into the username field, say) appears only as a
+ * fingerprint, user=#1a2b3c4d (hc_log_user). */
+static void audit(const char *user, const char *addr, const char *result, const char *reason,
+	const char *sid, struct hc_log_limit *lim)
+{
+	char shown[HC_LOG_USER_MAX];
+
+	if (!hc_log_enabled(HC_LOG_INFO) || (lim && !hc_log_limit_take(lim, HC_LOG_INFO)))
+		return;
+	hc_log_user(user, strlen(user), shown);
+	hc_log_write(HC_LOG_INFO, "login user=%s addr=%s result=%s%s%s%s%s", shown, addr, result,
+		reason ? " reason=" : "", reason ? reason : "", sid ? " sid=" : "", sid ? sid : "");
 }
 
 /* ------------------------------------------------------ worker thread */
@@ -149,7 +158,7 @@ static void reply_ok(struct hub *h, struct hub_conn *c, struct login_job *lj)
 	if (rc) {
 		hc_err("msg=\"cannot create session\" user=%s err=%s", lj->username,
 			hub_strerror(rc));
-		audit(lj->username, true, lj->addr, "failed", "session_create", NULL);
+		audit(lj->username, lj->addr, "failed", "session_create", NULL, NULL);
 		if (rc == HUB_ERR_NOTFOUND) /* deleted while we hashed */
 			hub_http_error(c, 401, "invalid_credentials", MSG_BAD_CREDENTIALS);
 		else
@@ -173,12 +182,12 @@ static void reply_ok(struct hub *h, struct hub_conn *c, struct login_job *lj)
 		!cJSON_AddNumberToObject(o, "expires_at", (double)exp)) {
 		hc_err("msg=\"cannot build login reply\" user=%s", lj->username);
 		hc_store_session_revoke(h->store, sid, "kicked");
-		audit(lj->username, true, lj->addr, "error", "reply", NULL);
+		audit(lj->username, lj->addr, "error", "reply", NULL, NULL);
 		hub_http_error(c, 500, "internal", "the login could not be completed");
 	} else {
 		hub_http_json(c, 200, o);
 		hub_http_header(c, "set-cookie:", cookie);
-		audit(lj->username, true, lj->addr, "ok", NULL, sid);
+		audit(lj->username, lj->addr, "ok", NULL, sid, NULL);
 	}
 	cJSON_Delete(o);
 	OPENSSL_cleanse(secret, sizeof(secret));
@@ -201,7 +210,7 @@ static void login_done(struct hub_job *job, void *ud)
 	if (job->cancelled) {
 		hub_ratelimit_refund(h->rl, lj->username, lj->addr, &lj->ticket);
 		hub_metrics_login(&h->metrics, HUB_LOGIN_BUSY);
-		audit(lj->username, true, lj->addr, "busy", "shutting_down", NULL);
+		audit(lj->username, lj->addr, "busy", "shutting_down", NULL, &lim_refused);
 		if (c) {
 			hub_http_header(c, "retry-after:", "5");
 			hub_http_error(c, 503, "unavailable", "the service is shutting down");
@@ -213,7 +222,7 @@ static void login_done(struct hub_job *job, void *ud)
 	if (job->skipped) {
 		/* nobody to answer and no hash spent: the charge stays, as an
 		 * unanswered guess told the client nothing */
-		audit(lj->username, true, lj->addr, "abandoned", "client_gone", NULL);
+		audit(lj->username, lj->addr, "abandoned", "client_gone", NULL, &lim_refused);
 		job_free(lj);
 		return;
 	}
@@ -234,12 +243,12 @@ static void login_done(struct hub_job *job, void *ud)
 		if (c)
 			reply_ok(h, c, lj);
 		else
-			audit(lj->username, true, lj->addr, "ok", "client_gone", NULL);
+			audit(lj->username, lj->addr, "ok", "client_gone", NULL, NULL);
 		break;
 	case HUB_ERR_AUTH:
 		/* the failure was charged when the attempt was admitted */
 		hub_metrics_login(&h->metrics, HUB_LOGIN_FAILED);
-		audit(lj->username, true, lj->addr, "failed", lj->reason, NULL);
+		audit(lj->username, lj->addr, "failed", lj->reason, NULL, &lim_failed);
 		if (c) {
 			hub_http_error(c, 401, "invalid_credentials", MSG_BAD_CREDENTIALS);
 			hub_http_send(c);
@@ -250,7 +259,7 @@ static void login_done(struct hub_job *job, void *ud)
 		hub_ratelimit_refund(h->rl, lj->username, lj->addr, &lj->ticket);
 		hc_err("msg=\"login check failed\" user=%s reason=%s err=%s", lj->username,
 			lj->reason ? lj->reason : "-", hub_strerror(lj->result));
-		audit(lj->username, true, lj->addr, "error", lj->reason, NULL);
+		audit(lj->username, lj->addr, "error", lj->reason, NULL, NULL);
 		if (c) {
 			hub_http_header(c, "retry-after:", "5");
 			hub_http_error(
@@ -286,7 +295,7 @@ int hub_route_login(struct hub *h, struct hub_conn *c)
 	user = cr.username_valid ? cr.username : NULL;
 	if (!hub_ratelimit_allow(h->rl, user, c->addr, now, &retry)) {
 		hub_metrics_login(&h->metrics, HUB_LOGIN_RATE_LIMITED);
-		audit(cr.username, cr.username_valid, c->addr, "rate_limited", NULL, NULL);
+		audit(cr.username, c->addr, "rate_limited", NULL, NULL, &lim_refused);
 		snprintf(num, sizeof(num), "%d", retry);
 		hub_http_header(c, "retry-after:", num);
 		hub_http_error(c, 429, "rate_limited", "too many failed logins; try again later");
@@ -296,8 +305,9 @@ int hub_route_login(struct hub *h, struct hub_conn *c)
 		struct hub_rl_ticket t;
 		hub_ratelimit_charge(h->rl, user, c->addr, now, &t);
 		hub_metrics_login(&h->metrics, HUB_LOGIN_FAILED);
-		audit(cr.username, cr.username_valid, c->addr, "failed",
-			cr.username_valid ? "password_too_long" : "invalid_username", NULL);
+		audit(cr.username, c->addr, "failed",
+			cr.username_valid ? "password_too_long" : "invalid_username", NULL,
+			&lim_failed);
 		hub_http_error(c, 401, "invalid_credentials", MSG_BAD_CREDENTIALS);
 		goto out;
 	}
@@ -322,7 +332,7 @@ int hub_route_login(struct hub *h, struct hub_conn *c)
 		hub_ratelimit_refund(h->rl, lj->username, lj->addr, &lj->ticket);
 		job_free(lj);
 		hub_metrics_login(&h->metrics, HUB_LOGIN_BUSY);
-		audit(cr.username, true, c->addr, "busy", NULL, NULL);
+		audit(cr.username, c->addr, "busy", NULL, NULL, &lim_refused);
 		snprintf(num, sizeof(num), "%d", retry_after_busy(h));
 		hub_http_header(c, "retry-after:", num);
 		hub_http_error(c, 503, "busy", "too many logins in progress; try again shortly");
