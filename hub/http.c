@@ -13,7 +13,7 @@
  */
 #include "http.h"
 #include "cookie.h"
-#include "hashpool.h"
+#include "workpool.h"
 #include "hc_err.h"
 #include "hc_log.h"
 #include "hc_util.h"
@@ -43,6 +43,9 @@ enum {
 /* Body bytes read and dropped after an early answer, at least; beyond
  * max(this, 16 x http_max_body) the connection is closed instead. */
 #define DRAIN_MIN ((uint64_t)8 << 20)
+
+/* Response body bytes written per writeable callback. */
+#define WRITE_CHUNK ((size_t)32 << 10)
 
 static const struct hub_route routes[] = {
 	{"/api/login", HUB_M_POST, HUB_RF_BODY | HUB_RF_FORM | HUB_RF_SAME_ORIGIN, hub_route_login},
@@ -216,6 +219,16 @@ void hub_http_reply(struct hub_conn *c, int status, const char *type, const void
 	}
 }
 
+void hub_http_reply_take(
+	struct hub_conn *c, int status, const char *type, unsigned char *buf, size_t len)
+{
+	free(c->out);
+	c->out = buf;
+	c->outlen = buf ? len : 0;
+	c->status = status;
+	c->out_type = type;
+}
+
 void hub_http_json(struct hub_conn *c, int status, const cJSON *root)
 {
 	char *text = cJSON_PrintUnformatted(root);
@@ -261,6 +274,7 @@ void hub_http_header(struct hub_conn *c, const char *name, const char *value)
 void hub_http_send(struct hub_conn *c)
 {
 	c->phase = PH_HEADERS;
+	c->sent = 0;
 	lws_callback_on_writable(c->wsi);
 }
 
@@ -369,6 +383,10 @@ static void release(struct hub *h, struct hub_conn *c)
 	if (c->started) {
 		c->started = false;
 		h->active--;
+	}
+	if (c->history_slot) {
+		c->history_slot = false;
+		h->history_alive--;
 	}
 	hub_body_free(&c->body);
 	free(c->out);
@@ -752,11 +770,25 @@ static int writeable(struct hub *h, struct hub_conn *c)
 		}
 		c->phase = PH_DONE;
 		return finish(h, c);
-	case PH_BODY:
-		if (lws_write(c->wsi, c->out + LWS_PRE, c->outlen, LWS_WRITE_HTTP_FINAL) < 0)
+	case PH_BODY: {
+		/* a chunk per writeable callback: lws copies what the socket
+		 * does not take at once, so big bodies go out piecewise. The
+		 * LWS_PRE bytes before a chunk are body bytes already sent. */
+		size_t n = c->outlen - c->sent;
+		bool last = n <= WRITE_CHUNK;
+		if (!last)
+			n = WRITE_CHUNK;
+		if (lws_write(c->wsi, c->out + LWS_PRE + c->sent, n,
+			    last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < 0)
 			return -1;
+		c->sent += n;
+		if (!last) {
+			lws_callback_on_writable(c->wsi);
+			return 0;
+		}
 		c->phase = PH_DONE;
 		return finish(h, c);
+	}
 	default:
 		return 0;
 	}
@@ -799,7 +831,9 @@ static int callback(
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		/* a hash worker finished something (or a signal arrived) */
 		if (h && h->pool)
-			hub_hashpool_collect(h->pool, h);
+			hub_workpool_collect(h->pool, h);
+		if (h && h->readers)
+			hub_workpool_collect(h->readers, h);
 		if (h && h->mqtt)
 			hub_mqtt_collect(h->mqtt, h);
 		return 0;

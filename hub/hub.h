@@ -20,18 +20,20 @@
 
 struct hc_store;
 struct hc_token_key;
-struct hub_hashpool;
+struct hub_workpool;
 struct hub_ratelimit;
 struct hub_mqtt;
 
 struct hub {
 	struct hc_config cfg;
 	struct lws_context *lws;
-	struct hc_store *store;	   /* read-write; lws thread only */
-	struct hc_token_key *key;  /* token signing key */
-	struct hub_hashpool *pool; /* password hashing workers */
-	struct hub_ratelimit *rl;  /* failed-login limiter */
-	struct hub_mqtt *mqtt;	   /* link to the broker as $hub */
+	struct hc_store *store;	      /* read-write; lws thread only */
+	struct hc_token_key *key;     /* token signing key */
+	struct hub_workpool *pool;    /* password hashing workers */
+	struct hub_workpool *readers; /* history reads */
+	int history_alive;	      /* history reads queued, running or being sent */
+	struct hub_ratelimit *rl;     /* failed-login limiter */
+	struct hub_mqtt *mqtt;	      /* link to the broker as $hub */
 	struct hub_metrics metrics;
 	struct hc_scrypt_params params; /* cost for new hashes and dummy verifies */
 	char db_path[HUB_PATH_MAX];

@@ -7,7 +7,7 @@
  * (a privileged port bound as root opens before the drop). Then one lws
  * service loop until SIGTERM/SIGINT, and a bounded graceful stop.
  */
-#include "hashpool.h"
+#include "workpool.h"
 #include "hc_config.h"
 #include "hc_demo.h"
 #include "hc_err.h"
@@ -39,6 +39,8 @@
 #define STOP_TICK_US	(100 * LWS_US_PER_MS)
 #define FD_LIMIT	4096
 #define HEADER_POOL_MAX 1024
+#define HASH_NICE	10 /* hashing yields the CPU to the service thread */
+#define READS_PER_USER	4  /* history reads one user may have waiting */
 
 static const char usage_text[] =
 	"usage: hubd [--config FILE] [--help] [--version]\n"
@@ -207,8 +209,10 @@ static void run(struct hub *h)
 			 * touches the freed listen wsi in lws 4.1.6 */
 			/* waiting logins come back cancelled (503), running ones
 			 * finish; both are answered below */
-			hub_hashpool_stop(h->pool);
-			hub_hashpool_collect(h->pool, h);
+			hub_workpool_stop(h->pool);
+			hub_workpool_collect(h->pool, h);
+			hub_workpool_stop(h->readers);
+			hub_workpool_collect(h->readers, h);
 			deadline = hc_mono_ms() + STOP_GRACE_MS;
 		}
 		if (h->stopping) {
@@ -292,10 +296,31 @@ int main(int argc, char **argv)
 			goto no_listen;
 	}
 	rc = hub_ratelimit_new(&h.cfg, &h.rl);
-	if (!rc)
-		rc = hub_hashpool_new((int)hc_cfg_int(&h.cfg, HC_CFG_HASH_WORKERS),
-			(size_t)hc_cfg_int(&h.cfg, HC_CFG_LOGIN_QUEUE_MAX), h.db_path, wake_loop,
-			h.lws, &h.pool);
+	if (!rc) {
+		/* logins: fair per client address (fairq.h, ratelimit.h lanes) */
+		struct hub_workpool_opts o = {
+			.workers = (int)hc_cfg_int(&h.cfg, HC_CFG_HASH_WORKERS),
+			.queue_max = (size_t)hc_cfg_int(&h.cfg, HC_CFG_LOGIN_QUEUE_MAX),
+			.flow_max = (size_t)hc_cfg_int(&h.cfg, HC_CFG_LOGIN_QUEUE_PER_ADDR),
+			.nice = HASH_NICE,
+			.db_path = h.db_path,
+			.wake = wake_loop,
+			.wake_ud = h.lws,
+		};
+		rc = hub_workpool_new(&o, &h.pool);
+	}
+	if (!rc) {
+		/* history reads: one thread, fair per user */
+		struct hub_workpool_opts o = {
+			.workers = 1,
+			.queue_max = (size_t)hc_cfg_int(&h.cfg, HC_CFG_HISTORY_READS_MAX),
+			.flow_max = READS_PER_USER,
+			.db_path = h.db_path,
+			.wake = wake_loop,
+			.wake_ud = h.lws,
+		};
+		rc = hub_workpool_new(&o, &h.readers);
+	}
 	if (rc) {
 		hc_err("msg=\"cannot start workers\" err=%s", hub_strerror(rc));
 		goto cleanup;
@@ -312,7 +337,7 @@ int main(int argc, char **argv)
 	lws_sul_schedule(h.lws, 0, &h.sul_log, log_tick, LWS_US_PER_SEC);
 	hc_info("msg=listening address=%s port=%lld workers=%d queue_max=%lld data_dir=%s web=%s",
 		hc_cfg_str(&h.cfg, HC_CFG_BIND_ADDRESS),
-		(long long)hc_cfg_int(&h.cfg, HC_CFG_HTTP_PORT), hub_hashpool_workers(h.pool),
+		(long long)hc_cfg_int(&h.cfg, HC_CFG_HTTP_PORT), hub_workpool_workers(h.pool),
 		(long long)hc_cfg_int(&h.cfg, HC_CFG_LOGIN_QUEUE_MAX),
 		hc_cfg_str(&h.cfg, HC_CFG_DATA_DIR),
 		h.web_root[0] ? h.web_root : "(built-in page)");
@@ -334,16 +359,26 @@ cleanup:
 		lws_sul_cancel(&h.sul_tick);
 		lws_sul_cancel(&h.sul_log);
 		hc_log_limits_flush(true);
-		if (h.pool && !h.stopping) {
-			hub_hashpool_stop(h.pool);
-			hub_hashpool_collect(h.pool, &h);
+		if (!h.stopping) {
+			if (h.pool) {
+				hub_workpool_stop(h.pool);
+				hub_workpool_collect(h.pool, &h);
+			}
+			if (h.readers) {
+				hub_workpool_stop(h.readers);
+				hub_workpool_collect(h.readers, &h);
+			}
 		}
 		signal_ctx = NULL;
 		lws_context_destroy(h.lws);
 	}
 	if (h.pool) {
-		hub_hashpool_stop(h.pool);
-		hub_hashpool_free(h.pool, &h);
+		hub_workpool_stop(h.pool);
+		hub_workpool_free(h.pool, &h);
+	}
+	if (h.readers) {
+		hub_workpool_stop(h.readers);
+		hub_workpool_free(h.readers, &h);
 	}
 	hub_ratelimit_free(h.rl);
 	hc_hmap_clear(&h.waiting);

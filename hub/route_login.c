@@ -10,9 +10,10 @@
  * Wrong password, unknown user, device name, malformed username and
  * over-long password all get the same 401 body. One audit line per attempt.
  */
+#include "addr.h"
 #include "cookie.h"
 #include "credentials.h"
-#include "hashpool.h"
+#include "workpool.h"
 #include "hc_err.h"
 #include "hc_log.h"
 #include "hc_password.h"
@@ -140,8 +141,8 @@ static int retry_after_busy(struct hub *h)
 	double avg = h->metrics.hash_count
 			     ? h->metrics.hash_seconds_sum / (double)h->metrics.hash_count
 			     : 0.5;
-	double s = 1.0 + (double)hub_hashpool_depth(h->pool) * avg /
-				 (double)hub_hashpool_workers(h->pool);
+	double s = 1.0 + (double)hub_workpool_depth(h->pool) * avg /
+				 (double)hub_workpool_workers(h->pool);
 	return s > 30 ? 30 : (int)s;
 }
 
@@ -207,6 +208,23 @@ static void login_done(struct hub_job *job, void *ud)
 		return;
 	}
 	c = hub_http_resume(h, lj->req_id);
+	if (job->evicted) {
+		/* a login of a better lane took its place in the queue: like a
+		 * 503 for a full share, it stays charged to the address */
+		hub_ratelimit_refund_keep_addr(h->rl, lj->username, lj->addr, &lj->ticket);
+		hub_metrics_login(&h->metrics, HUB_LOGIN_BUSY);
+		audit(lj->username, lj->addr, "busy", "displaced", NULL, &lim_refused);
+		if (c) {
+			char num[24];
+			snprintf(num, sizeof(num), "%d", retry_after_busy(h));
+			hub_http_header(c, "retry-after:", num);
+			hub_http_error(
+				c, 503, "busy", "too many logins in progress; try again shortly");
+			hub_http_send(c);
+		}
+		job_free(lj);
+		return;
+	}
 	if (job->cancelled) {
 		hub_ratelimit_refund(h->rl, lj->username, lj->addr, &lj->ticket);
 		hub_metrics_login(&h->metrics, HUB_LOGIN_BUSY);
@@ -324,15 +342,24 @@ int hub_route_login(struct hub *h, struct hub_conn *c)
 	lj->params = h->params;
 	lj->pwlen = cr.password_len;
 	memcpy(lj->password, cr.password, cr.password_len);
+	/* fair queueing (workpool.h): the lane from what the limiter knows
+	 * before this attempt is charged, one flow per client address */
+	lj->job.qi.lane = hub_ratelimit_lane(h->rl, lj->username, lj->addr, now);
+	hub_addr_key(lj->addr, lj->job.qi.flow_key, sizeof(lj->job.qi.flow_key));
 	/* charged and parked before the job is visible to a worker */
 	hub_ratelimit_charge(h->rl, lj->username, lj->addr, now, &lj->ticket);
 	lj->req_id = hub_http_wait(h, c, &lj->job.abandoned);
-	if (hub_hashpool_submit(h->pool, &lj->job) != HUB_OK) {
+	rc = hub_workpool_submit(h->pool, &lj->job);
+	if (rc != HUB_OK) {
 		hub_http_resume(h, lj->req_id);
-		hub_ratelimit_refund(h->rl, lj->username, lj->addr, &lj->ticket);
+		if (rc == HUB_ERR_DENIED) /* its address has its share waiting */
+			hub_ratelimit_refund_keep_addr(h->rl, lj->username, lj->addr, &lj->ticket);
+		else /* the queue is full of logins as good: nobody's fault */
+			hub_ratelimit_refund(h->rl, lj->username, lj->addr, &lj->ticket);
 		job_free(lj);
 		hub_metrics_login(&h->metrics, HUB_LOGIN_BUSY);
-		audit(cr.username, c->addr, "busy", NULL, NULL, &lim_refused);
+		audit(cr.username, c->addr, "busy", rc == HUB_ERR_DENIED ? "address_share" : NULL,
+			NULL, &lim_refused);
 		snprintf(num, sizeof(num), "%d", retry_after_busy(h));
 		hub_http_header(c, "retry-after:", num);
 		hub_http_error(c, 503, "busy", "too many logins in progress; try again shortly");
