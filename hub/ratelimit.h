@@ -61,9 +61,18 @@ void hub_ratelimit_refund_keep_addr(
 enum hub_rl_lane {
 	HUB_LANE_KNOWN = 0,  /* user logged in from this address before, no failure since */
 	HUB_LANE_NEW = 1,    /* anyone else whose address has few recent failures */
-	HUB_LANE_SUSPECT = 2 /* the address failed HUB_RL_SUSPECT_FAILS times in the window */
+	HUB_LANE_SUSPECT = 2 /* the address failed HUB_RL_SUSPECT_FAILS times in the window,
+				or asks again before its Retry-After */
 };
 #define HUB_RL_SUSPECT_FAILS 3
+
+/* addr was answered 503 with Retry-After: seconds. */
+void hub_ratelimit_told_to_wait(
+	struct hub_ratelimit *rl, const char *addr, int64_t now_ms, int seconds);
+/* Whether addr asks again before the Retry-After it was given: a client
+ * that ignores it (a flood) is charged for its 503s and waits in the
+ * suspect lane; one that honours it never is. */
+bool hub_ratelimit_impatient(struct hub_ratelimit *rl, const char *addr, int64_t now_ms);
 
 /* The lane of an attempt by user (NULL: malformed name) from addr, from
  * what the limiter knows before charging it. */

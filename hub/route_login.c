@@ -211,12 +211,14 @@ static void login_done(struct hub_job *job, void *ud)
 	if (job->evicted) {
 		/* a login of a better lane took its place in the queue: like a
 		 * 503 for a full share, it stays charged to the address */
+		int wait = retry_after_busy(h);
 		hub_ratelimit_refund_keep_addr(h->rl, lj->username, lj->addr, &lj->ticket);
+		hub_ratelimit_told_to_wait(h->rl, lj->addr, hc_mono_ms(), wait);
 		hub_metrics_login(&h->metrics, HUB_LOGIN_BUSY);
 		audit(lj->username, lj->addr, "busy", "displaced", NULL, &lim_refused);
 		if (c) {
 			char num[24];
-			snprintf(num, sizeof(num), "%d", retry_after_busy(h));
+			snprintf(num, sizeof(num), "%d", wait);
 			hub_http_header(c, "retry-after:", num);
 			hub_http_error(
 				c, 503, "busy", "too many logins in progress; try again shortly");
@@ -296,6 +298,7 @@ int hub_route_login(struct hub *h, struct hub_conn *c)
 	const char *why, *user;
 	char num[24];
 	int retry = 0, rc;
+	bool impatient;
 	int64_t now = hc_mono_ms();
 
 	rc = hub_credentials_parse(c->body.buf.data, c->body.buf.len, c->ctype, &cr, &why);
@@ -344,6 +347,7 @@ int hub_route_login(struct hub *h, struct hub_conn *c)
 	memcpy(lj->password, cr.password, cr.password_len);
 	/* fair queueing (workpool.h): the lane from what the limiter knows
 	 * before this attempt is charged, one flow per client address */
+	impatient = hub_ratelimit_impatient(h->rl, lj->addr, now);
 	lj->job.qi.lane = hub_ratelimit_lane(h->rl, lj->username, lj->addr, now);
 	hub_addr_key(lj->addr, lj->job.qi.flow_key, sizeof(lj->job.qi.flow_key));
 	/* charged and parked before the job is visible to a worker */
@@ -351,16 +355,25 @@ int hub_route_login(struct hub *h, struct hub_conn *c)
 	lj->req_id = hub_http_wait(h, c, &lj->job.abandoned);
 	rc = hub_workpool_submit(h->pool, &lj->job);
 	if (rc != HUB_OK) {
+		int wait = retry_after_busy(h);
 		hub_http_resume(h, lj->req_id);
-		if (rc == HUB_ERR_DENIED) /* its address has its share waiting */
+		/* 503s are charged to the sender (its address) when it asks for
+		 * more than one login at a time (its address has its share
+		 * waiting, or one waiting while the queue is full) or did not
+		 * wait for the Retry-After it was given: a flood pays for its
+		 * refusals and soon waits in the suspect lane or gets 429; a
+		 * person trying once at a time, as told, is never charged */
+		if (rc == HUB_ERR_DENIED || impatient ||
+			hub_workpool_flow_waiting(h->pool, lj->job.qi.flow_key) > 0)
 			hub_ratelimit_refund_keep_addr(h->rl, lj->username, lj->addr, &lj->ticket);
-		else /* the queue is full of logins as good: nobody's fault */
+		else
 			hub_ratelimit_refund(h->rl, lj->username, lj->addr, &lj->ticket);
+		hub_ratelimit_told_to_wait(h->rl, lj->addr, now, wait);
 		job_free(lj);
 		hub_metrics_login(&h->metrics, HUB_LOGIN_BUSY);
 		audit(cr.username, c->addr, "busy", rc == HUB_ERR_DENIED ? "address_share" : NULL,
 			NULL, &lim_refused);
-		snprintf(num, sizeof(num), "%d", retry_after_busy(h));
+		snprintf(num, sizeof(num), "%d", wait);
 		hub_http_header(c, "retry-after:", num);
 		hub_http_error(c, 503, "busy", "too many logins in progress; try again shortly");
 		goto out;

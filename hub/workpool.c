@@ -229,6 +229,15 @@ int hub_workpool_collect(struct hub_workpool *pool, void *ud)
 	return n;
 }
 
+size_t hub_workpool_flow_waiting(struct hub_workpool *pool, const char *key)
+{
+	size_t n;
+	pthread_mutex_lock(&pool->mu);
+	n = hub_fairq_flow_len(&pool->q, key);
+	pthread_mutex_unlock(&pool->mu);
+	return n;
+}
+
 size_t hub_workpool_depth(struct hub_workpool *pool)
 {
 	size_t n;

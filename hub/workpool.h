@@ -72,6 +72,8 @@ int hub_workpool_new(const struct hub_workpool_opts *o, struct hub_workpool **ou
 int hub_workpool_submit(struct hub_workpool *pool, struct hub_job *job);
 /* Hand every finished job to its done(job, ud). Returns how many. */
 int hub_workpool_collect(struct hub_workpool *pool, void *ud);
+/* Jobs of flow key waiting for a worker right now. */
+size_t hub_workpool_flow_waiting(struct hub_workpool *pool, const char *key);
 /* Jobs waiting for a worker right now. */
 size_t hub_workpool_depth(struct hub_workpool *pool);
 /* Number of worker threads. */
