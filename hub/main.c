@@ -57,7 +57,8 @@ static const char usage_text[] =
 	"  trust_proxy http_max_body http_max_headers hash_workers login_queue_max\n"
 	"  login_fail_window login_fail_pair_max login_fail_addr_max\n"
 	"  login_fail_user_max scrypt_log2n scrypt_r scrypt_p demo_data\n"
-	"  log_refusal_lines log_refusal_interval\n";
+	"  log_refusal_lines log_refusal_interval login_queue_per_addr\n"
+	"  history_event_max history_page_bytes history_reads_max\n";
 
 static volatile sig_atomic_t got_signal;
 static struct lws_context *signal_ctx;
