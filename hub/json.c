@@ -5,6 +5,7 @@
 #include "hc_names.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <openssl/crypto.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -71,12 +72,17 @@ static int object_unique(const cJSON *o)
 	return rc;
 }
 
-/* Every object under v, v included. The depth is bounded by cJSON's
- * nesting limit (CJSON_NESTING_LIMIT, 1000), so recursion is safe. */
+/* Every value under v, v included: objects without a repeated member,
+ * numbers within a double's range (cJSON turns 1e999 into infinity, which
+ * it prints as null: the event would change on its way). The depth is
+ * bounded by cJSON's nesting limit (CJSON_NESTING_LIMIT, 1000), so
+ * recursion is safe. */
 static int tree_unique(const cJSON *v)
 {
 	int rc = HUB_OK;
 
+	if (cJSON_IsNumber(v) && !isfinite(v->valuedouble))
+		return HUB_ERR_TOOBIG;
 	if (cJSON_IsObject(v))
 		rc = object_unique(v);
 	if (cJSON_IsObject(v) || cJSON_IsArray(v))
@@ -139,6 +145,10 @@ int hub_json_parse(const char *body, size_t len, cJSON **out, const char **why)
 	if (rc) {
 		if (rc == HUB_ERR_INVAL)
 			*why = "a JSON object names the same member twice";
+		if (rc == HUB_ERR_TOOBIG) {
+			*why = "a JSON number is out of range";
+			rc = HUB_ERR_INVAL;
+		}
 		hub_json_delete_wiped(root);
 		return rc;
 	}

@@ -17,7 +17,8 @@ struct cJSON;
 /*
  * Parse body (len bytes) as exactly one JSON value followed by nothing but
  * white space. Refused: invalid UTF-8, a NUL byte or the escape \u0000
- * (cJSON's C strings would silently end there), and an object with two
+ * (cJSON's C strings would silently end there), a number beyond a
+ * double's range (it would come out as null), and an object with two
  * members of the same name (after unescaping) at any depth.
  * HUB_OK and *out (free with cJSON_Delete); HUB_ERR_INVAL with *why, a
  * short static text for the client; HUB_ERR_NOMEM.

@@ -58,6 +58,10 @@ static void test_json_strict(void **state)
 		{"{\"a\":1} x", HUB_ERR_INVAL},		      /* trailing bytes */
 		{"{\"a\":1}{}", HUB_ERR_INVAL},		      /* two values */
 		{"{\"a\":\"\xff\"}", HUB_ERR_INVAL},	      /* not UTF-8 */
+		{"[1e308, -1e308, 1e-400]", HUB_OK},
+		{"[1e999]", HUB_ERR_INVAL}, /* infinity: cJSON would print null */
+		{"{\"a\":-1e999}", HUB_ERR_INVAL},
+		{"0333e000333333333", HUB_ERR_INVAL}, /* fuzz_body regression */
 		{"", HUB_ERR_INVAL},
 		{"{", HUB_ERR_INVAL},
 	};
