@@ -36,7 +36,14 @@ static cJSON *data_of(const struct hc_message *m, cJSON *o)
 	}
 	if (!m->len)
 		return cJSON_CreateNull();
-	data = cJSON_ParseWithLength(m->data, m->len);
+	/* JSON only when the whole payload is ("12ab" is text, not 12) */
+	const char *end = NULL;
+	data = cJSON_ParseWithLengthOpts(m->data, m->len, &end, 0);
+	for (const char *q = end; data && q < (const char *)m->data + m->len; q++)
+		if (*q != ' ' && *q != '\t' && *q != '\r' && *q != '\n') {
+			cJSON_Delete(data);
+			data = NULL;
+		}
 	if (data)
 		return data;
 	if (hc_utf8_valid(m->data, m->len) && !memchr(m->data, 0, m->len)) {

@@ -185,8 +185,11 @@ static void test_oversize_and_encodings(void **state)
 	put(f, "lobby", "plain text", 10);
 	put(f, "lobby", "\xff\x00\x01", 3);
 	put(f, "lobby", "", 0);
+	put(f, "lobby", "12ab", 4);
 	j = page(f, "lobby", 0, 10, 1 << 20, 65536);
-	assert_int_equal(count(j), 4);
+	assert_int_equal(count(j), 5);
+	m = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "messages"), 4);
+	assert_string_equal(cJSON_GetObjectItem(m, "data")->valuestring, "12ab");
 	m = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "messages"), 0);
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(m, "data")));
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(m, "omitted")));
