@@ -136,8 +136,10 @@ class RealtimeApi(BrokerTestCase):
             carol.pub("rooms/lobby/ev/chat message/carol", json.dumps({"n": i}), qos=1)
         carol.pub("rooms/lobby/ev/typing/carol", b"{}", qos=1)
         carol.pub("rooms/lobby/ev/chat message/carol", b"not json", qos=1)
-        time.sleep(0.6)  # the writer batches every 50 ms
         cookie, _, _ = self.stack.login("bob")
+        # the writer batches every 50 ms: wait until the last event is in
+        harness.wait_until(lambda: b'"not json"' in self.history(
+            "bob", "lobby", cookie=cookie).body, 10)
         r = self.history("bob", "lobby", cookie=cookie)
         self.assertEqual(r.status, 200, r.body)
         msgs = r.json()["messages"]
