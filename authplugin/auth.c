@@ -23,13 +23,18 @@
  * refresh_ms); the session is then checked on later ticks. */
 #define FRESH_TOKEN_S 30
 
+/* Refused connects come from unauthenticated clients: rate-limited lines
+ * (hc_log.h), and a username that is not a well-formed name (a password
+ * typed into the wrong field) only as a fingerprint (hc_log_user). */
+static struct hc_log_limit lim_denied = HC_LOG_LIMIT("connect_denied");
+
 static int deny(struct hauth *h, struct mosquitto *client, const char *username, const char *reason)
 {
-	char id[96], user[96];
+	char id[96], user[HC_LOG_USER_MAX];
 	h->stats.auth_denied++;
-	hc_info("%s/%s | connect | denied reason=%s addr=%s",
+	hc_log_limited(&lim_denied, HC_LOG_INFO, "%s/%s | connect | denied reason=%s addr=%s",
 		hc_log_safe(mosquitto_client_id(client), id, sizeof(id)),
-		hc_log_safe(username, user, sizeof(user)), reason,
+		hc_log_user(username, username ? strlen(username) : 0, user), reason,
 		mosquitto_client_address(client) ? mosquitto_client_address(client) : "-");
 	return MOSQ_ERR_AUTH;
 }

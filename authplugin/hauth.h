@@ -77,6 +77,7 @@ struct hauth {
 	struct hc_hmap principals;  /* name -> hauth_principal */
 	struct hc_hmap room_online; /* room -> (void *)(intptr_t)online members */
 	bool presence_reset_done;   /* stale retained presence cleared */
+	int64_t log_flush_ms;	    /* last hc_log_limits_flush on TICK */
 	int lefts_pending;	    /* principals with a left notice due */
 	int64_t last_presence_ms;
 	int gone_pending; /* gone connections not reaped yet */

@@ -97,6 +97,11 @@ static int on_tick(int event, void *event_data, void *userdata)
 	hauth_presence__tick(h, now);
 	hauth_clients__reap(h, now);
 	hauth_metrics__tick(h, now);
+	if (now - h->log_flush_ms >= 1000) {
+		/* summaries of refusal floods, also when the flood stopped */
+		h->log_flush_ms = now;
+		hc_log_limits_flush(false);
+	}
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -150,6 +155,8 @@ static int setup(struct hauth *h, const char *conf_path)
 		return rc;
 	}
 	hc_log_set_level(hc_log_level_parse(hc_cfg_str(&h->cfg, HC_CFG_LOG_LEVEL)));
+	hc_log_limits_set((unsigned)hc_cfg_int(&h->cfg, HC_CFG_LOG_REFUSAL_LINES),
+		(unsigned)hc_cfg_int(&h->cfg, HC_CFG_LOG_REFUSAL_INTERVAL));
 	if (hc_config_key_path(&h->cfg, path, sizeof(path)))
 		return HUB_ERR_CONFIG;
 	rc = hc_token_key_load(
@@ -271,5 +278,6 @@ HAUTH_EXPORT int mosquitto_plugin_cleanup(
 	}
 	destroy(h);
 	hauth_g = NULL;
+	hc_log_limits_flush(true);
 	return MOSQ_ERR_SUCCESS;
 }

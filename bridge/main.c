@@ -249,6 +249,7 @@ static void sweep_cb(lws_sorted_usec_list_t *sul)
 		h->last_sweep_ms = now;
 		check_sessions(h);
 		hbr_sio__acks_sweep(h, now);
+		hc_log_limits_flush(false); /* summaries of refusal floods */
 	}
 	if (h->stopping &&
 		((h->nsocks == 0 && hbr_mqtt__inflight(h) == 0) || now >= h->stop_deadline_ms)) {
@@ -357,6 +358,8 @@ int main(int argc, char **argv)
 	}
 	level = hc_log_level_parse(hc_cfg_str(&h.cfg, HC_CFG_LOG_LEVEL));
 	hc_log_init("hub-bridge", level < 0 ? HC_LOG_INFO : level, NULL);
+	hc_log_limits_set((unsigned)hc_cfg_int(&h.cfg, HC_CFG_LOG_REFUSAL_LINES),
+		(unsigned)hc_cfg_int(&h.cfg, HC_CFG_LOG_REFUSAL_INTERVAL));
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_sink);
 	read_settings(&h);
 	raise_fd_limit();
@@ -441,6 +444,7 @@ cleanup:
 	hbr_server__free_client_js(&h);
 	hbr_mqtt__stop(&h);
 	hc_follow_stop(h.follow);
+	hc_log_limits_flush(true);
 	if (h.lws) {
 		lws_sul_cancel(&h.sul_sweep);
 		lws_context_destroy(h.lws);

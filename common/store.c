@@ -101,6 +101,11 @@ int hc_store_tx(struct hc_store *st, int (*fn)(struct hc_store *st, void *ud), v
 {
 	int rc = HUB_ERR_BUSY;
 
+	/* inside a transaction already (a caller composing several store
+	 * calls into one, like the demo seed): the outer one commits */
+	if (!sqlite3_get_autocommit(st->db))
+		return fn(st, ud);
+
 	for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
 		rc = exec_simple(st, "BEGIN IMMEDIATE");
 		if (rc == HUB_ERR_BUSY) {

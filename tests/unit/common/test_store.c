@@ -1056,6 +1056,32 @@ static void test_tx(void **state)
 	assert_string_equal(hc_store_errmsg(NULL), "no store");
 }
 
+/* Store calls inside hc_store_tx compose into the one transaction: a
+ * refused statement (room exists) rolls back alone, and a failing outer
+ * fn undoes every inner write. */
+static int tx_nested(struct hc_store *st, void *ud)
+{
+	int *fail = ud;
+	assert_int_equal(hc_store_room_add(st, "n1"), HUB_OK);
+	assert_int_equal(hc_store_room_add(st, "n1"), HUB_ERR_EXISTS);
+	assert_int_equal(hc_store_room_add(st, "n2"), HUB_OK);
+	return *fail ? HUB_ERR_INVAL : HUB_OK;
+}
+
+static void test_tx_nested(void **state)
+{
+	struct fx *f = *state;
+	int fail = 1;
+	assert_int_equal(hc_store_tx(f->st, tx_nested, &fail), HUB_ERR_INVAL);
+	assert_int_equal(hc_store_room_exists(f->st, "n1"), HUB_ERR_NOTFOUND);
+	assert_int_equal(hc_store_room_exists(f->st, "n2"), HUB_ERR_NOTFOUND);
+	fail = 0;
+	assert_int_equal(hc_store_tx(f->st, tx_nested, &fail), HUB_OK);
+	assert_int_equal(hc_store_room_exists(f->st, "n1"), HUB_OK);
+	assert_int_equal(hc_store_room_exists(f->st, "n2"), HUB_OK);
+	assert_int_equal(sqlite3_get_autocommit(hc_store_db(f->st)), 1);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1079,6 +1105,7 @@ int main(void)
 		T(test_racing_writers),
 		T(test_concurrent_first_open),
 		T(test_tx),
+		T(test_tx_nested),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
