@@ -92,6 +92,40 @@ static struct hub_fairq_item *take_last(struct hub_fairq *q, int l, struct fq_fl
 	return it;
 }
 
+struct hub_fairq_item *hub_fairq_remove_if(struct hub_fairq *q, const char *key,
+	bool (*pred)(void *ud, const struct hub_fairq_item *it), void *ud)
+{
+	struct fq_flow *f = hc_hmap_get(&q->flows, key, strlen(key));
+	struct hub_fairq_item *out = NULL;
+
+	if (!f)
+		return NULL;
+	for (int l = 0; l < HUB_FAIRQ_LANES; l++) {
+		struct fq_lane *fl = &f->lane[l];
+		struct hub_fairq_item **pp = &fl->head, *prev = NULL;
+		while (*pp) {
+			struct hub_fairq_item *it = *pp;
+			if (!pred(ud, it)) {
+				prev = it;
+				pp = &it->next;
+				continue;
+			}
+			*pp = it->next;
+			if (fl->tail == it)
+				fl->tail = prev;
+			it->flow = NULL;
+			it->next = out;
+			out = it;
+			f->len--;
+			q->len--;
+		}
+		if (!fl->head && fl->in_ring)
+			ring_del(q, l, f);
+	}
+	flow_drop_if_empty(q, f);
+	return out;
+}
+
 int hub_fairq_push(struct hub_fairq *q, struct hub_fairq_item *it, struct hub_fairq_item **evicted)
 {
 	struct fq_flow *f;

@@ -54,6 +54,10 @@ void hub_fairq_init(struct hub_fairq *q, size_t max, size_t flow_max);
 int hub_fairq_push(struct hub_fairq *q, struct hub_fairq_item *it, struct hub_fairq_item **evicted);
 /* The next item to serve (NULL when empty), removed from the queue. */
 struct hub_fairq_item *hub_fairq_pop(struct hub_fairq *q);
+/* Remove from flow key's items those pred(ud, item) says to, and return
+ * them linked through ->next (NULL if none). O(items of the flow). */
+struct hub_fairq_item *hub_fairq_remove_if(struct hub_fairq *q, const char *key,
+	bool (*pred)(void *ud, const struct hub_fairq_item *it), void *ud);
 /* Items waiting in flow key (0 if none). */
 size_t hub_fairq_flow_len(const struct hub_fairq *q, const char *key);
 /* Free the queue's own memory; items still queued are left alone (pop

@@ -176,10 +176,18 @@ fail:
 	return rc;
 }
 
+static bool is_abandoned(void *ud, const struct hub_fairq_item *it)
+{
+	const struct hub_job *j = job_of((struct hub_fairq_item *)it);
+	(void)ud;
+	return atomic_load(&j->abandoned);
+}
+
 int hub_workpool_submit(struct hub_workpool *pool, struct hub_job *job)
 {
-	struct hub_fairq_item *out = NULL;
+	struct hub_fairq_item *out = NULL, *gone;
 	struct hub_job *ev;
+	bool purged = false;
 	int rc;
 
 	job->cancelled = false;
@@ -189,6 +197,18 @@ int hub_workpool_submit(struct hub_workpool *pool, struct hub_job *job)
 	job->work_us = 0;
 	job->cpu_us = 0;
 	pthread_mutex_lock(&pool->mu);
+	/* jobs of this flow whose clients left take no share of it: they leave
+	 * the queue now (skipped, answered nobody) instead of when a worker
+	 * reaches them */
+	gone = hub_fairq_remove_if(&pool->q, job->qi.flow_key, is_abandoned, NULL);
+	while (gone) {
+		struct hub_fairq_item *next = gone->next;
+		struct hub_job *g = job_of(gone);
+		g->skipped = true;
+		push(&pool->d_head, &pool->d_tail, g);
+		purged = true;
+		gone = next;
+	}
 	if (pool->stop) {
 		rc = HUB_ERR_BUSY;
 	} else {
@@ -205,7 +225,7 @@ int hub_workpool_submit(struct hub_workpool *pool, struct hub_job *job)
 		push(&pool->d_head, &pool->d_tail, ev);
 	}
 	pthread_mutex_unlock(&pool->mu);
-	if (ev)
+	if (ev || purged)
 		pool->wake(pool->wake_ud);
 	return rc;
 }

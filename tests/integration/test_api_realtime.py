@@ -181,14 +181,13 @@ class RealtimeApi(BrokerTestCase):
     def test_08_delivery_open_and_close_stops_an_open_subscription(self):
         out = self.stack.hubctl("device", "add", "van1", "--owner", "ada").stdout
         secret = [l.split()[1] for l in out.splitlines() if l.startswith("secret:")][0]
-        time.sleep(0.5)
+        # every change below is in force when its command or request returned
         eve = self.user_client("eve")
         r = self.stack.http("POST", "/api/deliveries",
                             {"id": "d1", "vehicle": "van1", "customer": "eve"},
                             headers={"Authorization": "Bearer " + self.key})
         self.assertEqual(r.status, 201, r.body)
         self.assertEqual(r.json()["room"], "delivery-d1")
-        time.sleep(0.5)
         self.assertEqual(eve.sub(["owntracks/+/+"]), [1])
         van = self.mqtt("van1", secret)
         van.pub("owntracks/van1/phone", b'{"_type":"location","lat":1,"lon":2,"tst":1}', qos=1)
@@ -201,7 +200,6 @@ class RealtimeApi(BrokerTestCase):
         r = self.stack.http("DELETE", "/api/deliveries/d1",
                             headers={"Authorization": "Bearer " + self.key})
         self.assertEqual(r.status, 204)
-        time.sleep(0.8)  # the broker follows the store within refresh_ms
         eve.take()
         van.pub("owntracks/van1/phone", b'{"_type":"location","lat":1,"lon":3,"tst":2}', qos=1)
         self.assertIsNone(eve.wait_msg("owntracks/van1/phone", 1.0),

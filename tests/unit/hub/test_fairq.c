@@ -60,6 +60,52 @@ static void test_round_robin(void **state)
 	hub_fairq_clear(&q);
 }
 
+static bool odd_id(void *ud, const struct hub_fairq_item *it)
+{
+	(void)ud;
+	return ((const struct item *)it)->id % 2 == 1;
+}
+
+/* Items whose clients left are removed from their flow at once (they take
+ * no share of it), in every lane; the rest keep their order. */
+static void test_remove_if(void **state)
+{
+	struct hub_fairq q;
+	struct item it[8];
+	struct hub_fairq_item *out;
+	int n = 0;
+	(void)state;
+	hub_fairq_init(&q, 100, 4);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(
+			hub_fairq_push(&q, &mk(&it[i], i, i % 2 ? 2 : 1, "A")->q, NULL), HUB_OK);
+	assert_int_equal(hub_fairq_push(&q, &mk(&it[4], 4, 1, "A")->q, NULL), HUB_ERR_DENIED);
+	assert_int_equal(hub_fairq_push(&q, &mk(&it[5], 5, 1, "B")->q, NULL), HUB_OK);
+	out = hub_fairq_remove_if(&q, "A", odd_id, NULL);
+	for (struct hub_fairq_item *x = out; x; x = x->next) {
+		assert_int_equal(((struct item *)x)->id % 2, 1);
+		assert_null(x->flow);
+		n++;
+	}
+	assert_int_equal(n, 2);
+	assert_int_equal(q.len, 3);
+	assert_int_equal(hub_fairq_flow_len(&q, "A"), 2);
+	assert_null(hub_fairq_remove_if(&q, "nosuch", odd_id, NULL));
+	/* A has room again */
+	assert_int_equal(hub_fairq_push(&q, &mk(&it[6], 6, 1, "A")->q, NULL), HUB_OK);
+	assert_int_equal(pop_id(&q), 0);
+	assert_int_equal(pop_id(&q), 5);
+	assert_int_equal(pop_id(&q), 2);
+	assert_int_equal(pop_id(&q), 6);
+	assert_int_equal(pop_id(&q), -1);
+	/* a flow emptied by removal is gone: lane 2 held only odd items */
+	assert_int_equal(hub_fairq_push(&q, &mk(&it[7], 7, 2, "C")->q, NULL), HUB_OK);
+	assert_non_null(hub_fairq_remove_if(&q, "C", odd_id, NULL));
+	assert_int_equal(q.len, 0);
+	assert_int_equal(pop_id(&q), -1);
+	hub_fairq_clear(&q);
+}
+
 static void test_lanes(void **state)
 {
 	struct hub_fairq q;
@@ -210,6 +256,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_robin),
 		cmocka_unit_test(test_lanes),
+		cmocka_unit_test(test_remove_if),
 		cmocka_unit_test(test_bounds_and_eviction),
 		cmocka_unit_test(test_evict_own_flow),
 		cmocka_unit_test(test_model),
