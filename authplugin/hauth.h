@@ -73,7 +73,8 @@ struct hauth {
 	struct hc_follow *follow;
 	struct hc_hmap clients;	    /* ctx pointer bytes -> hauth_client */
 	struct hc_hmap by_id;	    /* client id -> live broker connection holding it */
-	struct hc_hmap id_owner;    /* client id -> owner name (malloc) of a stored session */
+	struct hc_hmap id_owner;    /* unscoped client id -> owner name (malloc) of a stored
+				       session (clientid.c) */
 	struct hc_hmap principals;  /* name -> hauth_principal */
 	struct hc_hmap room_online; /* room -> (void *)(intptr_t)online members */
 	bool presence_reset_done;   /* stale retained presence cleared */
@@ -81,7 +82,8 @@ struct hauth {
 	int64_t last_presence_ms;
 	int gone_pending; /* gone connections not reaped yet */
 	int clients_live;
-	bool reloading; /* between MOSQ_EVT_RELOAD and the next tick */
+	bool reloading;	 /* between MOSQ_EVT_RELOAD and the next tick */
+	bool ids_scoped; /* client ids are scoped per identity (clientid.c) */
 	int64_t last_sweep_ms, last_metrics_ms;
 	struct hauth_stats stats;
 	struct hauth_history *history;
@@ -117,6 +119,36 @@ const char *hauth_clients__id_holder(struct hauth *h, const char *id);
 /* A connection of name with client id id was authorised: remember the owner
  * of a stored session (clean == false), forget it on a clean start. */
 void hauth_clients__id_claim(struct hauth *h, const char *id, const char *name, bool clean);
+
+/* layout.c: the broker's client struct, where a confirmed layout allows */
+/* Forget the layout decision (plugin init; tests). */
+void hauth_layout__reset(void);
+bool hauth_layout__known(const struct mosquitto *ctx);
+/* The socket and the state (enum mosquitto_client_state); false if the
+ * layout is not confirmed for ctx. */
+bool hauth_layout__sock_state(const struct mosquitto *ctx, int *sock, int *state);
+/* Replace the client id (a copy of id). Only for a connection in
+ * BASIC_AUTH whose state is still "new". 0 on success, -1 if the layout
+ * is not confirmed or memory is short (nothing changed). */
+int hauth_layout__set_id(struct mosquitto *ctx, const char *id);
+
+/* clientid.c: client ids scoped per identity */
+/* In BASIC_AUTH of a new connection of name (authorised): make its id
+ * "{name}:{generation}/{id}". False if it stays as sent (auto-shaped id,
+ * unknown layout, no memory): then the holder rule applies. */
+bool hauth_clientid__scope(struct hauth *h, struct mosquitto *client, const char *name);
+/* Whether id is shaped like an id the broker assigns (auto-UUID). */
+bool hauth_clientid__auto_shaped(const char *id);
+/* The part of a broker client id the client sent (after the scope). */
+const char *hauth_clientid__external(const char *id);
+/* Write the scoped id of external for name at generation into out (n
+ * bytes); non-zero if it does not fit. */
+int hauth_clientid__format(
+	char *out, size_t n, const char *name, int64_t generation, const char *external);
+/* An offline stored session with broker id id and username user: NULL if
+ * messages may be queued for it, else why not (its identity was deleted or
+ * re-created, or nobody can reach it any more). */
+const char *hauth_clientid__stored_problem(struct hauth *h, const char *id, const char *user);
 
 /* auth.c */
 int hauth_auth__basic(

@@ -193,6 +193,7 @@ HAUTH_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void *
 	int rc;
 
 	hc_log_init("hauth", HC_LOG_INFO, hauth_log__sink);
+	hauth_layout__reset();
 	if (hauth_g) {
 		hc_err("msg=\"loaded twice: set per_listener_settings false\"");
 		return MOSQ_ERR_INVAL;

@@ -100,7 +100,9 @@ static int sweep_cb(void *ud, const char *key, void *value)
 	{
 		char idbuf[96];
 		hc_info("%s/%s | session | ended reason=%s",
-			hc_log_safe(c->id, idbuf, sizeof(idbuf)), c->name, why);
+			hc_log_safe(c->ctx ? hauth_clientid__external(c->id) : c->id, idbuf,
+				sizeof(idbuf)),
+			c->name, why);
 	}
 	return 0;
 }
