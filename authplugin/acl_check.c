@@ -80,7 +80,8 @@ static int untracked(struct hauth *h, struct mosquitto *client, const char *topi
 	return MOSQ_ERR_SUCCESS;
 }
 
-int hauth_acl__check(struct hauth *h, struct mosquitto *client, const char *topic, int access)
+int hauth_acl__check(struct hauth *h, struct mosquitto *client, const char *topic, int access,
+	uint32_t payloadlen)
 {
 	struct hauth_client *c = hauth_clients__find(h, client);
 	struct hc_acl_decision d = {.explain = false};
@@ -125,6 +126,7 @@ int hauth_acl__check(struct hauth *h, struct mosquitto *client, const char *topi
 		c->active_ms = hc_mono_ms();
 		break;
 	case MOSQ_ACL_UNSUBSCRIBE:
+		hauth_limits__unsubscribe(c, topic);
 		return MOSQ_ERR_SUCCESS;
 	default:
 		return MOSQ_ERR_ACL_DENIED;
@@ -132,5 +134,10 @@ int hauth_acl__check(struct hauth *h, struct mosquitto *client, const char *topi
 	hc_acl_check(h->dir, c->name, topic, strlen(topic), access_hc, &d);
 	if (!d.allow)
 		return denied(h, c, topic, access, d.rule);
+	if (access == MOSQ_ACL_READ && !hauth_limits__deliver(h, c, strlen(topic), payloadlen))
+		return MOSQ_ERR_ACL_DENIED; /* counted and logged per episode there */
+	if (access == MOSQ_ACL_SUBSCRIBE && !c->end_reason &&
+		!hauth_limits__subscribe(h, c, client, topic))
+		return denied(h, c, topic, access, "too many subscriptions on this connection");
 	return MOSQ_ERR_SUCCESS;
 }

@@ -16,6 +16,7 @@
 #include <mosquitto_broker.h>
 #include <openssl/sha.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* A token for a session the directory has not seen yet is accepted when it
@@ -132,6 +133,23 @@ int hauth_auth__basic(
 		return MOSQ_ERR_SUCCESS;
 	}
 	name = service ? HC_SERVICE_PRINCIPAL : username;
+	{
+		/* the id this connection will have (scoped below): a CONNECT
+		 * that takes over a connection of its own frees that one */
+		char *bid = NULL;
+		size_t n = strlen(name) + strlen(id) + 20;
+		const char *limit;
+		if (hauth_layout__known(client) && !hauth_clientid__auto_shaped(id) &&
+			(bid = malloc(n)) != NULL &&
+			hauth_clientid__format(bid, n, name, dp ? dp->created_at : 0, id)) {
+			free(bid);
+			bid = NULL;
+		}
+		limit = hauth_limits__admit(h, client, name, bid ? bid : id);
+		free(bid);
+		if (limit)
+			return deny(h, client, username, limit);
+	}
 	/* a client id belongs to an identity (clientid.c): scoped, no other
 	 * identity can reach it. An id kept as sent belongs to the identity
 	 * holding it: a CONNECT of another identity would take over its live
@@ -157,6 +175,7 @@ int hauth_auth__basic(
 	c = hauth_clients__add(h, client, id, name, kind);
 	if (!c)
 		return deny(h, client, username, "out-of-memory");
+	hauth_limits__up(h, c, client);
 	if (!scoped)
 		hauth_clients__id_claim(
 			h, id, c->owner->name, mosquitto_client_clean_session(client));

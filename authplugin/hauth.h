@@ -45,6 +45,16 @@ struct hauth_client {
 	int64_t gone_ms;
 	bool will_seen; /* the broker published its will */
 	bool replaced;	/* a newer CONNECT took its client id (takeover) */
+	/* limits.c */
+	char addr[48];	      /* client address, "::ffff:" dropped */
+	bool counted;	      /* in its principal's mqtt_live and by_addr */
+	bool slow;	      /* backlog over broker_backlog_max: deliveries refused */
+	bool no_socket;	      /* its socket cannot be measured */
+	uint64_t out_allowed; /* bytes of deliveries allowed to it */
+	uint64_t out_checked; /* out_allowed when its socket was last asked */
+	int64_t backlog_checked_ms;
+	struct hc_hmap subs; /* hashes of the filters it subscribed to */
+	int subs_inherited;  /* subscriptions its stored session had, -1: not known yet */
 	struct hauth_principal *owner;
 	struct hauth_client *next; /* in owner's list */
 };
@@ -52,7 +62,8 @@ struct hauth_client {
 /* Live connections of one principal; presence state. */
 struct hauth_principal {
 	char name[HC_NAME_MAX + 1];
-	int live; /* connections not gone */
+	int live;      /* connections not gone */
+	int mqtt_live; /* of which MQTT connections (not the gateway's sockets) */
 	struct hauth_client *clients;
 	int64_t since;	      /* online since (unix s), 0 if offline */
 	bool announced;	      /* joined notices went out */
@@ -64,6 +75,7 @@ struct hauth_principal {
 
 struct hauth_stats {
 	uint64_t auth_ok, auth_denied, acl_denied_read, acl_denied_write, acl_denied_sub, kicks;
+	uint64_t dropped_slow; /* deliveries refused to connections over their backlog */
 };
 
 struct hauth {
@@ -76,6 +88,7 @@ struct hauth {
 	struct hc_hmap id_owner;    /* unscoped client id -> owner name (malloc) of a stored
 				       session (clientid.c) */
 	struct hc_hmap principals;  /* name -> hauth_principal */
+	struct hc_hmap by_addr;	    /* client address -> live MQTT connections from it */
 	struct hc_hmap room_online; /* room -> (void *)(intptr_t)online members */
 	bool presence_reset_done;   /* stale retained presence cleared */
 	int lefts_pending;	    /* principals with a left notice due */
@@ -150,6 +163,25 @@ int hauth_clientid__format(
  * re-created, or nobody can reach it any more). */
 const char *hauth_clientid__stored_problem(struct hauth *h, const char *id, const char *user);
 
+/* limits.c: connections per identity and address, backlog, subscriptions */
+/* NULL if a new connection of name (to become broker_id) may be made, else
+ * the audit reason of the refusal. */
+const char *hauth_limits__admit(
+	struct hauth *h, struct mosquitto *client, const char *name, const char *broker_id);
+/* Count a registered connection / uncount an ended one. */
+void hauth_limits__up(struct hauth *h, struct hauth_client *c, struct mosquitto *client);
+void hauth_limits__down(struct hauth *h, struct hauth_client *c);
+/* A delivery of payloadlen bytes on a topic of topic_len bytes to the live
+ * connection c was allowed by the ACL: false if c's backlog is over
+ * broker_backlog_max (the delivery is refused). */
+bool hauth_limits__deliver(
+	struct hauth *h, struct hauth_client *c, size_t topic_len, uint32_t payloadlen);
+/* A subscription to filter was allowed by the ACL: false if c holds
+ * broker_subs_max already. */
+bool hauth_limits__subscribe(
+	struct hauth *h, struct hauth_client *c, struct mosquitto *client, const char *filter);
+void hauth_limits__unsubscribe(struct hauth_client *c, const char *filter);
+
 /* auth.c */
 int hauth_auth__basic(
 	struct hauth *h, struct mosquitto *client, const char *username, const char *password);
@@ -163,7 +195,8 @@ void hauth_cards__seen(struct hauth *h, struct hauth_client *c, const char *topi
 void hauth_cards__free(struct hauth *h);
 
 /* acl_check.c */
-int hauth_acl__check(struct hauth *h, struct mosquitto *client, const char *topic, int access);
+int hauth_acl__check(struct hauth *h, struct mosquitto *client, const char *topic, int access,
+	uint32_t payloadlen);
 
 /* revoke.c */
 /* Apply store changes and end connections whose right to exist ended. */

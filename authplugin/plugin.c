@@ -42,7 +42,7 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_acl_check *ed = event_data;
 	(void)event;
-	return hauth_acl__check(userdata, ed->client, ed->topic, ed->access);
+	return hauth_acl__check(userdata, ed->client, ed->topic, ed->access, ed->payloadlen);
 }
 
 static int on_disconnect(int event, void *event_data, void *userdata)
@@ -125,6 +125,7 @@ static void destroy(struct hauth *h)
 	hauth_history__stop(h->history);
 	hauth_clients__free_all(h);
 	hc_hmap_clear(&h->room_online);
+	hc_hmap_clear(&h->by_addr);
 	hauth_cards__free(h);
 	hc_acl_dir_free(h->dir);
 	hc_token_key_free(h->key);
@@ -214,6 +215,7 @@ HAUTH_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void *
 		return MOSQ_ERR_NOMEM;
 	hc_hmap_init(&h->clients);
 	hc_hmap_init(&h->principals);
+	hc_hmap_init(&h->by_addr);
 	hc_hmap_init(&h->by_id);
 	hc_hmap_init(&h->id_owner);
 	hc_hmap_init(&h->room_online);

@@ -43,7 +43,9 @@ def main():
     ap.add_argument("--seconds", type=float, default=5)
     a = ap.parse_args()
 
-    with harness.Stack(extra_conf={"log_level": "warn"}) as st:
+    # --subs subscribers of one user: above the default per-identity cap
+    with harness.Stack(extra_conf={"log_level": "warn",
+                                   "broker_conns_per_identity": max(1000, a.subs + 10)}) as st:
         st.prepare_data()
         st.add_user("bob", rooms={"bench": "read"})
         st.add_user("alice", rooms={"bench": "write"})

@@ -147,6 +147,11 @@ int mosquitto_client_keepalive(const struct mosquitto *client)
 	return client->keepalive;
 }
 
+int mosquitto_client_sub_count(const struct mosquitto *client)
+{
+	return client->sub_count;
+}
+
 int mosquitto_client_protocol(const struct mosquitto *client)
 {
 	return client->protocol;

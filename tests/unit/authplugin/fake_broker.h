@@ -38,6 +38,7 @@ struct mosquitto {
 	int protocol_version;
 	int keepalive;
 	bool persistent; /* clean session false */
+	int sub_count;	 /* what mosquitto_client_sub_count says */
 	bool connected;
 	char will_topic[128]; /* empty: no will */
 };
