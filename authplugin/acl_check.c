@@ -56,7 +56,18 @@ static int denied(
  * authenticated it when it connected; judge it by its username with
  * today's directory, and only if its identity is still the one that
  * opened it (clientid.c). */
-static int untracked(struct hauth *h, struct mosquitto *client, const char *topic, int access)
+/* A will allowed to go out: a retained one must fit the retained bounds. */
+static int will_retained(struct hauth *h, struct hauth_client *c, const char *name,
+	const char *topic, uint32_t payloadlen, bool retain)
+{
+	const char *why = retain ? hauth_retain__publish(h, name, topic, payloadlen) : NULL;
+	if (why)
+		return denied(h, c, topic, MOSQ_ACL_WRITE, why);
+	return MOSQ_ERR_SUCCESS;
+}
+
+static int untracked(struct hauth *h, struct mosquitto *client, const char *topic, int access,
+	uint32_t payloadlen, bool retain)
 {
 	const char *user = mosquitto_client_username(client);
 	const char *problem;
@@ -77,11 +88,13 @@ static int untracked(struct hauth *h, struct mosquitto *client, const char *topi
 		access == MOSQ_ACL_READ ? HC_ACL_READ : HC_ACL_WRITE, &od);
 	if (!od.allow)
 		return denied(h, NULL, topic, access, od.rule);
+	if (access == MOSQ_ACL_WRITE)
+		return will_retained(h, NULL, user, topic, payloadlen, retain);
 	return MOSQ_ERR_SUCCESS;
 }
 
 int hauth_acl__check(struct hauth *h, struct mosquitto *client, const char *topic, int access,
-	uint32_t payloadlen)
+	uint32_t payloadlen, bool retain)
 {
 	struct hauth_client *c = hauth_clients__find(h, client);
 	struct hc_acl_decision d = {.explain = false};
@@ -90,11 +103,11 @@ int hauth_acl__check(struct hauth *h, struct mosquitto *client, const char *topi
 	if (!topic)
 		return MOSQ_ERR_ACL_DENIED;
 	if (!c)
-		return untracked(h, client, topic, access);
+		return untracked(h, client, topic, access, payloadlen, retain);
 	if (c->gone && access == MOSQ_ACL_READ && !mosquitto_client_clean_session(client)) {
 		/* the connection ended a moment ago (the entry waits for the
 		 * next reap): a delivery now is for the stored session it left */
-		return untracked(h, client, topic, access);
+		return untracked(h, client, topic, access, payloadlen, retain);
 	}
 	if (c->gone || c->replaced) {
 		/* only the will of an ended (or taken over) connection gets here */
@@ -134,6 +147,8 @@ int hauth_acl__check(struct hauth *h, struct mosquitto *client, const char *topi
 	hc_acl_check(h->dir, c->name, topic, strlen(topic), access_hc, &d);
 	if (!d.allow)
 		return denied(h, c, topic, access, d.rule);
+	if ((c->gone || c->replaced) && access == MOSQ_ACL_WRITE)
+		return will_retained(h, c, c->name, topic, payloadlen, retain);
 	if (access == MOSQ_ACL_READ && !hauth_limits__deliver(h, c, strlen(topic), payloadlen))
 		return MOSQ_ERR_ACL_DENIED; /* counted and logged per episode there */
 	if (access == MOSQ_ACL_SUBSCRIBE && !c->end_reason &&

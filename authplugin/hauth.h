@@ -18,6 +18,7 @@
 
 struct mosquitto;
 struct hauth_history;
+struct hauth_retain;
 
 enum hauth_kind { HAUTH_USER = 1, HAUTH_DEVICE, HAUTH_SERVICE };
 
@@ -100,6 +101,7 @@ struct hauth {
 	int64_t last_sweep_ms, last_metrics_ms;
 	struct hauth_stats stats;
 	struct hauth_history *history;
+	struct hauth_retain *retain;
 	struct hc_hmap cards; /* "device/name" -> display name of the card sent */
 	char metrics_last[512];
 };
@@ -182,6 +184,25 @@ bool hauth_limits__subscribe(
 	struct hauth *h, struct hauth_client *c, struct mosquitto *client, const char *filter);
 void hauth_limits__unsubscribe(struct hauth_client *c, const char *filter);
 
+/* retain.c: the index of retained messages, their bounds and clearing */
+/* Open (create) the index file at path, load it, start its writer. */
+int hauth_retain__start(struct hauth *h, const char *path, char *err, size_t errsz);
+/* Flush and stop the writer, free the index. */
+void hauth_retain__stop(struct hauth *h);
+/* A client's retained publish (or retained will) of len bytes by writer:
+ * NULL if it may be stored (indexed now), else why not (over a bound). An
+ * empty one (a deletion) is always let through. */
+const char *hauth_retain__publish(
+	struct hauth *h, const char *writer, const char *topic, uint32_t len);
+/* The hub published topic retained itself (len 0: cleared it). */
+void hauth_retain__note(struct hauth *h, const char *topic, uint32_t len);
+/* A store change: clear what a deleted or re-created room or identity
+ * left retained. */
+void hauth_retain__change(struct hauth *h, const struct hc_change *chg);
+/* First tick after a start: clear what outlived its room or identity while
+ * the broker was down. */
+void hauth_retain__tick(struct hauth *h);
+
 /* auth.c */
 int hauth_auth__basic(
 	struct hauth *h, struct mosquitto *client, const char *username, const char *password);
@@ -196,7 +217,7 @@ void hauth_cards__free(struct hauth *h);
 
 /* acl_check.c */
 int hauth_acl__check(struct hauth *h, struct mosquitto *client, const char *topic, int access,
-	uint32_t payloadlen);
+	uint32_t payloadlen, bool retain);
 
 /* revoke.c */
 /* Apply store changes and end connections whose right to exist ended. */

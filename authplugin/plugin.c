@@ -42,7 +42,8 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_acl_check *ed = event_data;
 	(void)event;
-	return hauth_acl__check(userdata, ed->client, ed->topic, ed->access, ed->payloadlen);
+	return hauth_acl__check(
+		userdata, ed->client, ed->topic, ed->access, ed->payloadlen, ed->retain);
 }
 
 static int on_disconnect(int event, void *event_data, void *userdata)
@@ -66,6 +67,19 @@ static int on_message(int event, void *event_data, void *userdata)
 	struct hauth *h = userdata;
 	(void)event;
 	/* once per incoming publish, after its WRITE check passed */
+	if (ed->retain && ed->topic[0] != '$') {
+		struct hauth_client *c = hauth_clients__find(h, ed->client);
+		const char *why =
+			hauth_retain__publish(h, c ? c->name : "", ed->topic, ed->payloadlen);
+		if (why) {
+			char t[160];
+			hc_info("%s/%s | publish | denied topic=\"%s\" rule=\"%s\"",
+				c ? hauth_clientid__external(c->id) : "-", c ? c->name : "-",
+				hc_log_safe(ed->topic, t, sizeof(t)), why);
+			h->stats.acl_denied_write++;
+			return MOSQ_ERR_ACL_DENIED;
+		}
+	}
 	if (ed->topic[0] == '$') {
 		struct hauth_client *c = hauth_clients__find(h, ed->client);
 		if (c && c->kind == HAUTH_SERVICE && !strncmp(ed->topic, "$hub/presence/", 14))
@@ -91,6 +105,7 @@ static int on_tick(int event, void *event_data, void *userdata)
 	h->reloading = false;
 	hauth_revoke__tick(h, now);
 	hauth_presence__tick(h, now);
+	hauth_retain__tick(h);
 	hauth_clients__reap(h, now);
 	hauth_metrics__tick(h, now);
 	return MOSQ_ERR_SUCCESS;
@@ -123,6 +138,7 @@ static void destroy(struct hauth *h)
 		return;
 	hc_follow_stop(h->follow);
 	hauth_history__stop(h->history);
+	hauth_retain__stop(h);
 	hauth_clients__free_all(h);
 	hc_hmap_clear(&h->room_online);
 	hc_hmap_clear(&h->by_addr);
@@ -173,6 +189,15 @@ static int setup(struct hauth *h, const char *conf_path)
 		hc_err("msg=\"cannot follow the store\" err=\"%s\"", err);
 		return rc;
 	}
+	if (hc_fmt(path, sizeof(path), "%s/retained.db", hc_cfg_str(&h->cfg, HC_CFG_DATA_DIR)))
+		return HUB_ERR_CONFIG;
+	rc = hauth_retain__start(h, path, err, sizeof(err));
+	if (rc) {
+		hc_err("msg=\"cannot open the retained index\" err=\"%s\"", err);
+		return rc;
+	}
+	if (hc_config_db_path(&h->cfg, path, sizeof(path)))
+		return HUB_ERR_CONFIG;
 	if (hc_cfg_int(&h->cfg, HC_CFG_HISTORY_MAX) > 0) {
 		rc = hauth_history__start(&h->cfg, path, &h->history, err, sizeof(err));
 		if (rc) {

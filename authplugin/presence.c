@@ -31,6 +31,8 @@ static void publish(const char *topic, const char *payload, bool retain)
 		NULL, topic, (int)len, len ? payload : NULL, 1, retain, NULL);
 	if (rc != MOSQ_ERR_SUCCESS)
 		hc_warn("msg=\"presence publish failed\" topic=%s rc=%d", topic, rc);
+	else if (retain)
+		hauth_retain__note(hauth_g, topic, (uint32_t)len);
 }
 
 static int online_count(struct hauth *h, const char *room)

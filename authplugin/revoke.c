@@ -160,6 +160,7 @@ static void on_change(void *ud, const struct hc_change *chg, const struct hc_acl
 		break;
 	}
 	hauth_presence__change(h, chg);
+	hauth_retain__change(h, chg);
 }
 
 void hauth_revoke__tick(struct hauth *h, int64_t now_ms)

@@ -834,10 +834,20 @@ def _stack_restart_broker(self, down=0.0):
     conf = os.path.join(self.dir, "mosquitto.conf")
     saved = dict(self.env)
     self.env.update(sanitizer_preload())
+    mark = len(self.log("broker"))
     try:
-        return self.start("broker", ["mosquitto", "-c", conf], self.ports["mqtt"])
+        proc = self.start("broker", ["mosquitto", "-c", conf], self.ports["mqtt"])
     finally:
         self.env = saved
+    # listening is not running yet (the WebSocket listener comes after)
+    deadline = time.time() + 10
+    while proc.poll() is None and time.time() < deadline and \
+            " running" not in self.log("broker")[mark:]:
+        time.sleep(0.02)
+    if proc.poll() is not None:
+        raise RuntimeError("the broker did not come back (exit %s):\n%s"
+                           % (proc.returncode, self.log("broker")[mark:][-3000:]))
+    return proc
 
 
 Stack.use_web = _stack_use_web

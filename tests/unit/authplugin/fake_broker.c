@@ -320,6 +320,18 @@ int fb_message(struct mosquitto *c, const char *topic, const char *payload)
 	return callbacks[MOSQ_EVT_MESSAGE](MOSQ_EVT_MESSAGE, &ed, userdatas[MOSQ_EVT_MESSAGE]);
 }
 
+int fb_message_retained(struct mosquitto *c, const char *topic, const char *payload)
+{
+	struct mosquitto_evt_message ed = {0};
+	ed.client = c;
+	ed.topic = (char *)topic;
+	ed.payload = (void *)payload;
+	ed.payloadlen = (uint32_t)strlen(payload);
+	ed.qos = 1;
+	ed.retain = true;
+	return callbacks[MOSQ_EVT_MESSAGE](MOSQ_EVT_MESSAGE, &ed, userdatas[MOSQ_EVT_MESSAGE]);
+}
+
 void fb_reload(void)
 {
 	struct mosquitto_evt_reload ed = {0};

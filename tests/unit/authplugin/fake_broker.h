@@ -90,6 +90,8 @@ void fb_disconnect(struct mosquitto *c, bool with_will);
 void fb_takeover(struct mosquitto *old);
 /* MESSAGE: an incoming PUBLISH that passed its WRITE check. */
 int fb_message(struct mosquitto *c, const char *topic, const char *payload);
+/* The same with the retain flag set (payload "" deletes). */
+int fb_message_retained(struct mosquitto *c, const char *topic, const char *payload);
 void fb_reload(void);
 void fb_tick(void);
 
