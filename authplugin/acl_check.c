@@ -90,6 +90,8 @@ static int untracked(struct hauth *h, struct mosquitto *client, const char *topi
 		return denied(h, NULL, topic, access, od.rule);
 	if (access == MOSQ_ACL_WRITE)
 		return will_retained(h, NULL, user, topic, payloadlen, retain);
+	if (!hauth_limits__stored_queue(h, user, mosquitto_client_id(client)))
+		return denied(h, NULL, topic, access, "too many stored sessions of this identity");
 	return MOSQ_ERR_SUCCESS;
 }
 

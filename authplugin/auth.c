@@ -164,6 +164,7 @@ int hauth_auth__basic(
 			return deny(h, client, username, "client-id-in-use");
 	}
 	id = mosquitto_client_id(client); /* the broker's id from here on */
+	hauth_limits__stored_back(h, name, id);
 	if (c && !c->gone) {
 		/* a second CONNECT on one context cannot happen in MQTT; treat a
 		 * stale entry defensively as replaced */

@@ -90,6 +90,8 @@ struct hauth {
 				       session (clientid.c) */
 	struct hc_hmap principals;  /* name -> hauth_principal */
 	struct hc_hmap by_addr;	    /* client address -> live MQTT connections from it */
+	struct hc_hmap offline;	    /* name -> struct hc_hmap of broker ids of its stored
+				       sessions messages were queued for (limits.c) */
 	struct hc_hmap room_online; /* room -> (void *)(intptr_t)online members */
 	bool presence_reset_done;   /* stale retained presence cleared */
 	int lefts_pending;	    /* principals with a left notice due */
@@ -183,6 +185,14 @@ bool hauth_limits__deliver(
 bool hauth_limits__subscribe(
 	struct hauth *h, struct hauth_client *c, struct mosquitto *client, const char *filter);
 void hauth_limits__unsubscribe(struct hauth_client *c, const char *filter);
+/* A delivery to the offline stored session broker_id of name: false if
+ * name already has broker_stored_per_identity other stored sessions that
+ * messages are queued for (nothing is queued for this one). */
+bool hauth_limits__stored_queue(struct hauth *h, const char *name, const char *broker_id);
+/* A connection of name took broker_id (its stored session, if any, is
+ * live again, or ends with a clean start): no longer offline. */
+void hauth_limits__stored_back(struct hauth *h, const char *name, const char *broker_id);
+void hauth_limits__free(struct hauth *h);
 
 /* retain.c: the index of retained messages, their bounds and clearing */
 /* Open (create) the index file at path, load it, start its writer. */

@@ -16,8 +16,16 @@
  *    up. The socket is asked only every BACKLOG_STEP bytes delivered, and
  *    while over the limit at most every BACKLOG_RECHECK_MS.
  *  - subscriptions per connection (broker_subs_max; SUBACK 0x80 / 0x87).
+ *  - stored sessions per identity that messages are queued for while they
+ *    are offline (broker_stored_per_identity): each may hold mosquitto's
+ *    max_queued_bytes, and an identity could leave any number behind. The
+ *    plugin learns them as deliveries to them are checked (READ of an
+ *    offline session) and forgets one when a connection takes its id
+ *    again; past the bound nothing is queued for a further one. After a
+ *    broker restart the first ones to receive fill the places.
  */
 #include "hauth.h"
+#include "hc_err.h"
 #include "hc_log.h"
 #include "hc_util.h"
 
@@ -26,6 +34,7 @@
 #include <mosquitto_broker.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -209,4 +218,58 @@ void hauth_limits__unsubscribe(struct hauth_client *c, const char *filter)
 	char key[8];
 	sub_key(filter, key);
 	hc_hmap_del(&c->subs, key, 8);
+}
+
+bool hauth_limits__stored_queue(struct hauth *h, const char *name, const char *broker_id)
+{
+	int64_t max = hc_cfg_int(&h->cfg, HC_CFG_BROKER_STORED_PER_IDENTITY);
+	struct hc_hmap *ids;
+
+	if (max <= 0 || !broker_id || !strcmp(name, HC_SERVICE_PRINCIPAL))
+		return true;
+	ids = hc_hmap_get(&h->offline, name, strlen(name));
+	if (ids && hc_hmap_get(ids, broker_id, strlen(broker_id)))
+		return true;
+	if (ids && (int64_t)ids->count >= max)
+		return false;
+	if (!ids) {
+		ids = calloc(1, sizeof(*ids));
+		if (!ids)
+			return false;
+		hc_hmap_init(ids);
+		if (hc_hmap_put(&h->offline, name, strlen(name), ids, NULL)) {
+			free(ids);
+			return false;
+		}
+	}
+	return hc_hmap_put(ids, broker_id, strlen(broker_id), (void *)1, NULL) == HUB_OK;
+}
+
+void hauth_limits__stored_back(struct hauth *h, const char *name, const char *broker_id)
+{
+	struct hc_hmap *ids = hc_hmap_get(&h->offline, name, strlen(name));
+	if (!ids || !broker_id)
+		return;
+	hc_hmap_del(ids, broker_id, strlen(broker_id));
+	if (!ids->count) {
+		hc_hmap_del(&h->offline, name, strlen(name));
+		hc_hmap_clear(ids);
+		free(ids);
+	}
+}
+
+static int free_ids_cb(void *ud, const char *key, void *value)
+{
+	struct hc_hmap *ids = value;
+	(void)ud;
+	(void)key;
+	hc_hmap_clear(ids);
+	free(ids);
+	return 0;
+}
+
+void hauth_limits__free(struct hauth *h)
+{
+	hc_hmap_each(&h->offline, free_ids_cb, NULL);
+	hc_hmap_clear(&h->offline);
 }

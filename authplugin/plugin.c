@@ -142,6 +142,7 @@ static void destroy(struct hauth *h)
 	hauth_clients__free_all(h);
 	hc_hmap_clear(&h->room_online);
 	hc_hmap_clear(&h->by_addr);
+	hauth_limits__free(h);
 	hauth_cards__free(h);
 	hc_acl_dir_free(h->dir);
 	hc_token_key_free(h->key);
@@ -241,6 +242,7 @@ HAUTH_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void *
 	hc_hmap_init(&h->clients);
 	hc_hmap_init(&h->principals);
 	hc_hmap_init(&h->by_addr);
+	hc_hmap_init(&h->offline);
 	hc_hmap_init(&h->by_id);
 	hc_hmap_init(&h->id_owner);
 	hc_hmap_init(&h->room_online);

@@ -75,6 +75,7 @@ class Limits(BrokerTestCase):
     stack_conf = {
         "broker_conns_exempt": "",          # count 127.0.0.1 like any address
         "broker_conns_per_address": PER_ADDRESS,
+        "broker_stored_per_identity": 3,
     }
 
     @classmethod
@@ -263,6 +264,33 @@ class Limits(BrokerTestCase):
         c.unsubscribe(["rooms/mem/ev/e0/#"])
         self.assertEqual(c.subscribe(["rooms/mem/ev/more/#"], qos=0), [0])
         self.assertIn("too many subscriptions", self.stack.log("broker"))
+
+    @timeout(60)
+    def test_06_stored_sessions_per_identity(self):
+        """An identity cannot leave any number of stored sessions that
+        messages are queued for: past broker_stored_per_identity (3 here)
+        nothing is queued for a further one."""
+        tok = self.stack.token("carol")
+        for i in range(5):
+            c = RawClient(self.port)
+            self.assertEqual(c.connect("carol", tok, client_id="keep%d" % i, clean=False), 0)
+            self.assertEqual(c.subscribe(["rooms/mem/ev/#"], qos=1), [1])
+            c.disconnect()
+        # every session offline before the publish
+        self.assertTrue(self.stack.wait_log("broker", "/keep4 disconnected", 3.0))
+        p = self.rawc("alice", "stored-pub")
+        self.assertEqual(p.publish("rooms/mem/ev/queued/alice", b"q", qos=1), 0)
+        time.sleep(0.3)
+        got = 0
+        for i in range(5):
+            c = RawClient(self.port)
+            self.assertEqual(c.connect("carol", tok, client_id="keep%d" % i, clean=False), 0)
+            got += any(m[0] == "rooms/mem/ev/queued/alice" for m in c.collect(0.5))
+            c.disconnect()
+        print("  5 stored sessions of one identity: %d got the queued message" % got,
+              file=sys.stderr)
+        self.assertEqual(got, 3)
+        self.assertIn("too many stored sessions", self.stack.log("broker"))
 
 
 if __name__ == "__main__":

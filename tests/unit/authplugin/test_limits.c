@@ -36,7 +36,8 @@ static int setup(void **state)
 	h = fb_plugin_start("broker_conns_per_identity = 3\n"
 			    "broker_conns_per_address = 4\n"
 			    "broker_conns_exempt = 10.0.0.9,::1\n"
-			    "broker_subs_max = 5");
+			    "broker_subs_max = 5\n"
+			    "broker_stored_per_identity = 2");
 	fx_user(h, "alice");
 	fx_user(h, "bob");
 	fx_level(h, "lobby", "alice", HC_LEVEL_WRITE);
@@ -160,12 +161,36 @@ static void test_subscriptions(void **state)
 	assert_int_equal(fb_acl(c, "rooms/lobby/ev/b/#", MOSQ_ACL_SUBSCRIBE), MOSQ_ERR_ACL_DENIED);
 }
 
+/* Messages are queued for at most broker_stored_per_identity offline
+ * stored sessions of one identity; a connection taking one's id back
+ * frees its place. */
+static void test_stored_sessions(void **state)
+{
+	(void)state;
+	struct mosquitto *s1 = fb_stored("p1", "alice"), *s2 = fb_stored("p2", "alice");
+	struct mosquitto *s3 = fb_stored("p3", "alice"), *b1 = fb_stored("q1", "bob");
+	const char *t = "rooms/lobby/ev/chat/bob";
+
+	assert_int_equal(fb_acl(s1, t, MOSQ_ACL_READ), MOSQ_ERR_SUCCESS);
+	assert_int_equal(fb_acl(s2, t, MOSQ_ACL_READ), MOSQ_ERR_SUCCESS);
+	assert_int_equal(fb_acl(s3, t, MOSQ_ACL_READ), MOSQ_ERR_ACL_DENIED);
+	assert_non_null(strstr(fb_last_log, "too many stored sessions"));
+	assert_int_equal(fb_acl(s1, t, MOSQ_ACL_READ), MOSQ_ERR_SUCCESS);
+	/* another identity has places of its own */
+	assert_int_equal(fb_acl(b1, t, MOSQ_ACL_READ), MOSQ_ERR_SUCCESS);
+	/* alice takes p1 again: p3 gets its place */
+	conn("p1", "alice", "192.0.2.1", MOSQ_ERR_SUCCESS);
+	assert_int_equal(fb_acl(s3, t, MOSQ_ACL_READ), MOSQ_ERR_SUCCESS);
+	assert_int_equal(fb_acl(s1, t, MOSQ_ACL_READ), MOSQ_ERR_ACL_DENIED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_per_identity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_per_address, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subscriptions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stored_sessions, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
