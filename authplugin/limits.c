@@ -141,7 +141,9 @@ bool hauth_limits__deliver(
 	int64_t now_ms;
 	char idbuf[96];
 
-	if (!c->ctx || c->no_socket)
+	/* the hub's own processes read as fast as they can; a delivery
+	 * dropped to the gateway would be lost to every socket behind it */
+	if (!c->ctx || c->no_socket || c->kind == HAUTH_SERVICE)
 		return true;
 	if (!c->slow) {
 		c->out_allowed += n;
