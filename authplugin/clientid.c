@@ -96,6 +96,10 @@ const char *hauth_clientid__stored_problem(struct hauth *h, const char *id, cons
 	char want[HC_NAME_MAX + 24];
 	size_t n;
 
+	if (!strcmp(user, HC_SERVICE_PRINCIPAL))
+		return !slash || !strncmp(id, HC_SERVICE_PRINCIPAL "/", 5)
+			       ? NULL
+			       : "stored session of another identity";
 	if (!dp)
 		return "stored session of a deleted identity";
 	if (!slash) {

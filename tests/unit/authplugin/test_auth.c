@@ -393,6 +393,9 @@ static void test_stored_sessions_of_earlier_identities(void **state)
 	assert_non_null(strstr(fb_last_log, "earlier identity"));
 	fx_del_principal(h, "alice");
 	assert_int_equal(fb_acl(assigned, topic, MOSQ_ACL_READ), MOSQ_ERR_ACL_DENIED);
+	/* the hub's services are no principals of the directory */
+	assert_int_equal(
+		fb_acl(fb_stored("$hub/hubd-1", "$hub"), topic, MOSQ_ACL_READ), MOSQ_ERR_SUCCESS);
 }
 
 /* A will sent after the connection's record is gone (MQTT 5 Will Delay
