@@ -233,9 +233,9 @@ class ClientIds(BrokerTestCase):
                                         pred=lambda m: m[1] == b"w1"),
                              "a will was dropped because the user has another connection")
         a2.close()
-        time.sleep(0.5)
-        self.assertEqual([m for m in w.take("users/alice/status") if b"will" in m[1]], [],
-                         "a status will said offline while alice is online")
+        self.assertTrue(self.stack.wait_log("broker", "/alice-w2 closed its connection", 3))
+        self.assertIsNone(w.wait_msg("users/alice/status", 0.5, pred=lambda m: b"will" in m[1]),
+                          "a status will said offline while alice is online")
         # takeover of a clean session: its will goes out, as on mosquitto
         t1 = self.rawc("alice", self.stack.token("alice"), "alice-take", 4,
                        will=("rooms/lobby/ev/took/alice", b"t1", 1, False))
@@ -265,7 +265,7 @@ class ClientIds(BrokerTestCase):
                       session_expiry=60,
                       will=("rooms/lobby/ev/cancelled/alice", b"x", 1, False), will_delay=3)
         a.close()
-        time.sleep(0.5)
+        self.assertTrue(self.stack.wait_log("broker", "/alice-delay2 closed its connection", 3))
         back = self.rawc("alice", self.stack.token("alice"), "alice-delay2", 5, clean=False,
                          session_expiry=60)
         self.assertTrue(back.session_present)
@@ -278,7 +278,6 @@ class ClientIds(BrokerTestCase):
                       will=("users/alice/status", b'{"online":false,"will":3}', 1, True),
                       will_delay=1)
         s.close()
-        time.sleep(0.3)
         other = self.rawc("alice", self.stack.token("alice"), "alice-other", 4)
         self.assertIsNone(w.wait_msg("users/alice/status", 3, pred=lambda m: b"will" in m[1]))
         for c in (back, other):
@@ -305,7 +304,11 @@ class ClientIds(BrokerTestCase):
                 c.collect(2.0)
                 c.ping(1.0)
         self.stack.hubctl("revoke", "ops", "alice")
-        time.sleep(0.7)
+        # in force at the broker once a subscription to ops is refused
+        probe = self.rawc("alice", self.stack.token("alice"), "probe", 5)
+        self.assertTrue(wait_until(lambda: probe.subscribe(["rooms/ops/ev/#"]) == [0x87],
+                                   3.0, 0.05), "the revocation never reached the broker")
+        probe.disconnect()
         self.publish_as("bob", "rooms/lobby/ev/chat/bob", b"while-kicked")
         self.publish_as("bob", "rooms/ops/ev/chat/bob", b"ops-after-revoke")
         for v in (4, 5):

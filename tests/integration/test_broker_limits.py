@@ -180,7 +180,10 @@ class Limits(BrokerTestCase):
                 read_acks()
         except (Closed, OSError):
             pass
-        time.sleep(0.3)
+        try:
+            c.ping(5.0)  # the broker has taken every publish before it
+        except (Closed, OSError, socket.timeout):
+            pass
         read_acks()
         grown = rss_mib(pid) - base
         bound = (conf_value("max_inflight_bytes") + conf_value("max_queued_bytes") +
@@ -227,8 +230,7 @@ class Limits(BrokerTestCase):
 
     @timeout(60)
     def test_04_connections_per_address(self):
-        # let the earlier tests' connections be gone
-        time.sleep(0.5)
+        # (connections of earlier tests still closing only make more refused)
         conns = []
         for i in range(PER_ADDRESS + 2):
             c = RawClient(self.port)
@@ -279,8 +281,8 @@ class Limits(BrokerTestCase):
         # every session offline before the publish
         self.assertTrue(self.stack.wait_log("broker", "/keep4 disconnected", 3.0))
         p = self.rawc("alice", "stored-pub")
+        # the PUBACK comes after the message was queued for every session
         self.assertEqual(p.publish("rooms/mem/ev/queued/alice", b"q", qos=1), 0)
-        time.sleep(0.3)
         got = 0
         for i in range(5):
             c = RawClient(self.port)
