@@ -219,30 +219,23 @@ static int flush_cb(void *ud, const char *topic, void *value)
 	return 0;
 }
 
-static void write_batch(struct hauth_retain *r, struct hc_hmap *batch)
+static void write_batch(struct hauth_retain *r, struct flush_ud *f, struct hc_hmap *batch)
 {
-	struct flush_ud f = {0};
-	if (sqlite3_prepare_v2(r->db,
-		    "INSERT OR REPLACE INTO retained(topic, bytes, room, room_gen, subject, "
-		    "subject_gen, writer, writer_gen) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
-		    -1, &f.put, NULL) != SQLITE_OK ||
-		sqlite3_prepare_v2(r->db, "DELETE FROM retained WHERE topic = ?", -1, &f.del,
-			NULL) != SQLITE_OK) {
-		f.errors++;
+	f->errors = 0;
+	if (!f->put || !f->del || sqlite3_exec(r->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+		f->errors++;
 	} else {
-		sqlite3_exec(r->db, "BEGIN", NULL, NULL, NULL);
+		hc_hmap_each(batch, flush_cb, f);
+		if (sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+			f->errors++;
+			sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+		}
 	}
-	if (!f.errors)
-		hc_hmap_each(batch, flush_cb, &f);
-	if (f.put && f.del && sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		f.errors++;
-	sqlite3_finalize(f.put);
-	sqlite3_finalize(f.del);
-	if (f.errors) {
+	if (f->errors) {
 		pthread_mutex_lock(&r->lock);
-		r->write_errors += (uint64_t)f.errors;
+		r->write_errors += (uint64_t)f->errors;
 		pthread_mutex_unlock(&r->lock);
-		hc_warn("msg=\"retained index: writes failed\" count=%d err=\"%s\"", f.errors,
+		hc_warn("msg=\"retained index: writes failed\" count=%d err=\"%s\"", f->errors,
 			sqlite3_errmsg(r->db));
 	}
 }
@@ -258,32 +251,41 @@ static int free_op_cb(void *ud, const char *key, void *value)
 static void *writer_main(void *arg)
 {
 	struct hauth_retain *r = arg;
+	struct flush_ud f = {0};
 	struct hc_hmap batch;
 	bool stop = false;
 
+	sqlite3_prepare_v2(r->db,
+		"INSERT OR REPLACE INTO retained(topic, bytes, room, room_gen, subject, "
+		"subject_gen, writer, writer_gen) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+		-1, &f.put, NULL);
+	sqlite3_prepare_v2(r->db, "DELETE FROM retained WHERE topic = ?", -1, &f.del, NULL);
 	while (!stop) {
 		struct timespec until;
 		pthread_mutex_lock(&r->lock);
+		while (!r->stopping && !r->pending.count)
+			pthread_cond_wait(&r->cond, &r->lock);
+		/* gather for FLUSH_MS (more changes signal meanwhile: keep
+		 * waiting), then one transaction for the burst */
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_nsec += FLUSH_MS * 1000000L;
 		if (until.tv_nsec >= 1000000000L) {
 			until.tv_sec++;
 			until.tv_nsec -= 1000000000L;
 		}
-		while (!r->stopping && !r->pending.count)
-			pthread_cond_wait(&r->cond, &r->lock);
-		/* gather for a moment: one transaction for a burst */
-		if (!r->stopping)
-			pthread_cond_timedwait(&r->cond, &r->lock, &until);
+		while (!r->stopping && pthread_cond_timedwait(&r->cond, &r->lock, &until) == 0)
+			;
 		batch = r->pending;
 		hc_hmap_init(&r->pending);
 		stop = r->stopping;
 		pthread_mutex_unlock(&r->lock);
 		if (batch.count)
-			write_batch(r, &batch);
+			write_batch(r, &f, &batch);
 		hc_hmap_each(&batch, free_op_cb, NULL);
 		hc_hmap_clear(&batch);
 	}
+	sqlite3_finalize(f.put);
+	sqlite3_finalize(f.del);
 	return NULL;
 }
 
