@@ -458,8 +458,11 @@ const char *hauth_retain__publish(
 	}
 	classify(h, topic, writer, &e);
 	e.bytes = cost(topic, len);
-	/* a replacement gives back what the old one took */
+	/* a replacement gives back what the old one took (the hub's own
+	 * entries, writer "", took nothing) */
 	old = hc_hmap_get(&r->index, topic, strlen(topic));
+	if (old && !*old->writer)
+		old = NULL;
 	if (old && *old->room && !strcmp(old->room, e.room)) {
 		same_room_count = 1;
 		same_room_bytes = old->bytes;

@@ -196,11 +196,24 @@ static void test_identity_deleted_or_created_again(void **state)
 	}
 }
 
+/* Replacing one of the hub's own retained messages (the status it wrote
+ * when alice connected) charges alice in full: it took nothing before. */
+static void test_replacing_the_hubs_own(void **state)
+{
+	(void)state;
+	assert_int_equal(fb_message_retained(alice, "users/alice/status", "{}"), 0);
+	assert_int_equal(fb_message_retained(alice, "rooms/lobby/ev/a/alice", "1"), 0);
+	assert_int_equal(fb_message_retained(alice, "rooms/lobby/ev/b/alice", "1"), 0);
+	assert_int_equal(
+		fb_message_retained(alice, "rooms/lobby/ev/c/alice", "1"), MOSQ_ERR_ACL_DENIED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_identity_bounds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_room_bounds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replacing_the_hubs_own, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_room_deleted_or_created_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(
