@@ -23,6 +23,9 @@ MIB = 1024 * 1024
 SIZE = MIB - 64            # a payload that fits max_packet_size (1 MiB)
 MESSAGES = 150             # 150 MiB a subscriber would make the broker hold
 PER_ADDRESS = 48
+# AddressSanitizer keeps freed memory in quarantine (256 MiB): the broker's
+# RSS says nothing about what it holds then (the figures are still printed)
+ASAN = bool(harness.sanitizer_preload())
 
 
 def conf_value(name):
@@ -133,8 +136,9 @@ class Limits(BrokerTestCase):
             grown = rss_mib(pid) - base
             print("  non-reading subscriber, QoS %d: %d x 1 MiB published, broker RSS +%.1f MiB "
                   "(bound %.1f MiB)" % (qos, MESSAGES, grown, bound), file=sys.stderr)
-            self.assertLess(grown, bound, "a non-reading subscriber grew the broker by %.0f MiB"
-                            % grown)
+            if not ASAN:
+                self.assertLess(grown, bound,
+                                "a non-reading subscriber grew the broker by %.0f MiB" % grown)
             self.assertEqual(got, MESSAGES, "a reading subscriber missed messages")
             self.assertIsNotNone(reader.wait_msg("rooms/mem/ev/done/alice", 5))
             self.assertIn("| deliver | dropping backlog=", self.stack.log("broker"))
@@ -190,7 +194,8 @@ class Limits(BrokerTestCase):
                  2 * conf_value("max_packet_size")) / MIB + 16
         print("  QoS 2 without PUBREL: %d sent, %d refused with 0x97, broker RSS +%.1f MiB "
               "(bound %.1f MiB)" % (sent, refused, grown, bound), file=sys.stderr)
-        self.assertLess(grown, bound)
+        if not ASAN:
+            self.assertLess(grown, bound)
         self.assertGreater(refused, 0, "no QoS 2 publish was refused (PUBREC 0x97)")
         # the others are served
         p = self.rawc("alice", "q2-other", version=5)
