@@ -165,16 +165,31 @@ class Stack:
 
     def start_broker(self, extra="", debug=True):
         self.prepare_data()
-        conf = self.broker_conf(extra, debug)
-        env_extra = sanitizer_preload()
-        if env_extra:
-            saved = dict(self.env)
-            self.env.update(env_extra)
-        try:
-            return self.start("broker", ["mosquitto", "-c", conf], self.ports["mqtt"])
-        finally:
+        for attempt in range(3):
+            conf = self.broker_conf(extra, debug)
+            env_extra = sanitizer_preload()
             if env_extra:
-                self.env = saved
+                saved = dict(self.env)
+                self.env.update(env_extra)
+            try:
+                proc = self.start("broker", ["mosquitto", "-c", conf], self.ports["mqtt"])
+            finally:
+                if env_extra:
+                    self.env = saved
+            # the MQTT port opens first; a WebSocket port taken meanwhile by
+            # another process (free_port cannot reserve) stops the broker
+            # right after: then start again on other ports
+            deadline = time.time() + 10
+            while (proc.poll() is None and time.time() < deadline
+                   and " running" not in self.log("broker")):
+                time.sleep(0.02)
+            if proc.poll() is None or attempt == 2 or "Unable to create" not in self.log("broker"):
+                return proc
+            self.procs.pop("broker", None)
+            self.ports["mqtt"], self.ports["ws"] = free_port(), free_port()
+            self.conf.update(mqtt_port=self.ports["mqtt"], ws_port=self.ports["ws"])
+            self.write_conf(self.conf)
+        return proc
 
     def token(self, user, ttl=None, session_ttl=None):
         """hubctl token; with ttl alone the CLI session ends with the
@@ -819,10 +834,20 @@ def _stack_restart_broker(self, down=0.0):
     conf = os.path.join(self.dir, "mosquitto.conf")
     saved = dict(self.env)
     self.env.update(sanitizer_preload())
+    mark = len(self.log("broker"))
     try:
-        return self.start("broker", ["mosquitto", "-c", conf], self.ports["mqtt"])
+        proc = self.start("broker", ["mosquitto", "-c", conf], self.ports["mqtt"])
     finally:
         self.env = saved
+    # listening is not running yet (the WebSocket listener comes after)
+    deadline = time.time() + 10
+    while proc.poll() is None and time.time() < deadline and \
+            " running" not in self.log("broker")[mark:]:
+        time.sleep(0.02)
+    if proc.poll() is not None:
+        raise RuntimeError("the broker did not come back (exit %s):\n%s"
+                           % (proc.returncode, self.log("broker")[mark:][-3000:]))
+    return proc
 
 
 Stack.use_web = _stack_use_web
