@@ -221,6 +221,14 @@ class Stack:
             return ""
 
     def close(self):
+        # a service that ended on its own is a finding: say so, with its log
+        # (a test that killed it on purpose replaced or popped its entry)
+        for name, proc in list(self.procs.items()):
+            if proc.poll() is not None:
+                import sys as _s
+                tail = "\n".join(self.log(name).splitlines()[-40:])
+                print("harness: %s exited on its own (status %s); its log ends:\n%s"
+                      % (name, proc.returncode, tail), file=_s.stderr)
         for name in list(self.procs):
             self.stop(name)
         if os.environ.get("HUB_KEEP"):
