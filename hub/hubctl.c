@@ -1311,12 +1311,25 @@ static int cmd_restore(int argc, char **argv)
 	return 0;
 }
 
+/* Which store this hubctl uses (cfg loaded), after the global usage. */
+static void store_line(FILE *out)
+{
+	char path[4200], origin[4400];
+	struct stat sb;
+	if (hc_config_db_path(&cfg, path, sizeof(path)) != HUB_OK)
+		return;
+	store_origin(origin, sizeof(origin));
+	fprintf(out, "\nThis hubctl's store: %s (%s; %s)\n", path,
+		stat(path, &sb) == 0 ? "exists" : "missing", origin);
+}
+
 /* help [COMMAND [SUBCOMMAND]] */
 static int cmd_help(int argc, char **argv)
 {
 	if (argc > 1 && !hubctl_help_known(argv[1]))
 		return usage_error("help: unknown command '%.40s'", argv[1]);
-	hubctl_help_print(stdout, argc - 1, argv + 1);
+	if (hubctl_help_print(stdout, argc - 1, argv + 1))
+		store_line(stdout); /* the global usage */
 	return 0;
 }
 
@@ -1442,20 +1455,16 @@ static int cmd_batch(int argc, char **argv)
 
 /* ------------------------------------------------------------------- main */
 
-/* The global usage, and which config and store this hubctl would use. */
+/* --help without a command: the global usage and this hubctl's store. */
 static int global_help(FILE *out)
 {
-	char err[512], path[4200], origin[4400];
-	struct stat sb;
+	char err[512];
 
 	fputs(hubctl_usage_text, out);
-	if (hc_config_load(&cfg, config_arg, err, sizeof(err))) {
+	if (hc_config_load(&cfg, config_arg, err, sizeof(err)))
 		fprintf(out, "\nThis hubctl's config: %s\n", err);
-	} else if (hc_config_db_path(&cfg, path, sizeof(path)) == HUB_OK) {
-		store_origin(origin, sizeof(origin));
-		fprintf(out, "\nThis hubctl's store: %s (%s; %s)\n", path,
-			stat(path, &sb) == 0 ? "exists" : "missing", origin);
-	}
+	else
+		store_line(out);
 	hc_config_free(&cfg);
 	return 0;
 }
