@@ -10,6 +10,7 @@
 #include "hc_util.h"
 #include "store_internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -702,6 +703,28 @@ static int install_store(
 	return HUB_OK; /* the caller renames tmp once the connection is closed */
 }
 
+/* Remove what an interrupted restore (or backup into data_dir) left
+ * beside path: path.tmp-XXXXXX and its SQLite journal. Only with the hub
+ * stopped, when nobody else writes such files. */
+static void remove_stale_temps(const char *path)
+{
+	char dir[PATH_MAX], prefix[NAME_MAX + 8];
+	const char *slash = strrchr(path, '/');
+	struct dirent *de;
+	DIR *d;
+
+	if (!slash || hc_fmt(dir, sizeof(dir), "%.*s", (int)(slash - path + 1), path) ||
+		hc_fmt(prefix, sizeof(prefix), "%s.tmp-", slash + 1))
+		return;
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (!strncmp(de->d_name, prefix, strlen(prefix)))
+			unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+}
+
 static int put_in_place(const char *tmp, const char *dest, char *err, size_t errsz)
 {
 	if (rename(tmp, dest) != 0)
@@ -730,6 +753,9 @@ int hc_backup_restore(const struct hc_backup_paths *p, const char *file, unsigne
 		rc = hc_backup_check_stopped(p, err, errsz);
 	if (rc)
 		return rc;
+	remove_stale_temps(p->db);
+	remove_stale_temps(p->key);
+	remove_stale_temps(p->broker);
 	fresh = stat(p->db, &sb) != 0;
 	fd = make_temp(p->db, tmp, sizeof(tmp));
 	if (fd < 0)
