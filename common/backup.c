@@ -131,6 +131,13 @@ static int make_temp(const char *path, char *tmp, size_t n)
 	return mkostemp(tmp, O_CLOEXEC);
 }
 
+/* Open a database for this module, with SQLite's defensive mode and an
+ * untrusted schema (a backup is a file from elsewhere: its triggers and
+ * views run no side-effecting SQL function here). The hub's own files and
+ * our temporary ones are opened with SQLITE_OPEN_NOFOLLOW (HUB_FILE): they
+ * sit in a directory the service account may write, and hubctl may run as
+ * root; a backup FILE named by the operator may be a link. */
+#define HUB_FILE SQLITE_OPEN_NOFOLLOW
 static int open_db(const char *path, int flags, sqlite3 **db, char *err, size_t errsz)
 {
 	int rc = sqlite3_open_v2(path, db, flags, NULL);
@@ -141,6 +148,8 @@ static int open_db(const char *path, int flags, sqlite3 **db, char *err, size_t 
 		return HUB_ERR_DB;
 	}
 	sqlite3_extended_result_codes(*db, 0);
+	sqlite3_db_config(*db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(*db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
 	return HUB_OK;
 }
 
@@ -315,9 +324,9 @@ int hc_backup_write(const struct hc_backup_paths *p, const char *file, bool repl
 	close(fd);
 	made = true;
 	/* the source: a read connection, one read transaction for all pages */
-	rc = open_db(p->db, SQLITE_OPEN_READONLY, &src, err, errsz);
+	rc = open_db(p->db, SQLITE_OPEN_READONLY | HUB_FILE, &src, err, errsz);
 	if (!rc)
-		rc = open_db(tmp, SQLITE_OPEN_READWRITE, &dst, err, errsz);
+		rc = open_db(tmp, SQLITE_OPEN_READWRITE | HUB_FILE, &dst, err, errsz);
 	if (rc)
 		goto out;
 	sqlite3_busy_timeout(src, 5000);
@@ -485,7 +494,7 @@ int hc_backup_inspect(const char *file, struct hc_backup_info *info, char *err, 
  * mode every open connection holds a shared lock on the file. */
 static int lock_store(const char *path, sqlite3 **db, char *err, size_t errsz)
 {
-	int rc = open_db(path, SQLITE_OPEN_READWRITE, db, err, errsz);
+	int rc = open_db(path, SQLITE_OPEN_READWRITE | HUB_FILE, db, err, errsz);
 	if (rc)
 		return rc;
 	sqlite3_busy_timeout(*db, 0);
@@ -618,7 +627,7 @@ static int prepare_store(sqlite3 *src, const char *tmp, unsigned flags, struct h
 	sqlite3 **out, char *err, size_t errsz)
 {
 	sqlite3 *db = NULL;
-	int rc = open_db(tmp, SQLITE_OPEN_READWRITE, &db, err, errsz);
+	int rc = open_db(tmp, SQLITE_OPEN_READWRITE | HUB_FILE, &db, err, errsz);
 	if (rc)
 		return rc;
 	rc = copy_db(src, db);

@@ -26,6 +26,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <openssl/crypto.h>
 #include <stdarg.h>
@@ -1219,8 +1220,10 @@ static int hand_over(const struct paths *x)
 	if (stat(hc_cfg_str(&cfg, HC_CFG_DATA_DIR), &sb) != 0)
 		return fail("%s: %s", hc_cfg_str(&cfg, HC_CFG_DATA_DIR), strerror(errno));
 	/* data_dir now belongs to the account: its owner is the one to use */
+	/* never through a link (the account may write data_dir) */
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-		if (chown(files[i], sb.st_uid, sb.st_gid) != 0 && errno != ENOENT)
+		if (fchownat(AT_FDCWD, files[i], sb.st_uid, sb.st_gid, AT_SYMLINK_NOFOLLOW) != 0 &&
+			errno != ENOENT)
 			return fail(
 				"%s: cannot hand it to %s: %s", files[i], user, strerror(errno));
 	return 0;

@@ -943,6 +943,50 @@ class Cli(CliCase):
             self.assertIn("This hubctl's store: %s/data/hub.db (missing; the default data_dir"
                           % lone, r.stdout)
 
+    @unittest.skipUnless(os.geteuid() == 0 and harness.run_as_account(),
+                         "needs root and the run_as account")
+    def test_92_links_in_the_data_dir(self):
+        """The service account may write data_dir: a link it leaves there
+        must not make hubctl, run as root, hand the file it points to over
+        to the account (it used to chown through links), nor restore or
+        back up through it."""
+        data = os.path.join(self.s.dir, "data-links")
+        env = dict(self.s.env, HUB_DATA_DIR=data)
+        self.assertOk(self.run_ctl("--create-store", "room", "add", "x", env=env))
+        victim = os.path.join(self.s.dir, "victim")
+        with open(victim, "w") as f:
+            f.write("root's file\n")
+        os.chmod(victim, 0o644)
+        key = os.path.join(data, "token.key")
+        if os.path.exists(key):
+            os.unlink(key)
+        os.symlink(victim, key)
+        self.assertOk(self.run_ctl("room", "list", env=env))
+        st = os.stat(victim)
+        self.assertEqual((st.st_uid, st.st_gid), (0, 0), "chown went through the link")
+        # a backup does not read the key through the link
+        b = os.path.join(self.s.dir, "links-backup.db")
+        r = self.run_ctl("backup", b, env=env)
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn("token.key", r.stderr)
+        self.assertFalse(os.path.exists(b))
+        # a restore replaces the link, never writes through it
+        good = os.path.join(self.s.dir, "good-backup.db")
+        self.s.token("alice")  # (the key exists once a token was made)
+        self.assertRegex(self.assertOk(self.run_ctl("backup", good)), "(?m)^token key: included$")
+        self.assertOk(self.run_ctl("restore", good, "--yes", env=env))
+        self.assertFalse(os.path.islink(key))
+        with open(victim) as f:
+            self.assertEqual(f.read(), "root's file\n")
+        self.assertEqual(os.stat(victim).st_uid, 0)
+        # the store itself as a link: refused, the target untouched
+        os.rename(os.path.join(data, "hub.db"), os.path.join(self.s.dir, "elsewhere.db"))
+        os.symlink(os.path.join(self.s.dir, "elsewhere.db"), os.path.join(data, "hub.db"))
+        r = self.run_ctl("restore", good, "--yes", env=env)
+        self.assertEqual(r.returncode, 1, r)
+        r = self.run_ctl("backup", b, env=env)
+        self.assertEqual(r.returncode, 1, r)
+
     def test_91_bad_config(self):
         bad = os.path.join(self.s.dir, "bad.conf")
         cases = [
