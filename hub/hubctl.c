@@ -44,9 +44,10 @@ static struct hc_config cfg;
 static const char *config_arg; /* --config FILE, or NULL */
 static bool create_store;      /* --create-store: a missing store may be made */
 static struct hc_store *store;
-static int64_t seq_at_open; /* change log position when the store was opened */
-static bool in_batch;	    /* running the lines of `hubctl batch` */
-static int batch_line;	    /* the batch line being run (0: none), named in errors */
+static char help_hint[48] = "hubctl --help"; /* where a usage error points */
+static int64_t seq_at_open;		     /* change log position when the store was opened */
+static bool in_batch;			     /* running the lines of `hubctl batch` */
+static int batch_line; /* the batch line being run (0: none), named in errors */
 
 /* "hubctl: " and, in a batch, "batch line N: ": every error is one line */
 static void error_prefix(void)
@@ -64,7 +65,7 @@ static int usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputs(" (hubctl --help)\n", stderr);
+	fprintf(stderr, " (%s)\n", help_hint);
 	return EXIT_USAGE;
 }
 
@@ -1338,8 +1339,23 @@ static int cmd_help(int argc, char **argv)
 
 /* ------------------------------------------------------------------ batch */
 
+/* Usage errors of this command point to its own help: "hubctl user add
+ * --help", "hubctl user --help" (a word that is no subcommand of it), or
+ * "hubctl --help" (no such command). Only table words are copied. */
+static void set_help_hint(int argc, char **argv)
+{
+	if (!hubctl_help_known(argv[0]))
+		snprintf(help_hint, sizeof(help_hint), "hubctl --help");
+	else if (argc > 1 && hubctl_help_has(argv[0], argv[1]))
+		snprintf(help_hint, sizeof(help_hint), "hubctl %.16s %.16s --help", argv[0],
+			argv[1]);
+	else
+		snprintf(help_hint, sizeof(help_hint), "hubctl %.16s --help", argv[0]);
+}
+
 static int dispatch(int argc, char **argv)
 {
+	set_help_hint(argc, argv);
 	/* a fresh getopt state for this command (glibc: optind 0 re-initialises;
 	 * each command then starts at its own argv[2]) */
 	static char *none[] = {"hubctl", NULL};

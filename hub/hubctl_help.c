@@ -270,6 +270,15 @@ bool hubctl_help_known(const char *cmd)
 	return !strcmp(cmd, "help");
 }
 
+bool hubctl_help_has(const char *cmd, const char *sub)
+{
+	for (size_t i = 0; i < TABLE_LEN; i++)
+		if (!strcmp(table[i].cmd, cmd) &&
+			(sub ? table[i].sub && !strcmp(table[i].sub, sub) : !table[i].sub))
+			return true;
+	return false;
+}
+
 int hubctl_help_print(FILE *out, int n, char **words)
 {
 	const char *cmd = NULL, *sub = NULL;

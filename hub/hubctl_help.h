@@ -32,4 +32,8 @@ int hubctl_help_print(FILE *out, int n, char **words);
 /* Whether cmd is a command with help (every command hubctl runs). */
 bool hubctl_help_known(const char *cmd);
 
+/* Whether cmd sub has a help row of its own (sub NULL: cmd has a row
+ * without subcommand). */
+bool hubctl_help_has(const char *cmd, const char *sub);
+
 #endif

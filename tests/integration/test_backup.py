@@ -342,7 +342,7 @@ class BackupRestore(unittest.TestCase):
         r = self.ctl(s, "restore", b)
         self.assertEqual((r.returncode, r.stdout), (2, ""))
         self.assertEqual(r.stderr, "hubctl: restore replaces the store at %s (2 users, 0 "
-                         "devices, 0 rooms): add --yes to replace it (hubctl --help)\n"
+                         "devices, 0 rooms): add --yes to replace it (hubctl restore --help)\n"
                          % s.db_path())
         self.assertIn("later", s.hubctl("user", "list").stdout)
         # on a terminal: asked; no is no

@@ -79,7 +79,8 @@ class CliCase(unittest.TestCase):
         self.assertTrue(lines[0].startswith("hubctl: "), "%s: %r" % (what, lines[0]))
         self.assertIn(text, lines[0], what)
         if code == 2:
-            self.assertTrue(lines[0].endswith(" (hubctl --help)"), "%s: %r" % (what, lines[0]))
+            # the hint names the help of the command at fault
+            self.assertRegex(lines[0], r" \(hubctl( [a-z]+){0,2} --help\)$", what)
         return lines[0]
 
     def assertUsage(self, r, text, what=""):
@@ -329,6 +330,21 @@ class Cli(CliCase):
         self.assertEqual(self.snapshot(), before, "a usage error changed the store")
 
     # ---- failures: exit 1 ---------------------------------------------------
+    def test_02b_usage_errors_point_to_their_help(self):
+        for args, hint in ((["user", "add"], "hubctl user add --help"),
+                           (["user", "frob"], "hubctl user --help"),
+                           (["user"], "hubctl user --help"),
+                           (["grant", "lobby"], "hubctl grant --help"),
+                           (["session", "revoke"], "hubctl session revoke --help"),
+                           (["backup"], "hubctl backup --help"),
+                           (["bogus"], "hubctl --help"),
+                           (["--bogus"], "hubctl --help")):
+            line = self.assertUsage(self.ctl(*args), "", args)
+            self.assertTrue(line.endswith(" (%s)" % hint), line)
+            # and that help exists
+            if hint != "hubctl --help":
+                self.assertOk(self.ctl(*hint.split()[1:]))
+
     def test_03_failures(self):
         pw = "longenough1\n"
         table = [
@@ -855,7 +871,7 @@ class Cli(CliCase):
         r = self.ctl("batch", "-", input="room add b-4\nroom frob\nroom add b-5\n")
         self.assertEqual((r.returncode, r.stdout), (2, "room b-4 added\n"))
         self.assertEqual(r.stderr,
-                         "hubctl: batch line 2: room: unknown subcommand 'frob' (hubctl --help)\n")
+                         "hubctl: batch line 2: room: unknown subcommand 'frob' (hubctl room --help)\n")
         cases = [
             ("user add b-x\n", 2, "batch line 1: user add in a batch needs --password"),
             ("user passwd b-user\n", 2, "batch line 1: user passwd in a batch needs --password"),
