@@ -507,6 +507,9 @@ static int lock_store(const char *path, sqlite3 **db, char *err, size_t errsz)
 			"%s is open in another process (hubd, the broker, the gateway or a "
 			"hubctl): stop the stack first",
 			path);
+	else if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT)
+		rc = set_err(
+			err, errsz, HUB_ERR_INVAL, "%s is damaged: %s", path, sqlite3_errmsg(*db));
 	else
 		rc = set_err(err, errsz, HUB_ERR_DB, "%s: %s", path, sqlite3_errmsg(*db));
 	sqlite3_close(*db);
@@ -532,7 +535,9 @@ int hc_backup_check_stopped(const struct hc_backup_paths *p, char *err, size_t e
 		return HUB_OK;
 	rc = lock_store(p->db, &db, err, errsz);
 	sqlite3_close(db);
-	return rc;
+	/* a damaged store takes no lock to tell by; it is what a restore is
+	 * for (the restore moves it aside) */
+	return rc == HUB_ERR_INVAL ? HUB_OK : rc;
 }
 
 /* Write the blob `name` of the backup into a new temporary file beside
@@ -664,43 +669,68 @@ static int prepare_store(sqlite3 *src, const char *tmp, unsigned flags, struct h
 	return HUB_OK;
 }
 
+/* Move a damaged store (and its -wal and -shm) aside, to path.damaged-<unix
+ * time>, named in aside: kept for whoever wants to look into it. */
+static int set_aside(const char *path, char *aside, size_t n, char *err, size_t errsz)
+{
+	char from[PATH_MAX + 8], to[PATH_MAX + 40];
+	if (hc_fmt(aside, n, "%s.damaged-%lld", path, (long long)hc_now()))
+		return set_err(err, errsz, HUB_ERR_TOOBIG, "%s: path too long", path);
+	for (int i = 0; i < 3; i++) {
+		const char *suffix = i == 0 ? "" : i == 1 ? "-wal" : "-shm";
+		if (hc_fmt(from, sizeof(from), "%s%s", path, suffix) ||
+			hc_fmt(to, sizeof(to), "%s%s", aside, suffix))
+			return set_err(err, errsz, HUB_ERR_TOOBIG, "%s: path too long", path);
+		if (rename(from, to) != 0 && errno != ENOENT)
+			return set_err(err, errsz, HUB_ERR_IO, "%s: %s", from, strerror(errno));
+	}
+	sync_parent(path);
+	return HUB_OK;
+}
+
 /* Put the prepared store in place. A store already there is overwritten
  * page by page in one transaction of its own (rollback journal), under
  * its exclusive lock, then put back in WAL mode: old or new, never a mix,
- * and nobody can open it meanwhile. With no store, the prepared file is
- * renamed into place (after removing a stale -wal or -shm, which SQLite
- * would otherwise apply to it). */
-static int install_store(
-	sqlite3 *prepared, const char *tmp, const char *path, char *err, size_t errsz)
+ * and nobody can open it meanwhile. With no store (or a damaged one,
+ * first moved aside), the prepared file is to be renamed into place
+ * (*rename_it), after removing a stale -wal or -shm, which SQLite would
+ * otherwise apply to it. */
+static int install_store(sqlite3 *prepared, const char *tmp, const char *path,
+	struct hc_backup_info *info, bool *rename_it, char *err, size_t errsz)
 {
 	char side[PATH_MAX + 8];
 	sqlite3 *live = NULL;
 	struct stat sb;
 	int rc;
 
+	*rename_it = false;
 	if (stat(path, &sb) == 0) {
 		rc = lock_store(path, &live, err, errsz);
+		if (rc == HUB_ERR_INVAL)
+			rc = set_aside(path, info->set_aside, sizeof(info->set_aside), err, errsz);
+		else if (!rc) {
+			if (exec(live, "PRAGMA journal_mode=DELETE") ||
+				exec(live, "PRAGMA synchronous=FULL")) {
+				set_err(err, errsz, 0, "%s: %s", path, sqlite3_errmsg(live));
+				sqlite3_close(live);
+				return HUB_ERR_DB;
+			}
+			rc = copy_db(prepared, live);
+			if (rc != SQLITE_OK) {
+				set_err(err, errsz, 0, "%s: cannot write the store: %s", path,
+					sqlite3_errstr(rc));
+				sqlite3_close(live);
+				return HUB_ERR_DB;
+			}
+			/* a failure here leaves the restored store in rollback
+			 * mode, which the services' first open sets back to WAL */
+			exec(live, "PRAGMA journal_mode=WAL");
+			if (sqlite3_close(live) != SQLITE_OK)
+				return set_err(err, errsz, HUB_ERR_DB, "%s: cannot close", path);
+			return HUB_OK;
+		}
 		if (rc)
 			return rc;
-		if (exec(live, "PRAGMA journal_mode=DELETE") ||
-			exec(live, "PRAGMA synchronous=FULL")) {
-			set_err(err, errsz, 0, "%s: %s", path, sqlite3_errmsg(live));
-			sqlite3_close(live);
-			return HUB_ERR_DB;
-		}
-		rc = copy_db(prepared, live);
-		if (rc != SQLITE_OK) {
-			set_err(err, errsz, 0, "%s: cannot write the store: %s", path,
-				sqlite3_errstr(rc));
-			sqlite3_close(live);
-			return HUB_ERR_DB;
-		}
-		/* a failure here leaves the restored store in rollback mode,
-		 * which the services' first open sets back to WAL */
-		exec(live, "PRAGMA journal_mode=WAL");
-		if (sqlite3_close(live) != SQLITE_OK)
-			return set_err(err, errsz, HUB_ERR_DB, "%s: cannot close", path);
-		return HUB_OK;
 	}
 	if (exec(prepared, "PRAGMA journal_mode=WAL"))
 		return set_err(err, errsz, HUB_ERR_DB, "%s: %s", tmp, sqlite3_errmsg(prepared));
@@ -709,7 +739,8 @@ static int install_store(
 			unlink(side) != 0 && errno != ENOENT)
 			return set_err(err, errsz, HUB_ERR_IO, "%s: %s", side, strerror(errno));
 	}
-	return HUB_OK; /* the caller renames tmp once the connection is closed */
+	*rename_it = true; /* once the connection is closed */
+	return HUB_OK;
 }
 
 /* Remove what an interrupted restore (or backup into data_dir) left
@@ -748,8 +779,7 @@ int hc_backup_restore(const struct hc_backup_paths *p, const char *file, unsigne
 	struct hc_backup_info local;
 	char tmp[PATH_MAX + 16], key_tmp[PATH_MAX + 16], broker_tmp[PATH_MAX + 16];
 	sqlite3 *src = NULL, *prepared = NULL;
-	bool have_key = false, have_broker = false, fresh;
-	struct stat sb;
+	bool have_key = false, have_broker = false, rename_it = false;
 	int fd, rc;
 
 	if (!info)
@@ -765,7 +795,6 @@ int hc_backup_restore(const struct hc_backup_paths *p, const char *file, unsigne
 	remove_stale_temps(p->db);
 	remove_stale_temps(p->key);
 	remove_stale_temps(p->broker);
-	fresh = stat(p->db, &sb) != 0;
 	fd = make_temp(p->db, tmp, sizeof(tmp));
 	if (fd < 0)
 		return set_err(err, errsz, HUB_ERR_IO, "cannot create a file beside %s: %s", p->db,
@@ -783,13 +812,13 @@ int hc_backup_restore(const struct hc_backup_paths *p, const char *file, unsigne
 	sqlite3_close(src);
 	src = NULL;
 	if (!rc)
-		rc = install_store(prepared, tmp, p->db, err, errsz);
+		rc = install_store(prepared, tmp, p->db, info, &rename_it, err, errsz);
 	if (!rc && sqlite3_close(prepared) != SQLITE_OK)
 		rc = set_err(err, errsz, HUB_ERR_DB, "%s: cannot close", tmp);
 	else if (rc)
 		sqlite3_close(prepared);
 	prepared = NULL;
-	if (!rc && fresh) {
+	if (!rc && rename_it) {
 		rc = sync_file(tmp)
 			     ? set_err(err, errsz, HUB_ERR_IO, "%s: %s", tmp, strerror(errno))
 			     : put_in_place(tmp, p->db, err, errsz);

@@ -18,7 +18,9 @@
  * makes it refuse. The store is replaced in one SQLite transaction while
  * the restore holds the store's exclusive lock (or, with no store yet, by
  * a rename), so it is the old one or the new one, never a mix; the key and
- * the broker state are each written beside their place and renamed.
+ * the broker state are each written beside their place and renamed. A
+ * damaged store (SQLite: not a database, or corrupt) is moved aside to
+ * hub.db.damaged-<unix time> and the backup renamed into place.
  *
  * Blocking file and SQLite work: for hubctl, never for a service loop.
  */
@@ -60,6 +62,8 @@ struct hc_backup_info {
 	char broker_note[160];
 	/* restore: sessions ended because they were live in the backup */
 	int64_t sessions_ended;
+	/* restore: where a damaged store (not a database) was moved, or "" */
+	char set_aside[512];
 };
 
 enum hc_restore_flags {

@@ -1299,6 +1299,8 @@ static int cmd_restore(int argc, char **argv)
 	else
 		printf("restored %s (a copy of a store, not a hubctl backup) into %s\n", file,
 			x.db);
+	if (in.set_aside[0])
+		printf("the damaged store was moved to %s\n", in.set_aside);
 	print_counts(&in);
 	if (keep)
 		printf("sessions: kept (--keep-sessions)\n");

@@ -524,6 +524,38 @@ static void test_bad_backups_refused(void **state)
 	assert_int_equal(q(b.db, "SELECT count(*) FROM principals WHERE name = 'keepme'"), 1);
 	assert_no_temp(b.dir);
 
+	/* a damaged store (what a restore is for): moved aside, not refused */
+	{
+		struct hc_backup_info r;
+		char aside[800];
+		assert_int_equal(
+			hc_backup_write(&a.p, file, true, "t", NULL, err, sizeof(err)), HUB_OK);
+		assert_int_equal(tu_write_str(b.db, "garbage where the store was, not SQLite at "
+						    "all, long enough to be read as a header"),
+			0);
+		assert_int_equal(hc_backup_check_stopped(&b.p, err, sizeof(err)), HUB_OK);
+		assert_int_equal(hc_backup_restore(&b.p, file, 0, &r, err, sizeof(err)), HUB_OK);
+		assert_non_null(strstr(r.set_aside, "/hub.db.damaged-"));
+		assert_int_equal(q(b.db, "SELECT count(*) FROM principals"), 3);
+		assert_int_equal(hc_fmt(aside, sizeof(aside), "%s", r.set_aside), HUB_OK);
+		{
+			char buf[16] = "";
+			FILE *g = fopen(aside, "r");
+			assert_non_null(g);
+			assert_non_null(fgets(buf, sizeof(buf), g));
+			fclose(g);
+			assert_int_equal(strncmp(buf, "garbage", 7), 0);
+		}
+		assert_no_temp(b.dir);
+		/* put keepme's store back for the case below */
+		unlink(b.db);
+		{
+			struct hc_store *st = open_rw(b.db);
+			assert_int_equal(hc_store_user_add(st, "keepme", "K", "user", "h"), HUB_OK);
+			hc_store_close(st);
+		}
+	}
+
 	/* a plain copy of a stopped hub's store restores, as a store alone */
 	{
 		struct hc_backup_info in;
