@@ -1273,7 +1273,7 @@ static int cmd_restore(int argc, char **argv)
 			snprintf(have, sizeof(have), "%lld users, %lld devices, %lld rooms",
 				(long long)now.users, (long long)now.devices, (long long)now.rooms);
 		else
-			snprintf(have, sizeof(have), "unreadable: %.150s", err);
+			snprintf(have, sizeof(have), "not a readable store: it is moved aside");
 		if (!yes && !can_confirm())
 			return usage_error("restore replaces the store at %s (%s): add --yes to "
 					   "replace it",
