@@ -1235,6 +1235,7 @@ static int cmd_restore(int argc, char **argv)
 	static const struct option opts[] = {
 		{"yes", no_argument, 0, 'y'}, {"keep-sessions", no_argument, 0, 'k'}, {0, 0, 0, 0}};
 	struct hc_backup_info in, now;
+	struct stat lsb;
 	struct paths x;
 	char err[1024], when[32], question[4600];
 	const char *file;
@@ -1267,8 +1268,13 @@ static int cmd_restore(int argc, char **argv)
 		return fail("%s", err);
 	if ((rc = hc_backup_check_stopped(&x.p, err, sizeof(err))))
 		return fail("%s", err);
-	if (access(x.db, F_OK) == 0) {
+	if (lstat(x.db, &lsb) == 0) {
 		char have[200];
+		/* (a link there is refused by the restore itself) */
+		if (S_ISLNK(lsb.st_mode))
+			return fail("%s is a symbolic link, not the store: refusing to restore "
+				    "through it",
+				x.db);
 		if (hc_backup_inspect(x.db, &now, err, sizeof(err)) == HUB_OK)
 			snprintf(have, sizeof(have), "%lld users, %lld devices, %lld rooms",
 				(long long)now.users, (long long)now.devices, (long long)now.rooms);
