@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: MIT
 # The two front doors: `make run` (install what is missing, build, run the
-# whole stack with demo data) and `make test` (build, run every test).
+# whole stack with demo data) and `make test` (build, run every test); and
+# `make install` for a machine that serves (systemd services, docs/deploy.md).
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build run test start stop status clean deps
+.PHONY: all build run test start stop status clean deps install
 
 all: build
 
@@ -18,6 +19,11 @@ run: build
 
 start: build
 	HUB_BUILD_DIR=$(CURDIR)/$(BUILD) scripts/stack start
+
+# as systemd services under /usr/local, /etc/hub, /var/lib/hub (docs/deploy.md);
+# options: make install INSTALL_ARGS="--enable"
+install: build
+	HUB_BUILD_DIR=$(CURDIR)/$(BUILD) scripts/install $(INSTALL_ARGS)
 
 stop:
 	scripts/stack stop

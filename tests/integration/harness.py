@@ -244,9 +244,15 @@ class Stack:
 
     # ---- tools -----------------------------------------------------------
     def hubctl(self, *args, input=None, check=True):
-        """Run build/bin/hubctl with this stack's config; returns
-        CompletedProcess with text stdout/stderr."""
-        r = subprocess.run([os.path.join(BIN, "hubctl")] + [str(a) for a in args],
+        """Run build/bin/hubctl with this stack's config (--create-store
+        while there is no store yet); returns CompletedProcess with text
+        stdout/stderr."""
+        args = [str(a) for a in args]
+        if not os.path.exists(os.path.join(self.data, "hub.db")):
+            # a test that provisions before any service ran: hubctl makes
+            # the store only when asked to
+            args = ["--create-store"] + args
+        r = subprocess.run([os.path.join(BIN, "hubctl")] + args,
                            env=self.env, capture_output=True, text=True, input=input,
                            timeout=60)
         if check and r.returncode != 0:
