@@ -54,6 +54,7 @@ class RawClient:
         self.mid = 0
         self.inbox = []          # (topic, payload, retain)
         self.disconnect_reason = None  # v5 DISCONNECT reason from the broker
+        self.session_present = False   # the CONNACK's flag
         self._buf = b""
 
     # ---- framing ------------------------------------------------------
@@ -165,6 +166,7 @@ class RawClient:
             var += _varint(0)
         self.send_packet(CONNECT, 0, var + payload)
         _, body = self.wait_for(CONNACK)
+        self.session_present = bool(body[0] & 1)
         return body[1]
 
     def subscribe(self, filters, qos=1):
