@@ -477,6 +477,31 @@ class StackScript(unittest.TestCase):
         finally:
             os.close(rfd)
 
+    @timeout(150)
+    def test_10_unreadable_broker_persistence_is_set_aside(self):
+        """What a full disk can leave (docs/reliability.md): a truncated
+        mosquitto.db, which Mosquitto 2.0.11 refuses to load; the stack
+        keeps it aside, says so, and the hub starts."""
+        e = self.stack_env()
+        e.script("start")
+        e.script("stop")
+        db = os.path.join(e.data, "mosquitto.db")
+        with open(db, "rb") as f:
+            head = f.read(40)
+        self.assertTrue(head.startswith(b"\x00\xb5\x00mosquitto db"), head)
+        # cut inside its last record
+        size = os.path.getsize(db)
+        self.assertGreater(size, 100)
+        with open(db, "r+b") as f:
+            f.truncate(size - 3)
+        r = e.script("start")
+        self.assertIn("could not read its persistence file", r.stdout)
+        aside = [f for f in os.listdir(e.data) if f.startswith("mosquitto.db.unreadable-")]
+        self.assertEqual(len(aside), 1, os.listdir(e.data))
+        self.assertEqual(os.path.getsize(os.path.join(e.data, aside[0])), size - 3)
+        self.assertEqual(e.script("status", check=False).returncode, 0)
+        self.assertTrue(listening(e.ports["mqtt"]))
+
     @timeout(60)
     def test_09_logpipe_usage_errors(self):
         for args, want in ((["--max-bytes", "100"], "--max-bytes"),
