@@ -121,6 +121,9 @@ def main():
     ap.add_argument("--workers", type=int, default=2, help="node processes per client kind")
     ap.add_argument("--connect-rate", type=int, default=150, help="per worker, per second")
     ap.add_argument("--ramp-timeout", type=float, default=300)
+    ap.add_argument("--autosave", type=int, default=1,
+                    help="broker autosave_interval (the hub's proposal: 1, a save every 2 s; "
+                         "conf/mosquitto.conf has 60)")
     ap.add_argument("--conf", action="append", default=[],
                     help="extra hub.conf setting name=value (e.g. raised limits)")
     args = ap.parse_args()
@@ -170,7 +173,7 @@ def main():
                                                               time.time() - t0), file=sys.stderr)
 
         # ---- the hub ---------------------------------------------------------
-        st.start_broker(debug=False)
+        st.start_broker("autosave_interval %d\n" % args.autosave, debug=False)
         st.start_hubd()
         st.start_bridge()
         for name in ("broker", "hubd", "bridge"):
