@@ -259,6 +259,10 @@ class FaultBroker(unittest.TestCase):
 
     def crash_broker(self):
         t = time.time()
+        if os.environ.get("FAULT_DEBUG"):
+            import shutil
+            shutil.copy(os.path.join(self.stack.data, "mosquitto.db"),
+                        os.path.join(self.stack.dir, "mosquitto.db.before-kill-%d" % len(self.kills)))
         self.stack.kill9("broker")
         self.kills.append(t)
         self.stack.start_broker_again()
@@ -354,6 +358,45 @@ class FaultBroker(unittest.TestCase):
         watch.close()
         print("  %d + %d events; publisher retries %d; subscriber CONNACKs %r"
               % (n1, n2, pub.retries, sub.sessions), file=sys.stderr)
+
+    @timeout(60)
+    def test_02_offline_session_queues_from_its_first_moment(self):
+        """A persistent session queues what is published right after its
+        connection ends. (The plugin's entry of the ended connection, kept
+        until a later tick, shares the broker context with the offline
+        session; READ checks for it were denied: every QoS 1 message of
+        the first ~100 ms after a disconnect was dropped, 249 of 250 here.
+        Found by test_01 failing now and then in part 2.)"""
+        s = self.stack
+        port = s.ports["mqtt"]
+        lost = 0
+        first = True
+        for rnd in range(5):
+            sub = connect_retry(port, "sub", self.tokens["sub"], "fault-sub2", clean=False)
+            if first:
+                self.assertEqual(sub.subscribe([TOPIC]), [1])
+                first = False
+            sub.collect(0.2)
+            pub = connect_retry(port, "pub", self.tokens["pub"], "fault-pub2")
+            other = connect_retry(port, "watch", self.tokens["watch"], "fault-other")
+            other.disconnect()           # a reap of ended entries is due ...
+            pub.publish(TOPIC, b"0", qos=1)  # ... and runs on this pass
+            sub.disconnect()             # so this entry stays ~100 ms
+            base = 100000 + 1000 * rnd
+            for i in range(50):
+                pub.publish(TOPIC, b"%d" % (base + i), qos=1)
+            pub.disconnect()
+            sub = connect_retry(port, "sub", self.tokens["sub"], "fault-sub2", clean=False)
+            self.assertTrue(sub.session_present)
+            got = set()
+            want = set(range(base, base + 50))
+            deadline = time.time() + 5
+            while not want <= got and time.time() < deadline:
+                got |= {int(p) for _, p, _ in sub.collect(0.1)}
+            lost += len(want - got)
+            sub.disconnect()
+        self.assertEqual(lost, 0, "%d of 250 published right after the disconnect were "
+                         "never queued" % lost)
 
 
 if __name__ == "__main__":
