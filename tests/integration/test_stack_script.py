@@ -227,8 +227,15 @@ class StackScript(unittest.TestCase):
     def tearDown(self):
         for t in self.terms:
             t.close()
+        reports = []
         for e in self.envs:
+            e.script("stop", check=False)
+            for name in ("broker", "hubd", "bridge", "trackers", "logpipe"):
+                text = e.log(name)
+                if "AddressSanitizer" in text or "runtime error:" in text:
+                    reports.append("%s:\n%s" % (name, text[-3000:]))
             e.close()
+        self.assertEqual(reports, [], "sanitizer reports in the services' logs")
 
     def stack_env(self, **kw):
         e = StackEnv(**kw)
