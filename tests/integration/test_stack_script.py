@@ -145,8 +145,11 @@ class StackEnv:
     def log(self, name):
         # (DATA/log: where an older scripts/stack wrote its logs)
         for d in (self.logs, os.path.join(self.data, "log")):
+            path = os.path.join(d, name + ".log")
+            if not os.path.isfile(path):  # (test_08's FIFO: never open it)
+                continue
             try:
-                with open(os.path.join(d, name + ".log"), "rb") as f:
+                with open(path, "rb") as f:
                     return f.read().decode(errors="replace")
             except OSError:
                 pass
