@@ -14,11 +14,14 @@ build:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build $(BUILD) -j $(JOBS)
 
+# exec: the stack script is make's own child, so a Ctrl-C (SIGINT to the
+# terminal's whole process group) finds it there and make waits for its
+# clean stop, instead of seeing the recipe's shell die of the signal
 run: build
-	HUB_BUILD_DIR=$(CURDIR)/$(BUILD) scripts/stack run
+	exec env HUB_BUILD_DIR=$(abspath $(BUILD)) scripts/stack run
 
 start: build
-	HUB_BUILD_DIR=$(CURDIR)/$(BUILD) scripts/stack start
+	HUB_BUILD_DIR=$(abspath $(BUILD)) scripts/stack start
 
 # as systemd services under /usr/local, /etc/hub, /var/lib/hub (docs/deploy.md);
 # options: make install INSTALL_ARGS="--enable"
