@@ -1161,6 +1161,27 @@ class SioClient:
                 e["_taken"] = True
                 return e
 
+    def wait_any(self, names, timeout=10.0):
+        """The next event whose name is one of names (a tuple)."""
+        import queue
+        for e in self.seen:
+            if e["ev"] in names and not e.get("_taken"):
+                e["_taken"] = True
+                return e
+        deadline = time.time() + timeout
+        while True:
+            left = deadline - time.time()
+            if left <= 0:
+                raise AssertionError("%s: none of %r within %.1fs" % (self.name, names, timeout))
+            try:
+                e = self.q.get(timeout=left)
+            except queue.Empty:
+                continue
+            self.seen.append(e)
+            if e["ev"] in names:
+                e["_taken"] = True
+                return e
+
     def event(self, name, pred=None, timeout=10.0):
         """The next Socket.IO event `name` (returns its args)."""
         return self.wait("event", lambda e: e["name"] == name and (pred is None or pred(e["args"])),
