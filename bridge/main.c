@@ -351,6 +351,7 @@ int main(int argc, char **argv)
 	rc = parse_args(argc, argv, &config);
 	if (rc >= 0)
 		return rc;
+	hc_proc_no_huge_pages();
 	hc_hmap_init(&h.socks);
 	hc_hmap_init(&h.serials);
 	hc_hmap_init(&h.users);
@@ -369,6 +370,15 @@ int main(int argc, char **argv)
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_sink);
 	read_settings(&h);
 	raise_fd_limit();
+	/* from now on a stop signal ends the process in order, even one that
+	 * arrives while starting up (the port and the sync socket are open
+	 * before the loop runs) */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_signal;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	if (hc_data_dir_prepare(&h.cfg, err, sizeof(err))) {
@@ -405,13 +415,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = on_signal;
-	sa.sa_flags = SA_SIGINFO;
-	sigemptyset(&sa.sa_mask);
-	signal_ctx = h.lws;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	signal_ctx = h.lws; /* a signal taken while starting is seen by the first tick */
 
 	lws_sul_schedule(h.lws, 0, &h.sul_sweep, sweep_cb, HBR_TICK_MS * LWS_US_PER_MS);
 	hc_info("msg=listening address=%s port=%lld path=%s max_payload=%lld ping=%lld/%lld "
