@@ -15,6 +15,12 @@
 #include <mosquitto_plugin.h>
 #include <string.h>
 
+/* The id a client sent (the broker's is scoped, clientid.c). */
+static const char *log_id(const struct hauth_client *c)
+{
+	return c->ctx ? hauth_clientid__external(c->id) : c->id;
+}
+
 static int denied(
 	struct hauth *h, struct hauth_client *c, const char *topic, int access, const char *rule)
 {
@@ -24,26 +30,73 @@ static int denied(
 		h->stats.acl_denied_read++;
 		/* per-delivery filtering of wildcard subscriptions is normal: quiet */
 		hc_debug("%s/%s | read | denied topic=\"%s\" rule=\"%s\"",
-			hc_log_safe(c ? c->id : "-", id, sizeof(id)), c ? c->name : "-",
+			hc_log_safe(c ? log_id(c) : "-", id, sizeof(id)), c ? c->name : "-",
 			hc_log_safe(topic, t, sizeof(t)), rule);
 		break;
 	case MOSQ_ACL_WRITE:
 		h->stats.acl_denied_write++;
 		hc_info("%s/%s | publish | denied topic=\"%s\" rule=\"%s\"",
-			hc_log_safe(c ? c->id : "-", id, sizeof(id)), c ? c->name : "-",
+			hc_log_safe(c ? log_id(c) : "-", id, sizeof(id)), c ? c->name : "-",
 			hc_log_safe(topic, t, sizeof(t)), rule);
 		break;
 	default:
 		h->stats.acl_denied_sub++;
 		hc_info("%s/%s | subscribe | denied filter=\"%s\" rule=\"%s\"",
-			hc_log_safe(c ? c->id : "-", id, sizeof(id)), c ? c->name : "-",
+			hc_log_safe(c ? log_id(c) : "-", id, sizeof(id)), c ? c->name : "-",
 			hc_log_safe(topic, t, sizeof(t)), rule);
 		break;
 	}
 	return MOSQ_ERR_ACL_DENIED;
 }
 
-int hauth_acl__check(struct hauth *h, struct mosquitto *client, const char *topic, int access)
+/* A session the hub no longer tracks as a connection: an offline stored
+ * session (clean session off) the broker queues messages for or re-checks
+ * when it comes back, or the will of one whose connection ended earlier
+ * (an MQTT 5 Will Delay Interval, a stored session expiring). The hub
+ * authenticated it when it connected; judge it by its username with
+ * today's directory, and only if its identity is still the one that
+ * opened it (clientid.c). */
+/* A will allowed to go out: a retained one must fit the retained bounds. */
+static int will_retained(struct hauth *h, struct hauth_client *c, const char *name,
+	const char *topic, uint32_t payloadlen, bool retain)
+{
+	const char *why = retain ? hauth_retain__publish(h, name, topic, payloadlen) : NULL;
+	if (why)
+		return denied(h, c, topic, MOSQ_ACL_WRITE, why);
+	return MOSQ_ERR_SUCCESS;
+}
+
+static int untracked(struct hauth *h, struct mosquitto *client, const char *topic, int access,
+	uint32_t payloadlen, bool retain)
+{
+	const char *user = mosquitto_client_username(client);
+	const char *problem;
+	struct hc_acl_decision od = {.explain = false};
+
+	if (!user || (access != MOSQ_ACL_READ && access != MOSQ_ACL_WRITE))
+		return denied(h, NULL, topic, access, "connection not authenticated by the hub");
+	problem = hauth_clientid__stored_problem(h, mosquitto_client_id(client), user);
+	if (problem)
+		return denied(h, NULL, topic, access, problem);
+	if (access == MOSQ_ACL_WRITE) {
+		struct hauth_principal *p = hauth_clients__principal(h, user);
+		if (!hauth_presence__will_ok(h, user, p ? p->live : 0, topic))
+			return denied(h, NULL, topic, access,
+				"will held back: other connections of this principal are live");
+	}
+	hc_acl_check(h->dir, user, topic, strlen(topic),
+		access == MOSQ_ACL_READ ? HC_ACL_READ : HC_ACL_WRITE, &od);
+	if (!od.allow)
+		return denied(h, NULL, topic, access, od.rule);
+	if (access == MOSQ_ACL_WRITE)
+		return will_retained(h, NULL, user, topic, payloadlen, retain);
+	if (!hauth_limits__stored_queue(h, user, mosquitto_client_id(client)))
+		return denied(h, NULL, topic, access, "too many stored sessions of this identity");
+	return MOSQ_ERR_SUCCESS;
+}
+
+int hauth_acl__check(struct hauth *h, struct mosquitto *client, const char *topic, int access,
+	uint32_t payloadlen, bool retain)
 {
 	struct hauth_client *c = hauth_clients__find(h, client);
 	struct hc_acl_decision d = {.explain = false};
@@ -51,31 +104,28 @@ int hauth_acl__check(struct hauth *h, struct mosquitto *client, const char *topi
 
 	if (!topic)
 		return MOSQ_ERR_ACL_DENIED;
-	if (!c) {
-		/* an offline persistent session (clean session off): the broker
-		 * queues messages for it, or re-checks its queue when it comes
-		 * back. It was authenticated by us when it connected; judge the
-		 * message by its username with today's directory (a deleted or
-		 * revoked principal no longer reads, and cannot reconnect) */
-		const char *user = mosquitto_client_username(client);
-		struct hc_acl_decision od = {.explain = false};
-		if (access != MOSQ_ACL_READ || !user)
-			return denied(
-				h, NULL, topic, access, "connection not authenticated by the hub");
-		hc_acl_check(h->dir, user, topic, strlen(topic), HC_ACL_READ, &od);
-		if (!od.allow)
-			return denied(h, NULL, topic, access, od.rule);
-		return MOSQ_ERR_SUCCESS;
+	if (!c)
+		return untracked(h, client, topic, access, payloadlen, retain);
+	if (c->gone && access == MOSQ_ACL_READ && !mosquitto_client_clean_session(client)) {
+		/* the connection ended a moment ago (the entry waits for the
+		 * next reap): a delivery now is for the stored session it left */
+		return untracked(h, client, topic, access, payloadlen, retain);
 	}
 	if (c->gone || c->replaced) {
-		/* only the will of an ended connection gets here */
+		/* only the will of an ended (or taken over) connection gets here */
 		if (access != MOSQ_ACL_WRITE)
 			return MOSQ_ERR_ACL_DENIED;
-		if (!hauth_presence__will_ok(h, c))
+		c->will_seen = true;
+		/* a replaced connection still counts as live until its DISCONNECT */
+		if (!hauth_presence__will_ok(h, c->name, c->owner->live - (c->gone ? 0 : 1), topic))
 			return denied(h, c, topic, access,
 				"will held back: other connections of this principal are live");
-	} else if (c->end_reason) {
-		/* being disconnected by the hub: nothing more in or out */
+	} else if (c->end_reason && access != MOSQ_ACL_SUBSCRIBE) {
+		/* being disconnected by the hub: nothing more in or out. A
+		 * SUBSCRIBE check here is the broker re-checking the stored
+		 * subscriptions of a persistent session it is kicking (the
+		 * kicked client may come back to them): judged as usual, so a
+		 * session keeps what its identity may still read. */
 		return denied(h, c, topic, access, "connection is being ended");
 	}
 	switch (access) {
@@ -91,6 +141,7 @@ int hauth_acl__check(struct hauth *h, struct mosquitto *client, const char *topi
 		c->active_ms = hc_mono_ms();
 		break;
 	case MOSQ_ACL_UNSUBSCRIBE:
+		hauth_limits__unsubscribe(c, topic);
 		return MOSQ_ERR_SUCCESS;
 	default:
 		return MOSQ_ERR_ACL_DENIED;
@@ -98,5 +149,12 @@ int hauth_acl__check(struct hauth *h, struct mosquitto *client, const char *topi
 	hc_acl_check(h->dir, c->name, topic, strlen(topic), access_hc, &d);
 	if (!d.allow)
 		return denied(h, c, topic, access, d.rule);
+	if ((c->gone || c->replaced) && access == MOSQ_ACL_WRITE)
+		return will_retained(h, c, c->name, topic, payloadlen, retain);
+	if (access == MOSQ_ACL_READ && !hauth_limits__deliver(h, c, strlen(topic), payloadlen))
+		return MOSQ_ERR_ACL_DENIED; /* counted and logged per episode there */
+	if (access == MOSQ_ACL_SUBSCRIBE && !c->end_reason &&
+		!hauth_limits__subscribe(h, c, client, topic))
+		return denied(h, c, topic, access, "too many subscriptions on this connection");
 	return MOSQ_ERR_SUCCESS;
 }

@@ -16,6 +16,7 @@
 #include <mosquitto_broker.h>
 #include <openssl/sha.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* A token for a session the directory has not seen yet is accepted when it
@@ -23,13 +24,18 @@
  * refresh_ms); the session is then checked on later ticks. */
 #define FRESH_TOKEN_S 30
 
+/* Refused connects come from unauthenticated clients: rate-limited lines
+ * (hc_log.h), and a username that is not a well-formed name (a password
+ * typed into the wrong field) only as a fingerprint (hc_log_user). */
+static struct hc_log_limit lim_denied = HC_LOG_LIMIT("connect_denied");
+
 static int deny(struct hauth *h, struct mosquitto *client, const char *username, const char *reason)
 {
-	char id[96], user[96];
+	char id[96], user[HC_LOG_USER_MAX];
 	h->stats.auth_denied++;
-	hc_info("%s/%s | connect | denied reason=%s addr=%s",
+	hc_log_limited(&lim_denied, HC_LOG_INFO, "%s/%s | connect | denied reason=%s addr=%s",
 		hc_log_safe(mosquitto_client_id(client), id, sizeof(id)),
-		hc_log_safe(username, user, sizeof(user)), reason,
+		hc_log_user(username, username ? strlen(username) : 0, user), reason,
 		mosquitto_client_address(client) ? mosquitto_client_address(client) : "-");
 	return MOSQ_ERR_AUTH;
 }
@@ -50,6 +56,21 @@ static const char *session_problem(struct hauth *h, const struct hc_token_claims
 	return NULL;
 }
 
+/* SIGHUP makes the broker call BASIC_AUTH again for every session it keeps
+ * (live or stored) with its stored credentials and its broker id. A CONNECT
+ * read in the same loop pass is a new connection: its state is still
+ * "new" (mosq_cs_new = 0). Without a confirmed layout, everything asked
+ * during the reload is taken for a re-check. */
+static bool reauth_of_kept_session(struct hauth *h, struct mosquitto *client)
+{
+	int sock, state;
+	if (!h->reloading)
+		return false;
+	if (hauth_layout__sock_state(client, &sock, &state))
+		return state != 0;
+	return true;
+}
+
 int hauth_auth__basic(
 	struct hauth *h, struct mosquitto *client, const char *username, const char *password)
 {
@@ -58,18 +79,19 @@ int hauth_auth__basic(
 	struct hauth_client *c = hauth_clients__find(h, client);
 	struct hc_token_claims tc;
 	unsigned char digest[SHA256_DIGEST_LENGTH];
-	const char *why = NULL, *problem;
-	bool seen = false, service, reauth;
+	const char *why = NULL, *problem, *name;
+	bool seen = false, service, reauth, scoped;
 	int kind, rc;
 	/* on a broker reload the same live connection is asked again with the
 	 * password it connected with: its token may have expired since, which
 	 * must not end a connection whose session is alive */
 	int64_t now = h->reloading ? HC_TOKEN_ANY_TIME : hc_now();
 
-	reauth = h->reloading;
+	reauth = reauth_of_kept_session(h, client);
 	if (!username)
 		return deny(h, client, "-", "anonymous");
-	if (!hc_clientid_valid(id))
+	/* a kept session's id is the broker's (scoped: it has a '/') */
+	if (!reauth && !hc_clientid_valid(id))
 		return deny(h, client, username, "bad-client-id");
 	service = strcmp(username, HC_SERVICE_PRINCIPAL) == 0;
 	if (!service && !hc_name_valid(username))
@@ -115,18 +137,39 @@ int hauth_auth__basic(
 		 * but is not a connection, so it is not registered */
 		return MOSQ_ERR_SUCCESS;
 	}
-	/* a client id belongs to the identity that holds it: a CONNECT of
-	 * another identity would take over its live connection (mosquitto
-	 * closes the old one) or its stored session and queued messages.
-	 * An owner since deleted no longer holds anything. */
+	name = service ? HC_SERVICE_PRINCIPAL : username;
 	{
-		const char *name = service ? HC_SERVICE_PRINCIPAL : username;
+		/* the id this connection will have (scoped below): a CONNECT
+		 * that takes over a connection of its own frees that one */
+		char *bid = NULL;
+		size_t n = strlen(name) + strlen(id) + 20;
+		const char *limit;
+		if (hauth_layout__known(client) && !hauth_clientid__auto_shaped(id) &&
+			(bid = malloc(n)) != NULL &&
+			hauth_clientid__format(bid, n, name, dp ? dp->created_at : 0, id)) {
+			free(bid);
+			bid = NULL;
+		}
+		limit = hauth_limits__admit(h, client, name, bid ? bid : id);
+		free(bid);
+		if (limit)
+			return deny(h, client, username, limit);
+	}
+	/* a client id belongs to an identity (clientid.c): scoped, no other
+	 * identity can reach it. An id kept as sent belongs to the identity
+	 * holding it: a CONNECT of another identity would take over its live
+	 * connection (mosquitto closes the old one) or its stored session and
+	 * queued messages. An owner since deleted no longer holds anything. */
+	scoped = hauth_clientid__scope(h, client, name);
+	if (!scoped) {
 		const char *holder = hauth_clients__id_holder(h, id);
 		if (holder && strcmp(holder, name) != 0 &&
 			(!strcmp(holder, HC_SERVICE_PRINCIPAL) ||
 				hc_dir_principal(h->dir, holder, strlen(holder))))
 			return deny(h, client, username, "client-id-in-use");
 	}
+	id = mosquitto_client_id(client); /* the broker's id from here on */
+	hauth_limits__stored_back(h, name, id);
 	if (c && !c->gone) {
 		/* a second CONNECT on one context cannot happen in MQTT; treat a
 		 * stale entry defensively as replaced */
@@ -135,10 +178,13 @@ int hauth_auth__basic(
 	/* session takeover: mosquitto sends the old connection's will before
 	 * its DISCONNECT; that will is judged like the will of an ended one */
 	hauth_clients__mark_replaced(h, id);
-	c = hauth_clients__add(h, client, id, service ? HC_SERVICE_PRINCIPAL : username, kind);
+	c = hauth_clients__add(h, client, id, name, kind);
 	if (!c)
 		return deny(h, client, username, "out-of-memory");
-	hauth_clients__id_claim(h, id, c->owner->name, mosquitto_client_clean_session(client));
+	hauth_limits__up(h, c, client);
+	if (!scoped)
+		hauth_clients__id_claim(
+			h, id, c->owner->name, mosquitto_client_clean_session(client));
 	c->websocket = mosquitto_client_protocol(client) == mp_websockets;
 	c->protocol_version = mosquitto_client_protocol_version(client);
 	c->keepalive = mosquitto_client_keepalive(client);
@@ -153,12 +199,13 @@ int hauth_auth__basic(
 		char sid_tag[9] = "-", idbuf[96];
 		if (kind == HAUTH_USER)
 			hc_log_fingerprint(tc.sid, strlen(tc.sid), sid_tag);
-		hc_info("%s/%s | connect | ok kind=%s proto=%s%d session=%s",
-			hc_log_safe(id, idbuf, sizeof(idbuf)), c->name,
+		hc_info("%s/%s | connect | ok kind=%s proto=%s%d session=%s%s",
+			hc_log_safe(hauth_clientid__external(id), idbuf, sizeof(idbuf)), c->name,
 			kind == HAUTH_USER     ? "user"
 			: kind == HAUTH_DEVICE ? "device"
 					       : "service",
-			c->websocket ? "ws/" : "", c->protocol_version, sid_tag);
+			c->websocket ? "ws/" : "", c->protocol_version, sid_tag,
+			scoped ? "" : " id=unscoped");
 	}
 	return MOSQ_ERR_SUCCESS;
 }

@@ -76,6 +76,7 @@ void hauth_cards__seen(struct hauth *h, struct hauth_client *c, const char *topi
 	if (mosquitto_broker_publish_copy(
 		    NULL, card_topic, (int)strlen(body), body, 1, true, NULL) != MOSQ_ERR_SUCCESS)
 		return;
+	hauth_retain__note(h, card_topic, (uint32_t)strlen(body));
 	free(hc_hmap_del(&h->cards, key, klen));
 	old = strdup(dp->display_name);
 	if (old && hc_hmap_put(&h->cards, key, klen, old, NULL))

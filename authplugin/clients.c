@@ -78,6 +78,8 @@ static struct hauth_client *add(struct hauth *h, const struct mosquitto *ctx,
 		return NULL;
 	c->ctx = ctx;
 	c->bridge = bridge;
+	hc_hmap_init(&c->subs);
+	c->subs_inherited = -1;
 	if (bridge) {
 		c->key = virtual_key(bridge, id, &c->klen);
 	} else {
@@ -113,6 +115,7 @@ static struct hauth_client *add(struct hauth *h, const struct mosquitto *ctx,
 	if (old) {
 		if (((struct hauth_client *)old)->gone)
 			h->gone_pending--;
+		hauth_limits__down(h, old);
 		unlink_client(h, old, false);
 	}
 	return c;
@@ -178,6 +181,7 @@ static void unindex(struct hauth *h, struct hauth_client *c)
 void hauth_clients__gone(struct hauth *h, struct hauth_client *c)
 {
 	unindex(h, c);
+	hauth_limits__down(h, c);
 	struct hauth_principal *p = c->owner;
 	c->gone = true;
 	h->gone_pending++;
@@ -206,6 +210,7 @@ static void unlink_client(struct hauth *h, struct hauth_client *c, bool in_table
 		hc_hmap_del(&h->principals, p->name, strlen(p->name));
 		hauth_presence__free(p);
 	}
+	hc_hmap_clear(&c->subs);
 	free(c->key);
 	free(c->id);
 	free(c);
@@ -321,6 +326,7 @@ static int free_client_cb(void *ud, const char *key, void *value)
 	struct hauth_client *c = value;
 	(void)ud;
 	(void)key;
+	hc_hmap_clear(&c->subs);
 	free(c->key);
 	free(c->id);
 	free(c);

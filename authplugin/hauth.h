@@ -18,6 +18,7 @@
 
 struct mosquitto;
 struct hauth_history;
+struct hauth_retain;
 
 enum hauth_kind { HAUTH_USER = 1, HAUTH_DEVICE, HAUTH_SERVICE };
 
@@ -45,6 +46,16 @@ struct hauth_client {
 	int64_t gone_ms;
 	bool will_seen; /* the broker published its will */
 	bool replaced;	/* a newer CONNECT took its client id (takeover) */
+	/* limits.c */
+	char addr[48];	      /* client address, "::ffff:" dropped */
+	bool counted;	      /* in its principal's mqtt_live and by_addr */
+	bool slow;	      /* backlog over broker_backlog_max: deliveries refused */
+	bool no_socket;	      /* its socket cannot be measured */
+	uint64_t out_allowed; /* bytes of deliveries allowed to it */
+	uint64_t out_checked; /* out_allowed when its socket was last asked */
+	int64_t backlog_checked_ms;
+	struct hc_hmap subs; /* hashes of the filters it subscribed to */
+	int subs_inherited;  /* subscriptions its stored session had, -1: not known yet */
 	struct hauth_principal *owner;
 	struct hauth_client *next; /* in owner's list */
 };
@@ -52,7 +63,8 @@ struct hauth_client {
 /* Live connections of one principal; presence state. */
 struct hauth_principal {
 	char name[HC_NAME_MAX + 1];
-	int live; /* connections not gone */
+	int live;      /* connections not gone */
+	int mqtt_live; /* of which MQTT connections (not the gateway's sockets) */
 	struct hauth_client *clients;
 	int64_t since;	      /* online since (unix s), 0 if offline */
 	bool announced;	      /* joined notices went out */
@@ -64,6 +76,7 @@ struct hauth_principal {
 
 struct hauth_stats {
 	uint64_t auth_ok, auth_denied, acl_denied_read, acl_denied_write, acl_denied_sub, kicks;
+	uint64_t dropped_slow; /* deliveries refused to connections over their backlog */
 };
 
 struct hauth {
@@ -73,18 +86,25 @@ struct hauth {
 	struct hc_follow *follow;
 	struct hc_hmap clients;	    /* ctx pointer bytes -> hauth_client */
 	struct hc_hmap by_id;	    /* client id -> live broker connection holding it */
-	struct hc_hmap id_owner;    /* client id -> owner name (malloc) of a stored session */
+	struct hc_hmap id_owner;    /* unscoped client id -> owner name (malloc) of a stored
+				       session (clientid.c) */
 	struct hc_hmap principals;  /* name -> hauth_principal */
+	struct hc_hmap by_addr;	    /* client address -> live MQTT connections from it */
+	struct hc_hmap offline;	    /* name -> struct hc_hmap of broker ids of its stored
+				       sessions messages were queued for (limits.c) */
 	struct hc_hmap room_online; /* room -> (void *)(intptr_t)online members */
 	bool presence_reset_done;   /* stale retained presence cleared */
+	int64_t log_flush_ms;	    /* last hc_log_limits_flush on TICK */
 	int lefts_pending;	    /* principals with a left notice due */
 	int64_t last_presence_ms;
 	int gone_pending; /* gone connections not reaped yet */
 	int clients_live;
-	bool reloading; /* between MOSQ_EVT_RELOAD and the next tick */
+	bool reloading;	 /* between MOSQ_EVT_RELOAD and the next tick */
+	bool ids_scoped; /* client ids are scoped per identity (clientid.c) */
 	int64_t last_sweep_ms, last_metrics_ms;
 	struct hauth_stats stats;
 	struct hauth_history *history;
+	struct hauth_retain *retain;
 	struct hc_hmap cards; /* "device/name" -> display name of the card sent */
 	char metrics_last[512];
 };
@@ -118,6 +138,82 @@ const char *hauth_clients__id_holder(struct hauth *h, const char *id);
  * of a stored session (clean == false), forget it on a clean start. */
 void hauth_clients__id_claim(struct hauth *h, const char *id, const char *name, bool clean);
 
+/* layout.c: the broker's client struct, where a confirmed layout allows */
+/* Forget the layout decision (plugin init; tests). */
+void hauth_layout__reset(void);
+bool hauth_layout__known(const struct mosquitto *ctx);
+/* The socket and the state (enum mosquitto_client_state); false if the
+ * layout is not confirmed for ctx. */
+bool hauth_layout__sock_state(const struct mosquitto *ctx, int *sock, int *state);
+/* Replace the client id (a copy of id). Only for a connection in
+ * BASIC_AUTH whose state is still "new". 0 on success, -1 if the layout
+ * is not confirmed or memory is short (nothing changed). */
+int hauth_layout__set_id(struct mosquitto *ctx, const char *id);
+
+/* clientid.c: client ids scoped per identity */
+/* In BASIC_AUTH of a new connection of name (authorised): make its id
+ * "{name}:{generation}/{id}". False if it stays as sent (auto-shaped id,
+ * unknown layout, no memory): then the holder rule applies. */
+bool hauth_clientid__scope(struct hauth *h, struct mosquitto *client, const char *name);
+/* Whether id is shaped like an id the broker assigns (auto-UUID). */
+bool hauth_clientid__auto_shaped(const char *id);
+/* The part of a broker client id the client sent (after the scope). */
+const char *hauth_clientid__external(const char *id);
+/* Write the scoped id of external for name at generation into out (n
+ * bytes); non-zero if it does not fit. */
+int hauth_clientid__format(
+	char *out, size_t n, const char *name, int64_t generation, const char *external);
+/* An offline stored session with broker id id and username user: NULL if
+ * messages may be queued for it, else why not (its identity was deleted or
+ * re-created, or nobody can reach it any more). */
+const char *hauth_clientid__stored_problem(struct hauth *h, const char *id, const char *user);
+
+/* limits.c: connections per identity and address, backlog, subscriptions */
+/* NULL if a new connection of name (to become broker_id) may be made, else
+ * the audit reason of the refusal. */
+const char *hauth_limits__admit(
+	struct hauth *h, struct mosquitto *client, const char *name, const char *broker_id);
+/* Count a registered connection / uncount an ended one. */
+void hauth_limits__up(struct hauth *h, struct hauth_client *c, struct mosquitto *client);
+void hauth_limits__down(struct hauth *h, struct hauth_client *c);
+/* A delivery of payloadlen bytes on a topic of topic_len bytes to the live
+ * connection c was allowed by the ACL: false if c's backlog is over
+ * broker_backlog_max (the delivery is refused). */
+bool hauth_limits__deliver(
+	struct hauth *h, struct hauth_client *c, size_t topic_len, uint32_t payloadlen);
+/* A subscription to filter was allowed by the ACL: false if c holds
+ * broker_subs_max already. */
+bool hauth_limits__subscribe(
+	struct hauth *h, struct hauth_client *c, struct mosquitto *client, const char *filter);
+void hauth_limits__unsubscribe(struct hauth_client *c, const char *filter);
+/* A delivery to the offline stored session broker_id of name: false if
+ * name already has broker_stored_per_identity other stored sessions that
+ * messages are queued for (nothing is queued for this one). */
+bool hauth_limits__stored_queue(struct hauth *h, const char *name, const char *broker_id);
+/* A connection of name took broker_id (its stored session, if any, is
+ * live again, or ends with a clean start): no longer offline. */
+void hauth_limits__stored_back(struct hauth *h, const char *name, const char *broker_id);
+void hauth_limits__free(struct hauth *h);
+
+/* retain.c: the index of retained messages, their bounds and clearing */
+/* Open (create) the index file at path, load it, start its writer. */
+int hauth_retain__start(struct hauth *h, const char *path, char *err, size_t errsz);
+/* Flush and stop the writer, free the index. */
+void hauth_retain__stop(struct hauth *h);
+/* A client's retained publish (or retained will) of len bytes by writer:
+ * NULL if it may be stored (indexed now), else why not (over a bound). An
+ * empty one (a deletion) is always let through. */
+const char *hauth_retain__publish(
+	struct hauth *h, const char *writer, const char *topic, uint32_t len);
+/* The hub published topic retained itself (len 0: cleared it). */
+void hauth_retain__note(struct hauth *h, const char *topic, uint32_t len);
+/* A store change: clear what a deleted or re-created room or identity
+ * left retained. */
+void hauth_retain__change(struct hauth *h, const struct hc_change *chg);
+/* First tick after a start: clear what outlived its room or identity while
+ * the broker was down. */
+void hauth_retain__tick(struct hauth *h);
+
 /* auth.c */
 int hauth_auth__basic(
 	struct hauth *h, struct mosquitto *client, const char *username, const char *password);
@@ -131,7 +227,8 @@ void hauth_cards__seen(struct hauth *h, struct hauth_client *c, const char *topi
 void hauth_cards__free(struct hauth *h);
 
 /* acl_check.c */
-int hauth_acl__check(struct hauth *h, struct mosquitto *client, const char *topic, int access);
+int hauth_acl__check(struct hauth *h, struct mosquitto *client, const char *topic, int access,
+	uint32_t payloadlen, bool retain);
 
 /* revoke.c */
 /* Apply store changes and end connections whose right to exist ended. */

@@ -26,6 +26,8 @@ void hauth_history__add(
 bool hauth_history__wanted(const struct hc_config *cfg, const char *topic, const char **room,
 	size_t *rlen, const char **event, size_t *elen, const char **sender, size_t *slen);
 void hauth_history__stats(struct hauth_history *hh, uint64_t *stored, uint64_t *dropped);
+/* Events not stored because their payload is over history_event_max. */
+uint64_t hauth_history__oversize(struct hauth_history *hh);
 /* Flush what is queued, stop the writer, free. */
 void hauth_history__stop(struct hauth_history *hh);
 

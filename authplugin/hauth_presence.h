@@ -20,9 +20,12 @@ void hauth_presence__tick(struct hauth *h, int64_t now_ms);
 void hauth_presence__change(struct hauth *h, const struct hc_change *chg);
 /* Free a principal record's presence state and the record. */
 void hauth_presence__free(struct hauth_principal *p);
-/* Whether the will of c (a gone connection) may go out: not while other
- * connections of the same principal live (it would say "offline"). */
-bool hauth_presence__will_ok(struct hauth *h, struct hauth_client *c);
+/* Whether a will of principal name on topic may go out, others_live being
+ * its connections still live besides the one the will belongs to: a will
+ * on its own users/{name}/status is held back while others live (it would
+ * say "offline" of someone online); every other will goes out as in plain
+ * mosquitto (still subject to the WRITE check). */
+bool hauth_presence__will_ok(struct hauth *h, const char *name, int others_live, const char *topic);
 
 /* Why a connection ended: "clean", "network", "keepalive" or what the hub
  * set (end_reason). Called from DISCONNECT (reason.c). */

@@ -7,7 +7,10 @@
  * store in batches and trims each room to history_max. Typing and other
  * events are never stored. If the writer falls behind past the queue's
  * bound, new messages are counted as dropped from history (delivery is
- * never held up).
+ * never held up). An event whose payload is over history_event_max
+ * (64 KiB by default) is delivered like any other but not stored, and
+ * counted as oversize: history holds at most history_max x
+ * history_event_max bytes a room, and reading it back stays cheap.
  */
 #include "hauth_history.h"
 #include "hc_err.h"
@@ -43,9 +46,10 @@ struct hauth_history {
 	bool stopping;
 	struct item *head, *tail;
 	size_t items, bytes;
-	uint64_t stored, dropped;
+	uint64_t stored, dropped, oversize;
 	struct hc_store *st;
 	int64_t max_per_room;
+	size_t event_max;
 	const struct hc_config *cfg;
 };
 
@@ -86,6 +90,17 @@ void hauth_history__add(
 	if (!hh || hh->max_per_room <= 0 ||
 		!hauth_history__wanted(hh->cfg, topic, &room, &rlen, &event, &elen, &sender, &slen))
 		return;
+	if (len > hh->event_max) {
+		static struct hc_log_limit lim = HC_LOG_LIMIT("history_oversize");
+		pthread_mutex_lock(&hh->lock);
+		hh->oversize++;
+		pthread_mutex_unlock(&hh->lock);
+		hc_log_limited(&lim, HC_LOG_INFO,
+			"msg=\"history: event too big to store\" room=%.*s event=\"%.*s\" "
+			"sender=%.*s bytes=%zu max=%zu",
+			(int)rlen, room, (int)elen, event, (int)slen, sender, len, hh->event_max);
+		return;
+	}
 	pthread_mutex_lock(&hh->lock);
 	if (hh->items >= QUEUE_MAX_ITEMS || len > QUEUE_MAX_BYTES - hh->bytes) {
 		hh->dropped++;
@@ -238,6 +253,7 @@ int hauth_history__start(const struct hc_config *cfg, const char *db_path,
 		return HUB_ERR_NOMEM;
 	hh->cfg = cfg;
 	hh->max_per_room = hc_cfg_int(cfg, HC_CFG_HISTORY_MAX);
+	hh->event_max = (size_t)hc_cfg_int(cfg, HC_CFG_HISTORY_EVENT_MAX);
 	rc = hc_store_open(db_path, HC_STORE_RW, &hh->st, err, errsz);
 	if (rc) {
 		free(hh);
@@ -266,6 +282,17 @@ void hauth_history__stats(struct hauth_history *hh, uint64_t *stored, uint64_t *
 	*stored = hh->stored;
 	*dropped = hh->dropped;
 	pthread_mutex_unlock(&hh->lock);
+}
+
+uint64_t hauth_history__oversize(struct hauth_history *hh)
+{
+	uint64_t n;
+	if (!hh)
+		return 0;
+	pthread_mutex_lock(&hh->lock);
+	n = hh->oversize;
+	pthread_mutex_unlock(&hh->lock);
+	return n;
 }
 
 void hauth_history__stop(struct hauth_history *hh)

@@ -35,13 +35,14 @@ void hauth_metrics__tick(struct hauth *h, int64_t now_ms)
 	if (hc_fmt(body, sizeof(body),
 		    "{\"clients\":%d,\"principals_online\":%d,\"auth_ok\":%llu,"
 		    "\"auth_denied\":%llu,\"acl_denied_read\":%llu,\"acl_denied_write\":%llu,"
-		    "\"acl_denied_subscribe\":%llu,\"kicks\":%llu}",
+		    "\"acl_denied_subscribe\":%llu,\"kicks\":%llu,\"deliveries_dropped_slow\":%"
+		    "llu}",
 		    h->clients_live, online, (unsigned long long)h->stats.auth_ok,
 		    (unsigned long long)h->stats.auth_denied,
 		    (unsigned long long)h->stats.acl_denied_read,
 		    (unsigned long long)h->stats.acl_denied_write,
-		    (unsigned long long)h->stats.acl_denied_sub,
-		    (unsigned long long)h->stats.kicks))
+		    (unsigned long long)h->stats.acl_denied_sub, (unsigned long long)h->stats.kicks,
+		    (unsigned long long)h->stats.dropped_slow))
 		return;
 	if (!strcmp(body, h->metrics_last))
 		return;

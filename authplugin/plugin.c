@@ -46,7 +46,8 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_acl_check *ed = event_data;
 	(void)event;
-	return hauth_acl__check(userdata, ed->client, ed->topic, ed->access);
+	return hauth_acl__check(
+		userdata, ed->client, ed->topic, ed->access, ed->payloadlen, ed->retain);
 }
 
 static int on_disconnect(int event, void *event_data, void *userdata)
@@ -70,6 +71,19 @@ static int on_message(int event, void *event_data, void *userdata)
 	struct hauth *h = userdata;
 	(void)event;
 	/* once per incoming publish, after its WRITE check passed */
+	if (ed->retain && ed->topic[0] != '$') {
+		struct hauth_client *c = hauth_clients__find(h, ed->client);
+		const char *why =
+			hauth_retain__publish(h, c ? c->name : "", ed->topic, ed->payloadlen);
+		if (why) {
+			char t[160];
+			hc_info("%s/%s | publish | denied topic=\"%s\" rule=\"%s\"",
+				c ? hauth_clientid__external(c->id) : "-", c ? c->name : "-",
+				hc_log_safe(ed->topic, t, sizeof(t)), why);
+			h->stats.acl_denied_write++;
+			return MOSQ_ERR_ACL_DENIED;
+		}
+	}
 	if (ed->topic[0] == '$') {
 		struct hauth_client *c = hauth_clients__find(h, ed->client);
 		if (c && c->kind == HAUTH_SERVICE && !strncmp(ed->topic, "$hub/presence/", 14))
@@ -95,8 +109,14 @@ static int on_tick(int event, void *event_data, void *userdata)
 	h->reloading = false;
 	hauth_revoke__tick(h, now);
 	hauth_presence__tick(h, now);
+	hauth_retain__tick(h);
 	hauth_clients__reap(h, now);
 	hauth_metrics__tick(h, now);
+	if (now - h->log_flush_ms >= 1000) {
+		/* summaries of refusal floods, also when the flood stopped */
+		h->log_flush_ms = now;
+		hc_log_limits_flush(false);
+	}
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -129,8 +149,11 @@ static void destroy(struct hauth *h)
 	hauth_wake__free(wake_conn);
 	wake_conn = NULL;
 	hauth_history__stop(h->history);
+	hauth_retain__stop(h);
 	hauth_clients__free_all(h);
 	hc_hmap_clear(&h->room_online);
+	hc_hmap_clear(&h->by_addr);
+	hauth_limits__free(h);
 	hauth_cards__free(h);
 	hc_acl_dir_free(h->dir);
 	hc_token_key_free(h->key);
@@ -150,6 +173,8 @@ static int setup(struct hauth *h, const char *conf_path)
 		return rc;
 	}
 	hc_log_set_level(hc_log_level_parse(hc_cfg_str(&h->cfg, HC_CFG_LOG_LEVEL)));
+	hc_log_limits_set((unsigned)hc_cfg_int(&h->cfg, HC_CFG_LOG_REFUSAL_LINES),
+		(unsigned)hc_cfg_int(&h->cfg, HC_CFG_LOG_REFUSAL_INTERVAL));
 	if (hc_config_key_path(&h->cfg, path, sizeof(path)))
 		return HUB_ERR_CONFIG;
 	rc = hc_token_key_load(
@@ -187,6 +212,15 @@ static int setup(struct hauth *h, const char *conf_path)
 		hc_err("msg=\"cannot follow the store\" err=\"%s\"", err);
 		return rc;
 	}
+	if (hc_fmt(path, sizeof(path), "%s/retained.db", hc_cfg_str(&h->cfg, HC_CFG_DATA_DIR)))
+		return HUB_ERR_CONFIG;
+	rc = hauth_retain__start(h, path, err, sizeof(err));
+	if (rc) {
+		hc_err("msg=\"cannot open the retained index\" err=\"%s\"", err);
+		return rc;
+	}
+	if (hc_config_db_path(&h->cfg, path, sizeof(path)))
+		return HUB_ERR_CONFIG;
 	if (hc_cfg_int(&h->cfg, HC_CFG_HISTORY_MAX) > 0) {
 		rc = hauth_history__start(&h->cfg, path, &h->history, err, sizeof(err));
 		if (rc) {
@@ -208,6 +242,7 @@ HAUTH_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void *
 	int rc;
 
 	hc_log_init("hauth", HC_LOG_INFO, hauth_log__sink);
+	hauth_layout__reset();
 	if (hauth_g) {
 		hc_err("msg=\"loaded twice: set per_listener_settings false\"");
 		return MOSQ_ERR_INVAL;
@@ -228,6 +263,8 @@ HAUTH_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void *
 		return MOSQ_ERR_NOMEM;
 	hc_hmap_init(&h->clients);
 	hc_hmap_init(&h->principals);
+	hc_hmap_init(&h->by_addr);
+	hc_hmap_init(&h->offline);
 	hc_hmap_init(&h->by_id);
 	hc_hmap_init(&h->id_owner);
 	hc_hmap_init(&h->room_online);
@@ -271,5 +308,6 @@ HAUTH_EXPORT int mosquitto_plugin_cleanup(
 	}
 	destroy(h);
 	hauth_g = NULL;
+	hc_log_limits_flush(true);
 	return MOSQ_ERR_SUCCESS;
 }

@@ -6,8 +6,8 @@
  * count and a retained rooms/{room}/presence/{user}; going offline publishes
  * rooms/{room}/sys/left with the count and the reason and clears the
  * retained presence. users/{user}/status is kept true: the hub writes it
- * retained on both edges, and a will that would say "offline" while other
- * connections live is not let out.
+ * retained on both edges, and a will on it that would say "offline" while
+ * other connections live is not let out (wills on other topics are).
  *
  * Counts are kept per room, incrementally: each announced principal
  * remembers the rooms it was announced in, so membership changes while
@@ -31,6 +31,8 @@ static void publish(const char *topic, const char *payload, bool retain)
 		NULL, topic, (int)len, len ? payload : NULL, 1, retain, NULL);
 	if (rc != MOSQ_ERR_SUCCESS)
 		hc_warn("msg=\"presence publish failed\" topic=%s rc=%d", topic, rc);
+	else if (retain)
+		hauth_retain__note(hauth_g, topic, (uint32_t)len);
 }
 
 static int online_count(struct hauth *h, const char *room)
@@ -188,12 +190,15 @@ void hauth_presence__down(struct hauth *h, struct hauth_principal *p, struct hau
 	p->left_due_ms = hc_mono_ms() + grace;
 }
 
-bool hauth_presence__will_ok(struct hauth *h, struct hauth_client *c)
+bool hauth_presence__will_ok(struct hauth *h, const char *name, int others_live, const char *topic)
 {
+	size_t n = strlen(name);
 	(void)h;
-	c->will_seen = true;
-	/* a replaced connection still counts as live until its DISCONNECT */
-	return c->owner->live - (c->gone ? 0 : 1) == 0;
+	if (others_live <= 0)
+		return true;
+	/* users/{name}/status exactly */
+	return !(strncmp(topic, "users/", 6) == 0 && strncmp(topic + 6, name, n) == 0 &&
+		 strcmp(topic + 6 + n, "/status") == 0);
 }
 
 struct due_ud {

@@ -100,7 +100,9 @@ static int sweep_cb(void *ud, const char *key, void *value)
 	{
 		char idbuf[96];
 		hc_info("%s/%s | session | ended reason=%s",
-			hc_log_safe(c->id, idbuf, sizeof(idbuf)), c->name, why);
+			hc_log_safe(c->ctx ? hauth_clientid__external(c->id) : c->id, idbuf,
+				sizeof(idbuf)),
+			c->name, why);
 	}
 	return 0;
 }
@@ -158,6 +160,7 @@ static void on_change(void *ud, const struct hc_change *chg, const struct hc_acl
 		break;
 	}
 	hauth_presence__change(h, chg);
+	hauth_retain__change(h, chg);
 }
 
 void hauth_revoke__tick(struct hauth *h, int64_t now_ms)

@@ -9,6 +9,10 @@
     payload; deliveries/s and delivery latency p50/p99 (every delivery
     READ-checked by the plugin) vs the same on the plain broker.
 
+Each also as the broker's own CPU time per connect and per delivery
+(utime + stime from /proc): steadier than rates on a machine shared with
+other work.
+
 Usage: bench/broker_vs_plain.py [--rounds N] [--subs N] [--messages N]
 Prints each round and the medians/ratios as a markdown table.
 """
@@ -22,6 +26,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "integ
 import harness  # noqa: E402
 
 BENCH = os.path.join(harness.BUILD, "bench", "broker_bench")
+
+
+def cpu_s(pid):
+    """CPU time (user + system) of pid so far, seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run(args, rate=None):
@@ -43,7 +54,9 @@ def main():
     ap.add_argument("--seconds", type=float, default=5)
     a = ap.parse_args()
 
-    with harness.Stack(extra_conf={"log_level": "warn"}) as st:
+    # --subs subscribers of one user: above the default per-identity cap
+    with harness.Stack(extra_conf={"log_level": "warn",
+                                   "broker_conns_per_identity": max(1000, a.subs + 10)}) as st:
         st.prepare_data()
         st.add_user("bob", rooms={"bench": "read"})
         st.add_user("alice", rooms={"bench": "write"})
@@ -80,17 +93,30 @@ def main():
         tok_a = st.token("alice", ttl=3600)
         topic = "rooms/bench/ev/tick/alice"
         res = {"hub_conn": [], "plain_conn": [], "hub_fan": [], "plain_fan": [],
-               "hub_p99": [], "plain_p99": [], "hub_p50": [], "plain_p50": []}
+               "hub_p99": [], "plain_p99": [], "hub_p50": [], "plain_p50": [],
+               "hub_cpu_conn": [], "plain_cpu_conn": [], "hub_cpu_fan": [],
+               "plain_cpu_fan": []}
+        pids = {"hub": st.broker_pid(), "plain": st.procs["plain"].pid}
+
+        def measured(who, args):
+            c0 = cpu_s(pids[who])
+            out = run(args)
+            return out, cpu_s(pids[who]) - c0
+
         for r in range(a.rounds):
-            p = run(["connect", "127.0.0.1", plain_port, a.seconds])
-            h = run(["connect", "127.0.0.1", hub_port, a.seconds, "bob", tok_b])
+            p, pc = measured("plain", ["connect", "127.0.0.1", plain_port, a.seconds])
+            h, hc = measured("hub", ["connect", "127.0.0.1", hub_port, a.seconds, "bob", tok_b])
             res["plain_conn"].append(float(p["connects_per_s"]))
             res["hub_conn"].append(float(h["connects_per_s"]))
-            p = run(["fanout", "127.0.0.1", plain_port, a.subs, a.messages, topic])
-            h = run(["fanout", "127.0.0.1", hub_port, a.subs, a.messages, topic,
-                     "bob", tok_b, "alice", tok_a])
-            for k, v in (("plain", p), ("hub", h)):
+            res["plain_cpu_conn"].append(pc * 1e6 / (float(p["connects_per_s"]) * a.seconds))
+            res["hub_cpu_conn"].append(hc * 1e6 / (float(h["connects_per_s"]) * a.seconds))
+            p, pc = measured("plain", ["fanout", "127.0.0.1", plain_port, a.subs, a.messages,
+                                       topic])
+            h, hc = measured("hub", ["fanout", "127.0.0.1", hub_port, a.subs, a.messages, topic,
+                                     "bob", tok_b, "alice", tok_a])
+            for k, v, c in (("plain", p, pc), ("hub", h, hc)):
                 res[k + "_fan"].append(float(v["deliveries_per_s"]))
+                res[k + "_cpu_fan"].append(c * 1e6 / (a.subs * a.messages))
             # latency on an unsaturated broker: 200 messages/s to the same 100
             p = run(["fanout", "127.0.0.1", plain_port, a.subs, 1000, topic], rate=200)
             h = run(["fanout", "127.0.0.1", hub_port, a.subs, 1000, topic,
@@ -115,6 +141,10 @@ def main():
         m["hub_p50"], m["plain_p50"], m["hub_p50"] / max(1, m["plain_p50"])))
     print("| delivery latency p99 (us), 200 msg/s | %d | %d | %.2f |" % (
         m["hub_p99"], m["plain_p99"], m["hub_p99"] / max(1, m["plain_p99"])))
+    print("| broker CPU per connect (us) | %.1f | %.1f | %.2f |" % (
+        m["hub_cpu_conn"], m["plain_cpu_conn"], m["hub_cpu_conn"] / m["plain_cpu_conn"]))
+    print("| broker CPU per delivery (us) | %.2f | %.2f | %.2f |" % (
+        m["hub_cpu_fan"], m["plain_cpu_fan"], m["hub_cpu_fan"] / m["plain_cpu_fan"]))
 
 
 if __name__ == "__main__":

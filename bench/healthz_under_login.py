@@ -145,9 +145,10 @@ def main():
 
     conf = {
         "log_level": "warn", "demo_data": "false",
-        # rate limiting is not what is measured here
+        # rate limiting is not what is measured here, nor the per-address
+        # share of the login queue (every login comes from 127.0.0.1)
         "login_fail_pair_max": 100000, "login_fail_addr_max": 100000,
-        "login_fail_user_max": 1000000,
+        "login_fail_user_max": 1000000, "login_queue_per_addr": 100000,
     }
     if args.queue_max:
         conf["login_queue_max"] = args.queue_max
@@ -158,7 +159,7 @@ def main():
         stack.add_user(USER, PASSWORD)
         port = stack.ports["http"]
         workers = int(metric(request(port, "GET", "/metrics")[2].decode(), "hub_hash_workers"))
-        queue_max = args.queue_max or 64
+        queue_max = args.queue_max or 16  # hubd's default login_queue_max
 
         # 1. baseline
         done = probing(port, args.probe_interval)

@@ -38,6 +38,9 @@ struct hbr_sock *hbr_eio__by_serial(struct hbr *h, uint64_t serial)
 	return hc_hmap_get(&h->serials, (const char *)&serial, sizeof(serial));
 }
 
+/* refusals a client can cause before logging in: rate-limited lines */
+static struct hc_log_limit lim_malformed = HC_LOG_LIMIT("eio_malformed");
+
 int hbr_eio__open(
 	struct hbr *h, int transport, const char *cookie, const char *addr, struct hbr_sock **out)
 {
@@ -278,7 +281,8 @@ int hbr_eio__packet(struct hbr *h, struct hbr_sock *s, const char *p, size_t len
 	default:
 		break;
 	}
-	hc_info("msg=\"malformed engine.io packet: session ended\" sid=%s user=%s len=%zu", s->sid,
+	hc_log_limited(&lim_malformed, HC_LOG_INFO,
+		"msg=\"malformed engine.io packet: session ended\" sid=%s user=%s len=%zu", s->sid,
 		s->user[0] ? s->user : "-", len);
 	hbr_eio__close(h, s, "network", HBR_CLOSE_QUIET);
 	return HBR_PKT_BAD;

@@ -67,8 +67,13 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 }
 #endif
 
-static void on_signal(int sig)
+/* who sent the stop signal (an operator reads it in the log) */
+static volatile pid_t signal_from;
+
+static void on_signal(int sig, siginfo_t *si, void *uc)
 {
+	(void)uc;
+	signal_from = si ? si->si_pid : 0;
 	got_signal = sig;
 	if (signal_ctx)
 		lws_cancel_service(signal_ctx);
@@ -241,7 +246,8 @@ static void begin_stop(struct hbr *h)
 {
 	h->stopping = true;
 	h->stop_deadline_ms = hc_mono_ms() + STOP_MS;
-	hc_info("msg=stopping signal=%d sockets=%d", (int)got_signal, h->nsocks);
+	hc_info("msg=stopping signal=%d from_pid=%ld sockets=%d", (int)got_signal,
+		(long)signal_from, h->nsocks);
 	close_all(h);
 }
 
@@ -264,6 +270,7 @@ static void sweep_cb(lws_sorted_usec_list_t *sul)
 	if (now - h->last_sweep_ms >= HBR_SWEEP_MS || h->stopping) {
 		h->last_sweep_ms = now;
 		check_sessions(h);
+		hc_log_limits_flush(false); /* summaries of refusal floods */
 	}
 	if (h->stopping &&
 		((h->nsocks == 0 && hbr_mqtt__inflight(h) == 0) || now >= h->stop_deadline_ms)) {
@@ -362,6 +369,7 @@ int main(int argc, char **argv)
 	rc = parse_args(argc, argv, &config);
 	if (rc >= 0)
 		return rc;
+	hc_proc_no_huge_pages();
 	hc_hmap_init(&h.socks);
 	hc_hmap_init(&h.serials);
 	hc_hmap_init(&h.users);
@@ -375,9 +383,20 @@ int main(int argc, char **argv)
 	}
 	level = hc_log_level_parse(hc_cfg_str(&h.cfg, HC_CFG_LOG_LEVEL));
 	hc_log_init("hub-bridge", level < 0 ? HC_LOG_INFO : level, NULL);
+	hc_log_limits_set((unsigned)hc_cfg_int(&h.cfg, HC_CFG_LOG_REFUSAL_LINES),
+		(unsigned)hc_cfg_int(&h.cfg, HC_CFG_LOG_REFUSAL_INTERVAL));
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_sink);
 	read_settings(&h);
 	raise_fd_limit();
+	/* from now on a stop signal ends the process in order, even one that
+	 * arrives while starting up (the port and the sync socket are open
+	 * before the loop runs) */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_signal;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	if (hc_data_dir_prepare(&h.cfg, err, sizeof(err))) {
@@ -417,12 +436,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	signal_ctx = h.lws;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	signal_ctx = h.lws; /* a signal taken while starting is seen by the first tick */
 
 	lws_sul_schedule(h.lws, 0, &h.sul_sweep, sweep_cb, HBR_TICK_MS * LWS_US_PER_MS);
 	hc_info("msg=listening address=%s port=%lld path=%s max_payload=%lld ping=%lld/%lld "
@@ -469,6 +483,7 @@ cleanup:
 	hbr_server__free_client_js(&h);
 	hbr_mqtt__stop(&h);
 	hc_follow_stop(h.follow);
+	hc_log_limits_flush(true);
 	if (h.lws) {
 		lws_sul_cancel(&h.sul_sweep);
 		lws_context_destroy(h.lws);

@@ -322,6 +322,9 @@ struct req {
 
 /* Read what every Engine.IO request is judged on. Returns 0, or an error
  * already prepared as a reply (1) / -1 to refuse outright. */
+/* refusals of unauthenticated requests: rate-limited lines (hc_log.h) */
+static struct hc_log_limit lim_cross_site = HC_LOG_LIMIT("sio_cross_site");
+
 static int read_request(struct hbr *h, struct lws *wsi, struct hbr_conn *c, struct req *r)
 {
 	char cookies[4096];
@@ -351,7 +354,8 @@ static int read_request(struct hbr *h, struct lws *wsi, struct hbr_conn *c, stru
 	if (r->has_origin && r->has_cookie && !c->acao[0] &&
 		!hc_origin_same(r->origin, r->host, NULL)) {
 		char o[80];
-		hc_info("msg=\"cross-site request with the session cookie refused\" origin=\"%s\" "
+		hc_log_limited(&lim_cross_site, HC_LOG_INFO,
+			"msg=\"cross-site request with the session cookie refused\" origin=\"%s\" "
 			"addr=%s",
 			hc_log_safe(r->origin, o, sizeof(o)), r->addr);
 		return 2;

@@ -192,6 +192,9 @@ int hbr_sio__connect_resume(struct hbr *h, struct hbr_sock *s)
 		rec && s->wait_offset[0] ? s->wait_offset : NULL);
 }
 
+/* refused connects come from unauthenticated clients: rate-limited */
+static struct hc_log_limit lim_denied = HC_LOG_LIMIT("sio_connect_denied");
+
 static int finish_connect(
 	struct hbr *h, struct hbr_sock *s, const char *token, const char *pid, const char *offset)
 {
@@ -205,9 +208,11 @@ static int finish_connect(
 	if (rc) {
 		static const char refused[] = "44{\"message\":\"unauthorized\"}";
 		h->stats.connects_denied++;
-		hc_info("%s/%s | connect | denied reason=%s via=%s addr=%s", s->sock_id,
-			s->user[0] ? s->user : "-", why ? why : hub_strerror(rc),
-			token ? "token" : "cookie", s->addr);
+		char shown[HC_LOG_USER_MAX];
+		hc_log_limited(&lim_denied, HC_LOG_INFO,
+			"%s/%s | connect | denied reason=%s via=%s addr=%s", s->sock_id,
+			s->user[0] ? hc_log_user(s->user, strlen(s->user), shown) : "-",
+			why ? why : hub_strerror(rc), token ? "token" : "cookie", s->addr);
 		s->user[0] = '\0';
 		s->session[0] = '\0';
 		if (hbr_sock__send_text(h, s, refused, sizeof(refused) - 1))

@@ -159,6 +159,7 @@ int hc_dir_put_principal(
 	p->admin = strcmp(src->role, "admin") == 0;
 	snprintf(p->owner, sizeof(p->owner), "%s", src->kind == HC_KIND_DEVICE ? src->owner : "");
 	snprintf(p->display_name, sizeof(p->display_name), "%s", src->display_name);
+	p->created_at = src->created_at;
 	p->has_secret = secret_hash_hex && strlen(secret_hash_hex) == 64 &&
 			unhex(secret_hash_hex, p->secret_hash, 32) == 0;
 	if (!p->has_secret)
@@ -193,15 +194,24 @@ void hc_dir_del_principal(struct hc_acl_dir *d, const char *name)
 
 int hc_dir_put_room(struct hc_acl_dir *d, const char *name)
 {
+	return hc_dir_put_room_at(d, name, 0);
+}
+
+int hc_dir_put_room_at(struct hc_acl_dir *d, const char *name, int64_t created_at)
+{
 	size_t len = strlen(name);
-	struct hc_dir_room *r;
-	if (hc_hmap_get(&d->rooms, name, len))
+	struct hc_dir_room *r = hc_hmap_get(&d->rooms, name, len);
+	if (r) {
+		if (created_at)
+			r->created_at = created_at;
 		return HUB_OK;
+	}
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return HUB_ERR_NOMEM;
 	hc_hmap_init(&r->members);
 	snprintf(r->name, sizeof(r->name), "%s", name);
+	r->created_at = created_at;
 	if (hc_hmap_put(&d->rooms, r->name, len, r, NULL)) {
 		free(r);
 		return HUB_ERR_NOMEM;
@@ -298,10 +308,10 @@ int hc_acl_dir_load(struct hc_store *st, struct hc_acl_dir **out, char *err, siz
 		"0), "
 		"coalesce((SELECT max(seq) FROM change_log), 0))",
 		"SELECT name, kind, display_name, role, coalesce(owner, ''), "
-		"coalesce(secret_hash, '') FROM principals WHERE kind = 'user'",
+		"coalesce(secret_hash, ''), created_at FROM principals WHERE kind = 'user'",
 		"SELECT name, kind, display_name, role, coalesce(owner, ''), "
-		"coalesce(secret_hash, '') FROM principals WHERE kind = 'device'",
-		"SELECT name FROM rooms",
+		"coalesce(secret_hash, ''), created_at FROM principals WHERE kind = 'device'",
+		"SELECT name, created_at FROM rooms",
 		"SELECT room, principal, level FROM memberships",
 		"SELECT sid, principal, expires_at, revoked_at, reason FROM sessions",
 	};
@@ -338,9 +348,11 @@ int hc_acl_dir_load(struct hc_store *st, struct hc_acl_dir **out, char *err, siz
 				col(s, 3, p.role, sizeof(p.role));
 				col(s, 4, p.owner, sizeof(p.owner));
 				col(s, 5, hash, sizeof(hash));
+				p.created_at = sqlite3_column_int64(s, 6);
 				rc = hc_dir_put_principal(d, &p, hash[0] ? hash : NULL);
 			} else if (i == 3) {
-				rc = hc_dir_put_room(d, (const char *)sqlite3_column_text(s, 0));
+				rc = hc_dir_put_room_at(d, (const char *)sqlite3_column_text(s, 0),
+					sqlite3_column_int64(s, 1));
 			} else if (i == 4) {
 				rc = hc_dir_set_level(d, (const char *)sqlite3_column_text(s, 0),
 					(const char *)sqlite3_column_text(s, 1),

@@ -97,9 +97,9 @@ static int read_entity(sqlite3 *db, const char *entity, const char *key, struct 
 
 	if (!strcmp(entity, "principal")) {
 		sql = "SELECT name, kind, display_name, role, coalesce(owner, ''), "
-		      "coalesce(secret_hash, '') FROM principals WHERE name = ?";
+		      "coalesce(secret_hash, ''), created_at FROM principals WHERE name = ?";
 	} else if (!strcmp(entity, "room")) {
-		sql = "SELECT name FROM rooms WHERE name = ?";
+		sql = "SELECT name, created_at FROM rooms WHERE name = ?";
 	} else if (!strcmp(entity, "membership")) {
 		const char *slash = strchr(key, '/');
 		size_t rl = slash ? (size_t)(slash - key) : 0;
@@ -139,6 +139,7 @@ static int read_entity(sqlite3 *db, const char *entity, const char *key, struct 
 			col(s, 3, c->p.role, sizeof(c->p.role));
 			col(s, 4, c->p.owner, sizeof(c->p.owner));
 			col(s, 5, c->secret_hash, sizeof(c->secret_hash));
+			c->p.created_at = sqlite3_column_int64(s, 6);
 		} else {
 			c->type = HC_CHG_PRINCIPAL_DEL;
 			snprintf(c->p.name, sizeof(c->p.name), "%s", key);
@@ -146,6 +147,8 @@ static int read_entity(sqlite3 *db, const char *entity, const char *key, struct 
 	} else if (!strcmp(entity, "room")) {
 		c->type = rc == SQLITE_ROW ? HC_CHG_ROOM : HC_CHG_ROOM_DEL;
 		snprintf(c->room, sizeof(c->room), "%s", key);
+		if (rc == SQLITE_ROW)
+			c->room_created_at = sqlite3_column_int64(s, 1);
 	} else if (!strcmp(entity, "membership")) {
 		c->type = HC_CHG_LEVEL;
 		c->level = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : HC_LEVEL_NONE;
@@ -591,7 +594,7 @@ int hc_follow_apply(struct hc_follow *f, struct hc_acl_dir **dir,
 			hc_dir_del_principal(d, c->p.name);
 			break;
 		case HC_CHG_ROOM:
-			hc_dir_put_room(d, c->room);
+			hc_dir_put_room_at(d, c->room, c->room_created_at);
 			break;
 		case HC_CHG_ROOM_DEL:
 			hc_dir_del_room(d, c->room);

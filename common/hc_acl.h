@@ -61,12 +61,14 @@ struct hc_dir_principal {
 	char display_name[129];
 	struct hc_hmap rooms; /* room name -> (void *)(intptr_t)level */
 	int owned_devices;    /* users: devices they own */
+	int64_t created_at;   /* store's created_at: tells a re-created name apart */
 };
 
 struct hc_dir_room {
 	char name[HC_NAME_MAX + 1];
 	struct hc_hmap members; /* principal -> (void *)(intptr_t)level */
 	int devices;		/* members that are devices */
+	int64_t created_at;	/* store's created_at (0 if not known) */
 };
 
 struct hc_dir_session {
@@ -116,6 +118,9 @@ int hc_dir_put_principal(
 	struct hc_acl_dir *dir, const struct hc_principal *p, const char *secret_hash_hex);
 void hc_dir_del_principal(struct hc_acl_dir *dir, const char *name);
 int hc_dir_put_room(struct hc_acl_dir *dir, const char *name);
+/* Same, recording the room's creation time (a room re-created under the
+ * same name between two looks at the store gets its new time). */
+int hc_dir_put_room_at(struct hc_acl_dir *dir, const char *name, int64_t created_at);
 void hc_dir_del_room(struct hc_acl_dir *dir, const char *name);
 /* level HC_LEVEL_NONE removes the membership. Unknown room or principal:
  * HUB_ERR_NOTFOUND, nothing changes. */

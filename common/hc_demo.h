@@ -16,8 +16,11 @@ struct hc_config;
 
 #define HC_DEMO_USER "demo"
 
-/* Seed an empty store (no users). *created = 1 if it did, 0 if users
- * existed already (nothing touched). Slow: hashes a password. */
+/* Seed an empty store (no users) in one transaction. *created = 1 if it
+ * did, 0 if users existed already (nothing touched). Safe against
+ * concurrent writers: their changes land wholly before the seed (which
+ * then skips, or takes a room of the same name as it is) or after it.
+ * Slow: hashes a password (before the transaction). */
 int hc_demo_seed(
 	struct hc_store *st, const struct hc_config *cfg, int *created, char *err, size_t errsz);
 

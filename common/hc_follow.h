@@ -35,6 +35,7 @@ struct hc_change {
 	struct hc_principal p;
 	char secret_hash[65];
 	char room[HC_NAME_MAX + 1];
+	int64_t room_created_at; /* ROOM: the room's created_at */
 	char principal[HC_NAME_MAX + 1];
 	int level;
 	struct hc_session s;

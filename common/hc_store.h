@@ -161,7 +161,9 @@ int hc_store_changes(struct hc_store *st, int64_t after, int limit,
 /* --- raw access for modules that keep their own tables (history) --- */
 struct sqlite3 *hc_store_db(struct hc_store *st);
 /* Run fn inside an IMMEDIATE transaction, retrying on SQLITE_BUSY. fn
- * returns HUB_OK to commit. */
+ * returns HUB_OK to commit. Called inside fn (or any open transaction),
+ * it runs fn in that transaction: every hc_store_* write composes into a
+ * caller's one transaction (a statement that fails rolls back alone). */
 int hc_store_tx(struct hc_store *st, int (*fn)(struct hc_store *st, void *ud), void *ud);
 
 #endif

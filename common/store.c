@@ -101,6 +101,11 @@ int hc_store_tx(struct hc_store *st, int (*fn)(struct hc_store *st, void *ud), v
 {
 	int rc = HUB_ERR_BUSY;
 
+	/* inside a transaction already (a caller composing several store
+	 * calls into one, like the demo seed): the outer one commits */
+	if (!sqlite3_get_autocommit(st->db))
+		return fn(st, ud);
+
 	for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
 		rc = exec_simple(st, "BEGIN IMMEDIATE");
 		if (rc == HUB_ERR_BUSY) {
@@ -115,7 +120,11 @@ int hc_store_tx(struct hc_store *st, int (*fn)(struct hc_store *st, void *ud), v
 			if (rc == HUB_OK)
 				return HUB_OK;
 		}
-		exec_simple(st, "ROLLBACK");
+		/* SQLite has already rolled back after some errors (a full
+		 * disk, an I/O error): a ROLLBACK would then fail and its
+		 * "no transaction is active" would replace the real message */
+		if (!sqlite3_get_autocommit(st->db))
+			exec_simple(st, "ROLLBACK");
 		if (rc != HUB_ERR_BUSY)
 			return rc;
 		usleep(20000 * (unsigned)(attempt + 1));

@@ -46,6 +46,37 @@ bool hc_cookie_find(const char *header, char out[HC_SECRET_LEN + 1])
 	return false;
 }
 
+/* host[:port] as an origin has it: a name of letters, digits, '.' and '-',
+ * or an IPv6 literal in brackets, then at most one ":" and 1-5 digits.
+ * (A port without a host, or two ports, made the canonical form change
+ * when canonicalised again: fuzz_cookie.) */
+static bool authority_ok(const char *h, size_t len)
+{
+	size_t i = 0, digits = 0;
+
+	if (len && h[0] == '[') {
+		for (i = 1; i < len && h[i] != ']'; i++)
+			if (!isxdigit((unsigned char)h[i]) && h[i] != ':' && h[i] != '.')
+				return false;
+		if (i >= len || i == 1)
+			return false;
+		i++; /* the ']' */
+	} else {
+		while (i < len && (isalnum((unsigned char)h[i]) || h[i] == '.' || h[i] == '-'))
+			i++;
+		if (i == 0)
+			return false;
+	}
+	if (i == len)
+		return true;
+	if (h[i++] != ':')
+		return false;
+	for (; i < len; i++, digits++)
+		if (!isdigit((unsigned char)h[i]))
+			return false;
+	return digits >= 1 && digits <= 5;
+}
+
 bool hc_origin_canon(const char *s, size_t len, char *out, size_t n)
 {
 	const char *host;
@@ -64,11 +95,8 @@ bool hc_origin_canon(const char *s, size_t len, char *out, size_t n)
 		return false;
 	}
 	hl = len - (size_t)(host - s);
-	for (size_t i = 0; i < hl; i++) {
-		unsigned char c = (unsigned char)host[i];
-		if (!isalnum(c) && c != '.' && c != '-' && c != ':' && c != '[' && c != ']')
-			return false;
-	}
+	if (!authority_ok(host, hl))
+		return false;
 	if (https && hl > 4 && !memcmp(host + hl - 4, ":443", 4))
 		hl -= 4;
 	else if (!https && hl > 3 && !memcmp(host + hl - 3, ":80", 3))

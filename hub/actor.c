@@ -11,6 +11,9 @@
 #include <string.h>
 #include <strings.h>
 
+/* refused keys come from unauthenticated clients: rate-limited lines */
+static struct hc_log_limit lim_key = HC_LOG_LIMIT("key_refused");
+
 int hub_actor_require(struct hub *h, struct hub_conn *c, char name[HC_NAME_MAX + 1])
 {
 	char auth[128];
@@ -28,7 +31,8 @@ int hub_actor_require(struct hub *h, struct hub_conn *c, char name[HC_NAME_MAX +
 		rc = hc_store_servicekey_check(h->store, auth + 7, name);
 		memset(auth, 0, sizeof(auth));
 		if (rc == HUB_ERR_AUTH) {
-			hc_info("msg=\"service key refused\" addr=%s", c->addr);
+			hc_log_limited(&lim_key, HC_LOG_INFO, "msg=\"service key refused\" addr=%s",
+				c->addr);
 			hub_http_error(c, 401, "unauthorized", "unknown service key");
 			return rc;
 		}

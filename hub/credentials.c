@@ -3,35 +3,13 @@
 #include "credentials.h"
 #include "hc_err.h"
 #include "hc_password.h"
-#include "http.h"
+#include "json.h"
+#include "media.h"
 
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* JSON text whose strings contain the escape \u0000: cJSON would decode it
- * into a C string that ends early, silently shortening a password. */
-static bool has_nul_escape(const char *s, size_t len)
-{
-	bool in_str = false;
-
-	for (size_t i = 0; i < len; i++) {
-		if (!in_str) {
-			if (s[i] == '"')
-				in_str = true;
-			continue;
-		}
-		if (s[i] == '"') {
-			in_str = false;
-		} else if (s[i] == '\\' && i + 1 < len) {
-			if (s[i + 1] == 'u' && i + 5 < len && !memcmp(s + i + 2, "0000", 4))
-				return true;
-			i++; /* skip the escaped character */
-		}
-	}
-	return false;
-}
 
 static int set_username(struct hub_credentials *cr, const char *v, size_t len)
 {
@@ -60,25 +38,12 @@ static int set_password(struct hub_credentials *cr, const char *v, size_t len)
 
 static int parse_json(const char *body, size_t len, struct hub_credentials *cr, const char **why)
 {
-	const char *end = NULL;
-	cJSON *root, *u, *p;
-	int rc = HUB_ERR_INVAL;
+	cJSON *root = NULL, *u, *p;
+	int rc = hub_json_parse(body, len, &root, why);
 
-	if (has_nul_escape(body, len)) {
-		*why = "NUL characters are not allowed";
-		return HUB_ERR_INVAL;
-	}
-	root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
-	if (!root) {
-		*why = "the body is not valid JSON";
-		return HUB_ERR_INVAL;
-	}
-	/* nothing but white space may follow the value */
-	for (const char *q = end; q && q < body + len; q++)
-		if (*q != ' ' && *q != '\t' && *q != '\r' && *q != '\n') {
-			*why = "the body is not valid JSON";
-			goto cleanup;
-		}
+	if (rc)
+		return rc;
+	rc = HUB_ERR_INVAL;
 	if (!cJSON_IsObject(root)) {
 		*why = "the body must be a JSON object";
 		goto cleanup;
@@ -96,9 +61,8 @@ static int parse_json(const char *body, size_t len, struct hub_credentials *cr, 
 	rc = set_username(cr, u->valuestring, strlen(u->valuestring));
 	if (!rc)
 		rc = set_password(cr, p->valuestring, strlen(p->valuestring));
-	OPENSSL_cleanse(p->valuestring, strlen(p->valuestring));
 cleanup:
-	cJSON_Delete(root);
+	hub_json_delete_wiped(root);
 	return rc;
 }
 
@@ -218,10 +182,6 @@ int hub_credentials_parse(
 		return HUB_ERR_INVAL;
 	}
 	if (ctype == HUB_CT_JSON) {
-		if (!hc_utf8_valid(body, len)) {
-			*why = "the body is not valid UTF-8";
-			return HUB_ERR_INVAL;
-		}
 		rc = parse_json(body, len, out, why);
 	} else if (ctype == HUB_CT_FORM) {
 		rc = parse_form(body, len, out, why);

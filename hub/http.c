@@ -13,8 +13,8 @@
  */
 #include "http.h"
 #include "cookie.h"
-#include "hashpool.h"
 #include "syncwait.h"
+#include "workpool.h"
 #include "hc_err.h"
 #include "hc_log.h"
 #include "hc_util.h"
@@ -44,6 +44,9 @@ enum {
 /* Body bytes read and dropped after an early answer, at least; beyond
  * max(this, 16 x http_max_body) the connection is closed instead. */
 #define DRAIN_MIN ((uint64_t)8 << 20)
+
+/* Response body bytes written per writeable callback. */
+#define WRITE_CHUNK ((size_t)32 << 10)
 
 static const struct hub_route routes[] = {
 	{"/api/login", HUB_M_POST, HUB_RF_BODY | HUB_RF_FORM | HUB_RF_SAME_ORIGIN, hub_route_login},
@@ -147,6 +150,36 @@ static int ctype_of(struct lws *wsi)
 	return HUB_CT_OTHER;
 }
 
+/* Whether the client asked for the connection to end after this exchange
+ * (RFC 9112 9.3: "Connection: close", or HTTP/1.0 without keep-alive). lws
+ * closes such a connection after the response; the response must then say
+ * so, or a client that pools connections (Node's keep-alive agent) sends its
+ * next request on a socket that is about to close ("socket hang up"). */
+static bool client_wants_close(struct lws *wsi)
+{
+	char v[256], version[16], *p, *tok;
+	bool close_tok = false, keep_tok = false;
+
+	if (header(wsi, WSI_TOKEN_CONNECTION, v, sizeof(v))) {
+		for (p = v; *p;) {
+			size_t n;
+			while (*p == ' ' || *p == '\t' || *p == ',')
+				p++;
+			tok = p;
+			n = strcspn(p, ", \t");
+			p += n;
+			if (n == 5 && !strncasecmp(tok, "close", 5))
+				close_tok = true;
+			else if (n == 10 && !strncasecmp(tok, "keep-alive", 10))
+				keep_tok = true;
+		}
+	}
+	if (close_tok)
+		return true;
+	return header(wsi, WSI_TOKEN_HTTP, version, sizeof(version)) &&
+	       !strcmp(version, "HTTP/1.0") && !keep_tok;
+}
+
 /* A Host header we are willing to echo into origins and CSP. */
 static bool host_ok(const char *h)
 {
@@ -185,6 +218,16 @@ void hub_http_reply(struct hub_conn *c, int status, const char *type, const void
 		memcpy(c->out + LWS_PRE, body, len);
 		c->outlen = len;
 	}
+}
+
+void hub_http_reply_take(
+	struct hub_conn *c, int status, const char *type, unsigned char *buf, size_t len)
+{
+	free(c->out);
+	c->out = buf;
+	c->outlen = buf ? len : 0;
+	c->status = status;
+	c->out_type = type;
 }
 
 void hub_http_json(struct hub_conn *c, int status, const cJSON *root)
@@ -232,6 +275,7 @@ void hub_http_header(struct hub_conn *c, const char *name, const char *value)
 void hub_http_send(struct hub_conn *c)
 {
 	c->phase = PH_HEADERS;
+	c->sent = 0;
 	lws_callback_on_writable(c->wsi);
 }
 
@@ -310,6 +354,9 @@ static int write_headers(struct hub *h, struct hub_conn *c)
 			return -1;
 		off += strlen(name) + 1 + strlen(value) + 1;
 	}
+	/* every response after which the connection ends says so */
+	if (c->close_after || h->stopping)
+		c->close_after = true;
 	if (c->close_after && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
 				      (const unsigned char *)"close", 5, &p, end))
 		return -1;
@@ -337,6 +384,10 @@ static void release(struct hub *h, struct hub_conn *c)
 	if (c->started) {
 		c->started = false;
 		h->active--;
+	}
+	if (c->history_slot) {
+		c->history_slot = false;
+		h->history_alive--;
 	}
 	hub_body_free(&c->body);
 	free(c->out);
@@ -545,6 +596,7 @@ static int request_start(
 	if (header(wsi, WSI_TOKEN_HTTP_COOKIE, cookie, sizeof(cookie)))
 		c->has_cookie = hc_cookie_find(cookie, c->cookie);
 	c->ctype = ctype_of(wsi);
+	c->close_after = client_wants_close(wsi);
 	hub_body_init(&c->body, max, false);
 
 	if (hc_log_enabled(HC_LOG_DEBUG)) {
@@ -719,11 +771,25 @@ static int writeable(struct hub *h, struct hub_conn *c)
 		}
 		c->phase = PH_DONE;
 		return finish(h, c);
-	case PH_BODY:
-		if (lws_write(c->wsi, c->out + LWS_PRE, c->outlen, LWS_WRITE_HTTP_FINAL) < 0)
+	case PH_BODY: {
+		/* a chunk per writeable callback: lws copies what the socket
+		 * does not take at once, so big bodies go out piecewise. The
+		 * LWS_PRE bytes before a chunk are body bytes already sent. */
+		size_t n = c->outlen - c->sent;
+		bool last = n <= WRITE_CHUNK;
+		if (!last)
+			n = WRITE_CHUNK;
+		if (lws_write(c->wsi, c->out + LWS_PRE + c->sent, n,
+			    last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < 0)
 			return -1;
+		c->sent += n;
+		if (!last) {
+			lws_callback_on_writable(c->wsi);
+			return 0;
+		}
 		c->phase = PH_DONE;
 		return finish(h, c);
+	}
 	default:
 		return 0;
 	}
@@ -746,12 +812,15 @@ static int callback(
 		return c && h ? body_complete(h, c) : 0;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return c && h ? writeable(h, c) : 0;
-	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+	case LWS_CALLBACK_HTTP_FILE_COMPLETION: {
+		/* the file's headers said "connection: close" (route_static.c) */
+		bool close_now = c && h && (c->close_after || h->stopping);
 		if (c && h)
 			release(h, c);
-		if (lws_http_transaction_completed(wsi))
+		if (close_now || lws_http_transaction_completed(wsi))
 			return -1;
 		return 0;
+	}
 	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 		if (c && h)
@@ -763,7 +832,9 @@ static int callback(
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		/* a hash worker finished something (or a signal arrived) */
 		if (h && h->pool)
-			hub_hashpool_collect(h->pool, h);
+			hub_workpool_collect(h->pool, h);
+		if (h && h->readers)
+			hub_workpool_collect(h->readers, h);
 		if (h && h->mqtt)
 			hub_mqtt_collect(h->mqtt, h);
 		if (h && h->syncwait)

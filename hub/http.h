@@ -2,7 +2,8 @@
 /*
  * HTTP glue on libwebsockets: one protocol callback routes requests,
  * collects bodies within http_max_body, and writes responses (headers in
- * one writeable callback, the body in the next). Every response goes
+ * one writeable callback, the body in the next ones, at most 32 KiB each,
+ * so a big body is never copied into lws's own buffers). Every response goes
  * through the helpers below, so the security headers and the JSON error
  * shape are the same everywhere.
  *
@@ -23,6 +24,7 @@
 #include "addr.h"
 #include "body.h"
 #include "hc_store.h"
+#include "media.h"
 
 struct hub;
 struct hub_conn;
@@ -38,8 +40,6 @@ enum hub_method {
 	HUB_M_DELETE,
 	HUB_M_OPTIONS
 };
-
-enum hub_ctype { HUB_CT_NONE = 0, HUB_CT_JSON, HUB_CT_FORM, HUB_CT_OTHER };
 
 /* Route flags */
 #define HUB_RF_BODY	   1u /* collects a body: JSON (and forms with HUB_RF_FORM) */
@@ -94,6 +94,8 @@ struct hub_conn {
 	size_t xhlen;
 	unsigned char *out; /* LWS_PRE + body, owned */
 	size_t outlen;
+	size_t sent;	      /* body bytes written so far */
+	bool history_slot;    /* counts in hub.history_alive until released */
 	int64_t announce_len; /* HEAD: Content-Length to announce, -1 = outlen */
 	int phase;	      /* see http.c */
 };
@@ -107,6 +109,10 @@ extern const struct lws_protocols hub_http_protocols[];
  * closed; callers need not check. */
 void hub_http_reply(struct hub_conn *c, int status, const char *type, const void *body, size_t len);
 void hub_http_json(struct hub_conn *c, int status, const struct cJSON *root);
+/* Like hub_http_reply, taking buf (malloc'd, the body at buf + LWS_PRE,
+ * len bytes) instead of copying it. */
+void hub_http_reply_take(
+	struct hub_conn *c, int status, const char *type, unsigned char *buf, size_t len);
 void hub_http_error(struct hub_conn *c, int status, const char *code, const char *message);
 /* Add a header to the prepared response. name ends with ':' ("set-cookie:"). */
 void hub_http_header(struct hub_conn *c, const char *name, const char *value);

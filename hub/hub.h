@@ -20,7 +20,7 @@
 
 struct hc_store;
 struct hc_token_key;
-struct hub_hashpool;
+struct hub_workpool;
 struct hub_ratelimit;
 struct hub_mqtt;
 struct hub_syncwait;
@@ -28,11 +28,13 @@ struct hub_syncwait;
 struct hub {
 	struct hc_config cfg;
 	struct lws_context *lws;
-	struct hc_store *store;	   /* read-write; lws thread only */
-	struct hc_token_key *key;  /* token signing key */
-	struct hub_hashpool *pool; /* password hashing workers */
-	struct hub_ratelimit *rl;  /* failed-login limiter */
-	struct hub_mqtt *mqtt;	   /* link to the broker as $hub */
+	struct hc_store *store;	      /* read-write; lws thread only */
+	struct hc_token_key *key;     /* token signing key */
+	struct hub_workpool *pool;    /* password hashing workers */
+	struct hub_workpool *readers; /* history reads */
+	int history_alive;	      /* history reads queued, running or being sent */
+	struct hub_ratelimit *rl;     /* failed-login limiter */
+	struct hub_mqtt *mqtt;	      /* link to the broker as $hub */
 	struct hub_metrics metrics;
 
 	/* waits until committed changes are in force at the broker */
@@ -47,6 +49,7 @@ struct hub {
 	bool stopping;		 /* SIGTERM/SIGINT seen: finishing in-flight requests */
 	lws_sorted_usec_list_t sul_purge; /* hourly store purge */
 	lws_sorted_usec_list_t sul_tick;  /* wakes the loop while stopping */
+	lws_sorted_usec_list_t sul_log;	  /* rate-limited log summaries, 1/s */
 };
 
 /* The hub a wsi belongs to. */

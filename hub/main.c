@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * hubd: the hub's login and session HTTP service. Start-up order matters:
- * config; data directory; listening socket (may need root for low ports);
- * privilege drop; then everything that creates files (store, token key,
- * demo data) so they belong to the service account. Then one lws service
- * loop until SIGTERM/SIGINT, and a bounded graceful stop.
+ * config; data directory; privilege drop; then everything that creates
+ * files (store, token key, demo data) so they belong to the service
+ * account; then the listening socket, so the port opens on a ready hubd
+ * (a privileged port bound as root opens before the drop). Then one lws
+ * service loop until SIGTERM/SIGINT, and a bounded graceful stop.
  */
-#include "hashpool.h"
+#include "workpool.h"
 #include "hc_config.h"
 #include "hc_demo.h"
 #include "hc_err.h"
@@ -39,6 +40,8 @@
 #define STOP_TICK_US	(100 * LWS_US_PER_MS)
 #define FD_LIMIT	4096
 #define HEADER_POOL_MAX 1024
+#define HASH_NICE	10 /* hashing yields the CPU to the service thread */
+#define READS_PER_USER	4  /* history reads one user may have waiting */
 
 static const char usage_text[] =
 	"usage: hubd [--config FILE] [--help] [--version]\n"
@@ -54,13 +57,20 @@ static const char usage_text[] =
 	"  session_ttl token_ttl token_alg key_file cookie_secure trusted_origins\n"
 	"  trust_proxy http_max_body http_max_headers hash_workers login_queue_max\n"
 	"  login_fail_window login_fail_pair_max login_fail_addr_max\n"
-	"  login_fail_user_max scrypt_log2n scrypt_r scrypt_p demo_data\n";
+	"  login_fail_user_max scrypt_log2n scrypt_r scrypt_p demo_data\n"
+	"  log_refusal_lines log_refusal_interval login_queue_per_addr\n"
+	"  history_event_max history_page_bytes history_reads_max\n";
 
 static volatile sig_atomic_t got_signal;
 static struct lws_context *signal_ctx;
 
-static void on_signal(int sig)
+/* who sent the stop signal (an operator reads it in the log) */
+static volatile pid_t signal_from;
+
+static void on_signal(int sig, siginfo_t *si, void *uc)
 {
+	(void)uc;
+	signal_from = si ? si->si_pid : 0;
 	got_signal = sig;
 	/* wakes lws_service(); only writes to lws's event pipe */
 	if (signal_ctx)
@@ -72,6 +82,8 @@ static void wake_loop(void *ud)
 	lws_cancel_service(ud);
 }
 
+static struct hc_log_limit lim_lws = HC_LOG_LIMIT("lws");
+
 static void lws_log_sink(int level, const char *line)
 {
 	size_t n = strlen(line);
@@ -80,9 +92,18 @@ static void lws_log_sink(int level, const char *line)
 	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		n--;
 	snprintf(text, sizeof(text), "%.*s", (int)n, line);
-	/* lws errors are mostly about bad clients: a warning, not an error */
-	hc_log(HC_LOG_WARN, "msg=lws level=%d text=\"%s\"", level,
+	/* lws errors are mostly about bad clients: a warning, not an error,
+	 * and rate-limited like every refusal of unauthenticated input */
+	hc_log_limited(&lim_lws, HC_LOG_WARN, "msg=lws level=%d text=\"%s\"", level,
 		hc_log_safe(text, safe, sizeof(safe)));
+}
+
+/* Once a second: the summaries of rate-limited log lines (hc_log.h). */
+static void log_tick(lws_sorted_usec_list_t *sul)
+{
+	struct hub *h = lws_container_of(sul, struct hub, sul_log);
+	hc_log_limits_flush(false);
+	lws_sul_schedule(h->lws, 0, &h->sul_log, log_tick, LWS_US_PER_SEC);
 }
 
 static void stop_tick(lws_sorted_usec_list_t *sul)
@@ -141,6 +162,14 @@ static struct lws_context *create_context(struct hub *h)
 	return lws_create_context(&info);
 }
 
+/* Whether the port must be bound before the privilege drop: started as
+ * root, with a run_as account, on a port below 1024. */
+static bool early_bind_needed(const struct hc_config *cfg)
+{
+	return geteuid() == 0 && *hc_cfg_str(cfg, HC_CFG_RUN_AS) &&
+	       hc_cfg_int(cfg, HC_CFG_HTTP_PORT) < 1024;
+}
+
 static int open_state(struct hub *h, char *err, size_t errsz)
 {
 	char key_path[HUB_PATH_MAX];
@@ -180,15 +209,18 @@ static void run(struct hub *h)
 		}
 		if (got_signal && !h->stopping) {
 			h->stopping = true;
-			hc_info("msg=stopping signal=%d in_flight=%d", (int)got_signal, h->active);
+			hc_info("msg=stopping signal=%d from_pid=%ld in_flight=%d", (int)got_signal,
+				(long)signal_from, h->active);
 			/* from here new connections are refused in the http
 			 * callback (LWS_CALLBACK_FILTER_NETWORK_CONNECTION);
 			 * lws_context_deprecate() would close the listener but
 			 * touches the freed listen wsi in lws 4.1.6 */
 			/* waiting logins come back cancelled (503), running ones
 			 * finish; both are answered below */
-			hub_hashpool_stop(h->pool);
-			hub_hashpool_collect(h->pool, h);
+			hub_workpool_stop(h->pool);
+			hub_workpool_collect(h->pool, h);
+			hub_workpool_stop(h->readers);
+			hub_workpool_collect(h->readers, h);
 			deadline = hc_mono_ms() + STOP_GRACE_MS;
 		}
 		if (h->stopping) {
@@ -212,6 +244,7 @@ int main(int argc, char **argv)
 	rc = parse_args(argc, argv, &config);
 	if (rc >= 0)
 		return rc;
+	hc_proc_no_huge_pages();
 	memset(&h, 0, sizeof(h));
 	hc_hmap_init(&h.waiting);
 	if (hc_config_load(&h.cfg, config, err, sizeof(err))) {
@@ -221,6 +254,8 @@ int main(int argc, char **argv)
 	}
 	level = hc_log_level_parse(hc_cfg_str(&h.cfg, HC_CFG_LOG_LEVEL));
 	hc_log_init("hubd", level < 0 ? HC_LOG_INFO : level, NULL);
+	hc_log_limits_set((unsigned)hc_cfg_int(&h.cfg, HC_CFG_LOG_REFUSAL_LINES),
+		(unsigned)hc_cfg_int(&h.cfg, HC_CFG_LOG_REFUSAL_INTERVAL));
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_sink);
 	h.params.log2n = (int)hc_cfg_int(&h.cfg, HC_CFG_SCRYPT_LOG2N);
 	h.params.r = (int)hc_cfg_int(&h.cfg, HC_CFG_SCRYPT_R);
@@ -236,7 +271,8 @@ int main(int argc, char **argv)
 	/* from now on a stop signal ends the process in order, even one that
 	 * arrives while starting up */
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
+	sa.sa_sigaction = on_signal;
+	sa.sa_flags = SA_SIGINFO;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -245,12 +281,15 @@ int main(int argc, char **argv)
 		hc_err("msg=\"cannot prepare data directory\" err=\"%s\"", err);
 		goto cleanup;
 	}
-	h.lws = create_context(&h);
-	if (!h.lws) {
-		hc_err("msg=\"cannot listen\" address=%s port=%lld",
-			hc_cfg_str(&h.cfg, HC_CFG_BIND_ADDRESS),
-			(long long)hc_cfg_int(&h.cfg, HC_CFG_HTTP_PORT));
-		goto cleanup;
+	/* The port opens once the store and the demo data are ready, so a
+	 * client (or a script waiting for the port, then writing with hubctl)
+	 * never meets a half-started hubd. Only a privileged port bound as
+	 * root must open first, before the privilege drop; requests then wait
+	 * in the backlog, and the demo seed is one transaction either way. */
+	if (early_bind_needed(&h.cfg)) {
+		h.lws = create_context(&h);
+		if (!h.lws)
+			goto no_listen;
 	}
 	if (hc_drop_privileges(&h.cfg, err, sizeof(err))) {
 		hc_err("msg=\"cannot drop privileges\" err=\"%s\"", err);
@@ -261,11 +300,37 @@ int main(int argc, char **argv)
 		hc_err("msg=\"cannot start\" err=\"%s\"", err);
 		goto cleanup;
 	}
+	if (!h.lws) {
+		h.lws = create_context(&h);
+		if (!h.lws)
+			goto no_listen;
+	}
 	rc = hub_ratelimit_new(&h.cfg, &h.rl);
-	if (!rc)
-		rc = hub_hashpool_new((int)hc_cfg_int(&h.cfg, HC_CFG_HASH_WORKERS),
-			(size_t)hc_cfg_int(&h.cfg, HC_CFG_LOGIN_QUEUE_MAX), h.db_path, wake_loop,
-			h.lws, &h.pool);
+	if (!rc) {
+		/* logins: fair per client address (fairq.h, ratelimit.h lanes) */
+		struct hub_workpool_opts o = {
+			.workers = (int)hc_cfg_int(&h.cfg, HC_CFG_HASH_WORKERS),
+			.queue_max = (size_t)hc_cfg_int(&h.cfg, HC_CFG_LOGIN_QUEUE_MAX),
+			.flow_max = (size_t)hc_cfg_int(&h.cfg, HC_CFG_LOGIN_QUEUE_PER_ADDR),
+			.nice = HASH_NICE,
+			.db_path = h.db_path,
+			.wake = wake_loop,
+			.wake_ud = h.lws,
+		};
+		rc = hub_workpool_new(&o, &h.pool);
+	}
+	if (!rc) {
+		/* history reads: one thread, fair per user */
+		struct hub_workpool_opts o = {
+			.workers = 1,
+			.queue_max = (size_t)hc_cfg_int(&h.cfg, HC_CFG_HISTORY_READS_MAX),
+			.flow_max = READS_PER_USER,
+			.db_path = h.db_path,
+			.wake = wake_loop,
+			.wake_ud = h.lws,
+		};
+		rc = hub_workpool_new(&o, &h.readers);
+	}
 	if (rc) {
 		hc_err("msg=\"cannot start workers\" err=%s", hub_strerror(rc));
 		goto cleanup;
@@ -283,15 +348,22 @@ int main(int argc, char **argv)
 	if (got_signal) /* arrived during start-up: stop right away */
 		lws_cancel_service(h.lws);
 	hub_purge_start(&h);
+	lws_sul_schedule(h.lws, 0, &h.sul_log, log_tick, LWS_US_PER_SEC);
 	hc_info("msg=listening address=%s port=%lld workers=%d queue_max=%lld data_dir=%s web=%s",
 		hc_cfg_str(&h.cfg, HC_CFG_BIND_ADDRESS),
-		(long long)hc_cfg_int(&h.cfg, HC_CFG_HTTP_PORT), hub_hashpool_workers(h.pool),
+		(long long)hc_cfg_int(&h.cfg, HC_CFG_HTTP_PORT), hub_workpool_workers(h.pool),
 		(long long)hc_cfg_int(&h.cfg, HC_CFG_LOGIN_QUEUE_MAX),
 		hc_cfg_str(&h.cfg, HC_CFG_DATA_DIR),
 		h.web_root[0] ? h.web_root : "(built-in page)");
 	run(&h);
 	status = got_signal ? EXIT_SUCCESS : EXIT_FAILURE;
 	hc_info("msg=stopped");
+	goto cleanup;
+
+no_listen:
+	hc_err("msg=\"cannot listen\" address=%s port=%lld",
+		hc_cfg_str(&h.cfg, HC_CFG_BIND_ADDRESS),
+		(long long)hc_cfg_int(&h.cfg, HC_CFG_HTTP_PORT));
 
 cleanup:
 	hub_mqtt_stop(h.mqtt); /* before the lws context: it holds a timer there */
@@ -299,9 +371,17 @@ cleanup:
 	if (h.lws) {
 		hub_purge_stop(&h);
 		lws_sul_cancel(&h.sul_tick);
-		if (h.pool && !h.stopping) {
-			hub_hashpool_stop(h.pool);
-			hub_hashpool_collect(h.pool, &h);
+		lws_sul_cancel(&h.sul_log);
+		hc_log_limits_flush(true);
+		if (!h.stopping) {
+			if (h.pool) {
+				hub_workpool_stop(h.pool);
+				hub_workpool_collect(h.pool, &h);
+			}
+			if (h.readers) {
+				hub_workpool_stop(h.readers);
+				hub_workpool_collect(h.readers, &h);
+			}
 		}
 		if (h.syncwait) {
 			hub_syncwait_stop(h.syncwait);
@@ -313,8 +393,12 @@ cleanup:
 	hub_syncwait_stop(h.syncwait);
 	hub_syncwait_free(h.syncwait);
 	if (h.pool) {
-		hub_hashpool_stop(h.pool);
-		hub_hashpool_free(h.pool, &h);
+		hub_workpool_stop(h.pool);
+		hub_workpool_free(h.pool, &h);
+	}
+	if (h.readers) {
+		hub_workpool_stop(h.readers);
+		hub_workpool_free(h.readers, &h);
 	}
 	hub_ratelimit_free(h.rl);
 	hc_hmap_clear(&h.waiting);

@@ -10,14 +10,21 @@
 
 #include <mosquitto.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PUBLISH_TIMEOUT_MS 5000
 #define SERVICE_TOKEN_TTL  3600
 #define METRICS_MAX	   2048
+#define KEEPALIVE_S	   30
+#define LOOP_WAIT_MS	   200	/* link thread: longest wait in mosquitto_loop */
+#define RETRY_MIN_MS	   100	/* first retry after a failed or lost connect */
+#define RETRY_MAX_MS	   1000 /* retries back off up to this */
 
 struct pending {
 	struct pending *next;
@@ -43,6 +50,10 @@ struct hub_mqtt {
 	int64_t metrics_at;
 	struct pending *pending; /* lws thread only */
 	lws_sorted_usec_list_t sul;
+	pthread_t thread; /* the link thread (link_main) */
+	bool thread_started;
+	atomic_bool stop;
+	int64_t up_since_ms; /* link thread: when the last connect succeeded */
 };
 
 /* A fresh service token as the password (called before every connect). */
@@ -68,6 +79,7 @@ static void on_connect(
 	pthread_mutex_lock(&m->lock);
 	m->connected = true;
 	pthread_mutex_unlock(&m->lock);
+	m->up_since_ms = hc_mono_ms();
 	mosquitto_subscribe(mosq, NULL, "$hub/metrics", 0);
 	hc_info("msg=\"connected to the broker\"");
 }
@@ -77,13 +89,13 @@ static void on_disconnect(struct mosquitto *mosq, void *ud, int rc, const mosqui
 	struct hub_mqtt *m = ud;
 	(void)mosq;
 	(void)p;
+	bool was;
 	pthread_mutex_lock(&m->lock);
+	was = m->connected;
 	m->connected = false;
 	pthread_mutex_unlock(&m->lock);
-	if (rc)
+	if (rc && was)
 		hc_warn("msg=\"lost the broker; reconnecting\" rc=%d", rc);
-	/* the next automatic reconnect presents a fresh token */
-	set_credentials(m);
 }
 
 static void on_publish(
@@ -126,9 +138,94 @@ static void timeout_tick(lws_sorted_usec_list_t *sul)
 	hub_mqtt_collect(m, m->h);
 }
 
+static void sleep_ms(int64_t ms)
+{
+	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+/*
+ * The link thread: connects, runs the client and reconnects, whatever the
+ * order in which hubd and the broker start or restart.
+ *
+ * Not mosquitto_loop_start(): in libmosquitto 2.0.11 its thread waits while
+ * the client's state is "new", and a non-blocking connect that is still in
+ * progress when mosquitto_connect_async() returns (the broker is not up yet:
+ * EINPROGRESS, then a refusal) leaves it "new" for ever, so the link never
+ * came up when the broker started after hubd. Here every attempt is ours:
+ * a non-blocking connect with a fresh service token, then mosquitto_loop()
+ * until the socket goes, then a retry after 100 ms, backing off to 1 s.
+ */
+static void *link_main(void *arg)
+{
+	struct hub_mqtt *m = arg;
+	const char *host = hc_cfg_str(&m->h->cfg, HC_CFG_MQTT_HOST);
+	int port = (int)hc_cfg_int(&m->h->cfg, HC_CFG_MQTT_PORT);
+	int64_t retry_ms = RETRY_MIN_MS, next_try = 0;
+	bool first = true, warned = false;
+
+	while (!atomic_load(&m->stop)) {
+		int64_t now = hc_mono_ms();
+		int rc;
+
+		if (mosquitto_socket(m->mosq) < 0) {
+			if (now < next_try) {
+				sleep_ms(next_try - now < LOOP_WAIT_MS ? next_try - now
+								       : LOOP_WAIT_MS);
+				continue;
+			}
+			set_credentials(m); /* a fresh token on every attempt */
+			rc = first ? mosquitto_connect_bind_async(
+					     m->mosq, host, port, KEEPALIVE_S, NULL)
+				   : mosquitto_reconnect_async(m->mosq);
+			if (rc == MOSQ_ERR_SUCCESS)
+				first = false;
+			if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(m->mosq) < 0) {
+				if (!warned)
+					hc_warn("msg=\"broker not reachable; retrying\" "
+						"host=%s port=%d rc=%d",
+						host, port, rc);
+				warned = true;
+				next_try = hc_mono_ms() + retry_ms;
+				retry_ms =
+					retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : retry_ms * 2;
+				continue;
+			}
+		}
+		rc = mosquitto_loop(m->mosq, LOOP_WAIT_MS, 1);
+		if (rc != MOSQ_ERR_SUCCESS && mosquitto_socket(m->mosq) >= 0 &&
+			rc != MOSQ_ERR_NO_CONN)
+			mosquitto_disconnect(m->mosq); /* drop what is left and retry */
+		if (mosquitto_socket(m->mosq) < 0 && !atomic_load(&m->stop)) {
+			/* lost, refused or never up: retry soon, sooner after a
+			 * link that had been up a while (a broker restart) */
+			if (hub_mqtt_connected(m)) {
+				pthread_mutex_lock(&m->lock);
+				m->connected = false;
+				pthread_mutex_unlock(&m->lock);
+			} else if (!m->up_since_ms && !warned) {
+				hc_warn("msg=\"broker not reachable; retrying\" host=%s port=%d",
+					host, port);
+				warned = true;
+			}
+			if (m->up_since_ms && hc_mono_ms() - m->up_since_ms > 10000)
+				retry_ms = RETRY_MIN_MS;
+			m->up_since_ms = 0;
+			next_try = hc_mono_ms() + retry_ms;
+			retry_ms = retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : retry_ms * 2;
+		} else if (hub_mqtt_connected(m)) {
+			warned = false;
+			retry_ms = RETRY_MIN_MS;
+		}
+	}
+	return NULL;
+}
+
 int hub_mqtt_start(struct hub *h, struct hub_mqtt **out)
 {
 	struct hub_mqtt *m = calloc(1, sizeof(*m));
+	sigset_t all, old;
 	char id[64];
 	int rc;
 
@@ -145,23 +242,25 @@ int hub_mqtt_start(struct hub *h, struct hub_mqtt **out)
 		return HUB_ERR_NOMEM;
 	}
 	mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
-	mosquitto_reconnect_delay_set(m->mosq, 1, 10, true);
+	/* publishes from the lws thread only queue and wake the link thread */
+	mosquitto_threaded_set(m->mosq, true);
 	mosquitto_connect_v5_callback_set(m->mosq, on_connect);
 	mosquitto_disconnect_v5_callback_set(m->mosq, on_disconnect);
 	mosquitto_publish_v5_callback_set(m->mosq, on_publish);
 	mosquitto_message_v5_callback_set(m->mosq, on_message);
-	set_credentials(m);
-	/* connect_async fails only on bad arguments; a broker that is not up
-	 * yet is retried by the loop thread */
-	rc = mosquitto_connect_bind_async(m->mosq, hc_cfg_str(&h->cfg, HC_CFG_MQTT_HOST),
-		(int)hc_cfg_int(&h->cfg, HC_CFG_MQTT_PORT), 30, NULL);
-	if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_ERRNO)
-		hc_warn("msg=\"broker connect failed; retrying\" rc=%d", rc);
-	if (mosquitto_loop_start(m->mosq) != MOSQ_ERR_SUCCESS) {
+	atomic_init(&m->stop, false);
+	/* the link thread must not take SIGTERM/SIGINT: the loop thread does */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&m->thread, NULL, link_main, m);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
 		mosquitto_destroy(m->mosq);
+		pthread_mutex_destroy(&m->lock);
 		free(m);
 		return HUB_ERR_IO;
 	}
+	m->thread_started = true;
 	*out = m;
 	return HUB_OK;
 }
@@ -172,8 +271,10 @@ void hub_mqtt_stop(struct hub_mqtt *m)
 	if (!m)
 		return;
 	lws_sul_cancel(&m->sul);
-	mosquitto_disconnect(m->mosq);
-	mosquitto_loop_stop(m->mosq, false);
+	atomic_store(&m->stop, true);
+	mosquitto_disconnect(m->mosq); /* wakes the link thread's wait */
+	if (m->thread_started)
+		pthread_join(m->thread, NULL);
 	mosquitto_destroy(m->mosq);
 	while ((a = m->acked)) {
 		m->acked = a->next;

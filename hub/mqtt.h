@@ -4,11 +4,14 @@
  * identity ($hub, with a service token hubd mints itself), for the publish
  * API and for the broker plugin's counters ($hub/metrics).
  *
- * libmosquitto runs its own network thread; hubd's lws thread publishes
- * (mosquitto_publish is thread-safe in that mode) and learns about PUBACKs
- * through a completion list drained by hub_mqtt_collect() after a wake-up.
- * Connection loss is retried for ever; publishes while it is down fail at
- * once (the API answers 503).
+ * A link thread of ours runs libmosquitto (connect, mosquitto_loop,
+ * reconnect); hubd's lws thread publishes (in threaded mode that only
+ * queues and wakes the link thread) and learns about PUBACKs through a
+ * completion list drained by hub_mqtt_collect() after a wake-up. The link
+ * comes up whenever the broker does, whatever the start order, and comes
+ * back after a broker restart: attempts every 100 ms backing off to 1 s,
+ * each with a fresh service token. Publishes while it is down fail at once
+ * (the API answers 503).
  */
 #ifndef HUB_MQTT_H
 #define HUB_MQTT_H

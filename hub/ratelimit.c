@@ -23,6 +23,7 @@ struct entry {
 	struct entry *prev, *next; /* LRU list, head = most recently used */
 	int64_t last;		   /* absolute slot of the newest update */
 	int64_t known_at;	   /* known-address table: time of the success */
+	int64_t retry_at;	   /* address table: told to wait until (monotonic ms) */
 	uint32_t slots[SLOTS];
 	size_t klen;
 	char key[]; /* NUL-terminated */
@@ -311,4 +312,67 @@ void hub_ratelimit_success(struct hub_ratelimit *rl, const char *user, const cha
 	e = touch(&rl->known, key);
 	if (e)
 		e->known_at = now_ms;
+}
+
+void hub_ratelimit_refund_keep_addr(
+	struct hub_ratelimit *rl, const char *user, const char *addr, struct hub_rl_ticket *t)
+{
+	bool kept = t->addr;
+
+	t->addr = false;
+	hub_ratelimit_refund(rl, user, addr, t);
+	t->addr = kept;
+	t->pair = t->user = false;
+}
+
+/* Failures counted for e in the current window. */
+static uint64_t window_count(const struct hub_ratelimit *rl, struct entry *e, int64_t now_ms)
+{
+	uint64_t total = 0;
+
+	advance(e, now_ms / rl->slot_ms);
+	for (int i = 0; i < SLOTS; i++)
+		total += e->slots[i];
+	return total;
+}
+
+int hub_ratelimit_lane(struct hub_ratelimit *rl, const char *user, const char *addr, int64_t now_ms)
+{
+	char key[KEY_MAX];
+	struct entry *e;
+
+	if (user && is_known(rl, user, addr, now_ms)) {
+		pair_key(user, addr, key, sizeof(key));
+		e = find(&rl->pair, key);
+		if (!e || window_count(rl, e, now_ms) == 0)
+			return HUB_LANE_KNOWN;
+	}
+	hub_addr_key(addr, key, sizeof(key));
+	e = find(&rl->addr, key);
+	if (e && (now_ms < e->retry_at || window_count(rl, e, now_ms) >= HUB_RL_SUSPECT_FAILS))
+		return HUB_LANE_SUSPECT;
+	return HUB_LANE_NEW;
+}
+
+void hub_ratelimit_told_to_wait(
+	struct hub_ratelimit *rl, const char *addr, int64_t now_ms, int seconds)
+{
+	char key[KEY_MAX];
+	struct entry *e;
+	int64_t until = now_ms + (int64_t)seconds * 1000;
+
+	hub_addr_key(addr, key, sizeof(key));
+	e = touch(&rl->addr, key);
+	if (e && until > e->retry_at)
+		e->retry_at = until;
+}
+
+bool hub_ratelimit_impatient(struct hub_ratelimit *rl, const char *addr, int64_t now_ms)
+{
+	char key[KEY_MAX];
+	struct entry *e;
+
+	hub_addr_key(addr, key, sizeof(key));
+	e = find(&rl->addr, key);
+	return e && now_ms < e->retry_at;
 }

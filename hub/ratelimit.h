@@ -51,5 +51,32 @@ void hub_ratelimit_success(struct hub_ratelimit *rl, const char *user, const cha
 /* The attempt never got an answer (server error, shutdown): refund. */
 void hub_ratelimit_refund(struct hub_ratelimit *rl, const char *user, const char *addr,
 	const struct hub_rl_ticket *t);
+/* The attempt was turned away because its address already had its share
+ * of the login queue: it stays charged to the address (a flood pays for
+ * its 503s), the user and the pair get it back. */
+void hub_ratelimit_refund_keep_addr(
+	struct hub_ratelimit *rl, const char *user, const char *addr, struct hub_rl_ticket *t);
+
+/* Login queue lanes (workpool.h), best first. */
+enum hub_rl_lane {
+	HUB_LANE_KNOWN = 0,  /* user logged in from this address before, no failure since */
+	HUB_LANE_NEW = 1,    /* anyone else whose address has few recent failures */
+	HUB_LANE_SUSPECT = 2 /* the address failed HUB_RL_SUSPECT_FAILS times in the window,
+				or asks again before its Retry-After */
+};
+#define HUB_RL_SUSPECT_FAILS 3
+
+/* addr was answered 503 with Retry-After: seconds. */
+void hub_ratelimit_told_to_wait(
+	struct hub_ratelimit *rl, const char *addr, int64_t now_ms, int seconds);
+/* Whether addr asks again before the Retry-After it was given: a client
+ * that ignores it (a flood) is charged for its 503s and waits in the
+ * suspect lane; one that honours it never is. */
+bool hub_ratelimit_impatient(struct hub_ratelimit *rl, const char *addr, int64_t now_ms);
+
+/* The lane of an attempt by user (NULL: malformed name) from addr, from
+ * what the limiter knows before charging it. */
+int hub_ratelimit_lane(
+	struct hub_ratelimit *rl, const char *user, const char *addr, int64_t now_ms);
 
 #endif

@@ -10,6 +10,7 @@
 #include "hc_err.h"
 #include "hc_log.h"
 #include "hub.h"
+#include "json.h"
 #include "routes.h"
 #include "syncwait.h"
 
@@ -20,12 +21,20 @@ int hub_route_delivery_open(struct hub *h, struct hub_conn *c)
 {
 	char actor[HC_NAME_MAX + 1], room[HC_NAME_MAX + 1];
 	cJSON *j = NULL, *id, *vehicle, *customer, *o;
-	const char *what = NULL;
+	const char *what = NULL, *why = NULL;
 	int rc;
 
 	if (hub_actor_require(h, c, actor))
 		return 0;
-	j = cJSON_ParseWithLength((const char *)c->body.buf.data, c->body.buf.len);
+	rc = hub_json_parse((const char *)c->body.buf.data, c->body.buf.len, &j, &why);
+	if (rc == HUB_ERR_INVAL) {
+		hub_http_error(c, 400, "bad_request", why);
+		return 0;
+	}
+	if (rc) {
+		hub_http_error(c, 500, "internal", "out of memory");
+		return 0;
+	}
 	id = cJSON_GetObjectItemCaseSensitive(j, "id");
 	vehicle = cJSON_GetObjectItemCaseSensitive(j, "vehicle");
 	customer = cJSON_GetObjectItemCaseSensitive(j, "customer");

@@ -10,9 +10,10 @@
  * Wrong password, unknown user, device name, malformed username and
  * over-long password all get the same 401 body. One audit line per attempt.
  */
+#include "addr.h"
 #include "cookie.h"
 #include "credentials.h"
-#include "hashpool.h"
+#include "workpool.h"
 #include "hc_err.h"
 #include "hc_log.h"
 #include "hc_password.h"
@@ -57,16 +58,25 @@ static void job_free(struct login_job *lj)
 	free(lj);
 }
 
-/* The audit line: one per attempt, never the password. */
-static void audit(const char *user, bool user_valid, const char *addr, const char *result,
-	const char *reason, const char *sid)
-{
-	char safe[HUB_USERNAME_SHOWN * 4 + 8];
+/* Refusals an unauthenticated client causes are rate-limited per kind
+ * (hc_log.h): a flood writes a few lines and summaries, not a line each. */
+static struct hc_log_limit lim_failed = HC_LOG_LIMIT("login_failed");
+static struct hc_log_limit lim_refused = HC_LOG_LIMIT("login_refused");
 
-	hc_log_safe(user, safe, sizeof(safe));
-	hc_info("login user=%s%s%s addr=%s result=%s%s%s%s%s", user_valid ? "" : "\"", safe,
-		user_valid ? "" : "\"", addr, result, reason ? " reason=" : "",
-		reason ? reason : "", sid ? " sid=" : "", sid ? sid : "");
+/* The audit line: one per attempt (refusals rate-limited when lim is
+ * given), never the password. A name that is not a well-formed username
+ * (a password typed into the username field, say) appears only as a
+ * fingerprint, user=#1a2b3c4d (hc_log_user). */
+static void audit(const char *user, const char *addr, const char *result, const char *reason,
+	const char *sid, struct hc_log_limit *lim)
+{
+	char shown[HC_LOG_USER_MAX];
+
+	if (!hc_log_enabled(HC_LOG_INFO) || (lim && !hc_log_limit_take(lim, HC_LOG_INFO)))
+		return;
+	hc_log_user(user, strlen(user), shown);
+	hc_log_write(HC_LOG_INFO, "login user=%s addr=%s result=%s%s%s%s%s", shown, addr, result,
+		reason ? " reason=" : "", reason ? reason : "", sid ? " sid=" : "", sid ? sid : "");
 }
 
 /* ------------------------------------------------------ worker thread */
@@ -131,8 +141,8 @@ static int retry_after_busy(struct hub *h)
 	double avg = h->metrics.hash_count
 			     ? h->metrics.hash_seconds_sum / (double)h->metrics.hash_count
 			     : 0.5;
-	double s = 1.0 + (double)hub_hashpool_depth(h->pool) * avg /
-				 (double)hub_hashpool_workers(h->pool);
+	double s = 1.0 + (double)hub_workpool_depth(h->pool) * avg /
+				 (double)hub_workpool_workers(h->pool);
 	return s > 30 ? 30 : (int)s;
 }
 
@@ -149,7 +159,7 @@ static void reply_ok(struct hub *h, struct hub_conn *c, struct login_job *lj)
 	if (rc) {
 		hc_err("msg=\"cannot create session\" user=%s err=%s", lj->username,
 			hub_strerror(rc));
-		audit(lj->username, true, lj->addr, "failed", "session_create", NULL);
+		audit(lj->username, lj->addr, "failed", "session_create", NULL, NULL);
 		if (rc == HUB_ERR_NOTFOUND) /* deleted while we hashed */
 			hub_http_error(c, 401, "invalid_credentials", MSG_BAD_CREDENTIALS);
 		else
@@ -173,12 +183,12 @@ static void reply_ok(struct hub *h, struct hub_conn *c, struct login_job *lj)
 		!cJSON_AddNumberToObject(o, "expires_at", (double)exp)) {
 		hc_err("msg=\"cannot build login reply\" user=%s", lj->username);
 		hc_store_session_revoke(h->store, sid, "kicked");
-		audit(lj->username, true, lj->addr, "error", "reply", NULL);
+		audit(lj->username, lj->addr, "error", "reply", NULL, NULL);
 		hub_http_error(c, 500, "internal", "the login could not be completed");
 	} else {
 		hub_http_json(c, 200, o);
 		hub_http_header(c, "set-cookie:", cookie);
-		audit(lj->username, true, lj->addr, "ok", NULL, sid);
+		audit(lj->username, lj->addr, "ok", NULL, sid, NULL);
 	}
 	cJSON_Delete(o);
 	OPENSSL_cleanse(secret, sizeof(secret));
@@ -198,10 +208,29 @@ static void login_done(struct hub_job *job, void *ud)
 		return;
 	}
 	c = hub_http_resume(h, lj->req_id);
+	if (job->evicted) {
+		/* a login of a better lane took its place in the queue: like a
+		 * 503 for a full share, it stays charged to the address */
+		int wait = retry_after_busy(h);
+		hub_ratelimit_refund_keep_addr(h->rl, lj->username, lj->addr, &lj->ticket);
+		hub_ratelimit_told_to_wait(h->rl, lj->addr, hc_mono_ms(), wait);
+		hub_metrics_login(&h->metrics, HUB_LOGIN_BUSY);
+		audit(lj->username, lj->addr, "busy", "displaced", NULL, &lim_refused);
+		if (c) {
+			char num[24];
+			snprintf(num, sizeof(num), "%d", wait);
+			hub_http_header(c, "retry-after:", num);
+			hub_http_error(
+				c, 503, "busy", "too many logins in progress; try again shortly");
+			hub_http_send(c);
+		}
+		job_free(lj);
+		return;
+	}
 	if (job->cancelled) {
 		hub_ratelimit_refund(h->rl, lj->username, lj->addr, &lj->ticket);
 		hub_metrics_login(&h->metrics, HUB_LOGIN_BUSY);
-		audit(lj->username, true, lj->addr, "busy", "shutting_down", NULL);
+		audit(lj->username, lj->addr, "busy", "shutting_down", NULL, &lim_refused);
 		if (c) {
 			hub_http_header(c, "retry-after:", "5");
 			hub_http_error(c, 503, "unavailable", "the service is shutting down");
@@ -213,7 +242,7 @@ static void login_done(struct hub_job *job, void *ud)
 	if (job->skipped) {
 		/* nobody to answer and no hash spent: the charge stays, as an
 		 * unanswered guess told the client nothing */
-		audit(lj->username, true, lj->addr, "abandoned", "client_gone", NULL);
+		audit(lj->username, lj->addr, "abandoned", "client_gone", NULL, &lim_refused);
 		job_free(lj);
 		return;
 	}
@@ -234,12 +263,12 @@ static void login_done(struct hub_job *job, void *ud)
 		if (c)
 			reply_ok(h, c, lj);
 		else
-			audit(lj->username, true, lj->addr, "ok", "client_gone", NULL);
+			audit(lj->username, lj->addr, "ok", "client_gone", NULL, NULL);
 		break;
 	case HUB_ERR_AUTH:
 		/* the failure was charged when the attempt was admitted */
 		hub_metrics_login(&h->metrics, HUB_LOGIN_FAILED);
-		audit(lj->username, true, lj->addr, "failed", lj->reason, NULL);
+		audit(lj->username, lj->addr, "failed", lj->reason, NULL, &lim_failed);
 		if (c) {
 			hub_http_error(c, 401, "invalid_credentials", MSG_BAD_CREDENTIALS);
 			hub_http_send(c);
@@ -250,7 +279,7 @@ static void login_done(struct hub_job *job, void *ud)
 		hub_ratelimit_refund(h->rl, lj->username, lj->addr, &lj->ticket);
 		hc_err("msg=\"login check failed\" user=%s reason=%s err=%s", lj->username,
 			lj->reason ? lj->reason : "-", hub_strerror(lj->result));
-		audit(lj->username, true, lj->addr, "error", lj->reason, NULL);
+		audit(lj->username, lj->addr, "error", lj->reason, NULL, NULL);
 		if (c) {
 			hub_http_header(c, "retry-after:", "5");
 			hub_http_error(
@@ -269,6 +298,7 @@ int hub_route_login(struct hub *h, struct hub_conn *c)
 	const char *why, *user;
 	char num[24];
 	int retry = 0, rc;
+	bool impatient;
 	int64_t now = hc_mono_ms();
 
 	rc = hub_credentials_parse(c->body.buf.data, c->body.buf.len, c->ctype, &cr, &why);
@@ -286,7 +316,7 @@ int hub_route_login(struct hub *h, struct hub_conn *c)
 	user = cr.username_valid ? cr.username : NULL;
 	if (!hub_ratelimit_allow(h->rl, user, c->addr, now, &retry)) {
 		hub_metrics_login(&h->metrics, HUB_LOGIN_RATE_LIMITED);
-		audit(cr.username, cr.username_valid, c->addr, "rate_limited", NULL, NULL);
+		audit(cr.username, c->addr, "rate_limited", NULL, NULL, &lim_refused);
 		snprintf(num, sizeof(num), "%d", retry);
 		hub_http_header(c, "retry-after:", num);
 		hub_http_error(c, 429, "rate_limited", "too many failed logins; try again later");
@@ -296,8 +326,9 @@ int hub_route_login(struct hub *h, struct hub_conn *c)
 		struct hub_rl_ticket t;
 		hub_ratelimit_charge(h->rl, user, c->addr, now, &t);
 		hub_metrics_login(&h->metrics, HUB_LOGIN_FAILED);
-		audit(cr.username, cr.username_valid, c->addr, "failed",
-			cr.username_valid ? "password_too_long" : "invalid_username", NULL);
+		audit(cr.username, c->addr, "failed",
+			cr.username_valid ? "password_too_long" : "invalid_username", NULL,
+			&lim_failed);
 		hub_http_error(c, 401, "invalid_credentials", MSG_BAD_CREDENTIALS);
 		goto out;
 	}
@@ -314,16 +345,35 @@ int hub_route_login(struct hub *h, struct hub_conn *c)
 	lj->params = h->params;
 	lj->pwlen = cr.password_len;
 	memcpy(lj->password, cr.password, cr.password_len);
+	/* fair queueing (workpool.h): the lane from what the limiter knows
+	 * before this attempt is charged, one flow per client address */
+	impatient = hub_ratelimit_impatient(h->rl, lj->addr, now);
+	lj->job.qi.lane = hub_ratelimit_lane(h->rl, lj->username, lj->addr, now);
+	hub_addr_key(lj->addr, lj->job.qi.flow_key, sizeof(lj->job.qi.flow_key));
 	/* charged and parked before the job is visible to a worker */
 	hub_ratelimit_charge(h->rl, lj->username, lj->addr, now, &lj->ticket);
 	lj->req_id = hub_http_wait(h, c, &lj->job.abandoned);
-	if (hub_hashpool_submit(h->pool, &lj->job) != HUB_OK) {
+	rc = hub_workpool_submit(h->pool, &lj->job);
+	if (rc != HUB_OK) {
+		int wait = retry_after_busy(h);
 		hub_http_resume(h, lj->req_id);
-		hub_ratelimit_refund(h->rl, lj->username, lj->addr, &lj->ticket);
+		/* 503s are charged to the sender (its address) when it asks for
+		 * more than one login at a time (its address has its share
+		 * waiting, or one waiting while the queue is full) or did not
+		 * wait for the Retry-After it was given: a flood pays for its
+		 * refusals and soon waits in the suspect lane or gets 429; a
+		 * person trying once at a time, as told, is never charged */
+		if (rc == HUB_ERR_DENIED || impatient ||
+			hub_workpool_flow_waiting(h->pool, lj->job.qi.flow_key) > 0)
+			hub_ratelimit_refund_keep_addr(h->rl, lj->username, lj->addr, &lj->ticket);
+		else
+			hub_ratelimit_refund(h->rl, lj->username, lj->addr, &lj->ticket);
+		hub_ratelimit_told_to_wait(h->rl, lj->addr, now, wait);
 		job_free(lj);
 		hub_metrics_login(&h->metrics, HUB_LOGIN_BUSY);
-		audit(cr.username, true, c->addr, "busy", NULL, NULL);
-		snprintf(num, sizeof(num), "%d", retry_after_busy(h));
+		audit(cr.username, c->addr, "busy", rc == HUB_ERR_DENIED ? "address_share" : NULL,
+			NULL, &lim_refused);
+		snprintf(num, sizeof(num), "%d", wait);
 		hub_http_header(c, "retry-after:", num);
 		hub_http_error(c, 503, "busy", "too many logins in progress; try again shortly");
 		goto out;

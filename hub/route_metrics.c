@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* GET /metrics: Prometheus text exposition of the service counters. */
 #include "buf.h"
-#include "hashpool.h"
+#include "workpool.h"
 #include "hc_err.h"
 #include "hc_log.h"
 #include "hc_store.h"
@@ -35,8 +35,8 @@ int hub_route_metrics(struct hub *h, struct hub_conn *c)
 			hub_metrics_broker_update(&h->metrics, doc, n, at);
 	}
 	hub_buf_init(&out, METRICS_MAX);
-	rc = hub_metrics_render(&h->metrics, (int64_t)hub_hashpool_depth(h->pool),
-		hub_hashpool_workers(h->pool), &out);
+	rc = hub_metrics_render(&h->metrics, (int64_t)hub_workpool_depth(h->pool),
+		hub_workpool_workers(h->pool), &out);
 	if (rc) {
 		hc_err("msg=\"metrics rendering failed\" err=%s", hub_strerror(rc));
 		hub_http_error(c, 500, "internal", "metrics could not be rendered");

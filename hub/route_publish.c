@@ -14,10 +14,10 @@
 #include "hc_util.h"
 #include "hub.h"
 #include "mqtt.h"
+#include "publish_req.h"
 #include "routes.h"
 
 #include <cjson/cJSON.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* The broker acknowledged (or not): answer the parked request. */
@@ -45,50 +45,27 @@ static void published(struct hub *h, uint64_t req_id, bool ok)
 int hub_route_publish(struct hub *h, struct hub_conn *c)
 {
 	char actor[HC_NAME_MAX + 1];
-	cJSON *j = NULL, *room, *user, *event, *data;
-	char *payload = NULL;
-	const char *target;
+	struct hub_publish_req req;
+	const char *why = NULL;
 	struct hc_principal p;
 	uint64_t id;
 	int rc;
 
 	if (hub_actor_require(h, c, actor))
 		return 0;
-	j = cJSON_ParseWithLength((const char *)c->body.buf.data, c->body.buf.len);
-	if (!cJSON_IsObject(j)) {
-		hub_http_error(c, 400, "bad_request", "the body must be a JSON object");
+	rc = hub_publish_req_parse((const char *)c->body.buf.data, c->body.buf.len, &req, &why);
+	if (rc == HUB_ERR_NOMEM) {
+		hub_http_error(c, 500, "internal", "out of memory");
 		goto out;
 	}
-	room = cJSON_GetObjectItemCaseSensitive(j, "room");
-	user = cJSON_GetObjectItemCaseSensitive(j, "user");
-	event = cJSON_GetObjectItemCaseSensitive(j, "event");
-	data = cJSON_GetObjectItemCaseSensitive(j, "data");
-	if ((room && user) || (!room && !user) || (room && !cJSON_IsString(room)) ||
-		(user && !cJSON_IsString(user))) {
-		hub_http_error(c, 400, "bad_request", "give exactly one of \"room\" or \"user\"");
+	if (rc) {
+		hub_http_error(c, 400, "bad_request", why);
 		goto out;
 	}
-	target = room ? room->valuestring : user->valuestring;
-	if (!hc_name_valid(target)) {
-		hub_http_error(
-			c, 400, "bad_request", room ? "invalid room name" : "invalid user name");
-		goto out;
-	}
-	if (!cJSON_IsString(event) ||
-		!hc_event_valid_n(event->valuestring, strlen(event->valuestring))) {
-		hub_http_error(c, 400, "bad_request",
-			"\"event\" must be 1-64 bytes of UTF-8 without / + # or control "
-			"characters");
-		goto out;
-	}
-	if (!data) {
-		hub_http_error(c, 400, "bad_request", "\"data\" is missing (use null for none)");
-		goto out;
-	}
-	rc = room ? hc_store_room_exists(h->store, target)
-		  : hc_store_principal_get(h->store, target, &p, NULL, 0);
+	rc = req.to_room ? hc_store_room_exists(h->store, req.target)
+			 : hc_store_principal_get(h->store, req.target, &p, NULL, 0);
 	if (rc == HUB_ERR_NOTFOUND) {
-		hub_http_error(c, 404, "not_found", room ? "no such room" : "no such user");
+		hub_http_error(c, 404, "not_found", req.to_room ? "no such room" : "no such user");
 		goto out;
 	}
 	if (rc) {
@@ -96,18 +73,13 @@ int hub_route_publish(struct hub *h, struct hub_conn *c)
 		goto out;
 	}
 	if (hc_fmt(c->xtopic, sizeof(c->xtopic),
-		    room ? "rooms/%s/ev/%s/%s" : "users/%s/inbox/%s/%s", target, event->valuestring,
-		    actor)) {
+		    req.to_room ? "rooms/%s/ev/%s/%s" : "users/%s/inbox/%s/%s", req.target,
+		    req.event, actor)) {
 		hub_http_error(c, 400, "bad_request", "topic too long");
 		goto out;
 	}
-	payload = cJSON_PrintUnformatted(data);
-	if (!payload) {
-		hub_http_error(c, 500, "internal", "out of memory");
-		goto out;
-	}
 	id = hub_http_wait(h, c, NULL);
-	rc = hub_mqtt_publish(h->mqtt, c->xtopic, payload, strlen(payload), id, published);
+	rc = hub_mqtt_publish(h->mqtt, c->xtopic, req.payload, req.payload_len, id, published);
 	if (rc) {
 		/* not parked after all: answer now */
 		c = hub_http_resume(h, id);
@@ -117,9 +89,8 @@ int hub_route_publish(struct hub *h, struct hub_conn *c)
 						   : "the event could not be published");
 		goto out;
 	}
-	hc_info("msg=published actor=%s topic=\"%s\" bytes=%zu", actor, c->xtopic, strlen(payload));
+	hc_info("msg=published actor=%s topic=\"%s\" bytes=%zu", actor, c->xtopic, req.payload_len);
 out:
-	free(payload);
-	cJSON_Delete(j);
+	hub_publish_req_free(&req);
 	return 0;
 }

@@ -148,6 +148,12 @@ int hub_route_static(struct hub *h, struct hub_conn *c)
 				(const unsigned char *)"same-origin", 11, &p, end))
 			return -1;
 	}
+	/* lws closes after the file when the client asked it to, or while
+	 * stopping: say so (http.c, client_wants_close) */
+	if ((c->close_after || h->stopping) &&
+		lws_add_http_header_by_name(c->wsi, (const unsigned char *)"connection:",
+			(const unsigned char *)"close", 5, &p, end))
+		return -1;
 	hub_metrics_http(&h->metrics, 200);
 	if (lws_serve_http_file(c->wsi, real, type, extra, (int)(p - (unsigned char *)extra)))
 		return -1;

@@ -54,6 +54,7 @@ class RawClient:
         self.mid = 0
         self.inbox = []          # (topic, payload, retain)
         self.disconnect_reason = None  # v5 DISCONNECT reason from the broker
+        self.session_present = False   # the CONNACK's flag
         self._buf = b""
 
     # ---- framing ------------------------------------------------------
@@ -137,11 +138,14 @@ class RawClient:
 
     # ---- MQTT operations ------------------------------------------------
     def connect(self, username=None, password=None, client_id="", version=4, clean=True,
-                keepalive=60, will=None):
+                keepalive=60, will=None, session_expiry=None, will_delay=None):
         """Send CONNECT; return the CONNACK code (3.1/3.1.1 return code or
         v5 reason code). Raises Closed if the socket closes without one.
         username/password may be str or bytes (bytes may hold a NUL);
-        will = (topic, payload, qos, retain)."""
+        will = (topic, payload, qos, retain). v5 only: session_expiry
+        (Session Expiry Interval, s) and will_delay (Will Delay Interval,
+        s) are sent as properties when given. After it returns,
+        session_present holds the CONNACK's session present flag."""
         self.version = version
         name, level = (b"MQIsdp", 3) if version == 3 else (b"MQTT", version)
         flags = 0x02 if clean else 0
@@ -150,7 +154,8 @@ class RawClient:
             wtopic, wpayload, wqos, wretain = will
             flags |= 0x04 | (wqos << 3) | (0x20 if wretain else 0)
             if version == 5:
-                payload += _varint(0)
+                wprops = b"" if will_delay is None else b"\x18" + struct.pack("!I", will_delay)
+                payload += _varint(len(wprops)) + wprops
             if isinstance(wpayload, str):
                 wpayload = wpayload.encode()
             payload += _str(wtopic) + struct.pack("!H", len(wpayload)) + wpayload
@@ -162,9 +167,11 @@ class RawClient:
             payload += _str(password)
         var = _str(name) + bytes([level, flags]) + struct.pack("!H", keepalive)
         if version == 5:
-            var += _varint(0)
+            props = b"" if session_expiry is None else b"\x11" + struct.pack("!I", session_expiry)
+            var += _varint(len(props)) + props
         self.send_packet(CONNECT, 0, var + payload)
         _, body = self.wait_for(CONNACK)
+        self.session_present = bool(body[0] & 1)
         return body[1]
 
     def subscribe(self, filters, qos=1):

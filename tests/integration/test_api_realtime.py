@@ -113,6 +113,20 @@ class RealtimeApi(BrokerTestCase):
                             headers={"Authorization": "Bearer " + self.key,
                                      "Content-Type": "application/json"})
         self.assertEqual(r.status, 400)
+        # a member named twice, at the top or deeper, is refused (item 8a)
+        for raw in [b'{"room":"lobby","room":"ops","event":"x","data":1}',
+                    b'{"room":"lobby","event":"x","data":{"a":1,"a":2}}',
+                    b'{"room":"lobby","event":"x","data":1,"data":2}']:
+            r = self.stack.http("POST", "/api/publish", raw=raw,
+                                headers={"Authorization": "Bearer " + self.key,
+                                         "Content-Type": "application/json"})
+            self.assertEqual(r.status, 400, raw)
+            self.assertIn("twice", r.json()["message"])
+        for raw in [b'{"id":"d1","id":"d2","vehicle":"v","customer":"c"}']:
+            r = self.stack.http("POST", "/api/deliveries", raw=raw,
+                                headers={"Authorization": "Bearer " + self.key,
+                                         "Content-Type": "application/json"})
+            self.assertEqual(r.status, 400, raw)
 
     # ---- history ---------------------------------------------------------------
     @timeout(30)
@@ -122,8 +136,10 @@ class RealtimeApi(BrokerTestCase):
             carol.pub("rooms/lobby/ev/chat message/carol", json.dumps({"n": i}), qos=1)
         carol.pub("rooms/lobby/ev/typing/carol", b"{}", qos=1)
         carol.pub("rooms/lobby/ev/chat message/carol", b"not json", qos=1)
-        time.sleep(0.6)  # the writer batches every 50 ms
         cookie, _, _ = self.stack.login("bob")
+        # the writer batches every 50 ms: wait until the last event is in
+        harness.wait_until(lambda: b'"not json"' in self.history(
+            "bob", "lobby", cookie=cookie).body, 10)
         r = self.history("bob", "lobby", cookie=cookie)
         self.assertEqual(r.status, 200, r.body)
         msgs = r.json()["messages"]
@@ -165,14 +181,13 @@ class RealtimeApi(BrokerTestCase):
     def test_08_delivery_open_and_close_stops_an_open_subscription(self):
         out = self.stack.hubctl("device", "add", "van1", "--owner", "ada").stdout
         secret = [l.split()[1] for l in out.splitlines() if l.startswith("secret:")][0]
-        time.sleep(0.5)
+        # every change below is in force when its command or request returned
         eve = self.user_client("eve")
         r = self.stack.http("POST", "/api/deliveries",
                             {"id": "d1", "vehicle": "van1", "customer": "eve"},
                             headers={"Authorization": "Bearer " + self.key})
         self.assertEqual(r.status, 201, r.body)
         self.assertEqual(r.json()["room"], "delivery-d1")
-        time.sleep(0.5)
         self.assertEqual(eve.sub(["owntracks/+/+"]), [1])
         van = self.mqtt("van1", secret)
         van.pub("owntracks/van1/phone", b'{"_type":"location","lat":1,"lon":2,"tst":1}', qos=1)
@@ -185,7 +200,6 @@ class RealtimeApi(BrokerTestCase):
         r = self.stack.http("DELETE", "/api/deliveries/d1",
                             headers={"Authorization": "Bearer " + self.key})
         self.assertEqual(r.status, 204)
-        time.sleep(0.8)  # the broker follows the store within refresh_ms
         eve.take()
         van.pub("owntracks/van1/phone", b'{"_type":"location","lat":1,"lon":3,"tst":2}', qos=1)
         self.assertIsNone(eve.wait_msg("owntracks/van1/phone", 1.0),
@@ -211,6 +225,58 @@ class RealtimeApi(BrokerTestCase):
             time.sleep(0.5)
         self.assertIn("hub_broker_clients", text)
         self.assertNotIn('hub_broker_auth_total{result="denied"} 0\n', text)
+
+
+
+
+class BrokerLinkOrder(unittest.TestCase):
+    """hubd's broker link comes up whatever the start order and comes back
+    after a broker restart (item 10: it used to stay down for the life of
+    the process when the broker started after hubd)."""
+
+    def publish_ok_within(self, st, key, limit):
+        """Seconds until POST /api/publish first answers 200 (None if not
+        within limit)."""
+        t0 = time.time()
+        while time.time() - t0 < limit:
+            r = st.http("POST", "/api/publish", {"room": "lobby", "event": "x", "data": 1},
+                        headers={"Authorization": "Bearer " + key})
+            if r.status == 200:
+                return time.time() - t0
+            self.assertEqual(r.status, 503, r)
+            time.sleep(0.02)
+        return None
+
+    @timeout(120)
+    def test_hubd_first_then_broker_and_restarts(self):
+        with harness.Stack() as st:
+            st.add_user("ada", role="admin", rooms={"lobby": "write"})
+            out = st.hubctl("servicekey", "add", "backend").stdout
+            key = [l.split()[1] for l in out.splitlines() if l.startswith("key:")][0]
+            st.start_hubd()
+            # the broker is not up: publishes are refused at once, hubd lives
+            r = st.http("POST", "/api/publish", {"room": "lobby", "event": "x", "data": 1},
+                        headers={"Authorization": "Bearer " + key})
+            self.assertEqual(r.status, 503, r)
+            time.sleep(1.5)  # hubd has tried (and failed) to connect meanwhile
+            st.start_broker()
+            took = [self.publish_ok_within(st, key, 15)]
+            self.assertIsNotNone(took[0], st.log("hubd")[-3000:])
+            for _ in range(2):
+                st.stop("broker")
+                r = st.http("POST", "/api/publish", {"room": "lobby", "event": "x", "data": 1},
+                            headers={"Authorization": "Bearer " + key})
+                self.assertIn(r.status, (503, 504), r)
+                st.restart_broker()
+                took.append(self.publish_ok_within(st, key, 15))
+                self.assertIsNotNone(took[-1], st.log("hubd")[-3000:])
+            print("\n  broker up -> first publish accepted: first start %.0f ms, restarts %s"
+                  % (took[0] * 1000, ", ".join("%.0f ms" % (t * 1000) for t in took[1:])),
+                  file=sys.stderr)
+            log = st.log("hubd")
+            self.assertEqual(log.count('msg="connected to the broker"'), 3, log[-3000:])
+            self.assertIn('broker not reachable; retrying', log)
+            self.assertIsNone(st.procs["hubd"].poll())
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import base64
 import concurrent.futures
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import re
@@ -233,6 +234,30 @@ class HubdCase(unittest.TestCase):
         for body in cases:
             r = self.s.http("POST", "/api/login", raw=body,
                             headers={"Content-Type": "application/json"})
+            self.assertError(r, 400, "bad_request")
+        self.assertAlive()
+
+    def test_07b_duplicate_json_keys_refused(self):
+        """A login body naming a member twice is refused (400), as a form
+        giving a field twice is: whichever copy a reader takes, it never
+        logs in (before: the first copy won)."""
+        cases = [
+            b'{"username":"alice","password":"alice-pw-1","username":"bob"}',
+            b'{"username":"alice","password":"wrong","password":"alice-pw-1"}',
+            b'{"username":"alice","password":"alice-pw-1","password":"wrong"}',
+            b'{"username":"alice","\\u0075sername":"bob","password":"alice-pw-1"}',
+            b'{"username":"alice","password":"alice-pw-1","x":{"a":1,"a":2}}',
+        ]
+        for body in cases:
+            r = self.s.http("POST", "/api/login", raw=body,
+                            headers={"Content-Type": "application/json"})
+            self.assertError(r, 400, "bad_request")
+            self.assertIn("twice", r.json()["message"])
+            self.assertIsNone(cookie_of(r))
+        for body in [b"username=alice&password=alice-pw-1&username=bob",
+                     b"username=alice&password=x&password=alice-pw-1"]:
+            r = self.s.http("POST", "/api/login", raw=body,
+                            headers={"Content-Type": "application/x-www-form-urlencoded"})
             self.assertError(r, 400, "bad_request")
         self.assertAlive()
 
@@ -552,6 +577,65 @@ class HubdCase(unittest.TestCase):
         self.assertAlive()
 
 
+    def test_47_connection_close_is_announced(self):
+        """Every response after which hubd closes the connection says
+        "Connection: close" (item 13a): asked by the client (Connection:
+        close, HTTP/1.0), or hubd's own choice (chunked body, no length,
+        bad length, transfer codings it does not do, bodies over the
+        drain cap)."""
+        port = self.s.ports["http"]
+        big = 16 * 65536 + 8 * (1 << 20) + 1
+        cases = [
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: foo, Close\r\n\r\n",
+            b"GET /healthz HTTP/1.0\r\nHost: x\r\n\r\n",
+            b"HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            b"GET /app.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            b"GET /nope.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            b"GET /api/session HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            b"GET /api/nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            b"PUT /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            b"POST /api/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+            b"POST /api/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            b"Content-Type: text/plain\r\nContent-Length: 1\r\n\r\nx",
+            b"POST /api/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 70000\r\n\r\n",
+            # hubd closes on its own after these
+            b"POST /api/token HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+            b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: gzip\r\n\r\n",
+            b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 12x\r\n\r\n",
+            b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % big,
+        ]
+        for req in cases:
+            raw = raw_request(port, req, timeout=10)
+            head = raw.split(b"\r\n\r\n", 1)[0].lower()
+            self.assertIsNotNone(status_of(raw), (req[:60], raw[:200]))
+            self.assertIn(b"\r\nconnection: close", head, (req[:60], head))
+        # a keep-alive request is not told to close
+        raw = raw_request(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", timeout=1)
+        self.assertNotIn(b"connection: close", raw.lower())
+
+    def test_48_node_keepalive_clients(self):
+        """Node's keep-alive agent (node-fetch style, with and without
+        "Connection: close") and the built-in fetch, many sequential calls:
+        none fails with "socket hang up" (item 13a)."""
+        driver = os.path.join(harness.REPO, "tests", "integration", "js", "http_keepalive.mjs")
+        r = subprocess.run(["node", driver, str(self.s.ports["http"]), "45"],
+                           capture_output=True, text=True, timeout=120, cwd=harness.REPO)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        res = json.loads(r.stdout.strip().splitlines()[-1])
+        self.assertEqual(res["failed"], 0, res)
+        self.assertEqual(res["ok"], 135, res)
+        self.assertAlive()
+
+
 class CookieSecureCase(unittest.TestCase):
     def test_secure_flag_and_https_origin(self):
         with harness.Stack(extra_conf={"cookie_secure": "true"}) as s:
@@ -719,6 +803,16 @@ class StaticFilesCase(unittest.TestCase):
             # the built-in page steps aside when there is a dashboard
             self.assertNotIn(b"not built", s.http("GET", "/index.html").body)
             self.assertEqual(s.http("GET", "/healthz").status, 200)
+            # files served by lws announce the close the client asked for
+            for req in (b"GET /assets/app.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                        b"GET / HTTP/1.0\r\nHost: x\r\n\r\n"):
+                raw = raw_request(s.ports["http"], req, timeout=5)
+                self.assertEqual(status_of(raw), 200, raw[:200])
+                self.assertIn(b"\r\nconnection: close",
+                              raw.split(b"\r\n\r\n", 1)[0].lower(), raw[:400])
+            raw = raw_request(s.ports["http"],
+                              b"GET /assets/app.js HTTP/1.1\r\nHost: x\r\n\r\n", timeout=1)
+            self.assertNotIn(b"connection: close", raw.lower())
 
 
 class LifecycleCase(unittest.TestCase):
@@ -777,6 +871,76 @@ class LifecycleCase(unittest.TestCase):
             st = os.stat(os.path.join(s.data, "demo-login.txt"))
             self.assertEqual(st.st_mode & 0o777, 0o600)
 
+    def demo_store_consistent(self, s):
+        """The store after a first start with demo data: either the whole
+        demo (user, both rooms with the user as admin, the trucks in fleet,
+        the login file) or no demo at all (another writer came first)."""
+        db = sqlite3.connect(os.path.join(s.data, "hub.db"))
+        try:
+            kinds = dict(db.execute("SELECT name, kind FROM principals"))
+            levels = {(r, p): l for r, p, l in
+                      db.execute("SELECT room, principal, level FROM memberships")}
+            rooms = {r for (r,) in db.execute("SELECT name FROM rooms")}
+        finally:
+            db.close()
+        login = os.path.exists(os.path.join(s.data, "demo-login.txt"))
+        if not login:
+            self.assertFalse(any(p == "demo" for (_, p) in levels), levels)
+            return False
+        self.assertEqual(kinds.get("demo"), "user")
+        self.assertTrue({"lobby", "fleet"} <= rooms, rooms)
+        self.assertEqual(levels.get(("lobby", "demo")), 3, levels)
+        self.assertEqual(levels.get(("fleet", "demo")), 3, levels)
+        for dev in ("truck1", "truck2"):
+            if kinds.get(dev) == "device":
+                self.assertEqual(levels.get(("fleet", dev)), 2, levels)
+        with open(os.path.join(s.data, "demo-login.txt")) as f:
+            kv = dict(line.strip().split("=", 1) for line in f if "=" in line)
+        self.assertEqual(s.login("demo", kv["password"])[2]["user"]["role"], "admin")
+        return True
+
+    def test_demo_seed_and_admin_writes_race(self):
+        """Item 12c: the port opens only once the demo data exists, and the
+        seed is one transaction, so an admin write racing the first start
+        (the way a script waits for the port, then runs hubctl; or one that
+        does not wait) never makes hubd exit nor leaves half a demo. Real
+        hash cost: the seed's slow part is what used to open the window."""
+        # waits for the port, then writes at once: the write lands after
+        # the seed (before, hubd was still hashing and died "already exists")
+        for cmd in (["room", "add", "lobby"], ["room", "add", "fleet"]):
+            with harness.Stack(fast_hash=False, extra_conf={"demo_data": "true"}) as s:
+                proc = s.start_hubd()
+                r = s.hubctl(*cmd, check=False)
+                self.assertIn(r.returncode, (0, 1), r.stderr)
+                self.assertEqual(s.http("GET", "/healthz").status, 200, s.log("hubd"))
+                self.assertIsNone(proc.poll(), s.log("hubd"))
+                self.assertTrue(self.demo_store_consistent(s))
+        # writers that do not wait for the port, started with hubd
+        outcomes = set()
+        for cmd, delay in ((["user", "add", "demo", "--password-stdin"], 0.0),
+                           (["room", "add", "lobby"], 0.1),
+                           (["user", "add", "zed", "--password-stdin"], 0.0)):
+            if True:
+                with harness.Stack(extra_conf={"demo_data": "true", "scrypt_log2n": 13}) as s:
+                    os.makedirs(s.data, exist_ok=True)
+                    log = open(os.path.join(s.dir, "hubd.log"), "ab")
+                    proc = subprocess.Popen([os.path.join(harness.BIN, "hubd")], env=s.env,
+                                            stdout=log, stderr=subprocess.STDOUT, cwd=s.dir)
+                    s.procs["hubd"], s.logs["hubd"] = proc, log.name
+                    time.sleep(delay)
+                    deadline = time.time() + 30
+                    while time.time() < deadline:
+                        r = s.hubctl(*cmd, input="pw-12345678\n", check=False)
+                        if r.returncode == 0 or "exists" in r.stderr:
+                            break
+                        time.sleep(0.02)  # the store may not exist yet
+                    harness.wait_port(s.ports["http"], 30, proc)
+                    self.assertEqual(s.http("GET", "/healthz").status, 200)
+                    self.assertIsNone(proc.poll(), s.log("hubd"))
+                    outcomes.add(self.demo_store_consistent(s))
+                    log.close()
+        self.assertIn(True, outcomes)
+
     def test_no_demo_data(self):
         with harness.Stack(extra_conf={"demo_data": "false"}) as s:
             s.start_hubd()
@@ -827,10 +991,21 @@ class RealHashCostCase(unittest.TestCase):
         cls.s.close()
 
     def flood(self, n, password="wrong"):
-        def one(_):
+        """n logins at once, each from its own address (127.0.0.2...): one
+        address may only have login_queue_per_addr waiting, so a queue that
+        fills needs many"""
+        def one(i):
             try:
-                return self.s.http("POST", "/api/login", {"username": "jo", "password": password},
-                                   timeout=60)
+                conn = http.client.HTTPConnection("127.0.0.1", self.s.ports["http"], timeout=60,
+                                                  source_address=("127.0.0.%d" % (2 + i), 0))
+                conn.request("POST", "/api/login",
+                             body=json.dumps({"username": "jo", "password": password}),
+                             headers={"Content-Type": "application/json"})
+                r = conn.getresponse()
+                out = harness.Response(r.status, [(k.lower(), v) for k, v in r.getheaders()],
+                                       r.read())
+                conn.close()
+                return out
             except OSError as e:
                 return e
         pool = concurrent.futures.ThreadPoolExecutor(n)
@@ -874,8 +1049,11 @@ class RealHashCostCase(unittest.TestCase):
         req = (b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
         socks = []
-        for _ in range(8):
-            s = socket.create_connection(("127.0.0.1", self.s.ports["http"]))
+        # from 8 addresses: each may have its share waiting, so with 2
+        # workers most of them wait when their clients leave
+        for i in range(8):
+            s = socket.create_connection(("127.0.0.1", self.s.ports["http"]),
+                                         source_address=("127.0.0.%d" % (40 + i), 0))
             s.sendall(req)
             socks.append(s)
         time.sleep(0.05)

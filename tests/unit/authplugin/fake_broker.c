@@ -30,6 +30,17 @@ int fb_nkicked;
 char fb_wills[FB_MAX][128];
 int fb_nwills;
 char fb_last_log[1024];
+bool fb_broker_layout;
+
+/* 2.0.11's leading layout, variant with the ADNS pointer (layout.c) */
+#define L_SOCK	    4
+#define L_ADDRESS   32
+#define L_ID	    40
+#define L_USERNAME  48
+#define L_KEEPALIVE 64
+#define L_STATE	    68
+#define CS_ACTIVE   3
+#define CS_OFFLINE  7
 
 static MOSQ_FUNC_generic_callback callbacks[MOSQ_EVT_DISCONNECT + 1];
 static void *userdatas[MOSQ_EVT_DISCONNECT + 1];
@@ -83,9 +94,42 @@ const char *mosquitto_client_address(const struct mosquitto *client)
 	return client->address;
 }
 
+static bool laid_out(const struct mosquitto *c)
+{
+	const char *p;
+	memcpy(&p, c->not_the_broker_layout + L_ADDRESS, sizeof(p));
+	return p == c->address;
+}
+
+static void set_state(struct mosquitto *c, int state)
+{
+	if (laid_out(c))
+		memcpy(c->not_the_broker_layout + L_STATE, &state, sizeof(state));
+}
+
 const char *mosquitto_client_id(const struct mosquitto *client)
 {
+	if (laid_out(client)) {
+		const char *p;
+		memcpy(&p, client->not_the_broker_layout + L_ID, sizeof(p));
+		return p && *p ? p : NULL;
+	}
 	return client->id[0] ? client->id : NULL;
+}
+
+const char *fb_id(const struct mosquitto *c)
+{
+	return mosquitto_client_id(c);
+}
+
+char *mosquitto_strdup(const char *s)
+{
+	return strdup(s);
+}
+
+void mosquitto_free(void *p)
+{
+	free(p);
 }
 
 const char *mosquitto_client_username(const struct mosquitto *client)
@@ -101,6 +145,11 @@ bool mosquitto_client_clean_session(const struct mosquitto *client)
 int mosquitto_client_keepalive(const struct mosquitto *client)
 {
 	return client->keepalive;
+}
+
+int mosquitto_client_sub_count(const struct mosquitto *client)
+{
+	return client->sub_count;
 }
 
 int mosquitto_client_protocol(const struct mosquitto *client)
@@ -146,7 +195,8 @@ int mosquitto_kick_client_by_clientid(const char *clientid, bool with_will)
 	if (fb_nkicked < FB_MAX)
 		snprintf(fb_kicked[fb_nkicked++], sizeof(fb_kicked[0]), "%s", clientid);
 	for (int i = 0; i < nclients; i++)
-		if (clients[i]->connected && !strcmp(clients[i]->id, clientid)) {
+		if (clients[i]->connected && fb_id(clients[i]) &&
+			!strcmp(fb_id(clients[i]), clientid)) {
 			fb_disconnect(clients[i], with_will);
 			return MOSQ_ERR_SUCCESS;
 		}
@@ -174,7 +224,27 @@ struct mosquitto *fb_client(const char *id, const char *username, int protocol_v
 	c->protocol = mp_mqtt;
 	c->protocol_version = protocol_version;
 	c->keepalive = 60;
+	if (fb_broker_layout) {
+		unsigned char *b = c->not_the_broker_layout;
+		const char *addr = c->address, *user = c->username[0] ? c->username : NULL;
+		char *heap_id = c->id[0] ? strdup(c->id) : NULL;
+		int sock = -1;
+		uint16_t ka = (uint16_t)c->keepalive;
+		memcpy(b + L_SOCK, &sock, sizeof(sock));
+		memcpy(b + L_ADDRESS, &addr, sizeof(addr));
+		memcpy(b + L_ID, &heap_id, sizeof(heap_id));
+		memcpy(b + L_USERNAME, &user, sizeof(user));
+		memcpy(b + L_KEEPALIVE, &ka, sizeof(ka));
+	}
 	clients[nclients++] = c;
+	return c;
+}
+
+struct mosquitto *fb_stored(const char *id, const char *username)
+{
+	struct mosquitto *c = fb_client(id, username, 4);
+	c->persistent = true;
+	set_state(c, CS_OFFLINE);
 	return c;
 }
 
@@ -187,8 +257,10 @@ int fb_connect(struct mosquitto *c, const char *password)
 	ed.password = (char *)password;
 	rc = callbacks[MOSQ_EVT_BASIC_AUTH](
 		MOSQ_EVT_BASIC_AUTH, &ed, userdatas[MOSQ_EVT_BASIC_AUTH]);
-	if (rc == MOSQ_ERR_SUCCESS)
+	if (rc == MOSQ_ERR_SUCCESS) {
 		c->connected = true;
+		set_state(c, CS_ACTIVE);
+	}
 	return rc;
 }
 
@@ -245,6 +317,18 @@ int fb_message(struct mosquitto *c, const char *topic, const char *payload)
 	ed.qos = 1;
 	if (!callbacks[MOSQ_EVT_MESSAGE])
 		return MOSQ_ERR_SUCCESS;
+	return callbacks[MOSQ_EVT_MESSAGE](MOSQ_EVT_MESSAGE, &ed, userdatas[MOSQ_EVT_MESSAGE]);
+}
+
+int fb_message_retained(struct mosquitto *c, const char *topic, const char *payload)
+{
+	struct mosquitto_evt_message ed = {0};
+	ed.client = c;
+	ed.topic = (char *)topic;
+	ed.payload = (void *)payload;
+	ed.payloadlen = (uint32_t)strlen(payload);
+	ed.qos = 1;
+	ed.retain = true;
 	return callbacks[MOSQ_EVT_MESSAGE](MOSQ_EVT_MESSAGE, &ed, userdatas[MOSQ_EVT_MESSAGE]);
 }
 
@@ -335,8 +419,14 @@ void fb_plugin_stop(void)
 {
 	if (hauth_g)
 		mosquitto_plugin_cleanup(hauth_g, NULL, 0);
-	for (int i = 0; i < nclients; i++)
+	for (int i = 0; i < nclients; i++) {
+		if (laid_out(clients[i])) {
+			char *p;
+			memcpy(&p, clients[i]->not_the_broker_layout + L_ID, sizeof(p));
+			free(p);
+		}
 		free(clients[i]);
+	}
 	nclients = 0;
 	if (strstr(tmpdir, "/hubtest."))
 		nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
@@ -350,6 +440,19 @@ void fx_user(struct hauth *h, const char *name)
 	p.kind = HC_KIND_USER;
 	snprintf(p.role, sizeof(p.role), "user");
 	snprintf(p.display_name, sizeof(p.display_name), "%s", name);
+	if (hc_dir_put_principal(h->dir, &p, NULL))
+		abort();
+}
+
+void fx_user_at(struct hauth *h, const char *name, int64_t created_at)
+{
+	struct hc_principal p = {0};
+	snprintf(p.name, sizeof(p.name), "%s", name);
+	p.kind = HC_KIND_USER;
+	snprintf(p.role, sizeof(p.role), "user");
+	snprintf(p.display_name, sizeof(p.display_name), "%s", name);
+	p.created_at = created_at;
+	hc_dir_del_principal(h->dir, name);
 	if (hc_dir_put_principal(h->dir, &p, NULL))
 		abort();
 }

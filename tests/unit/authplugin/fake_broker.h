@@ -22,9 +22,13 @@
 
 #include "hauth.h"
 
-/* Not the broker's layout on purpose: the leading bytes are zero, so
- * reason.c's layout probe does not recognise it and falls back to the
- * will (what it must do on an unknown build). */
+/* Not the broker's layout unless fb_broker_layout is set when the client
+ * is made: by default the leading bytes are zero, so layout.c does not
+ * recognise it and the plugin takes its fallbacks (reasons from the will,
+ * client ids as sent). With fb_broker_layout, the leading bytes are laid
+ * out like 2.0.11's (variant with the ADNS pointer): socket -1, state, and
+ * the address, id (heap, as the broker's) and username pointers the
+ * getters return, so the plugin may scope client ids. */
 struct mosquitto {
 	unsigned char not_the_broker_layout[160];
 	char id[128];
@@ -34,6 +38,7 @@ struct mosquitto {
 	int protocol_version;
 	int keepalive;
 	bool persistent; /* clean session false */
+	int sub_count;	 /* what mosquitto_client_sub_count says */
 	bool connected;
 	char will_topic[128]; /* empty: no will */
 };
@@ -55,12 +60,23 @@ extern int fb_nkicked;
 extern char fb_wills[FB_MAX][128]; /* will topics the plugin let out */
 extern int fb_nwills;
 extern char fb_last_log[1024];
+/* Clients made while this is set have the broker's leading layout. Set it
+ * before fb_plugin_start (which resets the plugin's layout decision). */
+extern bool fb_broker_layout;
 
 /* Clear the records (publishes, kicks, wills). */
 void fb_reset(void);
 
 /* A client context (owned by the fake; freed by fb_plugin_stop). */
 struct mosquitto *fb_client(const char *id, const char *username, int protocol_version);
+
+/* The client's id as the broker sees it now (scoped by the plugin when
+ * it has the broker's layout). */
+const char *fb_id(const struct mosquitto *c);
+/* A stored session the broker keeps for id (clean session off), without a
+ * connection, as after a broker restart: username set, state
+ * "disconnected". */
+struct mosquitto *fb_stored(const char *id, const char *username);
 
 /* Events, as the broker raises them. fb_connect returns the BASIC_AUTH
  * result and marks the client connected when it is MOSQ_ERR_SUCCESS. */
@@ -74,6 +90,8 @@ void fb_disconnect(struct mosquitto *c, bool with_will);
 void fb_takeover(struct mosquitto *old);
 /* MESSAGE: an incoming PUBLISH that passed its WRITE check. */
 int fb_message(struct mosquitto *c, const char *topic, const char *payload);
+/* The same with the retain flag set (payload "" deletes). */
+int fb_message_retained(struct mosquitto *c, const char *topic, const char *payload);
 void fb_reload(void);
 void fb_tick(void);
 
@@ -89,6 +107,9 @@ bool fb_was_kicked(const char *id);
 
 /* Directory fixtures (applied to h->dir as the follower would). */
 void fx_user(struct hauth *h, const char *name);
+/* A user with the store's created_at (its generation), replacing any
+ * earlier one of that name: a user deleted and created again. */
+void fx_user_at(struct hauth *h, const char *name, int64_t created_at);
 void fx_device(struct hauth *h, const char *name, const char *owner, const char *secret);
 void fx_del_principal(struct hauth *h, const char *name);
 void fx_level(struct hauth *h, const char *room, const char *principal, int level);

@@ -246,6 +246,186 @@ static void test_client_id_held(void **state)
 	assert_int_equal(fb_connect(fb_client("stored", "bob", 4), tb), MOSQ_ERR_SUCCESS);
 }
 
+/* ---- client ids scoped per identity (the broker's layout recognised) */
+
+#define ALICE_AT 0x6929a1f0LL
+#define BOB_AT	 0x6929a1f1LL
+
+static int setup_layout(void **state)
+{
+	(void)state;
+	fb_broker_layout = true;
+	h = fb_plugin_start(NULL);
+	fx_user_at(h, "alice", ALICE_AT);
+	fx_user_at(h, "bob", BOB_AT);
+	fx_device(h, "truck", "alice", DEV_SECRET);
+	fx_level(h, "lobby", "alice", HC_LEVEL_WRITE);
+	fx_level(h, "lobby", "bob", HC_LEVEL_READ);
+	fx_session(h, SID, "alice", hc_now() + 3600, 0, NULL);
+	fx_session(h, SID2, "bob", hc_now() + 3600, 0, NULL);
+	fb_tick();
+	fb_reset();
+	return 0;
+}
+
+static int teardown_layout(void **state)
+{
+	fb_broker_layout = false;
+	return teardown(state);
+}
+
+static const char *tok_of(const char *user)
+{
+	static char tok[1024];
+	int64_t now = hc_now();
+	snprintf(tok, sizeof(tok), "%s",
+		fx_token(h, "mqtt", user, strcmp(user, "alice") ? SID2 : SID, now, now + 60));
+	return tok;
+}
+
+/* Another identity's CONNECT with the same id is a different session:
+ * both live, neither replaced, each identity takes over only its own. */
+static void test_client_id_scoped(void **state)
+{
+	(void)state;
+	struct mosquitto *a = fb_client("phone", "alice", 4), *b = fb_client("phone", "bob", 5);
+	struct mosquitto *a2, *svc;
+	char want[128];
+
+	assert_int_equal(fb_connect(a, tok_of("alice")), MOSQ_ERR_SUCCESS);
+	assert_string_equal(fb_id(a), "alice:6929a1f0/phone");
+	assert_string_equal(hauth_clients__find(h, a)->id, "alice:6929a1f0/phone");
+	assert_int_equal(fb_connect(b, tok_of("bob")), MOSQ_ERR_SUCCESS);
+	assert_string_equal(fb_id(b), "bob:6929a1f1/phone");
+	assert_false(hauth_clients__find(h, a)->replaced);
+	assert_int_equal(h->clients_live, 2);
+	/* the audit line names the id the client sent */
+	assert_non_null(strstr(fb_last_log, "phone/bob | connect | ok"));
+	/* alice's second CONNECT with her id takes over her own session */
+	a2 = fb_client("phone", "alice", 4);
+	assert_int_equal(fb_connect(a2, tok_of("alice")), MOSQ_ERR_SUCCESS);
+	assert_true(hauth_clients__find(h, a)->replaced);
+	assert_false(hauth_clients__find(h, b)->replaced);
+	/* a device and the hub's services get their spaces too */
+	assert_int_equal(
+		fb_connect(fb_client("trk-truck-x", "truck", 4), DEV_SECRET), MOSQ_ERR_SUCCESS);
+	assert_int_equal(fb_connect(fb_client("trk-truck-x", "alice", 4), tok_of("alice")),
+		MOSQ_ERR_SUCCESS);
+	svc = fb_client("hubd-1", "$hub", 5);
+	assert_int_equal(
+		fb_connect(svc, fx_token(h, "service", "$hub", "service", hc_now(), hc_now() + 60)),
+		MOSQ_ERR_SUCCESS);
+	assert_string_equal(fb_id(svc), "$hub/hubd-1");
+	/* an id with a '/' still cannot be sent, so no space can be named */
+	assert_int_equal(fb_connect(fb_client("alice:6929a1f0/phone", "bob", 5), tok_of("bob")),
+		MOSQ_ERR_AUTH);
+	assert_non_null(strstr(fb_last_log, "reason=bad-client-id"));
+	assert_int_equal(hauth_clientid__format(want, sizeof(want), "alice", ALICE_AT, "x"), 0);
+	assert_string_equal(want, "alice:6929a1f0/x");
+}
+
+/* Ids shaped like the broker's assigned ones (a v5 CONNACK hands them to
+ * the client, which may reconnect with them) stay as sent, held by their
+ * holder. */
+static void test_auto_shaped_id_held(void **state)
+{
+	(void)state;
+	static const char auto_id[] = "auto-0123ABCD-4567-89AB-CDEF-0123456789AB";
+	struct mosquitto *a = fb_client(auto_id, "alice", 5);
+
+	assert_true(hauth_clientid__auto_shaped(auto_id));
+	assert_false(hauth_clientid__auto_shaped("auto-0123abcd-4567-89AB-CDEF-0123456789AB"));
+	assert_false(hauth_clientid__auto_shaped("auto-0123ABCD-4567-89AB-CDEF-0123456789A"));
+	assert_false(hauth_clientid__auto_shaped("auto-0123ABCD+4567-89AB-CDEF-0123456789AB"));
+	assert_int_equal(fb_connect(a, tok_of("alice")), MOSQ_ERR_SUCCESS);
+	assert_string_equal(fb_id(a), auto_id);
+	assert_non_null(strstr(fb_last_log, "id=unscoped"));
+	assert_int_equal(fb_connect(fb_client(auto_id, "bob", 5), tok_of("bob")), MOSQ_ERR_AUTH);
+	assert_non_null(strstr(fb_last_log, "reason=client-id-in-use"));
+}
+
+/* SIGHUP re-checks kept sessions with their broker ids (scoped: with a
+ * '/'); a CONNECT read in the same loop pass is a new connection. */
+static void test_reload_with_scoped_ids(void **state)
+{
+	(void)state;
+	struct mosquitto *a = fb_client("phone", "alice", 4), *n;
+	struct mosquitto *kept = fb_stored("alice:6929a1f0/tablet", "alice");
+
+	assert_int_equal(fb_connect(a, tok_of("alice")), MOSQ_ERR_SUCCESS);
+	fb_reload();
+	assert_int_equal(fb_connect(a, tok_of("alice")), MOSQ_ERR_SUCCESS);
+	assert_string_equal(fb_id(a), "alice:6929a1f0/phone");
+	assert_int_equal(fb_connect(kept, tok_of("alice")), MOSQ_ERR_SUCCESS);
+	assert_string_equal(fb_id(kept), "alice:6929a1f0/tablet");
+	assert_null(hauth_clients__find(h, kept)); /* not a connection */
+	n = fb_client("laptop", "alice", 5);
+	assert_int_equal(fb_connect(n, tok_of("alice")), MOSQ_ERR_SUCCESS);
+	assert_string_equal(fb_id(n), "alice:6929a1f0/laptop");
+	assert_non_null(hauth_clients__find(h, n));
+	fb_tick();
+	assert_int_equal(h->clients_live, 2);
+}
+
+/* Messages are queued only for stored sessions of the identity that opened
+ * them: not for a deleted one's, not for an earlier identity of the same
+ * name, not for ids nobody can reach any more. */
+static void test_stored_sessions_of_earlier_identities(void **state)
+{
+	(void)state;
+	struct mosquitto *now = fb_stored("alice:6929a1f0/phone", "alice");
+	struct mosquitto *older = fb_stored("alice:11/phone", "alice");
+	struct mosquitto *legacy = fb_stored("phone", "alice");
+	struct mosquitto *assigned =
+		fb_stored("auto-0123ABCD-4567-89AB-CDEF-0123456789AB", "alice");
+	const char *topic = "rooms/lobby/ev/chat/bob";
+
+	/* scoping is on once a connection was scoped */
+	assert_int_equal(fb_connect(fb_client("x", "bob", 4), tok_of("bob")), MOSQ_ERR_SUCCESS);
+	assert_int_equal(fb_acl(now, topic, MOSQ_ACL_READ), MOSQ_ERR_SUCCESS);
+	assert_int_equal(fb_acl(assigned, topic, MOSQ_ACL_READ), MOSQ_ERR_SUCCESS);
+	assert_int_equal(fb_acl(older, topic, MOSQ_ACL_READ), MOSQ_ERR_ACL_DENIED);
+	assert_int_equal(fb_acl(legacy, topic, MOSQ_ACL_READ), MOSQ_ERR_ACL_DENIED);
+	/* alice deleted and created again: her old sessions get nothing */
+	fx_user_at(h, "alice", ALICE_AT + 5);
+	fx_level(h, "lobby", "alice", HC_LEVEL_WRITE);
+	assert_int_equal(fb_acl(now, topic, MOSQ_ACL_READ), MOSQ_ERR_ACL_DENIED);
+	assert_non_null(strstr(fb_last_log, "earlier identity"));
+	fx_del_principal(h, "alice");
+	assert_int_equal(fb_acl(assigned, topic, MOSQ_ACL_READ), MOSQ_ERR_ACL_DENIED);
+	/* the hub's services are no principals of the directory */
+	assert_int_equal(
+		fb_acl(fb_stored("$hub/hubd-1", "$hub"), topic, MOSQ_ACL_READ), MOSQ_ERR_SUCCESS);
+}
+
+/* A will sent after the connection's record is gone (MQTT 5 Will Delay
+ * Interval; a stored session expiring) is judged by its username: the
+ * status rule, then the WRITE rule. */
+static void test_delayed_will(void **state)
+{
+	(void)state;
+	struct mosquitto *a = fb_client("phone", "alice", 5), *a2;
+
+	assert_int_equal(fb_connect(a, tok_of("alice")), MOSQ_ERR_SUCCESS);
+	fb_disconnect(a, false);
+	fb_tick();
+	hauth_clients__reap(h, hc_mono_ms() + 1000);
+	assert_null(hauth_clients__find(h, a));
+	assert_int_equal(fb_acl(a, "users/alice/status", MOSQ_ACL_WRITE), MOSQ_ERR_SUCCESS);
+	assert_int_equal(fb_acl(a, "rooms/lobby/ev/bye/alice", MOSQ_ACL_WRITE), MOSQ_ERR_SUCCESS);
+	assert_int_equal(fb_acl(a, "rooms/lobby/ev/bye/bob", MOSQ_ACL_WRITE), MOSQ_ERR_ACL_DENIED);
+	/* alice is back on another connection: "offline" would be a lie */
+	a2 = fb_client("laptop", "alice", 5);
+	assert_int_equal(fb_connect(a2, tok_of("alice")), MOSQ_ERR_SUCCESS);
+	assert_int_equal(fb_acl(a, "users/alice/status", MOSQ_ACL_WRITE), MOSQ_ERR_ACL_DENIED);
+	assert_int_equal(fb_acl(a, "rooms/lobby/ev/bye/alice", MOSQ_ACL_WRITE), MOSQ_ERR_SUCCESS);
+	/* nothing else for a session the hub does not track */
+	assert_int_equal(fb_acl(a, "rooms/lobby/#", MOSQ_ACL_SUBSCRIBE), MOSQ_ERR_ACL_DENIED);
+	/* deleted: no will */
+	fx_del_principal(h, "alice");
+	assert_int_equal(fb_acl(a, "users/alice/status", MOSQ_ACL_WRITE), MOSQ_ERR_ACL_DENIED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -256,6 +436,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reload_keeps_live_sessions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_registration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_id_held, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_client_id_scoped, setup_layout, teardown_layout),
+		cmocka_unit_test_setup_teardown(
+			test_auto_shaped_id_held, setup_layout, teardown_layout),
+		cmocka_unit_test_setup_teardown(
+			test_reload_with_scoped_ids, setup_layout, teardown_layout),
+		cmocka_unit_test_setup_teardown(
+			test_stored_sessions_of_earlier_identities, setup_layout, teardown_layout),
+		cmocka_unit_test_setup_teardown(test_delayed_will, setup_layout, teardown_layout),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

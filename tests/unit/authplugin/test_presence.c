@@ -244,6 +244,55 @@ static void test_will_ok(void **state)
 	assert_int_equal(fb_nwills, 1);
 	/* a gone connection can do nothing else */
 	assert_int_equal(fb_acl(a1, "rooms/lobby/ev/x/alice", MOSQ_ACL_READ), MOSQ_ERR_ACL_DENIED);
+	/* unless it left a stored session: deliveries are queued for that
+	 * at once, not only once the entry is reaped */
+	a1->persistent = true;
+	assert_int_equal(fb_acl(a1, "rooms/lobby/ev/x/alice", MOSQ_ACL_READ), MOSQ_ERR_SUCCESS);
+	assert_int_equal(fb_acl(a1, "rooms/ops/ev/x/carol", MOSQ_ACL_READ), MOSQ_ERR_SUCCESS);
+	assert_int_equal(fb_acl(a1, "rooms/secret/ev/x/carol", MOSQ_ACL_READ), MOSQ_ERR_ACL_DENIED);
+}
+
+/* Only users/{name}/status is held back: a will on any other topic goes
+ * out as in plain mosquitto, with other connections live and on a
+ * takeover (still subject to the WRITE rule). */
+static void test_other_wills_go_out(void **state)
+{
+	(void)state;
+	struct mosquitto *a1 = up("a1", "alice");
+	struct mosquitto *a2 = up("a2", "alice");
+	struct mosquitto *old, *bad;
+	snprintf(a1->will_topic, sizeof(a1->will_topic), "rooms/lobby/ev/gone/alice");
+	fb_disconnect(a1, true);
+	assert_int_equal(fb_nwills, 1);
+	old = up("a2", "alice"); /* takes over a2 */
+	snprintf(a2->will_topic, sizeof(a2->will_topic), "rooms/ops/ev/gone/alice");
+	fb_takeover(a2);
+	assert_int_equal(fb_nwills, 2);
+	assert_string_equal(fb_wills[1], "rooms/ops/ev/gone/alice");
+	bad = up("b1", "bob"); /* bob only reads the lobby */
+	snprintf(bad->will_topic, sizeof(bad->will_topic), "rooms/lobby/ev/gone/bob");
+	fb_disconnect(bad, true);
+	assert_int_equal(fb_nwills, 2);
+	assert_true(old->connected);
+}
+
+/* A persistent session outlives its connection in the same broker
+ * context: until the ended entry is reaped, messages queued for the
+ * session are judged like any offline session's (allowed by room level),
+ * not refused as "a gone connection" (which dropped them). */
+static void test_gone_persistent_session_still_queues(void **state)
+{
+	(void)state;
+	struct mosquitto *p = fb_client("phone-p", "alice", 5);
+	const char *tok =
+		fx_token(h, "mqtt", "alice", "SSSSSSSSSSSSSSSSSSSSSs", hc_now(), hc_now() + 900);
+	p->persistent = true;
+	assert_int_equal(fb_connect(p, tok), MOSQ_ERR_SUCCESS);
+	fb_disconnect(p, true);
+	assert_int_equal(fb_acl(p, "rooms/lobby/ev/x/bob", MOSQ_ACL_READ), MOSQ_ERR_SUCCESS);
+	assert_int_equal(fb_acl(p, "rooms/annex/ev/x/bob", MOSQ_ACL_READ), MOSQ_ERR_ACL_DENIED);
+	after_grace();
+	assert_int_equal(fb_acl(p, "rooms/lobby/ev/x/bob", MOSQ_ACL_READ), MOSQ_ERR_SUCCESS);
 }
 
 static void test_will_held_back_on_session_takeover(void **state)
@@ -406,6 +455,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_two_connections_one_presence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kicked_is_immediate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_will_ok, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_other_wills_go_out, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_gone_persistent_session_still_queues, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_will_held_back_on_session_takeover, setup, teardown),
 		cmocka_unit_test_setup_teardown(

@@ -266,6 +266,13 @@ static void test_ended_connection_is_shut(void **state)
 	assert_int_equal(
 		fb_acl(c, "rooms/lobby/ev/chat/alice", MOSQ_ACL_WRITE), MOSQ_ERR_ACL_DENIED);
 	assert_int_equal(fb_acl(c, "rooms/lobby/ev/chat/bob", MOSQ_ACL_READ), MOSQ_ERR_ACL_DENIED);
+	/* except the broker's re-check of a kicked persistent session's
+	 * subscriptions: judged by the identity's rights, so the stored
+	 * session keeps what alice may still read */
+	assert_int_equal(fb_acl(c, "rooms/lobby/ev/#", MOSQ_ACL_SUBSCRIBE), MOSQ_ERR_SUCCESS);
+	assert_int_equal(fb_acl(c, "rooms/secret/ev/#", MOSQ_ACL_SUBSCRIBE), MOSQ_ERR_ACL_DENIED);
+	fx_del_principal(h, "alice");
+	assert_int_equal(fb_acl(c, "rooms/lobby/ev/#", MOSQ_ACL_SUBSCRIBE), MOSQ_ERR_ACL_DENIED);
 	hc->end_reason = NULL;
 }
 

@@ -40,6 +40,14 @@ static void test_origin_same_host(void **state)
 		{"file://x", "x", false},
 		{"http://", "127.0.0.1:3000", false},
 		{"http://127.0.0.1:8080/path", "127.0.0.1:3000", false},
+		/* a port without a host (fuzz_cookie regression) */
+		{"http://:80", ":80", false},
+		{"http://:3000", ":3000", false},
+		{"http://b:80:80", "b:80", false},
+		{"http://b:", "b", false},
+		{"http://[]:80", "[]:80", false},
+		{"http://[::1]x", "[::1]", false},
+		{"http://b:123456", "b", false},
 		{"http://127.0.0.1:8080", "", false},
 		{NULL, "127.0.0.1:3000", false},
 		{"http://127.0.0.1:8080", NULL, false},
@@ -63,6 +71,8 @@ static void test_origin_same(void **state)
 	assert_false(hc_origin_same("https://hub.example.com", "hub.example.com", "http"));
 	assert_false(hc_origin_same("http://127.0.0.1:8080", "127.0.0.1:3000", NULL));
 	assert_false(hc_origin_same("http://evil.example", "127.0.0.1:8080", NULL));
+	assert_false(hc_origin_same("http://:80", ":80", NULL));
+	assert_false(hc_origin_same("http://:8080", ":8080", NULL));
 }
 
 int main(void)

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The hashing worker pool: a bounded FIFO of jobs, N threads, a completion
- * list. One mutex guards both lists; work runs outside it.
+ * Worker pools: a fair queue of jobs (fairq.c), N threads, a completion
+ * list. One mutex guards both; work runs outside it.
  */
-#include "hashpool.h"
+#include "workpool.h"
 #include "hc_err.h"
 #include "hc_log.h"
 #include "hc_store.h"
@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,14 +20,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define WORKER_NICE 10
-
-struct hub_hashpool {
+struct hub_workpool {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct hub_job *q_head, *q_tail; /* waiting */
+	struct hub_fairq q;		 /* waiting */
 	struct hub_job *d_head, *d_tail; /* finished, for the loop */
-	size_t q_len, q_max;
+	int nice;
 	bool stop;
 	pthread_t *threads;
 	int nthreads;
@@ -59,7 +58,7 @@ static int64_t cpu_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static struct hc_store *open_store(struct hub_hashpool *pool, bool *warned)
+static struct hc_store *open_store(struct hub_workpool *pool, bool *warned)
 {
 	struct hc_store *st = NULL;
 	char err[512];
@@ -74,33 +73,36 @@ static struct hc_store *open_store(struct hub_hashpool *pool, bool *warned)
 	return st;
 }
 
+static struct hub_job *job_of(struct hub_fairq_item *it)
+{
+	return it ? (struct hub_job *)((char *)it - offsetof(struct hub_job, qi)) : NULL;
+}
+
 static void *worker(void *arg)
 {
-	struct hub_hashpool *pool = arg;
+	struct hub_workpool *pool = arg;
 	struct hc_store *st = NULL;
 	bool warned = false;
 
 	/* Linux applies setpriority(PRIO_PROCESS, tid) to the thread only:
 	 * hashing yields the CPU to the lws thread under load */
-	errno = 0;
-	int prio = getpriority(PRIO_PROCESS, (id_t)gettid());
-	if (errno == 0 && setpriority(PRIO_PROCESS, (id_t)gettid(), prio + WORKER_NICE) != 0)
-		hc_warn("msg=\"cannot lower hash worker priority\" errno=%d", errno);
+	if (pool->nice) {
+		errno = 0;
+		int prio = getpriority(PRIO_PROCESS, (id_t)gettid());
+		if (errno == 0 && setpriority(PRIO_PROCESS, (id_t)gettid(), prio + pool->nice) != 0)
+			hc_warn("msg=\"cannot lower worker priority\" errno=%d", errno);
+	}
 
 	pthread_mutex_lock(&pool->mu);
 	for (;;) {
 		struct hub_job *j;
 		int64_t t0;
 
-		while (!pool->q_head && !pool->stop)
+		while (!pool->q.len && !pool->stop)
 			pthread_cond_wait(&pool->cv, &pool->mu);
-		if (!pool->q_head)
+		j = job_of(hub_fairq_pop(&pool->q));
+		if (!j)
 			break; /* stopping and nothing left that is ours to run */
-		j = pool->q_head;
-		pool->q_head = j->next;
-		if (!pool->q_head)
-			pool->q_tail = NULL;
-		pool->q_len--;
 		pthread_mutex_unlock(&pool->mu);
 
 		if (atomic_load(&j->abandoned)) {
@@ -127,12 +129,11 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-int hub_hashpool_new(int workers, size_t queue_max, const char *db_path, void (*wake)(void *),
-	void *wake_ud, struct hub_hashpool **out)
+int hub_workpool_new(const struct hub_workpool_opts *o, struct hub_workpool **out)
 {
-	struct hub_hashpool *pool;
+	struct hub_workpool *pool;
 	sigset_t all, old;
-	int rc = HUB_OK;
+	int rc = HUB_OK, workers = o->workers;
 
 	*out = NULL;
 	if (workers <= 0) {
@@ -144,10 +145,11 @@ int hub_hashpool_new(int workers, size_t queue_max, const char *db_path, void (*
 		return HUB_ERR_NOMEM;
 	pthread_mutex_init(&pool->mu, NULL);
 	pthread_cond_init(&pool->cv, NULL);
-	pool->q_max = queue_max;
-	pool->wake = wake;
-	pool->wake_ud = wake_ud;
-	pool->db_path = strdup(db_path);
+	hub_fairq_init(&pool->q, o->queue_max, o->flow_max);
+	pool->nice = o->nice;
+	pool->wake = o->wake;
+	pool->wake_ud = o->wake_ud;
+	pool->db_path = strdup(o->db_path);
 	pool->threads = calloc((size_t)workers, sizeof(pthread_t));
 	if (!pool->db_path || !pool->threads) {
 		rc = HUB_ERR_NOMEM;
@@ -169,33 +171,66 @@ int hub_hashpool_new(int workers, size_t queue_max, const char *db_path, void (*
 	*out = pool;
 	return HUB_OK;
 fail:
-	hub_hashpool_stop(pool);
-	hub_hashpool_free(pool, NULL);
+	hub_workpool_stop(pool);
+	hub_workpool_free(pool, NULL);
 	return rc;
 }
 
-int hub_hashpool_submit(struct hub_hashpool *pool, struct hub_job *job)
+static bool is_abandoned(void *ud, const struct hub_fairq_item *it)
 {
-	int rc = HUB_OK;
+	const struct hub_job *j = job_of((struct hub_fairq_item *)it);
+	(void)ud;
+	return atomic_load(&j->abandoned);
+}
+
+int hub_workpool_submit(struct hub_workpool *pool, struct hub_job *job)
+{
+	struct hub_fairq_item *out = NULL, *gone;
+	struct hub_job *ev;
+	bool purged = false;
+	int rc;
 
 	job->cancelled = false;
 	job->skipped = false;
+	job->evicted = false;
 	atomic_init(&job->abandoned, false);
 	job->work_us = 0;
 	job->cpu_us = 0;
 	pthread_mutex_lock(&pool->mu);
-	if (pool->stop || pool->q_len >= pool->q_max) {
+	/* jobs of this flow whose clients left take no share of it: they leave
+	 * the queue now (skipped, answered nobody) instead of when a worker
+	 * reaches them */
+	gone = hub_fairq_remove_if(&pool->q, job->qi.flow_key, is_abandoned, NULL);
+	while (gone) {
+		struct hub_fairq_item *next = gone->next;
+		struct hub_job *g = job_of(gone);
+		g->skipped = true;
+		push(&pool->d_head, &pool->d_tail, g);
+		purged = true;
+		gone = next;
+	}
+	if (pool->stop) {
 		rc = HUB_ERR_BUSY;
 	} else {
-		push(&pool->q_head, &pool->q_tail, job);
-		pool->q_len++;
-		pthread_cond_signal(&pool->cv);
+		rc = hub_fairq_push(&pool->q, &job->qi, &out);
+		if (rc == HUB_ERR_NOMEM)
+			rc = HUB_ERR_BUSY;
+		if (rc == HUB_OK)
+			pthread_cond_signal(&pool->cv);
+	}
+	ev = job_of(out);
+	if (ev) {
+		/* answered by the loop on its next collect */
+		ev->evicted = true;
+		push(&pool->d_head, &pool->d_tail, ev);
 	}
 	pthread_mutex_unlock(&pool->mu);
+	if (ev || purged)
+		pool->wake(pool->wake_ud);
 	return rc;
 }
 
-int hub_hashpool_collect(struct hub_hashpool *pool, void *ud)
+int hub_workpool_collect(struct hub_workpool *pool, void *ud)
 {
 	struct hub_job *j;
 	int n = 0;
@@ -214,34 +249,40 @@ int hub_hashpool_collect(struct hub_hashpool *pool, void *ud)
 	return n;
 }
 
-size_t hub_hashpool_depth(struct hub_hashpool *pool)
+size_t hub_workpool_flow_waiting(struct hub_workpool *pool, const char *key)
 {
 	size_t n;
 	pthread_mutex_lock(&pool->mu);
-	n = pool->q_len;
+	n = hub_fairq_flow_len(&pool->q, key);
 	pthread_mutex_unlock(&pool->mu);
 	return n;
 }
 
-int hub_hashpool_workers(const struct hub_hashpool *pool)
+size_t hub_workpool_depth(struct hub_workpool *pool)
+{
+	size_t n;
+	pthread_mutex_lock(&pool->mu);
+	n = pool->q.len;
+	pthread_mutex_unlock(&pool->mu);
+	return n;
+}
+
+int hub_workpool_workers(const struct hub_workpool *pool)
 {
 	return pool->nthreads;
 }
 
-void hub_hashpool_stop(struct hub_hashpool *pool)
+void hub_workpool_stop(struct hub_workpool *pool)
 {
 	struct hub_job *j;
 
 	pthread_mutex_lock(&pool->mu);
 	pool->stop = true;
-	/* waiting jobs come back cancelled, in order */
-	while ((j = pool->q_head)) {
-		pool->q_head = j->next;
+	/* waiting jobs come back cancelled, in serving order */
+	while ((j = job_of(hub_fairq_pop(&pool->q)))) {
 		j->cancelled = true;
 		push(&pool->d_head, &pool->d_tail, j);
 	}
-	pool->q_tail = NULL;
-	pool->q_len = 0;
 	pthread_cond_broadcast(&pool->cv);
 	pthread_mutex_unlock(&pool->mu);
 	for (int i = 0; i < pool->nthreads; i++)
@@ -249,12 +290,13 @@ void hub_hashpool_stop(struct hub_hashpool *pool)
 	pool->nthreads = 0;
 }
 
-void hub_hashpool_free(struct hub_hashpool *pool, void *ud)
+void hub_workpool_free(struct hub_workpool *pool, void *ud)
 {
 	if (!pool)
 		return;
 	if (pool->d_head)
-		hub_hashpool_collect(pool, ud);
+		hub_workpool_collect(pool, ud);
+	hub_fairq_clear(&pool->q);
 	pthread_mutex_destroy(&pool->mu);
 	pthread_cond_destroy(&pool->cv);
 	free(pool->threads);
