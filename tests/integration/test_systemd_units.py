@@ -236,6 +236,10 @@ class Installed(unittest.TestCase):
         if one(u, "Service", "Type") == "notify":
             self.assertIsNotNone(notify, name)
             env["NOTIFY_SOCKET"] = notify
+        if name == "hub-broker.service":
+            # a sanitizer build's plugin in the stock (uninstrumented)
+            # broker needs the ASan runtime loaded first, as in the harness
+            env.update(harness.sanitizer_preload())
         libc = ctypes.CDLL(None, use_errno=True)
 
         def as_the_unit():
