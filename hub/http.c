@@ -13,6 +13,7 @@
  */
 #include "http.h"
 #include "cookie.h"
+#include "front.h"
 #include "syncwait.h"
 #include "workpool.h"
 #include "hc_err.h"
@@ -795,13 +796,44 @@ static int writeable(struct hub *h, struct hub_conn *c)
 	}
 }
 
-static int callback(
+/* WebSocket events of an upgrade that came without a subprotocol (the
+ * default protocol gets those): to the front or the Socket.IO proxy, by
+ * the kind its state names (front.h). */
+static int ws_dispatch(
+	struct hub *h, struct lws *wsi, enum lws_callback_reasons reason, void *in, size_t len)
+{
+	const int *kind = lws_get_opaque_user_data(wsi);
+	int k = kind ? *kind : 0;
+
+	if (reason == LWS_CALLBACK_ESTABLISHED)
+		k = hub_front_upgrade_kind(h, wsi) == HUB_UPG_MQTT ? HUB_WS_MQTT : HUB_WS_SIO;
+	switch (k) {
+	case HUB_WS_MQTT:
+		return hub_front_ws_callback(wsi, reason, NULL, in, len);
+	default:
+		return reason == LWS_CALLBACK_CLOSED ? 0 : -1;
+	}
+}
+
+int hub_http_callback(
 	struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	struct hub_conn *c = user;
 	struct hub *h = hub_from_wsi(wsi);
 
 	switch (reason) {
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		return h ? hub_front_confirm_upgrade(h, wsi, in) : -1;
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		/* a WebSocket keeps its own state (lws opaque user data), not a
+		 * struct hub_conn: let that go */
+		lws_set_wsi_user(wsi, NULL);
+		return h && hub_front_upgrade_kind(h, wsi) != HUB_UPG_NONE ? 0 : 1;
+	case LWS_CALLBACK_ESTABLISHED:
+	case LWS_CALLBACK_RECEIVE:
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+	case LWS_CALLBACK_CLOSED:
+		return h ? ws_dispatch(h, wsi, reason, in, len) : -1;
 	case LWS_CALLBACK_HTTP:
 		if (!c || !h)
 			return -1;
@@ -845,8 +877,3 @@ static int callback(
 	}
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
-
-const struct lws_protocols hub_http_protocols[] = {
-	{"http", callback, sizeof(struct hub_conn), 0, 0, NULL, 0},
-	{NULL, NULL, 0, 0, 0, NULL, 0},
-};

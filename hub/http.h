@@ -100,8 +100,14 @@ struct hub_conn {
 	int phase;	      /* see http.c */
 };
 
-/* The libwebsockets protocol table hubd serves with (one HTTP protocol). */
-extern const struct lws_protocols hub_http_protocols[];
+/* hubd's HTTP protocol (the http_port vhost's default): its routes, and
+ * the upgrade checks of that port. */
+int hub_http_callback(
+	struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+#define HUB_HTTP_PROTOCOL                                                                          \
+	{                                                                                          \
+		"http", hub_http_callback, sizeof(struct hub_conn), 0, 0, NULL, 0                  \
+	}
 
 /* Response helpers. Each replaces the status and body prepared before;
  * headers added with hub_http_header() (before or after) are kept. The

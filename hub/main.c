@@ -8,6 +8,7 @@
  * service loop until SIGTERM/SIGINT, and a bounded graceful stop.
  */
 #include "workpool.h"
+#include "front.h"
 #include "hc_config.h"
 #include "hc_demo.h"
 #include "hc_err.h"
@@ -38,7 +39,7 @@
 #define EXIT_USAGE	2
 #define STOP_GRACE_MS	5000 /* in-flight requests get this long after SIGTERM */
 #define STOP_TICK_US	(100 * LWS_US_PER_MS)
-#define FD_LIMIT	4096
+#define FD_LIMIT	4096 /* descriptors besides the front's two per relayed connection */
 #define HEADER_POOL_MAX 1024
 #define HASH_NICE	10 /* hashing yields the CPU to the service thread */
 #define READS_PER_USER	4  /* history reads one user may have waiting */
@@ -53,7 +54,9 @@ static const char usage_text[] =
 	"  -h, --help     this text\n"
 	"  --version      print the version\n"
 	"\n"
-	"Settings read: bind_address http_port data_dir run_as log_level web_dir\n"
+	"Settings read: bind_address http_port ws_port mqtt_host mqtt_port sio_port\n"
+	"  data_dir run_as log_level web_dir app_dir app_csp front_conns_max\n"
+	"  front_conns_per_address\n"
 	"  session_ttl token_ttl token_alg key_file cookie_secure trusted_origins\n"
 	"  trust_proxy http_max_body http_max_headers hash_workers login_queue_max\n"
 	"  login_fail_window login_fail_pair_max login_fail_addr_max\n"
@@ -137,15 +140,53 @@ static int parse_args(int argc, char **argv, const char **config)
 	return -1;
 }
 
+/* The http_port vhost: hubd's own routes (the default protocol), the
+ * WebSocket front's MQTT protocols and its broker connections, the
+ * Socket.IO proxy's two sides. */
+static const struct lws_protocols http_vhost_protocols[] = {
+	HUB_HTTP_PROTOCOL,
+	HUB_FRONT_PROTOCOLS,
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* The ws_port vhost: MQTT over WebSocket on any path. */
+static const struct lws_protocols ws_vhost_protocols[] = {
+	HUB_FRONT_PROTOCOLS,
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* As many descriptors as the hard limit allows: the front holds two per
+ * relayed browser connection. */
+static unsigned int raise_fd_limit(const struct hub *h)
+{
+	struct rlimit rl;
+	uint64_t want = (uint64_t)hc_cfg_int(&h->cfg, HC_CFG_FRONT_CONNS_MAX) * 2 + FD_LIMIT;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+		rl.rlim_cur < want)
+		want = rl.rlim_cur;
+	return (unsigned int)(want > UINT32_MAX ? UINT32_MAX : want);
+}
+
 static struct lws_context *create_context(struct hub *h)
 {
+	/* no lws "validity" pings: MQTT has its own keepalive (the broker's),
+	 * and lws 4.1 re-files a connection's validity timer in a sorted list
+	 * of every connection on each frame and read */
+	static const lws_retry_bo_t no_validity = {
+		.secs_since_valid_ping = 0, .secs_since_valid_hangup = 0};
 	struct lws_context_creation_info info;
+	struct lws_context *ctx;
 	const char *bind = hc_cfg_str(&h->cfg, HC_CFG_BIND_ADDRESS);
 
 	memset(&info, 0, sizeof(info));
-	info.port = (int)hc_cfg_int(&h->cfg, HC_CFG_HTTP_PORT);
-	info.iface = bind;
-	info.protocols = hub_http_protocols;
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	if (!strchr(bind, ':'))
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.user = h;
 	info.uid = -1; /* privileges are dropped by hc_drop_privileges */
 	info.gid = -1;
@@ -154,20 +195,37 @@ static struct lws_context *create_context(struct hub *h)
 	/* header tables are allocated on demand; logins waiting for a hash
 	 * hold one each, so the pool must not be what makes /healthz wait */
 	info.max_http_header_pool = HEADER_POOL_MAX;
-	info.fd_limit_per_thread = FD_LIMIT;
+	info.fd_limit_per_thread = raise_fd_limit(h);
 	info.timeout_secs = 10;
 	info.keepalive_timeout = 15;
-	if (!strchr(bind, ':'))
-		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-	return lws_create_context(&info);
+	info.retry_and_idle_policy = &no_validity;
+	ctx = lws_create_context(&info);
+	if (!ctx)
+		return NULL;
+	/* both listeners on bind_address only */
+	info.iface = bind;
+	info.port = (int)hc_cfg_int(&h->cfg, HC_CFG_HTTP_PORT);
+	info.protocols = http_vhost_protocols;
+	info.vhost_name = "http";
+	h->vh_http = lws_create_vhost(ctx, &info);
+	info.port = (int)hc_cfg_int(&h->cfg, HC_CFG_WS_PORT);
+	info.protocols = ws_vhost_protocols;
+	info.vhost_name = "mqtt-ws";
+	h->vh_ws = h->vh_http ? lws_create_vhost(ctx, &info) : NULL;
+	if (!h->vh_http || !h->vh_ws) {
+		lws_context_destroy(ctx);
+		h->vh_http = h->vh_ws = NULL;
+		return NULL;
+	}
+	return ctx;
 }
 
-/* Whether the port must be bound before the privilege drop: started as
+/* Whether the ports must be bound before the privilege drop: started as
  * root, with a run_as account, on a port below 1024. */
 static bool early_bind_needed(const struct hc_config *cfg)
 {
 	return geteuid() == 0 && *hc_cfg_str(cfg, HC_CFG_RUN_AS) &&
-	       hc_cfg_int(cfg, HC_CFG_HTTP_PORT) < 1024;
+	       (hc_cfg_int(cfg, HC_CFG_HTTP_PORT) < 1024 || hc_cfg_int(cfg, HC_CFG_WS_PORT) < 1024);
 }
 
 static int open_state(struct hub *h, char *err, size_t errsz)
@@ -267,6 +325,14 @@ int main(int argc, char **argv)
 	}
 	if (!realpath(hc_cfg_str(&h.cfg, HC_CFG_WEB_DIR), h.web_root))
 		h.web_root[0] = '\0';
+	if (!*hc_cfg_str(&h.cfg, HC_CFG_APP_DIR) ||
+		!realpath(hc_cfg_str(&h.cfg, HC_CFG_APP_DIR), h.app_root))
+		h.app_root[0] = '\0';
+	if (hub_front_init(&h, err, sizeof(err))) {
+		fprintf(stderr, "hubd: %s\n", err);
+		hc_config_free(&h.cfg);
+		return EXIT_USAGE;
+	}
 
 	/* from now on a stop signal ends the process in order, even one that
 	 * arrives while starting up */
@@ -349,21 +415,24 @@ int main(int argc, char **argv)
 		lws_cancel_service(h.lws);
 	hub_purge_start(&h);
 	lws_sul_schedule(h.lws, 0, &h.sul_log, log_tick, LWS_US_PER_SEC);
-	hc_info("msg=listening address=%s port=%lld workers=%d queue_max=%lld data_dir=%s web=%s",
+	hc_info("msg=listening address=%s port=%lld ws_port=%lld workers=%d queue_max=%lld "
+		"data_dir=%s web=%s app=%s",
 		hc_cfg_str(&h.cfg, HC_CFG_BIND_ADDRESS),
-		(long long)hc_cfg_int(&h.cfg, HC_CFG_HTTP_PORT), hub_workpool_workers(h.pool),
+		(long long)hc_cfg_int(&h.cfg, HC_CFG_HTTP_PORT),
+		(long long)hc_cfg_int(&h.cfg, HC_CFG_WS_PORT), hub_workpool_workers(h.pool),
 		(long long)hc_cfg_int(&h.cfg, HC_CFG_LOGIN_QUEUE_MAX),
-		hc_cfg_str(&h.cfg, HC_CFG_DATA_DIR),
-		h.web_root[0] ? h.web_root : "(built-in page)");
+		hc_cfg_str(&h.cfg, HC_CFG_DATA_DIR), h.web_root[0] ? h.web_root : "(built-in page)",
+		h.app_root[0] ? h.app_root : "-");
 	run(&h);
 	status = got_signal ? EXIT_SUCCESS : EXIT_FAILURE;
 	hc_info("msg=stopped");
 	goto cleanup;
 
 no_listen:
-	hc_err("msg=\"cannot listen\" address=%s port=%lld",
+	hc_err("msg=\"cannot listen\" address=%s port=%lld ws_port=%lld",
 		hc_cfg_str(&h.cfg, HC_CFG_BIND_ADDRESS),
-		(long long)hc_cfg_int(&h.cfg, HC_CFG_HTTP_PORT));
+		(long long)hc_cfg_int(&h.cfg, HC_CFG_HTTP_PORT),
+		(long long)hc_cfg_int(&h.cfg, HC_CFG_WS_PORT));
 
 cleanup:
 	hub_mqtt_stop(h.mqtt); /* before the lws context: it holds a timer there */
@@ -401,6 +470,7 @@ cleanup:
 		hub_workpool_free(h.readers, &h);
 	}
 	hub_ratelimit_free(h.rl);
+	hub_front_free(&h);
 	hc_hmap_clear(&h.waiting);
 	hc_token_key_free(h.key);
 	hc_store_close(h.store);
