@@ -106,6 +106,20 @@ int hub_front_init(struct hub *h, char *err, size_t errsz)
 	h->front.broker_addrlen = res->ai_addrlen;
 	h->front.broker_family = res->ai_family;
 	freeaddrinfo(res);
+	{
+		/* hub-bridge listens on bind_address too */
+		const char *b = hc_cfg_str(&h->cfg, HC_CFG_BIND_ADDRESS);
+		if (!strcmp(b, "0.0.0.0") || !*b)
+			b = "127.0.0.1";
+		else if (!strcmp(b, "::") || !strcmp(b, "[::]"))
+			b = "::1";
+		snprintf(h->front.sio_host, sizeof(h->front.sio_host), "%s", b);
+	}
+	rc = hc_token_key_tag(h->key, "hub-front", h->front.tag, sizeof(h->front.tag));
+	if (rc) {
+		snprintf(err, errsz, "cannot derive the front's tag: %s", hub_strerror(rc));
+		return rc;
+	}
 	hc_hmap_init(&h->front.by_addr);
 	h->front.max = (int)hc_cfg_int(&h->cfg, HC_CFG_FRONT_CONNS_MAX);
 	h->front.per_addr = (int)hc_cfg_int(&h->cfg, HC_CFG_FRONT_CONNS_PER_ADDRESS);
@@ -174,7 +188,7 @@ enum hub_upgrade_kind hub_front_upgrade_kind(struct hub *h, struct lws *wsi)
  * the same origin, hubd's own origin on the same host (a dashboard page
  * opening the ws_port), or a trusted_origins entry. No Origin at all is
  * not a browser. */
-static bool origin_ours(struct hub *h, struct lws *wsi)
+bool hub_front_origin_ours(struct hub *h, struct lws *wsi)
 {
 	char origin[HC_ORIGIN_MAX + 1], host[HUB_HOST_MAX], alt[HUB_HOST_MAX + 16];
 	char *colon;
@@ -248,7 +262,7 @@ int hub_front_confirm_upgrade(struct hub *h, struct lws *wsi, const char *upgrad
 	if (kind == HUB_UPG_NONE)
 		return refuse(wsi, 404, "not_found", "no WebSocket endpoint at this path", 0);
 	hub_client_addr(wsi, hc_cfg_bool(&h->cfg, HC_CFG_TRUST_PROXY), addr, sizeof(addr));
-	if (has_cookie(wsi, cookie) && !origin_ours(h, wsi)) {
+	if (has_cookie(wsi, cookie) && !hub_front_origin_ours(h, wsi)) {
 		char o[HC_ORIGIN_MAX + 1], safe[96];
 		h->metrics.front_refused[HUB_FRONT_REFUSED_ORIGIN]++;
 		hdr(wsi, WSI_TOKEN_ORIGIN, o, sizeof(o));

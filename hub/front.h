@@ -73,6 +73,11 @@ enum hub_upgrade_kind hub_front_upgrade_kind(struct hub *h, struct lws *wsi);
  */
 int hub_front_confirm_upgrade(struct hub *h, struct lws *wsi, const char *upgrade);
 
+/* Whether the session cookie may come with this request: no Origin (not
+ * a browser), our own origin, hubd's origin on the same host (for
+ * ws_port), or a trusted_origins entry. */
+bool hub_front_origin_ours(struct hub *h, struct lws *wsi);
+
 /* Count / uncount a relayed browser connection of address key (the
  * Socket.IO proxy counts its connections here too). */
 void hub_front_count(struct hub *h, const char *addr_key, int delta);

@@ -14,6 +14,7 @@
 #include "http.h"
 #include "cookie.h"
 #include "front.h"
+#include "sioproxy.h"
 #include "syncwait.h"
 #include "workpool.h"
 #include "hc_err.h"
@@ -390,6 +391,9 @@ static void release(struct hub *h, struct hub_conn *c)
 		c->history_slot = false;
 		h->history_alive--;
 	}
+	if (c->sio)
+		hub_sio_http_gone(h, c);
+	c->sio_body = false;
 	hub_body_free(&c->body);
 	free(c->out);
 	c->out = NULL;
@@ -621,6 +625,23 @@ static int request_start(
 		return answer_early(c, 503, "unavailable", "the service is shutting down");
 	}
 
+	if (hub_sio_path(c->path)) {
+		/* hub-bridge's endpoint on our origin (sioproxy.h) */
+		size_t smax = (size_t)hc_cfg_int(&h->cfg, HC_CFG_SIO_MAX_PAYLOAD) + 1024;
+		int rc;
+		if (clen > (int64_t)smax) {
+			if ((uint64_t)clen > drain_cap(h))
+				c->close_after = true;
+			return answer_early(c, 413, "too_large", "the request body is too large");
+		}
+		c->ran = true;
+		rc = hub_sio_http_begin(h, c, chunked);
+		if (rc < 0)
+			return -1;
+		if (rc > 0)
+			hub_http_send(c);
+		return 0;
+	}
 	r = route_find(c->path);
 	if (!r) {
 		if (!strncmp(c->path, "/api/", 5) || !strcmp(c->path, "/api"))
@@ -733,6 +754,10 @@ static int body_data(struct hub *h, struct hub_conn *c, const void *in, size_t l
 	if (c->body.chunked && c->body.complete) {
 		c->collecting = false;
 		c->body_done = true;
+		if (c->sio_body && c->phase == PH_NONE) {
+			c->sio_body = false;
+			return hub_sio_http_body_done(h, c) < 0 ? -1 : 0;
+		}
 		if (!c->ran)
 			return run_route(h, c);
 	}
@@ -752,6 +777,10 @@ static int body_complete(struct hub *h, struct hub_conn *c)
 	}
 	c->body_done = true;
 	c->collecting = false;
+	if (c->sio_body && c->phase == PH_NONE) {
+		c->sio_body = false;
+		return hub_sio_http_body_done(h, c) < 0 ? -1 : 0;
+	}
 	if (!c->ran && c->route)
 		return run_route(h, c);
 	return finish(h, c);
@@ -810,6 +839,8 @@ static int ws_dispatch(
 	switch (k) {
 	case HUB_WS_MQTT:
 		return hub_front_ws_callback(wsi, reason, NULL, in, len);
+	case HUB_WS_SIO:
+		return hub_sio_ws_callback(wsi, reason, NULL, in, len);
 	default:
 		return reason == LWS_CALLBACK_CLOSED ? 0 : -1;
 	}

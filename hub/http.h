@@ -28,6 +28,7 @@
 
 struct hub;
 struct hub_conn;
+struct hub_sio_req;
 struct cJSON;
 
 enum hub_method {
@@ -94,10 +95,12 @@ struct hub_conn {
 	size_t xhlen;
 	unsigned char *out; /* LWS_PRE + body, owned */
 	size_t outlen;
-	size_t sent;	      /* body bytes written so far */
-	bool history_slot;    /* counts in hub.history_alive until released */
-	int64_t announce_len; /* HEAD: Content-Length to announce, -1 = outlen */
-	int phase;	      /* see http.c */
+	size_t sent;		 /* body bytes written so far */
+	bool history_slot;	 /* counts in hub.history_alive until released */
+	struct hub_sio_req *sio; /* a proxied Socket.IO request (sioproxy.h) */
+	bool sio_body;		 /* its body is being collected */
+	int64_t announce_len;	 /* HEAD: Content-Length to announce, -1 = outlen */
+	int phase;		 /* see http.c */
 };
 
 /* hubd's HTTP protocol (the http_port vhost's default): its routes, and

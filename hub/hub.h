@@ -26,18 +26,19 @@ struct hub_workpool;
 struct hub_ratelimit;
 struct hub_mqtt;
 struct hub_syncwait;
+struct hub_sio_req;
 
 /* What a WebSocket of hubd's carries: the first member of its state (its
  * lws opaque user data). */
-enum hub_ws_kind { HUB_WS_MQTT = 1, HUB_WS_SIO, HUB_WS_SIO_UP };
+enum hub_ws_kind { HUB_WS_MQTT = 1, HUB_WS_SIO, HUB_WS_SIO_REQ };
 
 /* The WebSocket front (front.c) and the Socket.IO proxy (sioproxy.c). */
 struct hub_front_state {
 	struct sockaddr_storage broker_addr; /* mqtt_host:mqtt_port, resolved at start */
 	socklen_t broker_addrlen;
 	int broker_family;
-	struct sockaddr_storage sio_addr; /* hub-bridge: mqtt_host's address, sio_port */
-	socklen_t sio_addrlen;
+	char sio_host[64]; /* where hub-bridge listens: bind_address (loopback if a wildcard) */
+	size_t sio_held;   /* proxied Socket.IO bodies held now, bytes */
 	struct hc_hmap by_addr; /* limit key (addr.h) -> relayed connections */
 	int live;		/* relayed connections now */
 	int max, per_addr;	/* front_conns_max, front_conns_per_address */
@@ -50,6 +51,7 @@ struct hub {
 	struct lws_vhost *vh_http; /* http_port: API, pages, /mqtt, /socket.io/ */
 	struct lws_vhost *vh_ws;   /* ws_port: MQTT over WebSocket */
 	struct hub_front_state front;
+	struct hub_sio_req *sio_reqs; /* proxied Socket.IO requests (sioproxy.c) */
 	struct hc_store *store;	      /* read-write; lws thread only */
 	struct hc_token_key *key;     /* token signing key */
 	struct hub_workpool *pool;    /* password hashing workers */

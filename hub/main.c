@@ -9,6 +9,7 @@
  */
 #include "workpool.h"
 #include "front.h"
+#include "sioproxy.h"
 #include "hc_config.h"
 #include "hc_demo.h"
 #include "hc_err.h"
@@ -146,6 +147,7 @@ static int parse_args(int argc, char **argv, const char **config)
 static const struct lws_protocols http_vhost_protocols[] = {
 	HUB_HTTP_PROTOCOL,
 	HUB_FRONT_PROTOCOLS,
+	HUB_SIO_PROTOCOLS,
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -279,6 +281,8 @@ static void run(struct hub *h)
 			hub_workpool_collect(h->pool, h);
 			hub_workpool_stop(h->readers);
 			hub_workpool_collect(h->readers, h);
+			/* parked Socket.IO polls would hold the stop to its grace */
+			hub_sio_stop(h);
 			deadline = hc_mono_ms() + STOP_GRACE_MS;
 		}
 		if (h->stopping) {
@@ -328,11 +332,6 @@ int main(int argc, char **argv)
 	if (!*hc_cfg_str(&h.cfg, HC_CFG_APP_DIR) ||
 		!realpath(hc_cfg_str(&h.cfg, HC_CFG_APP_DIR), h.app_root))
 		h.app_root[0] = '\0';
-	if (hub_front_init(&h, err, sizeof(err))) {
-		fprintf(stderr, "hubd: %s\n", err);
-		hc_config_free(&h.cfg);
-		return EXIT_USAGE;
-	}
 
 	/* from now on a stop signal ends the process in order, even one that
 	 * arrives while starting up */
@@ -362,6 +361,8 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	rc = open_state(&h, err, sizeof(err));
+	if (!rc)
+		rc = hub_front_init(&h, err, sizeof(err));
 	if (rc) {
 		hc_err("msg=\"cannot start\" err=\"%s\"", err);
 		goto cleanup;
