@@ -283,12 +283,13 @@ void hub_http_send(struct hub_conn *c)
 
 void hub_http_csp(struct hub *h, const struct hub_conn *c, char *out, size_t n)
 {
-	char hostname[HUB_HOST_MAX], connect[HUB_HOST_MAX * 4 + 64] = "";
+	char hostname[HUB_HOST_MAX], connect[HUB_HOST_MAX * 6 + 128] = "";
 	const char *colon;
 	size_t hl;
 
-	/* the dashboard talks MQTT over WebSocket to the broker and Socket.IO
-	 * to the bridge, both on other ports of the same host */
+	/* the dashboard talks MQTT over WebSocket at /mqtt of this origin
+	 * (listed for browsers whose 'self' leaves out ws:), and pages may
+	 * use the front's ws_port and the gateway's own port of this host */
 	if (host_ok(c->host)) {
 		if (c->host[0] == '[') {
 			colon = strchr(c->host, ']');
@@ -299,9 +300,9 @@ void hub_http_csp(struct hub *h, const struct hub_conn *c, char *out, size_t n)
 		}
 		snprintf(hostname, sizeof(hostname), "%.*s", (int)hl, c->host);
 		snprintf(connect, sizeof(connect),
-			" ws://%s:%lld wss://%s:%lld http://%s:%lld ws://%s:%lld", hostname,
-			(long long)hc_cfg_int(&h->cfg, HC_CFG_WS_PORT), hostname,
-			(long long)hc_cfg_int(&h->cfg, HC_CFG_WS_PORT), hostname,
+			" ws://%s wss://%s ws://%s:%lld wss://%s:%lld http://%s:%lld ws://%s:%lld",
+			c->host, c->host, hostname, (long long)hc_cfg_int(&h->cfg, HC_CFG_WS_PORT),
+			hostname, (long long)hc_cfg_int(&h->cfg, HC_CFG_WS_PORT), hostname,
 			(long long)hc_cfg_int(&h->cfg, HC_CFG_SIO_PORT), hostname,
 			(long long)hc_cfg_int(&h->cfg, HC_CFG_SIO_PORT));
 	}
@@ -313,7 +314,7 @@ void hub_http_csp(struct hub *h, const struct hub_conn *c, char *out, size_t n)
 
 void hub_http_html_headers(struct hub *h, struct hub_conn *c)
 {
-	char csp[1536];
+	char csp[2048];
 
 	hub_http_csp(h, c, csp, sizeof(csp));
 	hub_http_header(c, "content-security-policy:", csp);

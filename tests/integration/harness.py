@@ -75,6 +75,32 @@ def free_port():
         return port
 
 
+def listening_of(pid):
+    """The TCP sockets process pid listens on: {(4|6, hex address as in
+    /proc/net/tcp, port)}, found by the socket inodes of its descriptors."""
+    inodes = set()
+    fd_dir = "/proc/%d/fd" % pid
+    for fd in os.listdir(fd_dir):
+        try:
+            target = os.readlink(os.path.join(fd_dir, fd))
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    out = set()
+    for path, fam in (("/proc/%d/net/tcp" % pid, 4), ("/proc/%d/net/tcp6" % pid, 6)):
+        try:
+            lines = open(path).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if f[3] == "0A" and f[9] in inodes:
+                addr, port = f[1].split(":")
+                out.add((fam, addr, int(port, 16)))
+    return out
+
+
 def wait_port(port, timeout=10.0, proc=None):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -179,7 +205,6 @@ class Stack:
         with open(os.path.join(REPO, "conf", "mosquitto.conf")) as f:
             text = f.read()
         text = (text.replace("listener 1883 ", "listener %d " % self.ports["mqtt"])
-                .replace("listener 9001 ", "listener %d " % self.ports["ws"])
                 .replace("plugin build/", "plugin %s/" % BUILD)
                 .replace("plugin_opt_config conf/hub.conf", "plugin_opt_config " + self.conf_path)
                 .replace("persistence_location data/", "persistence_location %s/" % self.data))
@@ -745,10 +770,13 @@ def timeout(seconds):
 class BrokerTestCase(_unittest.TestCase):
     """One Stack with a running broker per test class. Subclasses fill the
     store in prepare(stack) (before the broker starts). A failing test
-    prints the tail of the broker's log (log_type all)."""
+    prints the tail of the broker's log (log_type all). with_front: hubd
+    too, whose front serves MQTT over WebSocket (ports["ws"], and /mqtt
+    on ports["http"])."""
 
     stack_conf = None
     broker_extra = "log_type all\n"
+    with_front = False
 
     @classmethod
     def prepare(cls, stack):
@@ -760,8 +788,11 @@ class BrokerTestCase(_unittest.TestCase):
         try:
             cls.prepare(cls.stack)
             cls.stack.start_broker(cls.broker_extra)
+            if cls.with_front:
+                cls.stack.start_hubd()
         except Exception:
             print(cls.stack.broker_tail(), file=_sys.stderr)
+            print(cls.stack.log("hubd")[-3000:], file=_sys.stderr)
             cls.stack.close()
             raise
 
@@ -1044,7 +1075,9 @@ class WebTestCase(_unittest.TestCase):
                 cls.browser.close()
             cls.stack.close()
             raise
+        # hubd's front: ws_port, and /mqtt of the pages' own origin
         cls.ws_url = "ws://127.0.0.1:%d/" % cls.stack.ports["ws"]
+        cls.front_url = "ws://127.0.0.1:%d/mqtt" % cls.stack.ports["http"]
         cls.base = cls.stack.base_url
 
     @classmethod
