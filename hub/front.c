@@ -492,17 +492,13 @@ int hub_front_broker_callback(
  * session, the token re-minted with the browser's address, or (NULL) the
  * client's own password unchanged. */
 static const char *password_for(struct hub *h, struct conn *c, const unsigned char *p,
-	const struct hub_mqtt_connect *m, char *tok, size_t toksz, const char **via)
+	const struct hub_mqtt_connect *m, const char *user, char *tok, size_t toksz,
+	const char **via)
 {
-	char user[HC_NAME_MAX + 1];
 	int64_t now = hc_now();
 
 	*via = "as-sent";
-	if (!m->has_user || m->user_len == 0 || m->user_len > HC_NAME_MAX)
-		return NULL;
-	memcpy(user, p + m->user_off + 2, m->user_len);
-	user[m->user_len] = '\0';
-	if (!hc_name_valid(user))
+	if (!m->has_user || !user[0] || strlen(user) != m->user_len || !hc_name_valid(user))
 		return NULL;
 	if (m->has_pass && m->pass_len > 0) {
 		/* a user's token: the same again with the browser's address
@@ -559,7 +555,7 @@ static int pre_receive(struct hub *h, struct conn *c, const void *in, size_t len
 {
 	struct pre *pr = c->pre;
 	struct hub_mqtt_connect m;
-	char tok[HC_TOKEN_MAX + 1];
+	char tok[HC_TOKEN_MAX + 1], user[HC_NAME_MAX + 1];
 	const char *pw, *via;
 	size_t rest;
 	int rc;
@@ -594,7 +590,12 @@ static int pre_receive(struct hub *h, struct conn *c, const void *in, size_t len
 		return -1;
 	}
 	c->version = m.version;
-	pw = password_for(h, c, pr->buf + LWS_PRE, &m, tok, sizeof(tok), &via);
+	user[0] = '\0';
+	if (m.has_user && m.user_len <= HC_NAME_MAX) {
+		memcpy(user, pr->buf + LWS_PRE + m.user_off + 2, m.user_len);
+		user[m.user_len] = '\0';
+	}
+	pw = password_for(h, c, pr->buf + LWS_PRE, &m, user, tok, sizeof(tok), &via);
 	rest = pr->len - m.total;
 	if (pw) {
 		size_t plen = strlen(pw), need = hub_mqttpkt_rewritten_size(&m, plen), out = 0;
@@ -616,13 +617,10 @@ static int pre_receive(struct hub *h, struct conn *c, const void *in, size_t len
 	}
 	OPENSSL_cleanse(tok, sizeof(tok));
 	if (hc_log_enabled(HC_LOG_DEBUG)) {
-		char user[HC_NAME_MAX + 1] = "-", safe[80];
-		if (m.has_user && m.user_len <= HC_NAME_MAX) {
-			memcpy(user, c->up.buf + LWS_PRE + m.user_off + 2, m.user_len);
-			user[m.user_len] = '\0';
-		}
+		char safe[80];
 		hc_debug("msg=\"websocket connect\" user=%s via=%s proto=%d addr=%s",
-			hc_log_safe(user, safe, sizeof(safe)), via, m.version, c->addr);
+			hc_log_safe(user[0] ? user : "-", safe, sizeof(safe)), via, m.version,
+			c->addr);
 	}
 	pre_free(c->pre);
 	c->pre = NULL;
