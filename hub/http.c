@@ -903,6 +903,8 @@ int hub_http_callback(
 			hub_mqtt_collect(h->mqtt, h);
 		if (h && h->syncwait)
 			hub_syncwait_collect(h->syncwait, h);
+		if (h)
+			hub_main_wakeup(h);
 		return 0;
 	default:
 		break;

@@ -80,4 +80,9 @@ struct hub {
 /* The hub a wsi belongs to. */
 struct hub *hub_from_wsi(struct lws *wsi);
 
+/* main.c: after a wake-up of the loop (a worker's result, a signal): starts
+ * a graceful stop after SIGTERM/SIGINT, and ends the loop once in-flight
+ * requests are done (or their grace passed). */
+void hub_main_wakeup(struct hub *h);
+
 #endif

@@ -26,6 +26,9 @@
 #include "ratelimit.h"
 
 #include <errno.h>
+#ifdef HUB_WITH_LIBEV
+#include <ev.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +70,13 @@ static const char usage_text[] =
 
 static volatile sig_atomic_t got_signal;
 static struct lws_context *signal_ctx;
+static bool done;	      /* the loop is to end */
+static int64_t stop_deadline; /* while stopping: when in-flight requests are given up */
+#ifdef HUB_WITH_LIBEV
+/* epoll through libev: lws 4.1's own loop polls every descriptor on every
+ * pass, O(connections) per event once the front holds thousands */
+static struct ev_loop *loop_ev;
+#endif
 
 /* who sent the stop signal (an operator reads it in the log) */
 static volatile pid_t signal_from;
@@ -112,7 +122,7 @@ static void log_tick(lws_sorted_usec_list_t *sul)
 
 static void stop_tick(lws_sorted_usec_list_t *sul)
 {
-	(void)sul; /* only wakes the loop so it can look at the clock */
+	hub_main_wakeup(lws_container_of(sul, struct hub, sul_tick));
 }
 
 static int parse_args(int argc, char **argv, const char **config)
@@ -176,6 +186,9 @@ static unsigned int raise_fd_limit(const struct hub *h)
 
 static struct lws_context *create_context(struct hub *h)
 {
+#ifdef HUB_WITH_LIBEV
+	void *loops[1];
+#endif
 	/* no lws "validity" pings: MQTT has its own keepalive (the broker's),
 	 * and lws 4.1 re-files a connection's validity timer in a sorted list
 	 * of every connection on each frame and read */
@@ -201,6 +214,15 @@ static struct lws_context *create_context(struct hub *h)
 	info.timeout_secs = 10;
 	info.keepalive_timeout = 15;
 	info.retry_and_idle_policy = &no_validity;
+#ifdef HUB_WITH_LIBEV
+	if (!loop_ev)
+		loop_ev = ev_loop_new(EVFLAG_AUTO);
+	if (!loop_ev)
+		return NULL;
+	loops[0] = loop_ev;
+	info.options |= LWS_SERVER_OPTION_LIBEV;
+	info.foreign_loops = loops;
+#endif
 	ctx = lws_create_context(&info);
 	if (!ctx)
 		return NULL;
@@ -257,40 +279,58 @@ static int open_state(struct hub *h, char *err, size_t errsz)
 	return HUB_OK;
 }
 
-/* Serve until a stop signal, then give in-flight requests a bounded time. */
+void hub_main_wakeup(struct hub *h)
+{
+	if (done)
+		return;
+	if (got_signal && !h->stopping) {
+		h->stopping = true;
+		hc_info("msg=stopping signal=%d from_pid=%ld in_flight=%d", (int)got_signal,
+			(long)signal_from, h->active);
+		/* from here new connections are refused in the http callback
+		 * (LWS_CALLBACK_FILTER_NETWORK_CONNECTION); lws_context_deprecate()
+		 * would close the listener but touches the freed listen wsi in
+		 * lws 4.1.6 */
+		/* waiting logins come back cancelled (503), running ones finish;
+		 * both are answered below */
+		hub_workpool_stop(h->pool);
+		hub_workpool_collect(h->pool, h);
+		hub_workpool_stop(h->readers);
+		hub_workpool_collect(h->readers, h);
+		/* parked Socket.IO polls would hold the stop to its grace */
+		hub_sio_stop(h);
+		stop_deadline = hc_mono_ms() + STOP_GRACE_MS;
+	}
+	if (!h->stopping)
+		return;
+	if (h->active <= 0 || hc_mono_ms() >= stop_deadline) {
+		done = true;
+#ifdef HUB_WITH_LIBEV
+		ev_break(loop_ev, EVBREAK_ALL);
+#endif
+		return;
+	}
+	lws_sul_schedule(h->lws, 0, &h->sul_tick, stop_tick, STOP_TICK_US);
+}
+
+/* Serve until a stop signal, then give in-flight requests a bounded time
+ * (hub_main_wakeup: after every wake-up of the loop, and on a timer while
+ * stopping). */
 static void run(struct hub *h)
 {
-	int64_t deadline = 0;
-
-	for (;;) {
+	hub_main_wakeup(h); /* a signal taken while starting */
+#ifdef HUB_WITH_LIBEV
+	if (!done)
+		ev_run(loop_ev, 0);
+#else
+	while (!done) {
 		if (lws_service(h->lws, 0) < 0) {
 			hc_err("msg=\"service loop failed\"");
 			break;
 		}
-		if (got_signal && !h->stopping) {
-			h->stopping = true;
-			hc_info("msg=stopping signal=%d from_pid=%ld in_flight=%d", (int)got_signal,
-				(long)signal_from, h->active);
-			/* from here new connections are refused in the http
-			 * callback (LWS_CALLBACK_FILTER_NETWORK_CONNECTION);
-			 * lws_context_deprecate() would close the listener but
-			 * touches the freed listen wsi in lws 4.1.6 */
-			/* waiting logins come back cancelled (503), running ones
-			 * finish; both are answered below */
-			hub_workpool_stop(h->pool);
-			hub_workpool_collect(h->pool, h);
-			hub_workpool_stop(h->readers);
-			hub_workpool_collect(h->readers, h);
-			/* parked Socket.IO polls would hold the stop to its grace */
-			hub_sio_stop(h);
-			deadline = hc_mono_ms() + STOP_GRACE_MS;
-		}
-		if (h->stopping) {
-			if (h->active <= 0 || hc_mono_ms() >= deadline)
-				break;
-			lws_sul_schedule(h->lws, 0, &h->sul_tick, stop_tick, STOP_TICK_US);
-		}
+		hub_main_wakeup(h);
 	}
+#endif
 	if (h->active > 0)
 		hc_warn("msg=\"stopping with requests unfinished\" in_flight=%d", h->active);
 }
@@ -460,6 +500,13 @@ cleanup:
 		signal_ctx = NULL;
 		lws_context_destroy(h.lws);
 	}
+#ifdef HUB_WITH_LIBEV
+	if (loop_ev) {
+		ev_run(loop_ev, EVRUN_NOWAIT); /* lets lws's last watchers go */
+		ev_loop_destroy(loop_ev);
+		loop_ev = NULL;
+	}
+#endif
 	hub_syncwait_stop(h.syncwait);
 	hub_syncwait_free(h.syncwait);
 	if (h.pool) {
