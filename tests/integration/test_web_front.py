@@ -10,7 +10,8 @@ headless Chromium against the real broker, hub-bridge and hubd:
    WebSocket, both through hubd), emits, and another tab receives; no
    CSP violation; without a session io() is refused ("unauthorized");
 2. the dashboard over hubd's front with the cookie alone: its MQTT
-   connection is ws://HOST/mqtt of its own origin, no POST /api/token.
+   connection is ws://HOST/mqtt of its own origin, no POST /api/token;
+3. hubd (the front) restarting: the dashboard reconnects by itself.
 """
 import os
 import re
@@ -198,6 +199,22 @@ class WebFront(WebTestCase):
         self.assertTrue(harness.wait_until(
             lambda: self.stack.metric("hub_front_connections") == n0 - 1, 3),
             "bob's connection through the front did not close")
+
+    @timeout(90)
+    def test_03_front_restart(self):
+        """hubd (the front) restarting: the dashboard's hubio sees its
+        connection go, reconnects with the cookie once hubd is back."""
+        b = self.browser
+        b.page("carl", ctx="alice2")
+        self.login("carl", "alice")
+        self.stack.stop("hubd")
+        self.wait_js("carl", "() => document.getElementById('conn').dataset.state "
+                             "=== 'reconnecting'", msg="the dashboard did not see hubd go")
+        self.stack.start_hubd()
+        self.wait_js("carl", "() => document.getElementById('conn').dataset.state "
+                             "=== 'connected'", timeout=40,
+                     msg="the dashboard did not reconnect after hubd's restart")
+        self.assertEqual(b.errors("carl"), [])
 
 
 if __name__ == "__main__":
