@@ -838,7 +838,9 @@ static int sws_up_event(
 		s->up_open = true;
 		if (s->close_up)
 			return -1;
-		if (s->browser)
+		if (s->to_up.len)
+			lws_callback_on_writable(wsi); /* what came before: first */
+		else if (s->browser)
 			lws_rx_flow_control(s->browser, 1);
 		return 0;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
