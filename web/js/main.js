@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The dashboard's entry point: the login page, then the app (rooms and
 // chat, presence, live map, notifications) on one hubio connection over
-// MQTT/WebSocket, opened with tokens from POST api/token (the cookie
-// session). Logging out revokes the session and closes the connection.
+// MQTT/WebSocket at this origin's /mqtt, opened by the session cookie
+// (hubd's front). Logging out revokes the session and closes the connection.
 import * as hubio from '../lib/hubio.js';
 import * as api from './api.js';
 import { $ } from './dom.js';
@@ -106,17 +106,14 @@ async function onLogin(e) {
 
 async function start() {
 	let session;
-	let config;
 	try {
-		[session, config] = await Promise.all([api.session(), api.config()]);
+		session = await api.session();
 	} catch (e) {
 		if (e.status === 401) {
 			showLogin();
 			return;
 		}
-		showLogin(e.status === 404 && e.message
-			? 'This hub does not publish its broker settings (GET /api/config).'
-			: `The hub is not ready (${e.message}).`);
+		showLogin(`The hub is not ready (${e.message}).`);
 		return;
 	}
 	const user = session.user;
@@ -128,11 +125,9 @@ async function start() {
 	document.title = `hub · ${user.username}`;
 	setConn('connecting', 'connecting…');
 
-	const hub = hubio.connect(hubio.brokerUrl(config.mqtt_ws_port), {
-		username: user.username,
-		// a fresh token before every (re)connect; 401 (session gone) stops it
-		getToken: async () => (await api.token()).token,
-	});
+	// MQTT over WebSocket at this origin's /mqtt: the session cookie opens
+	// it (no token); a session that ended stops it with a 401 error
+	const hub = hubio.connect(hubio.brokerUrl(), { username: user.username });
 	hub.on('connect', () => setConn('connected', 'connected'));
 	hub.on('disconnect', () => setConn('reconnecting', 'connection lost'));
 	hub.on('reconnect_attempt', (n) => setConn('reconnecting', `reconnecting (attempt ${n})…`));
