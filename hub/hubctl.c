@@ -48,6 +48,8 @@ static const char usage_text[] =
 	"  room add NAME\n"
 	"  room del NAME\n"
 	"  room list\n"
+	"  room hook ROOM SERVICE|none      (events reach members only once the service\n"
+	"                                  accepted them)\n"
 	"  grant ROOM PRINCIPAL read|write|admin\n"
 	"  revoke ROOM PRINCIPAL\n"
 	"  members ROOM\n"
@@ -57,7 +59,8 @@ static const char usage_text[] =
 	"  token USER [--ttl SECONDS] [--session-ttl SECONDS]\n"
 	"                                  (a fresh MQTT token for CLI tools, in a new\n"
 	"                                  session; revoke it with session revoke)\n"
-	"  servicekey add NAME             (prints the key once)\n"
+	"  servicekey add NAME             (prints the key once; a backend logs in with it)\n"
+	"  servicekey list\n"
 	"  servicekey del NAME\n"
 	"deliveries (one customer sees one vehicle while open):\n"
 	"  delivery open ID --vehicle DEVICE --customer USER\n"
@@ -487,7 +490,20 @@ static int cmd_device(int argc, char **argv)
 static int print_room(void *ud, const struct hc_room *r)
 {
 	(void)ud;
-	printf("%-24s %d member%s\n", r->name, r->members, r->members == 1 ? "" : "s");
+	printf("%-24s %d member%s%s%s\n", r->name, r->members, r->members == 1 ? "" : "s",
+		r->hook[0] ? "  hook=" : "", r->hook);
+	return 0;
+}
+
+static int print_servicekey(void *ud, const char *name, int64_t created_at, const char *hooks)
+{
+	char when[32];
+	time_t t = (time_t)created_at;
+	struct tm tm;
+	(void)ud;
+	if (!gmtime_r(&t, &tm) || !strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm))
+		snprintf(when, sizeof(when), "-");
+	printf("%-24s created %s UTC%s%s\n", name, when, hooks[0] ? "  hooks: " : "", hooks);
 	return 0;
 }
 
@@ -504,9 +520,34 @@ static int cmd_room(int argc, char **argv)
 	int rc;
 
 	if (!sub)
-		return usage_error("room: expected add, del or list");
-	if (strcmp(sub, "add") && strcmp(sub, "del") && strcmp(sub, "list"))
+		return usage_error("room: expected add, del, list or hook");
+	if (strcmp(sub, "add") && strcmp(sub, "del") && strcmp(sub, "list") && strcmp(sub, "hook"))
 		return usage_error("room: unknown subcommand '%.40s'", sub);
+	if (!strcmp(sub, "hook")) {
+		const char *what = NULL;
+		bool none;
+		if (argc != 4)
+			return usage_error("usage: room hook ROOM SERVICE|none");
+		none = !strcmp(argv[3], "none");
+		if ((rc = check_name("room name", argv[2])) ||
+			(!none && (rc = check_name("service name", argv[3]))))
+			return rc;
+		if ((rc = open_store()))
+			return rc;
+		rc = hc_store_room_set_hook(store, argv[2], none ? NULL : argv[3], &what);
+		if (rc == HUB_ERR_NOTFOUND && what && !strcmp(what, "service"))
+			return fail("no such service: '%s' (hubctl servicekey add %s)", argv[3],
+				argv[3]);
+		if (rc)
+			return store_fail(rc, "room", argv[2]);
+		if (none)
+			printf("room %s: no hook; events reach members unchecked\n", argv[2]);
+		else
+			printf("room %s: events reach members only once service %s accepted "
+			       "them\n",
+				argv[2], argv[3]);
+		return 0;
+	}
 	if (!strcmp(sub, "list")) {
 		if (argc != 2)
 			return usage_error("room list takes no arguments");
@@ -740,8 +781,14 @@ static int cmd_servicekey(int argc, char **argv)
 {
 	char secret[HC_SECRET_LEN + 1];
 	int rc;
+	if (argc == 2 && !strcmp(argv[1], "list")) {
+		if ((rc = open_store()))
+			return rc;
+		rc = hc_store_servicekey_list(store, print_servicekey, NULL);
+		return rc ? store_fail(rc, "service key list", "") : 0;
+	}
 	if (argc != 3 || (strcmp(argv[1], "add") && strcmp(argv[1], "del")))
-		return usage_error("usage: servicekey add|del NAME");
+		return usage_error("usage: servicekey add|del NAME, servicekey list");
 	if ((rc = check_name("key name", argv[2])) || (rc = open_store()))
 		return rc;
 	if (!strcmp(argv[1], "del")) {
@@ -754,7 +801,9 @@ static int cmd_servicekey(int argc, char **argv)
 		return store_fail(rc, "service key", argv[2]);
 	printf("service key %s added\n", argv[2]);
 	printf("key: %s\n", secret);
-	printf("This key is shown once. Use it as: Authorization: Bearer <key>\n");
+	printf("This key is shown once. Use it as: Authorization: Bearer <key> (HTTP API), "
+	       "or as the MQTT password of username %s (a backend)\n",
+		argv[2]);
 	OPENSSL_cleanse(secret, sizeof(secret));
 	return 0;
 }
