@@ -124,7 +124,7 @@ const char *const hc_store__migrations[] = {
 	"  state TEXT NOT NULL DEFAULT 'pending' CHECK(state IN ('pending','done','failed')),"
 	"  last_status INTEGER NOT NULL DEFAULT 0,"
 	"  last_error TEXT NOT NULL DEFAULT ''"
-	") WITHOUT ROWID;"
+	");"
 	"CREATE INDEX webhook_outbox_due ON webhook_outbox(state, next_at);"
 	"CREATE INDEX webhook_outbox_hook ON webhook_outbox(hook, state);",
 };

@@ -19,6 +19,7 @@
 #include "hc_sync.h"
 #include "hc_token.h"
 #include "hc_util.h"
+#include "hc_webhook.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -62,6 +63,11 @@ static const char usage_text[] =
 	"  servicekey add NAME             (prints the key once; a backend logs in with it)\n"
 	"  servicekey list\n"
 	"  servicekey del NAME\n"
+	"webhooks (signed POSTs to a backend, retried for 24 h):\n"
+	"  webhook add URL [--events joined,left,login,logout,ev:NAME,...] [--rooms ROOM,...]\n"
+	"                                  (prints the signing secret once)\n"
+	"  webhook list                    (with pending, failing, failed, delivered)\n"
+	"  webhook del ID\n"
 	"deliveries (one customer sees one vehicle while open):\n"
 	"  delivery open ID --vehicle DEVICE --customer USER\n"
 	"  delivery close ID\n"
@@ -945,6 +951,84 @@ static int cmd_explain(int argc, char **argv)
 
 /* ------------------------------------------------------------------ batch */
 
+static int print_webhook(void *ud, const struct hc_webhook *w)
+{
+	(void)ud;
+	printf("%lld %s\n  events=%s rooms=%s\n  pending=%lld failing=%lld failed=%lld "
+	       "delivered=%lld%s%s\n",
+		(long long)w->id, w->url, w->events, w->rooms[0] ? w->rooms : "*",
+		(long long)w->pending, (long long)w->failing, (long long)w->failed,
+		(long long)w->delivered, w->last_error[0] ? "\n  last error: " : "", w->last_error);
+	return 0;
+}
+
+static int cmd_webhook(int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : NULL;
+	const char *events = NULL, *rooms = NULL;
+	char secret[44];
+	int64_t id = 0;
+	int rc, opt;
+	static const struct option opts[] = {{"events", required_argument, 0, 'e'},
+		{"rooms", required_argument, 0, 'r'}, {0, 0, 0, 0}};
+
+	if (!sub)
+		return usage_error("webhook: expected add, list or del");
+	if (strcmp(sub, "add") && strcmp(sub, "list") && strcmp(sub, "del"))
+		return usage_error("webhook: unknown subcommand '%.40s'", sub);
+	if (!strcmp(sub, "list")) {
+		if (argc != 2)
+			return usage_error("webhook list takes no arguments");
+		if ((rc = open_store()))
+			return rc;
+		rc = hc_webhook_list(store, print_webhook, NULL);
+		return rc ? store_fail(rc, "webhook list", "") : 0;
+	}
+	if (!strcmp(sub, "del")) {
+		if (argc != 3 || hc_parse_i64(argv[2], 1, INT64_MAX, &id))
+			return usage_error("usage: webhook del ID (a number from webhook list)");
+		if ((rc = open_store()))
+			return rc;
+		rc = hc_webhook_del(store, id);
+		if (rc == HUB_ERR_NOTFOUND)
+			return fail("no such webhook: %lld", (long long)id);
+		return rc ? store_fail(rc, "webhook", argv[2])
+			  : (printf("webhook %lld deleted\n", (long long)id), 0);
+	}
+	optind = 2;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == 'e')
+			events = optarg;
+		else if (opt == 'r')
+			rooms = optarg;
+		else
+			return bad_option("webhook", argv);
+	}
+	if (optind != argc - 1)
+		return usage_error("usage: webhook add URL [--events joined,left,login,logout,"
+				   "ev:NAME,...] [--rooms ROOM,...]");
+	if (!hc_webhook_url_valid(argv[optind]))
+		return usage_error(
+			"invalid URL '%.80s': http:// or https:// with a host", argv[optind]);
+	if (events && !hc_webhook_events_valid(events))
+		return usage_error("invalid --events '%.80s': a comma list of joined, left, "
+				   "login, logout, ev:NAME, ev:*",
+			events);
+	if (rooms && !hc_webhook_rooms_valid(rooms))
+		return usage_error("invalid --rooms '%.80s': a comma list of room names", rooms);
+	if ((rc = open_store()))
+		return rc;
+	rc = hc_webhook_add(store, argv[optind], events, rooms, secret, &id);
+	if (rc)
+		return store_fail(rc, "webhook", argv[optind]);
+	printf("webhook %lld added: %s\n", (long long)id, argv[optind]);
+	printf("secret: %s\n", secret);
+	printf("This secret is shown once. Each POST carries X-Hub-Signature-256: "
+	       "sha256=<hex HMAC-SHA256 of the body with it>\n");
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return 0;
+}
+
 static int dispatch(int argc, char **argv)
 {
 	/* a fresh getopt state for this command (glibc: optind 0 re-initialises;
@@ -972,6 +1056,8 @@ static int dispatch(int argc, char **argv)
 		return cmd_servicekey(argc, argv);
 	if (!strcmp(argv[0], "delivery"))
 		return cmd_delivery(argc, argv);
+	if (!strcmp(argv[0], "webhook"))
+		return cmd_webhook(argc, argv);
 	if (!strcmp(argv[0], "explain"))
 		return cmd_explain(argc, argv);
 	return usage_error("unknown command '%.40s'", argv[0]);
