@@ -644,8 +644,8 @@ static int hook_fn(struct hc_store *st, void *ud)
 		*a->what = "room";
 		return HUB_ERR_NOTFOUND;
 	}
-	if (a->service[0] &&
-		get_int64(st, "SELECT 1 FROM service_keys WHERE name = ?", a->service, &v) != HUB_OK) {
+	if (a->service[0] && get_int64(st, "SELECT 1 FROM service_keys WHERE name = ?", a->service,
+				     &v) != HUB_OK) {
 		*a->what = "service";
 		return HUB_ERR_NOTFOUND;
 	}
