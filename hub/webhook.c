@@ -183,7 +183,7 @@ static void finished(struct hub_webhooks *w, CURL *easy, CURLcode res)
 		rc = hc_webhook_delivered(w->st, t->id, (int)status);
 	} else {
 		if (res != CURLE_OK)
-			snprintf(err, sizeof(err), "%s",
+			snprintf(err, sizeof(err), "%.180s",
 				t->error[0] ? t->error : curl_easy_strerror(res));
 		else
 			snprintf(err, sizeof(err), "HTTP %ld", status);
