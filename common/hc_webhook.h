@@ -88,25 +88,47 @@ int hc_webhook_list(struct hc_store *st, int (*cb)(void *ud, const struct hc_web
 int hc_webhook_enqueue(struct hc_store *st, const char *type, const char *event, const char *room,
 	int64_t ts_ms, const char *fields_json, int *queued);
 
-/* Due pending rows (next_at <= now), oldest first, at most limit; cb owns
- * d->body (free it). Skips rows of hooks in skip (may be NULL) so a slow URL
- * never starves the others. */
-int hc_webhook_due(struct hc_store *st, int64_t now, int limit,
-	bool (*skip)(void *ud, int64_t hook), int (*cb)(void *ud, struct hc_webhook_delivery *d),
-	void *ud);
+/*
+ * Due rows, webhook by webhook, so a dead endpoint's backlog never hides
+ * the others' rows: for each webhook (those with an id after *cursor
+ * first, then the rest: round robin when the caller has fewer slots than
+ * webhooks with work), want(ud, hook, url) says how many rows to take (0:
+ * none now); up to that many of its pending rows with next_at <= now and
+ * younger than HC_WEBHOOK_TTL_S are handed to cb, oldest first. cb owns
+ * d->body (free it) and may decline a row (one already being tried, say).
+ * *cursor becomes the first webhook asked. A non-zero return of cb stops
+ * the walk and is returned. Reads only (one indexed query per webhook).
+ */
+int hc_webhook_due(struct hc_store *st, int64_t now, int64_t *cursor,
+	int (*want)(void *ud, int64_t hook, const char *url),
+	int (*cb)(void *ud, struct hc_webhook_delivery *d), void *ud);
 /* The earliest next_at of pending rows (0 if none). */
 int hc_webhook_next_due(struct hc_store *st, int64_t *at);
 
-/* Outcome of one try: delivered (2xx), or retry at next_at with what went
- * wrong; a row older than HC_WEBHOOK_TTL_S is marked failed instead. */
+/* Outcome of one try: delivered (2xx; also for a row that expired while
+ * the try was in flight), or retry at next_at with what went wrong (a
+ * pending row only); a row older than HC_WEBHOOK_TTL_S is marked failed
+ * instead. Both compose into a caller's transaction (hc_store_tx), so a
+ * sender can record many outcomes in one. */
 int hc_webhook_delivered(struct hc_store *st, const char *id, int status);
 int hc_webhook_retry(
 	struct hc_store *st, const char *id, int status, const char *error, int64_t next_at);
 
-/* Counts for /metrics. */
+/* Pending rows older than HC_WEBHOOK_TTL_S at now become failed (with
+ * last_error "expired" when no try had failed yet): a row hubd could not
+ * try for 24 h (hubd stopped, say) is given up without one more try.
+ * *count (may be NULL) = rows given up. */
+int hc_webhook_expire(struct hc_store *st, int64_t now, int *count);
+
+/* Counts by state for /metrics and tests; delivered may be NULL (it is
+ * the largest count, a week of deliveries: skipped when not needed).
+ * Each is one count over the (state, next_at) index. */
 int hc_webhook_counts(struct hc_store *st, int64_t *pending, int64_t *failed, int64_t *delivered);
-/* Drop delivered and failed rows older than cutoff. */
-int hc_webhook_purge(struct hc_store *st, int64_t cutoff);
+/* Drop delivered and failed rows made before cutoff, in batches of
+ * HC_WEBHOOK_PURGE_BATCH rows (each its own short transaction, so other
+ * writers wait for one batch at most). *deleted may be NULL. */
+#define HC_WEBHOOK_PURGE_BATCH 2000
+int hc_webhook_purge(struct hc_store *st, int64_t cutoff, int64_t *deleted);
 
 /* The retry delay after `attempts` tries: 1 s, 2 s, 4 s ... capped at 10
  * minutes, with up to 20 % random jitter. */

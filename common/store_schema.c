@@ -127,6 +127,14 @@ const char *const hc_store__migrations[] = {
 	");"
 	"CREATE INDEX webhook_outbox_due ON webhook_outbox(state, next_at);"
 	"CREATE INDEX webhook_outbox_hook ON webhook_outbox(hook, state);",
+
+	/* 4: sessions made by a service for an app with its own login
+	 * (POST /api/sessions) remember that service: only it may end them.
+	 * The sender takes each webhook's due rows by (hook, state, next_at),
+	 * so a dead endpoint's backlog is never walked to find the others'. */
+	"ALTER TABLE sessions ADD COLUMN service TEXT NOT NULL DEFAULT '';"
+	"DROP INDEX webhook_outbox_hook;"
+	"CREATE INDEX webhook_outbox_hook ON webhook_outbox(hook, state, next_at);",
 };
 
 const int hc_store__migration_count =

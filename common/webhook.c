@@ -269,11 +269,24 @@ static int enq_fn(struct hc_store *st, void *ud)
 
 	a->queued = 0;
 	if (sqlite3_prepare_v2(db, "SELECT id, events, rooms FROM webhooks", -1, &hooks, NULL) !=
-			SQLITE_OK ||
-		sqlite3_prepare_v2(db,
-			"INSERT INTO webhook_outbox(id, hook, type, body, created_at, next_at) "
-			"VALUES(?, ?, ?, ?, unixepoch(), unixepoch())",
-			-1, &ins, NULL) != SQLITE_OK) {
+		SQLITE_OK) {
+		rc = HUB_ERR_DB;
+		goto out;
+	}
+	/* no webhook at all (the usual case): one read of an empty table is
+	 * all a login pays */
+	step = sqlite3_step(hooks);
+	if (step == SQLITE_DONE)
+		goto out;
+	if (step != SQLITE_ROW) {
+		rc = step == SQLITE_BUSY ? HUB_ERR_BUSY : HUB_ERR_DB;
+		goto out;
+	}
+	sqlite3_reset(hooks);
+	if (sqlite3_prepare_v2(db,
+		    "INSERT INTO webhook_outbox(id, hook, type, body, created_at, next_at) "
+		    "VALUES(?, ?, ?, ?, unixepoch(), unixepoch())",
+		    -1, &ins, NULL) != SQLITE_OK) {
 		rc = HUB_ERR_DB;
 		goto out;
 	}
@@ -340,59 +353,98 @@ int hc_webhook_enqueue(struct hc_store *st, const char *type, const char *event,
 	return rc;
 }
 
-int hc_webhook_due(struct hc_store *st, int64_t now, int limit,
-	bool (*skip)(void *ud, int64_t hook), int (*cb)(void *ud, struct hc_webhook_delivery *d),
+/* One webhook's due rows, at most n, oldest first. */
+static int due_of_hook(sqlite3 *db, int64_t hook, const char *url, const char *secret, int64_t now,
+	int n, struct hc_webhook_delivery *d, int (*cb)(void *ud, struct hc_webhook_delivery *d),
 	void *ud)
 {
 	sqlite3_stmt *s;
-	struct hc_webhook_delivery *d = calloc(1, sizeof(*d));
-	int rc = SQLITE_DONE, n = 0;
-	if (!d)
-		return HUB_ERR_NOMEM;
-	if (sqlite3_prepare_v2(hc_store_db(st),
-		    "SELECT o.id, o.hook, w.url, w.secret, o.type, o.body, o.attempts, "
-		    "o.created_at FROM webhook_outbox o JOIN webhooks w ON w.id = o.hook "
-		    "WHERE o.state = 'pending' AND o.next_at <= ? ORDER BY o.next_at, o.rowid",
-		    -1, &s, NULL) != SQLITE_OK) {
-		free(d);
+	int rc, x = 0;
+	if (sqlite3_prepare_v2(db,
+		    "SELECT id, type, body, attempts, created_at FROM webhook_outbox "
+		    "WHERE hook = ?1 AND state = 'pending' AND next_at <= ?2 AND created_at > ?3 "
+		    "ORDER BY next_at, rowid LIMIT ?4",
+		    -1, &s, NULL) != SQLITE_OK)
 		return HUB_ERR_DB;
-	}
-	sqlite3_bind_int64(s, 1, now);
-	while (n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		int64_t hook = sqlite3_column_int64(s, 1);
-		const void *body = sqlite3_column_blob(s, 5);
-		int blen = sqlite3_column_bytes(s, 5);
-		int x;
-		if (skip && skip(ud, hook))
-			continue;
-		memset(d, 0, sizeof(*d));
+	sqlite3_bind_int64(s, 1, hook);
+	sqlite3_bind_int64(s, 2, now);
+	sqlite3_bind_int64(s, 3, now - HC_WEBHOOK_TTL_S);
+	sqlite3_bind_int(s, 4, n);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const void *body = sqlite3_column_blob(s, 2);
+		int blen = sqlite3_column_bytes(s, 2);
+		memset(d->id, 0, sizeof(d->id));
 		col(s, 0, d->id, sizeof(d->id));
 		d->hook = hook;
-		col(s, 2, d->url, sizeof(d->url));
-		col(s, 3, d->secret, sizeof(d->secret));
-		col(s, 4, d->type, sizeof(d->type));
+		snprintf(d->url, sizeof(d->url), "%s", url);
+		snprintf(d->secret, sizeof(d->secret), "%s", secret);
+		col(s, 1, d->type, sizeof(d->type));
 		d->body = malloc(blen > 0 ? (size_t)blen : 1);
 		if (!d->body) {
-			rc = SQLITE_NOMEM;
-			break;
+			OPENSSL_cleanse(d->secret, sizeof(d->secret));
+			sqlite3_finalize(s);
+			return HUB_ERR_NOMEM;
 		}
 		if (blen > 0)
 			memcpy(d->body, body, (size_t)blen);
 		d->body_len = blen > 0 ? (size_t)blen : 0;
-		d->attempts = sqlite3_column_int(s, 6);
-		d->created_at = sqlite3_column_int64(s, 7);
-		n++;
+		d->attempts = sqlite3_column_int(s, 3);
+		d->created_at = sqlite3_column_int64(s, 4);
 		x = cb(ud, d);
 		OPENSSL_cleanse(d->secret, sizeof(d->secret));
-		if (x) {
-			sqlite3_finalize(s);
-			free(d);
-			return x;
+		if (x)
+			break;
+	}
+	sqlite3_finalize(s);
+	if (x)
+		return x;
+	return rc == SQLITE_DONE ? HUB_OK : rc == SQLITE_BUSY ? HUB_ERR_BUSY : HUB_ERR_DB;
+}
+
+int hc_webhook_due(struct hc_store *st, int64_t now, int64_t *cursor,
+	int (*want)(void *ud, int64_t hook, const char *url),
+	int (*cb)(void *ud, struct hc_webhook_delivery *d), void *ud)
+{
+	sqlite3 *db = hc_store_db(st);
+	sqlite3_stmt *s;
+	struct hc_webhook_delivery *d = calloc(1, sizeof(*d));
+	char secret[sizeof(d->secret)];
+	int rc, x = HUB_OK;
+	bool first = true;
+	if (!d)
+		return HUB_ERR_NOMEM;
+	/* the webhooks after the cursor, then the others: each scan starts
+	 * one further, so no webhook always comes last for the slots */
+	if (sqlite3_prepare_v2(db, "SELECT id, url, secret FROM webhooks ORDER BY id <= ?1, id", -1,
+		    &s, NULL) != SQLITE_OK) {
+		free(d);
+		return HUB_ERR_DB;
+	}
+	sqlite3_bind_int64(s, 1, *cursor);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int64_t hook = sqlite3_column_int64(s, 0);
+		const char *url = (const char *)sqlite3_column_text(s, 1);
+		int n;
+		if (first) {
+			*cursor = hook;
+			first = false;
 		}
+		if (!url)
+			continue;
+		n = want(ud, hook, url);
+		if (n <= 0)
+			continue;
+		col(s, 2, secret, sizeof(secret));
+		x = due_of_hook(db, hook, url, secret, now, n, d, cb, ud);
+		OPENSSL_cleanse(secret, sizeof(secret));
+		if (x)
+			break;
 	}
 	sqlite3_finalize(s);
 	free(d);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? HUB_OK : HUB_ERR_DB;
+	if (x)
+		return x;
+	return rc == SQLITE_DONE ? HUB_OK : rc == SQLITE_BUSY ? HUB_ERR_BUSY : HUB_ERR_DB;
 }
 
 int hc_webhook_next_due(struct hc_store *st, int64_t *at)
@@ -429,7 +481,7 @@ static int outcome_fn(struct hc_store *st, void *ud)
 			    : "UPDATE webhook_outbox SET attempts = attempts + 1, last_status = ?, "
 			      "last_error = ?3, next_at = ?4, state = CASE WHEN "
 			      "created_at + ?5 <= unixepoch() THEN 'failed' ELSE 'pending' END "
-			      "WHERE id = ?2",
+			      "WHERE id = ?2 AND state = 'pending'",
 		    -1, &s, NULL) != SQLITE_OK)
 		return HUB_ERR_DB;
 	sqlite3_bind_int(s, 1, o->status);
@@ -457,45 +509,123 @@ int hc_webhook_retry(
 	return hc_store_tx(st, outcome_fn, &o);
 }
 
-int hc_webhook_counts(struct hc_store *st, int64_t *pending, int64_t *failed, int64_t *delivered)
+static int count_state(struct hc_store *st, const char *state, int64_t *out)
 {
 	sqlite3_stmt *s;
 	int rc;
-	*pending = *failed = *delivered = 0;
+	*out = 0;
 	if (sqlite3_prepare_v2(hc_store_db(st),
-		    "SELECT coalesce(sum(state = 'pending'), 0), coalesce(sum(state = 'failed'), "
-		    "0), "
-		    "coalesce(sum(state = 'done'), 0) FROM webhook_outbox",
+		    "SELECT count(*) FROM webhook_outbox WHERE state = ?", -1, &s,
+		    NULL) != SQLITE_OK)
+		return HUB_ERR_DB;
+	sqlite3_bind_text(s, 1, state, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? HUB_OK : rc == SQLITE_BUSY ? HUB_ERR_BUSY : HUB_ERR_DB;
+}
+
+int hc_webhook_counts(struct hc_store *st, int64_t *pending, int64_t *failed, int64_t *delivered)
+{
+	int rc = count_state(st, "pending", pending);
+	if (!rc)
+		rc = count_state(st, "failed", failed);
+	if (!rc && delivered)
+		rc = count_state(st, "done", delivered);
+	return rc;
+}
+
+struct expire_args {
+	int64_t now;
+	int count;
+};
+
+static int expire_fn(struct hc_store *st, void *ud)
+{
+	struct expire_args *a = ud;
+	sqlite3_stmt *s;
+	int rc;
+	if (sqlite3_prepare_v2(hc_store_db(st),
+		    "UPDATE webhook_outbox SET state = 'failed', last_error = CASE WHEN "
+		    "last_error = '' THEN 'expired' ELSE last_error END "
+		    "WHERE state = 'pending' AND created_at <= ?",
 		    -1, &s, NULL) != SQLITE_OK)
 		return HUB_ERR_DB;
+	sqlite3_bind_int64(s, 1, a->now - HC_WEBHOOK_TTL_S);
 	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*pending = sqlite3_column_int64(s, 0);
-		*failed = sqlite3_column_int64(s, 1);
-		*delivered = sqlite3_column_int64(s, 2);
-	}
 	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? HUB_OK : HUB_ERR_DB;
+	if (rc != SQLITE_DONE)
+		return rc == SQLITE_BUSY ? HUB_ERR_BUSY : HUB_ERR_DB;
+	a->count = sqlite3_changes(hc_store_db(st));
+	return HUB_OK;
 }
+
+int hc_webhook_expire(struct hc_store *st, int64_t now, int *count)
+{
+	struct expire_args a = {.now = now};
+	sqlite3_stmt *s;
+	int rc;
+	if (count)
+		*count = 0;
+	/* a read first: the usual answer is "nothing", and a write
+	 * transaction every few seconds would make other writers wait */
+	if (sqlite3_prepare_v2(hc_store_db(st),
+		    "SELECT 1 FROM webhook_outbox WHERE state = 'pending' AND created_at <= ? "
+		    "LIMIT 1",
+		    -1, &s, NULL) != SQLITE_OK)
+		return HUB_ERR_DB;
+	sqlite3_bind_int64(s, 1, now - HC_WEBHOOK_TTL_S);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc == SQLITE_DONE)
+		return HUB_OK;
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_BUSY ? HUB_ERR_BUSY : HUB_ERR_DB;
+	rc = hc_store_tx(st, expire_fn, &a);
+	if (count)
+		*count = rc ? 0 : a.count;
+	return rc;
+}
+
+struct purge_args {
+	int64_t cutoff;
+	int n;
+};
 
 static int purge_fn(struct hc_store *st, void *ud)
 {
-	int64_t *cutoff = ud;
+	struct purge_args *a = ud;
 	sqlite3_stmt *s;
 	int rc;
 	if (sqlite3_prepare_v2(hc_store_db(st),
-		    "DELETE FROM webhook_outbox WHERE state != 'pending' AND created_at < ?", -1,
-		    &s, NULL) != SQLITE_OK)
+		    "DELETE FROM webhook_outbox WHERE rowid IN (SELECT rowid FROM webhook_outbox "
+		    "WHERE state != 'pending' AND created_at < ? LIMIT ?)",
+		    -1, &s, NULL) != SQLITE_OK)
 		return HUB_ERR_DB;
-	sqlite3_bind_int64(s, 1, *cutoff);
+	sqlite3_bind_int64(s, 1, a->cutoff);
+	sqlite3_bind_int(s, 2, HC_WEBHOOK_PURGE_BATCH);
 	rc = sqlite3_step(s);
 	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? HUB_OK : HUB_ERR_DB;
+	if (rc != SQLITE_DONE)
+		return rc == SQLITE_BUSY ? HUB_ERR_BUSY : HUB_ERR_DB;
+	a->n = sqlite3_changes(hc_store_db(st));
+	return HUB_OK;
 }
 
-int hc_webhook_purge(struct hc_store *st, int64_t cutoff)
+int hc_webhook_purge(struct hc_store *st, int64_t cutoff, int64_t *deleted)
 {
-	return hc_store_tx(st, purge_fn, &cutoff);
+	struct purge_args a = {.cutoff = cutoff};
+	int64_t total = 0;
+	int rc;
+	do {
+		a.n = 0;
+		rc = hc_store_tx(st, purge_fn, &a);
+		total += a.n;
+	} while (!rc && a.n == HC_WEBHOOK_PURGE_BATCH);
+	if (deleted)
+		*deleted = total;
+	return rc;
 }
 
 int64_t hc_webhook_backoff_s(int attempts)

@@ -24,6 +24,7 @@ struct hub_workpool;
 struct hub_ratelimit;
 struct hub_mqtt;
 struct hub_syncwait;
+struct hub_webhooks;
 
 struct hub {
 	struct hc_config cfg;
@@ -39,6 +40,9 @@ struct hub {
 
 	/* waits until committed changes are in force at the broker */
 	struct hub_syncwait *syncwait;
+
+	/* the webhook sender (its own thread); woken after hubd enqueued */
+	struct hub_webhooks *webhooks;
 
 	struct hc_scrypt_params params; /* cost for new hashes and dummy verifies */
 	char db_path[HUB_PATH_MAX];

@@ -2,9 +2,10 @@
 /*
  * Webhooks and their outbox (common/webhook.c): validation of URLs, event
  * and room lists; matching (events, ev:NAME, ev:*, rooms); bodies with a
- * stable id; due rows in order and skipping busy hooks; delivered, retried
- * and failed after 24 h; counts, deletion cascading to the outbox, purge,
- * backoff.
+ * stable id; due rows per webhook (a webhook's backlog never hides the
+ * others', as many as asked, round robin, expired rows left out);
+ * delivered, retried and failed after 24 h; the expiry sweep; counts,
+ * deletion cascading to the outbox, batched purge, backoff.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 
 #include "hc_err.h"
 #include "hc_store.h"
+#include "hc_util.h"
 #include "hc_webhook.h"
 #include "testutil.h"
 
@@ -96,9 +98,17 @@ static int collect(void *ud, struct hc_webhook_delivery *d)
 	return 0;
 }
 
-static bool skip_one(void *ud, int64_t hook)
+/* want(): everything of every webhook, but none of skip_hook's */
+static int want_all(void *ud, int64_t hook, const char *url)
 {
-	return ((struct seen *)ud)->skip_hook == hook;
+	(void)url;
+	return ((struct seen *)ud)->skip_hook == hook ? 0 : 1000;
+}
+
+static int due_all(struct hc_store *st, int64_t now, struct seen *s)
+{
+	int64_t cursor = 0;
+	return hc_webhook_due(st, now, &cursor, want_all, collect, s);
 }
 
 static void test_enqueue_match_and_deliver(void **state)
@@ -142,7 +152,7 @@ static void test_enqueue_match_and_deliver(void **state)
 		hc_webhook_enqueue(f->st, "event", "typing", "fleet", 5000, "", &q), HUB_OK);
 	assert_int_equal(q, 1);
 
-	assert_int_equal(hc_webhook_due(f->st, INT64_MAX / 2, 100, NULL, collect, &s), HUB_OK);
+	assert_int_equal(due_all(f->st, hc_now() + 1, &s), HUB_OK);
 	assert_int_equal(s.n, 7);
 	snprintf(body, sizeof(body),
 		"{\"id\":\"%s\",\"type\":\"login\",\"ts\":1000,"
@@ -156,7 +166,7 @@ static void test_enqueue_match_and_deliver(void **state)
 	/* a busy hook is skipped, the others still come */
 	memset(&s, 0, sizeof(s));
 	s.skip_hook = a;
-	assert_int_equal(hc_webhook_due(f->st, INT64_MAX / 2, 100, skip_one, collect, &s), HUB_OK);
+	assert_int_equal(due_all(f->st, hc_now() + 1, &s), HUB_OK);
 	assert_int_equal(s.n, 4);
 	for (int i = 0; i < s.n; i++)
 		assert_true(s.hooks[i] != a);
@@ -170,7 +180,7 @@ static void test_enqueue_match_and_deliver(void **state)
 	assert_int_equal(done, 1);
 	/* the retried row is not due before its time, and keeps its id */
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(hc_webhook_due(f->st, INT64_MAX / 8, 100, NULL, collect, &s), HUB_OK);
+	assert_int_equal(due_all(f->st, hc_now() + 1, &s), HUB_OK);
 	assert_int_equal(s.n, 5);
 
 	/* deleting a webhook takes its outbox with it */
@@ -209,7 +219,7 @@ static void test_expiry_and_list(void **state)
 	assert_int_equal(hc_webhook_add(f->st, "http://x/a", "login", NULL, secret, &a), HUB_OK);
 	assert_int_equal(hc_webhook_enqueue(f->st, "login", NULL, NULL, 1, "", NULL), HUB_OK);
 	assert_int_equal(hc_webhook_enqueue(f->st, "login", NULL, NULL, 2, "", NULL), HUB_OK);
-	assert_int_equal(hc_webhook_due(f->st, INT64_MAX / 2, 100, NULL, collect, &s), HUB_OK);
+	assert_int_equal(due_all(f->st, hc_now() + 1, &s), HUB_OK);
 	assert_int_equal(s.n, 2);
 	/* the first is 25 h old: a failed try ends it */
 	assert_int_equal(sqlite3_exec(hc_store_db(f->st),
@@ -231,11 +241,198 @@ static void test_expiry_and_list(void **state)
 	assert_int_equal(l.pending, 0);
 	assert_string_equal(l.last_error, "HTTP 500");
 	/* purge keeps pending rows */
-	assert_int_equal(hc_webhook_purge(f->st, INT64_MAX / 2), HUB_OK);
+	assert_int_equal(hc_webhook_purge(f->st, INT64_MAX / 2, NULL), HUB_OK);
 	memset(&l, 0, sizeof(l));
 	assert_int_equal(hc_webhook_list(f->st, list_cb, &l), HUB_OK);
 	assert_int_equal(l.failed, 0);
 	assert_int_equal(l.failing, 1);
+}
+
+/* want(): a per-hook quota, and the order the webhooks were asked in */
+struct quota {
+	int64_t hooks[8];
+	int n[8];
+	int asked;
+	int64_t order[8];
+	struct seen seen;
+};
+
+static int want_quota(void *ud, int64_t hook, const char *url)
+{
+	struct quota *q = ud;
+	(void)url;
+	if (q->asked < 8)
+		q->order[q->asked++] = hook;
+	for (int i = 0; i < 8; i++)
+		if (q->hooks[i] == hook)
+			return q->n[i];
+	return 0;
+}
+
+static int collect_q(void *ud, struct hc_webhook_delivery *d)
+{
+	return collect(&((struct quota *)ud)->seen, d);
+}
+
+static void test_due_per_hook(void **state)
+{
+	struct fx *f = *state;
+	char secret[44];
+	int64_t a, b, cursor = 0;
+	struct quota q = {0};
+	int queued;
+
+	assert_int_equal(hc_webhook_add(f->st, "http://dead/a", "login", NULL, secret, &a), HUB_OK);
+	/* a dead endpoint's backlog: 300 rows of a */
+	for (int i = 0; i < 300; i++)
+		assert_int_equal(
+			hc_webhook_enqueue(f->st, "login", NULL, NULL, i, "", &queued), HUB_OK);
+	assert_int_equal(hc_webhook_add(f->st, "http://ok/b", "logout", NULL, secret, &b), HUB_OK);
+	assert_int_equal(hc_webhook_enqueue(f->st, "logout", NULL, NULL, 1, "", NULL), HUB_OK);
+	assert_int_equal(hc_webhook_enqueue(f->st, "logout", NULL, NULL, 2, "", NULL), HUB_OK);
+
+	/* a has no slot: b's rows still come, and nothing of a is read */
+	q.hooks[0] = a;
+	q.n[0] = 0;
+	q.hooks[1] = b;
+	q.n[1] = 5;
+	assert_int_equal(
+		hc_webhook_due(f->st, hc_now() + 1, &cursor, want_quota, collect_q, &q), HUB_OK);
+	assert_int_equal(q.seen.n, 2);
+	assert_true(q.seen.hooks[0] == b && q.seen.hooks[1] == b);
+	assert_string_equal(q.seen.types[0], "logout");
+	/* both were asked, a first; the cursor is where this scan began */
+	assert_int_equal(q.asked, 2);
+	assert_true(q.order[0] == a && q.order[1] == b);
+	assert_true(cursor == a);
+
+	/* as many as asked, oldest first; the next scan starts after a */
+	memset(&q.seen, 0, sizeof(q.seen));
+	q.asked = 0;
+	q.n[0] = 3;
+	assert_int_equal(
+		hc_webhook_due(f->st, hc_now() + 1, &cursor, want_quota, collect_q, &q), HUB_OK);
+	assert_int_equal(q.seen.n, 5);
+	assert_true(q.order[0] == b && q.order[1] == a);
+	assert_true(cursor == b);
+	{
+		int from_a = 0;
+		for (int i = 0; i < q.seen.n; i++)
+			if (q.seen.hooks[i] == a) {
+				char want_ts[32];
+				snprintf(want_ts, sizeof(want_ts), "\"ts\":%d}", from_a);
+				assert_non_null(strstr(q.seen.bodies[i], want_ts));
+				from_a++;
+			}
+		assert_int_equal(from_a, 3);
+	}
+
+	/* rows older than 24 h are not handed out, even before the sweep */
+	assert_int_equal(sqlite3_exec(hc_store_db(f->st),
+				 "UPDATE webhook_outbox SET created_at = unixepoch() - 86401", NULL,
+				 NULL, NULL),
+		SQLITE_OK);
+	memset(&q.seen, 0, sizeof(q.seen));
+	q.n[0] = q.n[1] = 1000;
+	assert_int_equal(
+		hc_webhook_due(f->st, hc_now() + 1, &cursor, want_quota, collect_q, &q), HUB_OK);
+	assert_int_equal(q.seen.n, 0);
+}
+
+static void test_expire_sweep(void **state)
+{
+	struct fx *f = *state;
+	char secret[44];
+	int64_t a, pending, failed, done;
+	struct seen s = {0};
+	struct listed l = {0};
+	int n = -1;
+
+	assert_int_equal(hc_webhook_add(f->st, "http://x/a", "login", NULL, secret, &a), HUB_OK);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(
+			hc_webhook_enqueue(f->st, "login", NULL, NULL, i, "", NULL), HUB_OK);
+	assert_int_equal(due_all(f->st, hc_now() + 1, &s), HUB_OK);
+	assert_int_equal(s.n, 3);
+	/* one failed try on the first; nothing is old yet: the sweep does
+	 * nothing */
+	assert_int_equal(hc_webhook_retry(f->st, s.ids[0], 503, "HTTP 503", hc_now()), HUB_OK);
+	assert_int_equal(hc_webhook_expire(f->st, hc_now(), &n), HUB_OK);
+	assert_int_equal(n, 0);
+	/* two of them 24 h old: given up, a never-tried one as "expired", the
+	 * tried one keeping its last error */
+	assert_int_equal(sqlite3_exec(hc_store_db(f->st),
+				 "UPDATE webhook_outbox SET created_at = unixepoch() - 86400 "
+				 "WHERE rowid <= 2",
+				 NULL, NULL, NULL),
+		SQLITE_OK);
+	assert_int_equal(hc_webhook_expire(f->st, hc_now(), &n), HUB_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(hc_webhook_counts(f->st, &pending, &failed, &done), HUB_OK);
+	assert_int_equal(pending, 1);
+	assert_int_equal(failed, 2);
+	assert_int_equal(done, 0);
+	assert_int_equal(hc_webhook_list(f->st, list_cb, &l), HUB_OK);
+	assert_int_equal(l.failed, 2);
+	{
+		sqlite3_stmt *st;
+		assert_int_equal(sqlite3_prepare_v2(hc_store_db(f->st),
+					 "SELECT last_error FROM webhook_outbox ORDER BY rowid", -1,
+					 &st, NULL),
+			SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_string_equal((const char *)sqlite3_column_text(st, 0), "HTTP 503");
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_string_equal((const char *)sqlite3_column_text(st, 0), "expired");
+		sqlite3_finalize(st);
+	}
+	/* a late retry outcome leaves a failed row failed; a late delivery
+	 * (the try was in flight when it expired) counts */
+	assert_int_equal(hc_webhook_retry(f->st, s.ids[1], 500, "late", hc_now()), HUB_OK);
+	assert_int_equal(hc_webhook_counts(f->st, &pending, &failed, NULL), HUB_OK);
+	assert_int_equal(failed, 2);
+	assert_int_equal(hc_webhook_delivered(f->st, s.ids[1], 200), HUB_OK);
+	assert_int_equal(hc_webhook_counts(f->st, &pending, &failed, &done), HUB_OK);
+	assert_int_equal(failed, 1);
+	assert_int_equal(done, 1);
+	/* a delivered row is not retried */
+	assert_int_equal(hc_webhook_retry(f->st, s.ids[1], 500, "late", hc_now()), HUB_OK);
+	assert_int_equal(hc_webhook_counts(f->st, &pending, &failed, &done), HUB_OK);
+	assert_int_equal(done, 1);
+}
+
+static void test_no_webhooks_and_purge_batches(void **state)
+{
+	struct fx *f = *state;
+	char secret[44];
+	int64_t a, pending, failed, done, deleted = -1;
+	int q = -1;
+
+	/* no webhook: nothing queued, nothing written */
+	assert_int_equal(
+		hc_webhook_enqueue(f->st, "login", NULL, NULL, 1, "\"user\":\"a\"", &q), HUB_OK);
+	assert_int_equal(q, 0);
+	assert_int_equal(hc_webhook_counts(f->st, &pending, &failed, &done), HUB_OK);
+	assert_int_equal(pending + failed + done, 0);
+
+	assert_int_equal(hc_webhook_add(f->st, "http://x/a", "login", NULL, secret, &a), HUB_OK);
+	/* more done rows than one purge batch, a few failed, a few pending */
+	assert_int_equal(sqlite3_exec(hc_store_db(f->st),
+				 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+				 "WHERE i < 4500) INSERT INTO webhook_outbox(id, hook, type, body, "
+				 "created_at, next_at, state) SELECT 'd' || i, 1, 'login', '{}', "
+				 "1000, 1000, CASE WHEN i <= 4490 THEN 'done' WHEN i <= 4495 THEN "
+				 "'failed' ELSE 'pending' END FROM n",
+				 NULL, NULL, NULL),
+		SQLITE_OK);
+	assert_int_equal(hc_webhook_purge(f->st, 2000, &deleted), HUB_OK);
+	assert_int_equal(deleted, 4495);
+	assert_int_equal(hc_webhook_counts(f->st, &pending, &failed, &done), HUB_OK);
+	assert_int_equal(pending, 5);
+	assert_int_equal(failed + done, 0);
+	/* nothing older than the cutoff: nothing goes */
+	assert_int_equal(hc_webhook_purge(f->st, 999, &deleted), HUB_OK);
+	assert_int_equal(deleted, 0);
 }
 
 static void test_backoff(void **state)
@@ -256,6 +453,10 @@ int main(void)
 		cmocka_unit_test(test_validation),
 		cmocka_unit_test_setup_teardown(test_enqueue_match_and_deliver, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expiry_and_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_due_per_hook, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expire_sweep, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_no_webhooks_and_purge_batches, setup, teardown),
 		cmocka_unit_test(test_backoff),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
