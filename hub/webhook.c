@@ -256,8 +256,10 @@ static int save_fn(struct hc_store *st, void *ud)
 			else
 				snprintf(err, sizeof(err), "%.180s",
 					t->error[0] ? t->error : curl_easy_strerror(t->res));
+			/* next_at is in whole seconds: round up, so the wait
+			 * is never shorter than the backoff */
 			rc = hc_webhook_retry(st, t->id, (int)status, err,
-				hc_now() + hc_webhook_backoff_s(t->attempts + 1));
+				(hc_now_ms() + 999) / 1000 + hc_webhook_backoff_s(t->attempts + 1));
 		}
 		if (rc)
 			return rc;
