@@ -124,9 +124,9 @@ int hc_webhook_expire(struct hc_store *st, int64_t now, int *count);
  * the largest count, a week of deliveries: skipped when not needed).
  * Each is one count over the (state, next_at) index. */
 int hc_webhook_counts(struct hc_store *st, int64_t *pending, int64_t *failed, int64_t *delivered);
-/* Drop delivered and failed rows made before cutoff, in batches of
- * HC_WEBHOOK_PURGE_BATCH rows (each its own short transaction, so other
- * writers wait for one batch at most). *deleted may be NULL. */
+/* Drop up to HC_WEBHOOK_PURGE_BATCH delivered and failed rows made before
+ * cutoff, in one short transaction (other writers wait for one batch at
+ * most); *deleted = how many. Call again while it deleted a whole batch. */
 #define HC_WEBHOOK_PURGE_BATCH 2000
 int hc_webhook_purge(struct hc_store *st, int64_t cutoff, int64_t *deleted);
 

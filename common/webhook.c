@@ -616,15 +616,9 @@ static int purge_fn(struct hc_store *st, void *ud)
 int hc_webhook_purge(struct hc_store *st, int64_t cutoff, int64_t *deleted)
 {
 	struct purge_args a = {.cutoff = cutoff};
-	int64_t total = 0;
-	int rc;
-	do {
-		a.n = 0;
-		rc = hc_store_tx(st, purge_fn, &a);
-		total += a.n;
-	} while (!rc && a.n == HC_WEBHOOK_PURGE_BATCH);
+	int rc = hc_store_tx(st, purge_fn, &a);
 	if (deleted)
-		*deleted = total;
+		*deleted = rc ? 0 : a.n;
 	return rc;
 }
 

@@ -36,7 +36,7 @@
 #define HUB_WEBHOOK_RESPONSE_MAX    (64 * 1024)
 #define HUB_WEBHOOK_KEEP_S	    (7 * 86400) /* delivered/failed rows kept */
 #define HUB_WEBHOOK_PURGE_EVERY_S   3600
-#define HUB_WEBHOOK_PURGE_FIRST_S   60
+#define HUB_WEBHOOK_PURGE_FIRST_S   30
 #define HUB_WEBHOOK_EXPIRE_EVERY_MS 5000
 
 struct hub_webhooks;

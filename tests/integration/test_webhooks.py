@@ -321,5 +321,40 @@ class Webhooks(unittest.TestCase):
         self.assertGreaterEqual(m2["hub_webhook_pending"], 1)
 
 
+class OutboxPurge(unittest.TestCase):
+    """The sender's purge (first 30 s after start, then hourly): delivered
+    and failed rows older than a week go (more than one batch), younger
+    ones stay."""
+
+    @timeout(120)
+    def test_purge_a_week_old(self):
+        if not harness.hubd_built():
+            raise unittest.SkipTest("hubd is not built")
+        with Stack() as st:
+            st.add_user("alice")  # makes the store
+            hook, _ = st.webhook_add("http://127.0.0.1:9/never", events="login")
+            week = 7 * 86400
+            st.outbox(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2600) "
+                "INSERT INTO webhook_outbox(id, hook, type, body, created_at, next_at, state) "
+                "SELECT 'old' || i, %d, 'login', '{}', unixepoch() - %d - 60, unixepoch() + 86400, "
+                "CASE WHEN i %% 2 THEN 'done' ELSE 'failed' END FROM n" % (hook, week))
+            st.outbox("INSERT INTO webhook_outbox(id, hook, type, body, created_at, next_at, "
+                      "state) VALUES ('young', %d, 'login', '{}', unixepoch() - %d + 3600, 0, "
+                      "'done'), ('waiting', %d, 'login', '{}', unixepoch() - %d - 60, "
+                      "unixepoch() + 86400, 'pending')" % (hook, week, hook, week))
+            t0 = time.time()
+            st.start_hubd()
+            gone = wait_until(lambda: not st.outbox(
+                "SELECT 1 FROM webhook_outbox WHERE id LIKE 'old%'"), 60, interval=0.5)
+            self.assertTrue(gone, "week-old rows not purged within 60 s of the start")
+            self.assertGreaterEqual(time.time() - t0, 25, "purged before its first turn")
+            left = sorted(r[0] for r in st.outbox("SELECT id FROM webhook_outbox"))
+            # the week-old pending row was given up first (24 h), then purged
+            # with the others; the row from 6 days ago stays
+            self.assertEqual(left, ["young"])
+            self.assertGreaterEqual(st.metrics()["hub_webhook_expired_total"], 1)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2, warnings="ignore")
