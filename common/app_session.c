@@ -65,12 +65,12 @@ static int exists(sqlite3 *db, const char *sql, const char *arg)
 	return rc == SQLITE_DONE ? HUB_ERR_NOTFOUND : done_rc(db, rc);
 }
 
-/* A display name: at most HC_DISPLAY_MAX bytes of UTF-8 without control
+/* A display name: 1 to HC_DISPLAY_MAX bytes of UTF-8 without control
  * characters (it travels in MQTT user properties and onto pages). */
 static bool display_ok(const char *s)
 {
 	size_t n = strlen(s);
-	if (n > HC_DISPLAY_MAX || !hc_utf8_valid(s, n))
+	if (!n || n > HC_DISPLAY_MAX || !hc_utf8_valid(s, n))
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)

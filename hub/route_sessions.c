@@ -66,8 +66,8 @@ static const char *parse(const cJSON *j, struct sess_body *b, char *msg, size_t 
 			if (!cJSON_IsString(it))
 				return "display_name: a string";
 			b->display = it->valuestring;
-			if (strlen(b->display) > HC_DISPLAY_MAX)
-				return "display_name: at most 128 bytes";
+			if (!*b->display || strlen(b->display) > HC_DISPLAY_MAX)
+				return "display_name: 1-128 bytes";
 			for (const char *p = b->display; *p; p++)
 				if ((unsigned char)*p < 0x20 || *p == 0x7f)
 					return "display_name: no control characters";

@@ -175,6 +175,10 @@ class SessionsApi(unittest.TestCase):
         self.assertEqual(s.json()["user"]["display_name"], "Alice A.")
         self.assertEqual(sorted((x["room"], x["level"]) for x in s.json()["rooms"]),
                          [("lobby", "write"), ("ops", "read")])
+        # the dashboard's way to a fresh MQTT token works with it too
+        t = self.st.http("POST", "/api/token", cookie=j["cookie"])
+        self.assertEqual(t.status, 200, t)
+        self.assertEqual(token_claims(t.json()["token"])["sid"], j["sid"])
         sock = self.sio(j["cookie"], "alice-cookie")
         sock.wait("connect", timeout=10)
         err, args = sock.call("join", "ops")
@@ -299,6 +303,7 @@ class SessionsApi(unittest.TestCase):
                  {"user": "hal", "create": 1}, {"user": "hal", "display_name": 5},
                  {"user": "hal", "display_name": "a\u0001b"},
                  {"user": "hal", "display_name": "x" * 129},
+                 {"user": "hal", "display_name": ""},
                  {"user": "hal", "rooms": {}}, {"user": "hal", "rooms": ["lobby"]},
                  {"user": "hal", "rooms": [{"room": "lobby"}]},
                  {"user": "hal", "rooms": [{"room": "lobby", "level": "owner"}]},

@@ -184,6 +184,8 @@ static void test_refusals(void **state)
 	assert_int_equal(hc_app_session_create(f->st, &r, &o), HUB_ERR_INVAL);
 	r.display_name = "\xc3\x28";
 	assert_int_equal(hc_app_session_create(f->st, &r, &o), HUB_ERR_INVAL);
+	r.display_name = "";
+	assert_int_equal(hc_app_session_create(f->st, &r, &o), HUB_ERR_INVAL);
 	r.display_name = NULL;
 	rooms[1].room = "ops";
 	rooms[1].level = 7;
