@@ -109,10 +109,14 @@ static const char *parse(const cJSON *j, struct sess_body *b, char *msg, size_t 
 				b->nrooms++;
 			}
 		} else {
+			/* named back only when short printable ASCII (a cut could
+			 * split a UTF-8 character) */
+			bool plain = strlen(k) <= 40;
+			for (const char *p = k; plain && *p; p++)
+				plain = *p >= 0x20 && *p < 0x7f;
 			snprintf(msg, msgsz,
-				"unknown member '%.40s': expected user, display_name, create, "
-				"rooms",
-				k);
+				"unknown member%s%s%s: expected user, display_name, create, rooms",
+				plain ? " '" : "", plain ? k : "", plain ? "'" : "");
 			return msg;
 		}
 	}

@@ -411,7 +411,11 @@ static void *run(void *arg)
 			stalled_until = hc_mono_ms() + STALL_MS;
 			w->freed = false;
 		}
-		if (atomic_load(&w->stopping) || w->freed)
+		if (atomic_load(&w->stopping))
+			break;
+		/* a slot freed up: scan for it at once (unless scans are held
+		 * back after a store failure: then wait like any other turn) */
+		if (w->freed && hc_mono_ms() >= stalled_until)
 			continue;
 		curl_multi_poll(w->multi, NULL, 0, POLL_MS, NULL);
 	}

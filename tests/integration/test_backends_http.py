@@ -322,6 +322,12 @@ class SessionsApi(unittest.TestCase):
             with self.subTest(raw=raw):
                 r = self.create(None, raw=raw, headers={"Content-Type": "application/json"})
                 self.assertEqual(r.status, 400, r)
+        r = self.create({"user": "hal", "passw\u00f6rd" + "x" * 40: 1})
+        self.assertEqual(r.status, 400)
+        self.assertEqual(r.json()["message"],
+                         "unknown member: expected user, display_name, create, rooms")
+        r = self.create({"user": "hal", "password": 1})
+        self.assertIn("'password'", r.json()["message"])
         r = self.create(None, raw=b"user=hal", headers={
             "Content-Type": "application/x-www-form-urlencoded"})
         self.assertEqual(r.status, 415)
