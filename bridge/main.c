@@ -56,8 +56,13 @@ static bool done;
 static struct ev_loop *loop_ev;
 #endif
 
-static void on_signal(int sig)
+/* who sent the stop signal (an operator reads it in the log) */
+static volatile pid_t signal_from;
+
+static void on_signal(int sig, siginfo_t *si, void *uc)
 {
+	(void)uc;
+	signal_from = si ? si->si_pid : 0;
 	got_signal = sig;
 	if (signal_ctx)
 		lws_cancel_service(signal_ctx);
@@ -226,7 +231,8 @@ static void begin_stop(struct hbr *h)
 {
 	h->stopping = true;
 	h->stop_deadline_ms = hc_mono_ms() + STOP_MS;
-	hc_info("msg=stopping signal=%d sockets=%d", (int)got_signal, h->nsocks);
+	hc_info("msg=stopping signal=%d from_pid=%ld sockets=%d", (int)got_signal,
+		(long)signal_from, h->nsocks);
 	close_all(h);
 }
 
@@ -400,7 +406,8 @@ int main(int argc, char **argv)
 	}
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
+	sa.sa_sigaction = on_signal;
+	sa.sa_flags = SA_SIGINFO;
 	sigemptyset(&sa.sa_mask);
 	signal_ctx = h.lws;
 	sigaction(SIGTERM, &sa, NULL);

@@ -308,6 +308,8 @@ int hc_config_load(struct hc_config *cfg, const char *path, char *err, size_t er
 			path = "conf/hub.conf";
 		else if (exe_conf(found, sizeof(found)) == 0)
 			path = found;
+		else if (access(HC_CONFIG_SYSTEM_FILE, R_OK) == 0)
+			path = HC_CONFIG_SYSTEM_FILE;
 	}
 	if (path && *path) {
 		rc = hc_config_load_file(cfg, path, err, errsz);

@@ -39,10 +39,14 @@ int hc_config_load_env(struct hc_config *cfg, char *err, size_t errsz);
 /* Set one value by name (flags). source names the origin in errors. */
 int hc_config_set(struct hc_config *cfg, const char *name, const char *value, const char *source,
 	char *err, size_t errsz);
+/* The installed configuration (scripts/install), the last place looked. */
+#define HC_CONFIG_SYSTEM_FILE "/etc/hub/hub.conf"
+
 /*
  * The usual sequence for a process: defaults; the file given (or
- * HUB_CONFIG, or conf/hub.conf next to the executable's project if it
- * exists, or none); environment. path may be NULL.
+ * HUB_CONFIG, or conf/hub.conf in the working directory, or conf/hub.conf
+ * next to the executable's project, or HC_CONFIG_SYSTEM_FILE, the first
+ * that exists, or none); environment. path may be NULL.
  */
 int hc_config_load(struct hc_config *cfg, const char *path, char *err, size_t errsz);
 void hc_config_free(struct hc_config *cfg);

@@ -20,8 +20,13 @@ enum hc_log_level { HC_LOG_ERROR = 0, HC_LOG_WARN, HC_LOG_INFO, HC_LOG_DEBUG };
 typedef void (*hc_log_sink)(int level, const char *line);
 
 /* Set component name (borrowed, must outlive logging), minimum level, sink
- * (NULL = stderr). Call once at start-up, before threads. */
+ * (NULL = stderr). Call once at start-up, before threads.
+ * Under systemd (stderr is the journal stream that JOURNAL_STREAM names),
+ * stderr lines carry a "<N>" priority prefix instead of a ts= field:
+ * journald stamps time and takes the level from it. */
 void hc_log_init(const char *component, int level, hc_log_sink sink);
+/* Whether stderr lines go to journald (decided by hc_log_init). */
+bool hc_log_to_journal(void);
 void hc_log_set_level(int level);
 int hc_log_enabled(int level);
 /* Parse "error|warn|info|debug"; returns -1 if unknown. */

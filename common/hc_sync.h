@@ -35,6 +35,15 @@
 int hc_sync_wait(const char *sync_dir, int64_t seq, int timeout_ms, char *err, size_t errsz);
 
 /*
+ * How many listeners in sync_dir accept a connection right now, i.e. how
+ * many processes follow the store (the broker, the gateway); who gets the
+ * first one's name for people ("broker (pid 1234)"). Stale socket files
+ * are removed. 0 when the directory does not exist; -1 when it cannot be
+ * read (errno set). Blocking (a connect per socket): CLI use.
+ */
+int hc_sync_live(const char *sync_dir, char *who, size_t whosz);
+
+/*
  * Fill *sa for dir/name. Paths longer than sun_path go through
  * /proc/self/fd/<dirfd>/name, for which dirfd must be an open descriptor of
  * dir (pass -1 when the caller has none: then a long path is an error).

@@ -14,19 +14,45 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *component = "hub";
 static int min_level = HC_LOG_INFO;
 static hc_log_sink sink;
+static bool journal; /* stderr is a journald stream */
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+/* systemd sets JOURNAL_STREAM=<device>:<inode> for a service whose stderr
+ * goes to journald; a stderr redirected elsewhere by the service (or a
+ * child that inherited the variable) has another device or inode. */
+static bool stderr_is_journal(void)
+{
+	const char *v = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat sb;
+	char end;
+
+	if (!v || sscanf(v, "%llu:%llu%c", &dev, &ino, &end) != 2)
+		return false;
+	if (fstat(STDERR_FILENO, &sb) != 0)
+		return false;
+	return (unsigned long long)sb.st_dev == dev && (unsigned long long)sb.st_ino == ino;
+}
 
 void hc_log_init(const char *comp, int level, hc_log_sink s)
 {
 	component = comp ? comp : "hub";
 	min_level = level;
 	sink = s;
+	journal = !s && stderr_is_journal();
+}
+
+bool hc_log_to_journal(void)
+{
+	return journal;
 }
 
 void hc_log_set_level(int level)
@@ -56,7 +82,16 @@ void hc_log_write(int level, const char *fmt, ...)
 
 	if (level < 0 || level > HC_LOG_DEBUG)
 		level = HC_LOG_ERROR;
-	if (!sink) {
+	if (journal) {
+		/* journald stamps the time and reads the priority from a "<N>"
+		 * prefix (sd-daemon(3)): err 3, warning 4, info 6, debug 7, so
+		 * journalctl -p warning shows errors and warnings */
+		static const char prio[] = {'3', '4', '6', '7'};
+		line[0] = '<';
+		line[1] = prio[level];
+		line[2] = '>';
+		off = 3;
+	} else if (!sink) {
 		struct timespec ts;
 		struct tm tm;
 		clock_gettime(CLOCK_REALTIME, &ts);

@@ -6,6 +6,7 @@
 #include "hc_util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -48,10 +49,13 @@ int hc_data_dir_prepare(const struct hc_config *cfg, char *err, size_t errsz)
 			strerror(errno));
 		return HUB_ERR_IO;
 	}
+	/* the account may write this directory: a link it put there must
+	 * not make root hand over the file it points to */
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		char path[4200];
 		if (hc_fmt(path, sizeof(path), "%s/%s", dir, files[i]) == HUB_OK &&
-			chown(path, uid, gid) != 0 && errno != ENOENT) {
+			fchownat(AT_FDCWD, path, uid, gid, AT_SYMLINK_NOFOLLOW) != 0 &&
+			errno != ENOENT) {
 			snprintf(err, errsz, "%s: cannot chown: %s", path, strerror(errno));
 			return HUB_ERR_IO;
 		}

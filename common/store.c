@@ -120,7 +120,11 @@ int hc_store_tx(struct hc_store *st, int (*fn)(struct hc_store *st, void *ud), v
 			if (rc == HUB_OK)
 				return HUB_OK;
 		}
-		exec_simple(st, "ROLLBACK");
+		/* SQLite has already rolled back after some errors (a full
+		 * disk, an I/O error): a ROLLBACK would then fail and its
+		 * "no transaction is active" would replace the real message */
+		if (!sqlite3_get_autocommit(st->db))
+			exec_simple(st, "ROLLBACK");
 		if (rc != HUB_ERR_BUSY)
 			return rc;
 		usleep(20000 * (unsigned)(attempt + 1));

@@ -115,6 +115,35 @@ static void describe(const char *name, char *out, size_t n)
 		snprintf(out, n, "%s", name);
 }
 
+int hc_sync_live(const char *sync_dir, char *who, size_t whosz)
+{
+	struct dirent *de;
+	int live = 0;
+	DIR *d;
+
+	if (who && whosz)
+		who[0] = '\0';
+	d = opendir(sync_dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -1;
+	while ((de = readdir(d)) != NULL) {
+		int fd;
+		if (!is_sock_name(de->d_name))
+			continue;
+		fd = open_peer(sync_dir, dirfd(d), de->d_name, 1000);
+		if (fd == -1)
+			continue; /* nobody there: the stale file is gone */
+		if (fd >= 0)
+			close(fd); /* it drops a waiter that sent nothing */
+		/* a socket we cannot connect to for another reason may still
+		 * have a live process behind it: count it too */
+		if (live++ == 0 && who && whosz)
+			describe(de->d_name, who, whosz);
+	}
+	closedir(d);
+	return live;
+}
+
 int hc_sync_wait(const char *sync_dir, int64_t seq, int timeout_ms, char *err, size_t errsz)
 {
 	struct peer *peers = NULL;

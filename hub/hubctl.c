@@ -6,8 +6,12 @@
  * the gateway confirmed they apply the change (hc_sync.h), so a device
  * added can connect and a revoked room is closed when hubctl exits.
  * Exit codes: 0 success, 1 failure (one line on stderr), 2 bad usage.
+ * The help texts live in hubctl_help.c.
  */
+#include "hubctl_help.h"
+
 #include "hc_acl.h"
+#include "hc_backup.h"
 #include "hc_config.h"
 #include "hc_delivery.h"
 #include "hc_err.h"
@@ -21,71 +25,30 @@
 #include "hc_util.h"
 #include "hc_webhook.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #define EXIT_USAGE 2
 
-static const char usage_text[] =
-	"usage: hubctl [--config FILE] COMMAND ...\n"
-	"\n"
-	"users and devices:\n"
-	"  user add NAME [--role admin|user] [--display TEXT] [--password-stdin]\n"
-	"  user del NAME\n"
-	"  user passwd NAME [--password-stdin] [--keep-sessions]\n"
-	"  user list\n"
-	"  device add ID --owner USER [--display TEXT] [--room ROOM]   (prints the secret once)\n"
-	"  device del ID\n"
-	"  device list\n"
-	"rooms:\n"
-	"  room add NAME\n"
-	"  room del NAME\n"
-	"  room list\n"
-	"  room hook ROOM SERVICE|none      (events reach members only once the service\n"
-	"                                  accepted them)\n"
-	"  grant ROOM PRINCIPAL read|write|admin\n"
-	"  revoke ROOM PRINCIPAL\n"
-	"  members ROOM\n"
-	"sessions and tokens:\n"
-	"  session list [USER] [--all]\n"
-	"  session revoke SID | --user USER\n"
-	"  token USER [--ttl SECONDS] [--session-ttl SECONDS]\n"
-	"                                  (a fresh MQTT token for CLI tools, in a new\n"
-	"                                  session; revoke it with session revoke)\n"
-	"  servicekey add NAME             (prints the key once; a backend logs in with it)\n"
-	"  servicekey list\n"
-	"  servicekey del NAME\n"
-	"webhooks (signed POSTs to a backend, retried for 24 h):\n"
-	"  webhook add URL [--events joined,left,login,logout,ev:NAME,...] [--rooms ROOM,...]\n"
-	"                                  (prints the signing secret once)\n"
-	"  webhook list                    (with pending, failing, failed, delivered)\n"
-	"  webhook del ID\n"
-	"deliveries (one customer sees one vehicle while open):\n"
-	"  delivery open ID --vehicle DEVICE --customer USER\n"
-	"  delivery close ID\n"
-	"  delivery list\n"
-	"many at once:\n"
-	"  batch [FILE]                    (one command per line; user add|passwd take\n"
-	"                                  --password TEXT there)\n"
-	"access:\n"
-	"  explain PRINCIPAL TOPIC read|write|subscribe\n"
-	"\n"
-	"Options: --config FILE (else $HUB_CONFIG, else conf/hub.conf); -h, --help.\n"
-	"Exit status: 0 success, 1 failure, 2 bad usage.\n";
-
 static struct hc_config cfg;
+static const char *config_arg; /* --config FILE, or NULL */
+static bool create_store;      /* --create-store: a missing store may be made */
 static struct hc_store *store;
-static int64_t seq_at_open; /* change log position when the store was opened */
-static bool in_batch;	    /* running the lines of `hubctl batch` */
-static int batch_line;	    /* the batch line being run (0: none), named in errors */
+static char help_hint[48] = "hubctl --help"; /* where a usage error points */
+static int64_t seq_at_open;		     /* change log position when the store was opened */
+static bool in_batch;			     /* running the lines of `hubctl batch` */
+static int batch_line; /* the batch line being run (0: none), named in errors */
 
 /* "hubctl: " and, in a batch, "batch line N: ": every error is one line */
 static void error_prefix(void)
@@ -103,7 +66,7 @@ static int usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputs(" (hubctl --help)\n", stderr);
+	fprintf(stderr, " (%s)\n", help_hint);
 	return EXIT_USAGE;
 }
 
@@ -119,26 +82,82 @@ static int fail(const char *fmt, ...)
 	return EXIT_FAILURE;
 }
 
+/* Where data_dir (and so the store) came from, for people. */
+static void store_origin(char *out, size_t n)
+{
+	const char *env = getenv("HUB_DATA_DIR");
+	if (env && *env)
+		snprintf(out, n, "data_dir from HUB_DATA_DIR");
+	else if (cfg.file)
+		snprintf(out, n, "data_dir of %s%s", cfg.file,
+			config_arg	       ? ", from --config"
+			: getenv("HUB_CONFIG") ? ", from HUB_CONFIG"
+					       : ", found without --config or HUB_CONFIG");
+	else
+		snprintf(out, n,
+			"the default data_dir: no config file found (no --config, no "
+			"HUB_CONFIG, no conf/hub.conf here, no " HC_CONFIG_SYSTEM_FILE ")");
+}
+
+/* A command that needs the store found none: say where hubctl looked and
+ * why there, instead of creating an empty store nobody asked for. */
+static int missing_store(const char *path)
+{
+	char origin[4400];
+	store_origin(origin, sizeof(origin));
+	return fail("no store at %s (%s); point --config or HUB_CONFIG at the hub's hub.conf, "
+		    "or add --create-store to make a new empty store there",
+		path, origin);
+}
+
 static int open_store(void)
 {
 	char err[512], path[4200];
+	struct stat sb;
 	int rc;
 
 	if (store)
 		return 0;
+	if (hc_config_db_path(&cfg, path, sizeof(path)))
+		return fail("data_dir path too long");
+	/* no store here: an error unless asked to make one (a typo in a path
+	 * or a hubctl run from the wrong directory must not look like an
+	 * empty hub) */
+	if (!create_store && stat(path, &sb) != 0 && errno == ENOENT)
+		return missing_store(path);
 	rc = hc_data_dir_prepare(&cfg, err, sizeof(err));
 	if (!rc)
 		rc = hc_drop_privileges(&cfg, err, sizeof(err));
 	if (rc)
 		return fail("%s", err);
-	if (hc_config_db_path(&cfg, path, sizeof(path)))
-		return fail("data_dir path too long");
 	rc = hc_store_open(path, HC_STORE_RW, &store, err, sizeof(err));
 	if (rc)
 		return fail("%s", err);
 	if (hc_store_change_seq(store, &seq_at_open) != HUB_OK)
 		seq_at_open = 0;
 	return 0;
+}
+
+/* Ask on the terminal; true for y or yes. Never asks in a batch or without
+ * a terminal (the caller then needs --yes). */
+static bool confirm(const char *question)
+{
+	char answer[16];
+	if (in_batch || !isatty(STDIN_FILENO))
+		return false;
+	fprintf(stderr, "%s [y/N] ", question);
+	fflush(stderr);
+	if (!fgets(answer, sizeof(answer), stdin))
+		return false;
+	answer[strcspn(answer, "\r\n")] = '\0';
+	for (char *c = answer; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	return !strcmp(answer, "y") || !strcmp(answer, "yes");
+}
+
+static bool can_confirm(void)
+{
+	return !in_batch && isatty(STDIN_FILENO);
 }
 
 /* If this run changed the store, wait until the broker and the gateway
@@ -292,18 +311,200 @@ static int print_principal(void *ud, const struct hc_principal *p)
 	return 0;
 }
 
+/* What deleting a user takes with it, listed before asking. */
+struct user_reach {
+	const char *user;
+	char *devices; /* owned; "a b c": the user's devices, sorted */
+	size_t len, cap;
+	int ndevices, rooms, sessions;
+	bool nomem;
+};
+
+static int reach_device(void *ud, const struct hc_principal *p)
+{
+	struct user_reach *r = ud;
+	size_t n = strlen(p->name);
+	if (strcmp(p->owner, r->user))
+		return 0;
+	if (r->len + n + 2 > r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 256;
+		char *grown;
+		while (cap < r->len + n + 2)
+			cap *= 2;
+		grown = realloc(r->devices, cap);
+		if (!grown) {
+			r->nomem = true;
+			return 1;
+		}
+		r->devices = grown;
+		r->cap = cap;
+	}
+	if (r->len)
+		r->devices[r->len++] = ' ';
+	memcpy(r->devices + r->len, p->name, n + 1);
+	r->len += n;
+	r->ndevices++;
+	return 0;
+}
+
+static int reach_room(void *ud, const struct hc_membership *m)
+{
+	(void)m;
+	((struct user_reach *)ud)->rooms++;
+	return 0;
+}
+
+static int reach_session(void *ud, const struct hc_session *s)
+{
+	(void)s;
+	((struct user_reach *)ud)->sessions++;
+	return 0;
+}
+
+static int user_reach_list(struct hc_store *st, struct user_reach *r)
+{
+	int rc;
+	r->len = 0;
+	r->ndevices = r->rooms = r->sessions = 0;
+	if (r->devices)
+		r->devices[0] = '\0';
+	rc = hc_store_principal_list(st, HC_KIND_DEVICE, reach_device, r);
+	if (!rc)
+		rc = hc_store_membership_list(st, NULL, r->user, reach_room, r);
+	if (!rc)
+		rc = hc_store_session_list(st, r->user, false, hc_now(), reach_session, r);
+	return r->nomem ? HUB_ERR_NOMEM : rc;
+}
+
+/* "its 2 devices (truck1, truck2), its memberships of 3 rooms and its 1
+ * live session" (or "nothing else (...)"): at most 8 device names, then
+ * how many more. */
+static void user_reach_text(const struct user_reach *r, char *out, size_t n)
+{
+	char devs[700] = "", rooms[64] = "", sess[64] = "";
+	size_t o = 0;
+	const char *p = r->devices;
+	for (int i = 0; i < r->ndevices && i < 8; i++) {
+		size_t w = strcspn(p, " ");
+		int k = snprintf(devs + o, sizeof(devs) - o, "%s%.*s", i ? ", " : "", (int)w, p);
+		if (k < 0 || (size_t)k >= sizeof(devs) - o)
+			break;
+		o += (size_t)k;
+		p += w + (p[w] ? 1 : 0);
+	}
+	if (r->ndevices > 8)
+		snprintf(devs + o, sizeof(devs) - o, " and %d more", r->ndevices - 8);
+	if (r->rooms)
+		snprintf(rooms, sizeof(rooms), "its memberships of %d room%s", r->rooms,
+			r->rooms == 1 ? "" : "s");
+	if (r->sessions)
+		snprintf(sess, sizeof(sess), "its %d live session%s", r->sessions,
+			r->sessions == 1 ? "" : "s");
+	{
+		char devpart[760] = "";
+		const char *parts[3];
+		int k = 0;
+		if (r->ndevices) {
+			snprintf(devpart, sizeof(devpart), "its %d device%s (%s)", r->ndevices,
+				r->ndevices == 1 ? "" : "s", devs);
+			parts[k++] = devpart;
+		}
+		if (rooms[0])
+			parts[k++] = rooms;
+		if (sess[0])
+			parts[k++] = sess;
+		if (k == 0)
+			snprintf(out, n, "nothing else (no devices, memberships or live sessions)");
+		else if (k == 1)
+			snprintf(out, n, "%s", parts[0]);
+		else if (k == 2)
+			snprintf(out, n, "%s and %s", parts[0], parts[1]);
+		else
+			snprintf(out, n, "%s, %s and %s", parts[0], parts[1], parts[2]);
+	}
+}
+
+struct user_del_tx {
+	struct user_reach *seen; /* what the operator agreed to */
+	bool changed;
+};
+
+/* In one transaction: delete the user only if its devices are still the
+ * ones listed to the operator (a device added meanwhile would otherwise
+ * go unannounced). */
+static int user_del_if_same(struct hc_store *st, void *ud)
+{
+	struct user_del_tx *t = ud;
+	struct user_reach now = {.user = t->seen->user};
+	int rc = user_reach_list(st, &now);
+	if (!rc && (now.ndevices != t->seen->ndevices ||
+			   (now.ndevices && strcmp(now.devices, t->seen->devices)))) {
+		t->changed = true;
+		rc = HUB_ERR_INVAL;
+	}
+	free(now.devices);
+	return rc ? rc : hc_store_user_del(st, t->seen->user);
+}
+
+/* user del NAME [--yes]: say what goes with the user, ask (or need
+ * --yes), delete. */
+static int user_del(const char *name, bool yes)
+{
+	struct user_reach r = {.user = name};
+	struct user_del_tx t = {.seen = &r};
+	struct hc_principal p;
+	char what[1024], question[1200];
+	int rc;
+
+	if ((rc = open_store()))
+		return rc;
+	if (hc_store_principal_get(store, name, &p, NULL, 0) != HUB_OK || p.kind != HC_KIND_USER)
+		return no_such("user", name);
+	if ((rc = user_reach_list(store, &r))) {
+		rc = store_fail(rc, "user", name);
+		goto out;
+	}
+	user_reach_text(&r, what, sizeof(what));
+	if (!yes && !can_confirm()) {
+		rc = usage_error("user del %s also deletes %s: add --yes to delete", name, what);
+		goto out;
+	}
+	if (!yes) {
+		snprintf(question, sizeof(question),
+			"Deleting user %s also deletes %s. Delete user %s?", name, what, name);
+		if (!confirm(question)) {
+			rc = fail("user %s not deleted", name);
+			goto out;
+		}
+	}
+	rc = hc_store_tx(store, user_del_if_same, &t);
+	if (t.changed)
+		rc = fail(
+			"the devices of %s changed meanwhile; nothing deleted: run user del again",
+			name);
+	else if (rc)
+		rc = store_fail(rc, "user", name);
+	else if (!r.ndevices && !r.rooms && !r.sessions)
+		printf("user %s deleted\n", name);
+	else
+		printf("user %s deleted, with %s\n", name, what);
+out:
+	free(r.devices);
+	return rc;
+}
+
 static int cmd_user(int argc, char **argv)
 {
 	const char *sub = argc > 1 ? argv[1] : NULL;
 	const char *role = "user", *display = NULL;
-	bool pw_stdin = false, keep = false;
+	bool pw_stdin = false, keep = false, yes = false;
 	const char *pw_arg = NULL;
 	char pw[HC_PASSWORD_MAX + 2], hash[HC_PASSWORD_HASH_MAX];
 	int rc, opt;
 	static const struct option opts[] = {{"role", required_argument, 0, 'r'},
 		{"display", required_argument, 0, 'd'}, {"password-stdin", no_argument, 0, 'p'},
 		{"password", required_argument, 0, 'P'}, {"keep-sessions", no_argument, 0, 'k'},
-		{0, 0, 0, 0}};
+		{"yes", no_argument, 0, 'y'}, {0, 0, 0, 0}};
 
 	if (!sub)
 		return usage_error("user: expected add, del, passwd or list");
@@ -332,6 +533,9 @@ static int cmd_user(int argc, char **argv)
 			break;
 		case 'k':
 			keep = true;
+			break;
+		case 'y':
+			yes = true;
 			break;
 		default:
 			return bad_option("user", argv);
@@ -376,10 +580,7 @@ static int cmd_user(int argc, char **argv)
 		rc = hc_store_user_add(store, name, display ? display : name, role, hash);
 		rc = rc ? store_fail(rc, "user", name) : (printf("user %s added\n", name), 0);
 	} else if (!strcmp(sub, "del")) {
-		if ((rc = open_store()))
-			return rc;
-		rc = hc_store_user_del(store, name);
-		rc = rc ? store_fail(rc, "user", name) : (printf("user %s deleted\n", name), 0);
+		return user_del(name, yes);
 	} else if (!strcmp(sub, "passwd")) {
 		struct hc_principal p;
 		if ((rc = open_store()))
@@ -949,6 +1150,248 @@ static int cmd_explain(int argc, char **argv)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- backups */
+
+struct paths {
+	char db[4200], key[4200], broker[4200], sync[4200];
+	struct hc_backup_paths p;
+};
+
+/* Where this hub keeps its store, key, broker state and sync sockets.
+ * The broker's persistence file is data_dir/mosquitto.db: the hub's
+ * mosquitto.conf sets persistence_location to data_dir. */
+static int hub_paths(struct paths *x)
+{
+	if (hc_config_db_path(&cfg, x->db, sizeof(x->db)) ||
+		hc_config_key_path(&cfg, x->key, sizeof(x->key)) ||
+		hc_config_sync_dir(&cfg, x->sync, sizeof(x->sync)) ||
+		hc_fmt(x->broker, sizeof(x->broker), "%s/mosquitto.db",
+			hc_cfg_str(&cfg, HC_CFG_DATA_DIR)))
+		return fail("data_dir or key_file path too long");
+	x->p = (struct hc_backup_paths){x->db, x->key, x->broker, x->sync};
+	return 0;
+}
+
+static void human_bytes(int64_t n, char *out, size_t sz)
+{
+	if (n >= 10 * 1024 * 1024)
+		snprintf(out, sz, "%.0f MiB", (double)n / (1024 * 1024));
+	else if (n >= 1024 * 1024)
+		snprintf(out, sz, "%.1f MiB", (double)n / (1024 * 1024));
+	else if (n >= 10 * 1024)
+		snprintf(out, sz, "%.0f KiB", (double)n / 1024);
+	else if (n >= 1024)
+		snprintf(out, sz, "%.1f KiB", (double)n / 1024);
+	else
+		snprintf(out, sz, "%lld bytes", (long long)n);
+}
+
+static void utc(int64_t t, char *out, size_t n)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (!gmtime_r(&tt, &tm) || !strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(out, n, "-");
+}
+
+static void print_counts(const struct hc_backup_info *i)
+{
+	char size[32];
+	human_bytes(i->store_bytes, size, sizeof(size));
+	printf("store: schema %d, %s: %lld users, %lld devices, %lld rooms, %lld memberships, "
+	       "%lld live sessions, %lld history messages\n",
+		i->schema, size, (long long)i->users, (long long)i->devices, (long long)i->rooms,
+		(long long)i->memberships, (long long)i->sessions_live, (long long)i->messages);
+}
+
+static int cmd_backup(int argc, char **argv)
+{
+	static const struct option opts[] = {{"force", no_argument, 0, 'f'}, {0, 0, 0, 0}};
+	struct hc_backup_info info;
+	struct paths x;
+	char err[1024], size[32], when[32];
+	bool force = false;
+	int opt, rc;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt != 'f')
+			return bad_option("backup", argv);
+		force = true;
+	}
+	if (optind != argc - 1)
+		return usage_error("usage: backup FILE [--force]");
+	if ((rc = hub_paths(&x)))
+		return rc;
+	if (access(x.db, F_OK) != 0 && errno == ENOENT)
+		return missing_store(x.db);
+	/* no privilege drop: root reads the hub's files and writes a backup
+	 * only root can read, wherever it is asked to (SQLite gives any -wal
+	 * or -shm it creates as root the store's owner) */
+	rc = hc_backup_write(
+		&x.p, argv[optind], force, "hubctl " HUB_VERSION, &info, err, sizeof(err));
+	if (rc == HUB_ERR_EXISTS)
+		return fail("%s (--force replaces it)", err);
+	if (rc)
+		return fail("backup failed: %s", err);
+	printf("backup written to %s (mode 0600: it holds the token key and the password "
+	       "hashes; keep it private)\n",
+		argv[optind]);
+	print_counts(&info);
+	printf("token key: %s\n", info.has_key ? "included" : "none yet (no key file)");
+	if (info.has_broker) {
+		human_bytes(info.broker_bytes, size, sizeof(size));
+		utc(info.broker_saved_at, when, sizeof(when));
+		printf("broker state: included (%s, %s, as the broker last saved it at %s)\n",
+			x.broker, size, when);
+	} else if (info.broker_note[0]) {
+		printf("broker state: left out: %s\n", info.broker_note);
+	} else {
+		printf("broker state: none (no %s: the broker has not saved yet)\n", x.broker);
+	}
+	return 0;
+}
+
+/* Started as root with run_as: what the restore wrote is handed to the
+ * service account (SQLite and the temporary files made them root's). */
+static int hand_over(const struct paths *x)
+{
+	char err[512];
+	const char *user = hc_cfg_str(&cfg, HC_CFG_RUN_AS);
+	const char *files[] = {x->db, x->key, x->broker};
+	struct stat sb;
+
+	if (geteuid() != 0 || !*user)
+		return 0;
+	if (hc_data_dir_prepare(&cfg, err, sizeof(err)))
+		return fail("%s", err);
+	if (stat(hc_cfg_str(&cfg, HC_CFG_DATA_DIR), &sb) != 0)
+		return fail("%s: %s", hc_cfg_str(&cfg, HC_CFG_DATA_DIR), strerror(errno));
+	/* data_dir now belongs to the account: its owner is the one to use */
+	/* never through a link (the account may write data_dir) */
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		if (fchownat(AT_FDCWD, files[i], sb.st_uid, sb.st_gid, AT_SYMLINK_NOFOLLOW) != 0 &&
+			errno != ENOENT)
+			return fail(
+				"%s: cannot hand it to %s: %s", files[i], user, strerror(errno));
+	return 0;
+}
+
+static int cmd_restore(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"yes", no_argument, 0, 'y'}, {"keep-sessions", no_argument, 0, 'k'}, {0, 0, 0, 0}};
+	struct hc_backup_info in, now;
+	struct stat lsb;
+	struct paths x;
+	char err[1024], when[32], question[4600];
+	const char *file;
+	bool yes = false, keep = false;
+	int opt, rc;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == 'y')
+			yes = true;
+		else if (opt == 'k')
+			keep = true;
+		else
+			return bad_option("restore", argv);
+	}
+	if (optind != argc - 1)
+		return usage_error("usage: restore FILE [--yes] [--keep-sessions]");
+	if (in_batch)
+		return fail("restore is not a batch command (it needs the store closed)");
+	file = argv[optind];
+	if ((rc = hub_paths(&x)))
+		return rc;
+	rc = hc_backup_inspect(file, &in, err, sizeof(err));
+	if (rc)
+		return fail("%s", err);
+	/* the data directory of a fresh machine is made here (and, started
+	 * as root, handed to run_as); the restore itself runs as root, which
+	 * can read a backup kept anywhere */
+	if (hc_data_dir_prepare(&cfg, err, sizeof(err)))
+		return fail("%s", err);
+	if ((rc = hc_backup_check_stopped(&x.p, err, sizeof(err))))
+		return fail("%s", err);
+	if (lstat(x.db, &lsb) == 0) {
+		char have[200];
+		/* (a link there is refused by the restore itself) */
+		if (S_ISLNK(lsb.st_mode))
+			return fail("%s is a symbolic link, not the store: refusing to restore "
+				    "through it",
+				x.db);
+		if (hc_backup_inspect(x.db, &now, err, sizeof(err)) == HUB_OK)
+			snprintf(have, sizeof(have), "%lld users, %lld devices, %lld rooms",
+				(long long)now.users, (long long)now.devices, (long long)now.rooms);
+		else
+			snprintf(have, sizeof(have), "not a readable store: it is moved aside");
+		if (!yes && !can_confirm())
+			return usage_error("restore replaces the store at %s (%s): add --yes to "
+					   "replace it",
+				x.db, have);
+		snprintf(question, sizeof(question),
+			"Replace the store at %s (%s) with the backup (%lld users, %lld devices, "
+			"%lld rooms)?",
+			x.db, have, (long long)in.users, (long long)in.devices,
+			(long long)in.rooms);
+		if (!yes && !confirm(question))
+			return fail("nothing restored");
+	}
+	rc = hc_backup_restore(
+		&x.p, file, keep ? HC_RESTORE_KEEP_SESSIONS : 0, &in, err, sizeof(err));
+	if (rc)
+		return fail("restore failed: %s", err);
+	if ((rc = hand_over(&x)))
+		return rc;
+	utc(in.created_at, when, sizeof(when));
+	if (in.format)
+		printf("restored %s (made %s by %s) into %s\n", file, when,
+			in.made_by[0] ? in.made_by : "?", x.db);
+	else
+		printf("restored %s (a copy of a store, not a hubctl backup) into %s\n", file,
+			x.db);
+	if (in.set_aside[0])
+		printf("the damaged store was moved to %s\n", in.set_aside);
+	print_counts(&in);
+	if (keep)
+		printf("sessions: kept (--keep-sessions)\n");
+	else
+		printf("sessions: %lld live in the backup, ended (reason restored): users log in "
+		       "again\n",
+			(long long)in.sessions_ended);
+	printf("token key: %s\n", in.has_key ? "restored"
+					     : "not in the backup; this hub's own is kept (or "
+					       "made at the next start)");
+	printf("broker state: %s\n", in.has_broker ? "restored (mosquitto.db)"
+						   : "not in the backup; the broker's own file, "
+						     "if any, is kept");
+	return 0;
+}
+
+/* Which store this hubctl uses (cfg loaded), after the global usage. */
+static void store_line(FILE *out)
+{
+	char path[4200], origin[4400];
+	struct stat sb;
+	if (hc_config_db_path(&cfg, path, sizeof(path)) != HUB_OK)
+		return;
+	store_origin(origin, sizeof(origin));
+	fprintf(out, "\nThis hubctl's store: %s (%s; %s)\n", path,
+		stat(path, &sb) == 0 ? "exists" : "missing", origin);
+}
+
+/* help [COMMAND [SUBCOMMAND]] */
+static int cmd_help(int argc, char **argv)
+{
+	if (argc > 1 && !hubctl_help_known(argv[1]))
+		return usage_error("help: unknown command '%.40s'", argv[1]);
+	if (hubctl_help_print(stdout, argc - 1, argv + 1))
+		store_line(stdout); /* the global usage */
+	return 0;
+}
+
 /* ------------------------------------------------------------------ batch */
 
 static int print_webhook(void *ud, const struct hc_webhook *w)
@@ -1029,8 +1472,23 @@ static int cmd_webhook(int argc, char **argv)
 	return 0;
 }
 
+/* Usage errors of this command point to its own help: "hubctl user add
+ * --help", "hubctl user --help" (a word that is no subcommand of it), or
+ * "hubctl --help" (no such command). Only table words are copied. */
+static void set_help_hint(int argc, char **argv)
+{
+	if (!hubctl_help_known(argv[0]))
+		snprintf(help_hint, sizeof(help_hint), "hubctl --help");
+	else if (argc > 1 && hubctl_help_has(argv[0], argv[1]))
+		snprintf(help_hint, sizeof(help_hint), "hubctl %.16s %.16s --help", argv[0],
+			argv[1]);
+	else
+		snprintf(help_hint, sizeof(help_hint), "hubctl %.16s --help", argv[0]);
+}
+
 static int dispatch(int argc, char **argv)
 {
+	set_help_hint(argc, argv);
 	/* a fresh getopt state for this command (glibc: optind 0 re-initialises;
 	 * each command then starts at its own argv[2]) */
 	static char *none[] = {"hubctl", NULL};
@@ -1060,6 +1518,12 @@ static int dispatch(int argc, char **argv)
 		return cmd_webhook(argc, argv);
 	if (!strcmp(argv[0], "explain"))
 		return cmd_explain(argc, argv);
+	if (!strcmp(argv[0], "backup"))
+		return cmd_backup(argc, argv);
+	if (!strcmp(argv[0], "restore"))
+		return cmd_restore(argc, argv);
+	if (!strcmp(argv[0], "help"))
+		return cmd_help(argc, argv);
 	return usage_error("unknown command '%.40s'", argv[0]);
 }
 
@@ -1145,51 +1609,41 @@ static int cmd_batch(int argc, char **argv)
 
 /* ------------------------------------------------------------------- main */
 
+/* --help without a command: the global usage and this hubctl's store. */
+static int global_help(FILE *out)
+{
+	char err[512];
+
+	fputs(hubctl_usage_text, out);
+	if (hc_config_load(&cfg, config_arg, err, sizeof(err)))
+		fprintf(out, "\nThis hubctl's config: %s\n", err);
+	else
+		store_line(out);
+	hc_config_free(&cfg);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	const char *config = NULL;
 	char err[512];
 	int i = 1, rc;
 
 	hc_log_init("hubctl", HC_LOG_WARN, NULL);
-	while (i < argc && argv[i][0] == '-') {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			fputs(usage_text, stdout);
-			return 0;
-		} else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
-			config = argv[i + 1];
-			i += 2;
-		} else if (!strncmp(argv[i], "--config=", 9)) {
-			config = argv[i] + 9;
-			i++;
-		} else if (!strcmp(argv[i], "--config")) {
-			return usage_error("--config needs a FILE");
-		} else if (!strcmp(argv[i], "--version")) {
-			puts("hubctl " HUB_VERSION);
-			return 0;
-		} else {
-			return usage_error("unknown option '%.40s'", argv[i]);
-		}
-	}
-	if (i >= argc) {
-		fputs(usage_text, stderr);
-		return EXIT_USAGE;
-	}
-	for (int k = i + 1; k < argc; k++)
-		if (!strcmp(argv[k], "-h") || !strcmp(argv[k], "--help")) {
-			fputs(usage_text, stdout);
-			return 0;
-		}
-	/* --config may also come after the command */
-	for (int k = i + 1; k < argc;) {
+	opterr = 0;
+	/* the global options may come before or after the command: take them
+	 * out of argv wherever they are (a word after --config is its FILE) */
+	for (int k = 1; k < argc;) {
 		int drop = 0;
 		if (!strcmp(argv[k], "--config")) {
 			if (k + 1 >= argc)
 				return usage_error("--config needs a FILE");
-			config = argv[k + 1];
+			config_arg = argv[k + 1];
 			drop = 2;
 		} else if (!strncmp(argv[k], "--config=", 9)) {
-			config = argv[k] + 9;
+			config_arg = argv[k] + 9;
+			drop = 1;
+		} else if (!strcmp(argv[k], "--create-store")) {
+			create_store = true;
 			drop = 1;
 		}
 		if (!drop) {
@@ -1199,8 +1653,28 @@ int main(int argc, char **argv)
 		memmove(&argv[k], &argv[k + drop], (size_t)(argc - k - drop + 1) * sizeof(*argv));
 		argc -= drop;
 	}
-	opterr = 0;
-	rc = hc_config_load(&cfg, config, err, sizeof(err));
+	while (i < argc && argv[i][0] == '-') {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return global_help(stdout);
+		if (!strcmp(argv[i], "--version")) {
+			puts("hubctl " HUB_VERSION);
+			return 0;
+		}
+		return usage_error("unknown option '%.40s'", argv[i]);
+	}
+	if (i >= argc) {
+		fputs(hubctl_usage_text, stderr);
+		return EXIT_USAGE;
+	}
+	/* COMMAND [SUBCOMMAND] ... --help: that command's help */
+	for (int k = i + 1; k < argc; k++)
+		if (!strcmp(argv[k], "-h") || !strcmp(argv[k], "--help")) {
+			if (!hubctl_help_known(argv[i]))
+				return usage_error("unknown command '%.40s'", argv[i]);
+			hubctl_help_print(stdout, argc - i, argv + i);
+			return 0;
+		}
+	rc = hc_config_load(&cfg, config_arg, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "hubctl: %s\n", err);
 		return EXIT_FAILURE;

@@ -65,8 +65,13 @@ static const char usage_text[] =
 static volatile sig_atomic_t got_signal;
 static struct lws_context *signal_ctx;
 
-static void on_signal(int sig)
+/* who sent the stop signal (an operator reads it in the log) */
+static volatile pid_t signal_from;
+
+static void on_signal(int sig, siginfo_t *si, void *uc)
 {
+	(void)uc;
+	signal_from = si ? si->si_pid : 0;
 	got_signal = sig;
 	/* wakes lws_service(); only writes to lws's event pipe */
 	if (signal_ctx)
@@ -205,7 +210,8 @@ static void run(struct hub *h)
 		}
 		if (got_signal && !h->stopping) {
 			h->stopping = true;
-			hc_info("msg=stopping signal=%d in_flight=%d", (int)got_signal, h->active);
+			hc_info("msg=stopping signal=%d from_pid=%ld in_flight=%d", (int)got_signal,
+				(long)signal_from, h->active);
 			/* from here new connections are refused in the http
 			 * callback (LWS_CALLBACK_FILTER_NETWORK_CONNECTION);
 			 * lws_context_deprecate() would close the listener but
@@ -271,7 +277,8 @@ int main(int argc, char **argv)
 	/* from now on a stop signal ends the process in order, even one that
 	 * arrives while starting up */
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
+	sa.sa_sigaction = on_signal;
+	sa.sa_flags = SA_SIGINFO;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);

@@ -26,20 +26,52 @@ BUILD = os.path.abspath(os.environ.get("HUB_BUILD_DIR", os.path.join(REPO, "buil
 BIN = os.path.join(BUILD, "bin")
 
 
+_handed_out = set()
+
+
+def _listen_range():
+    """Ports to listen on: below the kernel's ephemeral range. A port in
+    that range may become the local end of any outgoing connection on the
+    machine (or its TIME_WAIT) between our check and the server's bind,
+    which then fails (mosquitto's WebSocket listener: "Unable to create
+    websockets listener"): on a machine busy with other test suites that
+    happens many times a day."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            eph_lo = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        eph_lo = 32768
+    lo = 10000
+    return (lo, eph_lo - 1) if eph_lo - lo >= 2000 else None
+
+
 def free_port():
     """A TCP port free on 127.0.0.1 right now (and, for the broker's
-    WebSocket listener, which binds every interface, on the wildcard too)."""
+    WebSocket listener, which binds every interface, on the wildcard too,
+    IPv4 and IPv6), outside the ephemeral range when it leaves room, and
+    never one this process handed out before (the kernel may offer a port
+    just closed again, and a stack whose MQTT and WebSocket ports are the
+    same does not start)."""
+    import random
+    rng = _listen_range()
     while True:
         s = socket.socket()
-        s.bind(("0.0.0.0", 0))
+        try:
+            s.bind(("0.0.0.0", random.randint(*rng) if rng else 0))
+        except OSError:
+            s.close()
+            continue
         port = s.getsockname()[1]
         s.close()
+        if port in _handed_out:
+            continue
         try:
             s6 = socket.socket(socket.AF_INET6)
             s6.bind(("::", port))
             s6.close()
         except OSError:
             continue
+        _handed_out.add(port)
         return port
 
 
@@ -221,6 +253,14 @@ class Stack:
             return ""
 
     def close(self):
+        # a service that ended on its own is a finding: say so, with its log
+        # (a test that killed it on purpose replaced or popped its entry)
+        for name, proc in list(self.procs.items()):
+            if proc.poll() is not None:
+                import sys as _s
+                tail = "\n".join(self.log(name).splitlines()[-40:])
+                print("harness: %s exited on its own (status %s); its log ends:\n%s"
+                      % (name, proc.returncode, tail), file=_s.stderr)
         for name in list(self.procs):
             self.stop(name)
         if os.environ.get("HUB_KEEP"):
@@ -236,9 +276,15 @@ class Stack:
 
     # ---- tools -----------------------------------------------------------
     def hubctl(self, *args, input=None, check=True):
-        """Run build/bin/hubctl with this stack's config; returns
-        CompletedProcess with text stdout/stderr."""
-        r = subprocess.run([os.path.join(BIN, "hubctl")] + [str(a) for a in args],
+        """Run build/bin/hubctl with this stack's config (--create-store
+        while there is no store yet); returns CompletedProcess with text
+        stdout/stderr."""
+        args = [str(a) for a in args]
+        if not os.path.exists(os.path.join(self.data, "hub.db")):
+            # a test that provisions before any service ran: hubctl makes
+            # the store only when asked to
+            args = ["--create-store"] + args
+        r = subprocess.run([os.path.join(BIN, "hubctl")] + args,
                            env=self.env, capture_output=True, text=True, input=input,
                            timeout=60)
         if check and r.returncode != 0:
@@ -1115,6 +1161,27 @@ class SioClient:
                 e["_taken"] = True
                 return e
 
+    def wait_any(self, names, timeout=10.0):
+        """The next event whose name is one of names (a tuple)."""
+        import queue
+        for e in self.seen:
+            if e["ev"] in names and not e.get("_taken"):
+                e["_taken"] = True
+                return e
+        deadline = time.time() + timeout
+        while True:
+            left = deadline - time.time()
+            if left <= 0:
+                raise AssertionError("%s: none of %r within %.1fs" % (self.name, names, timeout))
+            try:
+                e = self.q.get(timeout=left)
+            except queue.Empty:
+                continue
+            self.seen.append(e)
+            if e["ev"] in names:
+                e["_taken"] = True
+                return e
+
     def event(self, name, pred=None, timeout=10.0):
         """The next Socket.IO event `name` (returns its args)."""
         return self.wait("event", lambda e: e["name"] == name and (pred is None or pred(e["args"])),
@@ -1278,6 +1345,56 @@ def _stack_revocable_token(self, user, ttl=None):
 
 
 Stack.revocable_token = _stack_revocable_token
+
+
+# ---- fault tests (test_fault_*.py), appended -------------------------------
+def _stack_kill9(self, name):
+    """kill -9 one process of the stack and reap it; returns its pid."""
+    proc = self.procs.pop(name)
+    proc.kill()
+    proc.wait()
+    return proc.pid
+
+
+def _stack_start_broker_again(self):
+    """Start the broker again on the same ports, config and data (after a
+    kill9 or a stop)."""
+    conf = os.path.join(self.dir, "mosquitto.conf")
+    saved = dict(self.env)
+    self.env.update(sanitizer_preload())
+    try:
+        return self.start("broker", ["mosquitto", "-c", conf], self.ports["mqtt"])
+    finally:
+        self.env = saved
+
+
+def _stack_sqlite(self, sql, db="hub.db", timeout=60):
+    """Run sql with the sqlite3 shell on a file of the data directory, as
+    the account that owns it (root creating a -wal or -shm file there
+    would lock the services out). Returns stdout; raises on an error."""
+    argv = ["sqlite3", "-batch", os.path.join(self.data, db), sql]
+    if run_as_account():
+        argv = ["runuser", "-u", self.run_as, "--"] + argv
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError("sqlite3 %r: %s" % (sql, r.stderr.strip()))
+    return r.stdout
+
+
+def _stack_integrity(self, db="hub.db"):
+    """PRAGMA integrity_check of the store ("ok" when sound)."""
+    return self.sqlite("PRAGMA integrity_check", db).strip()
+
+
+def _stack_count_log(self, name, needle):
+    return self.log(name).count(needle)
+
+
+Stack.kill9 = _stack_kill9
+Stack.start_broker_again = _stack_start_broker_again
+Stack.sqlite = _stack_sqlite
+Stack.integrity = _stack_integrity
+Stack.count_log = _stack_count_log
 
 
 # =====================================================================

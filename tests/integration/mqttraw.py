@@ -54,6 +54,7 @@ class RawClient:
         self.mid = 0
         self.inbox = []          # (topic, payload, retain)
         self.disconnect_reason = None  # v5 DISCONNECT reason from the broker
+        self.session_present = False   # the CONNACK's flag
         self._buf = b""
 
     # ---- framing ------------------------------------------------------

@@ -200,7 +200,7 @@ class ClientIds(BrokerTestCase):
                             filters=("rooms/lobby/ev/#", "users/temp/inbox/#"))
         self.publish_as("bob", "users/temp/inbox/secret/bob", b"for the first temp")
         old_tok = self.stack.token("temp")
-        self.stack.hubctl("user", "del", "temp")
+        self.stack.hubctl("user", "del", "temp", "--yes")
         # the broker has applied the deletion once the old user's token fails
         self.assertTrue(wait_until(lambda: harness_connack(self.port, "temp", old_tok) == 5,
                                    3.0, 0.05), "the broker did not see temp deleted")

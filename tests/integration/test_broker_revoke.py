@@ -135,7 +135,7 @@ class Revoke(BrokerTestCase):
         by = self.bystander()
         tok = self.stack.token("dora")
         cs = [self.mqtt("dora", tok, version=v) for v in (4, 5)]
-        t0 = self.hubctl_timed("user", "del", "dora")
+        t0 = self.hubctl_timed("user", "del", "dora", "--yes")
         for c in cs:
             self.assert_kicked(c, t0, "user del, tcp v%d" % c.version)
         self.assertEqual(connack(self.port, "dora", tok, version=4), 5)
@@ -180,7 +180,7 @@ class Revoke(BrokerTestCase):
     @timeout(30)
     def test_07_user_del_ws(self):
         ws = self.ws_client("wsc", self.stack.token("wsc"), version=4)
-        t0 = self.hubctl_timed("user", "del", "wsc")
+        t0 = self.hubctl_timed("user", "del", "wsc", "--yes")
         self.assert_ws_kicked(ws, t0, "user del, ws")
 
     @timeout(30)

@@ -11,6 +11,7 @@ import base64
 import concurrent.futures
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import re
@@ -990,10 +991,21 @@ class RealHashCostCase(unittest.TestCase):
         cls.s.close()
 
     def flood(self, n, password="wrong"):
-        def one(_):
+        """n logins at once, each from its own address (127.0.0.2...): one
+        address may only have login_queue_per_addr waiting, so a queue that
+        fills needs many"""
+        def one(i):
             try:
-                return self.s.http("POST", "/api/login", {"username": "jo", "password": password},
-                                   timeout=60)
+                conn = http.client.HTTPConnection("127.0.0.1", self.s.ports["http"], timeout=60,
+                                                  source_address=("127.0.0.%d" % (2 + i), 0))
+                conn.request("POST", "/api/login",
+                             body=json.dumps({"username": "jo", "password": password}),
+                             headers={"Content-Type": "application/json"})
+                r = conn.getresponse()
+                out = harness.Response(r.status, [(k.lower(), v) for k, v in r.getheaders()],
+                                       r.read())
+                conn.close()
+                return out
             except OSError as e:
                 return e
         pool = concurrent.futures.ThreadPoolExecutor(n)
@@ -1037,8 +1049,11 @@ class RealHashCostCase(unittest.TestCase):
         req = (b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
         socks = []
-        for _ in range(8):
-            s = socket.create_connection(("127.0.0.1", self.s.ports["http"]))
+        # from 8 addresses: each may have its share waiting, so with 2
+        # workers most of them wait when their clients leave
+        for i in range(8):
+            s = socket.create_connection(("127.0.0.1", self.s.ports["http"]),
+                                         source_address=("127.0.0.%d" % (40 + i), 0))
             s.sendall(req)
             socks.append(s)
         time.sleep(0.05)

@@ -79,7 +79,8 @@ class CliCase(unittest.TestCase):
         self.assertTrue(lines[0].startswith("hubctl: "), "%s: %r" % (what, lines[0]))
         self.assertIn(text, lines[0], what)
         if code == 2:
-            self.assertTrue(lines[0].endswith(" (hubctl --help)"), "%s: %r" % (what, lines[0]))
+            # the hint names the help of the command at fault
+            self.assertRegex(lines[0], r" \(hubctl( [a-z]+){0,2} --help\)$", what)
         return lines[0]
 
     def assertUsage(self, r, text, what=""):
@@ -133,29 +134,105 @@ class Cli(CliCase):
             ("delivery", "list")))
 
     # ---- help -------------------------------------------------------------
+    GLOBAL_HELP = [
+        "user add NAME", "user del NAME [--yes]", "user passwd NAME", "user list",
+        "device add ID --owner USER", "device del ID", "device list",
+        "room add NAME", "room del NAME", "room list", "room hook ROOM SERVICE|none",
+        "grant ROOM PRINCIPAL read|write|admin", "revoke ROOM PRINCIPAL", "members ROOM",
+        "session list [USER] [--all]", "session revoke SID | --user USER",
+        "token USER [--ttl SECONDS] [--session-ttl SECONDS]",
+        "servicekey add NAME", "servicekey del NAME", "servicekey list",
+        "webhook add URL", "webhook list", "webhook del ID",
+        "delivery open ID --vehicle DEVICE --customer USER", "delivery close ID",
+        "delivery list", "batch [FILE]", "explain PRINCIPAL TOPIC read|write|subscribe",
+        "backup FILE [--force]", "restore FILE [--yes] [--keep-sessions]",
+        "--create-store", "Exit status: 0 success, 1 failure, 2 bad usage."]
+    # every command and subcommand with its own help: (words, its usage line,
+    # an option or word its help must explain)
+    SUBCOMMANDS = [
+        (["user", "add"], "user add NAME [--role admin|user]", "--password-stdin"),
+        (["user", "del"], "user del NAME [--yes]", "devices"),
+        (["user", "passwd"], "user passwd NAME", "--keep-sessions"),
+        (["user", "list"], "user list", "display name"),
+        (["device", "add"], "device add ID --owner USER", "shown"),
+        (["device", "del"], "device del ID", "connections end"),
+        (["device", "list"], "device list", "secret"),
+        (["room", "add"], "room add NAME", "grant"),
+        (["room", "del"], "room del NAME", "history"),
+        (["room", "list"], "room list", "members"),
+        (["room", "hook"], "room hook ROOM SERVICE|none", "refused"),
+        (["grant"], "grant ROOM PRINCIPAL read|write|admin", "write (also emit)"),
+        (["revoke"], "revoke ROOM PRINCIPAL", "returns"),
+        (["members"], "members ROOM", "level"),
+        (["session", "list"], "session list [USER] [--all]", "--all"),
+        (["session", "revoke"], "session revoke SID | --user USER", "401"),
+        (["token"], "token USER [--ttl SECONDS]", "--session-ttl"),
+        (["servicekey", "add"], "servicekey add NAME", "Bearer"),
+        (["servicekey", "del"], "servicekey del NAME", "refused"),
+        (["servicekey", "list"], "servicekey list", "hooks"),
+        (["webhook", "add"], "webhook add URL [--events joined,left,login,logout,ev:NAME,...]",
+         "X-Hub-Signature-256"),
+        (["webhook", "list"], "webhook list", "failing"),
+        (["webhook", "del"], "webhook del ID", "pending"),
+        (["delivery", "open"], "delivery open ID --vehicle DEVICE --customer USER",
+         "delivery-ID"),
+        (["delivery", "close"], "delivery close ID", "no longer"),
+        (["delivery", "list"], "delivery list", "member"),
+        (["batch"], "batch [FILE]", "--password TEXT"),
+        (["explain"], "explain PRINCIPAL TOPIC read|write|subscribe", "rule"),
+        (["backup"], "backup FILE [--force]", "0600"),
+        (["restore"], "restore FILE [--yes] [--keep-sessions]", "stopped"),
+    ]
+
     def test_01_help(self):
-        commands = [
-            "user add NAME", "user del NAME", "user passwd NAME", "user list",
-            "device add ID --owner USER", "device del ID", "device list",
-            "room add NAME", "room del NAME", "room list", "room hook ROOM SERVICE|none",
-            "grant ROOM PRINCIPAL read|write|admin", "revoke ROOM PRINCIPAL", "members ROOM",
-            "session list [USER] [--all]", "session revoke SID | --user USER",
-            "token USER [--ttl SECONDS] [--session-ttl SECONDS]",
-            "servicekey add NAME", "servicekey del NAME", "servicekey list",
-            "delivery open ID --vehicle DEVICE --customer USER", "delivery close ID",
-            "delivery list", "batch [FILE]", "explain PRINCIPAL TOPIC read|write|subscribe",
-            "Exit status: 0 success, 1 failure, 2 bad usage."]
-        for args in (["--help"], ["-h"], ["user", "add", "--help"], ["token", "-h"],
-                     ["--config", self.s.conf_path, "--help"]):
+        for args in (["--help"], ["-h"], ["--config", self.s.conf_path, "--help"],
+                     ["--help", "--config", self.s.conf_path], ["help"]):
             out = self.assertOk(self.ctl(*args))
             self.assertTrue(out.startswith("usage: hubctl [--config FILE] COMMAND ...\n"), args)
-            for c in commands:
+            for c in self.GLOBAL_HELP:
                 self.assertIn(c, out, "%s: %s missing from the help" % (args, c))
+            # ... and which store this hubctl uses
+            self.assertIn("This hubctl's store: %s (exists; data_dir of %s, from "
+                          % (os.path.join(self.s.data, "hub.db"), self.s.conf_path), out)
         # no command at all: the usage on stderr, exit 2
         r = self.ctl()
         self.assertEqual((r.returncode, r.stdout), (2, ""))
         self.assertTrue(r.stderr.startswith("usage: hubctl"), r.stderr)
         self.assertOk(self.ctl("--version"), regex=r"^hubctl \d+\.\d+\.\d+\n$")
+
+    def test_01b_subcommand_help(self):
+        """Each subcommand's --help (anywhere after it, also with its
+        arguments) and `help CMD SUB` print that subcommand's help, not
+        the global usage; a command alone prints all its subcommands."""
+        glob = self.ctl("--help").stdout
+        by_cmd = {}
+        for words, usage, explains in self.SUBCOMMANDS:
+            by_cmd.setdefault(words[0], []).append(usage)
+            self.assertIn(usage, glob, "%s is not in the global usage" % usage)
+            for args in (words + ["--help"], words + ["-h"], ["help"] + words,
+                         words + ["x", "--help"], ["--config", self.s.conf_path] + words
+                         + ["--help"]):
+                with self.subTest(args=args):
+                    out = self.assertOk(self.ctl(*args))
+                    self.assertTrue(out.startswith("usage: hubctl " + usage), out[:200])
+                    self.assertNotIn("usage: hubctl [--config FILE] COMMAND", out)
+                    self.assertIn(explains, out)
+                    if len(words) == 2:
+                        # only that subcommand
+                        self.assertEqual(out.count("usage: hubctl"), 1, out)
+        for cmd, usages in by_cmd.items():
+            out = self.assertOk(self.ctl(cmd, "--help"))
+            self.assertEqual(out.count("usage: hubctl"), len(usages), cmd)
+            for u in usages:
+                self.assertIn("usage: hubctl " + u, out)
+        # an unknown command is bad usage, with or without --help
+        self.assertUsage(self.ctl("bogus", "--help"), "unknown command 'bogus'")
+        self.assertUsage(self.ctl("help", "bogus"), "help: unknown command 'bogus'")
+        # asking for help changes nothing (no store is even opened)
+        before = self.snapshot()
+        self.assertOk(self.ctl("user", "del", "alice", "--yes", "--help"))
+        self.assertOk(self.ctl("room", "add", "helproom", "--help"))
+        self.assertEqual(self.snapshot(), before)
 
     # ---- bad usage: exit 2 --------------------------------------------------
     def test_02_usage_errors(self):
@@ -265,6 +342,21 @@ class Cli(CliCase):
         self.assertEqual(self.snapshot(), before, "a usage error changed the store")
 
     # ---- failures: exit 1 ---------------------------------------------------
+    def test_02b_usage_errors_point_to_their_help(self):
+        for args, hint in ((["user", "add"], "hubctl user add --help"),
+                           (["user", "frob"], "hubctl user --help"),
+                           (["user"], "hubctl user --help"),
+                           (["grant", "lobby"], "hubctl grant --help"),
+                           (["session", "revoke"], "hubctl session revoke --help"),
+                           (["backup"], "hubctl backup --help"),
+                           (["bogus"], "hubctl --help"),
+                           (["--bogus"], "hubctl --help")):
+            line = self.assertUsage(self.ctl(*args), "", args)
+            self.assertTrue(line.endswith(" (%s)" % hint), line)
+            # and that help exists
+            if hint != "hubctl --help":
+                self.assertOk(self.ctl(*hint.split()[1:]))
+
     def test_03_failures(self):
         pw = "longenough1\n"
         table = [
@@ -351,9 +443,50 @@ class Cli(CliCase):
         self.assertNotIn("truck1", rows, "user list shows devices")
         for pw in ("dave-pass-1", "emma-pass-1"):
             self.assertNotIn(pw, self.ctl("user", "list").stdout)
-        self.assertOk(self.ctl("user", "del", "emma"), "user emma deleted\n")
+        # no terminal: nothing deleted without --yes, and the refusal says
+        # what would go (here: nothing else)
+        self.assertUsage(self.ctl("user", "del", "emma"),
+                         "user del emma also deletes nothing else (no devices, memberships "
+                         "or live sessions): add --yes to delete")
+        self.assertIn("emma", self.ctl("user", "list").stdout)
+        self.assertOk(self.ctl("user", "del", "emma", "--yes"), "user emma deleted\n")
         self.assertNotIn("emma", self.ctl("user", "list").stdout)
-        self.assertFails(self.ctl("user", "del", "emma"), "no such user: 'emma'")
+        self.assertFails(self.ctl("user", "del", "emma", "--yes"), "no such user: 'emma'")
+
+    def test_10b_user_del_says_what_goes(self):
+        """user del lists the user's devices, memberships and live sessions,
+        deletes nothing without --yes (no terminal), and with --yes deletes
+        the devices too."""
+        self.ctl("user", "add", "owen", input="owen-pass-1\n")
+        self.ctl("room", "add", "owens")
+        self.ctl("grant", "owens", "owen", "write")
+        self.ctl("grant", "lobby", "owen", "read")
+        for d in ("owen-van", "owen-car"):
+            self.assertOk(self.ctl("device", "add", d, "--owner", "owen", "--room", "owens"))
+        self.s.token("owen")
+        msg = ("user del owen also deletes its 2 devices (owen-car, owen-van), its memberships "
+               "of 2 rooms and its 1 live session: add --yes to delete")
+        before = self.snapshot()
+        self.assertUsage(self.ctl("user", "del", "owen"), msg)
+        # a batch has no terminal to ask on either
+        self.assertUsage(self.ctl("batch", input="user del owen\n"), "batch line 1: " + msg)
+        self.assertEqual(self.snapshot(), before)
+        self.assertOk(self.ctl("user", "del", "owen", "--yes"),
+                      "user owen deleted, with its 2 devices (owen-car, owen-van), its "
+                      "memberships of 2 rooms and its 1 live session\n")
+        devices = self.ctl("device", "list").stdout
+        self.assertNotIn("owen-", devices)
+        self.assertNotIn("owen", self.ctl("members", "owens").stdout)
+        # more than 8 devices: the first 8 by name, then how many more
+        self.ctl("user", "add", "fleetowner", input="fleet-pass-1\n")
+        for k in range(11):
+            self.ctl("device", "add", "fo%02d" % k, "--owner", "fleetowner")
+        self.assertUsage(self.ctl("user", "del", "fleetowner"),
+                         "its 11 devices (fo00, fo01, fo02, fo03, fo04, fo05, fo06, fo07 and 3 "
+                         "more): add --yes")
+        self.assertOk(self.ctl("batch", input="user del fleetowner --yes\n"),
+                      regex=r"^user fleetowner deleted, with its 11 devices ")
+        self.assertNotIn("fo0", self.ctl("device", "list").stdout)
 
     def test_11_passwd_ends_sessions(self):
         self.ctl("user", "add", "pat", input="pat-pass-1\n")
@@ -428,6 +561,65 @@ class Cli(CliCase):
                                           "tina-pass-2")
         self.assertEqual((code, out), (0, "password of tina changed; its sessions were ended\n"),
                          err)
+
+    def tty_run(self, args, steps):
+        """hubctl with a terminal as stdin: for each (prompt, answer, before)
+        wait for prompt on stderr, call before() when given, then type the
+        answer. Returns (exit code, stdout, stderr)."""
+        master, slave = os.openpty()
+        p = subprocess.Popen([HUBCTL] + args, env=self.s.env, stdin=slave,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.s.dir)
+        os.close(slave)
+        err = b""
+        try:
+            for prompt, answer, before in steps:
+                deadline = time.time() + 10
+                while prompt.encode() not in err:
+                    r, _, _ = select.select([p.stderr], [], [], max(0, deadline - time.time()))
+                    self.assertTrue(r, "no %r prompt; stderr %r" % (prompt, err))
+                    chunk = os.read(p.stderr.fileno(), 4096)
+                    self.assertTrue(chunk, "hubctl exited before %r: %r" % (prompt, err))
+                    err += chunk
+                if before:
+                    before()
+                os.write(master, answer.encode() + b"\n")
+            out, rest = p.communicate(timeout=30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            os.close(master)
+        return p.returncode, out.decode(), (err + rest).decode()
+
+    def test_13_user_del_asks_on_a_terminal(self):
+        self.ctl("user", "add", "tom", input="tom-pass-1\n")
+        self.assertOk(self.ctl("device", "add", "tom-van", "--owner", "tom", "--room", "lobby"))
+        question = ("Deleting user tom also deletes its 1 device (tom-van). Delete user tom? "
+                    "[y/N] ")
+        for answer in ("n", "", "no", "yess"):
+            code, out, err = self.tty_run(["user", "del", "tom"], [(question, answer, None)])
+            self.assertEqual((code, out, err), (1, "", question + "hubctl: user tom not deleted\n"),
+                             answer)
+            self.assertIn("tom-van", self.ctl("device", "list").stdout)
+        # a device added while the question waits: nothing is deleted (the
+        # operator agreed to lose tom-van only)
+        code, out, err = self.tty_run(["user", "del", "tom"], [(question, "y", lambda: self.ctl(
+            "device", "add", "tom-bike", "--owner", "tom"))])
+        self.assertEqual((code, out), (1, ""), err)
+        self.assertTrue(err.endswith("hubctl: the devices of tom changed meanwhile; nothing "
+                                     "deleted: run user del again\n"), err)
+        self.assertIn("tom-bike", self.ctl("device", "list").stdout)
+        self.assertIn("tom ", self.ctl("user", "list").stdout)
+        question = ("Deleting user tom also deletes its 2 devices (tom-bike, tom-van). "
+                    "Delete user tom? [y/N] ")
+        code, out, err = self.tty_run(["user", "del", "tom"], [(question, "YES", None)])
+        self.assertEqual((code, out, err), (0, "user tom deleted, with its 2 devices (tom-bike, "
+                                               "tom-van)\n", question))
+        self.assertNotIn("tom", self.ctl("device", "list").stdout)
+        # --yes on a terminal: no question
+        self.ctl("user", "add", "tim", input="tim-pass-1\n")
+        code, out, err = self.tty_run(["user", "del", "tim", "--yes"], [])
+        self.assertEqual((code, out, err), (0, "user tim deleted\n", ""))
 
     # ---- devices ------------------------------------------------------------
     def test_20_devices(self):
@@ -708,7 +900,7 @@ class Cli(CliCase):
         r = self.ctl("batch", "-", input="room add b-4\nroom frob\nroom add b-5\n")
         self.assertEqual((r.returncode, r.stdout), (2, "room b-4 added\n"))
         self.assertEqual(r.stderr,
-                         "hubctl: batch line 2: room: unknown subcommand 'frob' (hubctl --help)\n")
+                         "hubctl: batch line 2: room: unknown subcommand 'frob' (hubctl room --help)\n")
         cases = [
             ("user add b-x\n", 2, "batch line 1: user add in a batch needs --password"),
             ("user passwd b-user\n", 2, "batch line 1: user passwd in a batch needs --password"),
@@ -744,26 +936,101 @@ class Cli(CliCase):
         self.assertFails(self.run_ctl("room", "list", cwd="/",
                                       env=dict(env, HUB_CONFIG="/nonexistent/hub.conf")),
                          "/nonexistent/hub.conf: cannot read config file")
-        # conf/hub.conf in the working directory; data_dir relative to the file
+        # conf/hub.conf in the working directory; data_dir relative to the file.
+        # Its store does not exist: hubctl says where it looked and makes
+        # nothing, until asked to with --create-store
         work = os.path.join(self.s.dir, "cwd")
         os.makedirs(os.path.join(work, "conf"))
         for d in (work, os.path.join(work, "conf")):
             os.chmod(d, 0o755)
         with open(os.path.join(work, "conf", "hub.conf"), "w") as f:
             f.write("data_dir = data2\nrun_as = %s\n" % self.s.run_as)
-        self.assertOk(self.run_ctl("room", "add", "fromcwd", env=env, cwd=work),
+        store2 = os.path.join(work, "conf", "data2", "hub.db")
+        for args in (["room", "add", "fromcwd"], ["room", "list"], ["token", "alice"],
+                     ["backup", os.path.join(work, "b.db")]):
+            self.assertFails(self.run_ctl(*args, env=env, cwd=work),
+                             "hubctl: no store at %s (data_dir of %s, found without --config "
+                             "or HUB_CONFIG); point --config or HUB_CONFIG at the hub's "
+                             "hub.conf, or add --create-store to make a new empty store there"
+                             % (store2, os.path.join(work, "conf", "hub.conf")), args)
+        self.assertFalse(os.path.exists(os.path.dirname(store2)), "a data dir was made")
+        self.assertOk(self.run_ctl("room", "add", "fromcwd", "--create-store", env=env, cwd=work),
                       "room fromcwd added\n")
-        self.assertTrue(os.path.exists(os.path.join(work, "conf", "data2", "hub.db")))
+        self.assertTrue(os.path.exists(store2))
+        self.assertOk(self.run_ctl("room", "list", env=env, cwd=work), regex="^fromcwd ")
         self.assertNotIn("fromcwd", self.ctl("room", "list").stdout)
         # HUB_DATA_DIR (any HUB_<SETTING>) overrides the file
         other = os.path.join(self.s.dir, "data3")
-        self.assertOk(self.run_ctl("room", "add", "fromenv",
-                                   env=dict(self.s.env, HUB_DATA_DIR=other)),
+        henv = dict(self.s.env, HUB_DATA_DIR=other)
+        self.assertFails(self.run_ctl("room", "add", "fromenv", env=henv),
+                         "hubctl: no store at %s/hub.db (data_dir from HUB_DATA_DIR)" % other)
+        self.assertFalse(os.path.exists(other))
+        self.assertOk(self.run_ctl("--create-store", "room", "add", "fromenv", env=henv),
                       "room fromenv added\n")
         self.assertTrue(os.path.exists(os.path.join(other, "hub.db")))
         self.assertNotIn("fromenv", self.ctl("room", "list").stdout)
         self.assertFails(self.run_ctl("room", "list", env=dict(self.s.env, HUB_DATA_DIR="")),
                          "data_dir")
+        # no config file anywhere (a hubctl outside a source tree, no
+        # /etc/hub/hub.conf): the default data_dir, said as such
+        if not os.path.exists("/etc/hub/hub.conf"):
+            lone = os.path.join(self.s.dir, "lone")
+            os.makedirs(os.path.join(lone, "bin"))
+            shutil.copy(HUBCTL, os.path.join(lone, "bin", "hubctl"))
+            r = subprocess.run([os.path.join(lone, "bin", "hubctl"), "user", "list"], env=env,
+                               cwd=lone, capture_output=True, text=True, timeout=30)
+            self.assertFails(r, "hubctl: no store at %s/data/hub.db (the default data_dir: no "
+                                "config file found (no --config, no HUB_CONFIG, no "
+                                "conf/hub.conf here, no /etc/hub/hub.conf))" % lone)
+            self.assertFalse(os.path.exists(os.path.join(lone, "data")))
+            r = subprocess.run([os.path.join(lone, "bin", "hubctl"), "--help"], env=env,
+                               cwd=lone, capture_output=True, text=True, timeout=30)
+            self.assertIn("This hubctl's store: %s/data/hub.db (missing; the default data_dir"
+                          % lone, r.stdout)
+
+    @unittest.skipUnless(os.geteuid() == 0 and harness.run_as_account(),
+                         "needs root and the run_as account")
+    def test_92_links_in_the_data_dir(self):
+        """The service account may write data_dir: a link it leaves there
+        must not make hubctl, run as root, hand the file it points to over
+        to the account (it used to chown through links), nor restore or
+        back up through it."""
+        data = os.path.join(self.s.dir, "data-links")
+        env = dict(self.s.env, HUB_DATA_DIR=data)
+        self.assertOk(self.run_ctl("--create-store", "room", "add", "x", env=env))
+        victim = os.path.join(self.s.dir, "victim")
+        with open(victim, "w") as f:
+            f.write("root's file\n")
+        os.chmod(victim, 0o644)
+        key = os.path.join(data, "token.key")
+        if os.path.exists(key):
+            os.unlink(key)
+        os.symlink(victim, key)
+        self.assertOk(self.run_ctl("room", "list", env=env))
+        st = os.stat(victim)
+        self.assertEqual((st.st_uid, st.st_gid), (0, 0), "chown went through the link")
+        # a backup does not read the key through the link
+        b = os.path.join(self.s.dir, "links-backup.db")
+        r = self.run_ctl("backup", b, env=env)
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn("token.key", r.stderr)
+        self.assertFalse(os.path.exists(b))
+        # a restore replaces the link, never writes through it
+        good = os.path.join(self.s.dir, "good-backup.db")
+        self.s.token("alice")  # (the key exists once a token was made)
+        self.assertRegex(self.assertOk(self.run_ctl("backup", good)), "(?m)^token key: included$")
+        self.assertOk(self.run_ctl("restore", good, "--yes", env=env))
+        self.assertFalse(os.path.islink(key))
+        with open(victim) as f:
+            self.assertEqual(f.read(), "root's file\n")
+        self.assertEqual(os.stat(victim).st_uid, 0)
+        # the store itself as a link: refused, the target untouched
+        os.rename(os.path.join(data, "hub.db"), os.path.join(self.s.dir, "elsewhere.db"))
+        os.symlink(os.path.join(self.s.dir, "elsewhere.db"), os.path.join(data, "hub.db"))
+        r = self.run_ctl("restore", good, "--yes", env=env)
+        self.assertEqual(r.returncode, 1, r)
+        r = self.run_ctl("backup", b, env=env)
+        self.assertEqual(r.returncode, 1, r)
 
     def test_91_bad_config(self):
         bad = os.path.join(self.s.dir, "bad.conf")
@@ -870,7 +1137,8 @@ class Flow(CliCase):
         self.assertEqual(r.status, 401)
         self.s.login("erin", "erin-pass-2")
         # user del ends the other user's session
-        self.assertOk(self.ctl("user", "del", "fred"), "user fred deleted\n")
+        self.assertOk(self.ctl("user", "del", "fred", "--yes"),
+                      "user fred deleted, with its 1 live session\n")
         self.assert_401_within(cf, 1.0, "user del")
 
     def test_2_token_connects_and_revoke_kicks(self):

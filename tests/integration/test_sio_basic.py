@@ -113,7 +113,7 @@ class SioBasic(unittest.TestCase):
     def test_06_token_of_deleted_user_refused(self):
         self.st.add_user("erin", rooms={"lobby": "read"})
         tok = self.st.token("erin")
-        self.st.hubctl("user", "del", "erin")
+        self.st.hubctl("user", "del", "erin", "--yes")
         time.sleep(0.5)  # the follower shows the deletion
         c = self.client("erin", token=tok)
         self.assertEqual(c.wait("connect_error")["message"], "unauthorized")

@@ -276,6 +276,25 @@ static void test_other_wills_go_out(void **state)
 	assert_true(old->connected);
 }
 
+/* A persistent session outlives its connection in the same broker
+ * context: until the ended entry is reaped, messages queued for the
+ * session are judged like any offline session's (allowed by room level),
+ * not refused as "a gone connection" (which dropped them). */
+static void test_gone_persistent_session_still_queues(void **state)
+{
+	(void)state;
+	struct mosquitto *p = fb_client("phone-p", "alice", 5);
+	const char *tok =
+		fx_token(h, "mqtt", "alice", "SSSSSSSSSSSSSSSSSSSSSs", hc_now(), hc_now() + 900);
+	p->persistent = true;
+	assert_int_equal(fb_connect(p, tok), MOSQ_ERR_SUCCESS);
+	fb_disconnect(p, true);
+	assert_int_equal(fb_acl(p, "rooms/lobby/ev/x/bob", MOSQ_ACL_READ), MOSQ_ERR_SUCCESS);
+	assert_int_equal(fb_acl(p, "rooms/annex/ev/x/bob", MOSQ_ACL_READ), MOSQ_ERR_ACL_DENIED);
+	after_grace();
+	assert_int_equal(fb_acl(p, "rooms/lobby/ev/x/bob", MOSQ_ACL_READ), MOSQ_ERR_SUCCESS);
+}
+
 static void test_will_held_back_on_session_takeover(void **state)
 {
 	(void)state;
@@ -437,6 +456,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kicked_is_immediate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_will_ok, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_wills_go_out, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_gone_persistent_session_still_queues, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_will_held_back_on_session_takeover, setup, teardown),
 		cmocka_unit_test_setup_teardown(

@@ -12,10 +12,14 @@
 
 #include "hc_log.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define KEEP 64
 
@@ -183,6 +187,63 @@ static void test_user_names(void **state)
 	assert_int_equal(hc_log_user("alice\0x", 7, a)[0], '#');
 }
 
+/* Lines written to stderr into a fresh file while JOURNAL_STREAM is unset
+ * (stream NULL), names that file (stream "match"), or is stream; the
+ * file's text into out. */
+static void stderr_lines(const char *stream, char *out, size_t n)
+{
+	char path[] = "/tmp/hubtest-log-XXXXXX", env[64];
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	struct stat sb;
+	ssize_t got;
+
+	assert_true(fd >= 0 && saved >= 0);
+	assert_int_equal(fstat(fd, &sb), 0);
+	snprintf(env, sizeof(env), "%llu:%llu", (unsigned long long)sb.st_dev,
+		(unsigned long long)sb.st_ino);
+	if (stream)
+		setenv("JOURNAL_STREAM", strcmp(stream, "match") ? stream : env, 1);
+	else
+		unsetenv("JOURNAL_STREAM");
+	fflush(stderr);
+	assert_true(dup2(fd, STDERR_FILENO) >= 0);
+	hc_log_init("jt", HC_LOG_INFO, NULL);
+	hc_err("msg=one");
+	hc_warn("msg=two");
+	hc_info("msg=three n=%d", 3);
+	hc_debug("msg=hidden");
+	fflush(stderr);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	unsetenv("JOURNAL_STREAM");
+	hc_log_init("test", HC_LOG_INFO, sink);
+	got = pread(fd, out, n - 1, 0);
+	out[got > 0 ? got : 0] = '\0';
+	close(fd);
+	unlink(path);
+}
+
+static void test_journal_stream(void **state)
+{
+	static const char *const other[] = {NULL, "1:2", "garbage", "1:2:3"};
+	char text[2048];
+	(void)state;
+	/* stderr is the journal stream: priorities, no time (journald's) */
+	stderr_lines("match", text, sizeof(text));
+	assert_string_equal(text, "<3>level=error comp=jt msg=one\n"
+				  "<4>level=warn comp=jt msg=two\n"
+				  "<6>level=info comp=jt msg=three n=3\n");
+	assert_false(hc_log_to_journal()); /* back to the sink */
+	/* not the journal: the variable unset, naming another file (a child
+	 * whose stderr was redirected), or malformed */
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+		stderr_lines(other[i], text, sizeof(text));
+		assert_int_equal(strncmp(text, "ts=", 3), 0);
+		assert_non_null(strstr(text, " level=warn comp=jt msg=two\n"));
+		assert_null(strstr(text, "<4>"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -192,6 +253,7 @@ int main(void)
 		cmocka_unit_test(test_debug_unlimited),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_user_names),
+		cmocka_unit_test(test_journal_stream),
 	};
 	hc_log_init("test", HC_LOG_INFO, sink);
 	return cmocka_run_group_tests(tests, NULL, NULL);

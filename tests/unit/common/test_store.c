@@ -1092,6 +1092,34 @@ static void test_tx_nested(void **state)
 	assert_int_equal(sqlite3_get_autocommit(hc_store_db(f->st)), 1);
 }
 
+static int tx_fill(struct hc_store *st, void *ud)
+{
+	(void)ud;
+	return sqlite3_exec(hc_store_db(st),
+		       "INSERT INTO rooms(name, created_at) VALUES('big', 0);"
+		       "INSERT INTO messages(room, event, sender, ts, data) "
+		       "VALUES('big', 'e', 's', 0, zeroblob(1000000))",
+		       NULL, NULL, NULL) == SQLITE_OK
+		       ? HUB_OK
+		       : HUB_ERR_DB;
+}
+
+/* A full disk (here: the page limit) fails the transaction with SQLite's
+ * own reason, not the message of a ROLLBACK that had nothing to undo. */
+static void test_tx_full(void **state)
+{
+	struct fx *f = *state;
+	int64_t pages = sql_int(f->st, "PRAGMA page_count");
+	char pragma[64];
+	snprintf(pragma, sizeof(pragma), "PRAGMA max_page_count = %lld", (long long)pages + 2);
+	assert_int_equal(sqlite3_exec(hc_store_db(f->st), pragma, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(hc_store_tx(f->st, tx_fill, NULL), HUB_ERR_DB);
+	assert_non_null(strstr(hc_store_errmsg(f->st), "full"));
+	assert_int_equal(hc_store_room_exists(f->st, "big"), HUB_ERR_NOTFOUND);
+	/* the store is usable again */
+	assert_int_equal(hc_store_tx(f->st, tx_insert, NULL), HUB_OK);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1116,6 +1144,7 @@ int main(void)
 		T(test_concurrent_first_open),
 		T(test_tx),
 		T(test_tx_nested),
+		T(test_tx_full),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
