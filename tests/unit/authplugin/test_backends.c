@@ -45,7 +45,8 @@ static int setup(void **state)
 			    "broker_conns_per_service = 3\n"
 			    "call_timeout_ms = 200\n"
 			    "hook_sender_pending_max = 2\n"
-			    "hook_room_pending_max = 3\n");
+			    "hook_room_pending_max = 3\n"
+			    "retained_identity_max = 1\n");
 	fx_user(h, "alice");
 	fx_user(h, "bob");
 	fx_level(h, "lobby", "alice", HC_LEVEL_WRITE);
@@ -501,6 +502,15 @@ static void test_hook_retained(void **state)
 	assert_non_null(p);
 	assert_true(p->retain);
 	assert_string_equal(p->payload, "keep");
+	/* the retained index saw it: alice's one retained message
+	 * (retained_identity_max = 1) is taken, another is refused, held or
+	 * not; replacing the same topic is not another */
+	assert_int_equal(
+		fb_message_v5(a, "rooms/lobby/ev/other/alice", "x", 1, 1, true, NULL, NULL),
+		MOSQ_ERR_ACL_DENIED);
+	assert_int_equal(fb_message_v5(a, "rooms/open/ev/other/alice", "x", 1, 1, true, NULL, NULL),
+		MOSQ_ERR_ACL_DENIED);
+	assert_int_equal(fb_message_v5(a, EV, "again", 5, 1, true, NULL, NULL), MOSQ_ERR_SUCCESS);
 }
 
 /* -------------------------------------------------------------- outbox */
