@@ -1,0 +1,197 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Backends at the broker (docs/performance.md "Backends"), side by side in
+one run, rounds interleaved, one broker with hub_auth.so:
+
+  * calls: an MQTT 5 caller (bench/broker_bench calls: libmosquitto, a
+    Response Topic and Correlation Data per call, INFLIGHT outstanding)
+    calling a trivial method (`ping`, answers its data) of a backend
+    written with the Node SDK (bench/sdk_backend.mjs), with one and with
+    two backend processes sharing $share/{service}/svc/{service}/#:
+    calls/s and round trip p50/p99;
+  * hooked room fan-out vs unhooked: 1 publisher -> SUBS subscribers,
+    QoS 0, the same broker, one room hooked to a Node SDK backend that
+    accepts everything: deliveries/s and latency p50/p99 at 200 msg/s;
+  * fan-out while webhooks are enqueued: the unhooked room with no webhook
+    vs with a webhook wanting every room event (ev:*), so the plugin's
+    writer thread makes one outbox row per message (nobody sends them: the
+    outbox grows).
+
+Each also as the broker's own CPU time per call / per delivery.
+
+Usage: bench/backends_bench.py [--rounds N] [--subs N] [--messages N]
+       [--seconds S] [--inflight N]
+"""
+import argparse
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "integration"))
+import harness  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BENCH = os.path.join(harness.BUILD, "bench", "broker_bench")
+BACKEND = os.path.join(HERE, "sdk_backend.mjs")
+
+
+def cpu_s(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run(args, rate=None):
+    env = dict(os.environ)
+    if rate:
+        env["BENCH_RATE"] = str(rate)
+    r = subprocess.run([BENCH] + [str(a) for a in args], capture_output=True, text=True,
+                       timeout=600, env=env)
+    if r.returncode != 0:
+        raise RuntimeError("broker_bench %s failed: %s %s" % (args[:2], r.stdout, r.stderr))
+    return dict(kv.split("=", 1) for kv in r.stdout.split())
+
+
+def outbox(st):
+    con = sqlite3.connect("file:%s?mode=ro" % os.path.join(st.data, "hub.db"), uri=True,
+                          timeout=5)
+    try:
+        return con.execute("SELECT count(*) FROM webhook_outbox").fetchone()[0]
+    finally:
+        con.close()
+
+
+def servicekey(st, name):
+    out = st.hubctl("servicekey", "add", name).stdout
+    return [ln.split(": ", 1)[1] for ln in out.splitlines() if ln.startswith("key: ")][0]
+
+
+class Backend:
+    def __init__(self, st, service, key):
+        self.p = subprocess.Popen(["node", BACKEND, "mqtt://127.0.0.1:%d" % st.ports["mqtt"],
+                                   service, key], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True, cwd=harness.REPO)
+        if self.p.stdout.readline().strip() != "ready":
+            raise RuntimeError("backend did not start")
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait(10)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--subs", type=int, default=100)
+    ap.add_argument("--messages", type=int, default=5000)
+    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--inflight", type=int, default=32)
+    a = ap.parse_args()
+
+    with harness.Stack(extra_conf={"log_level": "warn",
+                                   "broker_conns_per_identity": max(1000, a.subs + 10)}) as st:
+        st.prepare_data()
+        st.add_user("bob", rooms={"plain": "read", "hooked": "read"})
+        st.add_user("alice", rooms={"plain": "write", "hooked": "write"})
+        keys = {"calls": servicekey(st, "calls"), "hook": servicekey(st, "hook")}
+        st.hubctl("room", "hook", "hooked", "hook")
+        st.start_broker(debug=False)
+        pid = st.broker_pid()
+        tok_b = st.token("bob", ttl=3600)
+        tok_a = st.token("alice", ttl=3600)
+        port = st.ports["mqtt"]
+        hook_backend = Backend(st, "hook", keys["hook"])
+        res = {k: [] for k in ("calls1", "calls2", "p50_1", "p99_1", "p50_2", "p99_2",
+                               "cpu_call1", "cpu_call2", "fan_plain", "fan_hooked",
+                               "cpu_plain", "cpu_hooked", "lat50_plain", "lat99_plain",
+                               "lat50_hooked", "lat99_hooked", "fan_nowh", "fan_wh",
+                               "cpu_nowh", "cpu_wh", "rows")}
+
+        def measured(args, rate=None):
+            c0 = cpu_s(pid)
+            out = run(args, rate)
+            return out, cpu_s(pid) - c0
+
+        def fan(room):
+            return measured(["fanout", "127.0.0.1", port, a.subs, a.messages,
+                             "rooms/%s/ev/tick/alice" % room, "bob", tok_b, "alice", tok_a])
+
+        for r in range(a.rounds):
+            # calls, one backend process, then two
+            b1 = Backend(st, "calls", keys["calls"])
+            out, c = measured(["calls", "127.0.0.1", port, a.seconds, a.inflight, "alice", tok_a,
+                               "calls", "ping"])
+            res["calls1"].append(float(out["calls_per_s"]))
+            res["p50_1"].append(int(out["p50_us"]))
+            res["p99_1"].append(int(out["p99_us"]))
+            res["cpu_call1"].append(c * 1e6 / int(out["answered"]))
+            b2 = Backend(st, "calls", keys["calls"])
+            out, c = measured(["calls", "127.0.0.1", port, a.seconds, a.inflight, "alice", tok_a,
+                               "calls", "ping"])
+            res["calls2"].append(float(out["calls_per_s"]))
+            res["p50_2"].append(int(out["p50_us"]))
+            res["p99_2"].append(int(out["p99_us"]))
+            res["cpu_call2"].append(c * 1e6 / int(out["answered"]))
+            b1.close()
+            b2.close()
+            # hooked room vs unhooked, same broker
+            for room in ("plain", "hooked"):
+                out, c = fan(room)
+                res["fan_" + room].append(float(out["deliveries_per_s"]))
+                res["cpu_" + room].append(c * 1e6 / (a.subs * a.messages))
+                out = run(["fanout", "127.0.0.1", port, a.subs, 1000,
+                           "rooms/%s/ev/tick/alice" % room, "bob", tok_b, "alice", tok_a],
+                          rate=200)
+                res["lat50_" + room].append(int(out["p50_us"]))
+                res["lat99_" + room].append(int(out["p99_us"]))
+            # webhooks: none, then one wanting every room event
+            out, c = fan("plain")
+            res["fan_nowh"].append(float(out["deliveries_per_s"]))
+            res["cpu_nowh"].append(c * 1e6 / (a.subs * a.messages))
+            hook_id = st.hubctl("webhook", "add", "http://127.0.0.1:9/bench", "--events",
+                                "ev:*").stdout.split()[1]
+            time.sleep(1.0)  # the writer looks at the webhooks every 250 ms
+            out, c = fan("plain")
+            res["fan_wh"].append(float(out["deliveries_per_s"]))
+            res["cpu_wh"].append(c * 1e6 / (a.subs * a.messages))
+            harness.wait_until(lambda: outbox(st) >= a.messages, 10)
+            res["rows"].append(outbox(st))
+            st.hubctl("webhook", "del", hook_id)  # its rows go with it
+            time.sleep(1.0)
+            print("round %d: calls/s 1 backend %.0f, 2 backends %.0f | deliveries/s plain %.0f "
+                  "hooked %.0f | with webhook rows %.0f vs %.0f" % (
+                      r + 1, res["calls1"][-1], res["calls2"][-1], res["fan_plain"][-1],
+                      res["fan_hooked"][-1], res["fan_wh"][-1], res["fan_nowh"][-1]),
+                  flush=True)
+        hook_backend.close()
+    m = {k: statistics.median(v) for k, v in res.items() if v}
+    print()
+    print("| measure (median of %d rounds, %d subscribers) | value | baseline | ratio |"
+          % (a.rounds, a.subs))
+    print("|---|---|---|---|")
+    print("| calls/s, 2 backend processes vs 1 (%d in flight) | %.0f | %.0f | %.2f |" % (
+        a.inflight, m["calls2"], m["calls1"], m["calls2"] / m["calls1"]))
+    print("| call round trip p50 (us), 1 / 2 processes | %d | %d | |" % (m["p50_1"], m["p50_2"]))
+    print("| call round trip p99 (us), 1 / 2 processes | %d | %d | |" % (m["p99_1"], m["p99_2"]))
+    print("| broker CPU per call (us), 1 / 2 processes | %.1f | %.1f | |" % (
+        m["cpu_call1"], m["cpu_call2"]))
+    print("| fan-out deliveries/s, hooked room vs unhooked | %.0f | %.0f | %.2f |" % (
+        m["fan_hooked"], m["fan_plain"], m["fan_hooked"] / m["fan_plain"]))
+    print("| delivery latency p50 (us) at 200 msg/s, hooked vs unhooked | %d | %d | %.2f |" % (
+        m["lat50_hooked"], m["lat50_plain"], m["lat50_hooked"] / max(1, m["lat50_plain"])))
+    print("| delivery latency p99 (us) at 200 msg/s, hooked vs unhooked | %d | %d | %.2f |" % (
+        m["lat99_hooked"], m["lat99_plain"], m["lat99_hooked"] / max(1, m["lat99_plain"])))
+    print("| broker CPU per delivery (us), hooked vs unhooked | %.2f | %.2f | %.2f |" % (
+        m["cpu_hooked"], m["cpu_plain"], m["cpu_hooked"] / m["cpu_plain"]))
+    print("| fan-out deliveries/s with a webhook on every event vs none | %.0f | %.0f | %.2f |"
+          % (m["fan_wh"], m["fan_nowh"], m["fan_wh"] / m["fan_nowh"]))
+    print("| broker CPU per delivery (us), webhook rows vs none | %.2f | %.2f | %.2f |" % (
+        m["cpu_wh"], m["cpu_nowh"], m["cpu_wh"] / m["cpu_nowh"]))
+    print("\noutbox rows made per round (messages: %d): %s" % (a.messages, res["rows"]))
+
+
+if __name__ == "__main__":
+    main()
