@@ -237,6 +237,8 @@ int hauth_stamp__message(struct hauth *h, struct mosquitto_evt_message *ed, cons
 /* A copy of src without user properties named hub-* and, if !keep_reply,
  * without Response Topic and Correlation Data, appended to *dst. 0 or -1. */
 int hauth_stamp__copy(const mosquitto_property *src, mosquitto_property **dst, bool keep_reply);
+/* Bytes a property list holds (its strings and nodes), roughly. */
+size_t hauth_stamp__bytes(const mosquitto_property *props);
 /* Whether a user property name is one only the hub may set. */
 bool hauth_stamp__reserved(const char *name);
 

@@ -404,8 +404,10 @@ int hauth_hooks__message(
 		rc = refuse(h, c, ed->topic, why);
 		goto out;
 	}
+	/* what the entry will hold: the copies, and the sender's properties
+	 * (user properties may fill a packet: counted, not assumed small) */
 	bytes = sizeof(*p) + strlen(ed->topic) + 1 + ed->payloadlen + (reply ? strlen(reply) : 0) +
-		corr_len + 64;
+		corr_len + hauth_stamp__bytes(ed->properties) + 64;
 	{
 		char room[HC_NAME_MAX + 1], sender[HC_NAME_MAX + 1];
 		memcpy(room, e.room, e.rlen);
@@ -567,6 +569,23 @@ static void deliver(struct hauth *h, struct pending *p, const cJSON *data)
 	cJSON_free(printed);
 }
 
+/* Drop a last character that a cut left incomplete (UTF-8). */
+static void utf8_cut(char *s)
+{
+	size_t n = strlen(s), i = n, need;
+	unsigned char c;
+	while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+		i--;
+	if (i == 0) {
+		s[0] = '\0';
+		return;
+	}
+	c = (unsigned char)s[i - 1];
+	need = c < 0xC0 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+	if (n - (i - 1) < need)
+		s[i - 1] = '\0';
+}
+
 void hauth_hooks__verdict(struct hauth *h, struct hauth_client *c, const char *topic,
 	const void *payload, uint32_t len)
 {
@@ -606,6 +625,8 @@ void hauth_hooks__verdict(struct hauth *h, struct hauth_client *c, const char *t
 		if (!cJSON_IsFalse(acc))
 			reason = "the service sent no valid verdict";
 		snprintf(r, sizeof(r), "%s", reason ? reason : "rejected");
+		if (reason && strlen(reason) > REASON_MAX)
+			utf8_cut(r);
 		k->rejected++;
 		tell_error(p->reply, p->corr, p->corr_len, "rejected", r);
 	}

@@ -128,6 +128,31 @@ int hauth_stamp__copy(const mosquitto_property *src, mosquitto_property **dst, b
 	return 0;
 }
 
+size_t hauth_stamp__bytes(const mosquitto_property *props)
+{
+	size_t n = 0;
+	for (const mosquitto_property *p = props; p; p = mosquitto_property_next(p)) {
+		int id = mosquitto_property_identifier(p);
+		char *a = NULL, *b = NULL;
+		void *bin = NULL;
+		uint16_t blen = 0;
+		n += 32; /* the list node */
+		if (id == MQTT_PROP_USER_PROPERTY &&
+			mosquitto_property_read_string_pair(p, id, &a, &b, false))
+			n += strlen(a) + strlen(b);
+		else if ((id == MQTT_PROP_RESPONSE_TOPIC || id == MQTT_PROP_CONTENT_TYPE) &&
+			 mosquitto_property_read_string(p, id, &a, false))
+			n += strlen(a);
+		else if (id == MQTT_PROP_CORRELATION_DATA &&
+			 mosquitto_property_read_binary(p, id, &bin, &blen, false))
+			n += blen;
+		free(a);
+		free(b);
+		free(bin);
+	}
+	return n;
+}
+
 static bool has_reserved(const mosquitto_property *props)
 {
 	for (const mosquitto_property *p = props; p; p = mosquitto_property_next(p)) {

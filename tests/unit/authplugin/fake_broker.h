@@ -47,7 +47,7 @@ struct mosquitto {
 
 struct fb_pub {
 	char topic[256];
-	char payload[512];
+	char payload[2048];
 	int len;
 	int qos;
 	bool retain;

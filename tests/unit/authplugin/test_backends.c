@@ -19,6 +19,7 @@
 #include "fake_broker.h"
 #include "hauth.h"
 #include "hauth_history.h"
+#include "hc_names.h"
 #include "hc_util.h"
 
 #include <mosquitto.h>
@@ -46,7 +47,8 @@ static int setup(void **state)
 			    "call_timeout_ms = 200\n"
 			    "hook_sender_pending_max = 2\n"
 			    "hook_room_pending_max = 3\n"
-			    "retained_identity_max = 1\n");
+			    "retained_identity_max = 1\n"
+			    "hook_pending_bytes = 1048576\n");
 	fx_user(h, "alice");
 	fx_user(h, "bob");
 	fx_level(h, "lobby", "alice", HC_LEVEL_WRITE);
@@ -458,6 +460,64 @@ static void test_hook_bounds(void **state)
 	assert_int_equal(msg(b, "rooms/lobby/ev/chat/bob", "6", NULL, NULL), MOSQ_ERR_SUCCESS);
 }
 
+/* What an entry holds is counted with the sender's user properties: a
+ * small event carrying a packet's worth of them is not "small". */
+static mosquitto_property *heavy(const char *rt, const char *corr)
+{
+	/* ten user properties of 60 KiB (a string is at most 65535 bytes) */
+	static char v[60 * 1024 + 1];
+	mosquitto_property *p = props(rt, corr, NULL);
+	memset(v, 'p', sizeof(v) - 1);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(
+			mosquitto_property_add_string_pair(&p, MQTT_PROP_USER_PROPERTY, "note", v),
+			0);
+	return p;
+}
+
+static void test_hook_bounds_count_properties(void **state)
+{
+	struct mosquitto *a = user("a1", "alice"), *b = user("b1", "bob");
+	(void)state;
+	service("s1", "shop", KEY);
+	fb_reset();
+	assert_int_equal(msg(a, EV, "1", heavy(REPLY, "c1"), NULL), MOSQ_ERR_SUCCESS);
+	/* hook_pending_bytes = 1 MiB: a second such event does not fit */
+	assert_int_equal(
+		msg(b, "rooms/lobby/ev/chat/bob", "2", heavy("users/bob/reply/x", "c2"), NULL),
+		MOSQ_ERR_ACL_DENIED);
+	assert_string_equal(
+		fb_pub_on("users/bob/reply/x", 0)->payload, "{\"ok\":false,\"error\":\"busy\"}");
+	/* small ones still do */
+	assert_int_equal(msg(b, "rooms/lobby/ev/chat/bob", "3", NULL, NULL), MOSQ_ERR_SUCCESS);
+}
+
+/* A rejection reason is passed on bounded, cut between characters. */
+static void test_hook_reason_bounded(void **state)
+{
+	struct mosquitto *a = user("a1", "alice"), *s = service("s1", "shop", KEY);
+	char v[2000], *m;
+	size_t o;
+	const struct fb_pub *p;
+	(void)state;
+	fb_reset();
+	assert_int_equal(msg(a, EV, "{}", props(REPLY, "c1", NULL), NULL), MOSQ_ERR_SUCCESS);
+	o = (size_t)snprintf(v, sizeof(v), "{\"accept\":false,\"reason\":\"x");
+	for (int i = 0; i < 300; i++) {
+		memcpy(v + o, "\xc3\xa9", 2); /* é, 2 bytes: 1 + 600 bytes in all */
+		o += 2;
+	}
+	snprintf(v + o, sizeof(v) - o, "\"}");
+	assert_int_equal(verdict(s, "shop", hook_id(HK, 0), v), MOSQ_ERR_SUCCESS);
+	p = fb_pub_on(REPLY, 0);
+	assert_non_null(p);
+	m = strstr(p->payload, "\"message\":\"x");
+	assert_non_null(m);
+	/* 1 + 255 whole characters (511 bytes), not 512 with half a one */
+	assert_int_equal(strlen(m) - strlen("\"message\":\"") - strlen("\"}"), 511);
+	assert_true(hc_utf8_valid(p->payload, (size_t)p->len));
+}
+
 static void test_hook_not_held(void **state)
 {
 	struct mosquitto *a = user("a1", "alice"), *s = service("s1", "shop", KEY);
@@ -581,6 +641,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hook_reject_and_forged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hook_timeout_and_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hook_bounds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hook_bounds_count_properties, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hook_reason_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hook_not_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hook_retained, setup, teardown),
 		cmocka_unit_test(test_outbox_fields),
