@@ -58,13 +58,10 @@ bool hauth_calls__reply_ok(const char *topic, const char *sender, size_t sender_
 
 bool hauth_calls__service_live(struct hauth *h, const char *service)
 {
+	/* a service's name is no user's or device's (one namespace): its live
+	 * connections are its processes */
 	struct hauth_principal *p = hauth_clients__principal(h, service);
-	if (!p || p->live <= 0)
-		return false;
-	for (struct hauth_client *c = p->clients; c; c = c->next)
-		if (!c->gone && c->kind == HAUTH_APP)
-			return true;
-	return false;
+	return p && p->live > 0;
 }
 
 int hauth_calls__answer(const char *reply, const void *corr, uint16_t corr_len, const char *json)

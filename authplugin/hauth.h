@@ -234,6 +234,10 @@ int hauth_stamp__add(struct hauth *h, mosquitto_property **props, const char *na
 /* MESSAGE: drop client-supplied user properties named hub-* (any case)
  * from ed->properties and add the stamp of name. 0, or -1 (memory). */
 int hauth_stamp__message(struct hauth *h, struct mosquitto_evt_message *ed, const char *name);
+/* MESSAGE of any other client publish: drop user properties named hub-*
+ * (nothing to do, and no cost, when the publish has no properties). 0, or
+ * -1 (memory). */
+int hauth_stamp__strip(struct mosquitto_evt_message *ed);
 /* A copy of src without user properties named hub-* and, if !keep_reply,
  * without Response Topic and Correlation Data, appended to *dst. 0 or -1. */
 int hauth_stamp__copy(const mosquitto_property *src, mosquitto_property **dst, bool keep_reply);

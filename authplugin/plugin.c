@@ -110,6 +110,8 @@ static int on_message(int event, void *event_data, void *userdata)
 	default:
 		break;
 	}
+	if (ed->properties && hauth_stamp__strip(ed))
+		return MOSQ_ERR_ACL_DENIED; /* out of memory: fail closed */
 	if (ed->retain && (rc = retained(h, c, ed)) != MOSQ_ERR_SUCCESS)
 		return rc;
 	if (ed->topic[0] == 'o') {

@@ -10,7 +10,9 @@
  *
  * Only the hub writes these: a client's own user properties whose name
  * starts with "hub-" (in any case) are dropped first, or a caller could
- * claim to be someone else.
+ * claim to be someone else; they are dropped from every other client
+ * publish too (hauth_stamp__strip), so no receiver ever sees a hub-*
+ * property the hub did not set.
  *
  * Replacing the property list of a MESSAGE event: Mosquitto 2.0.11 takes
  * the plugin's list and forgets the old one (the plugin frees it); from
@@ -169,6 +171,23 @@ static bool has_reserved(const mosquitto_property *props)
 			return true;
 	}
 	return false;
+}
+
+int hauth_stamp__strip(struct mosquitto_evt_message *ed)
+{
+	mosquitto_property *fresh = NULL;
+
+	if (!ed->properties || !has_reserved(ed->properties))
+		return 0;
+	if (hauth_stamp__copy(ed->properties, &fresh, true)) {
+		mosquitto_property_free_all(&fresh);
+		return -1;
+	}
+#if LIBMOSQUITTO_VERSION_NUMBER < 2000015
+	mosquitto_property_free_all(&ed->properties);
+#endif
+	ed->properties = fresh;
+	return 0;
 }
 
 int hauth_stamp__message(struct hauth *h, struct mosquitto_evt_message *ed, const char *name)

@@ -329,6 +329,13 @@ static void test_hook_accept(void **state)
 	assert_int_equal(fb_read(b, EV, out.payload, out.len), MOSQ_ERR_ACL_DENIED);
 	assert_int_equal(fb_read(s, EV, out.payload, out.len), MOSQ_ERR_ACL_DENIED);
 	assert_int_equal(fb_read(b, EV, "{\"text\":\"hi\"}", 13), MOSQ_ERR_SUCCESS);
+	/* a marker of an earlier broker run (another nonce) is inert too */
+	{
+		char other[64];
+		memcpy(other, out.payload, (size_t)out.len);
+		other[out.len - 1] ^= 0x55;
+		assert_int_equal(fb_read(b, EV, other, out.len), MOSQ_ERR_ACL_DENIED);
+	}
 	/* the hook request: original payload, verdict topic, the stamp */
 	p = fb_pub_on(HK, 0);
 	assert_non_null(p);
@@ -530,6 +537,17 @@ static void test_hook_not_held(void **state)
 	assert_int_equal(msg(a, "rooms/open/ev/chat/alice", "{}", NULL, &out), MOSQ_ERR_SUCCESS);
 	assert_false(out.inert);
 	assert_int_equal(fb_npubs, 0);
+	/* hub-* user properties are the hub's on every publish */
+	assert_int_equal(msg(a, "rooms/open/ev/chat/alice", "{}",
+				 props(NULL, NULL, "x", "1", "hub-user", "bob", "Hub-Kind",
+					 "service", "y", "2", NULL),
+				 &out),
+		MOSQ_ERR_SUCCESS);
+	assert_string_equal(out.props, "x=1;y=2;");
+	assert_int_equal(
+		msg(a, "users/alice/status", "{}", props(NULL, NULL, "z", "3", NULL), &out),
+		MOSQ_ERR_SUCCESS);
+	assert_string_equal(out.props, "z=3;");
 	/* a verdict reply topic must be the sender's */
 	assert_int_equal(
 		msg(a, EV, "{}", props("users/bob/reply/x", "c", NULL), NULL), MOSQ_ERR_ACL_DENIED);
