@@ -8,7 +8,10 @@ one run, rounds interleaved, one broker with hub_auth.so:
     calling a trivial method (`ping`, answers its data) of a backend
     written with the Node SDK (bench/sdk_backend.mjs), with one and with
     two backend processes sharing $share/{service}/svc/{service}/#:
-    calls/s and round trip p50/p99;
+    calls/s and round trip p50/p99; and with backends that answer one
+    call at a time after 2 ms (`wait`, SDK concurrency 1: a backend
+    waiting on one database connection), where a second process should
+    double what one does;
   * the same calls on the same broker configuration without the plugin
     (allow_anonymous, no ACL, no stamp): what the hub adds per call;
   * hooked room fan-out vs unhooked: 1 publisher -> SUBS subscribers,
@@ -44,8 +47,11 @@ BENCH = os.path.join(harness.BUILD, "bench", "broker_bench")
 BACKEND = os.path.join(HERE, "sdk_backend.mjs")
 
 
-def cpu_s(pid):
-    with open("/proc/%d/stat" % pid) as f:
+def cpu_s(pid, main_thread=False):
+    """CPU seconds of pid (all its threads), or of its main thread only
+    (the broker's loop, without the plugin's writer threads)."""
+    path = "/proc/%d/task/%d/stat" % (pid, pid) if main_thread else "/proc/%d/stat" % pid
+    with open(path) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -110,9 +116,10 @@ def plain_broker(st):
 
 
 class Backend:
-    def __init__(self, st, service, key, port=None):
+    def __init__(self, st, service, key, port=None, concurrency=None):
         self.p = subprocess.Popen(["node", BACKEND, "mqtt://127.0.0.1:%d" % (
-                                   port or st.ports["mqtt"]), service, key],
+                                   port or st.ports["mqtt"]), service, key] + (
+                                   [str(concurrency), "2"] if concurrency else []),
                                   stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, text=True, cwd=harness.REPO)
         if self.p.stdout.readline().strip() != "ready":
@@ -164,11 +171,14 @@ def main():
                                "fan_hookedc", "cpu_plain", "cpu_hooked", "cpu_hookedc",
                                "node_hook", "lat50_plain", "lat99_plain", "lat50_hooked",
                                "lat99_hooked", "lat50_hookedc", "lat99_hookedc", "fan_nowh",
-                               "fan_wh", "cpu_nowh", "cpu_wh", "rows")}
+                               "fan_wh", "cpu_nowh", "cpu_wh", "rows", "serial1", "serial2", "loop_nowh", "loop_wh")}
+
+        loop_cpu = []
 
         def measured(args, rate=None):
-            c0 = cpu_s(pid)
+            c0, l0 = cpu_s(pid), cpu_s(pid, True)
             out = run(args, rate)
+            loop_cpu.append(cpu_s(pid, True) - l0)
             return out, cpu_s(pid) - c0
 
         def fan(room):
@@ -205,6 +215,18 @@ def main():
             res["cpu_call2"].append(c * 1e6 / int(out["answered"]))
             b1.close()
             b2.close()
+            # a backend that answers one call at a time after 2 ms (one
+            # database connection): what a second process adds
+            b1 = Backend(st, "calls", keys["calls"], concurrency=1)
+            out = run(["calls", "127.0.0.1", port, a.seconds, a.inflight, "alice", tok_a, "calls",
+                       "wait"])
+            res["serial1"].append(float(out["calls_per_s"]))
+            b2 = Backend(st, "calls", keys["calls"], concurrency=1)
+            out = run(["calls", "127.0.0.1", port, a.seconds, a.inflight, "alice", tok_a, "calls",
+                       "wait"])
+            res["serial2"].append(float(out["calls_per_s"]))
+            b1.close()
+            b2.close()
             # hooked rooms vs unhooked, same broker
             for room in rooms:
                 n0 = cpu_s(hook_backend.p.pid)
@@ -222,12 +244,14 @@ def main():
             out, c = fan("plain")
             res["fan_nowh"].append(float(out["deliveries_per_s"]))
             res["cpu_nowh"].append(c * 1e6 / (a.subs * a.messages))
+            res["loop_nowh"].append(loop_cpu[-1] * 1e6 / (a.subs * a.messages))
             hook_id = st.hubctl("webhook", "add", "http://127.0.0.1:9/bench", "--events",
                                 "ev:*").stdout.split()[1]
             time.sleep(1.0)  # the writer looks at the webhooks every 250 ms
             out, c = fan("plain")
             res["fan_wh"].append(float(out["deliveries_per_s"]))
             res["cpu_wh"].append(c * 1e6 / (a.subs * a.messages))
+            res["loop_wh"].append(loop_cpu[-1] * 1e6 / (a.subs * a.messages))
             harness.wait_until(lambda: outbox(st) >= a.messages, 10)
             res["rows"].append(outbox(st))
             st.hubctl("webhook", "del", hook_id)  # its rows go with it
@@ -256,6 +280,8 @@ def main():
     print("| Node SDK backend CPU per call (us) | %.1f | | |" % m["node_call1"])
     print("| calls/s, 2 backend processes vs 1 (%d in flight) | %.0f | %.0f | %.2f |" % (
         a.inflight, m["calls2"], m["calls1"], m["calls2"] / m["calls1"]))
+    print("| calls/s, 2 processes vs 1, each answering one call at a time after 2 ms | %.0f | "
+          "%.0f | %.2f |" % (m["serial2"], m["serial1"], m["serial2"] / m["serial1"]))
     print("| call round trip p50 (us), 1 / 2 processes | %d | %d | |" % (m["p50_1"], m["p50_2"]))
     print("| call round trip p99 (us), 1 / 2 processes | %d | %d | |" % (m["p99_1"], m["p99_2"]))
     print("| broker CPU per call (us), 1 / 2 processes | %.1f | %.1f | |" % (
@@ -276,6 +302,10 @@ def main():
           % (m["fan_wh"], m["fan_nowh"], m["fan_wh"] / m["fan_nowh"]))
     print("| broker CPU per delivery (us), webhook rows vs none | %.2f | %.2f | %.2f |" % (
         m["cpu_wh"], m["cpu_nowh"], m["cpu_wh"] / m["cpu_nowh"]))
+    print("| broker loop (main thread) CPU per delivery (us), webhook rows vs none | %.2f | "
+          "%.2f | %.2f |" % (m["loop_wh"], m["loop_nowh"], m["loop_wh"] / m["loop_nowh"]))
+    print("| writer thread CPU per webhook row (us) | %.1f | | |" % (
+        (m["cpu_wh"] - m["loop_wh"] - (m["cpu_nowh"] - m["loop_nowh"])) * a.subs))
     print("\noutbox rows made per round (messages: %d): %s" % (a.messages, res["rows"]))
 
 
