@@ -323,7 +323,7 @@ int hc_acl_dir_load(struct hc_store *st, struct hc_acl_dir **out, char *err, siz
 		"SELECT name, created_at FROM rooms",
 		"SELECT room, principal, level FROM memberships",
 		"SELECT sid, principal, expires_at, revoked_at, reason FROM sessions",
-		"SELECT name, key_hash FROM service_keys",
+		"SELECT name, key_hash, created_at FROM service_keys",
 		"SELECT name, hook FROM rooms WHERE hook != ''",
 	};
 	struct hc_acl_dir *d = NULL;
@@ -378,6 +378,7 @@ int hc_acl_dir_load(struct hc_store *st, struct hc_acl_dir **out, char *err, siz
 				p.kind = HC_KIND_SERVICE;
 				snprintf(p.role, sizeof(p.role), "user");
 				col(s, 1, hash, sizeof(hash));
+				p.created_at = sqlite3_column_int64(s, 2);
 				/* a legacy key named like a user or device stays out */
 				if (!hc_dir_principal(d, p.name, strlen(p.name)))
 					rc = hc_dir_put_principal(d, &p, hash);

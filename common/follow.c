@@ -101,7 +101,7 @@ static int read_entity(sqlite3 *db, const char *entity, const char *key, struct 
 	} else if (!strcmp(entity, "room")) {
 		sql = "SELECT name, created_at, hook FROM rooms WHERE name = ?";
 	} else if (!strcmp(entity, "service")) {
-		sql = "SELECT name, key_hash FROM service_keys WHERE name = ?";
+		sql = "SELECT name, key_hash, created_at FROM service_keys WHERE name = ?";
 	} else if (!strcmp(entity, "membership")) {
 		const char *slash = strchr(key, '/');
 		size_t rl = slash ? (size_t)(slash - key) : 0;
@@ -162,6 +162,7 @@ static int read_entity(sqlite3 *db, const char *entity, const char *key, struct 
 			c->p.kind = HC_KIND_SERVICE;
 			snprintf(c->p.role, sizeof(c->p.role), "user");
 			col(s, 1, c->secret_hash, sizeof(c->secret_hash));
+			c->p.created_at = sqlite3_column_int64(s, 2);
 		} else {
 			c->type = HC_CHG_PRINCIPAL_DEL;
 			c->p.kind = HC_KIND_SERVICE;
