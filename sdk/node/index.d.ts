@@ -61,9 +61,14 @@ export interface SessionRequest {
 
 export interface Session {
   sid: string;
+  /** the MQTT token (its expiry never passes the session's) */
   token: string;
+  /** the hub_sid cookie value for the app to set */
   cookie: string;
   expires_at: number;
+  user: { username: string; display_name: string; role: string };
+  /** true when this request created the user */
+  created: boolean;
 }
 
 export interface CallAnswer {
