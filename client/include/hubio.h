@@ -391,7 +391,9 @@ HUBIO_API int hubio_call(struct hubio *h, const char *service, const char *metho
  * the loop functions, hubio_disconnect and hubio_destroy work as for a
  * user; so do hubio_emit / hubio_emit_to_user (the service speaks as
  * itself: rooms/{room}/ev/{event}/{service}), hubio_call and hubio_join.
- * A service sets no last will and is in no room's presence. */
+ * A service sets no last will and is in no room's presence. Its
+ * "connect" event comes once the hub confirmed the calls subscription:
+ * from then on calls reach it. */
 struct hubio_service_options {
 	const char *host;      /* broker host; NULL: "127.0.0.1" */
 	int port;	       /* broker MQTT/TCP port; 0: 1883 */

@@ -257,7 +257,6 @@ static void on_connect(
 {
 	struct hubio *h = obj;
 	char filter[HUBIO__TOPIC_MAX];
-	cJSON *j;
 	(void)mosq;
 	(void)flags;
 	(void)props;
@@ -286,7 +285,16 @@ static void on_connect(
 	hubio__calls_connected(h);
 	hubio__serve_connected(h);
 	hubio__rooms_resubscribe(h);
-	j = cJSON_CreateObject();
+	/* a service is "connected" once the hub confirmed its calls
+	 * subscription (hubio__serve_suback): from then on calls reach it */
+	if (h->service && h->calls_mid)
+		return;
+	hubio__connected_event(h);
+}
+
+void hubio__connected_event(struct hubio *h)
+{
+	cJSON *j = cJSON_CreateObject();
 	if (j)
 		cJSON_AddBoolToObject(j, "reconnect", h->ever_up);
 	h->ever_up = true;

@@ -360,6 +360,8 @@ struct hubio__init {
 	int inflight_max;
 };
 int hubio__create(const struct hubio__init *in, struct hubio **out);
+/* The "connect" event ({"reconnect":bool}). */
+void hubio__connected_event(struct hubio *h);
 /* Send DISCONNECT if there is a socket (see client.c). */
 void hubio__close_connection(struct hubio *h);
 int64_t hubio__mono_ms(void);

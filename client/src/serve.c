@@ -472,6 +472,7 @@ void hubio__serve_suback(struct hubio *h, int mid, int n, const int *granted)
 	if (n < 1 || granted[0] >= 0x80)
 		hubio__error(h, HUBIO_EFORBIDDEN, NULL,
 			"the hub refused the calls subscription (is this a service key?)");
+	hubio__connected_event(h);
 }
 
 void hubio__serve_unsuback(struct hubio *h, int mid)
