@@ -147,7 +147,9 @@ HUBIO_API void hubio_destroy(struct hubio *h);
  * The last will is set automatically: users/{username}/status
  * {"online":false}, retained, QoS 1 (the hub only lets it out when no other
  * connection of the user lives).
- * Events: "connect" on each CONNACK success, "disconnect" when an
+ * Events: "connect" on each successful connection, once the hub
+ * confirmed the inbox subscription (so what is sent to this user from then
+ * on reaches it; a service: its calls subscription), "disconnect" when an
  * established connection ends.
  * Returns HUBIO_OK, HUBIO_ESTATE (already connecting or connected),
  * HUBIO_ENOMEM. */

@@ -285,9 +285,11 @@ static void on_connect(
 	hubio__calls_connected(h);
 	hubio__serve_connected(h);
 	hubio__rooms_resubscribe(h);
-	/* a service is "connected" once the hub confirmed its calls
-	 * subscription (hubio__serve_suback): from then on calls reach it */
-	if (h->service && h->calls_mid)
+	/* "connect" comes once the hub confirmed the inbox subscription (a
+	 * service's: the calls subscription, hubio__serve_suback): from then
+	 * on what is sent to us reaches us. On CONNACK the SUBSCRIBE is not
+	 * even written yet (libmosquitto writes after the callback). */
+	if (h->service ? h->calls_mid : h->inbox_mid)
 		return;
 	hubio__connected_event(h);
 }
@@ -345,10 +347,12 @@ static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int n, cons
 	struct hubio *h = obj;
 	(void)mosq;
 	(void)props;
-	if (mid == h->inbox_mid) {
+	if (h->inbox_mid && mid == h->inbox_mid) {
+		h->inbox_mid = 0;
 		if (n < 1 || granted[0] >= 0x80)
 			hubio__error(h, HUBIO_EFORBIDDEN, NULL,
 				"the hub refused the inbox subscription");
+		hubio__connected_event(h);
 		return;
 	}
 	if (mid == h->reply_mid) {

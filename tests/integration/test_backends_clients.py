@@ -19,6 +19,7 @@ when it is away), the example programs.
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -148,6 +149,59 @@ class CService(Proc):
 
     def hook(self, room, behaviour="accept", delay=None):
         assert self.cmd("hook", room=room, behaviour=behaviour, delay=delay or 1000) == 0
+
+
+class SlowProxy:
+    """A TCP proxy to the broker that holds what a client sends after its
+    first packet (CONNECT) for `delay` seconds: the client's SUBSCRIBEs
+    reach the broker late, as on a slow link or a busy broker."""
+
+    def __init__(self, port, delay):
+        self.port, self.delay = port, delay
+        self.srv = socket.socket()
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(8)
+        self.listen_port = self.srv.getsockname()[1]
+        self.socks = [self.srv]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            u = socket.create_connection(("127.0.0.1", self.port))
+            self.socks += [c, u]
+            threading.Thread(target=self._pump, args=(c, u, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(u, c, False), daemon=True).start()
+
+    def _pump(self, a, b, upstream):
+        n = 0
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    break
+                n += 1
+                if upstream and n == 2:
+                    time.sleep(self.delay)
+                b.sendall(data)
+        except OSError:
+            pass
+        for x in (a, b):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        for x in self.socks:
+            try:
+                x.close()
+            except OSError:
+                pass
 
 
 class BackendClients(BrokerTestCase):
@@ -458,6 +512,33 @@ class BackendClients(BrokerTestCase):
         self.assertEqual(a["code"], OK)
         self.assertEqual((a["answer"]["ctx"]["user"], a["answer"]["ctx"]["kind"]),
                          ("shop", "service"))
+
+    @timeout(60)
+    def test_12_connect_means_reachable(self):
+        """"connect" comes once what is sent to the client reaches it: the
+        inbox subscription (users) or the calls subscription (services) is
+        confirmed, not at CONNACK, before the SUBSCRIBE is even written."""
+        proxy = self.own(SlowProxy(self.port, 0.8))
+        via = ["--port", str(proxy.listen_port)]
+        bob = self.v5("bob")
+        alice = self.own(CClient(self.stack, "alice", token=self.stack.token("alice"),
+                                 extra=via))
+        t0 = time.time()
+        self.assertIsNotNone(alice.connect(5))
+        self.assertGreaterEqual(time.time() - t0, 0.7, "connect before the inbox SUBACK")
+        bob.pub("users/alice/inbox/dm/bob", b'{"n":1}', qos=1)
+        e = alice.event("dm", 3)
+        self.assertIsNotNone(e, "an inbox message sent right after connect was lost")
+        shop = self.own(CService(self.stack, "shop", self.keys["shop"], extra=via))
+        shop.handle("echo")
+        t0 = time.time()
+        self.assertIsNotNone(shop.up())
+        self.assertGreaterEqual(time.time() - t0, 0.7, "connect before the calls SUBACK")
+        caller = self.v5("bob")
+        caller.sub("users/bob/reply/#")
+        caller.publish5("svc/shop/echo/bob", {"n": 2}, response_topic="users/bob/reply/r1",
+                        correlation="r1")
+        self.assertEqual(caller.answer("r1")["echo"], {"n": 2})
 
     # ---------------------------------------------- hooks through the C service
     @timeout(90)
