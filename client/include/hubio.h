@@ -359,7 +359,10 @@ HUBIO_API void hubio_reply_free(struct hubio_reply *reply);
  *           HUBIO_EUNAVAILABLE: no process of the service is connected;
  *           HUBIO_ETIMEOUT: no answer within timeout_ms;
  *           HUBIO_EFORBIDDEN: the hub refused the call (no such service);
- *           HUBIO_ECANCELED: hubio_disconnect / hubio_destroy / hubio_stop.
+ *           HUBIO_ECANCELED: hubio_disconnect / hubio_destroy / hubio_stop;
+ *           an answer {"ok":false,"error":"unavailable"|"timeout"|"busy"}
+ *           (the hub's, or a service's own) gives HUBIO_EUNAVAILABLE /
+ *           HUBIO_ETIMEOUT / HUBIO_EBUSY.
  *   answer, len: the answer (borrowed for the call). Never NULL: for the
  *     outcomes without an answer it is the object hubio.js and the
  *     Socket.IO gateway give, {"ok":false,"error":"unavailable"} (also
