@@ -12,7 +12,7 @@ hub stamped it, unavailable, timeout, refused, bad arguments, nothing left
 behind after a timeout or close(), answers that never reach another user)
 and emits into hooked rooms (the ack gets the verdict: accepted, accepted
 with changed data, rejected, unavailable; a hooked room learnt from the
-first verdict).
+first verdict), and the dashboard showing a refused message's reason.
 """
 import json
 import os
@@ -290,6 +290,27 @@ class HubioCalls(WebTestCase):
         self.attempt(a, "T.hubs.a6.emit('learn', 'chat message', 5)")
         got = self.wait_seen(b, "chat message")
         self.assertEqual([g["data"] for g in got], [5])
+
+    @timeout(90)
+    def test_07_dashboard_shows_the_reason(self):
+        chat = self.c_service("chat")
+        chat.hook("hooked", "reject")
+        d = "d7"
+        self._opened.append(d)
+        self.browser.page(d, ctx=d)
+        self.browser.goto(d, self.base + "/test/hubio.html")
+        self.browser.wait(d, "() => window.T")
+        self.assertEqual(self.browser.eval(d, "(a) => T.login(a.u, a.p)",
+                                           {"u": "alice", "p": PW}), 200)
+        self.browser.goto(d, self.base + "/")
+        self.browser.wait(d, "() => window.hubDashboard && "
+                             "document.getElementById('conn').dataset.state === 'connected'")
+        self.js(d, "hubDashboard.hub.hooked('hooked'); hubDashboard.chat.select('hooked'); "
+                   "await hubDashboard.chat.send('spam'); return true")
+        text = self.browser.wait(d, "() => { const s = document.querySelector("
+                                    "'#messages li.failed .state'); return s && s.textContent }")
+        self.assertEqual(text, "not sent: no")
+        self.js(d, "await hubDashboard.hub.close(); return true")
 
 
 if __name__ == "__main__":
