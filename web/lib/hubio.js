@@ -659,13 +659,19 @@ class Hub {
 	 * rooms/{room}/ev/{event}/{me}). The returned promise resolves when the
 	 * hub accepted it (PUBACK) and rejects with Error('forbidden') when the
 	 * user may not write there; with an ack callback, ack(err) is called
-	 * instead (err null on success). Other members get it as
+	 * too (err null on success). Other members get it as
 	 * on(event, (data, meta) => ...); the emitting connection does not.
+	 * In a room hooked to a backend (known: options.hooked, hooked(), or
+	 * learnt from a first verdict) it settles with the backend's verdict
+	 * instead: resolves {ok: true, data} (data: what members got), rejects
+	 * Error('rejected' | 'unavailable' | 'timeout' | 'busy') with .detail
+	 * (the reason) and .verdict; ack(err, verdict) gets both.
 	 * @param {string} room
 	 * @param {string} event
 	 * @param {any} [data]
-	 * @param {(err: Error|null) => void} [ack]
-	 * @returns {Promise<void>}
+	 * @param {(err: Error|null, verdict?: {ok: boolean, data?: any, error?: string,
+	 *   message?: string}) => void} [ack]
+	 * @returns {Promise<void|{ok: true, data: any}>}
 	 */
 	emit(room, event, data, ack) {
 		return this._emit(room, event, data, ack, null);
@@ -1277,6 +1283,10 @@ class Hub {
  *   {reconnect, recovered}
  * @param {number} [opts.sessionExpiry]  seconds the broker keeps it after a
  *   drop, default 120
+ * @param {string[]} [opts.hooked]  rooms hooked to a backend: emits into
+ *   them settle with its verdict (see Hub#hooked)
+ * @param {number} [opts.callsMax]  calls and verdicts waiting at once,
+ *   default 1024 (beyond: a call resolves {ok: false, error: 'busy'})
  * @returns {Hub}
  */
 export function connect(url, opts = {}) {
