@@ -219,7 +219,10 @@ class HubioCalls(WebTestCase):
         chat.hook("hooked", "accept")
         a = self.open("a5", "alice", hooked=["hooked"])
         b = self.open("b5", "bob")
-        self.assertEqual(self.attempt(b, "T.hubs.b5.join('hooked')"), {"ok": "hooked"})
+        a2 = self.open("a5b", "alice")  # alice's second tab
+        for page in (a, b, a2):
+            self.assertEqual(self.attempt(page, "T.hubs[arg].join('hooked')", page),
+                             {"ok": "hooked"})
         # accepted: the promise resolves with the verdict, the ack gets it too
         self.js(a, "T.acks = []; return true")
         r = self.attempt(a, "T.hubs.a5.emit('hooked', 'chat message', {text: 'hi'}, "
@@ -255,6 +258,13 @@ class HubioCalls(WebTestCase):
         self.assertEqual((r["code"], r["verdict"]), ("unavailable",
                                                      {"ok": False, "error": "unavailable"}))
         self.assertEqual(len(self.seen(b, "chat message")), 2)
+        # the emitting connection never gets its own events back (the hub
+        # publishes an accepted one anew, which no-local does not stop);
+        # alice's other tab gets them like any member
+        self.assertEqual([g["data"] for g in self.wait_seen(a2, "chat message", n=2)],
+                         [{"text": "hi"}, {"text": "SHOUT"}])
+        self.assertEqual(self.seen(a, "chat message"), [])
+        self.assertEqual(self.js(a, "return T.hubs.a5._echoes.size"), 0)
         # unhooked rooms are as before: resolved on the PUBACK
         self.assertEqual(self.attempt(a, "T.hubs.a5.emit('lobby', 'chat message', 1)"),
                          {"ok": None})

@@ -157,6 +157,7 @@ class Hub {
 		this._afterConnect = [];         // calls made while disconnected
 		this._hooked = new Set(opts.hooked || []); // rooms known to be hooked
 		this._learning = new Set();      // rooms with an emit that may teach it
+		this._echoes = new Map();        // topic -> verdict entries expecting their echo
 		this._typingLast = new Map();    // room -> ms of the last typing emit
 		this._typingMs = opts.typingInterval ?? DEFAULT_TYPING_MS;
 		this._attempt = 0;
@@ -464,6 +465,7 @@ class Hub {
 		}
 		this._calls.clear();
 		this._learning.clear();
+		this._echoes.clear();
 		for (const [, r] of this._rooms)
 			for (const w of r.waiters.splice(0))
 				w.reject(hubError('closed'));
@@ -724,10 +726,11 @@ class Hub {
 			return this._publish(topic, data, props, timeoutMs);
 		}
 		return quiet(new Promise((resolve, reject) => {
-			const entry = { kind: 'verdict', room };
+			const entry = { kind: 'verdict', room, topic };
 			const finish = (v) => {
 				clearTimeout(entry.timer);
 				this._calls.delete(corr);
+				this._echoDone(entry);
 				if (v && v.ok === true) {
 					resolve(v);
 				} else {
@@ -741,6 +744,11 @@ class Hub {
 			entry.timer = setTimeout(() => finish({ ok: false, error: 'timeout' }),
 				timeoutMs ?? DEFAULT_VERDICT_MS);
 			this._calls.set(corr, entry);
+			// the hub publishes an accepted event anew, just before the
+			// verdict: no-local does not keep it from this connection
+			const list = this._echoes.get(topic) || [];
+			list.push(entry);
+			this._echoes.set(topic, list);
 			this._publish(topic, data, props, null).catch((e) => {
 				if (!this._calls.has(corr))
 					return;
@@ -755,6 +763,28 @@ class Hub {
 					REFUSED_VERDICT_MS);
 			});
 		}));
+	}
+
+	/* An emit waiting for its verdict stops expecting its echo. */
+	_echoDone(entry) {
+		const list = this._echoes.get(entry.topic);
+		const i = list ? list.indexOf(entry) : -1;
+		if (i < 0)
+			return;
+		list.splice(i, 1);
+		if (!list.length)
+			this._echoes.delete(entry.topic);
+	}
+
+	/* Our own event published again by the hub after its hook accepted it
+	 * (it comes before the verdict): dropped, as no-local drops the echoes
+	 * of unhooked rooms. One per emit waiting on that topic. */
+	_ownEcho(topic) {
+		const list = this._echoes.get(topic);
+		if (!list)
+			return false;
+		this._echoDone(list[0]);
+		return true;
 	}
 
 	_settle(p, ack) {
@@ -1181,6 +1211,8 @@ class Hub {
 					return; // nobody may pose as a hub notice
 				if (this.protocolVersion !== 5 && lv[4] === this.username)
 					return; // 3.1.1 has no no-local: drop our own echoes
+				if (lv[4] === this.username && this._ownEcho(topic))
+					return; // an accepted event of ours in a hooked room
 				const meta = { room, from: lv[4], ts: Date.now(), inbox: false, event };
 				const reply = this._replier(packet);
 				if (reply)
