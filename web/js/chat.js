@@ -315,9 +315,13 @@ export class Chat {
 			m.state = 'sent';
 		} catch (e) {
 			m.state = 'failed';
+			// in a room hooked to a backend the verdict tells (e.detail:
+			// the backend's reason)
 			m.error = e.message === 'forbidden' ? 'not sent: you may not write here'
 				: e.message === 'timeout' ? 'not confirmed by the hub (will retry when connected)'
-					: `not sent: ${e.message}`;
+					: e.message === 'rejected' ? `not sent: ${e.detail || 'refused by the room'}`
+						: e.message === 'unavailable' ? 'not sent: the room\'s checker is away'
+							: `not sent: ${e.message}`;
 		}
 		this.updateItem(m);
 	}
