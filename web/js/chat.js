@@ -15,13 +15,16 @@ export class Chat {
 	/**
 	 * @param {object} hub   a hubio connection
 	 * @param {string} me    the user's name
-	 * @param {{room: string, level: string}[]} rooms  from GET api/session
+	 * @param {{room: string, level: string, hooked?: boolean}[]} rooms  from GET api/session
 	 */
 	constructor(hub, me, rooms) {
 		this.hub = hub;
 		this.me = me;
 		this.rooms = new Map();
-		for (const r of rooms)
+		for (const r of rooms) {
+			// a backend checks this room's events: sends wait for its verdict
+			if (r.hooked && typeof hub.hooked === 'function')
+				hub.hooked(r.room);
 			this.rooms.set(r.room, {
 				name: r.room,
 				level: r.level,
@@ -36,6 +39,7 @@ export class Chat {
 				presence: [],
 				denied: false,
 			});
+		}
 		this.current = null;
 		this.localSeq = 0;
 		this.typingTimer = null;
