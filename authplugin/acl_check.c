@@ -66,6 +66,16 @@ static int will_retained(struct hauth *h, struct hauth_client *c, const char *na
 	return MOSQ_ERR_SUCCESS;
 }
 
+/* A will into a hooked room would reach its members unchecked (wills
+ * skip MESSAGE, where events are held for the hook): refused. */
+static int will_hooked(struct hauth *h, struct hauth_client *c, const char *topic)
+{
+	if (topic[0] == 'r' && hauth_hooks__service_of(h, topic))
+		return denied(h, c, topic, MOSQ_ACL_WRITE,
+			"a will cannot go into a hooked room (it would skip the hook)");
+	return MOSQ_ERR_SUCCESS;
+}
+
 static int untracked(struct hauth *h, struct mosquitto *client, const char *topic, int access,
 	uint32_t payloadlen, bool retain)
 {
@@ -88,22 +98,34 @@ static int untracked(struct hauth *h, struct mosquitto *client, const char *topi
 		access == MOSQ_ACL_READ ? HC_ACL_READ : HC_ACL_WRITE, &od);
 	if (!od.allow)
 		return denied(h, NULL, topic, access, od.rule);
-	if (access == MOSQ_ACL_WRITE)
-		return will_retained(h, NULL, user, topic, payloadlen, retain);
+	if (access == MOSQ_ACL_WRITE) {
+		int rc = will_hooked(h, NULL, topic);
+		return rc ? rc : will_retained(h, NULL, user, topic, payloadlen, retain);
+	}
 	if (!hauth_limits__stored_queue(h, user, mosquitto_client_id(client)))
 		return denied(h, NULL, topic, access, "too many stored sessions of this identity");
 	return MOSQ_ERR_SUCCESS;
 }
 
 int hauth_acl__check(struct hauth *h, struct mosquitto *client, const char *topic, int access,
-	uint32_t payloadlen, bool retain)
+	const void *payload, uint32_t payloadlen, bool retain)
 {
-	struct hauth_client *c = hauth_clients__find(h, client);
+	struct hauth_client *c;
 	struct hc_acl_decision d = {.explain = false};
 	int access_hc;
 
 	if (!topic)
 		return MOSQ_ERR_ACL_DENIED;
+	if (access == MOSQ_ACL_READ) {
+		/* a held event (hooks.c) or a call nobody can take reaches
+		 * nobody; verdicts are the hub's to read, not even its own
+		 * processes' */
+		if (hauth_hooks__inert(h, payload, payloadlen))
+			return MOSQ_ERR_ACL_DENIED;
+		if (topic[0] == '$' && !strncmp(topic, "$hub/verdict/", 13))
+			return MOSQ_ERR_ACL_DENIED;
+	}
+	c = hauth_clients__find(h, client);
 	if (!c)
 		return untracked(h, client, topic, access, payloadlen, retain);
 	if (c->gone && access == MOSQ_ACL_READ && !mosquitto_client_clean_session(client)) {
@@ -149,8 +171,10 @@ int hauth_acl__check(struct hauth *h, struct mosquitto *client, const char *topi
 	hc_acl_check(h->dir, c->name, topic, strlen(topic), access_hc, &d);
 	if (!d.allow)
 		return denied(h, c, topic, access, d.rule);
-	if ((c->gone || c->replaced) && access == MOSQ_ACL_WRITE)
-		return will_retained(h, c, c->name, topic, payloadlen, retain);
+	if ((c->gone || c->replaced) && access == MOSQ_ACL_WRITE) {
+		int rc = will_hooked(h, c, topic);
+		return rc ? rc : will_retained(h, c, c->name, topic, payloadlen, retain);
+	}
 	if (access == MOSQ_ACL_READ && !hauth_limits__deliver(h, c, strlen(topic), payloadlen))
 		return MOSQ_ERR_ACL_DENIED; /* counted and logged per episode there */
 	if (access == MOSQ_ACL_SUBSCRIBE && !c->end_reason &&

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * CONNECT authentication (MOSQ_EVT_BASIC_AUTH): users with the contract's
- * token, devices with their secret, the hub's processes with a service
- * token. Decided from memory (token key, directory): no store access here.
- * Returns only MOSQ_ERR_SUCCESS or MOSQ_ERR_AUTH (anything else makes the
- * broker drop the socket without a CONNACK).
+ * token, devices with their secret, backends (services) with their service
+ * key, the hub's processes with a service token. Decided from memory (token key, directory): no
+ * store access here. Returns only MOSQ_ERR_SUCCESS or MOSQ_ERR_AUTH (anything else makes the broker
+ * drop the socket without a CONNACK).
  */
 #include "hauth.h"
 #include "hc_log.h"
@@ -123,14 +123,15 @@ int hauth_auth__basic(
 		dp = hc_dir_principal(h->dir, username, strlen(username));
 		if (!dp)
 			return deny(h, client, username, "unknown-principal");
-		if (dp->kind == HC_KIND_DEVICE) {
-			/* a device secret is 256 random bits: a fast hash is enough
-			 * and keeps this thread free */
+		if (dp->kind == HC_KIND_DEVICE || dp->kind == HC_KIND_SERVICE) {
+			/* a device secret or a service key is 256 random bits: a
+			 * fast hash is enough and keeps this thread free */
 			SHA256((const unsigned char *)password, strlen(password), digest);
 			if (!dp->has_secret ||
 				!hc_ct_equal(digest, dp->secret_hash, sizeof(digest)))
-				return deny(h, client, username, "bad-secret");
-			kind = HAUTH_DEVICE;
+				return deny(h, client, username,
+					dp->kind == HC_KIND_DEVICE ? "bad-secret" : "bad-key");
+			kind = dp->kind == HC_KIND_DEVICE ? HAUTH_DEVICE : HAUTH_APP;
 		} else {
 			rc = hc_token_verify(
 				h->key, password, strlen(password), now, "mqtt", &tc, &why);
@@ -205,7 +206,7 @@ int hauth_auth__basic(
 	if (kind == HAUTH_USER) {
 		snprintf(c->sid, sizeof(c->sid), "%s", tc.sid);
 		c->session_seen = seen;
-	} else if (kind == HAUTH_DEVICE) {
+	} else if (kind == HAUTH_DEVICE || kind == HAUTH_APP) {
 		memcpy(c->secret_hash, digest, sizeof(c->secret_hash));
 	}
 	h->stats.auth_ok++;
@@ -217,6 +218,7 @@ int hauth_auth__basic(
 			hc_log_safe(hauth_clientid__external(id), idbuf, sizeof(idbuf)), c->name,
 			kind == HAUTH_USER     ? "user"
 			: kind == HAUTH_DEVICE ? "device"
+			: kind == HAUTH_APP    ? "app"
 					       : "service",
 			c->websocket ? "ws/" : "", c->protocol_version, sid_tag,
 			client_addr(client), scoped ? "" : " id=unscoped");

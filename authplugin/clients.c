@@ -106,7 +106,8 @@ static struct hauth_client *add(struct hauth *h, const struct mosquitto *ctx,
 		hc_warn("msg=\"out of memory indexing client id\"");
 	p->live++;
 	h->clients_live++;
-	if (kind != HAUTH_SERVICE)
+	/* the hub's processes and backends are no room's members */
+	if (kind != HAUTH_SERVICE && kind != HAUTH_APP)
 		hauth_presence__up(h, p, c);
 	/* the broker reused the context (or the gateway the conn id) of a
 	 * gone entry not reaped yet: the table now holds c, so drop the old
@@ -188,7 +189,7 @@ void hauth_clients__gone(struct hauth *h, struct hauth_client *c)
 	c->gone_ms = hc_mono_ms();
 	p->live--;
 	h->clients_live--;
-	if (c->kind != HAUTH_SERVICE)
+	if (c->kind != HAUTH_SERVICE && c->kind != HAUTH_APP)
 		hauth_presence__down(h, p, c);
 }
 

@@ -7,7 +7,9 @@
 #ifndef HAUTH_H
 #define HAUTH_H
 
+#include <mosquitto.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "hc_acl.h"
@@ -17,10 +19,15 @@
 #include "hc_token.h"
 
 struct mosquitto;
+struct mosquitto_evt_message;
 struct hauth_history;
 struct hauth_retain;
+struct hauth_hooks;
 
-enum hauth_kind { HAUTH_USER = 1, HAUTH_DEVICE, HAUTH_SERVICE };
+/* HAUTH_SERVICE is the hub's own processes (the gateway, hubd: user
+ * "$hub" with a service token); HAUTH_APP a backend logged in with a
+ * service key (username = the key's name). */
+enum hauth_kind { HAUTH_USER = 1, HAUTH_DEVICE, HAUTH_SERVICE, HAUTH_APP };
 
 /* One authenticated connection, keyed by the broker's context pointer. */
 struct hauth_client {
@@ -35,7 +42,7 @@ struct hauth_client {
 	int kind;
 	char sid[HC_TOKEN_SID_MAX + 1]; /* users: session reference */
 	bool session_seen;		/* the directory knows the session */
-	unsigned char secret_hash[32];	/* devices: what they proved */
+	unsigned char secret_hash[32];	/* devices, apps: what they proved */
 	bool websocket;
 	int protocol_version;
 	int keepalive;
@@ -77,6 +84,7 @@ struct hauth_principal {
 struct hauth_stats {
 	uint64_t auth_ok, auth_denied, acl_denied_read, acl_denied_write, acl_denied_sub, kicks;
 	uint64_t dropped_slow; /* deliveries refused to connections over their backlog */
+	uint64_t calls, calls_refused, calls_unavailable;
 };
 
 struct hauth {
@@ -105,8 +113,9 @@ struct hauth {
 	struct hauth_stats stats;
 	struct hauth_history *history;
 	struct hauth_retain *retain;
+	struct hauth_hooks *hooks;
 	struct hc_hmap cards; /* "device/name" -> display name of the card sent */
-	char metrics_last[512];
+	char metrics_last[1024];
 };
 
 extern struct hauth *hauth_g;
@@ -207,6 +216,10 @@ void hauth_retain__stop(struct hauth *h);
  * empty one (a deletion) is always let through. */
 const char *hauth_retain__publish(
 	struct hauth *h, const char *writer, const char *topic, uint32_t len);
+/* The same bounds, without recording anything: NULL if a retained
+ * publish of len bytes by writer on topic would be let through. */
+const char *hauth_retain__check(
+	struct hauth *h, const char *writer, const char *topic, uint32_t len);
 /* The hub published topic retained itself (len 0: cleared it). */
 void hauth_retain__note(struct hauth *h, const char *topic, uint32_t len);
 /* A store change: clear what a deleted or re-created room or identity
@@ -215,6 +228,67 @@ void hauth_retain__change(struct hauth *h, const struct hc_change *chg);
 /* First tick after a start: clear what outlived its room or identity while
  * the broker was down. */
 void hauth_retain__tick(struct hauth *h);
+
+/* stamp.c: who sent a call or a hooked event, as user properties */
+/* Add the stamp of principal name (hub-user, hub-display, hub-role,
+ * hub-kind, from the directory) to *props. 0, or -1 if memory is short. */
+int hauth_stamp__add(struct hauth *h, mosquitto_property **props, const char *name);
+/* MESSAGE: drop client-supplied user properties named hub-* (any case)
+ * from ed->properties and add the stamp of name. 0, or -1 (memory). */
+int hauth_stamp__message(struct hauth *h, struct mosquitto_evt_message *ed, const char *name);
+/* MESSAGE of any other client publish: drop user properties named hub-*
+ * (nothing to do, and no cost, when the publish has no properties). 0, or
+ * -1 (memory). */
+int hauth_stamp__strip(struct mosquitto_evt_message *ed);
+/* A copy of src without user properties named hub-* and, if !keep_reply,
+ * without Response Topic and Correlation Data, appended to *dst. 0 or -1. */
+int hauth_stamp__copy(const mosquitto_property *src, mosquitto_property **dst, bool keep_reply);
+/* Bytes a property list holds (its strings and nodes), roughly. */
+size_t hauth_stamp__bytes(const mosquitto_property *props);
+/* Whether a user property name is one only the hub may set. */
+bool hauth_stamp__reserved(const char *name);
+
+/* calls.c: calls (svc/{service}/{method}/{sender}) and answers */
+/* MESSAGE of a call whose WRITE check passed. MOSQ_ERR_SUCCESS or
+ * MOSQ_ERR_ACL_DENIED (retained, or a Response Topic not under
+ * users/{sender}/reply/). */
+int hauth_calls__message(struct hauth *h, struct hauth_client *c, struct mosquitto_evt_message *ed);
+/* Whether topic is a reply topic of sender: users/{sender}/reply/ and one
+ * to three more non-empty levels, no wildcards. */
+bool hauth_calls__reply_ok(const char *topic, const char *sender, size_t sender_len);
+/* Publish json (QoS 1) on reply with Correlation Data corr (may be NULL),
+ * like a service's answer. 0, or a MOSQ_ERR_* code (nothing sent). */
+int hauth_calls__answer(const char *reply, const void *corr, uint16_t corr_len, const char *json);
+/* Whether service has a live connection. */
+bool hauth_calls__service_live(struct hauth *h, const char *service);
+
+/* hooks.c: room events held until their hook service's verdict */
+int hauth_hooks__start(struct hauth *h);
+/* Answer every held event ("unavailable") and free. */
+void hauth_hooks__stop(struct hauth *h);
+/* Whether a message carries the inert marker (a held event, a call nobody
+ * can take): no READ lets it through. */
+bool hauth_hooks__inert(const struct hauth *h, const void *payload, uint32_t len);
+/* Make the message of a MESSAGE event inert (marker payload, retain
+ * cleared). 0, or -1 if memory is short (nothing changed). */
+int hauth_hooks__make_inert(struct hauth *h, struct mosquitto_evt_message *ed);
+/* The hook service checking a client event on topic (rooms/{room}/ev/
+ * {event}/{sender} in a hooked room, sender not that service), or NULL. */
+const char *hauth_hooks__service_of(struct hauth *h, const char *topic);
+/* MESSAGE of a room event whose WRITE check passed: *held is set when the
+ * room is hooked (the event was held, or refused: the return code). */
+int hauth_hooks__message(
+	struct hauth *h, struct hauth_client *c, struct mosquitto_evt_message *ed, bool *held);
+/* MESSAGE on $hub/verdict/{service}/{id}: a hook service's verdict. */
+void hauth_hooks__verdict(struct hauth *h, struct hauth_client *c, const char *topic,
+	const void *payload, uint32_t len);
+/* Events past call_timeout_ms: refused, the sender told "timeout". */
+void hauth_hooks__tick(struct hauth *h, int64_t now_ms);
+/* The last connection of service ended: its held events are refused
+ * ("unavailable"). */
+void hauth_hooks__service_gone(struct hauth *h, const char *service);
+/* Counters for $hub/metrics, as JSON members (no braces) into out. */
+void hauth_hooks__metrics(struct hauth *h, char *out, size_t n);
 
 /* auth.c */
 int hauth_auth__basic(
@@ -230,7 +304,7 @@ void hauth_cards__free(struct hauth *h);
 
 /* acl_check.c */
 int hauth_acl__check(struct hauth *h, struct mosquitto *client, const char *topic, int access,
-	uint32_t payloadlen, bool retain);
+	const void *payload, uint32_t payloadlen, bool retain);
 
 /* revoke.c */
 /* Apply store changes and end connections whose right to exist ended. */

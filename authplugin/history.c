@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
+ * The plugin's writer thread, for chat history and webhook rows.
+ *
  * Chat history: room events whose name is listed in history_events
  * ("chat message" by default) are stored per room with sender and time.
  * The broker thread only copies the message into a bounded queue (MESSAGE
@@ -11,15 +13,25 @@
  * (64 KiB by default) is delivered like any other but not stored, and
  * counted as oversize: history holds at most history_max x
  * history_event_max bytes a room, and reading it back stays cheap.
+ *
+ * Webhook rows (outbox.c builds them): joined and left notices and room
+ * events that some webhook wants go through the same queue and the same
+ * transactions (hc_webhook_enqueue; hubd sends them). The writer reads
+ * what the webhooks want when the store changed (PRAGMA data_version,
+ * looked at every LOOK_MS) and sets two flags the
+ * broker thread reads without a lock: with no webhook wanting presence or
+ * room events, nothing is copied or queued for them.
  */
 #include "hauth_history.h"
 #include "hc_err.h"
+#include "hc_webhook.h"
 #include "hc_log.h"
 #include "hc_store.h"
 #include "hc_util.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,14 +40,22 @@
 #define QUEUE_MAX_ITEMS 20000
 #define QUEUE_MAX_BYTES (64u << 20)
 #define BATCH_MS	50
+#define LOOK_MS		250 /* how often an idle writer looks at the webhooks */
+
+enum { IT_EVENT = 1, IT_PRESENCE };
 
 struct item {
 	struct item *next;
+	int kind;
+	bool history; /* store it in messages */
+	bool webhook; /* make webhook rows for it */
 	int64_t ts_ms;
 	size_t len;
+	int online; /* presence */
 	char room[HC_NAME_MAX + 1];
-	char sender[HC_NAME_MAX + 1];
+	char sender[HC_NAME_MAX + 1]; /* the user, for presence */
 	char event[HC_NAME_MAX + 1];
+	char reason[16]; /* left notices; "" for joined */
 	unsigned char data[];
 };
 
@@ -47,17 +67,24 @@ struct hauth_history {
 	struct item *head, *tail;
 	size_t items, bytes;
 	uint64_t stored, dropped, oversize;
+	uint64_t wh_queued, wh_made, wh_dropped;
 	struct hc_store *st;
 	int64_t max_per_room;
 	size_t event_max;
 	const struct hc_config *cfg;
+	/* what the webhooks want: the writer replaces it (under lock) when the
+	 * store changed; the broker thread reads the flags without the lock
+	 * and takes it only when one is set */
+	struct hauth_outbox_wants wants;
+	atomic_bool wh_presence, wh_events;
+	int64_t data_version; /* writer only */
 };
 
-bool hauth_history__wanted(const struct hc_config *cfg, const char *topic, const char **room,
-	size_t *rlen, const char **event, size_t *elen, const char **sender, size_t *slen)
+/* Split rooms/{room}/ev/{event}/{sender}: pointers into topic. */
+static bool split(const char *topic, const char **room, size_t *rlen, const char **event,
+	size_t *elen, const char **sender, size_t *slen)
 {
 	const char *p, *q;
-	/* rooms/{room}/ev/{event}/{sender}: the ACL already checked its shape */
 	if (strncmp(topic, "rooms/", 6) != 0)
 		return false;
 	p = topic + 6;
@@ -74,10 +101,43 @@ bool hauth_history__wanted(const struct hc_config *cfg, const char *topic, const
 	*elen = (size_t)(q - p);
 	*sender = q + 1;
 	*slen = strlen(q + 1);
-	if (*rlen == 0 || *rlen > HC_NAME_MAX || *elen == 0 || *elen > HC_NAME_MAX || *slen == 0 ||
-		*slen > HC_NAME_MAX)
+	return *rlen > 0 && *rlen <= HC_NAME_MAX && *elen > 0 && *elen <= HC_NAME_MAX &&
+	       *slen > 0 && *slen <= HC_NAME_MAX;
+}
+
+bool hauth_history__wanted(const struct hc_config *cfg, const char *topic, const char **room,
+	size_t *rlen, const char **event, size_t *elen, const char **sender, size_t *slen)
+{
+	/* rooms/{room}/ev/{event}/{sender}: the ACL already checked its shape */
+	if (!split(topic, room, rlen, event, elen, sender, slen))
 		return false;
 	return hc_cfg_list_has(cfg, HC_CFG_HISTORY_EVENTS, *event, *elen);
+}
+
+/* Queue it, or count it dropped (the queue is full). */
+static void push(struct hauth_history *hh, struct item *it)
+{
+	pthread_mutex_lock(&hh->lock);
+	if (hh->items >= QUEUE_MAX_ITEMS || it->len > QUEUE_MAX_BYTES - hh->bytes) {
+		if (it->history)
+			hh->dropped++;
+		if (it->webhook)
+			hh->wh_dropped++;
+		pthread_mutex_unlock(&hh->lock);
+		free(it);
+		return;
+	}
+	if (hh->tail)
+		hh->tail->next = it;
+	else
+		hh->head = it;
+	hh->tail = it;
+	hh->items++;
+	hh->bytes += it->len;
+	if (it->webhook)
+		hh->wh_queued++;
+	pthread_cond_signal(&hh->cond);
+	pthread_mutex_unlock(&hh->lock);
 }
 
 void hauth_history__add(
@@ -85,12 +145,22 @@ void hauth_history__add(
 {
 	const char *room, *event, *sender;
 	size_t rlen, elen, slen;
+	bool history, webhook;
 	struct item *it;
 
-	if (!hh || hh->max_per_room <= 0 ||
-		!hauth_history__wanted(hh->cfg, topic, &room, &rlen, &event, &elen, &sender, &slen))
+	if (!hh || !split(topic, &room, &rlen, &event, &elen, &sender, &slen))
 		return;
-	if (len > hh->event_max) {
+	history = hh->max_per_room > 0 &&
+		  hc_cfg_list_has(hh->cfg, HC_CFG_HISTORY_EVENTS, event, elen);
+	webhook = atomic_load_explicit(&hh->wh_events, memory_order_relaxed);
+	if (!history && !webhook)
+		return; /* the common case: no lock, no copy */
+	if (webhook) {
+		pthread_mutex_lock(&hh->lock);
+		webhook = hauth_outbox__wants_event(&hh->wants, room, rlen, event, elen);
+		pthread_mutex_unlock(&hh->lock);
+	}
+	if (history && len > hh->event_max) {
 		static struct hc_log_limit lim = HC_LOG_LIMIT("history_oversize");
 		pthread_mutex_lock(&hh->lock);
 		hh->oversize++;
@@ -99,49 +169,85 @@ void hauth_history__add(
 			"msg=\"history: event too big to store\" room=%.*s event=\"%.*s\" "
 			"sender=%.*s bytes=%zu max=%zu",
 			(int)rlen, room, (int)elen, event, (int)slen, sender, len, hh->event_max);
-		return;
+		history = false;
 	}
-	pthread_mutex_lock(&hh->lock);
-	if (hh->items >= QUEUE_MAX_ITEMS || len > QUEUE_MAX_BYTES - hh->bytes) {
-		hh->dropped++;
-		pthread_mutex_unlock(&hh->lock);
+	if (!history && !webhook)
 		return;
-	}
-	pthread_mutex_unlock(&hh->lock);
 	it = malloc(sizeof(*it) + len);
 	if (!it) {
 		pthread_mutex_lock(&hh->lock);
-		hh->dropped++;
+		if (history)
+			hh->dropped++;
+		if (webhook)
+			hh->wh_dropped++;
 		pthread_mutex_unlock(&hh->lock);
 		return;
 	}
-	it->next = NULL;
+	memset(it, 0, sizeof(*it));
+	it->kind = IT_EVENT;
+	it->history = history;
+	it->webhook = webhook;
 	it->ts_ms = hc_now_ms();
 	it->len = len;
 	memcpy(it->room, room, rlen);
-	it->room[rlen] = '\0';
 	memcpy(it->event, event, elen);
-	it->event[elen] = '\0';
 	memcpy(it->sender, sender, slen);
-	it->sender[slen] = '\0';
 	if (len)
 		memcpy(it->data, payload, len);
-	pthread_mutex_lock(&hh->lock);
-	if (hh->tail)
-		hh->tail->next = it;
-	else
-		hh->head = it;
-	hh->tail = it;
-	hh->items++;
-	hh->bytes += len;
-	pthread_cond_signal(&hh->cond);
-	pthread_mutex_unlock(&hh->lock);
+	push(hh, it);
+}
+
+void hauth_history__presence(struct hauth_history *hh, const char *room, const char *user,
+	int online, const char *reason)
+{
+	struct item *it;
+	if (!hh || !atomic_load_explicit(&hh->wh_presence, memory_order_relaxed))
+		return;
+	it = calloc(1, sizeof(*it));
+	if (!it) {
+		pthread_mutex_lock(&hh->lock);
+		hh->wh_dropped++;
+		pthread_mutex_unlock(&hh->lock);
+		return;
+	}
+	it->kind = IT_PRESENCE;
+	it->webhook = true;
+	it->ts_ms = hc_now_ms();
+	it->online = online;
+	snprintf(it->room, sizeof(it->room), "%s", room);
+	snprintf(it->sender, sizeof(it->sender), "%s", user);
+	snprintf(it->reason, sizeof(it->reason), "%s", reason ? reason : "");
+	push(hh, it);
 }
 
 struct write_ud {
 	struct hauth_history *hh;
 	struct item *list;
+	int made; /* webhook rows */
 };
+
+/* The webhook rows of one item. */
+static int enqueue(struct hc_store *st, const struct item *it, int *made)
+{
+	char *fields;
+	int rc, n = 0;
+	if (it->kind == IT_PRESENCE)
+		fields = hauth_outbox__presence_fields(
+			it->room, it->sender, it->online, it->reason[0] ? it->reason : NULL);
+	else
+		fields = hauth_outbox__event_fields(
+			it->room, it->event, it->sender, it->data, it->len);
+	if (!fields)
+		return HUB_ERR_NOMEM;
+	rc = hc_webhook_enqueue(st,
+		it->kind == IT_EVENT ? "event"
+		: it->reason[0]	     ? "left"
+				     : "joined",
+		it->kind == IT_EVENT ? it->event : NULL, it->room, it->ts_ms, fields, &n);
+	free(fields);
+	*made += n;
+	return rc;
+}
 
 /* Insert a batch, then trim the rooms it touched. */
 static int write_batch(struct hc_store *st, void *ud)
@@ -151,6 +257,7 @@ static int write_batch(struct hc_store *st, void *ud)
 	sqlite3_stmt *ins = NULL, *trim = NULL;
 	int rc = HUB_ERR_DB;
 
+	w->made = 0;
 	if (sqlite3_prepare_v2(db,
 		    "INSERT INTO messages(room, event, sender, ts, data) VALUES(?, ?, ?, ?, ?)", -1,
 		    &ins, NULL) != SQLITE_OK ||
@@ -160,6 +267,11 @@ static int write_batch(struct hc_store *st, void *ud)
 			-1, &trim, NULL) != SQLITE_OK)
 		goto cleanup;
 	for (struct item *it = w->list; it; it = it->next) {
+		if (it->webhook && (rc = enqueue(st, it, &w->made)) != HUB_OK)
+			goto cleanup;
+		rc = HUB_ERR_DB;
+		if (!it->history)
+			continue;
 		sqlite3_reset(ins);
 		sqlite3_bind_text(ins, 1, it->room, -1, SQLITE_STATIC);
 		sqlite3_bind_text(ins, 2, it->event, -1, SQLITE_STATIC);
@@ -171,8 +283,10 @@ static int write_batch(struct hc_store *st, void *ud)
 	}
 	for (struct item *it = w->list; it; it = it->next) {
 		bool seen = false;
+		if (!it->history)
+			continue;
 		for (struct item *k = w->list; k != it; k = k->next)
-			if (!strcmp(k->room, it->room)) {
+			if (k->history && !strcmp(k->room, it->room)) {
 				seen = true;
 				break;
 			}
@@ -200,18 +314,79 @@ static void free_items(struct item *it)
 	}
 }
 
+/* Writer thread: read what the webhooks want again if the store changed
+ * since the last look (PRAGMA data_version moves when another connection
+ * commits: hubctl, hubd). */
+static void look_at_webhooks(struct hauth_history *hh, bool first)
+{
+	sqlite3 *db = hc_store_db(hh->st);
+	sqlite3_stmt *s = NULL;
+	struct hauth_outbox_wants w, old;
+	int64_t dv = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &s, NULL) == SQLITE_OK &&
+		sqlite3_step(s) == SQLITE_ROW)
+		dv = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	if (!first && dv == hh->data_version)
+		return;
+	if (hauth_outbox__load(db, &w) != HUB_OK) {
+		hc_warn("msg=\"webhooks: cannot read what they want\" err=\"%s\"",
+			sqlite3_errmsg(db));
+		return; /* look again next time */
+	}
+	hh->data_version = dv;
+	pthread_mutex_lock(&hh->lock);
+	old = hh->wants;
+	hh->wants = w;
+	atomic_store(&hh->wh_presence, w.presence);
+	atomic_store(&hh->wh_events, w.all_events || w.names.count > 0);
+	pthread_mutex_unlock(&hh->lock);
+	if (first || old.hooks != w.hooks || old.presence != w.presence ||
+		old.all_events != w.all_events || old.names.count != w.names.count ||
+		old.all_rooms != w.all_rooms || old.rooms.count != w.rooms.count)
+		hc_info("msg=\"webhooks: what the broker makes rows for\" webhooks=%d "
+			"presence=%s events=%s event_names=%zu rooms=%s",
+			w.hooks, w.presence ? "yes" : "no",
+			w.all_events	? "all"
+			: w.names.count ? "some"
+					: "none",
+			w.names.count,
+			w.all_rooms	? "all"
+			: w.rooms.count ? "some"
+					: "none");
+	hauth_outbox__wants_free(&old);
+}
+
 static void *writer(void *arg)
 {
 	struct hauth_history *hh = arg;
+	int64_t looked = hc_mono_ms();
 	pthread_mutex_lock(&hh->lock);
 	for (;;) {
 		struct write_ud w = {.hh = hh};
 		size_t n;
+		uint64_t wh;
 		int rc;
-		while (!hh->head && !hh->stopping)
-			pthread_cond_wait(&hh->cond, &hh->lock);
-		if (!hh->head && hh->stopping)
-			break;
+		if (!hh->head && !hh->stopping) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += LOOK_MS * 1000000L;
+			ts.tv_sec += ts.tv_nsec / 1000000000L;
+			ts.tv_nsec %= 1000000000L;
+			pthread_cond_timedwait(&hh->cond, &hh->lock, &ts);
+		}
+		if (hc_mono_ms() - looked >= LOOK_MS) {
+			pthread_mutex_unlock(&hh->lock);
+			look_at_webhooks(hh, false);
+			looked = hc_mono_ms();
+			pthread_mutex_lock(&hh->lock);
+		}
+		if (!hh->head) {
+			if (hh->stopping)
+				break;
+			continue;
+		}
 		/* let a burst gather into one transaction */
 		if (!hh->stopping) {
 			struct timespec ts;
@@ -222,7 +397,12 @@ static void *writer(void *arg)
 			pthread_cond_timedwait(&hh->cond, &hh->lock, &ts);
 		}
 		w.list = hh->head;
-		n = hh->items;
+		n = 0;
+		wh = 0;
+		for (struct item *it = w.list; it; it = it->next) {
+			n += it->history;
+			wh += it->webhook;
+		}
 		hh->head = hh->tail = NULL;
 		hh->items = 0;
 		hh->bytes = 0;
@@ -232,10 +412,13 @@ static void *writer(void *arg)
 		pthread_mutex_lock(&hh->lock);
 		if (rc) {
 			hh->dropped += n;
-			hc_warn("msg=\"history: write failed\" rows=%zu err=\"%s\"", n,
-				hc_store_errmsg(hh->st));
+			hh->wh_dropped += wh;
+			hc_warn("msg=\"history: write failed\" rows=%zu webhook_items=%llu "
+				"err=\"%s\"",
+				n, (unsigned long long)wh, hc_store_errmsg(hh->st));
 		} else {
 			hh->stored += n;
+			hh->wh_made += (uint64_t)w.made;
 		}
 	}
 	pthread_mutex_unlock(&hh->lock);
@@ -252,6 +435,7 @@ int hauth_history__start(const struct hc_config *cfg, const char *db_path,
 	if (!hh)
 		return HUB_ERR_NOMEM;
 	hh->cfg = cfg;
+	hauth_outbox__wants_init(&hh->wants);
 	hh->max_per_room = hc_cfg_int(cfg, HC_CFG_HISTORY_MAX);
 	hh->event_max = (size_t)hc_cfg_int(cfg, HC_CFG_HISTORY_EVENT_MAX);
 	rc = hc_store_open(db_path, HC_STORE_RW, &hh->st, err, errsz);
@@ -261,9 +445,12 @@ int hauth_history__start(const struct hc_config *cfg, const char *db_path,
 	}
 	pthread_mutex_init(&hh->lock, NULL);
 	pthread_cond_init(&hh->cond, NULL);
+	/* start-up: the first look happens before any event can come */
+	look_at_webhooks(hh, true);
 	if (pthread_create(&hh->thread, NULL, writer, hh) != 0) {
 		snprintf(err, errsz, "cannot start the history writer thread");
 		hc_store_close(hh->st);
+		hauth_outbox__wants_free(&hh->wants);
 		pthread_mutex_destroy(&hh->lock);
 		pthread_cond_destroy(&hh->cond);
 		free(hh);
@@ -281,6 +468,19 @@ void hauth_history__stats(struct hauth_history *hh, uint64_t *stored, uint64_t *
 	pthread_mutex_lock(&hh->lock);
 	*stored = hh->stored;
 	*dropped = hh->dropped;
+	pthread_mutex_unlock(&hh->lock);
+}
+
+void hauth_history__webhook_stats(
+	struct hauth_history *hh, uint64_t *queued, uint64_t *made, uint64_t *dropped)
+{
+	*queued = *made = *dropped = 0;
+	if (!hh)
+		return;
+	pthread_mutex_lock(&hh->lock);
+	*queued = hh->wh_queued;
+	*made = hh->wh_made;
+	*dropped = hh->wh_dropped;
 	pthread_mutex_unlock(&hh->lock);
 }
 
@@ -306,6 +506,7 @@ void hauth_history__stop(struct hauth_history *hh)
 	pthread_join(hh->thread, NULL); /* flushes what is queued first */
 	free_items(hh->head);
 	hc_store_close(hh->st);
+	hauth_outbox__wants_free(&hh->wants);
 	pthread_mutex_destroy(&hh->lock);
 	pthread_cond_destroy(&hh->cond);
 	free(hh);

@@ -4,9 +4,11 @@
  * what mosquitto.conf bounds itself (max_packet_size, max_queued_bytes,
  * max_inflight_bytes: docs/broker.md "Limits"):
  *
- *  - connections: per identity (broker_conns_per_identity) and per client
- *    address (broker_conns_per_address, minus broker_conns_exempt); the
- *    hub's own services are not counted. Beyond: CONNACK 5 / 0x87.
+ *  - connections: per identity (broker_conns_per_identity; a backend logged
+ *    in with its service key: broker_conns_per_service, as it runs several
+ *    processes) and per client address (broker_conns_per_address, minus
+ *    broker_conns_exempt); the hub's own processes are not counted.
+ *    Beyond: CONNACK 5 / 0x87.
  *  - the backlog of a live connection: bytes of deliveries allowed to it
  *    and not yet acknowledged by its TCP peer (tcpi_bytes_acked of its
  *    socket). Mosquitto bounds a non-reading client's QoS 0 queue only by
@@ -79,6 +81,11 @@ const char *hauth_limits__admit(
 
 	if (!strcmp(name, HC_SERVICE_PRINCIPAL))
 		return NULL;
+	{
+		const struct hc_dir_principal *dp = hc_dir_principal(h->dir, name, strlen(name));
+		if (dp && dp->kind == HC_KIND_SERVICE)
+			per_id = hc_cfg_int(&h->cfg, HC_CFG_BROKER_CONNS_PER_SERVICE);
+	}
 	/* a CONNECT with an id this identity holds live takes that connection
 	 * over (mosquitto closes it): it frees what it takes */
 	same = broker_id ? hc_hmap_get(&h->by_id, broker_id, strlen(broker_id)) : NULL;

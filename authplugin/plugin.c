@@ -46,8 +46,8 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_acl_check *ed = event_data;
 	(void)event;
-	return hauth_acl__check(
-		userdata, ed->client, ed->topic, ed->access, ed->payloadlen, ed->retain);
+	return hauth_acl__check(userdata, ed->client, ed->topic, ed->access, ed->payload,
+		ed->payloadlen, ed->retain);
 }
 
 static int on_disconnect(int event, void *event_data, void *userdata)
@@ -61,37 +61,60 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 		hauth_clients__gone(h, c);
 		if (c->kind == HAUTH_SERVICE)
 			hauth_clients__bridge_gone(h, ed->client);
+		else if (c->kind == HAUTH_APP && !hauth_calls__service_live(h, c->name))
+			hauth_hooks__service_gone(h, c->name);
 	}
 	return MOSQ_ERR_SUCCESS;
+}
+
+/* A retained publish outside $: within the retained bounds (retain.c). */
+static int retained(struct hauth *h, struct hauth_client *c, struct mosquitto_evt_message *ed)
+{
+	const char *why = hauth_retain__publish(h, c ? c->name : "", ed->topic, ed->payloadlen);
+	char t[160];
+	if (!why)
+		return MOSQ_ERR_SUCCESS;
+	hc_info("%s/%s | publish | denied topic=\"%s\" rule=\"%s\"",
+		c ? hauth_clientid__external(c->id) : "-", c ? c->name : "-",
+		hc_log_safe(ed->topic, t, sizeof(t)), why);
+	h->stats.acl_denied_write++;
+	return MOSQ_ERR_ACL_DENIED;
 }
 
 static int on_message(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_message *ed = event_data;
 	struct hauth *h = userdata;
+	struct hauth_client *c = hauth_clients__find(h, ed->client);
+	bool held;
+	int rc;
 	(void)event;
 	/* once per incoming publish, after its WRITE check passed */
-	if (ed->retain && ed->topic[0] != '$') {
-		struct hauth_client *c = hauth_clients__find(h, ed->client);
-		const char *why =
-			hauth_retain__publish(h, c ? c->name : "", ed->topic, ed->payloadlen);
-		if (why) {
-			char t[160];
-			hc_info("%s/%s | publish | denied topic=\"%s\" rule=\"%s\"",
-				c ? hauth_clientid__external(c->id) : "-", c ? c->name : "-",
-				hc_log_safe(ed->topic, t, sizeof(t)), why);
-			h->stats.acl_denied_write++;
-			return MOSQ_ERR_ACL_DENIED;
-		}
-	}
-	if (ed->topic[0] == '$') {
-		struct hauth_client *c = hauth_clients__find(h, ed->client);
+	switch (ed->topic[0]) {
+	case '$':
 		if (c && c->kind == HAUTH_SERVICE && !strncmp(ed->topic, "$hub/presence/", 14))
 			hauth_attach__message(h, c, ed->topic, ed->payload, ed->payloadlen);
+		else if (!strncmp(ed->topic, "$hub/verdict/", 13))
+			hauth_hooks__verdict(h, c, ed->topic, ed->payload, ed->payloadlen);
 		return MOSQ_ERR_SUCCESS;
+	case 'r':
+		/* a room event into a hooked room is held (or refused) there */
+		rc = hauth_hooks__message(h, c, ed, &held);
+		if (held)
+			return rc;
+		break;
+	case 's':
+		if (!strncmp(ed->topic, "svc/", 4))
+			return hauth_calls__message(h, c, ed);
+		break;
+	default:
+		break;
 	}
+	if (ed->properties && hauth_stamp__strip(ed))
+		return MOSQ_ERR_ACL_DENIED; /* out of memory: fail closed */
+	if (ed->retain && (rc = retained(h, c, ed)) != MOSQ_ERR_SUCCESS)
+		return rc;
 	if (ed->topic[0] == 'o') {
-		struct hauth_client *c = hauth_clients__find(h, ed->client);
 		if (c)
 			hauth_cards__seen(h, c, ed->topic);
 		return MOSQ_ERR_SUCCESS;
@@ -109,6 +132,7 @@ static int on_tick(int event, void *event_data, void *userdata)
 	h->reloading = false;
 	hauth_revoke__tick(h, now);
 	hauth_presence__tick(h, now);
+	hauth_hooks__tick(h, now);
 	hauth_retain__tick(h);
 	hauth_clients__reap(h, now);
 	hauth_metrics__tick(h, now);
@@ -148,6 +172,7 @@ static void destroy(struct hauth *h)
 	hc_follow_stop(h->follow);
 	hauth_wake__free(wake_conn);
 	wake_conn = NULL;
+	hauth_hooks__stop(h);
 	hauth_history__stop(h->history);
 	hauth_retain__stop(h);
 	hauth_clients__free_all(h);
@@ -221,12 +246,16 @@ static int setup(struct hauth *h, const char *conf_path)
 	}
 	if (hc_config_db_path(&h->cfg, path, sizeof(path)))
 		return HUB_ERR_CONFIG;
-	if (hc_cfg_int(&h->cfg, HC_CFG_HISTORY_MAX) > 0) {
-		rc = hauth_history__start(&h->cfg, path, &h->history, err, sizeof(err));
-		if (rc) {
-			hc_err("msg=\"cannot start the history writer\" err=\"%s\"", err);
-			return rc;
-		}
+	/* the writer stores chat history and makes webhook rows: it runs
+	 * even with history_max 0 */
+	rc = hauth_history__start(&h->cfg, path, &h->history, err, sizeof(err));
+	if (rc) {
+		hc_err("msg=\"cannot start the history writer\" err=\"%s\"", err);
+		return rc;
+	}
+	if (hauth_hooks__start(h)) {
+		hc_err("msg=\"cannot set up hooks\"");
+		return HUB_ERR_NOMEM;
 	}
 	hc_info("msg=\"ready\" principals=%zu rooms=%zu sessions=%zu seq=%lld",
 		h->dir->principals.count, h->dir->rooms.count, h->dir->sessions.count,

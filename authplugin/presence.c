@@ -14,6 +14,7 @@
  * online give the right joined/left notices and counts never drift.
  */
 #include "hauth_presence.h"
+#include "hauth_history.h"
 #include "hc_err.h"
 #include "hc_log.h"
 #include "hc_util.h"
@@ -71,6 +72,7 @@ static void join_room(struct hauth *h, struct hauth_principal *p, const char *ro
 	if (hc_hmap_put(&p->rooms, room, strlen(room), (void *)1, NULL))
 		return;
 	online_add(h, room, +1);
+	hauth_history__presence(h->history, room, p->name, online_count(h, room), NULL);
 	if (!hc_fmt(topic, sizeof(topic), "rooms/%s/sys/joined", room) &&
 		!hc_fmt(body, sizeof(body), "{\"user\":\"%s\",\"online\":%d}", p->name,
 			online_count(h, room)))
@@ -89,6 +91,7 @@ static void leave_room(
 	if (!hc_hmap_del(&p->rooms, room, strlen(room)))
 		return;
 	online_add(h, room, -1);
+	hauth_history__presence(h->history, room, p->name, online_count(h, room), reason);
 	if (!hc_fmt(topic, sizeof(topic), "rooms/%s/sys/left", room) &&
 		!hc_fmt(body, sizeof(body), "{\"user\":\"%s\",\"online\":%d,\"reason\":\"%s\"}",
 			p->name, online_count(h, room), reason))
@@ -299,8 +302,10 @@ static int reset_cb(void *ud, const char *name, void *value)
 /* The hub's retained "online" status of a previous run says offline now. */
 static int reset_status_cb(void *ud, const char *name, void *value)
 {
+	const struct hc_dir_principal *dp = value;
 	char topic[128];
-	(void)value;
+	if (dp->kind == HC_KIND_SERVICE)
+		return 0; /* backends have no presence */
 	if (!announced(ud, name) && !hc_fmt(topic, sizeof(topic), "users/%s/status", name))
 		publish(topic, "{\"online\":false,\"reason\":\"restart\"}", true);
 	return 0;

@@ -441,14 +441,67 @@ static bool over(const struct usage *u, uint32_t count_add, uint64_t bytes_add, 
 	return (int64_t)count + count_add > max || bytes + bytes_add > (uint64_t)max_bytes;
 }
 
+/* NULL if a retained message of len bytes by writer on topic fits the
+ * bounds (e: what it would be indexed as), else which bound it passes. */
+static const char *bounds(
+	struct hauth *h, const char *writer, const char *topic, uint32_t len, struct entry *e)
+{
+	struct hauth_retain *r = h->retain;
+	const struct entry *old;
+	uint32_t same_room_count = 0, same_writer_count = 0;
+	uint64_t same_room_bytes = 0, same_writer_bytes = 0;
+
+	classify(h, topic, writer, e);
+	e->bytes = cost(topic, len);
+	/* a replacement gives back what the old one took (the hub's own
+	 * entries, writer "", took nothing) */
+	old = hc_hmap_get(&r->index, topic, strlen(topic));
+	if (old && !*old->writer)
+		old = NULL;
+	if (old && *old->room && !strcmp(old->room, e->room)) {
+		same_room_count = 1;
+		same_room_bytes = old->bytes;
+	}
+	if (old && *old->writer && !strcmp(old->writer, e->writer)) {
+		same_writer_count = 1;
+		same_writer_bytes = old->bytes;
+	}
+	if (*e->room) {
+		const struct usage *u = hc_hmap_get(&r->rooms, e->room, strlen(e->room));
+		uint32_t c = u ? u->count - same_room_count : 0;
+		uint64_t b = u ? u->bytes - same_room_bytes : 0;
+		struct usage adj = {c, b};
+		if (over(&adj, 1, e->bytes, hc_cfg_int(&h->cfg, HC_CFG_RETAINED_ROOM_MAX),
+			    hc_cfg_int(&h->cfg, HC_CFG_RETAINED_ROOM_BYTES)))
+			return "retained quota of the room";
+	}
+	if (*e->writer && strcmp(e->writer, HC_SERVICE_PRINCIPAL) != 0) {
+		const struct usage *u = hc_hmap_get(&r->writers, e->writer, strlen(e->writer));
+		uint32_t c = u ? u->count - same_writer_count : 0;
+		uint64_t b = u ? u->bytes - same_writer_bytes : 0;
+		struct usage adj = {c, b};
+		if (over(&adj, 1, e->bytes, hc_cfg_int(&h->cfg, HC_CFG_RETAINED_IDENTITY_MAX),
+			    hc_cfg_int(&h->cfg, HC_CFG_RETAINED_IDENTITY_BYTES)))
+			return "retained quota of the identity";
+	}
+	return NULL;
+}
+
+const char *hauth_retain__check(
+	struct hauth *h, const char *writer, const char *topic, uint32_t len)
+{
+	struct entry e;
+	if (!h->retain || topic[0] == '$' || len == 0)
+		return NULL;
+	return bounds(h, writer, topic, len, &e);
+}
+
 const char *hauth_retain__publish(
 	struct hauth *h, const char *writer, const char *topic, uint32_t len)
 {
 	struct hauth_retain *r = h->retain;
 	struct entry e;
-	const struct entry *old;
-	uint32_t same_room_count = 0, same_writer_count = 0;
-	uint64_t same_room_bytes = 0, same_writer_bytes = 0;
+	const char *why;
 
 	if (!r || topic[0] == '$')
 		return NULL;
@@ -456,39 +509,9 @@ const char *hauth_retain__publish(
 		forget(r, topic); /* a deletion, always allowed */
 		return NULL;
 	}
-	classify(h, topic, writer, &e);
-	e.bytes = cost(topic, len);
-	/* a replacement gives back what the old one took (the hub's own
-	 * entries, writer "", took nothing) */
-	old = hc_hmap_get(&r->index, topic, strlen(topic));
-	if (old && !*old->writer)
-		old = NULL;
-	if (old && *old->room && !strcmp(old->room, e.room)) {
-		same_room_count = 1;
-		same_room_bytes = old->bytes;
-	}
-	if (old && *old->writer && !strcmp(old->writer, e.writer)) {
-		same_writer_count = 1;
-		same_writer_bytes = old->bytes;
-	}
-	if (*e.room) {
-		const struct usage *u = hc_hmap_get(&r->rooms, e.room, strlen(e.room));
-		uint32_t c = u ? u->count - same_room_count : 0;
-		uint64_t b = u ? u->bytes - same_room_bytes : 0;
-		struct usage adj = {c, b};
-		if (over(&adj, 1, e.bytes, hc_cfg_int(&h->cfg, HC_CFG_RETAINED_ROOM_MAX),
-			    hc_cfg_int(&h->cfg, HC_CFG_RETAINED_ROOM_BYTES)))
-			return "retained quota of the room";
-	}
-	if (*e.writer && strcmp(e.writer, HC_SERVICE_PRINCIPAL) != 0) {
-		const struct usage *u = hc_hmap_get(&r->writers, e.writer, strlen(e.writer));
-		uint32_t c = u ? u->count - same_writer_count : 0;
-		uint64_t b = u ? u->bytes - same_writer_bytes : 0;
-		struct usage adj = {c, b};
-		if (over(&adj, 1, e.bytes, hc_cfg_int(&h->cfg, HC_CFG_RETAINED_IDENTITY_MAX),
-			    hc_cfg_int(&h->cfg, HC_CFG_RETAINED_IDENTITY_BYTES)))
-			return "retained quota of the identity";
-	}
+	why = bounds(h, writer, topic, len, &e);
+	if (why)
+		return why;
 	remember(r, topic, &e);
 	return NULL;
 }

@@ -2,11 +2,11 @@
 /*
  * Ending connections whose right to exist ended: session revoked (logout,
  * hubctl session revoke, user deleted or password changed), session
- * expired, device deleted or its secret replaced, a token whose session the
- * store never showed. Runs on TICK: applies the store follower's changes,
- * then sweeps the live connections (at least every 250 ms, and at once
- * after a change), and kicks by client id with the will. Never from
- * BASIC_AUTH (kicking the connecting client there crashes 2.0.11).
+ * expired, device deleted or its secret replaced, service key deleted or
+ * replaced, a token whose session the store never showed. Runs on TICK: applies the store
+ * follower's changes, then sweeps the live connections (at least every 250 ms, and at once after a
+ * change), and kicks by client id with the will. Never from BASIC_AUTH (kicking the connecting
+ * client there crashes 2.0.11).
  */
 #include "hauth.h"
 #include "hauth_presence.h"
@@ -44,8 +44,9 @@ static const char *verdict(struct hauth *h, struct hauth_client *c, int64_t now_
 	dp = hc_dir_principal(h->dir, c->name, strlen(c->name));
 	if (!dp)
 		return "kicked";
-	if (c->kind == HAUTH_DEVICE) {
-		if (dp->kind != HC_KIND_DEVICE || !dp->has_secret ||
+	if (c->kind == HAUTH_DEVICE || c->kind == HAUTH_APP) {
+		if (dp->kind != (c->kind == HAUTH_DEVICE ? HC_KIND_DEVICE : HC_KIND_SERVICE) ||
+			!dp->has_secret ||
 			memcmp(dp->secret_hash, c->secret_hash, sizeof(c->secret_hash)) != 0)
 			return "kicked";
 		return NULL;

@@ -8,12 +8,24 @@
  *   broker_bench fanout HOST PORT SUBS MESSAGES TOPIC [USER PASS [PUBUSER PUBPASS]]
  *       SUBS subscribers on TOPIC's room filter and one publisher sending
  *       MESSAGES QoS 0 messages (32-byte payload carrying the send time),
- *       with a window so no queue grows without bound; prints messages/s
+ *       with a window (50 messages per subscriber in flight, BENCH_WINDOW
+ *       sets another) so no queue grows without bound; prints messages/s
  *       in, deliveries/s and delivery latency p50/p99.
+ *   broker_bench calls HOST PORT SECONDS INFLIGHT USER PASS SERVICE METHOD
+ *       one MQTT 5 caller (USER) calling svc/SERVICE/METHOD/USER with a
+ *       Response Topic under users/USER/reply/ and Correlation Data,
+ *       INFLIGHT calls outstanding, for SECONDS (after a 1 s warm-up);
+ *       prints calls/s and the round trip p50/p99 (publish to answer).
+ *   broker_bench hookd HOST PORT SERVICE KEY SECONDS
+ *       a minimal hook service in C (libmosquitto, MQTT 5): subscribes to
+ *       $share/SERVICE/svc/SERVICE/# and accepts every hook request
+ *       ({"accept":true} on its Response Topic with its Correlation Data)
+ *       for SECONDS; prints "ready" once subscribed, then verdicts sent.
  * Output is one line of key=value pairs for the driver script.
  */
 #include <errno.h>
 #include <mosquitto.h>
+#include <mqtt_protocol.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -164,7 +176,8 @@ static int bench_fanout(const char *host, int port, int subs, long messages, con
 	struct client *pub;
 	char filter[256], id[64];
 	unsigned char payload[32];
-	long sent = 0, window = 50;
+	long sent = 0,
+	     window = getenv("BENCH_WINDOW") ? strtol(getenv("BENCH_WINDOW"), NULL, 10) : 50;
 	double rate = getenv("BENCH_RATE") ? strtod(getenv("BENCH_RATE"), NULL) : 0;
 	int64_t t0, t1;
 	char *slash;
@@ -428,6 +441,200 @@ static int bench_presence(const char *host, int port, const char *room, const ch
 	return joined_n == pn && left_n == pn ? 0 : 1;
 }
 
+/* ---- calls: one MQTT 5 caller, INFLIGHT calls outstanding --------------- */
+
+struct caller {
+	int connected, subscribed;
+	long answered, unavailable;
+	int64_t *sent_at; /* by call number (the correlation data) */
+	long ncalls, cap;
+	int64_t rec_from;
+};
+
+static void c_connect(struct mosquitto *m, void *ud, int rc, int flags, const mosquitto_property *p)
+{
+	struct caller *c = ud;
+	(void)m;
+	(void)flags;
+	(void)p;
+	c->connected = rc == 0 ? 1 : -1;
+}
+
+static void c_subscribe(struct mosquitto *m, void *ud, int mid, int n, const int *granted,
+	const mosquitto_property *p)
+{
+	struct caller *c = ud;
+	(void)m;
+	(void)mid;
+	(void)p;
+	c->subscribed = n == 1 && granted[0] < 0x80 ? 1 : -1;
+}
+
+static void c_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg,
+	const mosquitto_property *props)
+{
+	struct caller *c = ud;
+	void *corr = NULL;
+	uint16_t clen = 0;
+	long n;
+	(void)m;
+	if (!mosquitto_property_read_binary(
+		    props, MQTT_PROP_CORRELATION_DATA, &corr, &clen, false) ||
+		clen != sizeof(n)) {
+		free(corr);
+		return;
+	}
+	memcpy(&n, corr, sizeof(n));
+	free(corr);
+	if (n < 0 || n >= c->ncalls || !c->sent_at[n])
+		return;
+	if (msg->payloadlen > 11 &&
+		memmem(msg->payload, (size_t)msg->payloadlen, "unavailable", 11))
+		c->unavailable++;
+	if (c->sent_at[n] >= c->rec_from && lat_n < lat_cap)
+		lat[lat_n++] = now_us() - c->sent_at[n];
+	c->sent_at[n] = 0;
+	c->answered++;
+}
+
+static int bench_calls(const char *host, int port, double seconds, int inflight, const char *user,
+	const char *pass, const char *service, const char *method)
+{
+	struct caller c = {0};
+	struct client one = {0};
+	char topic[256], reply[256], filter[256];
+	int64_t t0, end, measured_from;
+	long answered_at_start = 0;
+
+	snprintf(topic, sizeof(topic), "svc/%s/%s/%s", service, method, user);
+	snprintf(reply, sizeof(reply), "users/%s/reply/bench", user);
+	snprintf(filter, sizeof(filter), "users/%s/reply/#", user);
+	c.cap = 4000000;
+	c.sent_at = calloc((size_t)c.cap, sizeof(*c.sent_at));
+	lat_cap = c.cap;
+	lat = malloc((size_t)lat_cap * sizeof(*lat));
+	if (!c.sent_at || !lat)
+		return 1;
+	one.m = mosquitto_new("bench-caller", true, &c);
+	if (!one.m)
+		return 1;
+	mosquitto_int_option(one.m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+	/* request/response: no Nagle wait behind the PUBACK of an answer */
+	mosquitto_int_option(one.m, MOSQ_OPT_TCP_NODELAY, 1);
+	mosquitto_connect_v5_callback_set(one.m, c_connect);
+	mosquitto_subscribe_v5_callback_set(one.m, c_subscribe);
+	mosquitto_message_v5_callback_set(one.m, c_message);
+	mosquitto_username_pw_set(one.m, user, pass);
+	if (mosquitto_connect_async(one.m, host, port, 60) != MOSQ_ERR_SUCCESS)
+		return 1;
+	for (int64_t deadline = now_us() + 20000000; now_us() < deadline && c.subscribed != 1;) {
+		pump(&one, 1, 50);
+		if (c.connected < 0 || c.subscribed < 0) {
+			fprintf(stderr, "caller refused (connect %d, subscribe %d)\n", c.connected,
+				c.subscribed);
+			return 1;
+		}
+		if (c.connected == 1 && !c.subscribed) {
+			c.subscribed = 2;
+			mosquitto_subscribe(one.m, NULL, filter, 1);
+		}
+	}
+	t0 = now_us();
+	measured_from = t0 + 1000000; /* a second of warm-up */
+	c.rec_from = measured_from;
+	end = measured_from + (int64_t)(seconds * 1e6);
+	while (now_us() < end) {
+		while (c.ncalls - c.answered < inflight && c.ncalls < c.cap) {
+			mosquitto_property *props = NULL;
+			long n = c.ncalls;
+			mosquitto_property_add_string(&props, MQTT_PROP_RESPONSE_TOPIC, reply);
+			mosquitto_property_add_binary(
+				&props, MQTT_PROP_CORRELATION_DATA, &n, sizeof(n));
+			c.sent_at[n] = now_us();
+			c.ncalls++;
+			mosquitto_publish_v5(one.m, NULL, topic, 8, "{\"n\":1}", 1, false, props);
+			mosquitto_property_free_all(&props);
+		}
+		if (!answered_at_start && now_us() >= measured_from)
+			answered_at_start = c.answered ? c.answered : 1;
+		pump(&one, 1, 1);
+	}
+	qsort(lat, (size_t)lat_n, sizeof(*lat), cmp64);
+	printf("mode=calls inflight=%d calls_per_s=%.0f p50_us=%lld p99_us=%lld answered=%ld "
+	       "unavailable=%ld\n",
+		inflight, (double)(c.answered - answered_at_start) / seconds,
+		(long long)(lat_n ? lat[lat_n / 2] : -1),
+		(long long)(lat_n ? lat[(lat_n * 99) / 100] : -1), c.answered, c.unavailable);
+	mosquitto_destroy(one.m);
+	free(c.sent_at);
+	free(lat);
+	return c.answered && !c.unavailable ? 0 : 1;
+}
+
+/* ---- hookd: a hook service that accepts everything --------------------- */
+
+static long hookd_verdicts;
+
+static void h_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg,
+	const mosquitto_property *props)
+{
+	mosquitto_property *out = NULL;
+	char *rt = NULL;
+	void *corr = NULL;
+	uint16_t clen = 0;
+	(void)ud;
+	(void)msg;
+	if (!mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &rt, false))
+		return;
+	if (mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &corr, &clen, false))
+		mosquitto_property_add_binary(&out, MQTT_PROP_CORRELATION_DATA, corr, clen);
+	if (mosquitto_publish_v5(m, NULL, rt, 15, "{\"accept\":true}", 1, false, out) ==
+		MOSQ_ERR_SUCCESS)
+		hookd_verdicts++;
+	mosquitto_property_free_all(&out);
+	free(rt);
+	free(corr);
+}
+
+static int bench_hookd(
+	const char *host, int port, const char *service, const char *key, double seconds)
+{
+	struct caller c = {0};
+	struct client one = {0};
+	char filter[256];
+	int64_t end;
+
+	snprintf(filter, sizeof(filter), "$share/%s/svc/%s/#", service, service);
+	one.m = mosquitto_new(NULL, true, &c);
+	if (!one.m)
+		return 1;
+	mosquitto_int_option(one.m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+	mosquitto_int_option(one.m, MOSQ_OPT_TCP_NODELAY, 1);
+	mosquitto_connect_v5_callback_set(one.m, c_connect);
+	mosquitto_subscribe_v5_callback_set(one.m, c_subscribe);
+	mosquitto_message_v5_callback_set(one.m, h_message);
+	mosquitto_username_pw_set(one.m, service, key);
+	if (mosquitto_connect_async(one.m, host, port, 60) != MOSQ_ERR_SUCCESS)
+		return 1;
+	for (int64_t deadline = now_us() + 20000000; now_us() < deadline && c.subscribed != 1;) {
+		pump(&one, 1, 50);
+		if (c.connected < 0 || c.subscribed < 0)
+			return 1;
+		if (c.connected == 1 && !c.subscribed) {
+			c.subscribed = 2;
+			mosquitto_subscribe(one.m, NULL, filter, 1);
+		}
+	}
+	printf("ready\n");
+	fflush(stdout);
+	end = now_us() + (int64_t)(seconds * 1e6);
+	while (now_us() < end)
+		pump(&one, 1, 10);
+	printf("mode=hookd verdicts=%ld\n", hookd_verdicts);
+	mosquitto_destroy(one.m);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int rc;
@@ -440,6 +647,12 @@ int main(int argc, char **argv)
 			(int)strtol(argv[4], NULL, 10), strtol(argv[5], NULL, 10), argv[6],
 			argc > 8 ? argv[7] : NULL, argc > 8 ? argv[8] : NULL,
 			argc > 10 ? argv[9] : NULL, argc > 10 ? argv[10] : NULL);
+	else if (argc == 10 && !strcmp(argv[1], "calls"))
+		rc = bench_calls(argv[2], (int)strtol(argv[3], NULL, 10), strtod(argv[4], NULL),
+			(int)strtol(argv[5], NULL, 10), argv[6], argv[7], argv[8], argv[9]);
+	else if (argc == 7 && !strcmp(argv[1], "hookd"))
+		rc = bench_hookd(argv[2], (int)strtol(argv[3], NULL, 10), argv[4], argv[5],
+			strtod(argv[6], NULL));
 	else if (argc == 8 && !strcmp(argv[1], "presence"))
 		rc = bench_presence(argv[2], (int)strtol(argv[3], NULL, 10), argv[4], argv[5],
 			argv[6], argv[7]);
@@ -447,6 +660,9 @@ int main(int argc, char **argv)
 		fprintf(stderr,
 			"usage: broker_bench presence HOST PORT ROOM CREDFILE OBSUSER OBSPASS\n"
 			"       broker_bench connect HOST PORT SECONDS [USER PASS]\n"
+			"       broker_bench calls HOST PORT SECONDS INFLIGHT USER PASS SERVICE "
+			"METHOD\n"
+			"       broker_bench hookd HOST PORT SERVICE KEY SECONDS\n"
 			"       broker_bench fanout HOST PORT SUBS MESSAGES TOPIC [USER PASS "
 			"[PUBUSER PUBPASS]]\n");
 		rc = 2;

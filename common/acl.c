@@ -239,8 +239,64 @@ static void check_topic(const struct hc_acl_dir *dir, const struct hc_dir_princi
 					lv->p[1]);
 			return;
 		}
+	} else if (is(lv, 0, "svc") && lv->n == 4) {
+		const struct hc_dir_principal *svc;
+		if (!valid_name_level(lv, 1) || !valid_event_level(lv, 2) ||
+			!valid_name_level(lv, 3)) {
+			verdict(d, false, "invalid call topic",
+				"svc/{service}/{method}/{sender}: invalid service, method or "
+				"sender");
+			return;
+		}
+		if (!write) {
+			verdict(d, false, "calls are the service's",
+				"svc/{service}/...: only service %.*s reads its calls",
+				(int)lv->len[1], lv->p[1]);
+			return;
+		}
+		svc = hc_hmap_get(&dir->principals, lv->p[1], lv->len[1]);
+		if (!svc || svc->kind != HC_KIND_SERVICE) {
+			verdict(d, false, "no such service",
+				"svc/{service}/{method}/{sender}: there is no service '%.*s'",
+				(int)lv->len[1], lv->p[1]);
+			return;
+		}
+		if (is(lv, 2, "hook")) {
+			verdict(d, false, "reserved method",
+				"svc/{service}/hook/...: 'hook' is not a method (hooks are the "
+				"hub's)");
+			return;
+		}
+		if (!eq_principal(lv, 3, who)) {
+			verdict(d, false, "sender level is not the publisher",
+				"svc/{service}/{method}/{sender}: {sender} must be your own name "
+				"(%s)",
+				who);
+			return;
+		}
+		verdict(d, true, "call a service",
+			"svc/{service}/{method}/{sender}: anyone logged in may call service %.*s "
+			"as "
+			"itself",
+			(int)lv->len[1], lv->p[1]);
+		return;
 	} else if (is(lv, 0, "users") && lv->n >= 3 && valid_name_level(lv, 1)) {
 		bool self = eq_principal(lv, 1, who);
+		if (lv->n >= 4 && lv->n <= 6 && is(lv, 2, "reply")) {
+			if (write)
+				verdict(d, false, "replies are the services'",
+					"users/{user}/reply/...: only services answer here");
+			else if (self)
+				verdict(d, true, "own replies",
+					"users/{user}/reply/...: %s reads the answers to its own "
+					"calls",
+					who);
+			else
+				verdict(d, false, "another principal's replies",
+					"users/{user}/reply/...: only %.*s reads these answers",
+					(int)lv->len[1], lv->p[1]);
+			return;
+		}
 		if (lv->n == 5 && is(lv, 2, "inbox")) {
 			if (!valid_event_level(lv, 3) || !valid_name_level(lv, 4)) {
 				verdict(d, false, "invalid event or sender level",
@@ -354,21 +410,232 @@ static void check_topic(const struct hc_acl_dir *dir, const struct hc_dir_princi
 		return;
 	}
 	verdict(d, false, "no rule for this topic",
-		"no rule covers this topic (rooms/..., users/..., owntracks/...)");
+		"no rule covers this topic (rooms/..., users/..., owntracks/..., svc/...)");
+}
+
+/* What a service (a backend logged in with its key) may read and write
+ * (CONTRACT.md "Backends"): its own calls and hooks, every room's events,
+ * notices and presence, every principal's status; it writes room events and
+ * inbox events as itself, answers on any principal's reply topics, and
+ * gives hook verdicts on $hub/verdict/{self}/... */
+static void check_service_topic(const struct hc_acl_dir *dir, const struct hc_dir_principal *p,
+	const struct levels *lv, int access, struct hc_acl_decision *d)
+{
+	bool write = access == HC_ACL_WRITE;
+	const char *who = p->name;
+
+	for (int i = 0; i < lv->n; i++)
+		if (lv->len[i] == 0 || memchr(lv->p[i], '+', lv->len[i]) ||
+			memchr(lv->p[i], '#', lv->len[i])) {
+			verdict(d, false, "malformed topic",
+				"topic has an empty or wildcard level");
+			return;
+		}
+	if (is(lv, 0, "rooms") && lv->n >= 4 && valid_name_level(lv, 1)) {
+		bool ev = lv->n == 5 && is(lv, 2, "ev");
+		bool notice = lv->n == 4 && (is(lv, 2, "sys") || is(lv, 2, "presence"));
+		if (!ev && !notice)
+			goto none;
+		if (!hc_hmap_get(&dir->rooms, lv->p[1], lv->len[1])) {
+			verdict(d, false, "no such room", "rooms/{room}/...: there is no room %.*s",
+				(int)lv->len[1], lv->p[1]);
+			return;
+		}
+		if (ev && (!valid_event_level(lv, 3) || !valid_name_level(lv, 4))) {
+			verdict(d, false, "invalid event or sender level",
+				"rooms/{room}/ev/{event}/{sender}: invalid event or sender");
+			return;
+		}
+		if (!write) {
+			verdict(d, true, "service reads every room",
+				"rooms/{room}/...: service %s reads every room", who);
+			return;
+		}
+		if (notice) {
+			verdict(d, false, "hub-only topic",
+				"rooms/{room}/sys|presence/...: only the hub writes here");
+			return;
+		}
+		if (!eq_principal(lv, 4, who)) {
+			verdict(d, false, "sender level is not the publisher",
+				"rooms/{room}/ev/{event}/{sender}: a service emits as itself (%s), "
+				"not "
+				"as '%.*s'",
+				who, (int)lv->len[4], lv->p[4]);
+			return;
+		}
+		verdict(d, true, "service emits into every room",
+			"rooms/{room}/ev/{event}/{sender}: service %s emits into every room as "
+			"itself",
+			who);
+		return;
+	}
+	if (is(lv, 0, "users") && lv->n >= 3 && valid_name_level(lv, 1)) {
+		bool self = eq_principal(lv, 1, who);
+		bool known = hc_hmap_get(&dir->principals, lv->p[1], lv->len[1]) != NULL;
+		if (lv->n >= 4 && lv->n <= 6 && is(lv, 2, "reply")) {
+			if (write && known)
+				verdict(d, true, "service answers",
+					"users/{user}/reply/...: service %s answers %.*s", who,
+					(int)lv->len[1], lv->p[1]);
+			else if (write)
+				verdict(d, false, "no such principal",
+					"users/{user}/reply/...: there is no '%.*s'",
+					(int)lv->len[1], lv->p[1]);
+			else if (self)
+				verdict(d, true, "own replies",
+					"users/{user}/reply/...: %s reads the answers to its own "
+					"calls",
+					who);
+			else
+				verdict(d, false, "another principal's replies",
+					"users/{user}/reply/...: only %.*s reads these answers",
+					(int)lv->len[1], lv->p[1]);
+			return;
+		}
+		if (lv->n == 5 && is(lv, 2, "inbox")) {
+			if (!valid_event_level(lv, 3) || !valid_name_level(lv, 4)) {
+				verdict(d, false, "invalid event or sender level",
+					"users/{user}/inbox/{event}/{sender}: invalid event or "
+					"sender");
+				return;
+			}
+			if (!write) {
+				if (self)
+					verdict(d, true, "own inbox",
+						"users/{user}/inbox/...: %s reads its own inbox",
+						who);
+				else
+					verdict(d, false, "another user's inbox",
+						"users/{user}/inbox/...: only %.*s reads this "
+						"inbox",
+						(int)lv->len[1], lv->p[1]);
+				return;
+			}
+			if (!eq_principal(lv, 4, who))
+				verdict(d, false, "sender level is not the publisher",
+					"users/{user}/inbox/{event}/{sender}: a service sends as "
+					"itself (%s)",
+					who);
+			else if (!known)
+				verdict(d, false, "no such principal",
+					"users/{user}/inbox/...: there is no '%.*s'",
+					(int)lv->len[1], lv->p[1]);
+			else
+				verdict(d, true, "service writes every inbox",
+					"users/{user}/inbox/...: service %s writes to %.*s", who,
+					(int)lv->len[1], lv->p[1]);
+			return;
+		}
+		if (lv->n == 3 && is(lv, 2, "status")) {
+			if (write)
+				verdict(d, false, "another principal's status",
+					"users/{user}/status: only %.*s (and the hub) write it",
+					(int)lv->len[1], lv->p[1]);
+			else
+				verdict(d, true, "service reads every status",
+					"users/{user}/status: service %s reads every status", who);
+			return;
+		}
+		goto none;
+	}
+	if (is(lv, 0, "svc") && lv->n >= 4 && valid_name_level(lv, 1)) {
+		bool self = eq_principal(lv, 1, who);
+		bool call = lv->n == 4 && valid_event_level(lv, 2) && valid_name_level(lv, 3) &&
+			    !is(lv, 2, "hook");
+		bool hook = lv->n == 6 && is(lv, 2, "hook") && valid_name_level(lv, 3) &&
+			    valid_event_level(lv, 4) && valid_name_level(lv, 5) &&
+			    hc_hmap_get(&dir->rooms, lv->p[3], lv->len[3]);
+		const struct hc_dir_principal *svc;
+		if (!call && !hook)
+			goto none;
+		if (!write) {
+			if (self)
+				verdict(d, true, "own calls and hooks",
+					"svc/{service}/...: service %s reads its own calls and "
+					"hooks",
+					who);
+			else
+				verdict(d, false, "calls are the service's",
+					"svc/{service}/...: only service %.*s reads these",
+					(int)lv->len[1], lv->p[1]);
+			return;
+		}
+		svc = hc_hmap_get(&dir->principals, lv->p[1], lv->len[1]);
+		if (hook)
+			verdict(d, false, "hooks are the hub's",
+				"svc/{service}/hook/...: only the hub asks a hook");
+		else if (!svc || svc->kind != HC_KIND_SERVICE)
+			verdict(d, false, "no such service",
+				"svc/{service}/...: there is no service '%.*s'", (int)lv->len[1],
+				lv->p[1]);
+		else if (!eq_principal(lv, 3, who))
+			verdict(d, false, "sender level is not the publisher",
+				"svc/{service}/{method}/{sender}: {sender} must be your own name "
+				"(%s)",
+				who);
+		else
+			verdict(d, true, "call a service",
+				"svc/{service}/{method}/{sender}: service %s calls service %.*s",
+				who, (int)lv->len[1], lv->p[1]);
+		return;
+	}
+	if (is(lv, 0, "$hub") && lv->n == 4 && is(lv, 1, "verdict")) {
+		if (write && eq_principal(lv, 2, who))
+			verdict(d, true, "own hook verdicts",
+				"$hub/verdict/{service}/{id}: service %s answers its hooks here",
+				who);
+		else if (write)
+			verdict(d, false, "another service's verdicts",
+				"$hub/verdict/{service}/...: only service %.*s answers here",
+				(int)lv->len[2], lv->p[2]);
+		else
+			verdict(d, false, "hub-only topic",
+				"$hub/verdict/...: only the hub reads verdicts");
+		return;
+	}
+none:
+	verdict(d, false, "no rule for this topic",
+		"no rule lets a service use this topic (rooms/..., users/..., svc/..., "
+		"$hub/verdict/...)");
 }
 
 /* --------------------------------------------------- subscription shapes */
 
 /* A level of a topic shape: a literal, or a variable with a predicate on a
  * concrete value and a flag saying whether some value satisfies it. */
-enum var { V_LIT, V_READ_ROOM, V_EVENT, V_NAME, V_SELF, V_STATUS_USER, V_DEVICE, V_ANY };
+enum var {
+	V_LIT,
+	V_READ_ROOM,
+	V_EVENT,
+	V_NAME,
+	V_SELF,
+	V_STATUS_USER,
+	V_DEVICE,
+	V_ANY,
+	V_ROOM, /* any room (services) */
+	V_CALL, /* a method: an event name but "hook" */
+};
 
 struct shape {
 	const char *name;
 	int n;
-	enum var v[6];
-	const char *lit[6];
+	enum var v[MAX_LEVELS];
+	const char *lit[MAX_LEVELS];
 };
+
+/* users/{owner}/reply/{id}[/{more}[/{more}]]: answers to one's calls */
+#define REPLY_SHAPES(owner)                                                                        \
+	{"users/{" owner "}/reply/...", 4, {V_LIT, V_SELF, V_LIT, V_ANY},                          \
+		{"users", NULL, "reply", NULL}},                                                   \
+		{"users/{" owner "}/reply/...", 5, {V_LIT, V_SELF, V_LIT, V_ANY, V_ANY},           \
+			{"users", NULL, "reply", NULL, NULL}},                                     \
+	{                                                                                          \
+		"users/{" owner "}/reply/...", 6, {V_LIT, V_SELF, V_LIT, V_ANY, V_ANY, V_ANY},     \
+		{                                                                                  \
+			"users", NULL, "reply", NULL, NULL, NULL                                   \
+		}                                                                                  \
+	}
 
 static const struct shape shapes[] = {
 	{"rooms/{room}/ev/{event}/{sender}", 5, {V_LIT, V_READ_ROOM, V_LIT, V_EVENT, V_NAME},
@@ -387,6 +654,26 @@ static const struct shape shapes[] = {
 		{"owntracks", NULL, NULL, NULL, NULL}},
 	{"owntracks/{device}/{name}/{sub}/...", 6, {V_LIT, V_DEVICE, V_ANY, V_ANY, V_ANY, V_ANY},
 		{"owntracks", NULL, NULL, NULL, NULL, NULL}},
+	REPLY_SHAPES("user"),
+};
+
+/* What a service may subscribe to (check_service_topic's readable topics). */
+static const struct shape service_shapes[] = {
+	{"svc/{service}/{method}/{sender}", 4, {V_LIT, V_SELF, V_CALL, V_NAME},
+		{"svc", NULL, NULL, NULL}},
+	{"svc/{service}/hook/{room}/{event}/{sender}", 6,
+		{V_LIT, V_SELF, V_LIT, V_ROOM, V_EVENT, V_NAME},
+		{"svc", NULL, "hook", NULL, NULL, NULL}},
+	{"rooms/{room}/ev/{event}/{sender}", 5, {V_LIT, V_ROOM, V_LIT, V_EVENT, V_NAME},
+		{"rooms", NULL, "ev", NULL, NULL}},
+	{"rooms/{room}/sys/{notice}", 4, {V_LIT, V_ROOM, V_LIT, V_EVENT},
+		{"rooms", NULL, "sys", NULL}},
+	{"rooms/{room}/presence/{user}", 4, {V_LIT, V_ROOM, V_LIT, V_NAME},
+		{"rooms", NULL, "presence", NULL}},
+	{"users/{service}/inbox/{event}/{sender}", 5, {V_LIT, V_SELF, V_LIT, V_EVENT, V_NAME},
+		{"users", NULL, "inbox", NULL, NULL}},
+	{"users/{user}/status", 3, {V_LIT, V_NAME, V_LIT}, {"users", NULL, "status"}},
+	REPLY_SHAPES("service"),
 };
 
 struct sub_ctx {
@@ -429,6 +716,10 @@ static bool satisfies(const struct sub_ctx *c, enum var v, const char *s, size_t
 		       hc_dir_can_read_device(c->dir, c->p->name, s, len);
 	case V_ANY:
 		return len > 0;
+	case V_ROOM:
+		return hc_name_valid_n(s, len) && hc_hmap_get(&c->dir->rooms, s, len) != NULL;
+	case V_CALL:
+		return hc_event_valid_n(s, len) && !(len == 4 && memcmp(s, "hook", 4) == 0);
 	default:
 		return false;
 	}
@@ -515,14 +806,20 @@ static void check_filter(const struct hc_acl_dir *dir, const struct hc_dir_princ
 		verdict(d, false, "malformed filter", "the filter is malformed or too deep");
 		return;
 	}
-	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
-		if (shape_matches(&c, &shapes[i], &f)) {
-			verdict(d, true, "filter can match readable topics",
-				"the filter can match %s topics %s may read (each delivery is "
-				"checked again)",
-				shapes[i].name, p->name);
-			return;
-		}
+	{
+		bool svc = p->kind == HC_KIND_SERVICE;
+		const struct shape *sh = svc ? service_shapes : shapes;
+		size_t n = svc ? sizeof(service_shapes) / sizeof(service_shapes[0])
+			       : sizeof(shapes) / sizeof(shapes[0]);
+		for (size_t i = 0; i < n; i++)
+			if (shape_matches(&c, &sh[i], &f)) {
+				verdict(d, true, "filter can match readable topics",
+					"the filter can match %s topics %s may read (each delivery "
+					"is checked again)",
+					sh[i].name, p->name);
+				return;
+			}
+	}
 	verdict(d, false, "filter matches nothing readable",
 		"the filter matches no topic %s may read", p->name);
 }
@@ -570,5 +867,8 @@ void hc_acl_check(const struct hc_acl_dir *dir, const char *principal, const cha
 		verdict(d, false, "no rule for this topic", "topic has too many levels");
 		return;
 	}
-	check_topic(dir, p, &lv, access, d);
+	if (p->kind == HC_KIND_SERVICE)
+		check_service_topic(dir, p, &lv, access, d);
+	else
+		check_topic(dir, p, &lv, access, d);
 }

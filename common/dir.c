@@ -219,6 +219,15 @@ int hc_dir_put_room_at(struct hc_acl_dir *d, const char *name, int64_t created_a
 	return HUB_OK;
 }
 
+int hc_dir_set_room_hook(struct hc_acl_dir *d, const char *room, const char *hook)
+{
+	struct hc_dir_room *r = hc_hmap_get(&d->rooms, room, strlen(room));
+	if (!r)
+		return HUB_ERR_NOTFOUND;
+	snprintf(r->hook, sizeof(r->hook), "%s", hook ? hook : "");
+	return HUB_OK;
+}
+
 static int drop_room_of(void *ud, const char *principal, void *value)
 {
 	struct hc_acl_dir *d = ((void **)ud)[0];
@@ -314,6 +323,8 @@ int hc_acl_dir_load(struct hc_store *st, struct hc_acl_dir **out, char *err, siz
 		"SELECT name, created_at FROM rooms",
 		"SELECT room, principal, level FROM memberships",
 		"SELECT sid, principal, expires_at, revoked_at, reason FROM sessions",
+		"SELECT name, key_hash, created_at FROM service_keys",
+		"SELECT name, hook FROM rooms WHERE hook != ''",
 	};
 	struct hc_acl_dir *d = NULL;
 	sqlite3 *db = hc_store_db(st);
@@ -359,6 +370,23 @@ int hc_acl_dir_load(struct hc_store *st, struct hc_acl_dir **out, char *err, siz
 					sqlite3_column_int(s, 2));
 				if (rc == HUB_ERR_NOTFOUND)
 					rc = HUB_OK;
+			} else if (i == 6) {
+				struct hc_principal p;
+				char hash[80];
+				memset(&p, 0, sizeof(p));
+				col(s, 0, p.name, sizeof(p.name));
+				p.kind = HC_KIND_SERVICE;
+				snprintf(p.role, sizeof(p.role), "user");
+				col(s, 1, hash, sizeof(hash));
+				p.created_at = sqlite3_column_int64(s, 2);
+				/* a legacy key named like a user or device stays out */
+				if (!hc_dir_principal(d, p.name, strlen(p.name)))
+					rc = hc_dir_put_principal(d, &p, hash);
+			} else if (i == 7) {
+				char room[HC_NAME_MAX + 1], hook[HC_NAME_MAX + 1];
+				col(s, 0, room, sizeof(room));
+				col(s, 1, hook, sizeof(hook));
+				hc_dir_set_room_hook(d, room, hook);
 			} else {
 				struct hc_session ss;
 				memset(&ss, 0, sizeof(ss));

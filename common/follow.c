@@ -99,7 +99,9 @@ static int read_entity(sqlite3 *db, const char *entity, const char *key, struct 
 		sql = "SELECT name, kind, display_name, role, coalesce(owner, ''), "
 		      "coalesce(secret_hash, ''), created_at FROM principals WHERE name = ?";
 	} else if (!strcmp(entity, "room")) {
-		sql = "SELECT name, created_at FROM rooms WHERE name = ?";
+		sql = "SELECT name, created_at, hook FROM rooms WHERE name = ?";
+	} else if (!strcmp(entity, "service")) {
+		sql = "SELECT name, key_hash, created_at FROM service_keys WHERE name = ?";
 	} else if (!strcmp(entity, "membership")) {
 		const char *slash = strchr(key, '/');
 		size_t rl = slash ? (size_t)(slash - key) : 0;
@@ -147,8 +149,24 @@ static int read_entity(sqlite3 *db, const char *entity, const char *key, struct 
 	} else if (!strcmp(entity, "room")) {
 		c->type = rc == SQLITE_ROW ? HC_CHG_ROOM : HC_CHG_ROOM_DEL;
 		snprintf(c->room, sizeof(c->room), "%s", key);
-		if (rc == SQLITE_ROW)
+		if (rc == SQLITE_ROW) {
 			c->room_created_at = sqlite3_column_int64(s, 1);
+			col(s, 2, c->hook, sizeof(c->hook));
+		}
+	} else if (!strcmp(entity, "service")) {
+		/* a service key: a principal of its own kind, its key's hash as
+		 * the secret it proves at CONNECT */
+		snprintf(c->p.name, sizeof(c->p.name), "%s", key);
+		if (rc == SQLITE_ROW) {
+			c->type = HC_CHG_PRINCIPAL;
+			c->p.kind = HC_KIND_SERVICE;
+			snprintf(c->p.role, sizeof(c->p.role), "user");
+			col(s, 1, c->secret_hash, sizeof(c->secret_hash));
+			c->p.created_at = sqlite3_column_int64(s, 2);
+		} else {
+			c->type = HC_CHG_PRINCIPAL_DEL;
+			c->p.kind = HC_KIND_SERVICE;
+		}
 	} else if (!strcmp(entity, "membership")) {
 		c->type = HC_CHG_LEVEL;
 		c->level = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : HC_LEVEL_NONE;
@@ -588,13 +606,24 @@ int hc_follow_apply(struct hc_follow *f, struct hc_acl_dir **dir,
 		struct hc_acl_dir *d = *dir;
 		switch (c->type) {
 		case HC_CHG_PRINCIPAL:
-			hc_dir_put_principal(d, &c->p, c->secret_hash[0] ? c->secret_hash : NULL);
+		case HC_CHG_PRINCIPAL_DEL: {
+			/* users and devices, and services, live in two tables
+			 * sharing one namespace: a change of one never touches a
+			 * principal of the other (a legacy name in both) */
+			const struct hc_dir_principal *old =
+				hc_dir_principal(d, c->p.name, strlen(c->p.name));
+			if (old && (old->kind == HC_KIND_SERVICE) != (c->p.kind == HC_KIND_SERVICE))
+				break;
+			if (c->type == HC_CHG_PRINCIPAL_DEL)
+				hc_dir_del_principal(d, c->p.name);
+			else
+				hc_dir_put_principal(
+					d, &c->p, c->secret_hash[0] ? c->secret_hash : NULL);
 			break;
-		case HC_CHG_PRINCIPAL_DEL:
-			hc_dir_del_principal(d, c->p.name);
-			break;
+		}
 		case HC_CHG_ROOM:
-			hc_dir_put_room_at(d, c->room, c->room_created_at);
+			if (hc_dir_put_room_at(d, c->room, c->room_created_at) == HUB_OK)
+				hc_dir_set_room_hook(d, c->room, c->hook);
 			break;
 		case HC_CHG_ROOM_DEL:
 			hc_dir_del_room(d, c->room);

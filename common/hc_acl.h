@@ -66,9 +66,10 @@ struct hc_dir_principal {
 
 struct hc_dir_room {
 	char name[HC_NAME_MAX + 1];
-	struct hc_hmap members; /* principal -> (void *)(intptr_t)level */
-	int devices;		/* members that are devices */
-	int64_t created_at;	/* store's created_at (0 if not known) */
+	char hook[HC_NAME_MAX + 1]; /* the service that checks its events, "" */
+	struct hc_hmap members;	    /* principal -> (void *)(intptr_t)level */
+	int devices;		    /* members that are devices */
+	int64_t created_at;	    /* store's created_at (0 if not known) */
 };
 
 struct hc_dir_session {
@@ -121,6 +122,9 @@ int hc_dir_put_room(struct hc_acl_dir *dir, const char *name);
 /* Same, recording the room's creation time (a room re-created under the
  * same name between two looks at the store gets its new time). */
 int hc_dir_put_room_at(struct hc_acl_dir *dir, const char *name, int64_t created_at);
+/* Set (or clear, hook NULL or "") the service that checks a room's events.
+ * HUB_ERR_NOTFOUND if there is no such room. */
+int hc_dir_set_room_hook(struct hc_acl_dir *dir, const char *room, const char *hook);
 void hc_dir_del_room(struct hc_acl_dir *dir, const char *name);
 /* level HC_LEVEL_NONE removes the membership. Unknown room or principal:
  * HUB_ERR_NOTFOUND, nothing changes. */

@@ -19,7 +19,7 @@
 #include "hc_store.h"
 
 enum hc_change_type {
-	HC_CHG_PRINCIPAL = 1, /* p (+ secret_hash) is the current row */
+	HC_CHG_PRINCIPAL = 1, /* p (+ secret_hash) is the current row (services too) */
 	HC_CHG_PRINCIPAL_DEL, /* p.name is gone */
 	HC_CHG_ROOM,	      /* room exists */
 	HC_CHG_ROOM_DEL,      /* room is gone */
@@ -35,7 +35,8 @@ struct hc_change {
 	struct hc_principal p;
 	char secret_hash[65];
 	char room[HC_NAME_MAX + 1];
-	int64_t room_created_at; /* ROOM: the room's created_at */
+	int64_t room_created_at;    /* ROOM: the room's created_at */
+	char hook[HC_NAME_MAX + 1]; /* ROOM: the service checking its events, "" */
 	char principal[HC_NAME_MAX + 1];
 	int level;
 	struct hc_session s;

@@ -28,7 +28,9 @@ enum hc_store_mode { HC_STORE_RW = 0, HC_STORE_RO = 1 };
 #define HC_SECRET_LEN  43 /* cookie value / device secret / service key: 32 bytes */
 #define HC_DISPLAY_MAX 128
 
-enum hc_kind { HC_KIND_USER = 'u', HC_KIND_DEVICE = 'd' };
+/* Services (service keys, hubctl servicekey) share the principals'
+ * namespace; the directory holds them as principals of their own kind. */
+enum hc_kind { HC_KIND_USER = 'u', HC_KIND_DEVICE = 'd', HC_KIND_SERVICE = 's' };
 
 struct hc_principal {
 	char name[HC_NAME_MAX + 1];
@@ -58,6 +60,7 @@ struct hc_room {
 	char name[HC_NAME_MAX + 1];
 	int64_t created_at;
 	int members;
+	char hook[HC_NAME_MAX + 1]; /* service that checks its events, "" */
 };
 
 /* Open (and for RW, create and migrate) the store at path. busy_timeout,
@@ -106,6 +109,13 @@ int hc_store_room_add(struct hc_store *st, const char *name);
 int hc_store_room_del(struct hc_store *st, const char *name);
 int hc_store_room_exists(struct hc_store *st, const char *name);
 int hc_store_room_list(struct hc_store *st, int (*cb)(void *ud, const struct hc_room *r), void *ud);
+/* Let service (a service key's name) check the room's events, or nobody
+ * (service NULL or ""). HUB_ERR_NOTFOUND: no such room (*what = "room") or
+ * no such service (*what = "service"). */
+int hc_store_room_set_hook(
+	struct hc_store *st, const char *room, const char *service, const char **what);
+/* The room's hook into out ("" if none). HUB_ERR_NOTFOUND if no room. */
+int hc_store_room_hook(struct hc_store *st, const char *room, char out[HC_NAME_MAX + 1]);
 /* Grant (or change) a level. HUB_ERR_NOTFOUND if room or principal absent. */
 int hc_store_grant(struct hc_store *st, const char *room, const char *principal, int level);
 int hc_store_revoke(struct hc_store *st, const char *room, const char *principal);
@@ -147,6 +157,12 @@ int hc_store_servicekey_add(struct hc_store *st, const char *name, char secret[H
 int hc_store_servicekey_del(struct hc_store *st, const char *name);
 /* Which key a presented secret is: name into out. HUB_ERR_AUTH if none. */
 int hc_store_servicekey_check(struct hc_store *st, const char *secret, char name[HC_NAME_MAX + 1]);
+/* Whether a service key of that name exists: HUB_OK or HUB_ERR_NOTFOUND. */
+int hc_store_servicekey_exists(struct hc_store *st, const char *name);
+/* Service keys by name: name, created_at, and the rooms they hook. */
+int hc_store_servicekey_list(struct hc_store *st,
+	int (*cb)(void *ud, const char *name, int64_t created_at, const char *hooked_rooms),
+	void *ud);
 
 /* --- change log --- */
 /* Highest change sequence number (0 if none). */
@@ -154,7 +170,7 @@ int hc_store_change_seq(struct hc_store *st, int64_t *seq);
 /* Lowest sequence still kept (a follower behind it must reload fully). */
 int hc_store_change_min(struct hc_store *st, int64_t *seq);
 /* Changes after seq, in order, at most limit. entity: "principal", "room",
- * "membership" (key "room/principal"), "session". */
+ * "membership" (key "room/principal"), "session", "service". */
 int hc_store_changes(struct hc_store *st, int64_t after, int limit,
 	int (*cb)(void *ud, int64_t seq, const char *entity, const char *key), void *ud);
 

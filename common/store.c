@@ -633,13 +633,75 @@ int hc_store_room_exists(struct hc_store *st, const char *name)
 	return get_int64(st, "SELECT 1 FROM rooms WHERE name = ?", name, &v);
 }
 
+struct hook_args {
+	const char *room, *service;
+	const char **what;
+};
+
+static int hook_fn(struct hc_store *st, void *ud)
+{
+	struct hook_args *a = ud;
+	sqlite3_stmt *s;
+	int64_t v;
+	int rc;
+	if (get_int64(st, "SELECT 1 FROM rooms WHERE name = ?", a->room, &v) != HUB_OK) {
+		*a->what = "room";
+		return HUB_ERR_NOTFOUND;
+	}
+	if (a->service[0] && get_int64(st, "SELECT 1 FROM service_keys WHERE name = ?", a->service,
+				     &v) != HUB_OK) {
+		*a->what = "service";
+		return HUB_ERR_NOTFOUND;
+	}
+	rc = prep(st, &s, "UPDATE rooms SET hook = ? WHERE name = ? AND hook != ?", "sss",
+		a->service, a->room, a->service);
+	return rc ? rc : step_done(s);
+}
+
+int hc_store_room_set_hook(
+	struct hc_store *st, const char *room, const char *service, const char **what)
+{
+	const char *dummy;
+	struct hook_args a = {.room = room, .service = service ? service : "", .what = &dummy};
+	if (what)
+		a.what = what;
+	*a.what = NULL;
+	if (!hc_name_valid(room)) {
+		*a.what = "room";
+		return HUB_ERR_NOTFOUND;
+	}
+	if (a.service[0] && !hc_name_valid(a.service)) {
+		*a.what = "service";
+		return HUB_ERR_NOTFOUND;
+	}
+	return hc_store_tx(st, hook_fn, &a);
+}
+
+int hc_store_room_hook(struct hc_store *st, const char *room, char out[HC_NAME_MAX + 1])
+{
+	sqlite3_stmt *s;
+	int rc = prep(st, &s, "SELECT hook FROM rooms WHERE name = ?", "s", room);
+	out[0] = '\0';
+	if (rc)
+		return rc;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		copy_col(s, 0, out, HC_NAME_MAX + 1);
+		rc = HUB_OK;
+	} else {
+		rc = rc == SQLITE_DONE ? HUB_ERR_NOTFOUND : HUB_ERR_DB;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
 int hc_store_room_list(struct hc_store *st, int (*cb)(void *ud, const struct hc_room *r), void *ud)
 {
 	sqlite3_stmt *s;
 	struct hc_room r;
 	int rc = prep(st, &s,
 		"SELECT r.name, r.created_at, (SELECT count(*) FROM memberships m "
-		"WHERE m.room = r.name) FROM rooms r ORDER BY r.name",
+		"WHERE m.room = r.name), r.hook FROM rooms r ORDER BY r.name",
 		"");
 	if (rc)
 		return rc;
@@ -649,6 +711,7 @@ int hc_store_room_list(struct hc_store *st, int (*cb)(void *ud, const struct hc_
 		copy_col(s, 0, r.name, sizeof(r.name));
 		r.created_at = sqlite3_column_int64(s, 1);
 		r.members = sqlite3_column_int(s, 2);
+		copy_col(s, 3, r.hook, sizeof(r.hook));
 		x = cb(ud, &r);
 		if (x) {
 			sqlite3_finalize(s);
@@ -1032,6 +1095,41 @@ int hc_store_servicekey_del(struct hc_store *st, const char *name)
 {
 	struct key_args a = {.name = name};
 	return hc_store_tx(st, key_del_fn, &a);
+}
+
+int hc_store_servicekey_exists(struct hc_store *st, const char *name)
+{
+	int64_t v;
+	if (!hc_name_valid(name))
+		return HUB_ERR_NOTFOUND;
+	return get_int64(st, "SELECT 1 FROM service_keys WHERE name = ?", name, &v);
+}
+
+int hc_store_servicekey_list(struct hc_store *st,
+	int (*cb)(void *ud, const char *name, int64_t created_at, const char *hooked_rooms),
+	void *ud)
+{
+	sqlite3_stmt *s;
+	int rc = prep(st, &s,
+		"SELECT k.name, k.created_at, coalesce((SELECT group_concat(r.name, ',') FROM "
+		"(SELECT name FROM rooms WHERE hook = k.name ORDER BY name) r), '') "
+		"FROM service_keys k ORDER BY k.name",
+		"");
+	if (rc)
+		return rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		char name[HC_NAME_MAX + 1];
+		const unsigned char *rooms = sqlite3_column_text(s, 2);
+		int x;
+		copy_col(s, 0, name, sizeof(name));
+		x = cb(ud, name, sqlite3_column_int64(s, 1), rooms ? (const char *)rooms : "");
+		if (x) {
+			sqlite3_finalize(s);
+			return x;
+		}
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? HUB_OK : HUB_ERR_DB;
 }
 
 int hc_store_servicekey_check(struct hc_store *st, const char *secret, char name[HC_NAME_MAX + 1])

@@ -91,6 +91,50 @@ const char *const hc_store__migrations[] = {
 	"  data BLOB NOT NULL"
 	");"
 	"CREATE INDEX messages_room ON messages(room, id);",
+
+	/* 3: backends. Service keys are mirrored by the broker and the gateway
+	 * (services log in over MQTT), so their changes are logged; a room may
+	 * name the service that checks its events (hook); webhooks and their
+	 * durable outbox. */
+	"ALTER TABLE rooms ADD COLUMN hook TEXT NOT NULL DEFAULT '';"
+	"CREATE TRIGGER rooms_au AFTER UPDATE ON rooms BEGIN"
+	"  INSERT INTO change_log(entity, key) VALUES('room', NEW.name); END;"
+	"CREATE TRIGGER service_keys_ai AFTER INSERT ON service_keys BEGIN"
+	"  INSERT INTO change_log(entity, key) VALUES('service', NEW.name); END;"
+	"CREATE TRIGGER service_keys_au AFTER UPDATE ON service_keys BEGIN"
+	"  INSERT INTO change_log(entity, key) VALUES('service', NEW.name); END;"
+	"CREATE TRIGGER service_keys_ad AFTER DELETE ON service_keys BEGIN"
+	"  INSERT INTO change_log(entity, key) VALUES('service', OLD.name); END;"
+	"CREATE TABLE webhooks("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  url TEXT NOT NULL,"
+	"  secret TEXT NOT NULL,"
+	"  events TEXT NOT NULL,"
+	"  rooms TEXT NOT NULL DEFAULT '',"
+	"  created_at INTEGER NOT NULL"
+	");"
+	"CREATE TABLE webhook_outbox("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  hook INTEGER NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,"
+	"  type TEXT NOT NULL,"
+	"  body BLOB NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  next_at INTEGER NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  state TEXT NOT NULL DEFAULT 'pending' CHECK(state IN ('pending','done','failed')),"
+	"  last_status INTEGER NOT NULL DEFAULT 0,"
+	"  last_error TEXT NOT NULL DEFAULT ''"
+	");"
+	"CREATE INDEX webhook_outbox_due ON webhook_outbox(state, next_at);"
+	"CREATE INDEX webhook_outbox_hook ON webhook_outbox(hook, state);",
+
+	/* 4: sessions made by a service for an app with its own login
+	 * (POST /api/sessions) remember that service: only it may end them.
+	 * The sender takes each webhook's due rows by (hook, state, next_at),
+	 * so a dead endpoint's backlog is never walked to find the others'. */
+	"ALTER TABLE sessions ADD COLUMN service TEXT NOT NULL DEFAULT '';"
+	"DROP INDEX webhook_outbox_hook;"
+	"CREATE INDEX webhook_outbox_hook ON webhook_outbox(hook, state, next_at);",
 };
 
 const int hc_store__migration_count =

@@ -16,4 +16,8 @@ struct hub_conn;
  * forbidden for a non-admin user, 503 on store errors). */
 int hub_actor_require(struct hub *h, struct hub_conn *c, char name[HC_NAME_MAX + 1]);
 
+/* The same for routes only a backend may use (POST/DELETE /api/sessions):
+ * a service key and nothing else; an admin's cookie gets 401 too. */
+int hub_service_require(struct hub *h, struct hub_conn *c, char name[HC_NAME_MAX + 1]);
+
 #endif

@@ -62,6 +62,9 @@ static const struct hub_route routes[] = {
 	{"/api/rooms/*/messages", HUB_M_GET, 0, hub_route_history},
 	{"/api/deliveries", HUB_M_POST, HUB_RF_BODY | HUB_RF_SAME_ORIGIN, hub_route_delivery_open},
 	{"/api/deliveries/*", HUB_M_DELETE, HUB_RF_SAME_ORIGIN, hub_route_delivery_close},
+	/* a service key only (no cookie counts), so no origin check */
+	{"/api/sessions", HUB_M_POST, HUB_RF_BODY, hub_route_sessions_create},
+	{"/api/sessions/*", HUB_M_DELETE, 0, hub_route_sessions_end},
 };
 
 static const char *method_name(int m)

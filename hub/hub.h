@@ -44,6 +44,7 @@ struct hub_front_state {
 	int max, per_addr;	/* front_conns_max, front_conns_per_address */
 	char tag[96];		/* marks hubd's requests to hub-bridge (hc_token_key_tag) */
 };
+struct hub_webhooks;
 
 struct hub {
 	struct hc_config cfg;
@@ -63,6 +64,9 @@ struct hub {
 
 	/* waits until committed changes are in force at the broker */
 	struct hub_syncwait *syncwait;
+
+	/* the webhook sender (its own thread); woken after hubd enqueued */
+	struct hub_webhooks *webhooks;
 
 	struct hc_scrypt_params params; /* cost for new hashes and dummy verifies */
 	char db_path[HUB_PATH_MAX];

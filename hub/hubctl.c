@@ -23,6 +23,7 @@
 #include "hc_sync.h"
 #include "hc_token.h"
 #include "hc_util.h"
+#include "hc_webhook.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -696,7 +697,20 @@ static int cmd_device(int argc, char **argv)
 static int print_room(void *ud, const struct hc_room *r)
 {
 	(void)ud;
-	printf("%-24s %d member%s\n", r->name, r->members, r->members == 1 ? "" : "s");
+	printf("%-24s %d member%s%s%s\n", r->name, r->members, r->members == 1 ? "" : "s",
+		r->hook[0] ? "  hook=" : "", r->hook);
+	return 0;
+}
+
+static int print_servicekey(void *ud, const char *name, int64_t created_at, const char *hooks)
+{
+	char when[32];
+	time_t t = (time_t)created_at;
+	struct tm tm;
+	(void)ud;
+	if (!gmtime_r(&t, &tm) || !strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm))
+		snprintf(when, sizeof(when), "-");
+	printf("%-24s created %s UTC%s%s\n", name, when, hooks[0] ? "  hooks: " : "", hooks);
 	return 0;
 }
 
@@ -713,9 +727,34 @@ static int cmd_room(int argc, char **argv)
 	int rc;
 
 	if (!sub)
-		return usage_error("room: expected add, del or list");
-	if (strcmp(sub, "add") && strcmp(sub, "del") && strcmp(sub, "list"))
+		return usage_error("room: expected add, del, list or hook");
+	if (strcmp(sub, "add") && strcmp(sub, "del") && strcmp(sub, "list") && strcmp(sub, "hook"))
 		return usage_error("room: unknown subcommand '%.40s'", sub);
+	if (!strcmp(sub, "hook")) {
+		const char *what = NULL;
+		bool none;
+		if (argc != 4)
+			return usage_error("usage: room hook ROOM SERVICE|none");
+		none = !strcmp(argv[3], "none");
+		if ((rc = check_name("room name", argv[2])) ||
+			(!none && (rc = check_name("service name", argv[3]))))
+			return rc;
+		if ((rc = open_store()))
+			return rc;
+		rc = hc_store_room_set_hook(store, argv[2], none ? NULL : argv[3], &what);
+		if (rc == HUB_ERR_NOTFOUND && what && !strcmp(what, "service"))
+			return fail("no such service: '%s' (hubctl servicekey add %s)", argv[3],
+				argv[3]);
+		if (rc)
+			return store_fail(rc, "room", argv[2]);
+		if (none)
+			printf("room %s: no hook; events reach members unchecked\n", argv[2]);
+		else
+			printf("room %s: events reach members only once service %s accepted "
+			       "them\n",
+				argv[2], argv[3]);
+		return 0;
+	}
 	if (!strcmp(sub, "list")) {
 		if (argc != 2)
 			return usage_error("room list takes no arguments");
@@ -949,8 +988,14 @@ static int cmd_servicekey(int argc, char **argv)
 {
 	char secret[HC_SECRET_LEN + 1];
 	int rc;
+	if (argc == 2 && !strcmp(argv[1], "list")) {
+		if ((rc = open_store()))
+			return rc;
+		rc = hc_store_servicekey_list(store, print_servicekey, NULL);
+		return rc ? store_fail(rc, "service key list", "") : 0;
+	}
 	if (argc != 3 || (strcmp(argv[1], "add") && strcmp(argv[1], "del")))
-		return usage_error("usage: servicekey add|del NAME");
+		return usage_error("usage: servicekey add|del NAME, servicekey list");
 	if ((rc = check_name("key name", argv[2])) || (rc = open_store()))
 		return rc;
 	if (!strcmp(argv[1], "del")) {
@@ -963,7 +1008,9 @@ static int cmd_servicekey(int argc, char **argv)
 		return store_fail(rc, "service key", argv[2]);
 	printf("service key %s added\n", argv[2]);
 	printf("key: %s\n", secret);
-	printf("This key is shown once. Use it as: Authorization: Bearer <key>\n");
+	printf("This key is shown once. Use it as: Authorization: Bearer <key> (HTTP API), "
+	       "or as the MQTT password of username %s (a backend)\n",
+		argv[2]);
 	OPENSSL_cleanse(secret, sizeof(secret));
 	return 0;
 }
@@ -1347,6 +1394,84 @@ static int cmd_help(int argc, char **argv)
 
 /* ------------------------------------------------------------------ batch */
 
+static int print_webhook(void *ud, const struct hc_webhook *w)
+{
+	(void)ud;
+	printf("%lld %s\n  events=%s rooms=%s\n  pending=%lld failing=%lld failed=%lld "
+	       "delivered=%lld%s%s\n",
+		(long long)w->id, w->url, w->events, w->rooms[0] ? w->rooms : "*",
+		(long long)w->pending, (long long)w->failing, (long long)w->failed,
+		(long long)w->delivered, w->last_error[0] ? "\n  last error: " : "", w->last_error);
+	return 0;
+}
+
+static int cmd_webhook(int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : NULL;
+	const char *events = NULL, *rooms = NULL;
+	char secret[44];
+	int64_t id = 0;
+	int rc, opt;
+	static const struct option opts[] = {{"events", required_argument, 0, 'e'},
+		{"rooms", required_argument, 0, 'r'}, {0, 0, 0, 0}};
+
+	if (!sub)
+		return usage_error("webhook: expected add, list or del");
+	if (strcmp(sub, "add") && strcmp(sub, "list") && strcmp(sub, "del"))
+		return usage_error("webhook: unknown subcommand '%.40s'", sub);
+	if (!strcmp(sub, "list")) {
+		if (argc != 2)
+			return usage_error("webhook list takes no arguments");
+		if ((rc = open_store()))
+			return rc;
+		rc = hc_webhook_list(store, print_webhook, NULL);
+		return rc ? store_fail(rc, "webhook list", "") : 0;
+	}
+	if (!strcmp(sub, "del")) {
+		if (argc != 3 || hc_parse_i64(argv[2], 1, INT64_MAX, &id))
+			return usage_error("usage: webhook del ID (a number from webhook list)");
+		if ((rc = open_store()))
+			return rc;
+		rc = hc_webhook_del(store, id);
+		if (rc == HUB_ERR_NOTFOUND)
+			return fail("no such webhook: %lld", (long long)id);
+		return rc ? store_fail(rc, "webhook", argv[2])
+			  : (printf("webhook %lld deleted\n", (long long)id), 0);
+	}
+	optind = 2;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == 'e')
+			events = optarg;
+		else if (opt == 'r')
+			rooms = optarg;
+		else
+			return bad_option("webhook", argv);
+	}
+	if (optind != argc - 1)
+		return usage_error("usage: webhook add URL [--events joined,left,login,logout,"
+				   "ev:NAME,...] [--rooms ROOM,...]");
+	if (!hc_webhook_url_valid(argv[optind]))
+		return usage_error(
+			"invalid URL '%.80s': http:// or https:// with a host", argv[optind]);
+	if (events && !hc_webhook_events_valid(events))
+		return usage_error("invalid --events '%.80s': a comma list of joined, left, "
+				   "login, logout, ev:NAME, ev:*",
+			events);
+	if (rooms && !hc_webhook_rooms_valid(rooms))
+		return usage_error("invalid --rooms '%.80s': a comma list of room names", rooms);
+	if ((rc = open_store()))
+		return rc;
+	rc = hc_webhook_add(store, argv[optind], events, rooms, secret, &id);
+	if (rc)
+		return store_fail(rc, "webhook", argv[optind]);
+	printf("webhook %lld added: %s\n", (long long)id, argv[optind]);
+	printf("secret: %s\n", secret);
+	printf("This secret is shown once. Each POST carries X-Hub-Signature-256: "
+	       "sha256=<hex HMAC-SHA256 of the body with it>\n");
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return 0;
+}
+
 /* Usage errors of this command point to its own help: "hubctl user add
  * --help", "hubctl user --help" (a word that is no subcommand of it), or
  * "hubctl --help" (no such command). Only table words are copied. */
@@ -1389,6 +1514,8 @@ static int dispatch(int argc, char **argv)
 		return cmd_servicekey(argc, argv);
 	if (!strcmp(argv[0], "delivery"))
 		return cmd_delivery(argc, argv);
+	if (!strcmp(argv[0], "webhook"))
+		return cmd_webhook(argc, argv);
 	if (!strcmp(argv[0], "explain"))
 		return cmd_explain(argc, argv);
 	if (!strcmp(argv[0], "backup"))

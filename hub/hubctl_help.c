@@ -24,6 +24,8 @@ const char hubctl_usage_text[] =
 	"  room add NAME\n"
 	"  room del NAME\n"
 	"  room list\n"
+	"  room hook ROOM SERVICE|none      (events reach members only once the service\n"
+	"                                  accepted them)\n"
 	"  grant ROOM PRINCIPAL read|write|admin\n"
 	"  revoke ROOM PRINCIPAL\n"
 	"  members ROOM\n"
@@ -33,8 +35,14 @@ const char hubctl_usage_text[] =
 	"  token USER [--ttl SECONDS] [--session-ttl SECONDS]\n"
 	"                                  (a fresh MQTT token for CLI tools, in a new\n"
 	"                                  session; revoke it with session revoke)\n"
-	"  servicekey add NAME             (prints the key once)\n"
+	"  servicekey add NAME             (prints the key once; a backend logs in with it)\n"
+	"  servicekey list\n"
 	"  servicekey del NAME\n"
+	"webhooks (signed POSTs to a backend, retried for 24 h):\n"
+	"  webhook add URL [--events joined,left,login,logout,ev:NAME,...] [--rooms ROOM,...]\n"
+	"                                  (prints the signing secret once)\n"
+	"  webhook list                    (with pending, failing, failed, delivered)\n"
+	"  webhook del ID\n"
 	"deliveries (one customer sees one vehicle while open):\n"
 	"  delivery open ID --vehicle DEVICE --customer USER\n"
 	"  delivery close ID\n"
@@ -138,7 +146,18 @@ static const struct help table[] = {
 	{"room", "list",
 		"usage: hubctl room list\n"
 		"\n"
-		"One line per room with its number of members.\n"},
+		"One line per room with its number of members (and hook=SERVICE when a\n"
+		"service checks its events).\n"},
+	{"room", "hook",
+		"usage: hubctl room hook ROOM SERVICE|none\n"
+		"\n"
+		"Names the backend service (a service key) that checks every client event\n"
+		"into ROOM before any member gets it: the service accepts it (possibly\n"
+		"with changed data) or rejects it, and the sender learns the verdict. While\n"
+		"the service has no connection, events into the room are refused, never\n"
+		"delivered unchecked. `none` removes the hook. In force when hubctl returns.\n"
+		"\n"
+		"Example: hubctl room hook lobby chat\n"},
 	{"grant", NULL,
 		"usage: hubctl grant ROOM PRINCIPAL read|write|admin\n"
 		"\n"
@@ -187,12 +206,46 @@ static const struct help table[] = {
 		"usage: hubctl servicekey add NAME\n"
 		"\n"
 		"Creates a service key for a backend and prints it once. Use it as\n"
-		"Authorization: Bearer <key> on POST /api/publish. NAME shares the\n"
-		"namespace of users and devices.\n"},
+		"Authorization: Bearer <key> on hubd's API (POST /api/publish, /api/sessions)\n"
+		"and as the MQTT password of username NAME: the backend then answers calls\n"
+		"and checks hooked rooms (docs/backends.md). NAME shares the namespace of\n"
+		"users and devices. Usable when hubctl returns.\n"},
+	{"servicekey", "list",
+		"usage: hubctl servicekey list\n"
+		"\n"
+		"One line per service key: name, creation time (UTC) and the rooms it hooks.\n"
+		"Never the key.\n"},
 	{"servicekey", "del",
 		"usage: hubctl servicekey del NAME\n"
 		"\n"
-		"Deletes the service key NAME; requests with it are refused from then on.\n"},
+		"Deletes the service key NAME; requests with it are refused from then on\n"
+		"and the service's MQTT connections end within a second. Rooms it hooked\n"
+		"stay hooked to the missing service: their events are refused until\n"
+		"room hook names another or none.\n"},
+	{"webhook", "add",
+		"usage: hubctl webhook add URL [--events joined,left,login,logout,ev:NAME,...] "
+		"[--rooms ROOM,...]\n"
+		"\n"
+		"The hub POSTs JSON {\"id\",\"type\",\"ts\",...} to URL when things happen,\n"
+		"signed with X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body with\n"
+		"the secret printed once>. Failed deliveries are retried with growing delays\n"
+		"for 24 h, through restarts; each carries the same id on every try.\n"
+		"\n"
+		"  --events LIST   a comma list of joined, left, login, logout, ev:NAME (room\n"
+		"                  events named NAME), ev:* (every room event); default\n"
+		"                  joined,left,login,logout\n"
+		"  --rooms LIST    only these rooms (room events, joined, left); default every\n"
+		"\n"
+		"Example: hubctl webhook add https://app.example/hub --events left,ev:order\n"},
+	{"webhook", "list",
+		"usage: hubctl webhook list\n"
+		"\n"
+		"Every webhook: id, URL, events, rooms, and its deliveries pending, failing\n"
+		"(retrying), failed (given up after 24 h) and delivered, with the last error.\n"},
+	{"webhook", "del",
+		"usage: hubctl webhook del ID\n"
+		"\n"
+		"Deletes webhook ID (from webhook list) and its pending deliveries.\n"},
 	{"delivery", "open",
 		"usage: hubctl delivery open ID --vehicle DEVICE --customer USER\n"
 		"\n"

@@ -23,6 +23,7 @@
 #include "mqtt.h"
 #include "syncwait.h"
 #include "purge.h"
+#include "webhook.h"
 #include "ratelimit.h"
 
 #include <errno.h>
@@ -363,6 +364,12 @@ int main(int argc, char **argv)
 	h.params.r = (int)hc_cfg_int(&h.cfg, HC_CFG_SCRYPT_R);
 	h.params.p = (int)hc_cfg_int(&h.cfg, HC_CFG_SCRYPT_P);
 	hub_metrics_init(&h.metrics);
+	/* libcurl (the webhook sender) is set up before any thread exists */
+	if (hub_webhooks_global_init()) {
+		fprintf(stderr, "hubd: cannot initialise libcurl\n");
+		hc_config_free(&h.cfg);
+		return EXIT_FAILURE;
+	}
 	if (hc_config_db_path(&h.cfg, h.db_path, sizeof(h.db_path))) {
 		fprintf(stderr, "hubd: data_dir path too long\n");
 		goto cleanup;
@@ -451,6 +458,12 @@ int main(int argc, char **argv)
 		hc_err("msg=\"cannot start the change waiter\"");
 		goto cleanup;
 	}
+	/* the store is ready: deliveries left pending by an earlier hubd
+	 * (stopped or killed mid-try) go out again, with the same ids */
+	if (hub_webhooks_start(h.db_path, &h.webhooks)) {
+		hc_err("msg=\"cannot start the webhook sender\"");
+		goto cleanup;
+	}
 	signal_ctx = h.lws;
 	if (got_signal) /* arrived during start-up: stop right away */
 		lws_cancel_service(h.lws);
@@ -478,6 +491,9 @@ no_listen:
 cleanup:
 	hub_mqtt_stop(h.mqtt); /* before the lws context: it holds a timer there */
 	h.mqtt = NULL;
+	/* tries in flight are abandoned: their rows stay pending (same ids) */
+	hub_webhooks_stop(h.webhooks);
+	h.webhooks = NULL;
 	if (h.lws) {
 		hub_purge_stop(&h);
 		lws_sul_cancel(&h.sul_tick);
@@ -523,5 +539,6 @@ cleanup:
 	hc_token_key_free(h.key);
 	hc_store_close(h.store);
 	hc_config_free(&h.cfg);
+	hub_webhooks_global_cleanup();
 	return status;
 }

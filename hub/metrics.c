@@ -4,6 +4,7 @@
 #include "buf.h"
 #include "hc_err.h"
 #include "hc_util.h"
+#include "webhook.h"
 
 #include <cjson/cJSON.h>
 #include <malloc.h>
@@ -193,5 +194,45 @@ int hub_metrics_render(
 		(unsigned long long)m->front_refused[HUB_FRONT_REFUSED_FULL]);
 	if (m->broker_have)
 		rc |= render_broker(m, out);
+	return rc ? HUB_ERR_TOOBIG : HUB_OK;
+}
+
+int hub_metrics_render_webhooks(const struct hub_webhook_stats *w, struct hub_buf *out)
+{
+	int rc = 0;
+
+	if (w->have_gauges)
+		rc |= hub_buf_printf(out,
+			"# HELP hub_webhook_pending Webhook deliveries waiting for a first or "
+			"another try.\n"
+			"# TYPE hub_webhook_pending gauge\n"
+			"hub_webhook_pending %lld\n"
+			"# HELP hub_webhook_failed Webhook deliveries given up after 24 h (kept "
+			"a week).\n"
+			"# TYPE hub_webhook_failed gauge\n"
+			"hub_webhook_failed %lld\n",
+			(long long)w->pending, (long long)w->failed);
+	rc |= hub_buf_printf(out,
+		"# HELP hub_webhook_in_flight Webhook POSTs under way.\n"
+		"# TYPE hub_webhook_in_flight gauge\n"
+		"hub_webhook_in_flight %d\n"
+		"# HELP hub_webhook_delivered_total Webhook deliveries answered 2xx.\n"
+		"# TYPE hub_webhook_delivered_total counter\n"
+		"hub_webhook_delivered_total %llu\n"
+		"# HELP hub_webhook_attempts_total Webhook POSTs finished, whatever the "
+		"outcome.\n"
+		"# TYPE hub_webhook_attempts_total counter\n"
+		"hub_webhook_attempts_total %llu\n"
+		"# HELP hub_webhook_failures_total Webhook tries that failed, by kind.\n"
+		"# TYPE hub_webhook_failures_total counter\n"
+		"hub_webhook_failures_total{reason=\"status\"} %llu\n"
+		"hub_webhook_failures_total{reason=\"network\"} %llu\n"
+		"hub_webhook_failures_total{reason=\"timeout\"} %llu\n"
+		"# HELP hub_webhook_expired_total Webhook deliveries given up after 24 h.\n"
+		"# TYPE hub_webhook_expired_total counter\n"
+		"hub_webhook_expired_total %llu\n",
+		w->in_flight, (unsigned long long)w->delivered, (unsigned long long)w->attempts,
+		(unsigned long long)w->failed_http, (unsigned long long)w->failed_net,
+		(unsigned long long)w->failed_timeout, (unsigned long long)w->expired);
 	return rc ? HUB_ERR_TOOBIG : HUB_OK;
 }

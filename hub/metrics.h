@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 struct hub_buf;
+struct hub_webhook_stats;
 
 enum hub_login_result {
 	HUB_LOGIN_OK = 0,
@@ -84,5 +85,9 @@ int hub_metrics_broker_update(struct hub_metrics *m, const char *json, size_t le
  * gauges. HUB_OK or the hub_buf error. */
 int hub_metrics_render(
 	const struct hub_metrics *m, int64_t queue_depth, int workers, struct hub_buf *out);
+
+/* Append the webhook sender's figures (webhook.h): the outbox gauges
+ * (once the sender has read them) and its counters since start. */
+int hub_metrics_render_webhooks(const struct hub_webhook_stats *w, struct hub_buf *out);
 
 #endif

@@ -24,6 +24,8 @@
 #include "hub.h"
 #include "ratelimit.h"
 #include "routes.h"
+#include "webhook.h"
+#include "webhook_events.h"
 
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
@@ -146,6 +148,23 @@ static int retry_after_busy(struct hub *h)
 	return s > 30 ? 30 : (int)s;
 }
 
+/* The session and its login webhook rows commit together (or not). */
+struct session_tx {
+	const char *user, *addr;
+	int64_t ttl;
+	char *sid, *secret;
+	int queued;
+};
+
+static int session_tx_fn(struct hc_store *st, void *ud)
+{
+	struct session_tx *a = ud;
+	int rc = hc_store_session_create(st, a->user, "web", a->ttl, a->addr, a->sid, a->secret);
+	if (!rc)
+		rc = hub_webhook_event_login(st, a->user, a->sid, "password", NULL, &a->queued);
+	return rc;
+}
+
 static void reply_ok(struct hub *h, struct hub_conn *c, struct login_job *lj)
 {
 	char sid[HC_SID_LEN + 1], secret[HC_SECRET_LEN + 1], token[HC_TOKEN_MAX];
@@ -155,7 +174,10 @@ static void reply_ok(struct hub *h, struct hub_conn *c, struct login_job *lj)
 	cJSON *o = NULL, *u;
 	int rc;
 
-	rc = hc_store_session_create(h->store, lj->username, "web", ttl, lj->addr, sid, secret);
+	struct session_tx tx = {
+		.user = lj->username, .addr = lj->addr, .ttl = ttl, .sid = sid, .secret = secret};
+
+	rc = hc_store_tx(h->store, session_tx_fn, &tx);
 	if (rc) {
 		hc_err("msg=\"cannot create session\" user=%s err=%s", lj->username,
 			hub_strerror(rc));
@@ -168,6 +190,8 @@ static void reply_ok(struct hub *h, struct hub_conn *c, struct login_job *lj)
 		hub_http_send(c);
 		return;
 	}
+	if (tx.queued)
+		hub_webhooks_wake(h->webhooks);
 	/* the token never outlives the session it refers to */
 	if (exp > now + ttl)
 		exp = now + ttl;

@@ -11,6 +11,7 @@
 #include "metrics.h"
 #include "routes.h"
 #include "mqtt.h"
+#include "webhook.h"
 
 #define METRICS_MAX (64 * 1024)
 
@@ -39,6 +40,12 @@ int hub_route_metrics(struct hub *h, struct hub_conn *c)
 	hub_buf_init(&out, METRICS_MAX);
 	rc = hub_metrics_render(&h->metrics, (int64_t)hub_workpool_depth(h->pool),
 		hub_workpool_workers(h->pool), &out);
+	if (!rc) {
+		/* kept by the sender thread: no store read here */
+		struct hub_webhook_stats ws;
+		hub_webhooks_stats(h->webhooks, &ws);
+		rc = hub_metrics_render_webhooks(&ws, &out);
+	}
 	if (rc) {
 		hc_err("msg=\"metrics rendering failed\" err=%s", hub_strerror(rc));
 		hub_http_error(c, 500, "internal", "metrics could not be rendered");

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* GET /api/session: who the cookie belongs to and the rooms they are in. */
+/* GET /api/session: who the cookie belongs to and the rooms they are in
+ * (with each room's level and whether a backend checks its events). */
 #include "hc_err.h"
 #include "hc_log.h"
 #include "hc_names.h"
@@ -10,13 +11,25 @@
 
 #include <cjson/cJSON.h>
 
+struct rooms_ctx {
+	struct hc_store *store;
+	cJSON *rooms;
+};
+
 static int add_room(void *ud, const struct hc_membership *m)
 {
-	cJSON *rooms = ud, *r = cJSON_CreateObject();
+	struct rooms_ctx *x = ud;
+	cJSON *r = cJSON_CreateObject();
+	char hook[HC_NAME_MAX + 1] = "";
 
+	/* a member learns that its events are checked (its emits then wait
+	 * for the verdict), not by which service */
+	if (hc_store_room_hook(x->store, m->room, hook) != HUB_OK)
+		hook[0] = '\0';
 	if (!r || !cJSON_AddStringToObject(r, "room", m->room) ||
 		!cJSON_AddStringToObject(r, "level", hc_level_name(m->level)) ||
-		!cJSON_AddItemToArray(rooms, r)) {
+		!cJSON_AddBoolToObject(r, "hooked", hook[0] != '\0') ||
+		!cJSON_AddItemToArray(x->rooms, r)) {
 		cJSON_Delete(r);
 		return HUB_ERR_NOMEM;
 	}
@@ -44,8 +57,10 @@ int hub_route_session(struct hub *h, struct hub_conn *c)
 			   !cJSON_AddStringToObject(u, "display_name", p.display_name) ||
 			   !cJSON_AddStringToObject(u, "role", p.role)))
 		rc = HUB_ERR_NOMEM;
-	if (!rc)
-		rc = hc_store_membership_list(h->store, NULL, s.principal, add_room, rooms);
+	if (!rc) {
+		struct rooms_ctx x = {h->store, rooms};
+		rc = hc_store_membership_list(h->store, NULL, s.principal, add_room, &x);
+	}
 	if (rc) {
 		hc_err("msg=\"session reply failed\" err=%s", hub_strerror(rc));
 		hub_http_error(c, rc == HUB_ERR_NOMEM ? 500 : 503,

@@ -18,6 +18,9 @@ int hub_route_history(struct hub *h, struct hub_conn *c);
 /* POST /api/deliveries, DELETE /api/deliveries/{id} */
 int hub_route_delivery_open(struct hub *h, struct hub_conn *c);
 int hub_route_delivery_close(struct hub *h, struct hub_conn *c);
+/* POST /api/sessions, DELETE /api/sessions/{sid} (route_sessions.c) */
+int hub_route_sessions_create(struct hub *h, struct hub_conn *c);
+int hub_route_sessions_end(struct hub *h, struct hub_conn *c);
 
 /*
  * GET/HEAD of anything outside /api: a file under web_dir, or the built-in

@@ -26,6 +26,11 @@
  *    string.
  *  - Room and user names: 1-64 characters of A-Za-z0-9._- ; event names:
  *    1-64 bytes of UTF-8 without control characters, '/', '+' or '#'.
+ *
+ * Since 0.2 (symbol version HUBIO_0.2): calls to the application's backends
+ * (hubio_call) and the backend's own side, the service role
+ * (hubio_service_new, hubio_handle, hubio_hook, hubio_answer, hubio_stop):
+ * CONTRACT.md "Backends", docs/backends.md.
  */
 #ifndef HUBIO_H
 #define HUBIO_H
@@ -44,7 +49,7 @@ extern "C" {
 #endif
 
 #define HUBIO_VERSION_MAJOR 0
-#define HUBIO_VERSION_MINOR 1
+#define HUBIO_VERSION_MINOR 2
 
 /* Length value meaning "the payload is a NUL-terminated string". */
 #define HUBIO_STRLEN ((size_t)-1)
@@ -73,6 +78,9 @@ enum hubio_err {
 	HUBIO_ENOTFOUND,  /* no such room, handler or pending request */
 	HUBIO_ECANCELED,  /* the operation was abandoned (hubio_destroy, hubio_disconnect) */
 	HUBIO_ERRNO,	  /* a system call failed; errno tells */
+	/* since 0.2 */
+	HUBIO_EUNAVAILABLE, /* no process of the service is connected */
+	HUBIO_EBUSY,	    /* too much in flight: the answer "busy" */
 };
 
 /* A static English text for an enum hubio_err (unknown codes included).
@@ -139,7 +147,9 @@ HUBIO_API void hubio_destroy(struct hubio *h);
  * The last will is set automatically: users/{username}/status
  * {"online":false}, retained, QoS 1 (the hub only lets it out when no other
  * connection of the user lives).
- * Events: "connect" on each CONNACK success, "disconnect" when an
+ * Events: "connect" on each successful connection, once the hub
+ * confirmed the inbox subscription (so what is sent to this user from then
+ * on reaches it; a service: its calls subscription), "disconnect" when an
  * established connection ends.
  * Returns HUBIO_OK, HUBIO_ESTATE (already connecting or connected),
  * HUBIO_ENOMEM. */
@@ -339,6 +349,166 @@ HUBIO_API int hubio_reply_dup(const struct hubio_meta *meta, struct hubio_reply 
 HUBIO_API int hubio_reply_to(
 	struct hubio *h, const struct hubio_reply *reply, const char *data, size_t len);
 HUBIO_API void hubio_reply_free(struct hubio_reply *reply);
+
+/* ------------------------------------------------------- calls (0.2) */
+
+/* The outcome of a call.
+ *   status: HUBIO_OK: answer is what the service answered (JSON; an error
+ *             answer {"error":"<code>","message":"..."} is HUBIO_OK too:
+ *             the service did answer);
+ *           HUBIO_EUNAVAILABLE: no process of the service is connected;
+ *           HUBIO_ETIMEOUT: no answer within timeout_ms;
+ *           HUBIO_EFORBIDDEN: the hub refused the call (no such service);
+ *           HUBIO_ECANCELED: hubio_disconnect / hubio_destroy / hubio_stop;
+ *           an answer {"ok":false,"error":"unavailable"|"timeout"|"busy"}
+ *           (the hub's, or a service's own) gives HUBIO_EUNAVAILABLE /
+ *           HUBIO_ETIMEOUT / HUBIO_EBUSY.
+ *   answer, len: the answer (borrowed for the call). Never NULL: for the
+ *     outcomes without an answer it is the object hubio.js and the
+ *     Socket.IO gateway give, {"ok":false,"error":"unavailable"} (also
+ *     when the hub answered so), "timeout", "forbidden" or "canceled".
+ * Called exactly once, on the loop thread (ECANCELED: inside the call
+ * that canceled). */
+typedef void (*hubio_answer_fn)(
+	struct hubio *h, int status, const char *answer, size_t len, void *ud);
+
+/* Call `method` of `service` (MQTT 5): a QoS 1 publish of data to
+ * svc/{service}/{method}/{username} with the Response Topic
+ * users/{username}/reply/{32 hex} and 16 random bytes of Correlation Data.
+ * The first call subscribes users/{username}/reply/# (again after every
+ * reconnect); only an answer on that topic with the same Correlation Data
+ * ends the call, and the hub lets only services write there and only this
+ * user read it.
+ *   data, len: the call's data (JSON by convention; NULL: none).
+ *   cb: required. timeout_ms: > 0; 0: 10000 (the gateway's call_timeout_ms).
+ * A method is an event name but "hook". Calls count against pending_max.
+ * Returns HUBIO_OK (the outcome goes to cb), HUBIO_EINVAL (bad name, no
+ * cb), HUBIO_ENOTSUP (MQTT 3.1.1), HUBIO_ENOTCONN, HUBIO_EFULL,
+ * HUBIO_ETOOBIG, HUBIO_ENOMEM, HUBIO_EPROTO; then cb is not called. */
+HUBIO_API int hubio_call(struct hubio *h, const char *service, const char *method, const char *data,
+	size_t len, hubio_answer_fn cb, void *ud, int timeout_ms);
+
+/* ------------------------------------------------ the service role (0.2) */
+
+/* A backend connected as a service (CONTRACT.md "Backends"): it answers
+ * calls of its methods and checks the events of the rooms hooked to it.
+ * A service is a struct hubio made by hubio_service_new(): hubio_connect,
+ * the loop functions, hubio_disconnect and hubio_destroy work as for a
+ * user; so do hubio_emit / hubio_emit_to_user (the service speaks as
+ * itself: rooms/{room}/ev/{event}/{service}), hubio_call and hubio_join.
+ * A service sets no last will and is in no room's presence. Its
+ * "connect" event comes once the hub confirmed the calls subscription:
+ * from then on calls reach it. */
+struct hubio_service_options {
+	const char *host;      /* broker host; NULL: "127.0.0.1" */
+	int port;	       /* broker MQTT/TCP port; 0: 1883 */
+	const char *service;   /* the key's name (hubctl servicekey add NAME) */
+	const char *key;       /* the service key: the MQTT password */
+	const char *client_id; /* NULL: "{service}-{pid}-{random}" */
+	int keepalive;	       /* seconds; 0: 30 */
+	int backoff_min_ms;    /* first reconnect delay; 0: 500 */
+	int backoff_max_ms;    /* longest reconnect delay; 0: 30000 */
+	int exclusive;	       /* 0: share the work with the other processes
+				* of the service ($share/{service}/svc/{service}/#:
+				* each call and hook request goes to one of
+				* them); 1: svc/{service}/# (every process gets
+				* every one) */
+	int inflight_max;      /* calls and hook requests handed to handlers
+				* and not answered yet; beyond it new ones are
+				* answered "busy" at once; 0: 1024 */
+	int pending_max;       /* own emits and calls awaiting an answer; 0: 1024 */
+};
+
+/* Create a service client (not connected yet): username = service,
+ * password = key, MQTT 5. Every (re)connect subscribes the calls filter
+ * (see exclusive) and users/{service}/reply/# (answers to its own calls).
+ * A refused key gives "error" events with HUBIO_EAUTH and retries with
+ * backoff, as for users.
+ * Returns HUBIO_OK, HUBIO_EINVAL (bad option), HUBIO_ENOMEM. */
+HUBIO_API int hubio_service_new(const struct hubio_service_options *o, struct hubio **out);
+
+/* One call or hook request handed to a handler. Opaque; valid from the
+ * handler until it is answered (hubio_answer, hubio_answer_error,
+ * hubio_accept, hubio_reject: exactly one of them, once), from the
+ * handler or later, from any thread; answering frees it. Unanswered calls
+ * time out at the caller; hubio_destroy frees what is left. */
+struct hubio_call;
+
+/* Who asks, as the hub stamped it (never what the client claimed). All
+ * strings borrowed: valid until the call is answered. */
+struct hubio_ctx {
+	const char *service;	  /* this service */
+	const char *method;	  /* a call's method; NULL for a hook request */
+	const char *room;	  /* a hook request's room; NULL for a call */
+	const char *event;	  /* a hook request's event; NULL for a call */
+	const char *user;	  /* the caller (calls) or the sender (hooks) */
+	const char *display_name; /* their display name ("" if none) */
+	const char *role;	  /* "admin" or "user" */
+	const char *kind;	  /* "user", "device" or "service" */
+	int64_t ts;		  /* local receipt time, ms since the Unix epoch */
+};
+
+/* A handler: data, len is the call's data or the held event's payload
+ * (borrowed for the handler's run). Answer call now or later. */
+typedef void (*hubio_handler_fn)(struct hubio *h, struct hubio_call *call, const char *data,
+	size_t len, const struct hubio_ctx *ctx, void *ud);
+
+/* Answer calls of `method` with fn (one handler per method; a new one
+ * replaces the old; fn NULL removes it). A call of a method without a
+ * handler is answered {"error":"unknown_method","message":"..."}.
+ * Returns HUBIO_OK, HUBIO_EINVAL (not a service, bad method name or
+ * "hook"), HUBIO_ENOMEM, HUBIO_ENOTFOUND (removing one that is not there). */
+HUBIO_API int hubio_handle(struct hubio *h, const char *method, hubio_handler_fn fn, void *ud);
+
+/* Check the events of `room` (hooked to this service with `hubctl room hook
+ * ROOM SERVICE`) with fn; room NULL: every room without a handler of its
+ * own. Answer each with hubio_accept or hubio_reject. A hook request of a
+ * room without a handler is rejected. Same returns as hubio_handle. */
+HUBIO_API int hubio_hook(struct hubio *h, const char *room, hubio_handler_fn fn, void *ud);
+
+/* Answer a call with json (len bytes, or HUBIO_STRLEN): it must be JSON.
+ * Returns HUBIO_EINVAL (NULL, not JSON, a hook request) and the call stays
+ * open; any other return means the call is done and freed: HUBIO_OK
+ * (queued to the caller; also when the call wanted no answer),
+ * HUBIO_ENOTCONN (the connection is down: the answer is lost),
+ * HUBIO_ETOOBIG, HUBIO_ENOMEM, HUBIO_EPROTO. */
+HUBIO_API int hubio_answer(struct hubio *h, struct hubio_call *call, const char *json, size_t len);
+
+/* Answer a call with the error {"error":code,"message":message} (message
+ * NULL: code). code: 1-64 bytes. Returns as hubio_answer. */
+HUBIO_API int hubio_answer_error(
+	struct hubio *h, struct hubio_call *call, const char *code, const char *message);
+
+/* Accept a held event: members get it (json NULL: as it was sent; else
+ * changed to json, which must be JSON: {"accept":true,"data":json}), the
+ * sender gets {"ok":true,"data":...}. Returns as hubio_answer (EINVAL also
+ * for a call). */
+HUBIO_API int hubio_accept(struct hubio *h, struct hubio_call *call, const char *json, size_t len);
+
+/* Reject a held event: nobody gets it, the sender gets {"ok":false,
+ * "error":"rejected","message":reason} (reason NULL: "rejected"; the hub
+ * keeps 512 bytes of it). Returns as hubio_answer. */
+HUBIO_API int hubio_reject(struct hubio *h, struct hubio_call *call, const char *reason);
+
+/* The ctx of a call (the same its handler got), until it is answered. */
+HUBIO_API const struct hubio_ctx *hubio_call_ctx(const struct hubio_call *call);
+
+/* Calls and hook requests handed to handlers and not answered yet (-1: h
+ * is not a service). */
+HUBIO_API long hubio_inflight(struct hubio *h);
+
+/* Stop gracefully: unsubscribe the calls filter (no new calls come to this
+ * process; the other processes of the service take them), keep the
+ * connection until every call in flight is answered or timeout_ms passed
+ * (0: 10000), then disconnect (as hubio_disconnect). done (may be NULL) is
+ * then called with HUBIO_OK (all answered) or HUBIO_ETIMEOUT (some were
+ * not: their callers time out; the calls stay valid until answered, which
+ * then returns HUBIO_ENOTCONN, or hubio_destroy), and hubio_loop_forever
+ * returns. Calls that reach the process meanwhile are still handed to the
+ * handlers. hubio_connect() may follow. Returns at once: HUBIO_OK,
+ * HUBIO_EINVAL (not a service, timeout_ms < 0), HUBIO_ESTATE (not
+ * connecting or connected, or already stopping). */
+HUBIO_API int hubio_stop(struct hubio *h, int timeout_ms, hubio_ack_fn done, void *ud);
 
 #ifdef __cplusplus
 }

@@ -257,7 +257,6 @@ static void on_connect(
 {
 	struct hubio *h = obj;
 	char filter[HUBIO__TOPIC_MAX];
-	cJSON *j;
 	(void)mosq;
 	(void)flags;
 	(void)props;
@@ -279,10 +278,25 @@ static void on_connect(
 	h->auth_refusals = 0;
 	h->up_since = hubio__mono_ms();
 	h->inbox_mid = 0;
-	if (hubio__topic_inbox_filter(filter, sizeof(filter), h->username) == HUBIO_OK)
+	/* a service has no inbox: it answers calls */
+	if (!h->service &&
+		hubio__topic_inbox_filter(filter, sizeof(filter), h->username) == HUBIO_OK)
 		mosquitto_subscribe_v5(h->mosq, &h->inbox_mid, filter, 1, 0, NULL);
+	hubio__calls_connected(h);
+	hubio__serve_connected(h);
 	hubio__rooms_resubscribe(h);
-	j = cJSON_CreateObject();
+	/* "connect" comes once the hub confirmed the inbox subscription (a
+	 * service's: the calls subscription, hubio__serve_suback): from then
+	 * on what is sent to us reaches us. On CONNACK the SUBSCRIBE is not
+	 * even written yet (libmosquitto writes after the callback). */
+	if (h->service ? h->calls_mid : h->inbox_mid)
+		return;
+	hubio__connected_event(h);
+}
+
+void hubio__connected_event(struct hubio *h)
+{
+	cJSON *j = cJSON_CreateObject();
 	if (j)
 		cJSON_AddBoolToObject(j, "reconnect", h->ever_up);
 	h->ever_up = true;
@@ -333,13 +347,34 @@ static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int n, cons
 	struct hubio *h = obj;
 	(void)mosq;
 	(void)props;
-	if (mid == h->inbox_mid) {
+	if (h->inbox_mid && mid == h->inbox_mid) {
+		h->inbox_mid = 0;
 		if (n < 1 || granted[0] >= 0x80)
 			hubio__error(h, HUBIO_EFORBIDDEN, NULL,
 				"the hub refused the inbox subscription");
+		hubio__connected_event(h);
+		return;
+	}
+	if (mid == h->reply_mid) {
+		h->reply_mid = 0;
+		if (n < 1 || granted[0] >= 0x80)
+			hubio__error(h, HUBIO_EFORBIDDEN, NULL,
+				"the hub refused the subscription to the answers of calls");
+		return;
+	}
+	if (h->service && mid == h->calls_mid) {
+		hubio__serve_suback(h, mid, n, granted);
 		return;
 	}
 	hubio__rooms_suback(h, mid, n, granted);
+}
+
+static void on_unsubscribe(
+	struct mosquitto *mosq, void *obj, int mid, const mosquitto_property *props)
+{
+	(void)mosq;
+	(void)props;
+	hubio__serve_unsuback(obj, mid);
 }
 
 /* The reply handle of a message that carries a response topic we may
@@ -438,6 +473,25 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 			return;
 		hubio__dispatch(h, t.event, data, len, &m, true);
 		return;
+	case HUBIO__T_REPLY: {
+		/* the answer to one of our calls: on our own reply topic, with
+		 * the correlation data of a call in the table; anything else
+		 * (a late answer after the timeout) is dropped */
+		void *corr = NULL;
+		uint16_t clen = 0;
+		if (strcmp(t.user, h->username) != 0 || !props)
+			return;
+		mosquitto_property_read_binary(
+			props, MQTT_PROP_CORRELATION_DATA, &corr, &clen, false);
+		if (corr)
+			hubio__pending_answer(h, corr, clen, data, len);
+		free(corr);
+		return;
+	}
+	case HUBIO__T_CALL:
+	case HUBIO__T_HOOK:
+		hubio__serve_message(h, &t, data, len, props);
+		return;
 	default:
 		return;
 	}
@@ -450,6 +504,7 @@ void hubio__timers(struct hubio *h, int64_t now)
 	if (h->state == HUBIO__WAIT && now >= h->next_attempt)
 		attempt(h);
 	hubio__pending_expire(h, now);
+	hubio__serve_timers(h, now);
 }
 
 int hubio__next_timer_ms(struct hubio *h, int64_t now, int cap)
@@ -458,6 +513,9 @@ int hubio__next_timer_ms(struct hubio *h, int64_t now, int cap)
 	if (h->state == HUBIO__WAIT && h->next_attempt < due)
 		due = h->next_attempt;
 	d = hubio__pending_next_deadline(h);
+	if (d && d < due)
+		due = d;
+	d = hubio__serve_next_deadline(h);
 	if (d && d < due)
 		due = d;
 	return due <= now ? 0 : (int)(due - now);
@@ -498,7 +556,7 @@ static void free_fields(struct hubio *h)
 	free(h->client_id);
 }
 
-HUBIO_API int hubio_new(const struct hubio_options *o, struct hubio **out)
+int hubio__create(const struct hubio__init *o, struct hubio **out)
 {
 	struct hubio *h = NULL;
 	pthread_mutexattr_t attr;
@@ -506,11 +564,7 @@ HUBIO_API int hubio_new(const struct hubio_options *o, struct hubio **out)
 	static const char will[] = "{\"online\":false}";
 	int rc;
 
-	if (!out)
-		return HUBIO_EINVAL;
 	*out = NULL;
-	if ((rc = check_options(o)))
-		return rc;
 	pthread_once(&lib_once, lib_init);
 	h = calloc(1, sizeof(*h));
 	if (!h)
@@ -534,14 +588,19 @@ HUBIO_API int hubio_new(const struct hubio_options *o, struct hubio **out)
 	h->pending_max = o->pending_max ? o->pending_max : 1024;
 	h->rooms_max = o->rooms_max ? o->rooms_max : 256;
 	h->members_max = o->members_max ? o->members_max : 10000;
+	h->service = o->service;
+	h->exclusive = o->exclusive;
+	h->inflight_max = o->inflight_max;
+	/* a service takes the answers to its own calls from the start */
+	h->reply_sub = o->service;
 	hubio__random_bytes(&h->rng, &h->rng, sizeof(h->rng));
 	if (!h->rng)
 		h->rng = (uint32_t)hubio__mono_ms() | 1;
 	if (o->client_id) {
 		h->client_id = dup_or_null(o->client_id, &rc);
 	} else if (rc == HUBIO_OK) {
-		char id[160];
-		snprintf(id, sizeof(id), "hubio-%s-%08x", o->username, hubio__rand32(&h->rng));
+		char id[200];
+		snprintf(id, sizeof(id), "%s-%08x", o->client_prefix, hubio__rand32(&h->rng));
 		h->client_id = dup_or_null(id, &rc);
 	}
 	if (rc)
@@ -567,16 +626,21 @@ HUBIO_API int hubio_new(const struct hubio_options *o, struct hubio **out)
 	}
 	mosquitto_int_option(h->mosq, MOSQ_OPT_PROTOCOL_VERSION,
 		h->protocol == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
+	/* an answer, an ack or an emit is one small write: without
+	 * TCP_NODELAY Nagle holds it until the broker's delayed ACK (40 ms on
+	 * Linux) whenever an earlier segment is unacknowledged */
+	mosquitto_int_option(h->mosq, MOSQ_OPT_TCP_NODELAY, 1);
 	mosquitto_connect_v5_callback_set(h->mosq, on_connect);
 	mosquitto_disconnect_v5_callback_set(h->mosq, on_disconnect);
 	mosquitto_publish_v5_callback_set(h->mosq, on_publish);
 	mosquitto_subscribe_v5_callback_set(h->mosq, on_subscribe);
+	mosquitto_unsubscribe_v5_callback_set(h->mosq, on_unsubscribe);
 	mosquitto_message_v5_callback_set(h->mosq, on_message);
 	/* the last will: the hub lets it out only when no other connection of
-	 * the user lives (authplugin/presence.c) */
-	if (hubio__topic_status(topic, sizeof(topic), h->username) != HUBIO_OK ||
-		mosquitto_will_set_v5(h->mosq, topic, (int)strlen(will), will, 1, true, NULL) !=
-			MOSQ_ERR_SUCCESS) {
+	 * the user lives (authplugin/presence.c); a service has no status */
+	if (!h->service && (hubio__topic_status(topic, sizeof(topic), h->username) != HUBIO_OK ||
+				   mosquitto_will_set_v5(h->mosq, topic, (int)strlen(will), will, 1,
+					   true, NULL) != MOSQ_ERR_SUCCESS)) {
 		rc = HUBIO_ENOMEM;
 		goto cleanup_mosq;
 	}
@@ -596,11 +660,43 @@ cleanup:
 	return rc;
 }
 
+HUBIO_API int hubio_new(const struct hubio_options *o, struct hubio **out)
+{
+	struct hubio__init in = {0};
+	char prefix[96];
+	int rc;
+
+	if (!out)
+		return HUBIO_EINVAL;
+	*out = NULL;
+	if ((rc = check_options(o)))
+		return rc;
+	snprintf(prefix, sizeof(prefix), "hubio-%s", o->username);
+	in.host = o->host;
+	in.port = o->port;
+	in.username = o->username;
+	in.token = o->token;
+	in.get_token = o->get_token;
+	in.token_ud = o->token_ud;
+	in.client_id = o->client_id;
+	in.client_prefix = prefix;
+	in.keepalive = o->keepalive;
+	in.protocol = o->protocol;
+	in.backoff_min_ms = o->backoff_min_ms;
+	in.backoff_max_ms = o->backoff_max_ms;
+	in.auth_failures_max = o->auth_failures_max;
+	in.typing_interval_ms = o->typing_interval_ms;
+	in.pending_max = o->pending_max;
+	in.rooms_max = o->rooms_max;
+	in.members_max = o->members_max;
+	return hubio__create(&in, out);
+}
+
 /* Send DISCONNECT if there is a socket. Inside the loop's network I/O (a
  * callback called hubio_disconnect) it is only queued: libmosquitto holds
  * its callback mutex there, and writing it now would call on_disconnect
  * under that mutex again. The loop writes it right after. */
-static void close_connection(struct hubio *h)
+void hubio__close_connection(struct hubio *h)
 {
 	if (mosquitto_socket(h->mosq) < 0)
 		return;
@@ -625,9 +721,11 @@ HUBIO_API void hubio_destroy(struct hubio *h)
 	mosquitto_disconnect_v5_callback_set(h->mosq, NULL);
 	mosquitto_publish_v5_callback_set(h->mosq, NULL);
 	mosquitto_subscribe_v5_callback_set(h->mosq, NULL);
+	mosquitto_unsubscribe_v5_callback_set(h->mosq, NULL);
 	mosquitto_message_v5_callback_set(h->mosq, NULL);
-	close_connection(h);
+	hubio__close_connection(h);
 	hubio__pending_cancel_all(h);
+	hubio__serve_free(h);
 	hubio__rooms_free(h);
 	h->depth = 0;
 	for (struct hubio__handler *x = h->handlers; x; x = x->next)
@@ -653,6 +751,7 @@ HUBIO_API int hubio_connect(struct hubio *h)
 	}
 	h->attempt = 0;
 	h->auth_refusals = 0;
+	h->stopped = false;
 	/* the first attempt runs at once, in the next loop iteration (so that
 	 * get_token is called from the loop thread, as documented) */
 	h->state = HUBIO__WAIT;
@@ -668,8 +767,9 @@ HUBIO_API int hubio_disconnect(struct hubio *h)
 		return HUBIO_EINVAL;
 	hubio__lock(h);
 	h->state = HUBIO__IDLE;
-	close_connection(h);
+	hubio__close_connection(h);
 	hubio__pending_cancel_all(h);
+	hubio__serve_cancel_stop(h);
 	hubio__wakeup(h);
 	hubio__unlock(h);
 	return HUBIO_OK;

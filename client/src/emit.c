@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Sending: room events, inbox messages, typing notices, requests and
- * replies; and the table of publishes that wait for a PUBACK or a reply.
- * The table is bounded (pending_max): every QoS 1 publish has an entry
- * with a deadline, so neither it nor libmosquitto's queue grows without
- * limit when the hub stops answering.
+ * replies. Every QoS 1 publish but replies has an entry in the pending
+ * table (pending.c).
  */
 #include "hubio_int.h"
 
@@ -13,120 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ----------------------------------------------------- the pending table */
-
-int hubio__pending_add(struct hubio *h, const struct hubio__pending *p)
-{
-	if (h->npending >= h->pending_max)
-		return HUBIO_EFULL;
-	if (!h->pending) {
-		/* allocated once, at the maximum: pending_max is small */
-		h->pending = calloc((size_t)h->pending_max, sizeof(*h->pending));
-		if (!h->pending)
-			return HUBIO_ENOMEM;
-	}
-	h->pending[h->npending++] = *p;
-	return HUBIO_OK;
-}
-
-/* Remove entry i (order is not kept) into *out. */
-static void take(struct hubio *h, int i, struct hubio__pending *out)
-{
-	*out = h->pending[i];
-	h->pending[i] = h->pending[--h->npending];
-}
-
-static void finish(struct hubio *h, const struct hubio__pending *p, int status)
-{
-	hubio__enter(h);
-	if (p->kind == HUBIO__P_EMIT) {
-		if (p->ack_cb)
-			p->ack_cb(h, status, p->ud);
-	} else if (p->reply_cb) {
-		p->reply_cb(h, status, NULL, 0, NULL, p->ud);
-	}
-	hubio__leave(h);
-}
-
-void hubio__pending_puback(struct hubio *h, int mid, int reason)
-{
-	struct hubio__pending p;
-	/* MQTT 5 PUBACK reason codes >= 0x80 are refusals (0x87: the hub's ACL) */
-	int status = reason >= 0x80 ? HUBIO_EFORBIDDEN : HUBIO_OK;
-
-	for (int i = 0; i < h->npending; i++) {
-		if (h->pending[i].mid != mid)
-			continue;
-		if (h->pending[i].kind == HUBIO__P_REQUEST && status == HUBIO_OK) {
-			h->pending[i].mid = 0; /* accepted: now wait for the reply */
-			return;
-		}
-		take(h, i, &p);
-		finish(h, &p, status);
-		return;
-	}
-}
-
-bool hubio__pending_reply(struct hubio *h, const uint8_t *corr, size_t corr_len, const char *data,
-	size_t len, const struct hubio_meta *meta)
-{
-	struct hubio__pending p;
-	if (corr_len != HUBIO__CORR_LEN)
-		return false;
-	for (int i = 0; i < h->npending; i++) {
-		if (h->pending[i].kind != HUBIO__P_REQUEST ||
-			memcmp(h->pending[i].corr, corr, HUBIO__CORR_LEN) != 0)
-			continue;
-		take(h, i, &p);
-		if (p.reply_cb) {
-			hubio__enter(h);
-			p.reply_cb(h, HUBIO_OK, data, len, meta, p.ud);
-			hubio__leave(h);
-		}
-		return true;
-	}
-	return false;
-}
-
-/* Callbacks may add or remove entries: find one, take it, call, repeat. */
-void hubio__pending_expire(struct hubio *h, int64_t now)
-{
-	struct hubio__pending p;
-	for (;;) {
-		int i;
-		for (i = 0; i < h->npending; i++)
-			if (h->pending[i].deadline <= now)
-				break;
-		if (i == h->npending)
-			return;
-		take(h, i, &p);
-		finish(h, &p, HUBIO_ETIMEOUT);
-	}
-}
-
-void hubio__pending_cancel_all(struct hubio *h)
-{
-	struct hubio__pending p;
-	while (h->npending > 0) {
-		take(h, h->npending - 1, &p);
-		finish(h, &p, HUBIO_ECANCELED);
-	}
-	free(h->pending);
-	h->pending = NULL;
-}
-
-int64_t hubio__pending_next_deadline(struct hubio *h)
-{
-	int64_t d = 0;
-	for (int i = 0; i < h->npending; i++)
-		if (!d || h->pending[i].deadline < d)
-			d = h->pending[i].deadline;
-	return d;
-}
-
 /* ------------------------------------------------------------- publishing */
 
-static int map_mosq(int rc)
+int hubio__map_mosq(int rc)
 {
 	switch (rc) {
 	case MOSQ_ERR_SUCCESS:
@@ -146,7 +33,7 @@ static int map_mosq(int rc)
 	}
 }
 
-static int payload_len(const char *data, size_t *len)
+int hubio__payload_len(const char *data, size_t *len)
 {
 	if (!data) {
 		if (*len && *len != HUBIO_STRLEN)
@@ -160,7 +47,7 @@ static int payload_len(const char *data, size_t *len)
 }
 
 /* QoS 1 publish with a pending entry for its PUBACK. */
-static int publish_tracked(struct hubio *h, const char *topic, const char *data, size_t len,
+int hubio__publish_tracked(struct hubio *h, const char *topic, const char *data, size_t len,
 	const mosquitto_property *props, struct hubio__pending *p, int timeout_ms)
 {
 	int mid = 0, rc;
@@ -169,7 +56,7 @@ static int publish_tracked(struct hubio *h, const char *topic, const char *data,
 		return HUBIO_EFULL;
 	rc = mosquitto_publish_v5(h->mosq, &mid, topic, (int)len, data, 1, false, props);
 	if (rc != MOSQ_ERR_SUCCESS)
-		return map_mosq(rc);
+		return hubio__map_mosq(rc);
 	p->mid = mid;
 	p->deadline = hubio__mono_ms() + (timeout_ms > 0 ? timeout_ms : HUBIO__DEFAULT_TIMEOUT_MS);
 	rc = hubio__pending_add(h, p);
@@ -186,14 +73,15 @@ static int emit_to(struct hubio *h, bool inbox, const char *target, const char *
 
 	if (!h || !event || hubio__event_reserved(event) || timeout_ms < 0)
 		return HUBIO_EINVAL;
-	if ((rc = payload_len(data, &len)))
+	if ((rc = hubio__payload_len(data, &len)))
 		return rc;
 	rc = inbox ? hubio__topic_inbox(topic, sizeof(topic), target, event, h->username)
 		   : hubio__topic_room_ev(topic, sizeof(topic), target, event, h->username);
 	if (rc)
 		return rc;
 	hubio__lock(h);
-	rc = h->up ? publish_tracked(h, topic, data, len, NULL, &p, timeout_ms) : HUBIO_ENOTCONN;
+	rc = h->up ? hubio__publish_tracked(h, topic, data, len, NULL, &p, timeout_ms)
+		   : HUBIO_ENOTCONN;
 	hubio__unlock(h);
 	return rc;
 }
@@ -226,7 +114,7 @@ HUBIO_API int hubio_typing(struct hubio *h, const char *room)
 	else if (!hubio__throttle_pass(&h->typing, room, hubio__mono_ms(), h->typing_interval_ms))
 		rc = HUBIO_ETHROTTLED;
 	else
-		rc = map_mosq(mosquitto_publish_v5(
+		rc = hubio__map_mosq(mosquitto_publish_v5(
 			h->mosq, NULL, topic, (int)strlen(body), body, 0, false, NULL));
 	hubio__wakeup(h);
 	hubio__unlock(h);
@@ -246,7 +134,7 @@ HUBIO_API int hubio_request(struct hubio *h, const char *room, const char *user,
 		return HUBIO_EINVAL;
 	if (h->protocol != 5)
 		return HUBIO_ENOTSUP;
-	if ((rc = payload_len(data, &len)))
+	if ((rc = hubio__payload_len(data, &len)))
 		return rc;
 	rc = room ? hubio__topic_room_ev(topic, sizeof(topic), room, event, h->username)
 		  : hubio__topic_inbox(topic, sizeof(topic), user, event, h->username);
@@ -261,7 +149,7 @@ HUBIO_API int hubio_request(struct hubio *h, const char *room, const char *user,
 			   &props, MQTT_PROP_CORRELATION_DATA, p.corr, sizeof(p.corr))) {
 		rc = HUBIO_ENOMEM;
 	} else {
-		rc = publish_tracked(h, topic, data, len, props, &p, timeout_ms);
+		rc = hubio__publish_tracked(h, topic, data, len, props, &p, timeout_ms);
 	}
 	hubio__unlock(h);
 	mosquitto_property_free_all(&props);
@@ -281,7 +169,7 @@ HUBIO_API int hubio_reply_to(
 	tl = strnlen(r->topic, sizeof(r->topic));
 	if (tl == sizeof(r->topic) || !hubio__topic_reply_base_ok(r->topic, tl))
 		return HUBIO_EINVAL;
-	if ((rc = payload_len(data, &len)))
+	if ((rc = hubio__payload_len(data, &len)))
 		return rc;
 	/* {response topic}/{me}: users/{requester}/inbox/reply/{me} */
 	if (tl + 1 + strlen(h->username) + 1 > sizeof(topic))
@@ -295,7 +183,7 @@ HUBIO_API int hubio_reply_to(
 	if (!h->up)
 		rc = HUBIO_ENOTCONN;
 	else
-		rc = map_mosq(mosquitto_publish_v5(
+		rc = hubio__map_mosq(mosquitto_publish_v5(
 			h->mosq, NULL, topic, (int)len, data, 1, false, props));
 	hubio__wakeup(h);
 	hubio__unlock(h);

@@ -5,7 +5,7 @@
 #ifdef HUB_VERSION
 #define HUBIO_VERSION_STRING HUB_VERSION
 #else
-#define HUBIO_VERSION_STRING "0.1.0"
+#define HUBIO_VERSION_STRING "0.2.0"
 #endif
 
 HUBIO_API const char *hubio_strerror(int err)
@@ -45,6 +45,10 @@ HUBIO_API const char *hubio_strerror(int err)
 		return "canceled";
 	case HUBIO_ERRNO:
 		return "system error";
+	case HUBIO_EUNAVAILABLE:
+		return "service unavailable";
+	case HUBIO_EBUSY:
+		return "busy";
 	default:
 		return "unknown error";
 	}

@@ -3,7 +3,7 @@
  * libhubclient internals: the client structure and the internal modules
  * (hubio__*). Nothing here is exported (-fvisibility=hidden and the version
  * script); the unit tests link the static build and call the pure modules
- * (names, topic, throttle, backoff, meta, members) directly.
+ * (names, topic, throttle, backoff, meta, members, answer) directly.
  */
 #ifndef HUBIO_INT_H
 #define HUBIO_INT_H
@@ -48,6 +48,16 @@ int hubio__topic_room_filters(char out[3][HUBIO__TOPIC_MAX], const char *room);
 int hubio__topic_inbox_filter(char *buf, size_t sz, const char *user);
 int hubio__topic_status(char *buf, size_t sz, const char *user);
 int hubio__topic_reply_base(char *buf, size_t sz, const char *user);
+/* Calls: svc/{service}/{method}/{sender}; the caller's answer topic
+ * users/{user}/reply/{hex of corr} and its filter users/{user}/reply/#;
+ * a service's calls filter $share/{service}/svc/{service}/# (exclusive:
+ * svc/{service}/#). */
+int hubio__topic_call(
+	char *buf, size_t sz, const char *service, const char *method, const char *sender);
+int hubio__topic_reply(
+	char *buf, size_t sz, const char *user, const uint8_t *corr, size_t corr_len);
+int hubio__topic_reply_filter(char *buf, size_t sz, const char *user);
+int hubio__topic_calls_filter(char *buf, size_t sz, const char *service, bool exclusive);
 
 enum hubio__topic_kind {
 	HUBIO__T_OTHER = 0,
@@ -56,12 +66,17 @@ enum hubio__topic_kind {
 	HUBIO__T_ROOM_PRESENCE, /* rooms/{room}/presence/{from} */
 	HUBIO__T_INBOX,		/* users/{user}/inbox/{event}/{from} */
 	HUBIO__T_STATUS,	/* users/{user}/status */
+	HUBIO__T_REPLY,		/* users/{user}/reply/{1-3 levels}: answers */
+	HUBIO__T_CALL,		/* svc/{service}/{method}/{from}: user = service,
+				 * event = method */
+	HUBIO__T_HOOK,		/* svc/{service}/hook/{room}/{event}/{from} */
 };
 
 struct hubio__topic {
 	enum hubio__topic_kind kind;
 	char room[HUBIO__NAME_MAX + 1]; /* ROOM_*: the room */
-	char user[HUBIO__NAME_MAX + 1]; /* INBOX, STATUS: the topic's user */
+	char user[HUBIO__NAME_MAX + 1]; /* INBOX, STATUS, REPLY: the topic's user;
+					 * CALL, HOOK: the service */
 	char event[HUBIO__NAME_MAX + 1];
 	char from[HUBIO__NAME_MAX + 1]; /* EV, INBOX: sender; PRESENCE: member */
 };
@@ -75,6 +90,16 @@ enum hubio__topic_kind hubio__topic_parse(const char *topic, size_t len, struct 
  * valid user name (so a requester cannot make a responder publish
  * elsewhere). Pure. */
 bool hubio__topic_reply_base_ok(const char *topic, size_t len);
+
+/* Where a service answers: a call's Response Topic must be
+ * users/{caller}/reply/ and 1-3 non-empty levels without wildcards (what
+ * the hub lets the caller set); a hook request's must be
+ * $hub/verdict/{service}/{id}. Anything else is never published to. Pure. */
+bool hubio__topic_answer_ok(const char *topic, size_t len, const char *caller);
+bool hubio__topic_verdict_ok(const char *topic, size_t len, const char *service);
+
+/* A method name: an event name other than "hook". Pure. */
+bool hubio__method_valid(const char *s);
 
 /* ------------------------------------------------------------- throttle */
 #define HUBIO__THROTTLE_SLOTS 64
@@ -120,6 +145,27 @@ int hubio__presence_parse(const char *data, size_t len, bool *present, int64_t *
 void hubio__meta_from_topic(const struct hubio__topic *t, int64_t ts_ms,
 	const struct hubio_reply *reply, struct hubio_meta *m);
 
+/* --------------------------------------------------------------- answer */
+/* The JSON of calls and hooks (CONTRACT.md "Backends"). Pure. Builders
+ * return HUBIO_OK with *out malloc'd (NUL-terminated, *outlen bytes; the
+ * caller frees it), HUBIO_EINVAL or HUBIO_ENOMEM. */
+/* data is one JSON value, nothing but white space around it. */
+bool hubio__json_valid(const char *data, size_t len);
+/* {"error":code,"message":message} (message NULL: code). */
+int hubio__json_error(const char *code, const char *message, char **out, size_t *outlen);
+/* {"accept":true} (data NULL) or {"accept":true,"data":<data>}. */
+int hubio__json_accept(const char *data, size_t len, char **out, size_t *outlen);
+/* {"accept":false,"reason":reason} (reason NULL: "rejected"). */
+int hubio__json_reject(const char *reason, char **out, size_t *outlen);
+/* The status an answer stands for: {"ok":false,"error":"unavailable"} is
+ * HUBIO_EUNAVAILABLE, "timeout" HUBIO_ETIMEOUT, "busy" HUBIO_EBUSY; any
+ * other answer (error answers of the service too) HUBIO_OK. */
+int hubio__answer_status(const char *data, size_t len);
+/* The answer the library gives for an outcome without one:
+ * {"ok":false,"error":"unavailable"|"timeout"|"forbidden"|"busy"|
+ * "canceled"|...}. Static string. */
+const char *hubio__outcome_json(int status);
+
 /* -------------------------------------------------------------- members */
 struct hubio__member {
 	char user[HUBIO__NAME_MAX + 1];
@@ -142,6 +188,7 @@ void hubio__members_view(const struct hubio__members *m, struct hubio_member *ou
 
 /* ----------------------------------------------------------- the client */
 struct mosquitto;
+struct mqtt5__property; /* libmosquitto's mosquitto_property */
 
 struct hubio__handler {
 	struct hubio__handler *next;
@@ -171,7 +218,7 @@ struct hubio__room {
 	struct hubio__members members;
 };
 
-enum hubio__pending_kind { HUBIO__P_EMIT, HUBIO__P_REQUEST };
+enum hubio__pending_kind { HUBIO__P_EMIT, HUBIO__P_REQUEST, HUBIO__P_CALL };
 
 struct hubio__pending {
 	enum hubio__pending_kind kind;
@@ -179,6 +226,7 @@ struct hubio__pending {
 	int64_t deadline; /* monotonic ms */
 	hubio_ack_fn ack_cb;
 	hubio_reply_fn reply_cb;
+	hubio_answer_fn answer_cb;
 	void *ud;
 	uint8_t corr[HUBIO__CORR_LEN];
 };
@@ -187,6 +235,33 @@ struct hubio_reply {
 	char topic[HUBIO__TOPIC_MAX];
 	uint8_t corr[HUBIO__CORR_MAX];
 	uint16_t corr_len;
+};
+
+/* A method's or a room's handler of a service (serve.c). */
+struct hubio__route {
+	struct hubio__route *next;
+	bool hook;
+	char name[HUBIO__NAME_MAX + 1]; /* method, or room ("" = every room) */
+	hubio_handler_fn fn;
+	void *ud;
+};
+
+/* One call or hook request in flight at a service (serve.c). */
+struct hubio_call {
+	struct hubio_call *prev, *next;
+	struct hubio *h;
+	bool hook;
+	char *reply; /* the Response Topic (checked), or NULL: no answer wanted */
+	uint8_t *corr;
+	uint16_t corr_len;
+	struct hubio_ctx ctx; /* points into the fields below */
+	char service[HUBIO__NAME_MAX + 1];
+	char name[HUBIO__NAME_MAX + 1]; /* method, or the hooked event */
+	char room[HUBIO__NAME_MAX + 1];
+	char user[HUBIO__NAME_MAX + 1];
+	char role[16];
+	char kind[16];
+	char *display;
 };
 
 enum hubio__state {
@@ -235,6 +310,26 @@ struct hubio {
 	struct hubio__throttle typing;
 	int depth; /* user callbacks running (deferred frees) */
 
+	/* calls (call.c) */
+	bool reply_sub; /* users/{me}/reply/# wanted: subscribed on every connect */
+	int reply_mid;
+
+	/* the service role (serve.c) */
+	bool service;
+	bool exclusive;
+	int inflight_max;
+	struct hubio__route *routes;
+	struct hubio_call *calls; /* in flight */
+	long ninflight;
+	int calls_mid;	 /* SUBSCRIBE of the calls filter */
+	int unsub_mid;	 /* its UNSUBSCRIBE when stopping */
+	bool stopping;	 /* hubio_stop: finishing the calls in flight */
+	bool unsubacked; /* the hub took the calls filter away */
+	int64_t stop_deadline;
+	hubio_ack_fn stop_cb;
+	void *stop_ud;
+	bool stopped; /* a stop finished: hubio_loop_forever returns */
+
 	/* loop */
 	int wake[2]; /* self-pipe: wakes the loop thread's poll */
 	pthread_t thread;
@@ -244,6 +339,31 @@ struct hubio {
 };
 
 /* client.c */
+/* What hubio_new and hubio_service_new make a client from (checked by
+ * them; every string copied). */
+struct hubio__init {
+	const char *host;
+	int port;
+	const char *username;
+	const char *token;
+	hubio_token_fn get_token;
+	void *token_ud;
+	const char *client_id; /* NULL: made from client_prefix and a random */
+	const char *client_prefix;
+	int keepalive, protocol;
+	int backoff_min_ms, backoff_max_ms;
+	int auth_failures_max;
+	int typing_interval_ms;
+	int pending_max, rooms_max, members_max;
+	bool service; /* no will, no inbox: the service role */
+	bool exclusive;
+	int inflight_max;
+};
+int hubio__create(const struct hubio__init *in, struct hubio **out);
+/* The "connect" event ({"reconnect":bool}). */
+void hubio__connected_event(struct hubio *h);
+/* Send DISCONNECT if there is a socket (see client.c). */
+void hubio__close_connection(struct hubio *h);
 int64_t hubio__mono_ms(void);
 int64_t hubio__wall_ms(void);
 void hubio__lock(struct hubio *h);
@@ -274,13 +394,46 @@ void hubio__rooms_sweep(struct hubio *h);
 void hubio__rooms_free(struct hubio *h);
 
 /* emit.c */
+/* MOSQ_ERR_* to enum hubio_err. */
+int hubio__map_mosq(int rc);
+/* data NULL / HUBIO_STRLEN / over HUBIO_PAYLOAD_MAX: *len fixed up. */
+int hubio__payload_len(const char *data, size_t *len);
+/* QoS 1 publish with the pending entry p for its PUBACK (under the lock). */
+int hubio__publish_tracked(struct hubio *h, const char *topic, const char *data, size_t len,
+	const struct mqtt5__property *props, struct hubio__pending *p, int timeout_ms);
+
+/* pending.c: publishes that wait for a PUBACK, a reply or an answer */
 int hubio__pending_add(struct hubio *h, const struct hubio__pending *p);
 void hubio__pending_puback(struct hubio *h, int mid, int reason);
 /* true if the message was a reply to one of our requests (consumed) */
 bool hubio__pending_reply(struct hubio *h, const uint8_t *corr, size_t corr_len, const char *data,
 	size_t len, const struct hubio_meta *meta);
+/* true if it was the answer to one of our calls (consumed) */
+bool hubio__pending_answer(
+	struct hubio *h, const uint8_t *corr, size_t corr_len, const char *data, size_t len);
 void hubio__pending_expire(struct hubio *h, int64_t now);
 void hubio__pending_cancel_all(struct hubio *h);
 int64_t hubio__pending_next_deadline(struct hubio *h);
+
+/* call.c */
+/* On CONNACK: subscribe users/{me}/reply/# if calls were made (services:
+ * always). */
+void hubio__calls_connected(struct hubio *h);
+
+/* serve.c */
+/* On CONNACK: subscribe the calls filter (not while stopping). */
+void hubio__serve_connected(struct hubio *h);
+/* A call or hook request (t from hubio__topic_parse); props: the
+ * message's MQTT 5 properties. */
+void hubio__serve_message(struct hubio *h, const struct hubio__topic *t, const char *data,
+	size_t len, const struct mqtt5__property *props);
+void hubio__serve_suback(struct hubio *h, int mid, int n, const int *granted);
+void hubio__serve_unsuback(struct hubio *h, int mid);
+/* The stop's deadline and completion. */
+void hubio__serve_timers(struct hubio *h, int64_t now);
+int64_t hubio__serve_next_deadline(struct hubio *h);
+/* hubio_disconnect during a stop: done gets HUBIO_ECANCELED. */
+void hubio__serve_cancel_stop(struct hubio *h);
+void hubio__serve_free(struct hubio *h);
 
 #endif

@@ -106,7 +106,10 @@ HUBIO_API int hubio_loop_forever(struct hubio *h)
 	if (h->thread_running)
 		return HUBIO_ESTATE;
 	__atomic_store_n(&h->break_loop, 0, __ATOMIC_SEQ_CST);
-	while (!__atomic_load_n(&h->break_loop, __ATOMIC_SEQ_CST))
+	/* a finished hubio_stop ends it too (h->stopped: set and read under
+	 * the lock; read here without it, the worst is one more iteration) */
+	while (!__atomic_load_n(&h->break_loop, __ATOMIC_SEQ_CST) &&
+		!__atomic_load_n(&h->stopped, __ATOMIC_SEQ_CST))
 		loop_once(h, MISC_MS);
 	return HUBIO_OK;
 }

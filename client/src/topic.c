@@ -74,6 +74,52 @@ int hubio__topic_reply_base(char *buf, size_t sz, const char *user)
 	return fmt(buf, sz, "users/%s/inbox/reply", user);
 }
 
+int hubio__topic_call(
+	char *buf, size_t sz, const char *service, const char *method, const char *sender)
+{
+	if (!hubio__name_valid(service) || !hubio__method_valid(method) ||
+		!hubio__name_valid(sender))
+		return HUBIO_EINVAL;
+	return fmt(buf, sz, "svc/%s/%s/%s", service, method, sender);
+}
+
+int hubio__topic_reply(char *buf, size_t sz, const char *user, const uint8_t *corr, size_t corr_len)
+{
+	static const char hex[] = "0123456789abcdef";
+	char h[2 * HUBIO__CORR_LEN + 1];
+
+	if (!hubio__name_valid(user) || !corr || corr_len == 0 || corr_len > HUBIO__CORR_LEN)
+		return HUBIO_EINVAL;
+	for (size_t i = 0; i < corr_len; i++) {
+		h[2 * i] = hex[corr[i] >> 4];
+		h[2 * i + 1] = hex[corr[i] & 15];
+	}
+	h[2 * corr_len] = '\0';
+	return fmt(buf, sz, "users/%s/reply/%s", user, h);
+}
+
+int hubio__topic_reply_filter(char *buf, size_t sz, const char *user)
+{
+	if (!hubio__name_valid(user))
+		return HUBIO_EINVAL;
+	return fmt(buf, sz, "users/%s/reply/#", user);
+}
+
+int hubio__topic_calls_filter(char *buf, size_t sz, const char *service, bool exclusive)
+{
+	if (!hubio__name_valid(service))
+		return HUBIO_EINVAL;
+	if (exclusive)
+		return fmt(buf, sz, "svc/%s/#", service);
+	/* the share group is the service: every process of it shares */
+	return fmt(buf, sz, "$share/%s/svc/%s/#", service, service);
+}
+
+bool hubio__method_valid(const char *s)
+{
+	return hubio__event_valid(s) && strcmp(s, "hook") != 0;
+}
+
 #define MAX_LEVELS 6
 
 struct levels {
@@ -128,6 +174,16 @@ static bool event_at(const struct levels *lv, int i, char *dst)
 	return true;
 }
 
+/* Levels from..n-1 are non-empty and free of wildcards. */
+static bool levels_plain(const struct levels *lv, int from)
+{
+	for (int i = from; i < lv->n; i++)
+		if (lv->len[i] == 0 || memchr(lv->p[i], '+', lv->len[i]) ||
+			memchr(lv->p[i], '#', lv->len[i]))
+			return false;
+	return true;
+}
+
 enum hubio__topic_kind hubio__topic_parse(const char *topic, size_t len, struct hubio__topic *out)
 {
 	struct levels lv;
@@ -154,6 +210,17 @@ enum hubio__topic_kind hubio__topic_parse(const char *topic, size_t len, struct 
 			kind = HUBIO__T_INBOX;
 		else if (lv.n == 3 && is(&lv, 2, "status"))
 			kind = HUBIO__T_STATUS;
+		else if (lv.n >= 4 && is(&lv, 2, "reply") && levels_plain(&lv, 3))
+			kind = HUBIO__T_REPLY;
+	} else if (lv.n >= 4 && is(&lv, 0, "svc")) {
+		if (!name_at(&lv, 1, out->user))
+			goto done;
+		if (lv.n == 4 && !is(&lv, 2, "hook") && event_at(&lv, 2, out->event) &&
+			name_at(&lv, 3, out->from))
+			kind = HUBIO__T_CALL;
+		else if (lv.n == 6 && is(&lv, 2, "hook") && name_at(&lv, 3, out->room) &&
+			 event_at(&lv, 4, out->event) && name_at(&lv, 5, out->from))
+			kind = HUBIO__T_HOOK;
 	}
 done:
 	if (kind == HUBIO__T_OTHER)
@@ -169,4 +236,28 @@ bool hubio__topic_reply_base_ok(const char *topic, size_t len)
 		return false;
 	return lv.n == 4 && is(&lv, 0, "users") && hubio__name_valid_n(lv.p[1], lv.len[1]) &&
 	       is(&lv, 2, "inbox") && is(&lv, 3, "reply");
+}
+
+bool hubio__topic_answer_ok(const char *topic, size_t len, const char *caller)
+{
+	struct levels lv;
+	size_t cl = caller ? strlen(caller) : 0;
+	if (!topic || len == 0 || cl == 0 || memchr(topic, '\0', len) ||
+		split(topic, len, &lv) != 0)
+		return false;
+	/* users/{caller}/reply/a[/b[/c]] */
+	return lv.n >= 4 && lv.n <= 6 && is(&lv, 0, "users") && lv.len[1] == cl &&
+	       memcmp(lv.p[1], caller, cl) == 0 && is(&lv, 2, "reply") && levels_plain(&lv, 3);
+}
+
+bool hubio__topic_verdict_ok(const char *topic, size_t len, const char *service)
+{
+	struct levels lv;
+	size_t sl = service ? strlen(service) : 0;
+	if (!topic || len == 0 || sl == 0 || memchr(topic, '\0', len) ||
+		split(topic, len, &lv) != 0)
+		return false;
+	/* $hub/verdict/{service}/{id} */
+	return lv.n == 4 && is(&lv, 0, "$hub") && is(&lv, 1, "verdict") && lv.len[2] == sl &&
+	       memcmp(lv.p[2], service, sl) == 0 && levels_plain(&lv, 3);
 }

@@ -19,6 +19,7 @@ import struct
 import time
 
 CONNECT, CONNACK, PUBLISH, PUBACK = 1, 2, 3, 4
+PUBREC, PUBREL, PUBCOMP = 5, 6, 7
 SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK = 8, 9, 10, 11
 PINGREQ, PINGRESP, DISCONNECT = 12, 13, 14
 
@@ -204,19 +205,30 @@ class RawClient:
         plen, pos = self._props_len(ack, 2)
         return list(ack[pos + plen:])
 
-    def publish(self, topic, payload=b"", qos=0, retain=False):
+    def publish(self, topic, payload=b"", qos=0, retain=False, props=b""):
         """QoS 0: None. QoS 1: the PUBACK reason code (0 for v3.1.1, which
-        has none; v5 may omit it when 0)."""
+        has none; v5 may omit it when 0). QoS 2: the PUBREC reason code
+        (PUBREL and PUBCOMP follow when it is a success). v5: props are
+        the encoded PUBLISH properties (v5_props())."""
         if isinstance(payload, str):
             payload = payload.encode()
         body = _str(topic)
+        mid = None
         if qos:
-            body += struct.pack("!H", self._next_mid())
+            mid = self._next_mid()
+            body += struct.pack("!H", mid)
         if self.version == 5:
-            body += _varint(0)
+            body += _varint(len(props)) + props
         self.send_packet(PUBLISH, (qos << 1) | (1 if retain else 0), body + payload)
         if qos == 0:
             return None
+        if qos == 2:
+            _, ack = self.wait_for(PUBREC)
+            code = ack[2] if len(ack) > 2 else 0
+            if code < 0x80:
+                self.send_packet(PUBREL, 2, struct.pack("!H", mid))
+                self.wait_for(PUBCOMP)
+            return code
         _, ack = self.wait_for(PUBACK)
         return ack[2] if len(ack) > 2 else 0
 
@@ -265,6 +277,20 @@ class RawClient:
             self.sock.close()
         except OSError:
             pass
+
+
+def v5_props(response_topic=None, correlation_data=None, user=()):
+    """Encoded MQTT 5 PUBLISH properties for RawClient.publish(props=)."""
+    out = b""
+    if response_topic is not None:
+        out += b"\x08" + _str(response_topic)
+    if correlation_data is not None:
+        if isinstance(correlation_data, str):
+            correlation_data = correlation_data.encode()
+        out += b"\x09" + struct.pack("!H", len(correlation_data)) + correlation_data
+    for k, v in user:
+        out += b"\x26" + _str(k) + _str(v)
+    return out
 
 
 def connack(port, username=None, password=None, client_id="", version=4, **kw):

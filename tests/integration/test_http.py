@@ -284,8 +284,17 @@ class HubdCase(unittest.TestCase):
         self.s.hubctl("room", "add", "later")
         self.s.hubctl("grant", "later", "alice", "write")
         r = self.s.http("GET", "/api/session", cookie=cookie)
-        self.assertIn({"room": "later", "level": "write"}, r.json()["rooms"])
+        self.assertIn({"room": "later", "level": "write", "hooked": False}, r.json()["rooms"])
         self.assertEqual(r.header("cache-control"), "no-store")
+        # a room a backend checks says so (not which backend), at once
+        self.s.hubctl("servicekey", "add", "checker")
+        self.s.hubctl("room", "hook", "later", "checker")
+        r = self.s.http("GET", "/api/session", cookie=cookie)
+        self.assertIn({"room": "later", "level": "write", "hooked": True}, r.json()["rooms"])
+        self.assertNotIn(b"checker", r.body)
+        self.s.hubctl("room", "hook", "later", "none")
+        r = self.s.http("GET", "/api/session", cookie=cookie)
+        self.assertIn({"room": "later", "level": "write", "hooked": False}, r.json()["rooms"])
 
     def test_11_session_needs_live_cookie(self):
         r = self.s.http("GET", "/api/session")

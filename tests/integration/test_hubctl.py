@@ -137,11 +137,12 @@ class Cli(CliCase):
     GLOBAL_HELP = [
         "user add NAME", "user del NAME [--yes]", "user passwd NAME", "user list",
         "device add ID --owner USER", "device del ID", "device list",
-        "room add NAME", "room del NAME", "room list",
+        "room add NAME", "room del NAME", "room list", "room hook ROOM SERVICE|none",
         "grant ROOM PRINCIPAL read|write|admin", "revoke ROOM PRINCIPAL", "members ROOM",
         "session list [USER] [--all]", "session revoke SID | --user USER",
         "token USER [--ttl SECONDS] [--session-ttl SECONDS]",
-        "servicekey add NAME", "servicekey del NAME",
+        "servicekey add NAME", "servicekey del NAME", "servicekey list",
+        "webhook add URL", "webhook list", "webhook del ID",
         "delivery open ID --vehicle DEVICE --customer USER", "delivery close ID",
         "delivery list", "batch [FILE]", "explain PRINCIPAL TOPIC read|write|subscribe",
         "backup FILE [--force]", "restore FILE [--yes] [--keep-sessions]",
@@ -159,6 +160,7 @@ class Cli(CliCase):
         (["room", "add"], "room add NAME", "grant"),
         (["room", "del"], "room del NAME", "history"),
         (["room", "list"], "room list", "members"),
+        (["room", "hook"], "room hook ROOM SERVICE|none", "refused"),
         (["grant"], "grant ROOM PRINCIPAL read|write|admin", "write (also emit)"),
         (["revoke"], "revoke ROOM PRINCIPAL", "returns"),
         (["members"], "members ROOM", "level"),
@@ -167,6 +169,11 @@ class Cli(CliCase):
         (["token"], "token USER [--ttl SECONDS]", "--session-ttl"),
         (["servicekey", "add"], "servicekey add NAME", "Bearer"),
         (["servicekey", "del"], "servicekey del NAME", "refused"),
+        (["servicekey", "list"], "servicekey list", "hooks"),
+        (["webhook", "add"], "webhook add URL [--events joined,left,login,logout,ev:NAME,...]",
+         "X-Hub-Signature-256"),
+        (["webhook", "list"], "webhook list", "failing"),
+        (["webhook", "del"], "webhook del ID", "pending"),
         (["delivery", "open"], "delivery open ID --vehicle DEVICE --customer USER",
          "delivery-ID"),
         (["delivery", "close"], "delivery close ID", "no longer"),
@@ -261,7 +268,11 @@ class Cli(CliCase):
              "--display longer than 128 bytes"),
             (["device", "del"], "device del: expected one ID"),
             (["device", "list", "x"], "device list takes no arguments"),
-            (["room"], "room: expected add, del or list"),
+            (["room"], "room: expected add, del, list or hook"),
+            (["room", "hook", "lobby"], "usage: room hook ROOM SERVICE|none"),
+            (["room", "hook", "lobby", "a", "b"], "usage: room hook ROOM SERVICE|none"),
+            (["room", "hook", "lob by", "shop"], "invalid room name 'lob by'"),
+            (["room", "hook", "lobby", "sh op"], "invalid service name 'sh op'"),
             (["room", "frob"], "room: unknown subcommand 'frob'"),
             (["room", "add"], "room add: expected one NAME"),
             (["room", "add", "a", "b"], "room add: expected one NAME"),
@@ -298,10 +309,11 @@ class Cli(CliCase):
             (["token", "alice", "--session-ttl", "10"],
              "--session-ttl must be 30 to 31536000 seconds"),
             (["token", "al ice"], "invalid username 'al ice'"),
-            (["servicekey"], "usage: servicekey add|del NAME"),
-            (["servicekey", "add"], "usage: servicekey add|del NAME"),
-            (["servicekey", "frob", "x"], "usage: servicekey add|del NAME"),
-            (["servicekey", "add", "a", "b"], "usage: servicekey add|del NAME"),
+            (["servicekey"], "usage: servicekey add|del NAME, servicekey list"),
+            (["servicekey", "add"], "usage: servicekey add|del NAME, servicekey list"),
+            (["servicekey", "frob", "x"], "usage: servicekey add|del NAME, servicekey list"),
+            (["servicekey", "add", "a", "b"], "usage: servicekey add|del NAME, servicekey list"),
+            (["servicekey", "list", "x"], "usage: servicekey add|del NAME, servicekey list"),
             (["servicekey", "add", "a b"], "invalid key name 'a b'"),
             (["delivery"], "delivery: expected open, close or list"),
             (["delivery", "frob"], "delivery: unknown subcommand 'frob'"),
@@ -741,7 +753,8 @@ class Cli(CliCase):
     def test_50_servicekeys(self):
         out = self.assertOk(self.ctl("servicekey", "add", "shop"))
         self.assertRegex(out, r"^service key shop added\nkey: %s\nThis key is shown once\. "
-                         r"Use it as: Authorization: Bearer <key>\n$" % SECRET_RE)
+                         r"Use it as: Authorization: Bearer <key> \(HTTP API\), or as the "
+                         r"MQTT password of username shop \(a backend\)\n$" % SECRET_RE)
         self.assertFails(self.ctl("servicekey", "add", "shop"),
                          "service key 'shop' already exists")
         self.assertOk(self.ctl("servicekey", "del", "shop"), "service key shop deleted\n")
@@ -758,6 +771,22 @@ class Cli(CliCase):
                          "'shop' is already taken by a service key")
         self.assertFails(self.ctl("device", "add", "shop", "--owner", "alice"),
                          "'shop' is already taken by a service key")
+        # hooks: a room names the service that checks its events
+        self.assertFails(self.ctl("room", "hook", "lobby", "nosvc"),
+                         "no such service: 'nosvc' (hubctl servicekey add nosvc)")
+        self.assertFails(self.ctl("room", "hook", "nosuch", "shop"), "no such room: 'nosuch'")
+        self.assertOk(self.ctl("room", "hook", "lobby", "shop"),
+                      "room lobby: events reach members only once service shop accepted "
+                      "them\n")
+        self.assertIn("hook=shop", [l for l in self.ctl("room", "list").stdout.splitlines()
+                                    if l.startswith("lobby ")][0])
+        self.assertRegex(self.ctl("servicekey", "list").stdout,
+                         r"(?m)^shop +created \d{4}-\d\d-\d\d \d\d:\d\d UTC  hooks: lobby$")
+        self.assertOk(self.ctl("room", "hook", "lobby", "none"),
+                      "room lobby: no hook; events reach members unchecked\n")
+        self.assertNotIn("hook=", self.ctl("room", "list").stdout)
+        self.assertRegex(self.ctl("servicekey", "list").stdout,
+                         r"(?m)^shop +created \d{4}-\d\d-\d\d \d\d:\d\d UTC$")
 
     # ---- deliveries ---------------------------------------------------------------
     def test_60_deliveries(self):

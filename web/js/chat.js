@@ -15,13 +15,16 @@ export class Chat {
 	/**
 	 * @param {object} hub   a hubio connection
 	 * @param {string} me    the user's name
-	 * @param {{room: string, level: string}[]} rooms  from GET api/session
+	 * @param {{room: string, level: string, hooked?: boolean}[]} rooms  from GET api/session
 	 */
 	constructor(hub, me, rooms) {
 		this.hub = hub;
 		this.me = me;
 		this.rooms = new Map();
-		for (const r of rooms)
+		for (const r of rooms) {
+			// a backend checks this room's events: sends wait for its verdict
+			if (r.hooked && typeof hub.hooked === 'function')
+				hub.hooked(r.room);
 			this.rooms.set(r.room, {
 				name: r.room,
 				level: r.level,
@@ -36,6 +39,7 @@ export class Chat {
 				presence: [],
 				denied: false,
 			});
+		}
 		this.current = null;
 		this.localSeq = 0;
 		this.typingTimer = null;
@@ -315,9 +319,13 @@ export class Chat {
 			m.state = 'sent';
 		} catch (e) {
 			m.state = 'failed';
+			// in a room hooked to a backend the verdict tells (e.detail:
+			// the backend's reason)
 			m.error = e.message === 'forbidden' ? 'not sent: you may not write here'
 				: e.message === 'timeout' ? 'not confirmed by the hub (will retry when connected)'
-					: `not sent: ${e.message}`;
+					: e.message === 'rejected' ? `not sent: ${e.detail || 'refused by the room'}`
+						: e.message === 'unavailable' ? 'not sent: the room\'s checker is away'
+							: `not sent: ${e.message}`;
 		}
 		this.updateItem(m);
 	}

@@ -12,6 +12,9 @@
  *   users/{me}/inbox/{event}/{sender}       direct events (meta.inbox = true)
  *   users/{user}/status retained            'status' (watchStatus())
  *   owntracks/{device}/{name}               'location' (watchLocations())
+ *   svc/{service}/{method}/{me}             calls to backends (call())
+ *   users/{me}/reply/{id}                   their answers, and the verdicts
+ *                                           of events into hooked rooms
  *
  * Reconnects are done here, not by MQTT.js (reconnectPeriod 0), so that a
  * fresh token from options.getToken is in place before every attempt: a
@@ -56,6 +59,16 @@ const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 30000;
 const DEFAULT_TYPING_MS = 2000;
 const DEFAULT_REQUEST_MS = 10000;
+/* A call's wait: the gateway's call_timeout_ms (10 s) */
+const DEFAULT_CALL_MS = 10000;
+/* An emit into a hooked room waits for the verdict: the hub sends one
+ * ("timeout" at the latest) after its call_timeout_ms (10 s) */
+const DEFAULT_VERDICT_MS = 15000;
+/* A refused emit into a hooked room: how long the verdict that tells why
+ * (unavailable, busy) may take after the refusal */
+const REFUSED_VERDICT_MS = 1000;
+/* Calls and verdicts waiting at once (beyond: {ok:false, error:'busy'}) */
+const DEFAULT_CALLS_MAX = 1024;
 const DEFAULT_SESSION_EXPIRY_S = 120;
 const DUP_WINDOW = 64;
 
@@ -145,6 +158,13 @@ class Hub {
 		this._presenceTimer = null;
 		this._extra = new Map();         // extra filter -> QoS (watchStatus, ...)
 		this._pending = new Map();       // correlation key -> {resolve, reject, timer}
+		this._calls = new Map();         // correlation key -> {kind, done, timer, room}
+		this._callsMax = opts.callsMax ?? DEFAULT_CALLS_MAX;
+		this._replySub = false;          // users/{me}/reply/# wanted (a call was made)
+		this._afterConnect = [];         // calls made while disconnected
+		this._hooked = new Set(opts.hooked || []); // rooms known to be hooked
+		this._learning = new Set();      // rooms with an emit that may teach it
+		this._echoes = new Map();        // topic -> verdict entries expecting their echo
 		this._typingLast = new Map();    // room -> ms of the last typing emit
 		this._typingMs = opts.typingInterval ?? DEFAULT_TYPING_MS;
 		this._attempt = 0;
@@ -373,6 +393,8 @@ class Hub {
 		this._attempt = 0;
 		this._serverReason = undefined;
 		const subs = { [`users/${this.username}/inbox/+/+`]: { qos: 1 } };
+		if (this._replySub)
+			subs[this._replyFilter()] = { qos: 1 };
 		for (const [f, qos] of this._extra)
 			subs[f] = { qos };
 		this._client.subscribe(subs, (err) => {
@@ -381,6 +403,9 @@ class Hub {
 		});
 		for (const room of this._rooms.keys())
 			this._subscribeRoom(room);
+		// calls made while disconnected go after the reply subscription
+		for (const run of this._afterConnect.splice(0))
+			run();
 		this._fire('connect', { reconnect, recovered: this.recovered });
 		this._everConnected = true;
 	}
@@ -481,6 +506,14 @@ class Hub {
 			p.reject(hubError('closed'));
 		}
 		this._pending.clear();
+		this._afterConnect.length = 0;
+		for (const [, c] of this._calls) {
+			clearTimeout(c.timer);
+			c.done({ ok: false, error: 'closed' });
+		}
+		this._calls.clear();
+		this._learning.clear();
+		this._echoes.clear();
 		for (const [, r] of this._rooms)
 			for (const w of r.waiters.splice(0))
 				w.reject(hubError('closed'));
@@ -676,13 +709,19 @@ class Hub {
 	 * rooms/{room}/ev/{event}/{me}). The returned promise resolves when the
 	 * hub accepted it (PUBACK) and rejects with Error('forbidden') when the
 	 * user may not write there; with an ack callback, ack(err) is called
-	 * instead (err null on success). Other members get it as
+	 * too (err null on success). Other members get it as
 	 * on(event, (data, meta) => ...); the emitting connection does not.
+	 * In a room hooked to a backend (known: options.hooked, hooked(), or
+	 * learnt from a first verdict) it settles with the backend's verdict
+	 * instead: resolves {ok: true, data} (data: what members got), rejects
+	 * Error('rejected' | 'unavailable' | 'timeout' | 'busy') with .detail
+	 * (the reason) and .verdict; ack(err, verdict) gets both.
 	 * @param {string} room
 	 * @param {string} event
 	 * @param {any} [data]
-	 * @param {(err: Error|null) => void} [ack]
-	 * @returns {Promise<void>}
+	 * @param {(err: Error|null, verdict?: {ok: boolean, data?: any, error?: string,
+	 *   message?: string}) => void} [ack]
+	 * @returns {Promise<void|{ok: true, data: any}>}
 	 */
 	emit(room, event, data, ack) {
 		return this._emit(room, event, data, ack, null);
@@ -695,15 +734,111 @@ class Hub {
 		else if (!validEvent(event))
 			p = Promise.reject(hubError('invalid', 'event name'));
 		else
-			p = this._publish(`rooms/${room}/ev/${event}/${this.username}`, data, {},
+			p = this._emitChecked(room, `rooms/${room}/ev/${event}/${this.username}`, data,
 				timeoutMs);
 		return this._settle(p, ack);
+	}
+
+	/* An emit into a room. Under MQTT 5 it carries a Response Topic under
+	 * users/{me}/reply/ and Correlation Data: in a hooked room the hub
+	 * answers there with the hook service's verdict. In a room known to be
+	 * hooked the promise waits for that verdict; in any other room it
+	 * resolves on the PUBACK (the hub gives no verdict in unhooked rooms),
+	 * and a verdict that still comes (the room is hooked after all: one
+	 * emit per room at a time listens) marks the room hooked for the
+	 * emits after it. */
+	_emitChecked(room, topic, data, timeoutMs) {
+		if (this.protocolVersion !== 5 || this._closed)
+			return this._publish(topic, data, {}, timeoutMs);
+		const hooked = this._hooked.has(room);
+		if (!hooked && this._learning.has(room))
+			return this._publish(topic, data, {}, timeoutMs);
+		if (this._calls.size >= this._callsMax) {
+			if (!hooked)
+				return this._publish(topic, data, {}, timeoutMs);
+			return quiet(Promise.reject(hubError('busy')));
+		}
+		const corr = randomHex(16);
+		const props = { responseTopic: `users/${this.username}/reply/${corr}`,
+			correlationData: corr };
+		this._wantReplies();
+		if (!hooked) {
+			// listen for a verdict that would show the room is hooked
+			this._learning.add(room);
+			const entry = { kind: 'learn', room, done: () => {} };
+			entry.timer = setTimeout(() => {
+				this._calls.delete(corr);
+				this._learning.delete(room);
+			}, DEFAULT_VERDICT_MS);
+			this._calls.set(corr, entry);
+			return this._publish(topic, data, props, timeoutMs);
+		}
+		return quiet(new Promise((resolve, reject) => {
+			const entry = { kind: 'verdict', room, topic };
+			const finish = (v) => {
+				clearTimeout(entry.timer);
+				this._calls.delete(corr);
+				this._echoDone(entry);
+				if (v && v.ok === true) {
+					resolve(v);
+				} else {
+					const e = hubError((v && typeof v.error === 'string') ? v.error
+						: 'rejected', v && v.message);
+					e.verdict = v;
+					reject(e);
+				}
+			};
+			entry.done = finish;
+			entry.timer = setTimeout(() => finish({ ok: false, error: 'timeout' }),
+				timeoutMs ?? DEFAULT_VERDICT_MS);
+			this._calls.set(corr, entry);
+			// the hub publishes an accepted event anew, just before the
+			// verdict: no-local does not keep it from this connection
+			const list = this._echoes.get(topic) || [];
+			list.push(entry);
+			this._echoes.set(topic, list);
+			this._publish(topic, data, props, null).catch((e) => {
+				if (!this._calls.has(corr))
+					return;
+				if (e.code !== 'forbidden') {
+					finish({ ok: false, error: e.code || e.message });
+					return;
+				}
+				// refused: the hub's verdict (unavailable, busy) follows at
+				// once and says why; without one, no write permission
+				clearTimeout(entry.timer);
+				entry.timer = setTimeout(() => finish({ ok: false, error: 'forbidden' }),
+					REFUSED_VERDICT_MS);
+			});
+		}));
+	}
+
+	/* An emit waiting for its verdict stops expecting its echo. */
+	_echoDone(entry) {
+		const list = this._echoes.get(entry.topic);
+		const i = list ? list.indexOf(entry) : -1;
+		if (i < 0)
+			return;
+		list.splice(i, 1);
+		if (!list.length)
+			this._echoes.delete(entry.topic);
+	}
+
+	/* Our own event published again by the hub after its hook accepted it
+	 * (it comes before the verdict): dropped, as no-local drops the echoes
+	 * of unhooked rooms. One per emit waiting on that topic. */
+	_ownEcho(topic) {
+		const list = this._echoes.get(topic);
+		if (!list)
+			return false;
+		this._echoDone(list[0]);
+		return true;
 	}
 
 	_settle(p, ack) {
 		p = quiet(p);
 		if (typeof ack === 'function')
-			p.then(() => ack(null), (e) => ack(e));
+			p.then((v) => ack(null, v), (e) => ack(e, e && e.verdict));
 		return p;
 	}
 
@@ -744,7 +879,135 @@ class Hub {
 			emitToUser: (user, event, data, ack) => this._send(user, event, data, ack, ms),
 			request: (target, event, data, opts = {}) =>
 				this.request(target, event, data, { ...opts, timeout: ms }),
+			call: (service, method, data, opts = {}) =>
+				this.call(service, method, data, { ...opts, timeoutMs: ms }),
 		};
+	}
+
+	/**
+	 * Tell hubio which rooms are hooked (`hubctl room hook ROOM SERVICE`),
+	 * so that the first emit into one already waits for the service's
+	 * verdict (see emit()). hubio also learns it from the first verdict the
+	 * hub sends. connect() takes the same as options.hooked.
+	 * @param {string} room
+	 * @param {boolean} [on]  false: the room is not hooked (any more)
+	 * @returns {Hub} this
+	 */
+	hooked(room, on = true) {
+		if (on)
+			this._hooked.add(room);
+		else
+			this._hooked.delete(room);
+		return this;
+	}
+
+	// ------------------------------------------------------------- calls
+
+	_replyFilter() {
+		return `users/${this.username}/reply/#`;
+	}
+
+	/* Subscribe users/{me}/reply/# once (and on every connect from then
+	 * on). On one connection the SUBSCRIBE goes before the publishes made
+	 * after it, so the answers of those find the subscription in place. */
+	_wantReplies() {
+		if (this._replySub)
+			return;
+		this._replySub = true;
+		if (this.connected)
+			this._client.subscribe({ [this._replyFilter()]: { qos: 1 } }, (err) => {
+				if (err && !this._closed && subackRefusal(err))
+					this._fire('error', hubError('forbidden', 'reply subscription'));
+			});
+	}
+
+	/**
+	 * Call a method of a backend (a service: `hubctl servicekey add NAME`),
+	 * like Socket.IO's `io('/service').emitWithAck(method, data)` through
+	 * the gateway. MQTT 5: publishes data on svc/{service}/{method}/{me}
+	 * with a Response Topic under users/{me}/reply/ and Correlation Data;
+	 * the service answers there (only services may write there, only you
+	 * read it). Resolves with the service's answer (error answers too:
+	 * `{error, message}`), or with {ok: false, error} where there is none:
+	 * 'unavailable' (no process of the service connected), 'timeout' (no
+	 * answer within timeoutMs), 'forbidden' (the hub refused the call: no
+	 * such service), 'busy' (callsMax calls waiting), 'closed' (close()).
+	 * A call made while disconnected goes out on the reconnect (its
+	 * timeout runs meanwhile). Rejects only on bad arguments
+	 * (Error('invalid')) and under MQTT 3.1.1 (Error('unsupported')).
+	 * @param {string} service
+	 * @param {string} method  an event name other than 'hook'
+	 * @param {any} [data]  sent as JSON
+	 * @param {{timeoutMs?: number}} [opts]  default 10000 (also `timeout`)
+	 * @returns {Promise<any>}
+	 */
+	call(service, method, data, opts = {}) {
+		if (this.protocolVersion !== 5)
+			return quiet(Promise.reject(hubError('unsupported', 'calls need MQTT 5')));
+		if (!NAME_RE.test(service || ''))
+			return quiet(Promise.reject(hubError('invalid', 'service name')));
+		if (!validEvent(method) || method === 'hook')
+			return quiet(Promise.reject(hubError('invalid', 'method name')));
+		if (this._closed)
+			return Promise.resolve({ ok: false, error: 'closed' });
+		if (this._calls.size >= this._callsMax)
+			return Promise.resolve({ ok: false, error: 'busy' });
+		const ms = opts.timeoutMs ?? opts.timeout ?? DEFAULT_CALL_MS;
+		const corr = randomHex(16);
+		const topic = `svc/${service}/${method}/${this.username}`;
+		const props = { responseTopic: `users/${this.username}/reply/${corr}`,
+			correlationData: corr };
+		return new Promise((resolve) => {
+			const entry = { kind: 'call' };
+			entry.done = (answer) => {
+				clearTimeout(entry.timer);
+				this._calls.delete(corr);
+				resolve(answer);
+			};
+			entry.timer = setTimeout(() => entry.done({ ok: false, error: 'timeout' }), ms);
+			this._calls.set(corr, entry);
+			const send = () => {
+				if (!this._calls.has(corr))
+					return; // timed out while waiting for the connection
+				this._wantReplies();
+				// with no process of the service connected the hub answers
+				// {ok: false, error: 'unavailable'} itself (MQTT.js does
+				// not show PUBACK 0x10); a refusal (>= 0x80) ends it here
+				this._publish(topic, data, props, null).then(() => {}, (e) => {
+					if (this._calls.has(corr))
+						entry.done({ ok: false, error: e.code || 'failed' });
+				});
+			};
+			if (this.connected)
+				send();
+			else
+				this._afterConnect.push(send);
+		});
+	}
+
+	/* users/{me}/reply/...: the answer to one of our calls, or the verdict
+	 * on one of our emits into a hooked room. */
+	_onReply(payload, packet) {
+		const key = bytesKey(packet.properties && packet.properties.correlationData);
+		const c = key && this._calls.get(key);
+		if (!c)
+			return; // late (timed out) or not ours
+		const data = decode(payload);
+		if (c.kind === 'learn') {
+			// a verdict: the room is hooked; this emit resolved already
+			clearTimeout(c.timer);
+			this._calls.delete(key);
+			this._learning.delete(c.room);
+			this._hooked.add(c.room);
+			if (!data || data.ok !== true) {
+				const e = hubError((data && data.error) || 'rejected', data && data.message);
+				e.verdict = data;
+				e.room = c.room;
+				this._fire('error', e);
+			}
+			return;
+		}
+		c.done(data);
 	}
 
 	/**
@@ -996,6 +1259,8 @@ class Hub {
 					return; // nobody may pose as a hub notice
 				if (this.protocolVersion !== 5 && lv[4] === this.username)
 					return; // 3.1.1 has no no-local: drop our own echoes
+				if (lv[4] === this.username && this._ownEcho(topic))
+					return; // an accepted event of ours in a hooked room
 				const meta = { room, from: lv[4], ts: Date.now(), inbox: false, event };
 				const reply = this._replier(packet);
 				if (reply)
@@ -1049,6 +1314,11 @@ class Hub {
 			this._fireEvent(event, data, meta);
 			return;
 		}
+		if (lv[0] === 'users' && lv.length >= 4 && lv.length <= 6 && lv[1] === this.username &&
+			lv[2] === 'reply') {
+			this._onReply(payload, packet);
+			return;
+		}
 		if (lv[0] === 'users' && lv.length === 3 && lv[2] === 'status') {
 			// an empty retained payload clears it: the user is unknown again
 			const data = payload.length ? decode(payload) : { online: false };
@@ -1098,6 +1368,10 @@ class Hub {
  *   {reconnect, recovered}
  * @param {number} [opts.sessionExpiry]  seconds the broker keeps it after a
  *   drop, default 120
+ * @param {string[]} [opts.hooked]  rooms hooked to a backend: emits into
+ *   them settle with its verdict (see Hub#hooked)
+ * @param {number} [opts.callsMax]  calls and verdicts waiting at once,
+ *   default 1024 (beyond: a call resolves {ok: false, error: 'busy'})
  * @returns {Hub}
  */
 export function connect(url, opts = {}) {

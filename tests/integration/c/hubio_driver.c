@@ -22,7 +22,9 @@
  * {"op":"typing","id","room"} {"op":"request","id","room"|"user","event",
  * "data","timeout"} {"op":"responder","event","answer"} (reply to requests
  * of that event) {"op":"presence","room"} {"op":"count","id","room"}
- * {"op":"exit"}. Every command answers {"ev":"rc","id","op","rc","err"}.
+ * {"op":"call","id","service","method","data","timeout"} (its outcome:
+ * {"ev":"answer","id","code","status","answer"}) {"op":"exit"}. Every
+ * command answers {"ev":"rc","id","op","rc","err"}.
  */
 #include "hubio.h"
 
@@ -210,6 +212,17 @@ static void on_reply(struct hubio *h, int status, const char *data, size_t len,
 	out(j);
 }
 
+static void on_answer(struct hubio *h, int status, const char *answer, size_t len, void *ud)
+{
+	cJSON *j = ev("answer");
+	(void)h;
+	cJSON_AddNumberToObject(j, "id", (double)(intptr_t)ud);
+	cJSON_AddStringToObject(j, "status", status ? hubio_strerror(status) : "ok");
+	cJSON_AddNumberToObject(j, "code", status);
+	add_data(j, answer, len);
+	out(j);
+}
+
 static void on_presence(
 	struct hubio *h, const char *room, const struct hubio_member *mem, size_t n, void *ud)
 {
@@ -279,6 +292,9 @@ static int command(struct hubio *h, const char *line)
 	} else if (!strcmp(op, "request")) {
 		rc = hubio_request(h, str(c, "room"), str(c, "user"), str(c, "event"), data,
 			HUBIO_STRLEN, on_reply, (void *)id, num(c, "timeout", 0));
+	} else if (!strcmp(op, "call")) {
+		rc = hubio_call(h, str(c, "service"), str(c, "method"), data, HUBIO_STRLEN,
+			on_answer, (void *)id, num(c, "timeout", 0));
 	} else if (!strcmp(op, "responder")) {
 		snprintf(responder_event, sizeof(responder_event), "%s",
 			str(c, "event") ? str(c, "event") : "");

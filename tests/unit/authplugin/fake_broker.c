@@ -16,6 +16,7 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
+#include <mqtt_protocol.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,6 +163,58 @@ int mosquitto_client_protocol_version(const struct mosquitto *client)
 	return client->protocol_version;
 }
 
+void *mosquitto_malloc(size_t n)
+{
+	return malloc(n);
+}
+
+/* "name=value;" for each user property, then rt= and corr=. */
+static void render_props(const mosquitto_property *props, char *out, size_t n)
+{
+	size_t o = 0;
+	out[0] = '\0';
+	for (const mosquitto_property *p = props; p; p = mosquitto_property_next(p)) {
+		char *a = NULL, *b = NULL;
+		void *bin = NULL;
+		uint16_t blen = 0;
+		int id = mosquitto_property_identifier(p);
+		int w = 0;
+		if (id == MQTT_PROP_USER_PROPERTY &&
+			mosquitto_property_read_string_pair(p, id, &a, &b, false))
+			w = snprintf(out + o, n - o, "%s=%s;", a, b);
+		else if (id == MQTT_PROP_RESPONSE_TOPIC &&
+			 mosquitto_property_read_string(p, id, &a, false))
+			w = snprintf(out + o, n - o, "rt=%s;", a);
+		else if (id == MQTT_PROP_CORRELATION_DATA &&
+			 mosquitto_property_read_binary(p, id, &bin, &blen, false))
+			w = snprintf(out + o, n - o, "corr=%.*s;", (int)blen, (char *)bin);
+		else if (id == MQTT_PROP_CONTENT_TYPE &&
+			 mosquitto_property_read_string(p, id, &a, false))
+			w = snprintf(out + o, n - o, "ct=%s;", a);
+		free(a);
+		free(b);
+		free(bin);
+		if (w < 0 || (size_t)w >= n - o)
+			break;
+		o += (size_t)w;
+	}
+}
+
+/* Like the broker: queued (recorded here); on success the payload and the
+ * properties are the broker's, which frees them. */
+int mosquitto_broker_publish(const char *clientid, const char *topic, int payloadlen, void *payload,
+	int qos, bool retain, mosquitto_property *properties)
+{
+	int rc = mosquitto_broker_publish_copy(
+		clientid, topic, payloadlen, payload, qos, retain, properties);
+	if (rc != MOSQ_ERR_SUCCESS)
+		return rc;
+	render_props(properties, fb_pubs[fb_npubs - 1].props, sizeof(fb_pubs[0].props));
+	free(payload);
+	mosquitto_property_free_all(&properties);
+	return MOSQ_ERR_SUCCESS;
+}
+
 int mosquitto_broker_publish_copy(const char *clientid, const char *topic, int payloadlen,
 	const void *payload, int qos, bool retain, mosquitto_property *properties)
 {
@@ -179,6 +232,7 @@ int mosquitto_broker_publish_copy(const char *clientid, const char *topic, int p
 		payloadlen ? (const char *)payload : "");
 	p->qos = qos;
 	p->retain = retain;
+	p->props[0] = '\0';
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -332,6 +386,59 @@ int fb_message_retained(struct mosquitto *c, const char *topic, const char *payl
 	return callbacks[MOSQ_EVT_MESSAGE](MOSQ_EVT_MESSAGE, &ed, userdatas[MOSQ_EVT_MESSAGE]);
 }
 
+int fb_message_v5(struct mosquitto *c, const char *topic, const void *payload, int len, int qos,
+	bool retain, mosquitto_property *props, struct fb_msg_out *out)
+{
+	struct mosquitto_evt_message ed = {0};
+	int rc;
+	/* the broker's copy of the payload (it frees it, or what replaced it) */
+	void *copy = malloc(len > 0 ? (size_t)len : 1);
+	if (!copy)
+		abort();
+	if (len > 0)
+		memcpy(copy, payload, (size_t)len);
+	ed.client = c;
+	ed.topic = strdup(topic);
+	ed.payload = copy;
+	ed.payloadlen = (uint32_t)len;
+	ed.qos = (uint8_t)qos;
+	ed.retain = retain;
+	ed.properties = props;
+	rc = callbacks[MOSQ_EVT_MESSAGE](MOSQ_EVT_MESSAGE, &ed, userdatas[MOSQ_EVT_MESSAGE]);
+	if (ed.payload != copy)
+		free(copy); /* plugin__handle_message frees the replaced one */
+	if (out) {
+		memset(out, 0, sizeof(*out));
+		/* bytes as they are (the marker starts with a NUL) */
+		out->len = ed.payloadlen < sizeof(out->payload) ? (int)ed.payloadlen
+								: (int)sizeof(out->payload) - 1;
+		if (out->len)
+			memcpy(out->payload, ed.payload, (size_t)out->len);
+		out->retain = ed.retain;
+		out->inert = hauth_g && hauth_hooks__inert(hauth_g, ed.payload, ed.payloadlen);
+		render_props(ed.properties, out->props, sizeof(out->props));
+	}
+	free(ed.payload);
+	free(ed.topic);
+	/* 2.0.11: the message keeps what the plugin left (it freed any list
+	 * it replaced); the message ends here */
+	mosquitto_property_free_all(&ed.properties);
+	return rc;
+}
+
+int fb_read(struct mosquitto *c, const char *topic, const void *payload, int len)
+{
+	struct mosquitto_evt_acl_check ed = {0};
+	ed.client = c;
+	ed.topic = topic;
+	ed.payload = payload;
+	ed.payloadlen = (uint32_t)len;
+	ed.access = MOSQ_ACL_READ;
+	ed.qos = 1;
+	return callbacks[MOSQ_EVT_ACL_CHECK](
+		MOSQ_EVT_ACL_CHECK, &ed, userdatas[MOSQ_EVT_ACL_CHECK]);
+}
+
 void fb_reload(void)
 {
 	struct mosquitto_evt_reload ed = {0};
@@ -467,6 +574,24 @@ void fx_device(struct hauth *h, const char *name, const char *owner, const char 
 	snprintf(p.display_name, sizeof(p.display_name), "%s", name);
 	hc_sha256_hex(secret, strlen(secret), hex);
 	if (hc_dir_put_principal(h->dir, &p, hex))
+		abort();
+}
+
+void fx_service(struct hauth *h, const char *name, const char *key)
+{
+	struct hc_principal p = {0};
+	char hex[65];
+	snprintf(p.name, sizeof(p.name), "%s", name);
+	p.kind = HC_KIND_SERVICE;
+	snprintf(p.role, sizeof(p.role), "user");
+	hc_sha256_hex(key, strlen(key), hex);
+	if (hc_dir_put_principal(h->dir, &p, hex))
+		abort();
+}
+
+void fx_hook(struct hauth *h, const char *room, const char *service)
+{
+	if (hc_dir_put_room(h->dir, room) || hc_dir_set_room_hook(h->dir, room, service))
 		abort();
 }
 

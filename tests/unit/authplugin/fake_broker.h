@@ -47,10 +47,12 @@ struct mosquitto {
 
 struct fb_pub {
 	char topic[256];
-	char payload[512];
+	char payload[2048];
 	int len;
 	int qos;
 	bool retain;
+	char props[512]; /* "name=value;" for user properties, then "rt=...;"
+			    (Response Topic), "corr=...;" (Correlation Data) */
 };
 
 extern struct fb_pub fb_pubs[FB_MAX];
@@ -92,6 +94,21 @@ void fb_takeover(struct mosquitto *old);
 int fb_message(struct mosquitto *c, const char *topic, const char *payload);
 /* The same with the retain flag set (payload "" deletes). */
 int fb_message_retained(struct mosquitto *c, const char *topic, const char *payload);
+/* MESSAGE with everything a v5 PUBLISH may carry: props (may be NULL) is
+ * the client's property list, taken over. out (may be NULL) gets the
+ * message as the plugin left it (payload, retain) and its properties
+ * rendered like fb_pub.props. */
+struct fb_msg_out {
+	char payload[512];
+	int len;
+	bool retain;
+	bool inert; /* the plugin's marker: every READ refuses it */
+	char props[512];
+};
+int fb_message_v5(struct mosquitto *c, const char *topic, const void *payload, int len, int qos,
+	bool retain, mosquitto_property *props, struct fb_msg_out *out);
+/* A READ check of a delivery with this payload. */
+int fb_read(struct mosquitto *c, const char *topic, const void *payload, int len);
 void fb_reload(void);
 void fb_tick(void);
 
@@ -111,6 +128,10 @@ void fx_user(struct hauth *h, const char *name);
  * earlier one of that name: a user deleted and created again. */
 void fx_user_at(struct hauth *h, const char *name, int64_t created_at);
 void fx_device(struct hauth *h, const char *name, const char *owner, const char *secret);
+/* A service (service key name) with its key. */
+void fx_service(struct hauth *h, const char *name, const char *key);
+/* Let service check room's events ("" or NULL: nobody). */
+void fx_hook(struct hauth *h, const char *room, const char *service);
 void fx_del_principal(struct hauth *h, const char *name);
 void fx_level(struct hauth *h, const char *room, const char *principal, int level);
 void fx_session(struct hauth *h, const char *sid, const char *principal, int64_t expires_at,

@@ -3,7 +3,8 @@
  * Unit tests of client/src/topic.c and names.c: building the topics the
  * client writes and subscribes, parsing what it receives (table-driven:
  * each shape, wrong level counts, empty levels, wildcards, invalid names,
- * NUL bytes, '$' topics), and the reply-topic check.
+ * NUL bytes, '$' topics), and the reply-topic check; the topics of calls
+ * and hooks (CONTRACT.md "Backends") and where a service may answer.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -117,6 +118,32 @@ static const struct parse_row rows[] = {
 	{"users/alice/inbox/dm/bob", HUBIO__T_INBOX, "", "alice", "dm", "bob"},
 	{"users/alice/inbox/reply/bob", HUBIO__T_INBOX, "", "alice", "reply", "bob"},
 	{"users/alice/status", HUBIO__T_STATUS, "", "alice", "", ""},
+	/* calls, hook requests and their answers */
+	{"users/alice/reply/0123abcd", HUBIO__T_REPLY, "", "alice", "", ""},
+	{"users/alice/reply/a/b/c", HUBIO__T_REPLY, "", "alice", "", ""},
+	{"svc/shop/order/alice", HUBIO__T_CALL, "", "shop", "order", "alice"},
+	{"svc/shop/place order/alice", HUBIO__T_CALL, "", "shop", "place order", "alice"},
+	{"svc/chat/hook/lobby/chat message/bob", HUBIO__T_HOOK, "lobby", "chat", "chat message",
+		"bob"},
+	{"users/alice/reply", HUBIO__T_OTHER, "", "", "", ""},
+	{"users/alice/reply/", HUBIO__T_OTHER, "", "", "", ""},
+	{"users/alice/reply//x", HUBIO__T_OTHER, "", "", "", ""},
+	{"users/alice/reply/a/b/c/d", HUBIO__T_OTHER, "", "", "", ""},
+	{"users/alice/reply/+", HUBIO__T_OTHER, "", "", "", ""},
+	{"users/alice/reply/#", HUBIO__T_OTHER, "", "", "", ""},
+	{"users/a b/reply/x", HUBIO__T_OTHER, "", "", "", ""},
+	{"svc/shop/hook/alice", HUBIO__T_OTHER, "", "", "", ""},
+	{"svc/shop/order", HUBIO__T_OTHER, "", "", "", ""},
+	{"svc/shop/order/alice/x", HUBIO__T_OTHER, "", "", "", ""},
+	{"svc/shop//alice", HUBIO__T_OTHER, "", "", "", ""},
+	{"svc/sh op/order/alice", HUBIO__T_OTHER, "", "", "", ""},
+	{"svc/shop/order/$hub", HUBIO__T_OTHER, "", "", "", ""},
+	{"svc/shop/or+der/alice", HUBIO__T_OTHER, "", "", "", ""},
+	{"svc/chat/hook/lo bby/chat/bob", HUBIO__T_OTHER, "", "", "", ""},
+	{"svc/chat/hook/lobby/chat/bob/x", HUBIO__T_OTHER, "", "", "", ""},
+	{"svc/chat/hook/lobby//bob", HUBIO__T_OTHER, "", "", "", ""},
+	{"svc/chat/hooks/lobby/chat/bob", HUBIO__T_OTHER, "", "", "", ""},
+	{"$share/shop/svc/shop/order/alice", HUBIO__T_OTHER, "", "", "", ""},
 	/* wrong level counts */
 	{"rooms/lobby/ev/chat", HUBIO__T_OTHER, "", "", "", ""},
 	{"rooms/lobby/ev/chat/alice/x", HUBIO__T_OTHER, "", "", "", ""},
@@ -191,6 +218,99 @@ static void test_parse_bytes(void **state)
 	assert_int_equal(hubio__topic_parse(big, 17 + 65, &t), HUBIO__T_OTHER);
 }
 
+static void test_calls_build(void **state)
+{
+	static const uint8_t corr[HUBIO__CORR_LEN] = {
+		0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff, 0xab, 0xcd, 1, 2, 3, 4, 5, 6, 7, 8};
+	char buf[HUBIO__TOPIC_MAX], name[HUBIO__NAME_MAX + 1];
+	(void)state;
+	assert_int_equal(hubio__topic_call(buf, sizeof(buf), "shop", "order", "alice"), HUBIO_OK);
+	assert_string_equal(buf, "svc/shop/order/alice");
+	assert_int_equal(
+		hubio__topic_reply(buf, sizeof(buf), "alice", corr, sizeof(corr)), HUBIO_OK);
+	assert_string_equal(buf, "users/alice/reply/00017f80feffabcd0102030405060708");
+	assert_int_equal(hubio__topic_reply_filter(buf, sizeof(buf), "alice"), HUBIO_OK);
+	assert_string_equal(buf, "users/alice/reply/#");
+	assert_int_equal(hubio__topic_calls_filter(buf, sizeof(buf), "shop", false), HUBIO_OK);
+	assert_string_equal(buf, "$share/shop/svc/shop/#");
+	assert_int_equal(hubio__topic_calls_filter(buf, sizeof(buf), "shop", true), HUBIO_OK);
+	assert_string_equal(buf, "svc/shop/#");
+	/* what a call's topic builder refuses */
+	assert_int_equal(
+		hubio__topic_call(buf, sizeof(buf), "shop", "hook", "alice"), HUBIO_EINVAL);
+	assert_int_equal(hubio__topic_call(buf, sizeof(buf), "shop", "a/b", "alice"), HUBIO_EINVAL);
+	assert_int_equal(hubio__topic_call(buf, sizeof(buf), "shop", "+", "alice"), HUBIO_EINVAL);
+	assert_int_equal(hubio__topic_call(buf, sizeof(buf), "sh/op", "x", "alice"), HUBIO_EINVAL);
+	assert_int_equal(hubio__topic_call(buf, sizeof(buf), "#", "x", "alice"), HUBIO_EINVAL);
+	assert_int_equal(hubio__topic_call(buf, sizeof(buf), NULL, "x", "alice"), HUBIO_EINVAL);
+	assert_int_equal(hubio__topic_call(buf, sizeof(buf), "shop", NULL, "alice"), HUBIO_EINVAL);
+	assert_int_equal(hubio__topic_call(buf, sizeof(buf), "shop", "", "alice"), HUBIO_EINVAL);
+	assert_int_equal(hubio__topic_reply(buf, sizeof(buf), "a/b", corr, 16), HUBIO_EINVAL);
+	assert_int_equal(hubio__topic_reply(buf, sizeof(buf), "alice", corr, 0), HUBIO_EINVAL);
+	assert_int_equal(hubio__topic_reply(buf, sizeof(buf), "alice", corr, 17), HUBIO_EINVAL);
+	assert_int_equal(hubio__topic_reply(buf, sizeof(buf), "alice", NULL, 16), HUBIO_EINVAL);
+	assert_int_equal(hubio__topic_calls_filter(buf, sizeof(buf), "+", false), HUBIO_EINVAL);
+	assert_int_equal(hubio__topic_reply(buf, 20, "alice", corr, 16), HUBIO_ETOOBIG);
+	/* the longest: three 64-byte levels */
+	memset(name, 'n', HUBIO__NAME_MAX);
+	name[HUBIO__NAME_MAX] = '\0';
+	assert_int_equal(hubio__topic_call(buf, sizeof(buf), name, name, name), HUBIO_OK);
+	assert_true(hubio__method_valid("order"));
+	assert_true(hubio__method_valid("hooks"));
+	assert_false(hubio__method_valid("hook"));
+	assert_false(hubio__method_valid(""));
+	assert_false(hubio__method_valid(NULL));
+}
+
+static void test_answer_topics(void **state)
+{
+	static const struct {
+		const char *topic, *who;
+		bool call_ok, verdict_ok;
+	} answer_rows[] = {
+		{"users/alice/reply/x", "alice", true, false},
+		{"users/alice/reply/a/b/c", "alice", true, false},
+		{"users/alice/reply/a/b/c/d", "alice", false, false},
+		{"users/alice/reply", "alice", false, false},
+		{"users/alice/reply/", "alice", false, false},
+		{"users/alice/reply//x", "alice", false, false},
+		{"users/alice/reply/+", "alice", false, false},
+		{"users/alice/reply/x#", "alice", false, false},
+		{"users/bob/reply/x", "alice", false, false},
+		{"users/alic/reply/x", "alice", false, false},
+		{"users/alicex/reply/x", "alice", false, false},
+		{"users/alice/inbox/reply", "alice", false, false},
+		{"rooms/lobby/ev/x/alice", "alice", false, false},
+		{"$hub/verdict/chat/0123", "chat", false, true},
+		{"$hub/verdict/chat/0123/x", "chat", false, false},
+		{"$hub/verdict/chat/", "chat", false, false},
+		{"$hub/verdict/chat/+", "chat", false, false},
+		{"$hub/verdict/pay/0123", "chat", false, false},
+		{"$hub/verdict/chat", "chat", false, false},
+		{"$hub/verdicts/chat/1", "chat", false, false},
+		{"", "alice", false, false},
+	};
+	int failures = 0;
+	(void)state;
+	for (size_t i = 0; i < sizeof(answer_rows) / sizeof(answer_rows[0]); i++) {
+		size_t n = strlen(answer_rows[i].topic);
+		bool c = hubio__topic_answer_ok(answer_rows[i].topic, n, answer_rows[i].who);
+		bool v = hubio__topic_verdict_ok(answer_rows[i].topic, n, answer_rows[i].who);
+		if (c != answer_rows[i].call_ok || v != answer_rows[i].verdict_ok) {
+			fprintf(stderr, "row %zu (%s): call %d verdict %d\n", i,
+				answer_rows[i].topic, c, v);
+			failures++;
+		}
+	}
+	assert_int_equal(failures, 0);
+	/* NULs, lengths and NULL arguments */
+	assert_false(hubio__topic_answer_ok("users/alice/reply/x\0y", 21, "alice"));
+	assert_true(hubio__topic_answer_ok("users/alice/reply/xyz", 19, "alice"));
+	assert_false(hubio__topic_answer_ok(NULL, 0, "alice"));
+	assert_false(hubio__topic_answer_ok("users/alice/reply/x", 19, NULL));
+	assert_false(hubio__topic_verdict_ok("$hub/verdict/chat/1", 19, ""));
+}
+
 static void test_reply_base(void **state)
 {
 	(void)state;
@@ -229,6 +349,8 @@ int main(void)
 		cmocka_unit_test(test_parse_table),
 		cmocka_unit_test(test_parse_bytes),
 		cmocka_unit_test(test_reply_base),
+		cmocka_unit_test(test_calls_build),
+		cmocka_unit_test(test_answer_topics),
 		cmocka_unit_test(test_reserved_events),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

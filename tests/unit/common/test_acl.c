@@ -30,6 +30,7 @@
 #include "testutil.h"
 
 #include <limits.h>
+#include <openssl/sha.h>
 
 #define R HC_ACL_READ
 #define W HC_ACL_WRITE
@@ -554,6 +555,213 @@ static void test_read_equals_exact_subscribe(void **state)
 		}
 	}
 	TU_DONE();
+}
+
+/* ------------------------------------------------- services (backends) */
+
+/* CONTRACT.md "Backends": shop and pay are services; lobby is hooked by
+ * shop. */
+static const struct acase service_cases[] = {
+	/* calls: any user or device calls as itself; only the service reads */
+	{"alice", "svc/shop/order/alice", W, true},
+	{"truck1", "svc/shop/ping/truck1", W, true},
+	{"alice", "svc/shop/order/bob", W, false},
+	{"alice", "svc/nosuch/order/alice", W, false},
+	{"alice", "svc/bob/order/alice", W, false}, /* a user is not a service */
+	{"alice", "svc/shop/hook/alice", W, false}, /* "hook" is no method */
+	{"alice", "svc/shop/order/alice", R, false},
+	{"alice", "svc/shop/order/alice/x", W, false},
+	{"shop", "svc/shop/order/alice", R, true},
+	{"shop", "svc/shop/hook/lobby/chat/alice", R, true},
+	{"shop", "svc/shop/hook/nosuch/chat/alice", R, false},
+	{"shop", "svc/shop/hook/lobby/chat/alice", W, false}, /* only the hub asks */
+	{"pay", "svc/shop/order/alice", R, false},
+	{"shop", "svc/pay/charge/shop", W, true}, /* services call services */
+	{"shop", "svc/pay/charge/alice", W, false},
+	{"shop", "svc/shop/order/shop", W, true},
+	/* rooms: read everything of every room, emit as itself */
+	{"shop", "rooms/lobby/ev/chat/alice", R, true},
+	{"shop", "rooms/fleet/ev/position/truck1", R, true},
+	{"shop", "rooms/nosuch/ev/chat/alice", R, false},
+	{"shop", "rooms/lobby/ev/note/shop", W, true},
+	{"shop", "rooms/other/ev/note/shop", W, true},
+	{"shop", "rooms/lobby/ev/note/alice", W, false},
+	{"shop", "rooms/nosuch/ev/note/shop", W, false},
+	{"shop", "rooms/lobby/sys/joined", R, true},
+	{"shop", "rooms/lobby/sys/joined", W, false},
+	{"shop", "rooms/lobby/presence/alice", R, true},
+	{"shop", "rooms/lobby/presence/alice", W, false},
+	/* inboxes: write to anyone as itself; read its own */
+	{"shop", "users/alice/inbox/note/shop", W, true},
+	{"shop", "users/truck1/inbox/cmd/shop", W, true},
+	{"shop", "users/alice/inbox/note/bob", W, false},
+	{"shop", "users/ghost/inbox/note/shop", W, false},
+	{"shop", "users/alice/inbox/note/bob", R, false},
+	{"shop", "users/shop/inbox/note/alice", R, true},
+	/* replies: services write anyone's, each principal reads its own */
+	{"shop", "users/alice/reply/42", W, true},
+	{"shop", "users/alice/reply/a/b/c", W, true},
+	{"shop", "users/alice/reply/a/b/c/d", W, false},
+	{"shop", "users/ghost/reply/42", W, false},
+	{"shop", "users/alice/reply/42", R, false},
+	{"shop", "users/shop/reply/42", R, true},
+	{"alice", "users/alice/reply/42", R, true},
+	{"alice", "users/alice/reply/a/b/c", R, true},
+	{"alice", "users/bob/reply/42", R, false},
+	{"alice", "users/alice/reply/42", W, false},
+	{"bob", "users/alice/reply/42", W, false},
+	{"truck1", "users/truck1/reply/7", R, true},
+	/* statuses */
+	{"shop", "users/alice/status", R, true},
+	{"shop", "users/alice/status", W, false},
+	{"shop", "users/shop/status", W, false},
+	/* hook verdicts */
+	{"shop", "$hub/verdict/shop/7", W, true},
+	{"shop", "$hub/verdict/pay/7", W, false},
+	{"pay", "$hub/verdict/pay/7", W, true},
+	{"alice", "$hub/verdict/shop/7", W, false},
+	{"shop", "$hub/verdict/shop/7", R, false},
+	/* nothing else */
+	{"shop", "owntracks/truck1/phone", R, false},
+	{"shop", "owntracks/shop/phone", W, false},
+	{"shop", "anything/else", W, false},
+	/* subscriptions */
+	{"shop", "svc/shop/#", S, true},
+	{"shop", "svc/shop/+/+", S, true},
+	{"shop", "svc/shop/hook/#", S, true},
+	{"shop", "$share/shop/svc/shop/#", S, true},
+	{"shop", "$share/shop:workers/svc/shop/#", S, true},
+	{"shop", "$share/pay/svc/shop/#", S, false},
+	{"shop", "svc/pay/#", S, false},
+	{"alice", "svc/shop/#", S, false},
+	{"alice", "svc/#", S, false},
+	{"alice", "$share/alice/svc/shop/#", S, false},
+	{"shop", "rooms/+/ev/+/+", S, true},
+	{"shop", "rooms/lobby/ev/#", S, true},
+	{"shop", "rooms/nosuch/ev/#", S, false},
+	{"shop", "rooms/+/sys/+", S, true},
+	{"shop", "rooms/+/presence/+", S, true},
+	{"shop", "users/+/status", S, true},
+	{"shop", "users/shop/reply/#", S, true},
+	{"shop", "users/alice/reply/#", S, false},
+	{"shop", "users/+/inbox/+/+", S, true}, /* its own inbox is among them */
+	{"alice", "users/alice/reply/#", S, true},
+	{"alice", "users/alice/reply/+", S, true},
+	{"alice", "users/bob/reply/#", S, false},
+	{"shop", "owntracks/#", S, false},
+	{"shop", "$hub/verdict/#", S, false},
+	{"alice", "$hub/verdict/#", S, false},
+};
+
+static struct hc_acl_dir *build_service_dir(void)
+{
+	struct hc_acl_dir *d = build_dir();
+	struct hc_principal p;
+	for (int i = 0; i < 2; i++) {
+		memset(&p, 0, sizeof(p));
+		snprintf(p.name, sizeof(p.name), "%s", i ? "pay" : "shop");
+		p.kind = HC_KIND_SERVICE;
+		snprintf(p.role, sizeof(p.role), "user");
+		assert_int_equal(hc_dir_put_principal(d, &p, HASH64), HUB_OK);
+	}
+	assert_int_equal(hc_dir_set_room_hook(d, "lobby", "shop"), HUB_OK);
+	return d;
+}
+
+static void test_services(void **state)
+{
+	static const char *const who[] = {"alice", "bob", "truck1", "shop", "pay"};
+	struct hc_acl_dir *d = build_service_dir();
+	int tu_failures = 0;
+	(void)state;
+	tu_failures += RUN(d, service_cases);
+	/* exact subscriptions and reads agree here too */
+	for (size_t t = 0; t < sizeof(service_cases) / sizeof(service_cases[0]); t++) {
+		const char *topic = service_cases[t].topic;
+		if (strpbrk(topic, "+#$") || !*topic)
+			continue;
+		for (size_t w = 0; w < sizeof(who) / sizeof(who[0]); w++) {
+			struct hc_acl_decision r = {0}, s = {0};
+			hc_acl_check(d, who[w], topic, strlen(topic), R, &r);
+			hc_acl_check(d, who[w], topic, strlen(topic), S, &s);
+			TU_EXPECT(r.allow == s.allow, "%s '%s': READ %s (%s) but SUBSCRIBE %s (%s)",
+				who[w], topic, r.allow ? "allowed" : "denied", r.rule,
+				s.allow ? "allowed" : "denied", s.rule);
+		}
+	}
+	/* a service has no rooms and counts in none */
+	{
+		const struct hc_dir_principal *s = hc_dir_principal(d, "shop", 4);
+		const struct hc_dir_room *r = hc_dir_room(d, "lobby", 5);
+		assert_non_null(s);
+		assert_int_equal(s->kind, HC_KIND_SERVICE);
+		assert_true(s->has_secret);
+		assert_int_equal(s->rooms.count, 0);
+		assert_string_equal(r->hook, "shop");
+		assert_int_equal(hc_dir_set_room_hook(d, "lobby", NULL), HUB_OK);
+		assert_string_equal(r->hook, "");
+		assert_int_equal(hc_dir_set_room_hook(d, "nosuch", "shop"), HUB_ERR_NOTFOUND);
+	}
+	/* explain names the rule */
+	{
+		struct hc_acl_decision e = {.explain = true};
+		hc_acl_check(d, "alice", "svc/shop/order/alice", 20, W, &e);
+		assert_true(e.allow);
+		assert_non_null(strstr(e.rule, "call service shop"));
+		hc_acl_check(d, "shop", "rooms/lobby/ev/x/alice", 22, W, &e);
+		assert_false(e.allow);
+		assert_non_null(strstr(e.rule, "a service emits as itself (shop)"));
+	}
+	hc_acl_dir_free(d);
+	TU_DONE();
+}
+
+/* Services and hooks come out of the store the same way (loader). */
+static void test_services_loaded_from_store(void **state)
+{
+	char dir[512], db[600], err[256], key[HC_SECRET_LEN + 1], hook[HC_NAME_MAX + 1];
+	struct hc_store *st = NULL;
+	struct hc_acl_dir *d = NULL;
+	const char *what = NULL;
+	const struct hc_dir_principal *p;
+	(void)state;
+	tu_mkdtemp(dir, sizeof(dir));
+	snprintf(db, sizeof(db), "%s/hub.db", dir);
+	assert_int_equal(hc_store_open(db, HC_STORE_RW, &st, err, sizeof(err)), HUB_OK);
+	assert_int_equal(hc_store_user_add(st, "alice", "", "user", "$h"), HUB_OK);
+	assert_int_equal(hc_store_room_add(st, "lobby"), HUB_OK);
+	assert_int_equal(hc_store_room_add(st, "quiet"), HUB_OK);
+	assert_int_equal(hc_store_servicekey_add(st, "shop", key), HUB_OK);
+	{
+		char other[HC_SECRET_LEN + 1];
+		assert_int_equal(hc_store_servicekey_add(st, "alice", other), HUB_ERR_EXISTS);
+	}
+	assert_int_equal(hc_store_room_set_hook(st, "lobby", "shop", &what), HUB_OK);
+	assert_int_equal(hc_store_room_set_hook(st, "lobby", "nosuch", &what), HUB_ERR_NOTFOUND);
+	assert_string_equal(what, "service");
+	assert_int_equal(hc_store_room_set_hook(st, "nosuch", "shop", &what), HUB_ERR_NOTFOUND);
+	assert_string_equal(what, "room");
+	assert_int_equal(hc_store_room_hook(st, "lobby", hook), HUB_OK);
+	assert_string_equal(hook, "shop");
+	assert_int_equal(hc_store_room_hook(st, "quiet", hook), HUB_OK);
+	assert_string_equal(hook, "");
+	assert_int_equal(hc_store_servicekey_exists(st, "shop"), HUB_OK);
+	assert_int_equal(hc_store_servicekey_exists(st, "alice"), HUB_ERR_NOTFOUND);
+	assert_int_equal(hc_acl_dir_load(st, &d, err, sizeof(err)), HUB_OK);
+	p = hc_dir_principal(d, "shop", 4);
+	assert_non_null(p);
+	assert_int_equal(p->kind, HC_KIND_SERVICE);
+	assert_true(p->has_secret);
+	{
+		unsigned char want[32];
+		SHA256((const unsigned char *)key, strlen(key), want);
+		assert_memory_equal(p->secret_hash, want, 32);
+	}
+	assert_string_equal(hc_dir_room(d, "lobby", 5)->hook, "shop");
+	assert_string_equal(hc_dir_room(d, "quiet", 5)->hook, "");
+	hc_acl_dir_free(d);
+	hc_store_close(st);
+	tu_rmtree(dir);
 }
 
 /* ----------------------------------------------------- lengths and bytes */
@@ -1221,6 +1429,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dir_kind_change, dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(test_dir_sessions, dir_setup, dir_teardown),
 		cmocka_unit_test(test_loaded_from_store),
+		cmocka_unit_test(test_services),
+		cmocka_unit_test(test_services_loaded_from_store),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -135,10 +135,11 @@ static void test_migrations(void **state)
 	/* the tables the rest of the hub relies on */
 	assert_int_equal(sql_int(f->st, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
 					"AND name IN ('principals', 'rooms', 'memberships', "
-					"'sessions', 'service_keys', 'change_log', 'messages')"),
-		7);
+					"'sessions', 'service_keys', 'change_log', 'messages', "
+					"'webhooks', 'webhook_outbox')"),
+		9);
 	assert_int_equal(
-		sql_int(f->st, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 11);
+		sql_int(f->st, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 15);
 	/* WAL and foreign keys */
 	sql_text(f->st, "PRAGMA journal_mode", mode, sizeof(mode));
 	assert_string_equal(mode, "wal");
@@ -810,9 +811,18 @@ static void test_change_log(void **state)
 	EXPECT_CHANGES("session:%s", sid);
 	assert_int_equal(hc_store_session_revoke(f->st, sid, "logout"), HUB_OK);
 	EXPECT_CHANGES("session:%s", sid);
-	/* service keys are not mirrored: nothing logged */
+	/* service keys are mirrored (services log in to the broker) */
 	assert_int_equal(hc_store_servicekey_add(f->st, "k", secret), HUB_OK);
+	EXPECT_CHANGES("service:k");
+	/* a room's hook is a change of the room; setting it again is none */
+	assert_int_equal(hc_store_room_set_hook(f->st, "lobby", "k", NULL), HUB_OK);
+	EXPECT_CHANGES("room:lobby");
+	assert_int_equal(hc_store_room_set_hook(f->st, "lobby", "k", NULL), HUB_OK);
 	EXPECT_CHANGES("%s", "");
+	assert_int_equal(hc_store_room_set_hook(f->st, "lobby", NULL, NULL), HUB_OK);
+	EXPECT_CHANGES("room:lobby");
+	assert_int_equal(hc_store_servicekey_del(f->st, "k"), HUB_OK);
+	EXPECT_CHANGES("service:k");
 
 	/* user delete: the user, its device, every membership of both, and the
 	 * live session (revoked) */

@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Sessions for applications with their own login (hc_app_session.h): one
+ * transaction that makes the user (no password), names it, grants rooms
+ * and creates a session remembering the service that asked.
+ */
+#include "hc_app_session.h"
+#include "hc_err.h"
+#include "hc_util.h"
+#include "store_internal.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Map a finished statement's outcome (the store's convention). */
+static int done_rc(sqlite3 *db, int rc)
+{
+	int ext = sqlite3_extended_errcode(db);
+	rc &= 0xff;
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+		return HUB_OK;
+	if (ext == SQLITE_CONSTRAINT_PRIMARYKEY || ext == SQLITE_CONSTRAINT_UNIQUE)
+		return HUB_ERR_EXISTS;
+	if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
+		return HUB_ERR_NOTFOUND;
+	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		return HUB_ERR_BUSY;
+	return HUB_ERR_DB;
+}
+
+static void col(sqlite3_stmt *s, int i, char *out, size_t n)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+	snprintf(out, n, "%s", t ? (const char *)t : "");
+}
+
+/* Run one statement with text arguments (NULL binds NULL). */
+static int exec_args(sqlite3 *db, const char *sql, int n, const char *const *args)
+{
+	sqlite3_stmt *s;
+	int rc;
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		return HUB_ERR_DB;
+	for (int i = 0; i < n; i++)
+		if (args[i])
+			sqlite3_bind_text(s, i + 1, args[i], -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return done_rc(db, rc);
+}
+
+/* Whether one row matches (HUB_OK) or none (HUB_ERR_NOTFOUND). */
+static int exists(sqlite3 *db, const char *sql, const char *arg)
+{
+	sqlite3_stmt *s;
+	int rc;
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		return HUB_ERR_DB;
+	sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc == SQLITE_ROW)
+		return HUB_OK;
+	return rc == SQLITE_DONE ? HUB_ERR_NOTFOUND : done_rc(db, rc);
+}
+
+/* A display name: 1 to HC_DISPLAY_MAX bytes of UTF-8 without control
+ * characters (it travels in MQTT user properties and onto pages). */
+static bool display_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (!n || n > HC_DISPLAY_MAX || !hc_utf8_valid(s, n))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+struct create_args {
+	const struct hc_app_session_req *req;
+	struct hc_app_session *out;
+	const char *secret_hash;
+};
+
+static int read_user(sqlite3 *db, const char *name, struct hc_principal *p, char *kind, size_t kn)
+{
+	sqlite3_stmt *s;
+	int rc;
+	if (sqlite3_prepare_v2(db,
+		    "SELECT name, kind, display_name, role, created_at FROM principals "
+		    "WHERE name = ?",
+		    -1, &s, NULL) != SQLITE_OK)
+		return HUB_ERR_DB;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		memset(p, 0, sizeof(*p));
+		col(s, 0, p->name, sizeof(p->name));
+		col(s, 1, kind, kn);
+		p->kind = strcmp(kind, "user") ? HC_KIND_DEVICE : HC_KIND_USER;
+		col(s, 2, p->display_name, sizeof(p->display_name));
+		col(s, 3, p->role, sizeof(p->role));
+		p->created_at = sqlite3_column_int64(s, 4);
+		rc = HUB_OK;
+	} else {
+		rc = rc == SQLITE_DONE ? HUB_ERR_NOTFOUND : done_rc(db, rc);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int create_fn(struct hc_store *st, void *ud)
+{
+	struct create_args *a = ud;
+	const struct hc_app_session_req *r = a->req;
+	struct hc_app_session *o = a->out;
+	sqlite3 *db = st->db;
+	sqlite3_stmt *s;
+	char kind[8];
+	int rc;
+
+	o->created = false;
+	o->missing_room = NULL;
+	/* a service key's name is the sender of what it publishes: never a
+	 * user's */
+	rc = exists(db, "SELECT 1 FROM service_keys WHERE name = ?", r->user);
+	if (rc == HUB_OK)
+		return HUB_ERR_EXISTS;
+	if (rc != HUB_ERR_NOTFOUND)
+		return rc;
+	rc = read_user(db, r->user, &o->user, kind, sizeof(kind));
+	if (rc == HUB_ERR_NOTFOUND) {
+		const char *args[2] = {r->user, r->display_name ? r->display_name : r->user};
+		if (!r->create)
+			return HUB_ERR_NOTFOUND;
+		/* pw_hash NULL: no password can ever match (hubd's login takes
+		 * such a user for a name that is not one) */
+		rc = exec_args(db,
+			"INSERT INTO principals(name, kind, display_name, role, pw_hash, "
+			"created_at) VALUES(?1, 'user', ?2, 'user', NULL, unixepoch())",
+			2, args);
+		if (rc)
+			return rc;
+		o->created = true;
+		rc = read_user(db, r->user, &o->user, kind, sizeof(kind));
+		if (rc)
+			return rc;
+	} else if (rc) {
+		return rc;
+	} else if (strcmp(kind, "user")) {
+		return HUB_ERR_EXISTS; /* a device */
+	} else if (!strcmp(o->user.role, "admin")) {
+		return HUB_ERR_DENIED;
+	} else if (r->display_name && strcmp(r->display_name, o->user.display_name)) {
+		/* only a real change: every update is a change-log row */
+		const char *args[2] = {r->display_name, r->user};
+		rc = exec_args(
+			db, "UPDATE principals SET display_name = ?1 WHERE name = ?2", 2, args);
+		if (rc)
+			return rc;
+		snprintf(o->user.display_name, sizeof(o->user.display_name), "%s", r->display_name);
+	}
+	/* every room first, so a missing one changes nothing and is named */
+	for (size_t i = 0; i < r->nrooms; i++) {
+		rc = exists(db, "SELECT 1 FROM rooms WHERE name = ?", r->rooms[i].room);
+		if (rc == HUB_ERR_NOTFOUND)
+			o->missing_room = r->rooms[i].room;
+		if (rc)
+			return rc;
+	}
+	for (size_t i = 0; i < r->nrooms; i++) {
+		if (sqlite3_prepare_v2(db,
+			    "INSERT INTO memberships(room, principal, level) VALUES(?, ?, ?) "
+			    "ON CONFLICT(room, principal) DO UPDATE SET level = excluded.level "
+			    "WHERE level != excluded.level",
+			    -1, &s, NULL) != SQLITE_OK)
+			return HUB_ERR_DB;
+		sqlite3_bind_text(s, 1, r->rooms[i].room, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, r->user, -1, SQLITE_STATIC);
+		sqlite3_bind_int(s, 3, r->rooms[i].level);
+		rc = sqlite3_step(s);
+		sqlite3_finalize(s);
+		rc = done_rc(db, rc);
+		if (rc)
+			return rc;
+	}
+	if (sqlite3_prepare_v2(db,
+		    "INSERT INTO sessions(sid, secret_hash, principal, kind, created_at, "
+		    "expires_at, addr, service) VALUES(?, ?, ?, '" HC_APP_SESSION_KIND
+		    "', unixepoch(), unixepoch() + ?, ?, ?)",
+		    -1, &s, NULL) != SQLITE_OK)
+		return HUB_ERR_DB;
+	sqlite3_bind_text(s, 1, o->sid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, a->secret_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, r->user, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, r->ttl);
+	sqlite3_bind_text(s, 5, r->addr ? r->addr : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, r->service, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return done_rc(db, rc);
+}
+
+int hc_app_session_create(
+	struct hc_store *st, const struct hc_app_session_req *req, struct hc_app_session *out)
+{
+	char hash[65];
+	struct create_args a = {.req = req, .out = out, .secret_hash = hash};
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!hc_name_valid(req->service) || !hc_name_valid(req->user) || req->ttl <= 0 ||
+		req->nrooms > HC_APP_SESSION_ROOMS_MAX || (req->nrooms && !req->rooms) ||
+		(req->display_name && !display_ok(req->display_name)) ||
+		(req->addr && strlen(req->addr) > 47))
+		return HUB_ERR_INVAL;
+	for (size_t i = 0; i < req->nrooms; i++)
+		if (!hc_name_valid(req->rooms[i].room) || req->rooms[i].level < HC_LEVEL_READ ||
+			req->rooms[i].level > HC_LEVEL_ADMIN)
+			return HUB_ERR_INVAL;
+	rc = hc_random_token(16, out->sid, sizeof(out->sid));
+	if (!rc)
+		rc = hc_random_token(32, out->secret, sizeof(out->secret));
+	if (rc)
+		return rc;
+	hc_sha256_hex(out->secret, strlen(out->secret), hash);
+	rc = hc_store_tx(st, create_fn, &a);
+	if (rc)
+		OPENSSL_cleanse(out->secret, sizeof(out->secret));
+	return rc;
+}
+
+struct end_args {
+	const char *service, *sid;
+	struct hc_session *out;
+};
+
+static int end_fn(struct hc_store *st, void *ud)
+{
+	struct end_args *a = ud;
+	struct hc_session *o = a->out;
+	sqlite3 *db = st->db;
+	sqlite3_stmt *s;
+	char service[HC_NAME_MAX + 1];
+	int rc;
+
+	if (sqlite3_prepare_v2(db,
+		    "SELECT sid, principal, kind, created_at, expires_at, revoked_at, reason, "
+		    "addr, service, unixepoch() FROM sessions WHERE sid = ?",
+		    -1, &s, NULL) != SQLITE_OK)
+		return HUB_ERR_DB;
+	sqlite3_bind_text(s, 1, a->sid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(s);
+		return rc == SQLITE_DONE ? HUB_ERR_NOTFOUND : done_rc(db, rc);
+	}
+	memset(o, 0, sizeof(*o));
+	col(s, 0, o->sid, sizeof(o->sid));
+	col(s, 1, o->principal, sizeof(o->principal));
+	col(s, 2, o->kind, sizeof(o->kind));
+	o->created_at = sqlite3_column_int64(s, 3);
+	o->expires_at = sqlite3_column_int64(s, 4);
+	o->revoked_at = sqlite3_column_int64(s, 5);
+	col(s, 6, o->reason, sizeof(o->reason));
+	col(s, 7, o->addr, sizeof(o->addr));
+	col(s, 8, service, sizeof(service));
+	{
+		int64_t now = sqlite3_column_int64(s, 9);
+		sqlite3_finalize(s);
+		/* a login's session has no service: no service may end it */
+		if (!service[0] || strcmp(service, a->service))
+			return HUB_ERR_DENIED;
+		if (o->revoked_at || now >= o->expires_at)
+			return HUB_ERR_REVOKED;
+	}
+	{
+		const char *args[1] = {a->sid};
+		rc = exec_args(db,
+			"UPDATE sessions SET revoked_at = unixepoch(), reason = 'logout' "
+			"WHERE sid = ?1 AND revoked_at = 0",
+			1, args);
+	}
+	return rc;
+}
+
+int hc_app_session_end(
+	struct hc_store *st, const char *service, const char *sid, struct hc_session *out)
+{
+	struct end_args a = {.service = service, .sid = sid, .out = out};
+	memset(out, 0, sizeof(*out));
+	if (!hc_name_valid(service) || !sid || strlen(sid) != HC_SID_LEN)
+		return HUB_ERR_NOTFOUND;
+	return hc_store_tx(st, end_fn, &a);
+}
