@@ -197,7 +197,7 @@ class SessionsApi(unittest.TestCase):
         self.assertFalse(r.json()["created"])
         s = self.st.http("GET", "/api/session", cookie=r.json()["cookie"])
         self.assertEqual(s.json()["user"]["display_name"], "Bobby")
-        self.assertEqual(s.json()["rooms"], [{"room": "lobby", "level": "read"}])
+        self.assertEqual(s.json()["rooms"], [{"room": "lobby", "level": "read", "hooked": False}])
         # bob keeps his own password
         self.st.login("bob")
         # create false for an unknown name: 404, nothing made

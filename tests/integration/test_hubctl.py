@@ -1103,7 +1103,7 @@ class Flow(CliCase):
         # a grant shows in the session's rooms
         self.assertOk(self.ctl("room", "add", "ops"), "room ops added\n")
         self.assertOk(self.ctl("grant", "ops", "erin", "write"), "erin has write in ops\n")
-        self.assertTrue(wait_until(lambda: {"room": "ops", "level": "write"} in self.s.http(
+        self.assertTrue(wait_until(lambda: {"room": "ops", "level": "write", "hooked": False} in self.s.http(
             "GET", "/api/session", cookie=cookie).json()["rooms"], 1.0),
             "the grant is not in GET /api/session")
         self.assertOk(self.ctl("revoke", "ops", "erin"), "erin removed from ops\n")
