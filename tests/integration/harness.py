@@ -7,7 +7,9 @@ hub-bridge) and stops them. Tests use plain stdlib HTTP and the real MQTT
 clients. Run with Debian's /usr/bin/python3 (python3-paho-mqtt).
 
 Environment: HUB_BUILD_DIR (default: <repo>/build), HUB_KEEP=1 keeps the
-temporary directory for inspection.
+temporary directory for inspection, HUB_MOSQUITTO the broker binary to run
+(default: `mosquitto` on PATH; .ci/run sets it to Mosquitto 2.0.21 for its
+second broker pass, see docs/broker.md "Versions").
 """
 import http.client
 import json
@@ -24,6 +26,8 @@ import urllib.parse
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.path.abspath(os.environ.get("HUB_BUILD_DIR", os.path.join(REPO, "build")))
 BIN = os.path.join(BUILD, "bin")
+# the broker every Stack starts (docs/broker.md "Versions")
+MOSQUITTO = os.environ.get("HUB_MOSQUITTO") or "mosquitto"
 
 
 _handed_out = set()
@@ -204,7 +208,7 @@ class Stack:
                 saved = dict(self.env)
                 self.env.update(env_extra)
             try:
-                proc = self.start("broker", ["mosquitto", "-c", conf], self.ports["mqtt"])
+                proc = self.start("broker", [MOSQUITTO, "-c", conf], self.ports["mqtt"])
             finally:
                 if env_extra:
                     self.env = saved
@@ -882,7 +886,7 @@ def _stack_restart_broker(self, down=0.0):
     self.env.update(sanitizer_preload())
     mark = len(self.log("broker"))
     try:
-        proc = self.start("broker", ["mosquitto", "-c", conf], self.ports["mqtt"])
+        proc = self.start("broker", [MOSQUITTO, "-c", conf], self.ports["mqtt"])
     finally:
         self.env = saved
     # listening is not running yet (the WebSocket listener comes after)
@@ -1363,7 +1367,7 @@ def _stack_start_broker_again(self):
     saved = dict(self.env)
     self.env.update(sanitizer_preload())
     try:
-        return self.start("broker", ["mosquitto", "-c", conf], self.ports["mqtt"])
+        return self.start("broker", [MOSQUITTO, "-c", conf], self.ports["mqtt"])
     finally:
         self.env = saved
 
@@ -1395,3 +1399,22 @@ Stack.start_broker_again = _stack_start_broker_again
 Stack.sqlite = _stack_sqlite
 Stack.integrity = _stack_integrity
 Stack.count_log = _stack_count_log
+
+
+# ---- broker versions (docs/broker.md "Versions"), appended -----------------
+_broker_version = None
+
+
+def broker_version():
+    """The version of the broker the stacks run (HUB_MOSQUITTO or the
+    `mosquitto` on PATH) as a tuple, e.g. (2, 0, 21); read once from its
+    usage text ("mosquitto version 2.0.21")."""
+    global _broker_version
+    if _broker_version is None:
+        import re as _re
+        r = subprocess.run([MOSQUITTO, "-h"], capture_output=True, text=True, timeout=30)
+        m = _re.search(r"mosquitto version (\d+)\.(\d+)\.(\d+)", r.stdout + r.stderr)
+        if not m:
+            raise RuntimeError("cannot tell the version of %s: %r" % (MOSQUITTO, r.stdout[:200]))
+        _broker_version = tuple(int(x) for x in m.groups())
+    return _broker_version

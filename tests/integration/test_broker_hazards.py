@@ -199,7 +199,7 @@ class Hazards(BrokerTestCase):
             with open(log, "wb") as lf:
                 env = dict(s.env)
                 env.update(harness.sanitizer_preload())
-                p = subprocess.Popen(["mosquitto", "-c", path], stdout=lf, stderr=subprocess.STDOUT,
+                p = subprocess.Popen([harness.MOSQUITTO, "-c", path], stdout=lf, stderr=subprocess.STDOUT,
                                      env=env)
                 try:
                     rc = p.wait(10)
