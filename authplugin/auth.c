@@ -31,12 +31,13 @@ static struct hc_log_limit lim_denied = HC_LOG_LIMIT("connect_denied");
 
 static int deny(struct hauth *h, struct mosquitto *client, const char *username, const char *reason)
 {
-	char id[96], user[HC_LOG_USER_MAX];
+	char id[96], user[HC_LOG_USER_MAX], addr[48], addr_safe[64];
 	h->stats.auth_denied++;
+	hauth_layout__peer_addr(client, addr, sizeof(addr));
 	hc_log_limited(&lim_denied, HC_LOG_INFO, "%s/%s | connect | denied reason=%s addr=%s",
 		hc_log_safe(mosquitto_client_id(client), id, sizeof(id)),
 		hc_log_user(username, username ? strlen(username) : 0, user), reason,
-		mosquitto_client_address(client) ? mosquitto_client_address(client) : "-");
+		hc_log_safe(addr[0] ? addr : "-", addr_safe, sizeof(addr_safe)));
 	return MOSQ_ERR_AUTH;
 }
 
@@ -196,16 +197,26 @@ int hauth_auth__basic(
 	}
 	h->stats.auth_ok++;
 	{
-		char sid_tag[9] = "-", idbuf[96];
+		char sid_tag[9] = "-", idbuf[96], addr[48], claimed[80] = "";
+		const char *said = mosquitto_client_address(client);
 		if (kind == HAUTH_USER)
 			hc_log_fingerprint(tc.sid, strlen(tc.sid), sid_tag);
-		hc_info("%s/%s | connect | ok kind=%s proto=%s%d session=%s%s",
+		/* the broker's own lines show a WebSocket client's X-Forwarded-For
+		 * (2.0.15+): say what the socket says, and what was claimed */
+		hauth_layout__peer_addr(client, addr, sizeof(addr));
+		if (c->websocket && said && strcmp(said, addr) != 0 &&
+			!(!strncmp(said, "::ffff:", 7) && !strcmp(said + 7, addr))) {
+			char safe[64];
+			snprintf(claimed, sizeof(claimed), " claimed=\"%s\"",
+				hc_log_safe(said, safe, sizeof(safe)));
+		}
+		hc_info("%s/%s | connect | ok kind=%s proto=%s%d session=%s addr=%s%s%s",
 			hc_log_safe(hauth_clientid__external(id), idbuf, sizeof(idbuf)), c->name,
 			kind == HAUTH_USER     ? "user"
 			: kind == HAUTH_DEVICE ? "device"
 					       : "service",
 			c->websocket ? "ws/" : "", c->protocol_version, sid_tag,
-			scoped ? "" : " id=unscoped");
+			addr[0] ? addr : "-", claimed, scoped ? "" : " id=unscoped");
 	}
 	return MOSQ_ERR_SUCCESS;
 }

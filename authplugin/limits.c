@@ -41,14 +41,6 @@
 #define BACKLOG_STEP	   (256 * 1024)
 #define BACKLOG_RECHECK_MS 50
 
-/* "::ffff:1.2.3.4" (a WebSocket client of 2.0.11) is "1.2.3.4". */
-static const char *plain_addr(const char *a)
-{
-	if (a && !strncmp(a, "::ffff:", 7) && strchr(a + 7, '.'))
-		return a + 7;
-	return a ? a : "";
-}
-
 static bool addr_counted(struct hauth *h, const char *addr)
 {
 	return *addr && !hc_cfg_list_has(&h->cfg, HC_CFG_BROKER_CONNS_EXEMPT, addr, strlen(addr));
@@ -73,7 +65,8 @@ const char *hauth_limits__admit(
 {
 	int64_t per_id = hc_cfg_int(&h->cfg, HC_CFG_BROKER_CONNS_PER_IDENTITY);
 	int64_t per_addr = hc_cfg_int(&h->cfg, HC_CFG_BROKER_CONNS_PER_ADDRESS);
-	const char *addr = plain_addr(mosquitto_client_address(client));
+	char peer[48];
+	const char *addr = hauth_layout__peer_addr(client, peer, sizeof(peer));
 	struct hauth_principal *p;
 	struct hauth_client *same;
 
@@ -97,7 +90,7 @@ void hauth_limits__up(struct hauth *h, struct hauth_client *c, struct mosquitto 
 {
 	if (!c->ctx || c->kind == HAUTH_SERVICE)
 		return;
-	snprintf(c->addr, sizeof(c->addr), "%s", plain_addr(mosquitto_client_address(client)));
+	hauth_layout__peer_addr(client, c->addr, sizeof(c->addr));
 	c->owner->mqtt_live++;
 	c->counted = true;
 	if (addr_counted(h, c->addr))

@@ -240,6 +240,20 @@ struct mosquitto *fb_client(const char *id, const char *username, int protocol_v
 	return c;
 }
 
+void fb_set_sock(struct mosquitto *c, int sock)
+{
+	if (laid_out(c))
+		memcpy(c->not_the_broker_layout + L_SOCK, &sock, sizeof(sock));
+}
+
+void fb_set_keepalive(struct mosquitto *c, int keepalive)
+{
+	uint16_t ka = (uint16_t)keepalive;
+	c->keepalive = keepalive;
+	if (laid_out(c))
+		memcpy(c->not_the_broker_layout + L_KEEPALIVE, &ka, sizeof(ka));
+}
+
 struct mosquitto *fb_stored(const char *id, const char *username)
 {
 	struct mosquitto *c = fb_client(id, username, 4);

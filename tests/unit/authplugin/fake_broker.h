@@ -70,6 +70,11 @@ void fb_reset(void);
 /* A client context (owned by the fake; freed by fb_plugin_stop). */
 struct mosquitto *fb_client(const char *id, const char *username, int protocol_version);
 
+/* For a client with the broker's layout: its socket (an fd the test owns;
+ * -1 none) and its keepalive, as the broker would hold them. */
+void fb_set_sock(struct mosquitto *c, int sock);
+void fb_set_keepalive(struct mosquitto *c, int keepalive);
+
 /* The client's id as the broker sees it now (scoped by the plugin when
  * it has the broker's layout). */
 const char *fb_id(const struct mosquitto *c);
