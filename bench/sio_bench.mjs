@@ -6,27 +6,40 @@
 //
 //   node sio_bench.mjs '{"url","cookie","mode":"connect|fanout|idle", ...}'
 //   connect: {"n","concurrency"}            -> connects/s (auth + CONNECT ack)
-//   fanout:  {"n","events","window","rate"} -> deliveries/s and latency
+//   fanout:  {"n","events","window","rate","payload"} -> deliveries/s and latency
+//            payload: "json" (one argument, default), "args" (three
+//            arguments) or "binary" (a JSON argument and 256 bytes binary)
 //   idle:    {"n","hold_ms"}                -> opens n sockets, prints "ready",
 //                                              holds them until stdin closes
+//   recovery: {"n","events","cookies"?}     -> n receivers in the room get one
+//            event (their offset), are cut (TCP reset), `events` are sent
+//            meanwhile (mark "cut" after them), then all reconnect with
+//            their pid and offset: recovered sockets, events replayed and
+//            replayed events/s (connection state recovery)
 import WebSocket from 'ws';
 import { performance } from 'node:perf_hooks';
 
 const cfg = JSON.parse(process.argv[2]);
 const wsUrl = cfg.url.replace(/^http/, 'ws') + '/socket.io/?EIO=4&transport=websocket';
 
-function open(onEvent) {
+function open(onEvent, auth, cookie) {
 	return new Promise((resolve, reject) => {
-		const ws = new WebSocket(wsUrl, { headers: { Cookie: cfg.cookie }, perMessageDeflate: false });
-		const sock = { ws, acks: new Map(), nextId: 0 };
+		const ws = new WebSocket(wsUrl, { headers: { Cookie: cookie || cfg.cookie },
+			perMessageDeflate: false });
+		const sock = { ws, acks: new Map(), nextId: 0, sid: null, pid: null };
 		let ready = false;
-		ws.on('message', (buf) => {
+		ws.on('message', (buf, isBinary) => {
+			if (isBinary)
+				return; // an attachment (counted with its packet)
 			const s = buf.toString();
 			if (s[0] === '0') {
-				ws.send('40');
+				ws.send('40' + (auth ? JSON.stringify(auth) : ''));
 			} else if (s === '2') {
 				ws.send('3');
 			} else if (s.startsWith('40')) {
+				const c = JSON.parse(s.slice(2));
+				sock.sid = c.sid;
+				sock.pid = c.pid || null;
 				ready = true;
 				resolve(sock);
 			} else if (s.startsWith('44')) {
@@ -38,7 +51,7 @@ function open(onEvent) {
 					sock.acks.delete(Number(m[1]));
 					cb(JSON.parse(s.slice(2 + m[1].length)));
 				}
-			} else if (s.startsWith('42') && onEvent) {
+			} else if ((s.startsWith('42') || s.startsWith('451-')) && onEvent) {
 				onEvent(s);
 			}
 		});
@@ -47,13 +60,23 @@ function open(onEvent) {
 	});
 }
 
+const BIN = Buffer.alloc(256, 7);
+
 function emit(sock, event, data, cb) {
 	const id = sock.nextId++;
 	sock.acks.set(id, cb);
-	sock.ws.send('42' + id + JSON.stringify([event, data]));
+	if (cfg.payload === 'binary') {
+		// a BINARY_EVENT: the packet, then its attachment
+		sock.ws.send('451-' + id + JSON.stringify([event, data, { _placeholder: true, num: 0 }]));
+		sock.ws.send(BIN);
+	} else if (cfg.payload === 'args') {
+		sock.ws.send('42' + id + JSON.stringify([event, data, 'second', 3]));
+	} else {
+		sock.ws.send('42' + id + JSON.stringify([event, data]));
+	}
 }
 
-async function pool(n, concurrency, fn) {
+async function pool(n, concurrency, fn) { // fn(i)
 	let next = 0;
 	const out = [];
 	await Promise.all(Array.from({ length: Math.min(concurrency, n) }, async () => {
@@ -94,7 +117,7 @@ async function fanoutMode() {
 	// cheap parsing keeps the client from being what is measured: the
 	// event name and t0 are found by position, not by JSON.parse
 	const onEvent = (s) => {
-		if (!s.startsWith('42["bench",'))
+		if (!s.startsWith('42["bench",') && !s.startsWith('451-["bench",'))
 			return;
 		const i = s.indexOf('"t0":');
 		lat.push(performance.now() - parseFloat(s.slice(i + 5, i + 30)));
@@ -144,7 +167,7 @@ async function fanoutMode() {
 	for (const s of receivers.concat([sender]))
 		s.ws.terminate();
 	return { n, ...thr, latency_samples: lat.length, p50_ms: pct(lat, 0.5), p99_ms: pct(lat, 0.99),
-		latency_rate: rate };
+		latency_rate: rate, payload: cfg.payload || 'json' };
 }
 
 async function idleMode() {
@@ -156,7 +179,61 @@ async function idleMode() {
 	return { closed: socks.length };
 }
 
-const modes = { connect: connectMode, fanout: fanoutMode, idle: idleMode };
+async function recoveryMode() {
+	const n = cfg.n, events = cfg.events;
+	const offsets = new Map(); // receiver index -> last offset seen
+	let replayed = 0, doneResolve = null, expect = Infinity;
+	const onEventOf = (i) => (s) => {
+		if (!s.startsWith('42["r",'))
+			return;
+		const args = JSON.parse(s.slice(2));
+		const last = args[args.length - 1];
+		if (typeof last === 'string')
+			offsets.set(i, last);
+		if (args[1] && args[1].phase === 'missed' && ++replayed === expect && doneResolve)
+			doneResolve();
+	};
+	// receivers spread over cfg.cookies (the hub keeps at most 64 cut
+	// sockets a user)
+	const cookieOf = (i) => (cfg.cookies ? cfg.cookies[i % cfg.cookies.length] : cfg.cookie);
+	const receivers = await pool(n, 50, (i) => open(onEventOf(i), null, cookieOf(i)));
+	if (receivers.some((r) => !r.pid))
+		throw new Error('no recovery pid: connection state recovery is off');
+	const sender = await open(null);
+	const sendAll = async (count, phase) => {
+		let acked = 0;
+		await new Promise((resolve) => {
+			for (let i = 0; i < count; i++)
+				emit(sender, 'r', { phase, n: i }, () => { if (++acked === count) resolve(); });
+		});
+	};
+	await sendAll(1, 'before');
+	const t = performance.now();
+	while (offsets.size < n && performance.now() - t < 10000)
+		await new Promise((r) => setTimeout(r, 10));
+	for (const r of receivers)
+		r.ws.terminate();
+	await new Promise((r) => setTimeout(r, 500)); // the server sees the resets
+	await sendAll(events, 'missed');
+	await new Promise((r) => setTimeout(r, 300));
+	mark('cut');
+	expect = n * events;
+	const done = new Promise((r) => { doneResolve = r; });
+	mark('start');
+	const t0 = performance.now();
+	const back = await pool(n, 50, (i) => open(onEventOf(i),
+		{ pid: receivers[i].pid, offset: offsets.get(i) }, cookieOf(i)));
+	await Promise.race([done, new Promise((r) => setTimeout(r, 30000))]);
+	const secs = (performance.now() - t0) / 1000;
+	mark('end');
+	const recovered = back.filter((b, i) => b.sid === receivers[i].sid).length;
+	for (const s of back.concat([sender]))
+		s.ws.terminate();
+	return { n, events, recovered, replayed, expected: n * events, seconds: secs,
+		replayed_per_s: replayed / secs };
+}
+
+const modes = { connect: connectMode, fanout: fanoutMode, idle: idleMode, recovery: recoveryMode };
 modes[cfg.mode]().then((r) => {
 	process.stdout.write(JSON.stringify(r) + '\n');
 	process.exit(0);

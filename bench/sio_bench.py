@@ -15,13 +15,20 @@ cookie auth from a real login on both):
 Besides wall-clock rates, each phase reports the servers' CPU time (hub:
 hub-bridge + mosquitto; node: the node process), so operations per
 server CPU-second compare the stacks even on a shared, loaded machine.
+Both stacks run at once (the idle one costs nothing); every phase is
+measured --rounds times (3), hub and node one right after the other (the
+first of the pair alternating), and the report gives medians: figures,
+and the ratios of the pairs, so a change of the machine's load between
+two halves of a run does not pass for a difference.
 
-Usage: bench/sio_bench.py [--quick] [--json FILE]
+Usage: bench/sio_bench.py [--quick] [--rounds N] [--json FILE]
+                          [--payload json|args|binary] [--recovery SOCKETS EVENTS]
 (HUB_BUILD_DIR selects the build, default build/). Installs the Node
 reference's packages with npm ci into bench/peers/node_modules when absent.
 Results go to stdout and bench/results/sio.json. Never part of make test.
 """
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -61,12 +68,13 @@ def client(cfg, pids, timeout=300):
     end marks goes into the result as server_cpu_s."""
     p = subprocess.Popen(["node", os.path.join(HERE, "sio_bench.mjs"), json.dumps(cfg)],
                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    marks, result = {}, None
+    marks, rss, result = {}, {}, None
     deadline = time.time() + timeout
     for line in p.stdout:
         msg = json.loads(line)
         if "mark" in msg:
             marks[msg["mark"]] = cpu_s(pids)
+            rss[msg["mark"]] = sum(rss_kb(x) for x in pids)
         else:
             result = msg
         if time.time() > deadline:
@@ -77,7 +85,20 @@ def client(cfg, pids, timeout=300):
         raise RuntimeError("bench client failed: %r %s" % (result, p.stderr.read()[-1000:]))
     if "start" in marks and "end" in marks:
         result["server_cpu_s"] = marks["end"] - marks["start"]
+    result["rss_kb_at"] = rss
     return result
+
+
+def recovery(url, cookie, pids, n, events, cookies=None):
+    """Connection state recovery: RSS growth while n cut sockets each keep
+    `events` missed events, then the replay when they all come back."""
+    time.sleep(1.0)
+    before = sum(rss_kb(p) for p in pids)
+    r = client({"url": url, "cookie": cookie, "mode": "recovery", "n": n, "events": events,
+                "cookies": cookies}, pids)
+    r["rss_before_kb"] = before
+    r["bytes_per_cut_socket"] = (r["rss_kb_at"]["cut"] - before) * 1024.0 / n
+    return r
 
 
 def idle_memory(url, cookie, pids, n):
@@ -98,25 +119,22 @@ def idle_memory(url, cookie, pids, n):
             "bytes_per_socket": (after - before) * 1024.0 / n}
 
 
-def suite(url, cookie, pids, quick):
-    out = {}
-    # memory first: a process that already served 1000 sockets keeps freed
-    # memory (glibc arenas, a GC heap), which would hide the growth
-    out["memory"] = idle_memory(url, cookie, pids, 1000)
-    out["connect"] = client({"url": url, "cookie": cookie, "mode": "connect",
-                             "n": 500 if quick else 2000, "concurrency": 50}, pids)
-    out["fanout"] = []
+def phases(quick, payload):
+    """(name, client config) of the measured phases, in order."""
+    out = [("connect", {"mode": "connect", "n": 500 if quick else 2000, "concurrency": 50})]
     # latency at a rate both stacks sustain: 500 / 5 000 / 10 000 deliveries/s
     for n, events, rate in ((10, 5000, 50), (100, 2000, 50), (1000, 300, 10)):
         if quick:
             events //= 3
-        out["fanout"].append(client({"url": url, "cookie": cookie, "mode": "fanout", "n": n,
-                                     "events": events, "window": 64, "rate": rate,
-                                     "latency_events": 60 if quick else 100}, pids))
+        out.append(("fanout%d" % n, {"mode": "fanout", "n": n, "events": events, "window": 64,
+                                     "rate": rate, "latency_events": 60 if quick else 100,
+                                     "payload": payload}))
     return out
 
 
-def run_hub(quick):
+@contextlib.contextmanager
+def hub_stack(rec=None):
+    """The hub on a private stack: yields {url, cookie, pids[, cookies]}."""
     st = Stack(extra_conf={"log_level": "warn", "sio_event_rate": 1000000})
     try:
         st.prepare_data()
@@ -131,18 +149,29 @@ def run_hub(quick):
         st.add_user("bench", password="bench-pw", rooms={"lobby": "write"})
         st.start_bridge()
         cookie, _, _ = st.login("bench", "bench-pw")
-        pids = [st.procs["bridge"].pid, st.procs["broker"].pid]
-        return suite(st.sio_url(), "hub_sid=" + cookie, pids, quick)
+        s = {"url": st.sio_url(), "cookie": "hub_sid=" + cookie,
+             "pids": [st.procs["bridge"].pid, st.procs["broker"].pid]}
+        if rec:
+            # a user keeps at most 64 cut sockets: spread them over users
+            s["cookies"] = []
+            for i in range((rec[0] + 49) // 50):
+                st.add_user("bench%d" % i, password="bench-pw", rooms={"lobby": "read"})
+                s["cookies"].append("hub_sid=" + st.login("bench%d" % i, "bench-pw")[0])
+        yield s
     finally:
         st.close()
 
 
-def run_node(quick):
+@contextlib.contextmanager
+def node_stack(rec=None):
+    """The Node reference stack: yields {url, cookie, pids}."""
     if not os.path.isdir(os.path.join(PEERS, "node_modules", "socket.io")):
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=PEERS,
                        check=True)
     port = free_port()
     env = dict(os.environ, PORT=str(port), NODE_ENV="production")
+    if rec:
+        env["RECOVERY"] = "1"
     p = subprocess.Popen(["node", os.path.join(PEERS, "server.js")], cwd=PEERS, env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -153,10 +182,15 @@ def run_node(quick):
             headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req) as r:
             cookie = r.headers["Set-Cookie"].split(";", 1)[0]
-        return suite(url, cookie, [p.pid], quick)
+        yield {"url": url, "cookie": cookie, "pids": [p.pid]}
     finally:
         p.terminate()
         p.wait(10)
+
+
+def run(s, cfg):
+    c = dict(cfg, url=s["url"], cookie=s["cookie"])
+    return client(c, s["pids"])
 
 
 def ratio(a, b):
@@ -168,23 +202,47 @@ def per_cpu(r, key):
     return r[key] / r["server_cpu_s"] if r.get("server_cpu_s") else float("nan")
 
 
-def report(hub, node):
-    hc, nc = hub["connect"], node["connect"]
-    rows = [("authenticated connects/s", hc["connects_per_s"], nc["connects_per_s"], "%.0f"),
-            ("  connects per server CPU-second", per_cpu(hc, "connects"),
-             per_cpu(nc, "connects"), "%.0f")]
-    for h, n in zip(hub["fanout"], node["fanout"]):
-        rows.append(("fan-out deliveries/s, %d sockets" % h["n"], h["deliveries_per_s"],
-                     n["deliveries_per_s"], "%.0f"))
-        rows.append(("  deliveries per server CPU-second", per_cpu(h, "deliveries"),
-                     per_cpu(n, "deliveries"), "%.0f"))
-        rows.append(("p99 latency ms, %d sockets @%d ev/s" % (h["n"], h["latency_rate"]),
-                     h["p99_ms"], n["p99_ms"], "%.2f"))
-    rows.append(("memory per idle socket, bytes", hub["memory"]["bytes_per_socket"],
-                 node["memory"]["bytes_per_socket"], "%.0f"))
-    print("%-42s %12s %12s %8s" % ("", "hub-bridge", "node", "ratio"))
-    for name, h, n, fmt in rows:
-        print("%-42s %12s %12s %8.2f" % (name, fmt % h, fmt % n, ratio(h, n)))
+def median(xs):
+    xs = sorted(x for x in xs if x == x)
+    if not xs:
+        return float("nan")
+    m = len(xs) // 2
+    return xs[m] if len(xs) % 2 else (xs[m - 1] + xs[m]) / 2
+
+
+def report(res, rounds):
+    """Medians over the rounds: each figure, and the ratio of each round's
+    pair (hub and node measured one right after the other)."""
+    rows = []
+
+    def row(name, key, fn, fmt, phase):
+        h = [fn(r, key) for r in res["hub"][phase]]
+        n = [fn(r, key) for r in res["node"][phase]]
+        rows.append((name, median(h), median(n), median([ratio(a, b) for a, b in zip(h, n)]),
+                     fmt, [ratio(a, b) for a, b in zip(h, n)]))
+
+    def val(r, key):
+        return r[key]
+
+    row("authenticated connects/s", "connects_per_s", val, "%.0f", "connect")
+    row("  connects per server CPU-second", "connects", per_cpu, "%.0f", "connect")
+    for n in (10, 100, 1000):
+        ph = "fanout%d" % n
+        rate = res["hub"][ph][0]["latency_rate"]
+        row("fan-out deliveries/s, %d sockets" % n, "deliveries_per_s", val, "%.0f", ph)
+        row("  deliveries per server CPU-second", "deliveries", per_cpu, "%.0f", ph)
+        row("p50 latency ms, %d sockets @%d ev/s" % (n, rate), "p50_ms", val, "%.2f", ph)
+        row("p99 latency ms, %d sockets @%d ev/s" % (n, rate), "p99_ms", val, "%.2f", ph)
+    hm, nm = res["hub"]["memory"], res["node"]["memory"]
+    rows.append(("memory per idle socket, bytes", hm["bytes_per_socket"],
+                 nm["bytes_per_socket"], ratio(hm["bytes_per_socket"], nm["bytes_per_socket"]),
+                 "%.0f", []))
+    print("fan-out events carry: %s; medians of %d rounds (hub and node interleaved)"
+          % (res["payload"], rounds))
+    print("%-42s %12s %12s %8s  %s" % ("", "hub-bridge", "node", "ratio", "ratio per round"))
+    for name, h, n, r, fmt, per in rows:
+        print("%-42s %12s %12s %8.2f  %s" % (name, fmt % h, fmt % n, r,
+                                            " ".join("%.2f" % x for x in per)))
     print("(hub CPU = hub-bridge + mosquitto with the plugin; node CPU = the node process; "
           "load average at the end: %s)" % open("/proc/loadavg").read().split()[0])
 
@@ -193,14 +251,43 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer events (a smoke run)")
     ap.add_argument("--json", default=os.path.join(HERE, "results", "sio.json"))
+    ap.add_argument("--payload", choices=("json", "args", "binary"), default="json",
+                    help="what each fan-out event carries: one JSON argument (default), "
+                         "three arguments, or a JSON argument and 256 bytes of binary")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds of every phase, hub and node one after the other (3)")
+    ap.add_argument("--recovery", nargs=2, type=int, metavar=("SOCKETS", "EVENTS"),
+                    help="measure connection state recovery instead: SOCKETS cut at once, "
+                         "EVENTS sent meanwhile, then all recover (node: connectionStateRecovery)")
     a = ap.parse_args()
-    hub = run_hub(a.quick)
-    node = run_node(a.quick)
     os.makedirs(os.path.dirname(a.json), exist_ok=True)
+    with hub_stack(a.recovery) as hub, node_stack(a.recovery) as node:
+        if a.recovery:
+            res = {"hub": recovery(hub["url"], hub["cookie"], hub["pids"], *a.recovery,
+                                   cookies=hub["cookies"]),
+                   "node": recovery(node["url"], node["cookie"], node["pids"], *a.recovery),
+                   "recovery": a.recovery}
+            print("%-42s %12s %12s" % ("recovery", "hub-bridge", "node"))
+            for k, fmt in (("recovered", "%d"), ("replayed", "%d"), ("expected", "%d"),
+                           ("replayed_per_s", "%.0f"), ("bytes_per_cut_socket", "%.0f")):
+                print("%-42s %12s %12s" % (k, fmt % res["hub"][k], fmt % res["node"][k]))
+        else:
+            res = {"hub": {}, "node": {}, "payload": a.payload, "rounds": a.rounds}
+            # memory first, on fresh processes: a process that already
+            # served 1000 sockets keeps freed memory (glibc arenas, a GC
+            # heap), which would hide the growth
+            for name, s in (("hub", hub), ("node", node)):
+                res[name]["memory"] = idle_memory(s["url"], s["cookie"], s["pids"], 1000)
+            for rnd in range(a.rounds):
+                for phase, cfg in phases(a.quick, a.payload):
+                    # the one measured first alternates from round to round
+                    order = (("hub", hub), ("node", node))
+                    for name, s in (order if rnd % 2 == 0 else order[::-1]):
+                        res[name].setdefault(phase, []).append(run(s, cfg))
+            report(res, a.rounds)
+    res["when"] = time.strftime("%Y-%m-%d %H:%M:%S")
     with open(a.json, "w") as f:
-        json.dump({"hub": hub, "node": node, "when": time.strftime("%Y-%m-%d %H:%M:%S")}, f,
-                  indent=1)
-    report(hub, node)
+        json.dump(res, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -77,6 +77,16 @@ int hbr_buf__put(struct hbr_buf *b, const void *p, size_t n)
 	return HUB_OK;
 }
 
+void *hbr_buf__append(struct hbr_buf *b, size_t n)
+{
+	size_t at = b->len;
+	if (b->err || n > b->max - b->len || grow(b, b->len + n))
+		return NULL;
+	b->len += n;
+	b->p[b->len] = '\0';
+	return b->p + at;
+}
+
 int hbr_buf__puts(struct hbr_buf *b, const char *s)
 {
 	return hbr_buf__put(b, s, strlen(s));

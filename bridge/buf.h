@@ -24,6 +24,9 @@ void hbr_buf__free(struct hbr_buf *b);
 void hbr_buf__reset(struct hbr_buf *b);
 int hbr_buf__put(struct hbr_buf *b, const void *p, size_t n);
 int hbr_buf__puts(struct hbr_buf *b, const char *s);
+/* Append n bytes left for the caller to fill: their address (valid until
+ * the next put), or NULL (over the maximum, out of memory). */
+void *hbr_buf__append(struct hbr_buf *b, size_t n);
 /* Decimal integer. */
 int hbr_buf__int(struct hbr_buf *b, long long v);
 /* s (n bytes) as a JSON string with quotes. Invalid UTF-8 bytes become

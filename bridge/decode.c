@@ -30,6 +30,8 @@ int hbr_decode__connect(const struct hbr_sio_packet *p, struct hbr_sio_connect *
 		c->token = tok;
 		c->token_len = strlen(tok);
 	}
+	c->pid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c->json, "pid"));
+	c->offset = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c->json, "offset"));
 	return HUB_OK;
 }
 
@@ -38,6 +40,8 @@ void hbr_decode__connect_free(struct hbr_sio_connect *c)
 	cJSON_Delete(c->json);
 	c->json = NULL;
 	c->token = NULL;
+	c->pid = NULL;
+	c->offset = NULL;
 }
 
 int hbr_decode__event(const struct hbr_sio_packet *p, struct hbr_sio_event *e)

@@ -20,6 +20,11 @@ struct hbr_sio_connect {
 	const char *token;  /* auth.token when it is a string (borrowed from
 			       json), else NULL */
 	size_t token_len;
+	/* connection state recovery (socket.io-client 4.6+ sends them back on
+	 * a reconnect): auth.pid and auth.offset when they are strings
+	 * (borrowed from json), else NULL */
+	const char *pid;
+	const char *offset;
 };
 
 struct hbr_sio_event {

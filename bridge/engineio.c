@@ -98,8 +98,8 @@ int hbr_eio__open_packet(struct hbr *h, struct hbr_sock *s, char *out, size_t n)
 
 void hbr_eio__wake(struct hbr *h, struct hbr_sock *s)
 {
-	(void)h;
-	if (s->ws_wsi && (s->transport == HBR_T_WS || s->probe_reply))
+	if (s->ws_wsi && (s->transport == HBR_T_WS || s->probe_reply) &&
+		!(s->transport == HBR_T_WS && !s->probing && hbr_server__flush_later(h, s)))
 		lws_callback_on_writable(s->ws_wsi);
 	if (s->poll_wsi && (s->transport == HBR_T_POLLING || s->noop_pending))
 		lws_callback_on_writable(s->poll_wsi);
@@ -110,7 +110,8 @@ void hbr_eio__wake(struct hbr *h, struct hbr_sock *s)
 static bool tick_one(struct hbr *h, struct hbr_sock *s, int64_t now)
 {
 	if (s->state == HBR_S_CLOSING) {
-		bool idle = !s->ws_wsi && !s->poll_wsi && (s->transport == HBR_T_WS || !s->qlen);
+		bool idle = !s->ws_wsi && !s->poll_wsi &&
+			    (s->transport == HBR_T_WS || !hbr_sock__unwritten(s));
 		return idle || now >= s->close_due_ms;
 	}
 	/* a parked GET on a kept-alive connection: lws reads nothing more
@@ -141,7 +142,8 @@ static bool tick_one(struct hbr *h, struct hbr_sock *s, int64_t now)
 	} else if (!s->pong_due_ms && s->ping_due_ms && now >= s->ping_due_ms) {
 		s->ping_due_ms = 0;
 		s->pong_due_ms = now + h->ping_timeout;
-		hbr_sock__send_text(h, s, "2", 1);
+		if (!hbr_sock__send_text(h, s, "2", 1))
+			s->ping_mark = s->qpushed; /* its pong confirms all before */
 	}
 	return false;
 }
@@ -186,16 +188,38 @@ void hbr_eio__tick(struct hbr *h)
 	}
 }
 
-int hbr_eio__binary(struct hbr *h, struct hbr_sock *s, size_t len)
+int hbr_eio__binary(struct hbr *h, struct hbr_sock *s, const void *p, size_t len, bool b64)
 {
-	(void)h;
-	if (s->attach_pending > 0) {
-		s->attach_pending--;
-		return 0;
+	unsigned char *raw = NULL;
+	int rc;
+
+	if (s->attach_pending <= 0) {
+		hc_debug("msg=\"binary message without a binary packet dropped\" sid=%s len=%zu",
+			s->sid, len);
+		return HBR_PKT_OK;
 	}
-	hc_debug("msg=\"binary message without a binary packet dropped\" sid=%s len=%zu", s->sid,
-		len);
-	return 0;
+	if (b64 && s->bin) {
+		/* a polling record: "b" + base64 (its size is bounded by the
+		 * POST body's, maxPayload) */
+		int n;
+		raw = malloc(len / 4 * 3 + 3);
+		n = raw ? hc_b64_decode(p, len, raw, len / 4 * 3 + 3) : -1;
+		if (n < 0) {
+			free(raw);
+			hc_info("msg=\"bad base64 attachment: session ended\" sid=%s", s->sid);
+			hbr_eio__close(h, s, "network", HBR_CLOSE_QUIET);
+			return HBR_PKT_BAD;
+		}
+		p = raw;
+		len = (size_t)n;
+	}
+	rc = hbr_sio__attachment(h, s, p, len);
+	free(raw);
+	if (rc == HBR_PKT_BAD && s->state == HBR_S_OPEN) {
+		hc_info("msg=\"malformed binary packet: session ended\" sid=%s", s->sid);
+		hbr_eio__close(h, s, "network", HBR_CLOSE_QUIET);
+	}
+	return rc;
 }
 
 int hbr_eio__packet(struct hbr *h, struct hbr_sock *s, const char *p, size_t len, bool via_ws)
@@ -217,6 +241,8 @@ int hbr_eio__packet(struct hbr *h, struct hbr_sock *s, const char *p, size_t len
 	case HBR_EK_PONG:
 		s->pong_due_ms = 0;
 		s->ping_due_ms = hc_mono_ms() + h->ping_interval;
+		/* the client read everything written before the ping */
+		hbr_sock__confirm(s);
 		return HBR_PKT_OK;
 	case HBR_EK_PROBE:
 		/* only on the probing WebSocket: in v4 the server pings */
@@ -240,15 +266,18 @@ int hbr_eio__packet(struct hbr *h, struct hbr_sock *s, const char *p, size_t len
 		hbr_eio__wake(h, s);
 		return HBR_PKT_OK;
 	case HBR_EK_CLOSE:
-		hbr_eio__close(h, s, "clean", HBR_CLOSE_QUIET | HBR_CLOSE_BY_CLIENT);
+		/* the client closed its transport without a Socket.IO
+		 * DISCONNECT: as with socket.io ("transport close"), the socket
+		 * may come back and recover */
+		hbr_eio__close(h, s, "clean",
+			HBR_CLOSE_QUIET | HBR_CLOSE_BY_CLIENT | HBR_CLOSE_RECOVERABLE);
 		return HBR_PKT_ENDED;
 	case HBR_EK_NOOP:
 		return HBR_PKT_OK;
 	case HBR_EK_BINARY:
 		if (via_ws)
 			break;
-		hbr_eio__binary(h, s, len - 1);
-		return HBR_PKT_OK;
+		return hbr_eio__binary(h, s, p + 1, len - 1, true);
 	default:
 		break;
 	}
@@ -265,6 +294,13 @@ void hbr_eio__close(struct hbr *h, struct hbr_sock *s, const char *reason, int f
 		return;
 	s->end_reason = reason;
 	hbr_pending__del(h, s);
+	hbr_sio__bin_free(s);
+	s->attach_pending = 0;
+	/* a transport lost, not an end the client or the hub chose: the
+	 * Socket.IO socket may come back (recovery.c), taking its queue */
+	if (s->connected && ((flags & HBR_CLOSE_RECOVERABLE) || !strcmp(reason, "network") ||
+				    !strcmp(reason, "keepalive")))
+		hbr_recovery__detach(h, s, reason);
 	if (flags & HBR_CLOSE_QUIET) {
 		/* nothing more for the client; a parked GET learns the end at
 		 * once (a client's own close gets the noop, as from the Node
@@ -306,7 +342,8 @@ void hbr_eio__maybe_free(struct hbr *h, struct hbr_sock *s)
 	if (s->state != HBR_S_CLOSING || s->ws_wsi || s->poll_wsi)
 		return;
 	/* a polling client may still come for the close packet */
-	if (s->transport == HBR_T_POLLING && s->qlen && hc_mono_ms() < s->close_due_ms)
+	if (s->transport == HBR_T_POLLING && hbr_sock__unwritten(s) &&
+		hc_mono_ms() < s->close_due_ms)
 		return;
 	hbr_eio__free(h, s);
 }
@@ -354,6 +391,7 @@ void hbr_eio__free(struct hbr *h, struct hbr_sock *s)
 		hbr_server__kill(s->poll_wsi);
 	hc_hmap_del(&h->socks, s->sid, strlen(s->sid));
 	hbr_sock__queue_free(s);
+	hbr_sio__bin_free(s);
 	h->nsocks--;
 	hc_debug("msg=\"engine.io session freed\" sid=%s", s->sid);
 	free(s);

@@ -5,7 +5,9 @@
  * what mqtt.c says runs on libmosquitto's thread (only its queue).
  *
  * One Engine.IO session carries exactly one Socket.IO socket (the default
- * namespace "/"; others are refused), so both live in struct hbr_sock.
+ * namespace "/"; others are refused, see the namespace table in
+ * socketio.c), so both live in struct hbr_sock. A socket whose transport
+ * dropped may outlive its session as a detached record (recovery.c).
  */
 #ifndef HBR_H
 #define HBR_H
@@ -31,26 +33,29 @@ struct hbr_mqtt;
 #define HBR_ID_LEN	  20 /* Engine.IO sid and Socket.IO id: 15 random bytes */
 #define HBR_CONNECT_TRIES 4  /* refused CONNECTs before a session is ended */
 #define HBR_CONNECT_WAIT_MS                                                                        \
-	1500			/* a polling CONNECT with no credentials waits                     \
-				   this long for the upgrade's cookie */
-#define HBR_CLOSE_FLUSH_MS 2000 /* a closing session waits this long for its last GET */
-#define HBR_ROOMS_MAX	   32	/* rooms one socket may be joined to */
-#define HBR_ACKS_MAX	   256	/* publishes awaiting a PUBACK per socket */
-#define HBR_ACK_TIMEOUT_MS 10000
-#define HBR_OUTQ_MAX	   8192	 /* queued packets per socket */
-#define HBR_UNSEEN_MS	   10000 /* a session the directory never showed */
-#define HBR_FRESH_TOKEN_S  30	 /* same rule as authplugin/auth.c */
+	1500			 /* a polling CONNECT with no credentials waits                    \
+				    this long for the upgrade's cookie */
+#define HBR_CLOSE_FLUSH_MS 2000	 /* a closing session waits this long for its last GET */
+#define HBR_ROOMS_MAX	   32	 /* rooms one socket may be joined to */
+#define HBR_INFLIGHT_MAX   20000 /* publishes the broker has not confirmed, in all */
+#define HBR_INFLIGHT_BYTES ((size_t)64 << 20) /* and their bytes */
+#define HBR_OUTQ_MAX	   8192		      /* queued packets per socket */
+#define HBR_UNSEEN_MS	   10000	      /* a session the directory never showed */
+#define HBR_FRESH_TOKEN_S  30		      /* same rule as authplugin/auth.c */
 #define HBR_SWEEP_MS	   250
 #define HBR_TICK_MS	   100 /* deadline walk */
 #define HBR_POLL_CHECK_MS  300 /* a parked GET's socket is looked at this often */
 #define HBR_POLL_LOST_MS   300 /* a client whose GET vanished may poll again within */
 #define HBR_ORIGIN_MAX	   HC_ORIGIN_MAX
+#define HBR_REC_PER_USER   64 /* detached sockets kept per user (recovery.c) */
+#define HBR_OFFSET_MAX	   24 /* a recovery offset: decimal, up to 20 digits */
 
 enum hbr_transport { HBR_T_POLLING = 1, HBR_T_WS };
 
 enum hbr_state {
 	HBR_S_OPEN = 1, /* Engine.IO open; Socket.IO maybe connected */
 	HBR_S_CLOSING,	/* ended; flushing last packets, then freed */
+	HBR_S_DETACHED, /* a recovery record: no session, rooms kept (recovery.c) */
 };
 
 /* How hbr_eio__close ends a session. */
@@ -65,6 +70,9 @@ enum hbr_close {
 	 * soon as its transports let go; a later request finds no session */
 	HBR_CLOSE_QUIET = 2,
 	HBR_CLOSE_BY_CLIENT = 4,
+	/* the socket may recover although the reason is not a lost transport
+	 * (the client closed its transport without a Socket.IO DISCONNECT) */
+	HBR_CLOSE_RECOVERABLE = 8,
 };
 
 /* What hbr_eio__packet / hbr_sio__message did with a packet. */
@@ -75,13 +83,29 @@ enum hbr_pkt {
 };
 
 /* A packet to send, shared by every socket it goes to (fan-out builds it
- * once). data[LWS_PRE ...] holds the Engine.IO-encoded packet ("42[...]");
- * lws writes frame headers into the LWS_PRE bytes before it, which is fine
- * on our single thread. */
+ * once). data[LWS_PRE ...] holds the Engine.IO-encoded packet ("42[...]"),
+ * or the raw bytes of a binary attachment; lws writes frame headers into
+ * the LWS_PRE bytes before it, which is fine on our single thread. */
 struct hbr_msg {
 	unsigned refs;
+	bool binary;  /* an attachment: a binary frame, "b<base64>" when polling */
+	uint64_t seq; /* the recovery offset of a delivery (its attachments
+			 share it); 0: not replayed (acks, pings, snapshots) */
+	char *topic;  /* a delivery's topic (owned), for the READ check of a
+			 replay; NULL otherwise */
 	size_t len;
 	unsigned char data[];
+};
+
+/* A binary packet from the client whose attachments are arriving. */
+struct hbr_bin {
+	char *text; /* the Socket.IO packet (owned) */
+	size_t tlen;
+	int want, got;
+	size_t off[HBR_SIO_ATTACH_MAX], len[HBR_SIO_ATTACH_MAX];
+	unsigned char *data; /* the attachments, one after the other (owned) */
+	size_t dlen, dcap;
+	bool too_big; /* over maxPayload: swallowed, then refused */
 };
 
 struct hbr_room;
@@ -111,6 +135,7 @@ struct hbr_sock {
 	bool probing;		      /* ws_wsi is a probe, not yet upgraded */
 	bool probe_reply;	      /* "3probe" to write on ws_wsi */
 	bool probe_seen;	      /* "2probe" came: polling GETs get a noop */
+	bool flush_due;		      /* in h->flushq (server.c) */
 	bool noop_pending;	      /* answer the parked GET with "6" */
 	struct lws *post_wsi;	      /* a polling POST being received, or NULL
 					 (compared only, never used) */
@@ -122,10 +147,17 @@ struct hbr_sock {
 	struct hbr_sock *pending_prev, *pending_next;
 	int connect_tries; /* refused CONNECTs */
 
-	/* output queue: a ring of shared packets */
+	/* output queue: a ring of shared packets. With recovery on, the first
+	 * qsent of them were written already and are kept until a pong
+	 * confirms the client had them (msg.c); the rest wait to be written */
 	struct hbr_msg **q;
-	unsigned qhead, qlen, qcap;
-	size_t qbytes;
+	unsigned qhead, qlen, qcap, qsent;
+	size_t qbytes;	    /* unwritten bytes */
+	size_t kept_bytes;  /* written, not confirmed */
+	uint64_t qbase;	    /* pushes before q[qhead] (absolute index) */
+	uint64_t qpushed;   /* pushes ever */
+	uint64_t ping_mark; /* a pong confirms the pushes before this */
+	uint64_t rec_lost;  /* highest offset released unconfirmed (kept too long) */
 
 	/* heartbeat and deadlines (hbr_eio__tick) */
 	int64_t ping_due_ms;	/* next ping */
@@ -153,9 +185,18 @@ struct hbr_sock {
 	int njoins;
 	int current; /* index into joins, -1 if none */
 	struct hbr_bucket bucket;
-	int attach_pending;			/* binary attachments still to swallow */
-	int acks;				/* publishes awaiting their PUBACK */
+	int attach_pending;			/* binary attachments still due */
+	struct hbr_bin *bin;			/* the binary packet they belong to, or
+						   NULL (swallowed) */
 	struct hbr_sock *user_next, *user_prev; /* sockets of the same user */
+
+	/* connection state recovery (recovery.c) */
+	char pid[HBR_ID_LEN + 1];	      /* private id; "" when recovery is off */
+	char wait_pid[HBR_ID_LEN + 1];	      /* a waiting CONNECT's auth.pid */
+	char wait_offset[HBR_OFFSET_MAX];     /* and auth.offset */
+	bool wait_recover;		      /* it asked to recover */
+	int64_t detached_ms;		      /* HBR_S_DETACHED: since */
+	struct hbr_sock *rec_prev, *rec_next; /* detached ones, oldest first */
 };
 
 struct hbr_stats {
@@ -164,6 +205,11 @@ struct hbr_stats {
 	 * quota), evicted (global quota), ended unauthenticated in time;
 	 * CONNECTs refused for capacity */
 	uint64_t pending_refused, pending_evicted, pending_expired, full_refused;
+	/* connection state recovery: sockets detached, recovered, refused (no
+	 * record, another user, a gap), records dropped (window over, bounds,
+	 * session ended); events replayed; publishes the broker refused */
+	uint64_t rec_detached, rec_recovered, rec_refused, rec_dropped, rec_replayed;
+	uint64_t broker_refused;
 };
 
 struct hbr {
@@ -182,19 +228,26 @@ struct hbr {
 	int64_t max_sockets, pending_max, pending_per_addr, connect_timeout_ms;
 	bool trust_proxy;
 	size_t outq_bytes_max;
+	int64_t rec_ms; /* sio_recovery_s in ms; 0: recovery off */
+	int64_t rec_max_events;
+	size_t rec_max_bytes;
 
 	struct hc_hmap socks;	      /* Engine.IO sid -> hbr_sock */
 	struct hc_hmap serials;	      /* serial (8 bytes) -> hbr_sock, live ones */
 	struct hc_hmap users;	      /* user -> first hbr_sock (user_next list) */
 	struct hc_hmap rooms;	      /* room -> hbr_room */
-	struct hc_hmap acks;	      /* mid (4 bytes) -> pending ack */
+	struct hc_hmap pids;	      /* recovery pid -> socket (live or detached) */
 	struct hc_hmap pending_addrs; /* address key -> its pending sessions (count) */
 	struct hbr_sock *pending_head, *pending_tail;
 	uint64_t next_serial;
-	int nsocks;	     /* Engine.IO sessions, closing ones included */
-	int npending;	     /* open and not authenticated */
-	int nauth;	     /* authenticated (Socket.IO connected) */
-	char origin_tag[64]; /* marks our own publishes (user property) */
+	int nsocks;			      /* Engine.IO sessions, closing ones included */
+	int npending;			      /* open and not authenticated */
+	int nauth;			      /* authenticated (Socket.IO connected) */
+	int ndetached;			      /* recovery records */
+	struct hbr_sock *rec_head, *rec_tail; /* detached, oldest first */
+	struct hbr_sock *rec_dead;	      /* dropped records, freed on the tick */
+	uint64_t next_seq;		      /* the last recovery offset given */
+	char origin_tag[64];		      /* marks our own publishes (user property) */
 
 	/* the socket.io-client bundles served at /socket.io/<name>, as the
 	 * Socket.IO server does for pages' <script src="/socket.io/socket.io.js"> */
@@ -203,6 +256,11 @@ struct hbr {
 		char *data;
 		size_t len;
 	} client_js[6];
+
+	/* WebSocket sockets with packets to write, written at the end of the
+	 * loop pass (serials; server.c) */
+	uint64_t *flushq;
+	size_t nflush, flushcap;
 
 	lws_sorted_usec_list_t sul_sweep; /* every HBR_TICK_MS */
 	int64_t last_sweep_ms;
@@ -220,8 +278,17 @@ void hbr_msg__unref(struct hbr_msg *m);
 int hbr_sock__send(struct hbr *h, struct hbr_sock *s, struct hbr_msg *m);
 /* Queue a copy of a text packet (Engine.IO-encoded). */
 int hbr_sock__send_text(struct hbr *h, struct hbr_sock *s, const char *p, size_t len);
+/* Packets queued and not written yet. */
+static inline unsigned hbr_sock__unwritten(const struct hbr_sock *s)
+{
+	return s->qlen - s->qsent;
+}
+/* The next packet to write, NULL if none. */
 struct hbr_msg *hbr_sock__peek(struct hbr_sock *s);
+/* The peeked packet was written: dropped, or kept until confirmed. */
 void hbr_sock__pop(struct hbr_sock *s);
+/* A pong came: what was written before the last ping is released. */
+void hbr_sock__confirm(struct hbr_sock *s);
 void hbr_sock__queue_free(struct hbr_sock *s);
 
 /* ---- engineio.c: sessions, heartbeat, transports ---- */
@@ -238,8 +305,9 @@ int hbr_eio__open_packet(struct hbr *h, struct hbr_sock *s, char *out, size_t n)
 /* One Engine.IO packet from the client (text, without framing): an enum
  * hbr_pkt (HBR_PKT_BAD: malformed, the session ended because of it). */
 int hbr_eio__packet(struct hbr *h, struct hbr_sock *s, const char *p, size_t len, bool via_ws);
-/* A binary message (WS binary frame or polling "b..."). */
-int hbr_eio__binary(struct hbr *h, struct hbr_sock *s, size_t len);
+/* A binary message: len bytes (a WebSocket binary frame), or base64 text
+ * (a polling "b..." record without its 'b'). An enum hbr_pkt. */
+int hbr_eio__binary(struct hbr *h, struct hbr_sock *s, const void *p, size_t len, bool b64);
 /* End the session: reason is the presence reason; flags: enum hbr_close.
  * Safe to call twice. s stays valid until the loop runs again (it is freed
  * from the tick or hbr_eio__maybe_free, never in here). */
@@ -288,6 +356,9 @@ void hbr_addr__of(struct hbr *h, struct lws *wsi, char *out, size_t n);
 /* A Socket.IO packet (Engine.IO message payload) from the client: an enum
  * hbr_pkt. */
 int hbr_sio__message(struct hbr *h, struct hbr_sock *s, const char *p, size_t len);
+/* An attachment arrived (all of them: the packet is handled). An enum
+ * hbr_pkt. */
+int hbr_sio__attachment(struct hbr *h, struct hbr_sock *s, const void *p, size_t len);
 /* Queue an event: name and pre-encoded JSON args (without brackets). */
 int hbr_sio__emit(struct hbr *h, struct hbr_sock *s, const char *event, const char *args_json);
 /* Event names socket.io-client keeps for itself (never delivered). */
@@ -299,10 +370,10 @@ void hbr_sio__ended(struct hbr *h, struct hbr_sock *s);
 /* Answer a CONNECT that waited for the upgrade request's cookie (it came,
  * or the wait is over): accepted with the cookie's session, or refused. */
 int hbr_sio__connect_resume(struct hbr *h, struct hbr_sock *s);
-/* Publish results arriving (mid -> ack), and expired acks. */
+/* The broker's answer to a publish (a refusal is counted and logged: the
+ * client's ack answered when the gateway accepted the event). */
 void hbr_sio__puback(struct hbr *h, int mid, int reason_code);
-void hbr_sio__acks_sweep(struct hbr *h, int64_t now_ms);
-void hbr_sio__acks_free(struct hbr *h);
+void hbr_sio__bin_free(struct hbr_sock *s);
 
 /* ---- auth.c: who is this socket ---- */
 /* Resolve the user of a CONNECT: token from the auth payload (may be NULL)
@@ -320,10 +391,13 @@ void hbr_rooms__leave_all(struct hbr *h, struct hbr_sock *s);
 /* Send s the presence snapshot of a room it joined. */
 void hbr_rooms__presence_snapshot(struct hbr *h, struct hbr_sock *s, struct hbr_room *r);
 const char *hbr_rooms__name(const struct hbr_room *r);
-/* A message from the broker. origin: our own tag of the sending socket
- * ("" when it came from elsewhere). */
-void hbr_rooms__deliver(struct hbr *h, const char *topic, const void *payload, size_t len,
+/* A message from the broker, or an event of one of our sockets. origin:
+ * our own tag of the sending socket ("" when it came from elsewhere); enc:
+ * how the payload reads (enum hbr_enc, args.h). */
+void hbr_rooms__deliver(struct hbr *h, const char *topic, const void *payload, size_t len, int enc,
 	const char *origin, int64_t ts_ms);
+/* Put s in the room lists of r's joins instead of from (recovery). */
+void hbr_rooms__move(struct hbr_sock *from, struct hbr_sock *to);
 /* Directory changed: drop joins the user may no longer read. */
 void hbr_rooms__recheck(struct hbr *h);
 /* The broker link came back: the presence map is rebuilt from retained. */
@@ -333,6 +407,29 @@ void hbr_rooms__free(struct hbr *h);
 int hbr_users__add(struct hbr *h, struct hbr_sock *s);
 void hbr_users__del(struct hbr *h, struct hbr_sock *s);
 
+/* ---- recovery.c: connection state recovery ---- */
+/* A new socket's private id (recovery on): into s->pid and h->pids. */
+int hbr_recovery__pid(struct hbr *h, struct hbr_sock *s);
+/* s's transport is gone (reason, for presence): keep its Socket.IO state
+ * as a detached record (recovery on, not stopping). true if kept (s is
+ * then no longer connected; its presence is detached). */
+bool hbr_recovery__detach(struct hbr *h, struct hbr_sock *s, const char *reason);
+/* A CONNECT (s authenticated, not connected yet) asks to recover pid
+ * after offset (NULL: nothing received): the record it takes over
+ * (adopted: s has its id, rooms and pid), or NULL (a new connection). */
+struct hbr_sock *hbr_recovery__claim(
+	struct hbr *h, struct hbr_sock *s, const char *pid, const char *offset, uint64_t *after);
+/* Queue to s what rec kept after offset `after`, then free rec. The
+ * number of events replayed. */
+int hbr_recovery__replay(struct hbr *h, struct hbr_sock *s, struct hbr_sock *rec, uint64_t after);
+/* End a record for good (reason for the log). */
+void hbr_recovery__drop(struct hbr *h, struct hbr_sock *rec, const char *why);
+/* A live socket ends for good: its pid is forgotten. */
+void hbr_recovery__forget(struct hbr *h, struct hbr_sock *s);
+/* Records whose window passed; dropped ones freed. */
+void hbr_recovery__tick(struct hbr *h, int64_t now_ms);
+void hbr_recovery__free_all(struct hbr *h);
+
 /* ---- presence.c: tell the plugin about sockets ---- */
 void hbr_presence__attach(struct hbr *h, struct hbr_sock *s);
 void hbr_presence__detach(struct hbr *h, struct hbr_sock *s, const char *reason);
@@ -340,19 +437,27 @@ void hbr_presence__reattach_all(struct hbr *h);
 
 /* ---- limits.c ---- */
 enum hbr_rate { HBR_RATE_OK = 0, HBR_RATE_DROP, HBR_RATE_ABUSE };
-int hbr_limits__event(struct hbr *h, struct hbr_sock *s, int64_t now_ms);
+/* An event costing `cost` (1, more for big binary events). */
+int hbr_limits__event(struct hbr *h, struct hbr_sock *s, int64_t now_ms, double cost);
 
 /* ---- mqtt.c: the broker link ---- */
 int hbr_mqtt__start(struct hbr *h, char *err, size_t errsz);
 /* Handle everything libmosquitto's thread queued (lws thread). */
 void hbr_mqtt__drain(struct hbr *h);
-/* QoS 1 publish as $hub; origin (may be NULL) tags our sockets' events.
- * *mid gets the message id. HUB_OK, HUB_ERR_BUSY when not connected. */
-int hbr_mqtt__publish(struct hbr *h, const char *topic, const void *payload, size_t len,
+/* QoS 1 publish as $hub; origin (may be NULL) tags our sockets' events,
+ * enc (enum hbr_enc) sets the Content Type. *mid gets the message id.
+ * HUB_OK; HUB_ERR_BUSY when not connected; HUB_ERR_TOOBIG over the
+ * broker's maximum packet size. */
+int hbr_mqtt__publish(struct hbr *h, const char *topic, const void *payload, size_t len, int enc,
 	const char *origin, int *mid);
 bool hbr_mqtt__connected(struct hbr *h);
+/* Write the publishes of this loop pass (at its end). */
+void hbr_mqtt__flush(struct hbr *h);
 /* Publishes sent but not acknowledged yet. */
 int hbr_mqtt__inflight(struct hbr *h);
+/* Too many of them (HBR_INFLIGHT_MAX), or too many bytes
+ * (HBR_INFLIGHT_BYTES): new events are refused (busy) until they drain. */
+bool hbr_mqtt__backlogged(struct hbr *h);
 void hbr_mqtt__stop(struct hbr *h);
 
 /* ---- server.c: lws glue ---- */
@@ -369,6 +474,12 @@ void hbr_server__load_client_js(struct hbr *h);
 void hbr_server__free_client_js(struct hbr *h);
 /* Whether the peer of wsi's socket is still there (a non-blocking peek). */
 bool hbr_server__alive(struct lws *wsi);
+/* s (WebSocket, open) has packets to write: at the end of this loop pass
+ * (hbr_server__flush), not after a writability round trip. false when
+ * that is not possible (then ask lws for the writable callback). */
+bool hbr_server__flush_later(struct hbr *h, struct hbr_sock *s);
+/* Write what the sockets of hbr_server__flush_later have queued. */
+void hbr_server__flush(struct hbr *h);
 
 /* ---- main.c ---- */
 /* Another thread woke the loop: broker messages, store changes, signals. */

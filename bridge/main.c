@@ -47,6 +47,7 @@ static const char usage_text[] =
 	"  log_level mqtt_host mqtt_port refresh_ms autojoin_rooms cors_origins\n"
 	"  sio_max_payload sio_ping_interval sio_ping_timeout sio_event_rate\n"
 	"  sio_max_sockets sio_pending_max sio_pending_per_addr sio_connect_timeout\n"
+	"  sio_recovery_s sio_recovery_max_events sio_recovery_max_bytes\n"
 	"  http_max_headers web_dir trust_proxy\n";
 
 static volatile sig_atomic_t got_signal;
@@ -54,6 +55,16 @@ static struct lws_context *signal_ctx;
 static bool done;
 #ifdef HBR_WITH_LIBEV
 static struct ev_loop *loop_ev;
+static ev_prepare flush_ev; /* writes queued in this pass (server.c, mqtt.c) */
+
+static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	/* the sockets first (their latency), then the broker's burst */
+	hbr_server__flush(w->data);
+	hbr_mqtt__flush(w->data);
+}
 #endif
 
 /* who sent the stop signal (an operator reads it in the log) */
@@ -128,7 +139,7 @@ static int verdict_cb(void *ud, const char *key, void *value)
 	struct hbr_sock *s = value;
 	const char *why;
 	(void)key;
-	if (!s->connected)
+	if (!s->connected && s->state != HBR_S_DETACHED)
 		return 0;
 	why = hbr_auth__verdict(u->h, s, u->now_ms);
 	if (!why)
@@ -150,7 +161,11 @@ static void check_sessions(struct hbr *h)
 		for (int i = 0; i < u.n; i++) {
 			hc_info("%s/%s | session | ended reason=%s", u.list[i]->sock_id,
 				u.list[i]->user, u.why[i]);
-			hbr_eio__close(h, u.list[i], u.why[i], HBR_CLOSE_SIO);
+			/* a record of a session that ended can never come back */
+			if (u.list[i]->state == HBR_S_DETACHED)
+				hbr_recovery__drop(h, u.list[i], u.why[i]);
+			else
+				hbr_eio__close(h, u.list[i], u.why[i], HBR_CLOSE_SIO);
 		}
 	} while (more);
 }
@@ -251,10 +266,10 @@ static void sweep_cb(lws_sorted_usec_list_t *sul)
 
 	hbr_main__wakeup(h);
 	hbr_eio__tick(h);
+	hbr_recovery__tick(h, now);
 	if (now - h->last_sweep_ms >= HBR_SWEEP_MS || h->stopping) {
 		h->last_sweep_ms = now;
 		check_sessions(h);
-		hbr_sio__acks_sweep(h, now);
 		hc_log_limits_flush(false); /* summaries of refusal floods */
 	}
 	if (h->stopping &&
@@ -338,6 +353,9 @@ static void read_settings(struct hbr *h)
 	h->outq_bytes_max = (size_t)h->max_payload * 4;
 	if (h->outq_bytes_max < ((size_t)4 << 20))
 		h->outq_bytes_max = (size_t)4 << 20;
+	h->rec_ms = hc_cfg_int(&h->cfg, HC_CFG_SIO_RECOVERY_S) * 1000;
+	h->rec_max_events = hc_cfg_int(&h->cfg, HC_CFG_SIO_RECOVERY_MAX_EVENTS);
+	h->rec_max_bytes = (size_t)hc_cfg_int(&h->cfg, HC_CFG_SIO_RECOVERY_MAX_BYTES);
 }
 
 int main(int argc, char **argv)
@@ -351,11 +369,12 @@ int main(int argc, char **argv)
 	rc = parse_args(argc, argv, &config);
 	if (rc >= 0)
 		return rc;
+	hc_proc_no_huge_pages();
 	hc_hmap_init(&h.socks);
 	hc_hmap_init(&h.serials);
 	hc_hmap_init(&h.users);
 	hc_hmap_init(&h.rooms);
-	hc_hmap_init(&h.acks);
+	hc_hmap_init(&h.pids);
 	hc_hmap_init(&h.pending_addrs);
 	if (hc_config_load(&h.cfg, config, err, sizeof(err))) {
 		fprintf(stderr, "hub-bridge: %s\n", err);
@@ -369,6 +388,15 @@ int main(int argc, char **argv)
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_sink);
 	read_settings(&h);
 	raise_fd_limit();
+	/* from now on a stop signal ends the process in order, even one that
+	 * arrives while starting up (the port and the sync socket are open
+	 * before the loop runs) */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_signal;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	if (hc_data_dir_prepare(&h.cfg, err, sizeof(err))) {
@@ -399,30 +427,29 @@ int main(int argc, char **argv)
 	hbr_server__load_client_js(&h);
 #ifdef HBR_WITH_LIBEV
 	h.ev_loop = loop_ev;
+	ev_prepare_init(&flush_ev, on_prepare);
+	flush_ev.data = &h;
+	ev_prepare_start(loop_ev, &flush_ev);
 #endif
 	if (hbr_mqtt__start(&h, err, sizeof(err))) {
 		hc_err("msg=\"cannot start the broker link\" err=\"%s\"", err);
 		goto cleanup;
 	}
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = on_signal;
-	sa.sa_flags = SA_SIGINFO;
-	sigemptyset(&sa.sa_mask);
-	signal_ctx = h.lws;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	signal_ctx = h.lws; /* a signal taken while starting is seen by the first tick */
 
 	lws_sul_schedule(h.lws, 0, &h.sul_sweep, sweep_cb, HBR_TICK_MS * LWS_US_PER_MS);
 	hc_info("msg=listening address=%s port=%lld path=%s max_payload=%lld ping=%lld/%lld "
 		"event_rate=%lld max_sockets=%lld pending_max=%lld pending_per_addr=%lld "
-		"connect_timeout_ms=%lld "
+		"connect_timeout_ms=%lld recovery_s=%lld recovery_max=%lld/%zu "
 		"principals=%zu rooms=%zu",
 		hc_cfg_str(&h.cfg, HC_CFG_BIND_ADDRESS),
 		(long long)hc_cfg_int(&h.cfg, HC_CFG_SIO_PORT), HBR_PATH, (long long)h.max_payload,
 		(long long)h.ping_interval, (long long)h.ping_timeout, (long long)h.event_rate,
 		(long long)h.max_sockets, (long long)h.pending_max, (long long)h.pending_per_addr,
-		(long long)h.connect_timeout_ms, h.dir->principals.count, h.dir->rooms.count);
+		(long long)h.connect_timeout_ms, (long long)(h.rec_ms / 1000),
+		(long long)h.rec_max_events, h.rec_max_bytes, h.dir->principals.count,
+		h.dir->rooms.count);
 #ifdef HBR_WITH_LIBEV
 	ev_run(loop_ev, 0);
 #else
@@ -436,18 +463,23 @@ int main(int argc, char **argv)
 	status = got_signal ? EXIT_SUCCESS : EXIT_FAILURE;
 	hc_info("msg=stopped connects_ok=%llu connects_denied=%llu events_in=%llu "
 		"events_out=%llu dropped_slow=%llu pending_refused=%llu pending_evicted=%llu "
-		"pending_expired=%llu full_refused=%llu",
+		"pending_expired=%llu full_refused=%llu rec_detached=%llu rec_recovered=%llu "
+		"rec_refused=%llu rec_dropped=%llu rec_replayed=%llu broker_refused=%llu",
 		(unsigned long long)h.stats.connects_ok,
 		(unsigned long long)h.stats.connects_denied, (unsigned long long)h.stats.events_in,
 		(unsigned long long)h.stats.events_out, (unsigned long long)h.stats.dropped_slow,
 		(unsigned long long)h.stats.pending_refused,
 		(unsigned long long)h.stats.pending_evicted,
 		(unsigned long long)h.stats.pending_expired,
-		(unsigned long long)h.stats.full_refused);
+		(unsigned long long)h.stats.full_refused, (unsigned long long)h.stats.rec_detached,
+		(unsigned long long)h.stats.rec_recovered, (unsigned long long)h.stats.rec_refused,
+		(unsigned long long)h.stats.rec_dropped, (unsigned long long)h.stats.rec_replayed,
+		(unsigned long long)h.stats.broker_refused);
 
 cleanup:
 	signal_ctx = NULL;
 	free_all(&h);
+	hbr_recovery__free_all(&h);
 	hbr_server__free_client_js(&h);
 	hbr_mqtt__stop(&h);
 	hc_follow_stop(h.follow);
@@ -458,16 +490,19 @@ cleanup:
 	}
 #ifdef HBR_WITH_LIBEV
 	if (loop_ev) {
+		if (h.ev_loop)
+			ev_prepare_stop(loop_ev, &flush_ev);
 		ev_run(loop_ev, EVRUN_NOWAIT); /* lets lws's last watchers go */
 		ev_loop_destroy(loop_ev);
 	}
 #endif
-	hbr_sio__acks_free(&h);
 	hbr_rooms__free(&h);
 	hc_hmap_clear(&h.socks);
 	hc_hmap_clear(&h.serials);
 	hc_hmap_clear(&h.users);
 	hc_hmap_clear(&h.pending_addrs);
+	hc_hmap_clear(&h.pids);
+	free(h.flushq);
 	hc_acl_dir_free(h.dir);
 	hc_token_key_free(h.key);
 	hc_store_close(h.store);

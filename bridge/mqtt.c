@@ -6,15 +6,16 @@
  *
  * With libev (the normal build) libmosquitto is driven from the bridge's
  * own event loop: an ev_io watcher on its socket calls loop_read/write, a
- * 100 ms timer does loop_misc and reconnects, publishes go out from the
- * same thread at once. Without libev, libmosquitto runs its own thread and
- * the loop is woken with lws_cancel_service. Either way the callbacks only
+ * 100 ms timer does loop_misc and reconnects, publishes are written at the
+ * end of the loop pass (hbr_mqtt__flush), after the sockets' packets. Without libev, libmosquitto
+ * runs its own thread and the loop is woken with lws_cancel_service. Either way the callbacks only
  * append to a queue that hbr_mqtt__drain hands to the rooms and acks code
  * on the loop thread.
  *
  * The queue is bounded: past MQ_MAX_BYTES, room messages are dropped (and
  * counted) rather than letting a stalled loop eat all memory.
  */
+#include "args.h"
 #include "hbr.h"
 #include "hc_err.h"
 #include "hc_log.h"
@@ -45,6 +46,7 @@ struct ev {
 	struct ev *next;
 	int type;
 	int mid, rc;
+	int enc; /* enum hbr_enc: from Content Type / Payload Format Indicator */
 	int64_t ts_ms;
 	size_t plen;
 	char origin[96];
@@ -60,6 +62,11 @@ struct hbr_mqtt {
 	size_t bytes;
 	atomic_bool connected;
 	atomic_int inflight;
+	/* in-loop mode (one thread): bytes of the publishes not confirmed,
+	 * by message id, so a slow broker cannot make libmosquitto's queue
+	 * grow without bound (HBR_INFLIGHT_BYTES) */
+	uint32_t *lens;
+	size_t inflight_bytes;
 	atomic_ulong dropped; /* messages the full queue refused */
 	bool started;
 	char client_id[64];
@@ -156,6 +163,10 @@ static void on_disconnect(struct mosquitto *mosq, void *ud, int rc, const mosqui
 	(void)p;
 	atomic_store(&m->connected, false);
 	atomic_store(&m->inflight, 0);
+	if (m->lens) {
+		memset(m->lens, 0, 65536 * sizeof(*m->lens));
+		m->inflight_bytes = 0;
+	}
 	/* the next reconnect presents a fresh token */
 	if (mint(m))
 		hc_err("msg=\"cannot mint the service token\"");
@@ -192,6 +203,16 @@ static void on_message(struct mosquitto *mosq, void *ud, const struct mosquitto_
 		snprintf(e->origin, sizeof(e->origin), "%s", value);
 	free(name);
 	free(value);
+	if (props) {
+		/* how the payload reads as Socket.IO arguments (args.h) */
+		char *ct = NULL;
+		uint8_t pfi = 0;
+		bool has_pfi = mosquitto_property_read_byte(props,
+				       MQTT_PROP_PAYLOAD_FORMAT_INDICATOR, &pfi, false) != NULL;
+		mosquitto_property_read_string(props, MQTT_PROP_CONTENT_TYPE, &ct, false);
+		e->enc = hbr_args__enc_of(ct, ct ? strlen(ct) : 0, has_pfi ? pfi : -1);
+		free(ct);
+	}
 	push(m, e, true);
 }
 
@@ -203,6 +224,10 @@ static void on_publish(
 	(void)mosq;
 	(void)props;
 	atomic_fetch_sub(&m->inflight, 1);
+	if (m->lens && mid >= 0 && mid < 65536) {
+		m->inflight_bytes -= m->lens[mid];
+		m->lens[mid] = 0;
+	}
 	if (!e)
 		return;
 	e->mid = mid;
@@ -329,6 +354,17 @@ int hbr_mqtt__start(struct hbr *h, char *err, size_t errsz)
 	if (h->ev_loop) {
 		m->loop = h->ev_loop;
 		m->io_fd = -1;
+		m->lens = calloc(65536, sizeof(*m->lens));
+		if (!m->lens) {
+			snprintf(err, errsz, "out of memory");
+			return HUB_ERR_NOMEM;
+		}
+		/* publishes are queued and written at the end of the loop pass
+		 * (hbr_mqtt__flush), after the sockets' packets: a delivery
+		 * leaves before the broker is woken for its copy, and the broker
+		 * gets one burst per pass (libmosquitto writes at once only when
+		 * no thread is declared) */
+		mosquitto_threaded_set(m->mosq, true);
 		ev_io_init(&m->io, on_io, -1, 0);
 		m->io.data = m;
 		ev_timer_init(&m->tick, on_tick, 0.1, 0.1);
@@ -364,18 +400,30 @@ int hbr_mqtt__inflight(struct hbr *h)
 	return h->mq ? atomic_load(&h->mq->inflight) : 0;
 }
 
-int hbr_mqtt__publish(struct hbr *h, const char *topic, const void *payload, size_t len,
+bool hbr_mqtt__backlogged(struct hbr *h)
+{
+	struct hbr_mqtt *m = h->mq;
+	return m && (atomic_load(&m->inflight) >= HBR_INFLIGHT_MAX ||
+			    m->inflight_bytes >= HBR_INFLIGHT_BYTES);
+}
+
+int hbr_mqtt__publish(struct hbr *h, const char *topic, const void *payload, size_t len, int enc,
 	const char *origin, int *mid)
 {
 	struct hbr_mqtt *m = h->mq;
 	mosquitto_property *props = NULL;
+	const char *ct = hbr_args__ctype(enc);
 	int rc;
 
 	if (!m || !atomic_load(&m->connected))
 		return HUB_ERR_BUSY;
-	if (origin && mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY,
-			      ORIGIN_PROP, origin) != MOSQ_ERR_SUCCESS)
+	if ((origin && mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY,
+			       ORIGIN_PROP, origin) != MOSQ_ERR_SUCCESS) ||
+		(ct && mosquitto_property_add_string(&props, MQTT_PROP_CONTENT_TYPE, ct) !=
+				MOSQ_ERR_SUCCESS)) {
+		mosquitto_property_free_all(&props);
 		return HUB_ERR_NOMEM;
+	}
 	atomic_fetch_add(&m->inflight, 1);
 	rc = mosquitto_publish_v5(m->mosq, mid, topic, (int)len, payload, 1, false, props);
 	mosquitto_property_free_all(&props);
@@ -385,12 +433,33 @@ int hbr_mqtt__publish(struct hbr *h, const char *topic, const void *payload, siz
 	if (m->loop)
 		rearm(m);
 #endif
+	if (rc == MOSQ_ERR_SUCCESS && m->lens && *mid >= 0 && *mid < 65536) {
+		m->inflight_bytes += len - m->lens[*mid]; /* an id reused: its old wait is over */
+		m->lens[*mid] = (uint32_t)len;
+	}
 	if (rc != MOSQ_ERR_SUCCESS) {
 		atomic_fetch_sub(&m->inflight, 1);
-		hc_warn("msg=\"publish failed\" topic=%s err=%s", topic, mosquitto_strerror(rc));
-		return HUB_ERR_BUSY;
+		hc_warn("msg=\"publish failed\" topic=%s bytes=%zu err=%s", topic, len,
+			mosquitto_strerror(rc));
+		return rc == MOSQ_ERR_OVERSIZE_PACKET || rc == MOSQ_ERR_PAYLOAD_SIZE
+			       ? HUB_ERR_TOOBIG
+			       : HUB_ERR_BUSY;
 	}
 	return HUB_OK;
+}
+
+void hbr_mqtt__flush(struct hbr *h)
+{
+#ifdef HBR_WITH_LIBEV
+	struct hbr_mqtt *m = h->mq;
+	if (!m || !m->loop || mosquitto_socket(m->mosq) < 0 || !mosquitto_want_write(m->mosq))
+		return;
+	if (mosquitto_loop_write(m->mosq, 1) != MOSQ_ERR_SUCCESS && mosquitto_socket(m->mosq) < 0)
+		lost(m, MOSQ_ERR_CONN_LOST);
+	rearm(m);
+#else
+	(void)h;
+#endif
 }
 
 void hbr_mqtt__drain(struct hbr *h)
@@ -418,7 +487,7 @@ void hbr_mqtt__drain(struct hbr *h)
 		switch (e->type) {
 		case EV_MESSAGE:
 			hbr_rooms__deliver(h, e->topic, e->data + strlen(e->topic) + 1, e->plen,
-				e->origin, e->ts_ms);
+				e->enc, e->origin, e->ts_ms);
 			break;
 		case EV_PUBACK:
 			hbr_sio__puback(h, e->mid, e->rc);
@@ -465,6 +534,7 @@ void hbr_mqtt__stop(struct hbr *h)
 		free(e);
 	}
 	pthread_mutex_destroy(&m->lock);
+	free(m->lens);
 	free(m);
 	h->mq = NULL;
 }

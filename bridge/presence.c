@@ -8,6 +8,7 @@
  *   $hub/presence/attach  {"conn":"<socket id>","principal":"<user>","sid":"<session>"}
  *   $hub/presence/detach  {"conn":"<socket id>","reason":"clean|network|..."}
  */
+#include "args.h"
 #include "hbr.h"
 #include "hc_log.h"
 #include "hc_util.h"
@@ -22,7 +23,8 @@ void hbr_presence__attach(struct hbr *h, struct hbr_sock *s)
 		    s->sock_id, s->user, s->session))
 		return;
 	/* not connected: hbr_presence__reattach_all does it on reconnect */
-	if (hbr_mqtt__publish(h, "$hub/presence/attach", body, strlen(body), NULL, &mid))
+	if (hbr_mqtt__publish(
+		    h, "$hub/presence/attach", body, strlen(body), HBR_ENC_AUTO, NULL, &mid))
 		hc_debug("msg=\"attach deferred until the broker link is up\" conn=%s", s->sock_id);
 }
 
@@ -33,7 +35,7 @@ void hbr_presence__detach(struct hbr *h, struct hbr_sock *s, const char *reason)
 	if (hc_fmt(body, sizeof(body), "{\"conn\":\"%s\",\"reason\":\"%s\"}", s->sock_id, reason))
 		return;
 	/* not connected: the plugin ended our sockets with our link */
-	hbr_mqtt__publish(h, "$hub/presence/detach", body, strlen(body), NULL, &mid);
+	hbr_mqtt__publish(h, "$hub/presence/detach", body, strlen(body), HBR_ENC_AUTO, NULL, &mid);
 }
 
 static int reattach_cb(void *ud, const char *key, void *value)

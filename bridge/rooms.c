@@ -8,11 +8,15 @@
  *   rooms/{r}/presence/{user}       -> the member map of r (retained)
  *   users/{u}/inbox/{event}/{from}  -> every socket of user u
  *
- * A packet is encoded once per message and shared; each socket gets it
- * only if hc_acl_check(dir, user, topic, READ) allows it (the same check
- * the broker makes for its own subscribers). The sender's own socket does
- * not get its event back (the publish carries its origin tag).
+ * A packet is encoded once per message and shared (with its binary
+ * attachments, args.h); each socket gets it only if hc_acl_check(dir,
+ * user, topic, READ) allows it (the same check the broker makes for its
+ * own subscribers). The sender's own socket does not get its event back
+ * (the publish carries its origin tag). With recovery on, every delivery
+ * gets the next offset as its last argument (recovery.c), and detached
+ * records in a room get it too.
  */
+#include "args.h"
 #include "buf.h"
 #include "hbr.h"
 #include "hc_err.h"
@@ -124,6 +128,18 @@ int hbr_rooms__leave(struct hbr *h, struct hbr_sock *s, const char *name, size_t
 			return HUB_OK;
 		}
 	return HUB_ERR_NOTFOUND;
+}
+
+void hbr_rooms__move(struct hbr_sock *from, struct hbr_sock *to)
+{
+	for (int i = 0; i < from->njoins; i++) {
+		to->joins[i] = from->joins[i];
+		to->joins[i].room->socks[to->joins[i].idx] = to;
+	}
+	to->njoins = from->njoins;
+	to->current = from->current;
+	from->njoins = 0;
+	from->current = -1;
 }
 
 void hbr_rooms__leave_all(struct hbr *h, struct hbr_sock *s)
@@ -270,20 +286,123 @@ static uint64_t origin_serial(struct hbr *h, const char *origin)
 	return *end ? 0 : (uint64_t)v;
 }
 
-/* Data as it goes into a packet: the payload itself when it is JSON,
- * else a JSON string of it. */
-static void put_data(struct hbr_buf *b, const void *payload, size_t len)
+/* One delivery, encoded once: the Socket.IO packet and its attachments. */
+struct out {
+	struct hbr_msg *pkt;
+	struct hbr_msg *att[HBR_SIO_ATTACH_MAX];
+	int natt;
+};
+
+static void out_free(struct out *o)
 {
-	if (hbr_json_check(payload, len))
-		hbr_buf__put(b, payload, len);
-	else
-		hbr_buf__json_str(b, payload, len);
+	hbr_msg__unref(o->pkt);
+	for (int i = 0; i < o->natt; i++)
+		hbr_msg__unref(o->att[i]);
+	memset(o, 0, sizeof(*o));
 }
 
-/* Queue m to the sockets of r that may read topic (newest last; walking
+/* Send o to s: the packet then its attachments, back to back. 1 if s
+ * ended (slow consumer, a record over its bounds). A socket that has it
+ * already (the last thing it was given) is skipped: a socket ended during
+ * a fan-out may move another one of the room to a place not visited yet. */
+static int send_out(struct hbr *h, struct hbr_sock *s, const struct out *o)
+{
+	const struct hbr_msg *last = o->natt ? o->att[o->natt - 1] : o->pkt;
+	if (s->qlen && s->q[(s->qhead + s->qlen - 1) % s->qcap] == last)
+		return 0;
+	if (hbr_sock__send(h, s, o->pkt))
+		return 1;
+	for (int i = 0; i < o->natt; i++)
+		if (hbr_sock__send(h, s, o->att[i]))
+			return 1;
+	return 0;
+}
+
+/*
+ * Build the delivery of an event: event(args..., meta[, offset]) where the
+ * arguments come from the payload (args.h). meta is JSON text. HUB_OK, or
+ * an error (the payload cannot be delivered: too big, not representable).
+ */
+static int build(struct hbr *h, struct out *o, const char *topic, size_t tlen, const char *event,
+	size_t elen, const void *payload, size_t len, int enc, const char *meta, size_t mlen)
+{
+	struct hbr_buf bins, b;
+	struct hbr_att att[HBR_SIO_ATTACH_MAX];
+	bool bins_off[HBR_SIO_ATTACH_MAX];
+	uint64_t seq = h->rec_ms ? ++h->next_seq : 0;
+	size_t at;
+	int n, rc = HUB_OK;
+
+	memset(o, 0, sizeof(*o));
+	hbr_buf__init(&bins, (size_t)h->max_payload + 4096);
+	hbr_buf__init(&b, (size_t)h->max_payload * 6 + 8192);
+	/* "42[event," then the arguments straight into the packet; a binary
+	 * packet's header ("45<n>-[") is put in front afterwards */
+	hbr_buf__puts(&b, "42[");
+	hbr_buf__json_str(&b, event, elen);
+	hbr_buf__put(&b, ",", 1);
+	at = b.len;
+	n = hbr_args__decode(payload, len, enc, &b, &bins, att, bins_off);
+	if (n < 0 || b.err) {
+		rc = HUB_ERR_INVAL;
+		goto done;
+	}
+	if (b.len > at)
+		hbr_buf__put(&b, ",", 1);
+	hbr_buf__put(&b, meta, mlen);
+	if (seq) {
+		/* the offset socket.io-client keeps and sends back to recover */
+		hbr_buf__puts(&b, ",\"");
+		hbr_buf__int(&b, (long long)seq);
+		hbr_buf__put(&b, "\"", 1);
+	}
+	hbr_buf__put(&b, "]", 1);
+	if (n && !b.err) {
+		struct hbr_buf bb;
+		hbr_buf__init(&bb, b.max + 16);
+		hbr_buf__puts(&bb, "45");
+		hbr_buf__int(&bb, n);
+		hbr_buf__puts(&bb, "-");
+		hbr_buf__put(&bb, b.p + 2, b.len - 2);
+		hbr_buf__free(&b);
+		b = bb;
+	}
+	if (b.err || !(o->pkt = hbr_msg__new(b.p, b.len))) {
+		rc = b.err ? b.err : HUB_ERR_NOMEM;
+		goto done;
+	}
+	o->pkt->seq = seq;
+	/* a replay (recovery.c) checks READ again: the user may have lost
+	 * the room while away */
+	if (seq && !(o->pkt->topic = strndup(topic, tlen))) {
+		rc = HUB_ERR_NOMEM;
+		goto done;
+	}
+	for (int i = 0; i < n; i++) {
+		const unsigned char *p =
+			bins_off[i] ? (const unsigned char *)bins.p + (uintptr_t)att[i].p
+				    : att[i].p;
+		struct hbr_msg *m = hbr_msg__new(p, att[i].len);
+		if (!m) {
+			rc = HUB_ERR_NOMEM;
+			goto done;
+		}
+		m->binary = true;
+		m->seq = seq;
+		o->att[o->natt++] = m;
+	}
+done:
+	if (rc)
+		out_free(o);
+	hbr_buf__free(&bins);
+	hbr_buf__free(&b);
+	return rc;
+}
+
+/* Queue o to the sockets of r that may read topic (newest last; walking
  * backwards keeps going when a slow socket is dropped mid-way). */
 static void fan_out(struct hbr *h, struct hbr_room *r, const char *topic, size_t tlen,
-	struct hbr_msg *m, uint64_t skip)
+	struct out *o, uint64_t skip)
 {
 	for (size_t i = r->n; i-- > 0;) {
 		struct hbr_sock *s;
@@ -297,89 +416,85 @@ static void fan_out(struct hbr *h, struct hbr_room *r, const char *topic, size_t
 		if (!d.allow)
 			continue;
 		h->stats.events_out++;
-		hbr_sock__send(h, s, m);
+		send_out(h, s, o);
 	}
 }
 
 static void deliver_room_event(struct hbr *h, struct hbr_room *r, const char *topic, size_t tlen,
 	const char *event, size_t elen, const char *from, size_t flen, const void *payload,
-	size_t len, uint64_t skip, int64_t ts_ms)
+	size_t len, int enc, uint64_t skip, int64_t ts_ms)
 {
-	struct hbr_buf b;
-	struct hbr_msg *m;
+	struct hbr_buf meta;
+	struct out o;
+	int rc;
 
-	hbr_buf__init(&b, (size_t)h->max_payload * 6 + 4096);
-	hbr_buf__puts(&b, "42[");
-	hbr_buf__json_str(&b, event, elen);
-	hbr_buf__put(&b, ",", 1);
-	put_data(&b, payload, len);
-	hbr_buf__puts(&b, ",{\"room\":\"");
-	hbr_buf__puts(&b, r->name);
-	hbr_buf__puts(&b, "\",\"from\":");
-	hbr_buf__json_str(&b, from, flen);
-	hbr_buf__puts(&b, ",\"ts\":");
-	hbr_buf__int(&b, (long long)ts_ms);
-	hbr_buf__puts(&b, "}]");
-	m = b.err ? NULL : hbr_msg__new(b.p, b.len);
-	hbr_buf__free(&b);
-	if (!m) {
-		hc_warn("msg=\"event not delivered: too big or out of memory\" room=%s", r->name);
+	hbr_buf__init(&meta, 512);
+	hbr_buf__puts(&meta, "{\"room\":\"");
+	hbr_buf__puts(&meta, r->name);
+	hbr_buf__puts(&meta, "\",\"from\":");
+	hbr_buf__json_str(&meta, from, flen);
+	hbr_buf__puts(&meta, ",\"ts\":");
+	hbr_buf__int(&meta, (long long)ts_ms);
+	hbr_buf__puts(&meta, "}");
+	rc = meta.err ? meta.err
+		      : build(h, &o, topic, tlen, event, elen, payload, len, enc, meta.p, meta.len);
+	hbr_buf__free(&meta);
+	if (rc) {
+		hc_warn("msg=\"event not delivered: too big or not representable\" room=%s "
+			"bytes=%zu",
+			r->name, len);
 		return;
 	}
-	fan_out(h, r, topic, tlen, m, skip);
-	hbr_msg__unref(m);
+	fan_out(h, r, topic, tlen, &o, skip);
+	out_free(&o);
 }
 
 static void deliver_notice(struct hbr *h, struct hbr_room *r, const char *topic, size_t tlen,
 	const char *notice, const void *payload, size_t len)
 {
-	struct hbr_buf b;
-	struct hbr_msg *m;
+	char meta[96];
+	struct out o;
 
-	hbr_buf__init(&b, (size_t)h->max_payload * 6 + 4096);
-	hbr_buf__puts(&b, "42[\"");
-	hbr_buf__puts(&b, notice);
-	hbr_buf__puts(&b, "\",");
-	put_data(&b, payload, len);
-	hbr_buf__puts(&b, ",{\"room\":\"");
-	hbr_buf__puts(&b, r->name);
-	hbr_buf__puts(&b, "\"}]");
-	m = b.err ? NULL : hbr_msg__new(b.p, b.len);
-	hbr_buf__free(&b);
-	if (m) {
-		fan_out(h, r, topic, tlen, m, 0);
-		hbr_msg__unref(m);
-	}
+	hc_fmt(meta, sizeof(meta), "{\"room\":\"%s\"}", r->name);
+	if (build(h, &o, topic, tlen, notice, strlen(notice), payload, len, HBR_ENC_AUTO, meta,
+		    strlen(meta)))
+		return;
+	fan_out(h, r, topic, tlen, &o, 0);
+	out_free(&o);
 }
 
 static void deliver_inbox(struct hbr *h, const char *topic, size_t tlen, const char *user,
 	size_t ulen, const char *event, size_t elen, const char *from, size_t flen,
-	const void *payload, size_t len, uint64_t skip, int64_t ts_ms)
+	const void *payload, size_t len, int enc, uint64_t skip, int64_t ts_ms)
 {
 	struct hbr_sock *first = hc_hmap_get(&h->users, user, ulen);
-	struct hbr_buf b;
-	struct hbr_msg *m;
-	struct hbr_sock *list[64];
-	int n = 0;
+	struct hbr_buf meta;
+	struct out o;
+	struct hbr_sock **list;
+	int n = 0, cap = 0, rc;
 
 	if (!first)
 		return;
-	hbr_buf__init(&b, (size_t)h->max_payload * 6 + 4096);
-	hbr_buf__puts(&b, "42[");
-	hbr_buf__json_str(&b, event, elen);
-	hbr_buf__put(&b, ",", 1);
-	put_data(&b, payload, len);
-	hbr_buf__puts(&b, ",{\"room\":null,\"from\":");
-	hbr_buf__json_str(&b, from, flen);
-	hbr_buf__puts(&b, ",\"ts\":");
-	hbr_buf__int(&b, (long long)ts_ms);
-	hbr_buf__puts(&b, ",\"inbox\":true}]");
-	m = b.err ? NULL : hbr_msg__new(b.p, b.len);
-	hbr_buf__free(&b);
-	if (!m)
+	for (struct hbr_sock *s = first; s; s = s->user_next)
+		cap++;
+	hbr_buf__init(&meta, 512);
+	hbr_buf__puts(&meta, "{\"room\":null,\"from\":");
+	hbr_buf__json_str(&meta, from, flen);
+	hbr_buf__puts(&meta, ",\"ts\":");
+	hbr_buf__int(&meta, (long long)ts_ms);
+	hbr_buf__puts(&meta, ",\"inbox\":true}");
+	rc = meta.err ? meta.err
+		      : build(h, &o, topic, tlen, event, elen, payload, len, enc, meta.p, meta.len);
+	hbr_buf__free(&meta);
+	if (rc)
 		return;
 	/* collect first: a send may end a socket and edit the list */
-	for (struct hbr_sock *s = first; s && n < 64; s = s->user_next)
+	list = malloc((size_t)cap * sizeof(*list));
+	if (!list) {
+		out_free(&o);
+		return;
+	}
+	for (struct hbr_sock *s = first; s && n < cap; s = s->user_next)
 		if (s->serial != skip)
 			list[n++] = s;
 	for (int i = 0; i < n; i++) {
@@ -389,13 +504,14 @@ static void deliver_inbox(struct hbr *h, const char *topic, size_t tlen, const c
 		hc_acl_check(h->dir, list[i]->user, topic, tlen, HC_ACL_READ, &d);
 		if (d.allow) {
 			h->stats.events_out++;
-			hbr_sock__send(h, list[i], m);
+			send_out(h, list[i], &o);
 		}
 	}
-	hbr_msg__unref(m);
+	free(list);
+	out_free(&o);
 }
 
-void hbr_rooms__deliver(struct hbr *h, const char *topic, const void *payload, size_t len,
+void hbr_rooms__deliver(struct hbr *h, const char *topic, const void *payload, size_t len, int enc,
 	const char *origin, int64_t ts_ms)
 {
 	const char *lv[6];
@@ -418,7 +534,7 @@ void hbr_rooms__deliver(struct hbr *h, const char *topic, const void *payload, s
 			if (!hc_event_valid_n(lv[3], ll[3]) || hbr_sio__reserved(lv[3], ll[3]))
 				return;
 			deliver_room_event(h, r, topic, tlen, lv[3], ll[3], lv[4], ll[4], payload,
-				len, skip, ts_ms);
+				len, enc, skip, ts_ms);
 		} else if (n == 4 && ll[2] == 3 && !memcmp(lv[2], "sys", 3)) {
 			if (ll[3] == 6 && !memcmp(lv[3], "joined", 6))
 				deliver_notice(h, r, topic, tlen, "joined", payload, len);
@@ -430,7 +546,7 @@ void hbr_rooms__deliver(struct hbr *h, const char *topic, const void *payload, s
 		if (!hc_event_valid_n(lv[3], ll[3]) || hbr_sio__reserved(lv[3], ll[3]))
 			return;
 		deliver_inbox(h, topic, tlen, lv[1], ll[1], lv[3], ll[3], lv[4], ll[4], payload,
-			len, skip, ts_ms);
+			len, enc, skip, ts_ms);
 	}
 }
 
@@ -445,7 +561,7 @@ static int recheck_cb(void *ud, const char *key, void *value)
 	struct recheck_ud *u = ud;
 	struct hbr_sock *s = value;
 	(void)key;
-	if (!s->connected)
+	if (!s->connected && s->state != HBR_S_DETACHED)
 		return 0;
 	for (int i = s->njoins; i-- > 0;) {
 		char topic[96];

@@ -490,7 +490,7 @@ static int http_request(struct hbr *h, struct lws *wsi, struct hbr_conn *c, cons
 		 * to complete: release it at once with a noop */
 		if (s->probing && s->probe_seen)
 			s->noop_pending = true;
-		if (s->qlen || s->noop_pending || s->state == HBR_S_CLOSING)
+		if (hbr_sock__unwritten(s) || s->noop_pending || s->state == HBR_S_CLOSING)
 			lws_callback_on_writable(wsi);
 		return 0;
 	}
@@ -614,7 +614,7 @@ static int poll_writeable(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
 
 	if (!s)
 		return -1;
-	if (!s->qlen && !s->noop_pending && s->state == HBR_S_OPEN)
+	if (!hbr_sock__unwritten(s) && !s->noop_pending && s->state == HBR_S_OPEN)
 		return 0; /* woken for nothing */
 	/* one packet always fits, even an escaped maximal one (rooms.c) */
 	hbr_buf__init(&b, LWS_PRE + POLL_BATCH + (size_t)h->max_payload * 6 + 4096);
@@ -625,19 +625,32 @@ static int poll_writeable(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
 		/* the engine's close goes alone: a client handles the Socket.IO
 		 * packets of a payload a tick later than a close in it, and
 		 * would report a server's "41" as a lost transport */
-		if (b.len > LWS_PRE && m->len == 1 && m->data[LWS_PRE] == '1')
+		if (b.len > LWS_PRE && !m->binary && m->len == 1 && m->data[LWS_PRE] == '1')
 			break;
 		if (b.len > LWS_PRE)
 			hbr_buf__put(&b, "\x1e", 1);
-		hbr_buf__put(&b, m->data + LWS_PRE, m->len);
+		if (m->binary) {
+			/* Engine.IO v4 polling: a binary packet is "b" + base64 */
+			size_t sz = (m->len + 2) / 3 * 4 + 1;
+			char *t;
+			hbr_buf__put(&b, "b", 1);
+			t = hbr_buf__append(&b, sz);
+			if (!t || hc_b64_encode(m->data + LWS_PRE, m->len, t, sz) < 0) {
+				b.err = b.err ? b.err : HUB_ERR_TOOBIG;
+				break;
+			}
+			b.len -= 1; /* the encoder's NUL */
+		} else {
+			hbr_buf__put(&b, m->data + LWS_PRE, m->len);
+		}
 		if (b.err)
 			break;
 		hbr_sock__pop(s);
 	}
 	if (b.len == LWS_PRE)
 		hbr_buf__put(&b, "6", 1);
-	hc_debug(
-		"msg=\"poll answered\" sid=%s bytes=%zu left=%u", s->sid, b.len - LWS_PRE, s->qlen);
+	hc_debug("msg=\"poll answered\" sid=%s bytes=%zu left=%u", s->sid, b.len - LWS_PRE,
+		hbr_sock__unwritten(s));
 	s->noop_pending = false;
 	s->poll_wsi = NULL;
 	c->sock = NULL;
@@ -838,7 +851,7 @@ static int ws_receive(
 		return 0;
 	c->rx_active = false;
 	if (c->rx_binary)
-		rc = hbr_eio__binary(h, s, c->in.len);
+		rc = hbr_eio__binary(h, s, c->in.p ? c->in.p : "", c->in.len, false);
 	else
 		rc = hbr_eio__packet(h, s, c->in.p ? c->in.p : "", c->in.len, true);
 	if (c->in.cap > RX_CHUNK * 4)
@@ -861,7 +874,7 @@ static int ws_write_many(struct lws *wsi, struct hbr_sock *s)
 	while ((m = hbr_sock__peek(s)) != NULL && m->len + 10 <= COALESCE - used) {
 		unsigned char *f = buf + LWS_PRE + used;
 		size_t hl;
-		f[0] = 0x81;
+		f[0] = m->binary ? 0x82 : 0x81; /* FIN, binary or text */
 		if (m->len < 126) {
 			f[1] = (unsigned char)m->len;
 			hl = 2;
@@ -883,10 +896,37 @@ static int ws_write_many(struct lws *wsi, struct hbr_sock *s)
 	return lws_write(wsi, buf + LWS_PRE, used, LWS_WRITE_RAW) < (int)used ? -1 : 0;
 }
 
+/* Write s's queue on its WebSocket: 0, 1 when more is left (the caller
+ * asks for writability), -1 on an error (the connection is to close). */
+static int ws_write_queue(struct lws *wsi, struct hbr_sock *s)
+{
+	struct hbr_msg *m;
+
+	for (int i = 0; i < WS_BATCH && (m = hbr_sock__peek(s)) != NULL; i++) {
+		int rc;
+		if (hbr_sock__unwritten(s) > 1 && m->len < COALESCE / 2) {
+			rc = ws_write_many(wsi, s);
+		} else {
+			/* lws takes the whole frame (buffering what the kernel
+			 * does not) or fails */
+			rc = lws_write(wsi, m->data + LWS_PRE, m->len,
+				m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+			hbr_sock__pop(s);
+		}
+		if (rc < 0)
+			return -1;
+		/* what the kernel did not take waits in lws: stop there (no poll()
+		 * syscall per write, as lws_send_pipe_choked would make) */
+		if (lws_partial_buffered(wsi))
+			break;
+	}
+	return hbr_sock__unwritten(s) ? 1 : 0;
+}
+
 static int ws_writeable(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
 {
 	struct hbr_sock *s = c->sock;
-	struct hbr_msg *m;
+	int rc;
 
 	(void)h;
 	if (!s || c->killed)
@@ -902,24 +942,10 @@ static int ws_writeable(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
 		}
 		return 0;
 	}
-	for (int i = 0; i < WS_BATCH && (m = hbr_sock__peek(s)) != NULL; i++) {
-		int rc;
-		if (s->qlen > 1 && m->len < COALESCE / 2) {
-			rc = ws_write_many(wsi, s);
-		} else {
-			/* lws takes the whole frame (buffering what the kernel
-			 * does not) or fails */
-			rc = lws_write(wsi, m->data + LWS_PRE, m->len, LWS_WRITE_TEXT);
-			hbr_sock__pop(s);
-		}
-		if (rc < 0)
-			return -1;
-		/* what the kernel did not take waits in lws: stop there (no poll()
-		 * syscall per write, as lws_send_pipe_choked would make) */
-		if (lws_partial_buffered(wsi))
-			break;
-	}
-	if (s->qlen) {
+	rc = ws_write_queue(wsi, s);
+	if (rc < 0)
+		return -1;
+	if (rc > 0) {
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
@@ -928,6 +954,71 @@ static int ws_writeable(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Writes at the end of the loop pass. A socket that gets a packet while
+ * nothing of its own waits in lws is written to right after the pass's
+ * callbacks (an ev_prepare watcher, main.c), not after asking epoll
+ * whether it is writable (two epoll_ctl calls and a wake-up per socket and
+ * packet): a fan-out to 100 sockets is 100 send() calls in a row, and
+ * what several events of one pass queued still leaves in one write.
+ * Only with libev (lws's own poll loop has no such hook).
+ */
+bool hbr_server__flush_later(struct hbr *h, struct hbr_sock *s)
+{
+	if (!h->ev_loop || s->state != HBR_S_OPEN)
+		return false;
+	if (s->flush_due)
+		return true;
+	if (h->nflush == h->flushcap) {
+		size_t cap = h->flushcap ? h->flushcap * 2 : 64;
+		uint64_t *q = realloc(h->flushq, cap * sizeof(*q));
+		if (!q)
+			return false;
+		h->flushq = q;
+		h->flushcap = cap;
+	}
+	h->flushq[h->nflush++] = s->serial;
+	s->flush_due = true;
+	return true;
+}
+
+void hbr_server__flush(struct hbr *h)
+{
+	/* a write may end a socket and queue packets to others: walk by
+	 * index, the array may grow meanwhile */
+	for (size_t i = 0; i < h->nflush; i++) {
+		struct hbr_sock *s = hbr_eio__by_serial(h, h->flushq[i]);
+		struct lws *wsi;
+		struct hbr_conn *c;
+		int rc;
+
+		if (!s)
+			continue; /* ended since */
+		s->flush_due = false;
+		wsi = s->ws_wsi;
+		if (s->state != HBR_S_OPEN || s->transport != HBR_T_WS || s->probing || !wsi)
+			continue;
+		c = lws_wsi_user(wsi);
+		if (!c || c->killed || c->sock != s)
+			continue;
+		if (lws_partial_buffered(wsi)) {
+			lws_callback_on_writable(wsi); /* lws writes its rest first */
+			continue;
+		}
+		rc = ws_write_queue(wsi, s);
+		if (rc > 0) {
+			lws_callback_on_writable(wsi);
+		} else if (rc < 0) {
+			hc_debug("msg=\"websocket write failed\" sid=%s", s->sid);
+			s->ws_wsi = NULL;
+			hbr_server__kill(wsi);
+			hbr_eio__close(h, s, "network", HBR_CLOSE_QUIET);
+			hbr_eio__maybe_free(h, s);
+		}
+	}
+	h->nflush = 0;
 }
 
 /* ------------------------------------------------------------ callback */

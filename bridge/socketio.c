@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The Socket.IO v5 layer on one Engine.IO session (default namespace "/"
- * only): CONNECT with authentication, EVENT dispatch (the reserved `join`
- * and `leave`, everything else published into a room), acknowledgements
- * answered when the broker acknowledged the publish, DISCONNECT, and the
- * clear refusal of binary attachments.
+ * The Socket.IO v5 layer on one Engine.IO session: binary packets put
+ * together with their attachments, then each packet handed to its
+ * namespace (the table below: "/" only today; a namespace is a set of
+ * handlers, so others can be added beside it). For "/": CONNECT with
+ * authentication (and connection state recovery, recovery.c), EVENT
+ * dispatch (the reserved `join` and `leave`, everything else published
+ * into a room with its arguments and binaries, args.c), acknowledgements
+ * answered once the gateway accepted the event, DISCONNECT.
  *
  * Every decision uses the user resolved once at CONNECT (s->user) and THE
  * ACL function, hc_acl_check, on the directory the broker plugin also
  * decides with.
  */
+#include "args.h"
 #include "buf.h"
 #include "decode.h"
 #include "hbr.h"
@@ -22,16 +26,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TOPIC_MAX 320
+#define TOPIC_MAX	320
+#define BYTES_PER_TOKEN 65536 /* an event costs one rate token per 64 KiB */
 
-/* A publish waiting for its PUBACK to answer the client's ack. */
-struct pending_ack {
-	uint64_t serial;
-	int64_t id;
-	int64_t ts_ms;
-	int64_t due_ms;
-	bool inbox;		    /* room holds the addressee */
-	char room[HC_NAME_MAX + 1]; /* room, or the user of an inbox event */
+/*
+ * What a namespace does with the packets addressed to it. "/" is the
+ * hub's rooms; a namespace named by no entry is refused at CONNECT
+ * ("Invalid namespace") and its other packets ignored. Binary packets are
+ * whole (attachments in) when they get here.
+ */
+struct nsp_ops {
+	const char *name;
+	/* 0 done, 1 malformed (the session ends), -1 the session ended */
+	int (*connect)(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_packet *p);
+	int (*disconnect)(struct hbr *h, struct hbr_sock *s);
+	int (*event)(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_packet *p,
+		const struct hbr_att *att, int natt);
 };
 
 /* Names socket.io-client keeps for itself: never delivered as events. */
@@ -134,7 +144,8 @@ static void autojoin(struct hbr *h, struct hbr_sock *s)
 	}
 }
 
-static int finish_connect(struct hbr *h, struct hbr_sock *s, const char *token);
+static int finish_connect(
+	struct hbr *h, struct hbr_sock *s, const char *token, const char *pid, const char *offset);
 
 /* Internal results below: 0 done, 1 malformed (the session ends), -1 the
  * session ended otherwise. */
@@ -154,31 +165,44 @@ static int on_connect(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_pa
 	 * waits a moment for it (hbr_sio__connect_resume). */
 	if (!c.token && !s->cookie[0] && s->transport == HBR_T_POLLING && !s->probe_seen &&
 		!s->ws_wsi) {
+		s->wait_recover = c.pid && strlen(c.pid) < sizeof(s->wait_pid) &&
+				  (!c.offset || strlen(c.offset) < sizeof(s->wait_offset));
+		if (s->wait_recover) {
+			snprintf(s->wait_pid, sizeof(s->wait_pid), "%s", c.pid);
+			snprintf(s->wait_offset, sizeof(s->wait_offset), "%s",
+				c.offset ? c.offset : "");
+		}
 		hbr_decode__connect_free(&c);
 		s->connect_wait_ms = hc_mono_ms() + HBR_CONNECT_WAIT_MS;
 		return 0;
 	}
-	rc = finish_connect(h, s, c.token);
+	rc = finish_connect(h, s, c.token, c.pid, c.offset);
 	hbr_decode__connect_free(&c);
 	return rc;
 }
 
 int hbr_sio__connect_resume(struct hbr *h, struct hbr_sock *s)
 {
+	bool rec = s->wait_recover;
 	if (!s->connect_wait_ms || s->connected)
 		return 0;
 	s->connect_wait_ms = 0;
-	return finish_connect(h, s, NULL);
+	s->wait_recover = false;
+	return finish_connect(h, s, NULL, rec ? s->wait_pid : NULL,
+		rec && s->wait_offset[0] ? s->wait_offset : NULL);
 }
 
 /* refused connects come from unauthenticated clients: rate-limited */
 static struct hc_log_limit lim_denied = HC_LOG_LIMIT("sio_connect_denied");
 
-static int finish_connect(struct hbr *h, struct hbr_sock *s, const char *token)
+static int finish_connect(
+	struct hbr *h, struct hbr_sock *s, const char *token, const char *pid, const char *offset)
 {
 	const char *why = NULL;
-	char out[64];
-	int rc;
+	struct hbr_sock *rec = NULL;
+	uint64_t after = 0;
+	char out[128];
+	int rc, replayed = 0;
 
 	rc = hbr_auth__connect(h, s, token, token ? strlen(token) : 0, &why);
 	if (rc) {
@@ -214,8 +238,16 @@ static int finish_connect(struct hbr *h, struct hbr_sock *s, const char *token)
 		s->session[0] = '\0';
 		return hbr_sock__send_text(h, s, full, sizeof(full) - 1) ? -1 : 0;
 	}
+	/* the same user coming back within the window takes its record over
+	 * (id, rooms, missed events); anything else is a new connection */
+	if (pid)
+		rec = hbr_recovery__claim(h, s, pid, offset, &after);
 	if (hbr_users__add(h, s)) {
 		s->user[0] = '\0';
+		if (rec) {
+			hbr_recovery__replay(h, s, rec, UINT64_MAX);
+			hbr_rooms__leave_all(h, s);
+		}
 		hbr_eio__close(h, s, "network", HBR_CLOSE_QUIET);
 		return -1;
 	}
@@ -226,18 +258,33 @@ static int finish_connect(struct hbr *h, struct hbr_sock *s, const char *token)
 	s->bucket.tokens = (double)h->event_rate;
 	s->bucket.last_ms = s->auth_ms;
 	h->stats.connects_ok++;
+	if (!rec && hbr_recovery__pid(h, s))
+		hc_warn("%s/%s | connect | no recovery id (out of memory)", s->sock_id, s->user);
+	if (s->pid[0])
+		hc_fmt(out, sizeof(out), "40{\"sid\":\"%s\",\"pid\":\"%s\"}", s->sock_id, s->pid);
+	else
+		hc_fmt(out, sizeof(out), "40{\"sid\":\"%s\"}", s->sock_id);
+	rc = hbr_sock__send_text(h, s, out, strlen(out));
+	if (rec)
+		replayed = hbr_recovery__replay(h, s, rec, after);
 	{
 		char tag[9];
 		hc_log_fingerprint(s->session, strlen(s->session), tag);
-		hc_info("%s/%s | connect | ok kind=socket.io via=%s transport=%s session=%s",
+		hc_info("%s/%s | connect | ok kind=socket.io via=%s transport=%s session=%s%s",
 			s->sock_id, s->user, token ? "token" : "cookie",
-			s->transport == HBR_T_WS ? "websocket" : "polling", tag);
+			s->transport == HBR_T_WS ? "websocket" : "polling", tag,
+			rec ? " recovered=1" : "");
+		if (rec)
+			hc_info("%s/%s | recovery | ok rooms=%d replayed=%d after=%llu", s->sock_id,
+				s->user, s->njoins, replayed, (unsigned long long)after);
 	}
-	hc_fmt(out, sizeof(out), "40{\"sid\":\"%s\"}", s->sock_id);
-	if (hbr_sock__send_text(h, s, out, strlen(out)))
+	if (rc || s->state != HBR_S_OPEN)
 		return -1;
 	hbr_presence__attach(h, s);
-	autojoin(h, s);
+	/* a recovered socket has its rooms back, without a re-join: nothing
+	 * is announced again (the events it missed came above) */
+	if (!rec)
+		autojoin(h, s);
 	return 0;
 }
 
@@ -300,22 +347,21 @@ static void on_leave(struct hbr *h, struct hbr_sock *s, const cJSON *arg, int64_
 }
 
 static void on_emit(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_event *e,
-	const struct hbr_sio_packet *p)
+	const struct hbr_sio_packet *p, const struct hbr_att *att, int natt)
 {
 	const char *event = e->name;
 	int64_t id = p->id;
 	struct hc_acl_decision d = {.explain = false};
 	const cJSON *data = e->data;
 	const char *room = NULL, *inbox = NULL;
-	char topic[TOPIC_MAX], origin[96];
-	size_t rlen = 0;
-	char *payload;
-	int mid = 0, rc;
+	char topic[TOPIC_MAX], origin[96], ok[192];
+	size_t rlen = 0, plen;
+	struct hbr_buf tmp;
+	const void *pl;
+	int mid = 0, rc, enc;
+	int64_t ts;
 
-	if (e->nargs > 1) {
-		refuse(h, s, id, event, "too_many_args", "emit takes one data argument");
-		return;
-	}
+	/* the first argument routes the event (data.room, data.to) */
 	if (cJSON_IsObject(data)) {
 		const cJSON *r = cJSON_GetObjectItemCaseSensitive(data, "room");
 		const cJSON *to = cJSON_GetObjectItemCaseSensitive(data, "to");
@@ -359,72 +405,72 @@ static void on_emit(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_even
 			      : "you may not write to this room");
 		return;
 	}
-	if (id >= 0 && s->acks >= HBR_ACKS_MAX) {
-		refuse(h, s, id, event, "busy", "too many events awaiting acknowledgement");
+	if (hbr_mqtt__backlogged(h)) {
+		refuse(h, s, id, event, "busy", "the broker is behind; try again");
 		return;
 	}
-	/* the payload is the client's own JSON text of data, byte for byte
-	 * (cJSON re-prints only what the strict reader declines) */
-	payload = NULL;
-	if (data && !e->data_span) {
-		payload = cJSON_PrintUnformatted(data);
-		if (!payload) {
+	/* the arguments as one MQTT payload (args.h): a single JSON argument
+	 * is the client's own bytes, a single binary its raw bytes */
+	hbr_buf__init(&tmp, (size_t)h->max_payload);
+	rc = hbr_args__encode(e, p->data, p->datalen, att, natt, &tmp, &pl, &plen, &enc);
+	if (rc) {
+		hbr_buf__free(&tmp);
+		if (rc == HUB_ERR_TOOBIG)
+			refuse(h, s, id, event, "too_big",
+				"the event is bigger than the hub's maxPayload");
+		else if (rc == HUB_ERR_INVAL)
+			refuse(h, s, id, event, "bad_args",
+				natt ? "a binary placeholder names no attachment"
+				     : "{\"$binary\": ...} alone in an object is reserved for "
+				       "binaries");
+		else
 			refuse(h, s, id, event, "internal", "out of memory");
-			return;
-		}
+		return;
 	}
 	hc_fmt(origin, sizeof(origin), "%s:%llu", h->origin_tag, (unsigned long long)s->serial);
-	{
-		const char *body = payload ? payload : data ? p->data + e->data_off : "null";
-		size_t blen = payload ? strlen(payload) : data ? e->data_len : 4;
-		rc = hbr_mqtt__publish(h, topic, body, blen, origin, &mid);
-		/* our own subscriptions are "no local": the broker does not send
-		 * the event back to us, so the sockets of this gateway get it
-		 * here, at once (all but the sender); MQTT clients and other
-		 * gateways get it from the broker */
-		if (!rc)
-			hbr_rooms__deliver(h, topic, body, blen, origin, hc_now_ms());
-	}
-	cJSON_free(payload);
+	ts = hc_now_ms();
+	rc = hbr_mqtt__publish(h, topic, pl, plen, enc, origin, &mid);
+	/* our own subscriptions are "no local": the broker does not send the
+	 * event back to us, so the sockets of this gateway get it here, at
+	 * once (all but the sender); MQTT clients, other gateways and the
+	 * history writer get it from the broker */
+	if (!rc)
+		hbr_rooms__deliver(h, topic, pl, plen, enc, origin, ts);
+	hbr_buf__free(&tmp);
 	if (rc) {
-		refuse(h, s, id, event, "unavailable", "the broker is not reachable; try again");
+		if (rc == HUB_ERR_TOOBIG)
+			refuse(h, s, id, event, "too_big",
+				"the event is bigger than the broker takes");
+		else
+			refuse(h, s, id, event, "unavailable",
+				"the broker is not reachable; try again");
 		return;
 	}
 	h->stats.events_in++;
 	if (hc_log_enabled(HC_LOG_DEBUG)) {
 		char t[96];
-		hc_debug("%s/%s | publish | ok topic=\"%s\" mid=%d", s->sock_id, s->user,
-			hc_log_safe(topic, t, sizeof(t)), mid);
+		hc_debug("%s/%s | publish | ok topic=\"%s\" mid=%d bytes=%zu enc=%d", s->sock_id,
+			s->user, hc_log_safe(topic, t, sizeof(t)), mid, plen, enc);
 	}
+	/* accepted: checked by THE ACL function the broker applies too,
+	 * handed to the broker link (QoS 1, in order) and delivered to this
+	 * gateway's sockets; the ack does not wait for the broker's PUBACK */
 	if (id >= 0) {
-		struct pending_ack *a = calloc(1, sizeof(*a));
-		void *stale = NULL;
-		if (!a || hc_hmap_put(&h->acks, (const char *)&mid, sizeof(mid), a, &stale)) {
-			free(a);
-			refuse(h, s, id, event, "internal", "out of memory");
-			return;
-		}
-		free(stale); /* a message id reused: its old wait had no answer */
-		a->serial = s->serial;
-		a->id = id;
-		a->ts_ms = hc_now_ms();
-		a->due_ms = hc_mono_ms() + HBR_ACK_TIMEOUT_MS;
-		a->inbox = inbox != NULL;
-		snprintf(a->room, sizeof(a->room), "%.*s", inbox ? (int)strlen(inbox) : (int)rlen,
-			inbox ? inbox : room);
-		s->acks++;
+		hc_fmt(ok, sizeof(ok), "{\"ok\":true,\"%s\":\"%s\",\"ts\":%lld}",
+			inbox ? "to" : "room", inbox ? inbox : room, (long long)ts);
+		hbr_sio__ack(h, s, id, ok);
 	}
 }
 
-static int on_event(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_packet *p)
+/* An event (with its attachments when natt > 0) from a connected socket. */
+static int handle_event(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_packet *p,
+	const struct hbr_att *att, int natt, size_t bytes)
 {
 	struct hbr_sio_event e;
 	const char *event;
 	int64_t now = hc_mono_ms();
 
-	if (!s->connected) /* the namespace is not joined: ignored, like socket.io, */
-		return hbr_json_check(p->data, p->datalen) ? 0 : 1; /* if well-formed */
-	switch (hbr_limits__event(h, s, now)) {
+	switch (hbr_limits__event(h, s, now, 1.0 + (double)(bytes / BYTES_PER_TOKEN))) {
 	case HBR_RATE_DROP:
 		if (p->id >= 0 || now - s->bucket.warned_ms >= 1000) {
 			s->bucket.warned_ms = now;
@@ -449,14 +495,168 @@ static int on_event(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_pack
 	} else if (!strcmp(event, "leave")) {
 		on_leave(h, s, e.data, p->id);
 	} else {
-		on_emit(h, s, &e, p);
+		on_emit(h, s, &e, p, att, natt);
 	}
 	hbr_decode__event_free(&e);
 	return 0;
 }
 
+static int on_event(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_packet *p,
+	const struct hbr_att *att, int natt)
+{
+	size_t bytes = p->datalen;
+	if (!s->connected) /* the namespace is not joined: ignored, like socket.io, */
+		return hbr_json_check(p->data, p->datalen) ? 0 : 1; /* if well-formed */
+	for (int i = 0; i < natt; i++)
+		bytes += att[i].len;
+	return handle_event(h, s, p, att, natt, bytes);
+}
+
+/* ------------------------------------------------------------ binary */
+
+static const struct nsp_ops *nsp_find(const char *name, size_t len);
+
+void hbr_sio__bin_free(struct hbr_sock *s)
+{
+	if (!s->bin)
+		return;
+	free(s->bin->text);
+	free(s->bin->data);
+	free(s->bin);
+	s->bin = NULL;
+}
+
+/* A BINARY_EVENT: kept until its attachments are in (bounded: the packet
+ * and its attachments together within maxPayload). */
+static int on_binary_event(struct hbr *h, struct hbr_sock *s, const char *data, size_t len,
+	const struct hbr_sio_packet *p)
+{
+	struct hbr_bin *b;
+
+	s->attach_pending = p->attachments;
+	if (!s->connected)
+		return 0; /* swallowed, like any event before the CONNECT */
+	b = calloc(1, sizeof(*b));
+	if (!b || !(b->text = malloc(len ? len : 1))) {
+		free(b);
+		refuse(h, s, p->id, NULL, "internal", "out of memory");
+		return 0;
+	}
+	memcpy(b->text, data, len);
+	b->tlen = len;
+	b->want = p->attachments;
+	s->bin = b;
+	return 0;
+}
+
+int hbr_sio__attachment(struct hbr *h, struct hbr_sock *s, const void *p, size_t len)
+{
+	struct hbr_bin *b = s->bin;
+	struct hbr_sio_packet pk;
+	struct hbr_att att[HBR_SIO_ATTACH_MAX];
+	int rc;
+
+	if (s->attach_pending <= 0)
+		return HBR_PKT_OK;
+	s->attach_pending--;
+	if (!b)
+		return HBR_PKT_OK; /* swallowed */
+	if (!b->too_big && (len > (size_t)h->max_payload - b->tlen - b->dlen ||
+				   b->tlen + b->dlen > (size_t)h->max_payload)) {
+		b->too_big = true;
+		free(b->data);
+		b->data = NULL;
+		b->dlen = b->dcap = 0;
+	}
+	if (!b->too_big) {
+		if (b->dlen + len > b->dcap) {
+			size_t cap = b->dcap ? b->dcap : 4096;
+			unsigned char *d;
+			while (cap < b->dlen + len)
+				cap *= 2;
+			d = realloc(b->data, cap);
+			if (!d) {
+				b->too_big = true;
+			} else {
+				b->data = d;
+				b->dcap = cap;
+			}
+		}
+		if (!b->too_big) {
+			if (len)
+				memcpy(b->data + b->dlen, p, len);
+			b->off[b->got] = b->dlen;
+			b->len[b->got] = len;
+			b->dlen += len;
+		}
+	}
+	b->got++;
+	if (s->attach_pending > 0)
+		return HBR_PKT_OK;
+	/* all attachments are in: the event */
+	s->bin = NULL;
+	if (hbr_packet__sio_parse(b->text, b->tlen, &pk)) {
+		free(b->text);
+		free(b->data);
+		free(b);
+		return HBR_PKT_BAD;
+	}
+	if (b->too_big) {
+		refuse(h, s, pk.id, NULL, "too_big",
+			"the event and its binaries are bigger than the hub's maxPayload");
+		rc = 0;
+	} else {
+		const struct nsp_ops *ns = nsp_find(pk.nsp, pk.nsplen);
+		for (int i = 0; i < b->got; i++) {
+			att[i].p = b->data ? b->data + b->off[i] : (const unsigned char *)"";
+			att[i].len = b->len[i];
+		}
+		rc = ns ? ns->event(h, s, &pk, att, b->got) : 0;
+	}
+	free(b->text);
+	free(b->data);
+	free(b);
+	if (rc > 0)
+		return HBR_PKT_BAD;
+	return rc < 0 || s->state != HBR_S_OPEN ? HBR_PKT_ENDED : HBR_PKT_OK;
+}
+
+/* ------------------------------------------------------------ namespaces */
+
+static int root_disconnect(struct hbr *h, struct hbr_sock *s)
+{
+	s->connect_wait_ms = 0; /* a CONNECT still waiting is withdrawn */
+	if (!s->connected)
+		return 0;
+	s->end_reason = "clean";
+	hbr_sio__ended(h, s);
+	s->connected = false;
+	/* the client closes the transport next; it gets no further events
+	 * meanwhile, and the session is an unauthenticated one again (life
+	 * and quotas) */
+	s->end_reason = NULL;
+	if (hbr_pending__admit(h, s->addr) || hbr_pending__add(h, s)) {
+		hbr_eio__close(h, s, "clean", HBR_CLOSE_QUIET);
+		return -1;
+	}
+	return 0;
+}
+
+static const struct nsp_ops namespaces[] = {
+	{"/", on_connect, root_disconnect, on_event},
+};
+
+static const struct nsp_ops *nsp_find(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(namespaces) / sizeof(namespaces[0]); i++)
+		if (strlen(namespaces[i].name) == len && !memcmp(namespaces[i].name, name, len))
+			return &namespaces[i];
+	return NULL;
+}
+
 int hbr_sio__message(struct hbr *h, struct hbr_sock *s, const char *data, size_t len)
 {
+	const struct nsp_ops *ns;
 	struct hbr_sio_packet p;
 	int rc = 0;
 
@@ -469,7 +669,8 @@ int hbr_sio__message(struct hbr *h, struct hbr_sock *s, const char *data, size_t
 		rc = 1;
 		goto out;
 	}
-	if (p.nsplen != 1 || p.nsp[0] != '/') {
+	ns = nsp_find(p.nsp, p.nsplen);
+	if (!ns) {
 		if (p.type == HBR_SIO_CONNECT) {
 			struct hbr_buf b;
 			hbr_buf__init(&b, 512);
@@ -479,41 +680,25 @@ int hbr_sio__message(struct hbr *h, struct hbr_sock *s, const char *data, size_t
 			return send_buf(h, s, &b) ? HBR_PKT_ENDED : HBR_PKT_OK;
 		}
 		if (p.type == HBR_SIO_BINARY_EVENT || p.type == HBR_SIO_BINARY_ACK)
-			s->attach_pending = p.attachments;
+			s->attach_pending = p.attachments; /* swallowed */
 		return HBR_PKT_OK;
 	}
 	switch (p.type) {
 	case HBR_SIO_CONNECT:
-		rc = on_connect(h, s, &p);
+		rc = ns->connect(h, s, &p);
 		break;
 	case HBR_SIO_DISCONNECT:
-		s->connect_wait_ms = 0; /* a CONNECT still waiting is withdrawn */
-		if (s->connected) {
-			s->end_reason = "clean";
-			hbr_sio__ended(h, s);
-			s->connected = false;
-			/* the client closes the transport next; it gets no
-			 * further events meanwhile, and the session is an
-			 * unauthenticated one again (life and quotas) */
-			s->end_reason = NULL;
-			if (hbr_pending__admit(h, s->addr) || hbr_pending__add(h, s)) {
-				hbr_eio__close(h, s, "clean", HBR_CLOSE_QUIET);
-				rc = -1;
-			}
-		}
+		rc = ns->disconnect(h, s);
 		break;
 	case HBR_SIO_EVENT:
-		rc = on_event(h, s, &p);
+		rc = ns->event(h, s, &p, NULL, 0);
 		break;
 	case HBR_SIO_BINARY_EVENT:
-		/* refused: binary attachments are swallowed, the sender told */
-		s->attach_pending = p.attachments;
-		if (s->connected)
-			refuse(h, s, p.id, NULL, "binary_unsupported",
-				"binary attachments are not supported by the hub; send JSON");
+		/* handled once its attachments are in (hbr_sio__attachment) */
+		rc = on_binary_event(h, s, data, len, &p);
 		break;
 	case HBR_SIO_BINARY_ACK:
-		s->attach_pending = p.attachments;
+		s->attach_pending = p.attachments; /* swallowed: the hub asks no acks */
 		break;
 	case HBR_SIO_ACK:
 		break; /* the hub never asks clients for acks */
@@ -535,6 +720,7 @@ void hbr_sio__ended(struct hbr *h, struct hbr_sock *s)
 {
 	const char *reason = s->end_reason ? s->end_reason : "network";
 	h->nauth--;
+	hbr_recovery__forget(h, s);
 	hbr_rooms__leave_all(h, s);
 	hbr_users__del(h, s);
 	hbr_presence__detach(h, s, reason);
@@ -543,79 +729,16 @@ void hbr_sio__ended(struct hbr *h, struct hbr_sock *s)
 
 /* ------------------------------------------------------------ acks */
 
-static void answer(struct hbr *h, struct pending_ack *a, const char *err)
-{
-	struct hbr_sock *s = hbr_eio__by_serial(h, a->serial);
-	char ok[160];
-
-	if (!s || !s->connected)
-		return;
-	s->acks--;
-	if (err) {
-		refuse(h, s, a->id, NULL, err,
-			!strcmp(err, "timeout") ? "the broker did not confirm in time"
-						: "the broker refused the event");
-		return;
-	}
-	hc_fmt(ok, sizeof(ok), "{\"ok\":true,\"%s\":\"%s\",\"ts\":%lld}", a->inbox ? "to" : "room",
-		a->room, (long long)a->ts_ms);
-	hbr_sio__ack(h, s, a->id, ok);
-}
-
 void hbr_sio__puback(struct hbr *h, int mid, int reason_code)
 {
-	struct pending_ack *a = hc_hmap_del(&h->acks, (const char *)&mid, sizeof(mid));
-	if (!a)
+	/* the event was acknowledged when the gateway accepted it; the broker
+	 * decides with the same ACL, so a refusal here means the two
+	 * disagreed for a moment (a change not applied yet on one side) */
+	if (reason_code < 0x80)
 		return;
-	answer(h, a, reason_code >= 0x80 ? "rejected" : NULL);
-	free(a);
-}
-
-struct sweep_ud {
-	int64_t now;
-	int mids[256];
-	int n;
-};
-
-static int sweep_cb(void *ud, const char *key, void *value)
-{
-	struct sweep_ud *u = ud;
-	struct pending_ack *a = value;
-	if (a->due_ms <= u->now) {
-		memcpy(&u->mids[u->n++], key, sizeof(int));
-		return u->n == 256;
-	}
-	return 0;
-}
-
-void hbr_sio__acks_sweep(struct hbr *h, int64_t now_ms)
-{
-	struct sweep_ud u = {.now = now_ms};
-	int more;
-	do {
-		u.n = 0;
-		more = hc_hmap_each(&h->acks, sweep_cb, &u);
-		for (int i = 0; i < u.n; i++) {
-			struct pending_ack *a =
-				hc_hmap_del(&h->acks, (const char *)&u.mids[i], sizeof(int));
-			if (a) {
-				answer(h, a, "timeout");
-				free(a);
-			}
-		}
-	} while (more);
-}
-
-static int free_cb(void *ud, const char *key, void *value)
-{
-	(void)ud;
-	(void)key;
-	free(value);
-	return 0;
-}
-
-void hbr_sio__acks_free(struct hbr *h)
-{
-	hc_hmap_each(&h->acks, free_cb, NULL);
-	hc_hmap_clear(&h->acks);
+	h->stats.broker_refused++;
+	hc_warn("msg=\"the broker refused a publish the gateway had accepted\" mid=%d "
+		"reason=0x%02x "
+		"refused=%llu",
+		mid, reason_code, (unsigned long long)h->stats.broker_refused);
 }

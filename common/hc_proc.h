@@ -22,4 +22,11 @@ int hc_data_dir_prepare(const struct hc_config *cfg, char *err, size_t errsz);
  * Call after binding ports and before opening the store. */
 int hc_drop_privileges(const struct hc_config *cfg, char *err, size_t errsz);
 
+/* Keep transparent huge pages off this process's memory (prctl; a
+ * no-op where the kernel lacks it). With THP "always", every touched page
+ * of a fresh 2 MiB range costs 2 MiB: a few small buffers per thread would
+ * make resident memory many times what the service holds, and the bounds
+ * docs/reliability.md states would no longer describe it. */
+void hc_proc_no_huge_pages(void);
+
 #endif

@@ -11,6 +11,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -84,4 +85,11 @@ int hc_drop_privileges(const struct hc_config *cfg, char *err, size_t errsz)
 		return HUB_ERR_IO;
 	}
 	return HUB_OK;
+}
+
+void hc_proc_no_huge_pages(void)
+{
+#ifdef PR_SET_THP_DISABLE
+	(void)prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
+#endif
 }

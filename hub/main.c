@@ -244,6 +244,7 @@ int main(int argc, char **argv)
 	rc = parse_args(argc, argv, &config);
 	if (rc >= 0)
 		return rc;
+	hc_proc_no_huge_pages();
 	memset(&h, 0, sizeof(h));
 	hc_hmap_init(&h.waiting);
 	if (hc_config_load(&h.cfg, config, err, sizeof(err))) {

@@ -6,6 +6,7 @@
 #include "hc_util.h"
 
 #include <cjson/cJSON.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +166,17 @@ int hub_metrics_render(
 		(long long)queue_depth, workers, m->hash_seconds_sum,
 		(unsigned long long)m->hash_count, m->hash_cpu_seconds_sum,
 		(unsigned long long)m->hash_count, (long long)m->start_time);
+	{
+		/* what hubd holds, as the allocator counts it (every arena):
+		 * resident memory also counts what the kernel maps for it
+		 * (huge pages, freed memory not yet returned) */
+		struct mallinfo2 mi = mallinfo2();
+		rc |= hub_buf_printf(out,
+			"# HELP hub_heap_bytes Memory hubd has allocated and not freed.\n"
+			"# TYPE hub_heap_bytes gauge\n"
+			"hub_heap_bytes %zu\n",
+			mi.uordblks + mi.hblkhd);
+	}
 	if (m->broker_have)
 		rc |= render_broker(m, out);
 	return rc ? HUB_ERR_TOOBIG : HUB_OK;

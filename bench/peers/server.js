@@ -5,8 +5,8 @@
 // io.engine.use() runs the session and passport middlewares on the
 // Engine.IO handshake only; the user is deserialized once per connection
 // and sits on socket.request.user. The same mapping as hub-bridge:
-// join/leave with acks, emit(event, data, ack) to the current room (or
-// data.room), others receive (data, {room, from, ts}).
+// join/leave with acks, emit(event, ...args, ack) to the current room (or
+// data.room), others receive (...args, {room, from, ts}).
 //
 //   PORT=3100 node server.js     POST /login {username,password} -> cookie
 'use strict';
@@ -43,7 +43,11 @@ app.use(passport.session());
 app.post('/login', passport.authenticate('local'), (req, res) => res.json({ user: req.user.id }));
 
 const server = http.createServer(app);
-const io = new Server(server, { serveClient: false, maxHttpBufferSize: 1e6 });
+// RECOVERY=1: connectionStateRecovery as the hub has it on (120 s), for
+// bench/sio_bench.py --recovery
+const io = new Server(server, { serveClient: false, maxHttpBufferSize: 1e6,
+	...(process.env.RECOVERY ? { connectionStateRecovery: {
+		maxDisconnectionDuration: 120000, skipMiddlewares: true } } : {}) });
 
 function onlyForHandshake(middleware) {
 	return (req, res, next) => (req._query.sid === undefined ? middleware(req, res, next) : next());
@@ -59,15 +63,17 @@ io.engine.use(onlyForHandshake((req, res, next) => {
 
 io.on('connection', (socket) => {
 	const user = socket.request.user;
-	let current = null;
+	let current = socket.recovered ? (socket.data.current || null) : null;
 	const join = (room) => {
 		if (!user.rooms.has(room))
 			return false;
 		socket.join(room);
 		current = room;
+		socket.data.current = room;
 		return true;
 	};
-	join('lobby');
+	if (!socket.recovered)
+		join('lobby');
 	socket.on('join', (room, ack) => {
 		const ok = typeof room === 'string' && join(room);
 		if (typeof ack === 'function')
@@ -80,22 +86,21 @@ io.on('connection', (socket) => {
 		if (typeof ack === 'function')
 			ack({ ok: true, room });
 	});
-	socket.onAny((event, data, ack) => {
+	socket.onAny((event, ...args) => {
 		if (event === 'join' || event === 'leave')
 			return;
-		if (typeof data === 'function') {
-			ack = data;
-			data = undefined;
-		}
+		const ack = typeof args[args.length - 1] === 'function' ? args.pop() : null;
+		const data = args[0];
 		const room = data && typeof data.room === 'string' ? data.room : current;
 		const ts = Date.now();
 		if (!room || !user.rooms.has(room)) {
-			if (typeof ack === 'function')
+			if (ack)
 				ack({ ok: false, error: room ? 'forbidden' : 'no_room' });
 			return;
 		}
-		socket.to(room).emit(event, data, { room, from: user.id, ts });
-		if (typeof ack === 'function')
+		// every argument (binaries too) to the others, then meta
+		socket.to(room).emit(event, ...args, { room, from: user.id, ts });
+		if (ack)
 			ack({ ok: true, room, ts });
 	});
 });

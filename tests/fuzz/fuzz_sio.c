@@ -21,8 +21,14 @@
  * cJSON refuses, and its element spans are JSON themselves; a decoded
  * event's name is a C string of name_len bytes; the span of its data
  * argument (the bytes the hub publishes as they are) parses to the very
- * value the hub checked (room, to), so what is checked is what is sent.
+ * value the hub checked (room, to), so what is checked is what is sent;
+ * an event's arguments as an MQTT payload (args.c, with attachments cut
+ * from the input for binary packets) come back as the arguments JSON text
+ * (wrapped in brackets, valid JSON, one placeholder per attachment), and
+ * the input itself read as an MQTT payload of every encoding gives valid
+ * JSON arguments and attachments inside the input or the decoded bytes.
  */
+#include "args.h"
 #include "buf.h"
 #include "decode.h"
 #include "hc_err.h"
@@ -75,6 +81,8 @@ static bool same(const cJSON *a, const cJSON *b)
 	return true;
 }
 
+static void check_encode(const struct hbr_sio_packet *pk, const struct hbr_sio_event *e);
+
 static void check_event(const struct hbr_sio_packet *pk)
 {
 	struct hbr_sio_event e;
@@ -107,7 +115,68 @@ static void check_event(const struct hbr_sio_packet *pk)
 		if (room)
 			(void)hc_name_valid_n(room, strlen(room));
 	}
+	check_encode(pk, &e);
 	hbr_decode__event_free(&e);
+}
+
+/* An MQTT payload as Socket.IO arguments: "[" args "]" is JSON, each
+ * attachment lies inside the payload or the decoded binaries. */
+static void check_decode(const char *payload, size_t len, int enc)
+{
+	struct hbr_buf args, bins, wrapped;
+	struct hbr_att att[HBR_SIO_ATTACH_MAX];
+	bool off[HBR_SIO_ATTACH_MAX];
+	int n;
+
+	hbr_buf__init(&args, 1 << 20);
+	hbr_buf__init(&bins, 1 << 20);
+	n = hbr_args__decode(payload, len, enc, &args, &bins, att, off);
+	if (n < -1 || n > HBR_SIO_ATTACH_MAX)
+		abort();
+	if (n >= 0) {
+		hbr_buf__init(&wrapped, (1 << 20) + 2);
+		hbr_buf__put(&wrapped, "[", 1);
+		hbr_buf__put(&wrapped, args.p ? args.p : "", args.len);
+		hbr_buf__put(&wrapped, "]", 1);
+		if (!wrapped.err && !hbr_json_valid(wrapped.p, wrapped.len))
+			abort();
+		hbr_buf__free(&wrapped);
+		for (int i = 0; i < n; i++) {
+			if (off[i] ? (uintptr_t)att[i].p > bins.len ||
+						att[i].len > bins.len - (uintptr_t)att[i].p
+				   : (att[i].p < (const unsigned char *)payload ||
+					     att[i].p + att[i].len >
+						     (const unsigned char *)payload + len))
+				abort();
+		}
+	}
+	hbr_buf__free(&args);
+	hbr_buf__free(&bins);
+}
+
+/* A client's event as an MQTT payload, and back. */
+static void check_encode(const struct hbr_sio_packet *pk, const struct hbr_sio_event *e)
+{
+	struct hbr_att att[HBR_SIO_ATTACH_MAX];
+	struct hbr_buf tmp;
+	const void *pl;
+	size_t plen;
+	int enc, natt = pk->type == HBR_SIO_BINARY_EVENT ? pk->attachments : 0;
+
+	/* attachments: slices of the packet itself */
+	for (int i = 0; i < natt; i++) {
+		att[i].p =
+			(const unsigned char *)pk->data + (pk->datalen * (size_t)i) / (size_t)natt;
+		att[i].len = pk->datalen / (size_t)natt;
+	}
+	hbr_buf__init(&tmp, 1 << 20);
+	if (hbr_args__encode(e, pk->data, pk->datalen, att, natt, &tmp, &pl, &plen, &enc) ==
+		HUB_OK) {
+		if (enc < HBR_ENC_AUTO || enc > HBR_ENC_ARGS)
+			abort();
+		check_decode(pl, plen, enc);
+	}
+	hbr_buf__free(&tmp);
 }
 
 static void check_connect(const struct hbr_sio_packet *pk)
@@ -156,7 +225,7 @@ static bool sio(struct session *ss, const char *p, size_t n)
 		return true; /* other namespaces: framing only */
 	if (pk.type == HBR_SIO_CONNECT)
 		check_connect(&pk);
-	else if (pk.type == HBR_SIO_EVENT)
+	else if (pk.type == HBR_SIO_EVENT || pk.type == HBR_SIO_BINARY_EVENT)
 		check_event(&pk);
 	return true;
 }
@@ -227,6 +296,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)eio(&ws, p, size, true);
 	}
 	check_json_spans(p, size);
+	/* the input as an MQTT payload, however it is marked */
+	for (int enc = HBR_ENC_AUTO; enc <= HBR_ENC_ARGS; enc++)
+		check_decode(p, size, enc);
 
 	hbr_buf__init(&b, 6 * size + 16); /* "\\u0000" is the worst case */
 	hbr_buf__json_str(&b, p, size);

@@ -142,11 +142,27 @@ class HistoryLimits(BrokerTestCase):
                     statuses[st] = statuses.get(st, 0) + 1
                     peak[0] = max(peak[0], rss_kb(self.hubd_pid))
 
+        def heap():
+            st, body = get(port, "/metrics", timeout_s=30)
+            self.assertEqual(st, 200)
+            for line in body.decode().splitlines():
+                if line.startswith("hub_heap_bytes "):
+                    return int(line.split()[1])
+            self.fail("no hub_heap_bytes in /metrics")
+
+        heap0, heaps = heap(), []
+
+        def heap_sampler():
+            while time.time() < stop:
+                heaps.append(heap())
+                time.sleep(0.05)
+
         threads = [threading.Thread(target=reader, args=(i,)) for i in range(6)]
         prober = threading.Thread(target=probe, args=(stop, loaded))
-        for t in threads + [prober]:
+        sampler = threading.Thread(target=heap_sampler)
+        for t in threads + [prober, sampler]:
             t.start()
-        for t in threads + [prober]:
+        for t in threads + [prober, sampler]:
             t.join()
         hwm = rss_kb(self.hubd_pid, "VmHWM")
 
@@ -154,18 +170,25 @@ class HistoryLimits(BrokerTestCase):
             xs = sorted(x for x, _ in xs)
             return xs[min(len(xs) - 1, int(p * len(xs)))] * 1000
 
-        print("  6 parallel readers, 8 s: %s; hubd RSS %d -> peak %d KiB (VmHWM %d -> %d KiB)\n"
+        heap_peak = max(heaps + [heap0])
+        print("  6 parallel readers, 8 s: %s; hubd heap %d -> peak %d KiB (n=%d); "
+              "RSS %d -> peak %d KiB (VmHWM %d -> %d KiB)\n"
               "  /healthz idle p50 %.1f ms p99 %.1f ms (n=%d); during reads p50 %.1f ms "
               "p99 %.1f ms max %.1f ms (n=%d)"
-              % (statuses, rss0, peak[0], hwm0, hwm, pct(idle, .5), pct(idle, .99), len(idle),
+              % (statuses, heap0 >> 10, heap_peak >> 10, len(heaps), rss0, peak[0], hwm0, hwm, pct(idle, .5), pct(idle, .99), len(idle),
                  pct(loaded, .5), pct(loaded, .99), pct(loaded, 1), len(loaded)),
               file=sys.stderr)
         self.assertTrue(all(st == 200 for _, st in loaded))
         self.assertEqual(set(statuses), {200}, statuses)
         self.assertGreater(statuses.get(200, 0), 12, statuses)
         # before: 6 readers of this room held hundreds of MiB; now a few
-        # pages of 256 KiB at a time
-        self.assertLess(hwm - hwm0, 64 * 1024, "hubd grew %d KiB" % (hwm - hwm0))
+        # pages of 256 KiB at a time. Measured as the allocator counts it
+        # (/metrics hub_heap_bytes): resident memory also depends on the
+        # machine (huge pages, freed memory the allocator keeps), so it is
+        # printed, not asserted.
+        self.assertGreater(len(heaps), 10, "the heap was sampled during the reads")
+        self.assertLess(heap_peak - heap0, 16 << 20,
+                        "hubd held %d KiB more" % ((heap_peak - heap0) >> 10))
         self.assertLess(pct(loaded, .99), 1000)
 
         # one page: bounded, newest last, has_more/before page back

@@ -3,7 +3,7 @@
 (default polling+upgrade, websocket-only, polling-only), token and cookie
 auth, refusal as connect_error 'unauthorized', join/leave with acks, events
 between two Socket.IO clients, acks with timeout(), and the refusals the
-gateway documents (forbidden, no_room, too_many_args, binary, namespaces).
+gateway documents (forbidden, no_room, binary accepted, namespaces).
 """
 import os
 import sys
@@ -180,8 +180,9 @@ class SioBasic(unittest.TestCase):
         err, args = a.call("chat message", {"text": "t"}, timeout=2000)
         self.assertIsNone(err)
         self.assertTrue(args[0]["ok"])
+        # several arguments are one event (test_sio_args covers them)
         err, args = a.call("chat message", 1, 2)
-        self.assertEqual(args[0]["error"], "too_many_args")
+        self.assertTrue(args[0]["ok"], args)
         carol = self.connected("carol", name="carol-10")
         b = self.connected("bob", name="bob-10")
         b.event("presence")
@@ -195,11 +196,11 @@ class SioBasic(unittest.TestCase):
         err, args = dave.call("chat message", {"room": "lobby", "text": "x"})
         self.assertEqual(args[0]["error"], "forbidden")
 
-    def test_11_binary_refused(self):
+    def test_11_binary_accepted(self):
         a = self.connected("alice", name="alice-11")
         err, args = a.call("file", {"$binary": "aGVsbG8="})
         self.assertIsNone(err)
-        self.assertEqual(args[0]["error"], "binary_unsupported")
+        self.assertTrue(args[0]["ok"], args)
         # the socket goes on
         err, args = a.call("chat message", {"text": "after binary"})
         self.assertTrue(args[0]["ok"])

@@ -18,6 +18,16 @@
  * token only opens a connection, so an expired one must never strand the
  * client after a broker restart or a network drop.
  *
+ * Resume (MQTT 5, options.resume, on by default): the connection keeps a
+ * broker session for options.sessionExpiry seconds after a drop (a stable
+ * client id, clean start only the first time), so the broker queues what
+ * the rooms and the inbox get meanwhile (QoS 1) and hands it over on the
+ * reconnect: 'connect' says {recovered: true}, like socket.recovered. A
+ * QoS 1 message the broker sends again because our PUBACK was lost is
+ * recognised (same packet id, topic and payload, DUP set) and not fired
+ * twice. When the session did not survive (expired, broker state lost),
+ * recovered is false and the app reloads what it shows (history API).
+ *
  * Loaded as `import * as hubio from '/lib/hubio.js'`; it imports the
  * vendored MQTT.js from ../vendor/mqtt.esm.js (build/web/vendor/).
  */
@@ -42,6 +52,8 @@ const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 30000;
 const DEFAULT_TYPING_MS = 2000;
 const DEFAULT_REQUEST_MS = 10000;
+const DEFAULT_SESSION_EXPIRY_S = 120;
+const DUP_WINDOW = 64;
 
 const decoder = new TextDecoder();
 
@@ -110,6 +122,12 @@ class Hub {
 		this.protocolVersion = opts.protocolVersion || 5;
 		/** true while the MQTT connection is up */
 		this.connected = false;
+		/** true when the last reconnect resumed the broker session: nothing
+		 * sent to the rooms and the inbox meanwhile was lost */
+		this.recovered = false;
+		this._resume = this.protocolVersion === 5 && opts.resume !== false;
+		this._sessionExpiry = opts.sessionExpiry ?? DEFAULT_SESSION_EXPIRY_S;
+		this._lastById = new Map();      // QoS 1 packet id -> {topic, payload} (DUP check)
 		this._closed = false;
 		this._handlers = new Map();      // event -> [fn]
 		this._any = [];                  // onAny handlers
@@ -137,7 +155,7 @@ class Hub {
 	 * {room, from, ts, inbox, event, reply?} (room null and inbox true for
 	 * users/{me}/inbox/...; ts = local receipt time in ms; reply(value)
 	 * when the sender waits for an answer). '*' gets every room and inbox
-	 * event. Special events: 'connect' ({reconnect}), 'disconnect'
+	 * event. Special events: 'connect' ({reconnect, recovered}), 'disconnect'
 	 * (reason), 'reconnect_attempt' (n), 'error' (Error with .code),
 	 * 'joined' / 'left' ({user, online, reason?}, {room, from}), 'status'
 	 * ({user, online, ...}, {user}), 'location' (OwnTracks object, {device,
@@ -278,7 +296,11 @@ class Hub {
 				clientId: this.clientId,
 				protocolVersion: this.protocolVersion,
 				keepalive: this.opts.keepalive ?? 30,
+				// the first connection starts clean; reconnects resume
 				clean: true,
+				...(this._resume
+					? { properties: { sessionExpiryInterval: this._sessionExpiry } }
+					: {}),
 				reconnectPeriod: 0,
 				resubscribe: false,
 				connectTimeout: this.opts.connectTimeout ?? 10000,
@@ -299,6 +321,8 @@ class Hub {
 		} else {
 			const c = this._client;
 			c.options.password = password;
+			if (this._resume)
+				c.options.clean = false;
 			// keep the stores: reconnect() without them starts empty ones and
 			// drops what was emitted while offline (QoS 1, still awaiting
 			// its PUBACK), leaving end() waiting for it forever
@@ -324,8 +348,12 @@ class Hub {
 		});
 	}
 
-	_onConnect() {
+	_onConnect(ack) {
+		const reconnect = this._everConnected === true;
 		this.connected = true;
+		this.recovered = reconnect && this._resume && !!(ack && ack.sessionPresent);
+		if (!this.recovered)
+			this._lastById.clear();
 		this._attempt = 0;
 		this._serverReason = undefined;
 		const subs = { [`users/${this.username}/inbox/+/+`]: { qos: 1 } };
@@ -337,7 +365,7 @@ class Hub {
 		});
 		for (const room of this._rooms.keys())
 			this._subscribeRoom(room);
-		this._fire('connect', { reconnect: this._everConnected === true });
+		this._fire('connect', { reconnect, recovered: this.recovered });
 		this._everConnected = true;
 	}
 
@@ -451,9 +479,11 @@ class Hub {
 				resolve();
 			};
 			// a clean end waits for unacknowledged QoS 1 messages; do not
-			// wait for ever (the broker may be gone)
+			// wait for ever (the broker may be gone). The broker session
+			// ends with it (nothing to resume after a close()).
 			const force = setTimeout(() => c.end(true, {}, finish), 2000);
-			c.end(false, {}, finish);
+			c.end(false, this._resume ? { properties: { sessionExpiryInterval: 0 } } : {},
+				finish);
 		});
 	}
 
@@ -886,7 +916,27 @@ class Hub {
 
 	// ---------------------------------------------------------- dispatch
 
+	/* A QoS 1 message sent again (DUP) that we already handled: the broker
+	 * did not get our PUBACK before the connection dropped. */
+	_duplicate(topic, payload, packet) {
+		if (!packet || !packet.qos || packet.messageId == null)
+			return false;
+		const last = this._lastById.get(packet.messageId);
+		const same = last && packet.dup && last.topic === topic &&
+			last.payload.length === payload.length &&
+			last.payload.every((b, i) => b === payload[i]);
+		// the broker re-sends at most its in-flight window (20): a few dozen
+		// recent ids are enough
+		this._lastById.delete(packet.messageId);
+		this._lastById.set(packet.messageId, { topic, payload });
+		if (this._lastById.size > DUP_WINDOW)
+			this._lastById.delete(this._lastById.keys().next().value);
+		return !!same;
+	}
+
 	_onMessage(topic, payload, packet) {
+		if (this._duplicate(topic, payload, packet))
+			return;
 		const lv = topic.split('/');
 		if (lv[0] === 'rooms' && lv.length >= 4) {
 			const room = lv[1];
@@ -990,6 +1040,11 @@ class Hub {
  * @param {boolean} [opts.reconnect]  false: do not reconnect
  * @param {number} [opts.reconnectDelay]     first backoff step, 500 ms
  * @param {number} [opts.reconnectDelayMax]  backoff cap, 30000 ms
+ * @param {boolean} [opts.resume]  MQTT 5: keep a broker session across
+ *   drops so nothing is missed (default true); 'connect' then says
+ *   {reconnect, recovered}
+ * @param {number} [opts.sessionExpiry]  seconds the broker keeps it after a
+ *   drop, default 120
  * @returns {Hub}
  */
 export function connect(url, opts = {}) {

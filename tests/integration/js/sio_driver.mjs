@@ -11,16 +11,48 @@
 //   {"op":"emit","id","event","args":[...],"ack":true,"timeout":ms}
 //                                          -> {"ev":"ack","id","args"|"error"}
 //                                          ({"$binary":"<base64>"} args are Buffers)
-//   {"op":"raw","data"}                    write an Engine.IO packet on the socket
-//                                          (websocket transport only)
+//   {"op":"raw","data"|"binary"}           write an Engine.IO packet on the socket
+//                                          (websocket transport only; binary:
+//                                          base64 of a binary frame)
+//   {"op":"drop"}                          cut the transport under the client
+//                                          (socket.io.engine.close(), as
+//                                          socket.io's own recovery tests do);
+//                                          it reconnects if reconnection is on
 //   {"op":"disconnect"}                    socket.disconnect()
 //   {"op":"exit"}
-// Events: connect {id, transport}, connect_error {message}, disconnect
-// {reason}, upgrade {transport}, event {name, args}.
+// Events: connect {id, transport, recovered, pid}, connect_error {message},
+// disconnect {reason}, upgrade {transport}, event {name, args, offset}.
+// Binaries (Buffer, ArrayBuffer) in received args are {"$binary":"<base64>"};
+// with connection state recovery on (the client has a pid), the offset the
+// hub appends as the last argument is reported as `offset`, not in args.
 import { io } from 'socket.io-client';
 import readline from 'node:readline';
 
 let socket = null;
+
+// received values as JSON: binaries as {"$binary": base64}
+function enc(v) {
+	if (Buffer.isBuffer(v) || v instanceof ArrayBuffer || ArrayBuffer.isView(v))
+		return { $binary: Buffer.from(v instanceof ArrayBuffer ? new Uint8Array(v)
+			: v).toString('base64') };
+	if (Array.isArray(v))
+		return v.map(enc);
+	if (v && typeof v === 'object')
+		return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, enc(x)]));
+	return v;
+}
+
+// {"$binary": base64} in commands: Buffers (at any depth)
+function dec(v) {
+	if (Array.isArray(v))
+		return v.map(dec);
+	if (v && typeof v === 'object') {
+		if ('$binary' in v && Object.keys(v).length === 1)
+			return Buffer.from(v.$binary, 'base64');
+		return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, dec(x)]));
+	}
+	return v;
+}
 
 function out(ev, extra = {}) {
 	process.stdout.write(JSON.stringify({ ev, t: Date.now() / 1000, ...extra }) + '\n');
@@ -29,13 +61,19 @@ function out(ev, extra = {}) {
 function connect(cmd) {
 	socket = io(cmd.url, { reconnection: false, ...(cmd.opts || {}) });
 	socket.on('connect', () => out('connect', { id: socket.id,
-		transport: socket.io.engine.transport.name }));
+		transport: socket.io.engine.transport.name, recovered: socket.recovered === true,
+		pid: socket._pid ?? null }));
 	socket.on('connect_error', (err) => out('connect_error', { message: String(err.message),
 		data: err.data ?? null }));
 	socket.on('disconnect', (reason) => out('disconnect', { reason }));
 	socket.io.on('open', () => socket.io.engine.on('upgrade', (t) =>
 		out('upgrade', { transport: t.name })));
-	socket.onAny((name, ...args) => out('event', { name, args }));
+	socket.onAny((name, ...args) => {
+		let offset = null;
+		if (socket._pid && args.length && typeof args[args.length - 1] === 'string')
+			offset = args.pop();
+		out('event', { name, args: enc(args), offset });
+	});
 }
 
 const rl = readline.createInterface({ input: process.stdin });
@@ -52,18 +90,18 @@ rl.on('line', (line) => {
 		connect(cmd);
 		break;
 	case 'emit': {
-		// {"$binary": "<base64>"} stands for a Buffer (a binary attachment)
-		const args = (cmd.args || []).map((a) => a && typeof a === 'object' && '$binary' in a
-			? Buffer.from(a.$binary, 'base64') : a);
+		// {"$binary": "<base64>"} stands for a Buffer (a binary attachment),
+		// at any depth
+		const args = dec(cmd.args || []);
 		if (cmd.ack) {
 			const s = cmd.timeout ? socket.timeout(cmd.timeout) : socket;
 			s.emit(cmd.event, ...args, (...res) => {
 				if (cmd.timeout) {
 					const [err, ...rest] = res;
 					out('ack', { id: cmd.id, error: err ? String(err.message) : null,
-						args: rest });
+						args: enc(rest) });
 				} else {
-					out('ack', { id: cmd.id, error: null, args: res });
+					out('ack', { id: cmd.id, error: null, args: enc(res) });
 				}
 			});
 		} else {
@@ -72,7 +110,11 @@ rl.on('line', (line) => {
 		break;
 	}
 	case 'raw':
-		socket.io.engine.transport.ws.send(cmd.data);
+		socket.io.engine.transport.ws.send(cmd.binary !== undefined
+			? Buffer.from(cmd.binary, 'base64') : cmd.data);
+		break;
+	case 'drop':
+		socket.io.engine.close();
 		break;
 	case 'disconnect':
 		socket.disconnect();
