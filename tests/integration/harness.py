@@ -1418,3 +1418,93 @@ def broker_version():
             raise RuntimeError("cannot tell the version of %s: %r" % (MOSQUITTO, r.stdout[:200]))
         _broker_version = tuple(int(x) for x in m.groups())
     return _broker_version
+
+
+class WsSock:
+    """MQTT over a WebSocket as a socket for mqttraw.RawClient (sendall,
+    recv, settimeout, close): the opening handshake with chosen headers
+    (e.g. X-Forwarded-For), binary frames out (masked) and in."""
+
+    def __init__(self, port, headers=None, path="/mqtt", timeout=5.0, sock=None):
+        import base64
+        self.s = sock or socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        key = base64.b64encode(os.urandom(16)).decode()
+        req = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+               "Sec-WebSocket-Protocol: mqtt\r\n" % (path, port, key))
+        for k, v in (headers or {}).items():
+            req += "%s: %s\r\n" % (k, v)
+        self.s.sendall((req + "\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.s.recv(4096)
+            if not chunk:
+                raise OSError("WebSocket handshake: connection closed")
+            head += chunk
+        head, self.raw = head.split(b"\r\n\r\n", 1)
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise OSError("WebSocket handshake refused: %r" % head[:200])
+        self.data = b""
+        self.closed = False
+
+    def settimeout(self, t):
+        self.s.settimeout(t)
+
+    def setsockopt(self, *a):
+        self.s.setsockopt(*a)
+
+    def sendall(self, data):
+        import struct as _st
+        n = len(data)
+        head = bytes([0x82])
+        if n < 126:
+            head += bytes([0x80 | n])
+        elif n < 65536:
+            head += bytes([0x80 | 126]) + _st.pack("!H", n)
+        else:
+            head += bytes([0x80 | 127]) + _st.pack("!Q", n)
+        mask = os.urandom(4)
+        self.s.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def _need(self, n):
+        while len(self.raw) < n:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise ConnectionResetError("closed")
+            self.raw += chunk
+
+    def recv(self, n):
+        import struct as _st
+        while not self.data and not self.closed:
+            try:
+                self._need(2)
+                op, ln = self.raw[0] & 0x0F, self.raw[1] & 0x7F
+                pos = 2
+                if ln == 126:
+                    self._need(4)
+                    ln, pos = _st.unpack("!H", self.raw[2:4])[0], 4
+                elif ln == 127:
+                    self._need(10)
+                    ln, pos = _st.unpack("!Q", self.raw[2:10])[0], 10
+                self._need(pos + ln)
+                body, self.raw = self.raw[pos:pos + ln], self.raw[pos + ln:]
+            except ConnectionResetError:
+                self.closed = True
+                break
+            if op == 8:
+                self.closed = True
+            elif op in (0, 1, 2):
+                self.data += body
+        out, self.data = self.data[:n], self.data[n:]
+        return out
+
+    def close(self):
+        self.s.close()
+
+
+def ws_raw(port, headers=None):
+    """A mqttraw.RawClient speaking over a WebSocket (WsSock) to port."""
+    from mqttraw import RawClient
+    c = RawClient(port)  # its TCP connection, then the WebSocket handshake on it
+    c.sock = WsSock(port, headers, sock=c.sock)
+    return c

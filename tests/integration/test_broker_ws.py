@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """MQTT over WebSocket with MQTT.js 5 (the browser's client; node_modules/mqtt
-through js/mqtt_driver.mjs) against mosquitto 2.0.11 + hub_auth.so: token
-login, room events both ways with a TCP client, refusals, ACL codes,
-presence reasons for WebSocket ends, kick on revoke within 1 s.
+through js/mqtt_driver.mjs) against mosquitto (2.0.11, or HUB_MOSQUITTO's)
++ hub_auth.so: token login, room events both ways with a TCP client,
+refusals, ACL codes, presence reasons for WebSocket ends, kick on revoke
+within 1 s; a claimed X-Forwarded-For (raw WebSocket client) neither
+counted nor exempt.
 """
 import json
 import os
@@ -190,6 +192,45 @@ class WebSocket(BrokerTestCase):
         print("  ws listener addresses: %s%s" % (sorted(ws), " (wildcard: see docs/broker.md)"
                                                  if wildcard else ""), file=sys.stderr)
         self.assertTrue(ws, "WebSocket port not listening")
+
+
+CLAIM = "198.51.100.23"
+
+
+class ForwardedFor(BrokerTestCase):
+    """Mosquitto 2.0.15+ gives the plugin a WebSocket client's
+    X-Forwarded-For header as its address, whatever it says (2.0.11
+    ignores the header). The plugin counts and logs the socket's peer:
+    claiming an exempt address does not lift the per-address limit."""
+    stack_conf = {
+        "broker_conns_per_address": 2,
+        "broker_conns_exempt": CLAIM,   # only the claimed address is exempt
+    }
+
+    @classmethod
+    def prepare(cls, stack):
+        stack.add_user("alice", rooms={"lobby": "write"})
+
+    @timeout(30)
+    def test_01_claimed_address_neither_counts_nor_exempts(self):
+        ver = harness.broker_version()
+        print("  broker %s: %s" % (".".join(map(str, ver)), harness.MOSQUITTO), file=sys.stderr)
+        codes = []
+        for i in range(3):
+            c = self.own(harness.ws_raw(self.stack.ports["ws"], {"X-Forwarded-For": CLAIM}))
+            codes.append(c.connect("alice", self.stack.token("alice"), client_id="xff-%d" % i))
+        self.assertEqual(codes, [0, 0, 5], "the third connection from 127.0.0.1 must be refused")
+        log = self.stack.log("broker")
+        self.assertIn("| connect | denied reason=too-many-from-address addr=127.0.0.1", log)
+        ok = [l for l in log.splitlines() if "xff-0/alice | connect | ok" in l]
+        self.assertTrue(ok, "no audit line for xff-0")
+        self.assertIn(" addr=127.0.0.1", ok[0])
+        if ver >= (2, 0, 15):
+            # the broker's own lines show the claim; ours say both
+            self.assertIn('claimed="%s"' % CLAIM, ok[0])
+            self.assertIn("New client connected from %s:" % CLAIM, log)
+        else:
+            self.assertNotIn("claimed=", ok[0])
 
 
 if __name__ == "__main__":
