@@ -9,7 +9,8 @@ clients. Run with Debian's /usr/bin/python3 (python3-paho-mqtt).
 Environment: HUB_BUILD_DIR (default: <repo>/build), HUB_KEEP=1 keeps the
 temporary directory for inspection, HUB_MOSQUITTO the broker binary to run
 (default: `mosquitto` on PATH; .ci/run sets it to Mosquitto 2.0.21 for its
-second broker pass, see docs/broker.md "Versions").
+second broker pass, see docs/broker.md "Versions"), HUB_MOSQUITTO_VERSION
+the version it must be (e.g. 2.0.21: a stack refuses to start another).
 """
 import http.client
 import json
@@ -208,7 +209,7 @@ class Stack:
                 saved = dict(self.env)
                 self.env.update(env_extra)
             try:
-                proc = self.start("broker", [MOSQUITTO, "-c", conf], self.ports["mqtt"])
+                proc = self.start("broker", broker_argv(conf), self.ports["mqtt"])
             finally:
                 if env_extra:
                     self.env = saved
@@ -886,7 +887,7 @@ def _stack_restart_broker(self, down=0.0):
     self.env.update(sanitizer_preload())
     mark = len(self.log("broker"))
     try:
-        proc = self.start("broker", [MOSQUITTO, "-c", conf], self.ports["mqtt"])
+        proc = self.start("broker", broker_argv(conf), self.ports["mqtt"])
     finally:
         self.env = saved
     # listening is not running yet (the WebSocket listener comes after)
@@ -1367,7 +1368,7 @@ def _stack_start_broker_again(self):
     saved = dict(self.env)
     self.env.update(sanitizer_preload())
     try:
-        return self.start("broker", [MOSQUITTO, "-c", conf], self.ports["mqtt"])
+        return self.start("broker", broker_argv(conf), self.ports["mqtt"])
     finally:
         self.env = saved
 
@@ -1508,3 +1509,14 @@ def ws_raw(port, headers=None):
     c = RawClient(port)  # its TCP connection, then the WebSocket handshake on it
     c.sock = WsSock(port, headers, sock=c.sock)
     return c
+
+
+def broker_argv(conf):
+    """The command that starts the broker (MOSQUITTO) with conf; checks
+    once that it is HUB_MOSQUITTO_VERSION when that is set, so a pass meant
+    for one version cannot silently run another."""
+    want = os.environ.get("HUB_MOSQUITTO_VERSION")
+    if want and ".".join(map(str, broker_version())) != want:
+        raise RuntimeError("HUB_MOSQUITTO_VERSION=%s but %s is %s" % (
+            want, MOSQUITTO, ".".join(map(str, broker_version()))))
+    return [MOSQUITTO, "-c", conf]
