@@ -60,6 +60,7 @@ static const struct layout layouts[] = {
 
 /* enum mosquitto_client_state: mosq_cs_new (0) to mosq_cs_reauthenticating
  * (21), the same in 2.0.1 to 2.0.21 */
+#define CS_NEW 0
 #define CS_MAX 21
 
 static int chosen = -1; /* -1 unknown, -2 none fits, else index */
@@ -90,11 +91,24 @@ static bool fits(const struct layout *l, const struct mosquitto *ctx)
 	return sock == -1 || (fstat(sock, &st) == 0 && S_ISSOCK(st.st_mode));
 }
 
+/* Only a connecting client with an address, an id and a username can
+ * confirm or rule out a layout: a session restored from the persistence
+ * file (asked again on a reload) has no address, an anonymous client no
+ * username. Deciding on those would turn the layout off for the broker's
+ * whole run (no scoped ids, no reasons, the claimed address). */
+static bool telling(const struct mosquitto *ctx)
+{
+	return mosquitto_client_address(ctx) && mosquitto_client_id(ctx) &&
+	       mosquitto_client_username(ctx);
+}
+
 static const struct layout *layout_for(const struct mosquitto *ctx)
 {
 	if (!ctx)
 		return NULL;
 	if (chosen == -1) {
+		if (!telling(ctx))
+			return NULL; /* undecided: a later client decides */
 		for (size_t i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++)
 			if (fits(&layouts[i], ctx)) {
 				chosen = (int)i;
@@ -142,7 +156,15 @@ int hauth_layout__set_id(struct mosquitto *ctx, const char *id)
 	unsigned char *base = (unsigned char *)ctx;
 	char *old, *fresh;
 
+	int state;
+
 	if (!l || !id)
+		return -1;
+	/* a new connection only: its id is not a key of the broker's id hash
+	 * yet (a session restored from disk is "new" too, but has no address,
+	 * so no layout fits it) */
+	memcpy(&state, base + l->state, sizeof(state));
+	if (state != CS_NEW)
 		return -1;
 	fresh = mosquitto_strdup(id);
 	if (!fresh)

@@ -91,7 +91,7 @@ __attribute__((format(printf, 2, 3))) void mosquitto_log_printf(int level, const
 
 const char *mosquitto_client_address(const struct mosquitto *client)
 {
-	return client->address;
+	return client->restored ? NULL : client->address;
 }
 
 static bool laid_out(const struct mosquitto *c)
@@ -259,6 +259,14 @@ struct mosquitto *fb_stored(const char *id, const char *username)
 	struct mosquitto *c = fb_client(id, username, 4);
 	c->persistent = true;
 	set_state(c, CS_OFFLINE);
+	return c;
+}
+
+struct mosquitto *fb_restored(const char *id, const char *username)
+{
+	struct mosquitto *c = fb_client(id, username, 4);
+	c->persistent = true;
+	c->restored = true;
 	return c;
 }
 

@@ -11,7 +11,10 @@
  *    under 1.5 x keepalive and must still count as "keepalive";
  *  - the client address is the socket's peer, never what a WebSocket
  *    client claims in X-Forwarded-For (2.0.15+ hands that claim to plugins
- *    as mosquitto_client_address): limits and audit lines use the socket.
+ *    as mosquitto_client_address): limits and audit lines use the socket;
+ *  - the layout is decided by a client that can tell (not an anonymous
+ *    one, not a session restored from disk), the id rewritten only on a
+ *    new connection, and a reload keeps sessions restored from disk.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -172,6 +175,86 @@ static void test_fields_checked(void **state)
 	(void)peer;
 }
 
+/* ---- who decides the layout ---------------------------------------------- */
+
+/* The first client the plugin sees may be an anonymous one (refused) or,
+ * on a reload right after a start, a session restored from disk (no
+ * address): neither decides, the next client confirms the layout. */
+static void test_layout_not_decided_by_anonymous(void **state)
+{
+	(void)state;
+	int peer, sock = tcp_pair(AF_INET, &peer);
+	struct mosquitto *anon = client("x1", 60, -1), *c = client("phone", 60, sock);
+
+	anon->username[0] = '\0';
+	assert_int_equal(fb_connect(anon, NULL), MOSQ_ERR_AUTH);
+	assert_false(hauth_layout__known(anon));
+	assert_int_equal(fb_connect(c, tok()), MOSQ_ERR_SUCCESS);
+	assert_true(hauth_layout__known(c));
+	assert_non_null(strstr(fb_id(c), "alice:"));
+	assert_non_null(strstr(fb_id(c), "/phone"));
+	(void)peer;
+}
+
+static void scoped_id(const char *name, const char *external, char *out, size_t n)
+{
+	const struct hc_dir_principal *dp = hc_dir_principal(h->dir, name, strlen(name));
+	assert_non_null(dp);
+	assert_int_equal(hauth_clientid__format(out, n, name, dp->created_at, external), 0);
+}
+
+/* SIGHUP after a restart: mosquitto asks again for every stored session,
+ * with no password for those restored from disk (it does not save them).
+ * They stay (their identity still the one that stored them); a deleted
+ * identity's does not; a new CONNECT without password is still refused. */
+static void test_reload_keeps_restored_sessions(void **state)
+{
+	(void)state;
+	char id[64];
+	int peer, sock = tcp_pair(AF_INET, &peer);
+	struct mosquitto *kept, *gone, *c, *nopw;
+
+	fx_user(h, "bob");
+	scoped_id("alice", "tablet", id, sizeof(id));
+	kept = fb_restored(id, "alice");
+	scoped_id("bob", "tablet", id, sizeof(id));
+	gone = fb_restored(id, "bob");
+	fx_del_principal(h, "bob");
+	fb_reload();
+	assert_int_equal(fb_connect(kept, NULL), MOSQ_ERR_SUCCESS);
+	assert_null(hauth_clients__find(h, kept)); /* not a connection */
+	assert_int_equal(fb_connect(gone, NULL), MOSQ_ERR_AUTH);
+	assert_non_null(strstr(fb_last_log, "reason=no-password"));
+	/* the layout is still to be decided: this connection does */
+	c = client("phone", 60, sock);
+	assert_int_equal(fb_connect(c, tok()), MOSQ_ERR_SUCCESS);
+	assert_true(hauth_layout__known(c));
+	assert_non_null(strstr(fb_id(c), "/phone"));
+	fb_tick();
+	nopw = client("laptop", 60, -1);
+	assert_int_equal(fb_connect(nopw, NULL), MOSQ_ERR_AUTH);
+	(void)peer;
+}
+
+/* The id is rewritten only on a new connection (its id not yet a key of
+ * the broker's id hash). */
+static void test_set_id_only_when_new(void **state)
+{
+	(void)state;
+	int peer, sock = tcp_pair(AF_INET, &peer), cs_active = 3;
+	struct mosquitto *c = client("tab", 60, sock);
+
+	memcpy(c->not_the_broker_layout + L_STATE, &cs_active, sizeof(cs_active));
+	assert_true(hauth_layout__known(c));
+	assert_int_equal(hauth_layout__set_id(c, "alice:1/tab"), -1);
+	assert_string_equal(fb_id(c), "tab");
+	cs_active = 0;
+	memcpy(c->not_the_broker_layout + L_STATE, &cs_active, sizeof(cs_active));
+	assert_int_equal(hauth_layout__set_id(c, "alice:1/tab"), 0);
+	assert_string_equal(fb_id(c), "alice:1/tab");
+	(void)peer;
+}
+
 /* ---- keepalive ends --------------------------------------------------------- */
 
 static void test_keepalive_threshold(void **state)
@@ -296,6 +379,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_fields_checked, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_layout_not_decided_by_anonymous, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_reload_keeps_restored_sessions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_id_only_when_new, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keepalive_threshold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keepalive_odd_and_even, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_address_not_the_claim, setup, teardown),
