@@ -182,8 +182,9 @@ class WebSocket(BrokerTestCase):
     def test_06_listener_addresses(self):
         """The MQTT/TCP listener is loopback only. The WebSocket listener of
         2.0.11 binds every interface whatever the config says (upstream
-        #2085/#3045): printed here, handled by docs/broker.md (firewall
-        rule or network namespace)."""
+        #2085/#3045), and so does 2.0.21 from bookworm-backports (Debian
+        12's libwebsockets): printed here, handled by docs/broker.md
+        (firewall rule or network namespace)."""
         tcp = listening(self.port)
         self.assertTrue(tcp, "MQTT port not listening")
         self.assertEqual(tcp, {(4, "0100007F")}, "MQTT/TCP must bind 127.0.0.1 only")
