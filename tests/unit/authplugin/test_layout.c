@@ -151,7 +151,6 @@ static void test_fields_checked(void **state)
 {
 	(void)state;
 	int peer, sock = tcp_pair(AF_INET, &peer), s, st, bad;
-	int file = keep_fd(open("/dev/null", O_RDONLY));
 	struct mosquitto *c = client("c1", 60, sock), *nosock = client("c2", 60, -1);
 
 	assert_true(hauth_layout__known(c));
@@ -160,18 +159,30 @@ static void test_fields_checked(void **state)
 	assert_int_equal(st, 0); /* mosq_cs_new */
 	/* no socket (a WebSocket client being ended, a stored session) */
 	assert_true(hauth_layout__known(nosock));
-	/* a state out of the enum, or a socket that is not one: not trusted */
+	/* a state out of the enum, or a socket below -1: not trusted */
 	bad = 22;
 	memcpy(c->not_the_broker_layout + L_STATE, &bad, sizeof(bad));
 	assert_false(hauth_layout__known(c));
 	bad = 0;
 	memcpy(c->not_the_broker_layout + L_STATE, &bad, sizeof(bad));
 	assert_true(hauth_layout__known(c));
-	fb_set_sock(c, file);
-	assert_false(hauth_layout__known(c));
-	assert_false(hauth_layout__sock_state(c, &s, &st));
 	fb_set_sock(c, -7);
 	assert_false(hauth_layout__known(c));
+	assert_false(hauth_layout__sock_state(c, &s, &st));
+	(void)peer;
+}
+
+/* The client that decides the layout must show a socket there: one whose
+ * socket field holds a file rules the layout out. */
+static void test_deciding_client_needs_a_socket(void **state)
+{
+	(void)state;
+	int peer, sock = tcp_pair(AF_INET, &peer);
+	int file = keep_fd(open("/dev/null", O_RDONLY));
+	struct mosquitto *c = client("f1", 60, file), *d = client("f2", 60, sock);
+
+	assert_false(hauth_layout__known(c));
+	assert_false(hauth_layout__known(d)); /* decided: none fits */
 	(void)peer;
 }
 
@@ -379,6 +390,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_fields_checked, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_deciding_client_needs_a_socket, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_layout_not_decided_by_anonymous, setup, teardown),
 		cmocka_unit_test_setup_teardown(
