@@ -37,18 +37,24 @@ static char claimed_addr[HC_TOKEN_ADDR_MAX + 1];
 
 static const char *client_addr(struct mosquitto *client)
 {
-	const char *a = mosquitto_client_address(client);
-	return claimed_addr[0] ? claimed_addr : a ? a : "-";
+	/* the browser's, when hubd's front vouched for it in the token; else
+	 * the socket's peer (never a WebSocket client's X-Forwarded-For
+	 * claim, which 2.0.15+ reports as the client's address) */
+	static char peer[48];
+	if (claimed_addr[0])
+		return claimed_addr;
+	hauth_layout__peer_addr(client, peer, sizeof(peer));
+	return peer[0] ? peer : "-";
 }
 
 static int deny(struct hauth *h, struct mosquitto *client, const char *username, const char *reason)
 {
-	char id[96], user[HC_LOG_USER_MAX];
+	char id[96], user[HC_LOG_USER_MAX], addr_safe[64];
 	h->stats.auth_denied++;
 	hc_log_limited(&lim_denied, HC_LOG_INFO, "%s/%s | connect | denied reason=%s addr=%s",
 		hc_log_safe(mosquitto_client_id(client), id, sizeof(id)),
 		hc_log_user(username, username ? strlen(username) : 0, user), reason,
-		client_addr(client));
+		hc_log_safe(client_addr(client), addr_safe, sizeof(addr_safe)));
 	return MOSQ_ERR_AUTH;
 }
 
@@ -109,8 +115,14 @@ int hauth_auth__basic(
 	service = strcmp(username, HC_SERVICE_PRINCIPAL) == 0;
 	if (!service && !hc_name_valid(username))
 		return deny(h, client, username, "bad-username");
-	if (!password)
+	if (!password) {
+		/* mosquitto does not save passwords: a session restored from its
+		 * persistence file has none when a reload asks again. It is judged
+		 * as a stored session (its identity, clientid.c), not dropped. */
+		if (reauth && id && !hauth_clientid__stored_problem(h, id, username))
+			return MOSQ_ERR_SUCCESS;
 		return deny(h, client, username, "no-password");
+	}
 
 	if (service) {
 		rc = hc_token_verify(h->key, password, strlen(password), now, "service", &tc, &why);
@@ -211,17 +223,27 @@ int hauth_auth__basic(
 	}
 	h->stats.auth_ok++;
 	{
-		char sid_tag[9] = "-", idbuf[96];
+		char sid_tag[9] = "-", idbuf[96], addr[48], claimed[80] = "";
+		const char *said = mosquitto_client_address(client);
 		if (kind == HAUTH_USER)
 			hc_log_fingerprint(tc.sid, strlen(tc.sid), sid_tag);
-		hc_info("%s/%s | connect | ok kind=%s proto=%s%d session=%s addr=%s%s",
+		/* the broker's own lines show a WebSocket client's X-Forwarded-For
+		 * (2.0.15+): say what the socket says, and what was claimed */
+		hauth_layout__peer_addr(client, addr, sizeof(addr));
+		if (c->websocket && said && strcmp(said, addr) != 0 &&
+			!(!strncmp(said, "::ffff:", 7) && !strcmp(said + 7, addr))) {
+			char safe[64];
+			snprintf(claimed, sizeof(claimed), " claimed=\"%s\"",
+				hc_log_safe(said, safe, sizeof(safe)));
+		}
+		hc_info("%s/%s | connect | ok kind=%s proto=%s%d session=%s addr=%s%s%s",
 			hc_log_safe(hauth_clientid__external(id), idbuf, sizeof(idbuf)), c->name,
 			kind == HAUTH_USER     ? "user"
 			: kind == HAUTH_DEVICE ? "device"
 			: kind == HAUTH_APP    ? "app"
 					       : "service",
 			c->websocket ? "ws/" : "", c->protocol_version, sid_tag,
-			client_addr(client), scoped ? "" : " id=unscoped");
+			client_addr(client), claimed, scoped ? "" : " id=unscoped");
 	}
 	return MOSQ_ERR_SUCCESS;
 }

@@ -158,6 +158,14 @@ bool hauth_layout__sock_state(const struct mosquitto *ctx, int *sock, int *state
  * BASIC_AUTH whose state is still "new". 0 on success, -1 if the layout
  * is not confirmed or memory is short (nothing changed). */
 int hauth_layout__set_id(struct mosquitto *ctx, const char *id);
+/* The client's address as its socket's peer (getpeername), written into
+ * out (n bytes) and returned: what the per-address limits count and the
+ * audit lines show. Mosquitto 2.0.15+ gives a WebSocket client's
+ * X-Forwarded-For header, whatever it claims, as mosquitto_client_address;
+ * the socket cannot lie. "::ffff:" of a mapped IPv4 address is dropped.
+ * Falls back to mosquitto_client_address when the layout is not confirmed
+ * or the socket is gone ("" if there is none). */
+const char *hauth_layout__peer_addr(const struct mosquitto *ctx, char *out, size_t n);
 
 /* clientid.c: client ids scoped per identity */
 /* In BASIC_AUTH of a new connection of name (authorised): make its id

@@ -30,5 +30,10 @@ bool hauth_presence__will_ok(struct hauth *h, const char *name, int others_live,
 /* Why a connection ended: "clean", "network", "keepalive" or what the hub
  * set (end_reason). Called from DISCONNECT (reason.c). */
 const char *hauth_reason__classify(struct hauth_client *c);
+/* The silence (ms since the last publish or subscribe, else the CONNECT)
+ * from which a broker-ended TCP connection of a silent peer counts as a
+ * keepalive end: floor(1.5 x keepalive) s less a slack; -1 for keepalive
+ * 0 (no keepalive ends). */
+int64_t hauth_reason__keepalive_silence_ms(int keepalive);
 
 #endif

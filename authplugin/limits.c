@@ -43,7 +43,7 @@
 #define BACKLOG_STEP	   (256 * 1024)
 #define BACKLOG_RECHECK_MS 50
 
-/* "::ffff:1.2.3.4" (a WebSocket client of 2.0.11) is "1.2.3.4". */
+/* "::ffff:1.2.3.4" (an IPv4 peer of an IPv6 socket) is "1.2.3.4". */
 static const char *plain_addr(const char *a)
 {
 	if (a && !strncmp(a, "::ffff:", 7) && strchr(a + 7, '.'))

@@ -9,7 +9,18 @@
  *   state disconnecting / disconnect_with_will -> "clean" (DISCONNECT sent)
  *   state disconnect_ws (broker closed a WebSocket client) -> "keepalive"
  *   TCP peer already hung up (POLLRDHUP/HUP/ERR)  -> "network"
- *   TCP peer silent, nothing seen for 1.5 x keepalive -> "keepalive"
+ *   TCP peer silent for the broker's keepalive limit  -> "keepalive"
+ *
+ * The broker's keepalive limit is in whole seconds of its monotonic clock:
+ * it ends a client once now_s - last_msg_in > keepalive * 3 / 2 (integer
+ * division), both read once per loop pass. 2.0.11 looks every 5 s;
+ * 2.0.21 every pass (about every 100 ms), so there a client is ended
+ * between floor(1.5 x keepalive) and floor(1.5 x keepalive) + 1 s after
+ * its last packet: for an odd keepalive, half the time before
+ * 1.5 x keepalive. The silence we measure (since the last publish or
+ * subscribe we saw, or the CONNECT: PINGREQs do not reach a plugin) is
+ * never shorter than the broker's, less the time between its clock read
+ * and our callback in the same pass; KEEPALIVE_SLACK_MS covers that.
  */
 #include "hauth_presence.h"
 #include "hc_log.h"
@@ -26,6 +37,13 @@
 #define CS_DISCONNECTING	2
 #define CS_DISCONNECT_WS	6
 #define CS_DISCONNECT_WITH_WILL 18
+
+#define KEEPALIVE_SLACK_MS 500
+
+int64_t hauth_reason__keepalive_silence_ms(int keepalive)
+{
+	return keepalive > 0 ? (int64_t)(keepalive * 3 / 2) * 1000 - KEEPALIVE_SLACK_MS : -1;
+}
 
 const char *hauth_reason__classify(struct hauth_client *c)
 {
@@ -46,7 +64,8 @@ const char *hauth_reason__classify(struct hauth_client *c)
 		int64_t silent_ms = hc_mono_ms() - (c->active_ms ? c->active_ms : c->connected_ms);
 		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
 			return "network";
-		if (c->keepalive > 0 && silent_ms >= (int64_t)c->keepalive * 1500)
+		if (c->keepalive > 0 &&
+			silent_ms >= hauth_reason__keepalive_silence_ms(c->keepalive))
 			return "keepalive";
 	}
 	return "network";

@@ -13,6 +13,10 @@ Each also as the broker's own CPU time per connect and per delivery
 (utime + stime from /proc): steadier than rates on a machine shared with
 other work.
 
+Both brokers are the same binary: `mosquitto` on PATH (Debian 12's
+2.0.11), or HUB_MOSQUITTO's (e.g. /opt/mosquitto-2.0.21/bin/mosquitto, from
+scripts/deps --mosquitto-2.0.21).
+
 Usage: bench/broker_vs_plain.py [--rounds N] [--subs N] [--messages N]
 Prints each round and the medians/ratios as a markdown table.
 """
@@ -53,6 +57,8 @@ def main():
     ap.add_argument("--messages", type=int, default=5000)
     ap.add_argument("--seconds", type=float, default=5)
     a = ap.parse_args()
+    print("broker: mosquitto %s (%s)" % (".".join(map(str, harness.broker_version())),
+                                         harness.MOSQUITTO), flush=True)
 
     # --subs subscribers of one user: above the default per-identity cap
     with harness.Stack(extra_conf={"log_level": "warn",
@@ -87,7 +93,7 @@ def main():
             plain.append(line)
         with open(plain_conf, "w") as f:
             f.write("\n".join(plain) + "\n")
-        st.start("plain", ["mosquitto", "-c", plain_conf], plain_port)
+        st.start("plain", harness.broker_argv(plain_conf), plain_port)
         hub_port = st.ports["mqtt"]
         tok_b = st.token("bob", ttl=3600)
         tok_a = st.token("alice", ttl=3600)

@@ -7,7 +7,10 @@ docs/broker.md) against a real broker with hub_auth.so:
   kicks on TICK by client id, never inside BASIC_AUTH (kicking the client
   being authenticated crashes 2.0.11);
 - SIGHUP re-runs BASIC_AUTH for every session: live sessions stay, also one
-  whose token expired meanwhile; revoked ones stay out;
+  whose token expired meanwhile; revoked ones stay out; sessions restored
+  from disk (no password) stay after a restart;
+- the first client after a start (anonymous, say) does not decide the
+  broker's client layout unless it can tell;
 - the broker drops to user mosquitto before plugin init: the plugin still
   reads the store and the 0600 key;
 - per_listener_settings true loads the plugin once per listener: refused;
@@ -202,7 +205,7 @@ class Hazards(BrokerTestCase):
             with open(log, "wb") as lf:
                 env = dict(s.env)
                 env.update(harness.sanitizer_preload())
-                p = subprocess.Popen(["mosquitto", "-c", path], stdout=lf, stderr=subprocess.STDOUT,
+                p = subprocess.Popen([harness.MOSQUITTO, "-c", path], stdout=lf, stderr=subprocess.STDOUT,
                                      env=env)
                 try:
                     rc = p.wait(10)
@@ -344,6 +347,51 @@ class Hazards(BrokerTestCase):
         self.assertIsNotNone(a.wait_msg("rooms/lobby/ev/chat/storm", 3),
                              "alice's queued message is gone")
         a.disconnect()
+
+    @timeout(40)
+    def test_09_restart_then_sighup(self):
+        """A broker of its own. The first client after a start may be an
+        anonymous one: refused, it must not decide that the broker's client
+        layout is unknown (ids would go unscoped for the whole run). A
+        SIGHUP right after a restart asks again for every session restored
+        from disk, with no password (mosquitto does not save them): they
+        stay, with their queued messages, and the layout is still decided
+        by the next real client."""
+        s = Stack()
+        try:
+            s.add_user("alice", rooms={"lobby": "write"})
+            s.prepare_data()
+            s.start_broker()
+            port, tok = s.ports["mqtt"], s.token("alice", ttl=600)
+            self.assertEqual(connack(port, None, None, client_id="anon-first"), 5)
+            tab = RawClient(port)
+            self.assertEqual(tab.connect("alice", tok, client_id="tablet", clean=False), 0)
+            self.assertEqual(tab.subscribe(["rooms/lobby/ev/#"], qos=1), [1])
+            tab.disconnect()
+            self.assertNotIn("id=unscoped", s.log("broker"), "ids unscoped after an anonymous first")
+            s.restart_broker()
+            mark = len(s.log("broker"))
+            os.kill(s.broker_pid(), signal.SIGHUP)
+            self.assertTrue(s.wait_log("broker", "Reloading config", 5, mark))
+            pub = RawClient(port)
+            self.assertEqual(pub.connect("alice", tok, client_id="pub", version=5), 0)
+            self.assertEqual(pub.publish("rooms/lobby/ev/x/alice", b"queued", qos=1), 0)
+            pub.disconnect()
+            tab = RawClient(port)
+            self.assertEqual(tab.connect("alice", tok, client_id="tablet", clean=False), 0)
+            self.assertTrue(tab.session_present, "the reload dropped a restored session:\n"
+                            + s.log("broker")[mark:][-2000:])
+            got, deadline = [], time.time() + 5
+            while not got and time.time() < deadline:
+                got = [p for t, p, _ in tab.collect(0.2) if t == "rooms/lobby/ev/x/alice"]
+            self.assertEqual(got, [b"queued"], "the restored session's queued message is gone")
+            tab.disconnect()
+            log = s.log("broker")[mark:]
+            self.assertNotIn("reason=no-password", log)
+            self.assertNotIn("layout not recognised", log)
+            self.assertNotIn("id=unscoped", log)
+        finally:
+            s.close()
 
     # ---- the unknown session, checked late --------------------------------------------------
     @timeout(20)

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """Presence and disconnect notices (CONTRACT.md "Presence and disconnect
-notices"), produced by hub_auth.so inside a real mosquitto 2.0.11.
+notices"), produced by hub_auth.so inside a real mosquitto (2.0.11, or
+HUB_MOSQUITTO's: .ci/run also runs it on 2.0.21).
 
 Each scenario has its own room so the online counts are exact: the room's
 members are the scenario's subjects plus the watcher "w" (read level in
@@ -9,7 +10,8 @@ every room, online for the whole class, so it counts 1).
 
   joined  rooms/{room}/sys/joined  {"user","online"}          within 1 s
   left    rooms/{room}/sys/left    {"user","online","reason"}  within 2 s
-          (keepalive: 1.5 x keepalive + mosquitto's 5 s check period)
+          (keepalive: 2.0.11 1.5 x keepalive + its 5 s check period;
+          2.0.21 floor(1.5 x keepalive) + 1 s; then the reconnect grace)
   retained rooms/{room}/presence/{user} {"user","since"}, cleared on leave
   retained users/{user}/status {"online":true,"since"} / {"online":false,
           "reason","at"}
@@ -40,6 +42,7 @@ ROOMS = {
     "r9": ["ul"],            # membership change while online
     "r10": ["um"],           # logout (hubd)
     "r11": ["un"],           # broker restart
+    "r12": ["uo"],           # odd keepalive
 }
 
 KEEPALIVE_CLIENT = r'''
@@ -192,6 +195,35 @@ class Presence(BrokerTestCase):
             p.send_signal(signal.SIGKILL)
             p.send_signal(signal.SIGCONT)
             p.wait()
+
+    @timeout(30)
+    def test_03b_odd_keepalive(self):
+        """keepalive 3 s, then silence. Mosquitto ends a client once
+        now - last packet > keepalive * 3 / 2 in whole seconds of its
+        clock: 2.0.21 looks every loop pass, so it ends this one
+        4.0-5.1 s after its last packet, before 1.5 x keepalive half of
+        the time. The last packet goes out at .7 of a second of the
+        broker's clock (2.0.11: CLOCK_MONOTONIC; 2.0.21: CLOCK_REALTIME,
+        as its broker never calls mosquitto_time_init): 2.0.21 ends it
+        ~4.3 s later, and the reason is still keepalive."""
+        from mqttraw import RawClient
+        ka = 3
+        grace = 0.8  # presence_grace_ms: a keepalive end waits for a reconnect
+        c = self.own(RawClient(self.port))
+        t0 = time.time()
+        self.assertEqual(c.connect("uo", self.stack.token("uo"), client_id="ka-odd", version=4,
+                                   keepalive=ka), 0)
+        self.joined("r12", "uo", 2, t0)
+        new = harness.broker_version() >= (2, 0, 21)
+        clock = time.time if new else time.monotonic
+        time.sleep((0.7 - clock() % 1.0) % 1.0)
+        c.publish("rooms/r12/ev/last/uo", b"x", qos=0)
+        t_last = time.time()
+        if new:
+            within = ka * 3 // 2 + 1 + 0.1 + grace + 1.0
+        else:
+            within = 1.5 * ka + 6 + grace + 1.0
+        self.left("r12", "uo", 1, "keepalive", t_last, within=within)
 
     @timeout(20)
     def test_04_kicked_is_immediate(self):

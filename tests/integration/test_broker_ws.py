@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: MIT
 """MQTT over WebSocket with MQTT.js 5 (the browser's client; node_modules/mqtt
 through js/mqtt_driver.mjs) through hubd's front (ws_port) to mosquitto
-2.0.11 + hub_auth.so: token login, room events both ways with a TCP client,
-refusals, ACL codes, presence reasons for WebSocket ends, kick on revoke
-within 1 s, and what listens where.
+(2.0.11, or HUB_MOSQUITTO's) + hub_auth.so: token login, room events both
+ways with a TCP client, refusals, ACL codes, presence reasons for WebSocket
+ends, kick on revoke within 1 s, what listens where; a claimed
+X-Forwarded-For (raw WebSocket client) neither counted nor exempt.
 """
 import json
 import os
@@ -194,6 +195,41 @@ class WebSocket(BrokerTestCase):
                           for p in (self.stack.ports["http"], self.stack.ports["ws"])},
                          "hubd listens on http_port and ws_port at 127.0.0.1 only")
         self.assertEqual(listening(self.stack.ports["ws"]), lo)
+
+CLAIM = "198.51.100.23"
+
+
+class ForwardedFor(BrokerTestCase):
+    """A WebSocket client's X-Forwarded-For header is a claim anyone can
+    make: hubd's front ignores it (the broker sees the address the front
+    vouches for in the token it mints: the socket's peer), and Mosquitto
+    2.0.15+, which would take the header as the client's address, never
+    sees a WebSocket. Claiming an exempt address lifts no limit."""
+    stack_conf = {
+        "broker_conns_per_address": 2,
+        "broker_conns_exempt": CLAIM,   # only the claimed address is exempt
+    }
+
+    @classmethod
+    def prepare(cls, stack):
+        stack.add_user("alice", rooms={"lobby": "write"})
+
+    @timeout(30)
+    def test_01_claimed_address_neither_counts_nor_exempts(self):
+        ver = harness.broker_version()
+        print("  broker %s: %s" % (".".join(map(str, ver)), harness.MOSQUITTO), file=sys.stderr)
+        codes = []
+        for i in range(3):
+            c = self.own(harness.ws_raw(self.stack.ports["ws"], {"X-Forwarded-For": CLAIM}))
+            codes.append(c.connect("alice", self.stack.token("alice"), client_id="xff-%d" % i))
+        self.assertEqual(codes, [0, 0, 5], "the third connection from 127.0.0.1 must be refused")
+        log = self.stack.log("broker")
+        self.assertIn("| connect | denied reason=too-many-from-address addr=127.0.0.1", log)
+        ok = [l for l in log.splitlines() if "xff-0/alice | connect | ok" in l]
+        self.assertTrue(ok, "no audit line for xff-0")
+        self.assertIn(" addr=127.0.0.1", ok[0])
+        self.assertNotIn(CLAIM, log, "the claim reached the broker")
+
 
 if __name__ == "__main__":
     harness.broker_main()

@@ -92,7 +92,7 @@ __attribute__((format(printf, 2, 3))) void mosquitto_log_printf(int level, const
 
 const char *mosquitto_client_address(const struct mosquitto *client)
 {
-	return client->address;
+	return client->restored ? NULL : client->address;
 }
 
 static bool laid_out(const struct mosquitto *c)
@@ -294,11 +294,33 @@ struct mosquitto *fb_client(const char *id, const char *username, int protocol_v
 	return c;
 }
 
+void fb_set_sock(struct mosquitto *c, int sock)
+{
+	if (laid_out(c))
+		memcpy(c->not_the_broker_layout + L_SOCK, &sock, sizeof(sock));
+}
+
+void fb_set_keepalive(struct mosquitto *c, int keepalive)
+{
+	uint16_t ka = (uint16_t)keepalive;
+	c->keepalive = keepalive;
+	if (laid_out(c))
+		memcpy(c->not_the_broker_layout + L_KEEPALIVE, &ka, sizeof(ka));
+}
+
 struct mosquitto *fb_stored(const char *id, const char *username)
 {
 	struct mosquitto *c = fb_client(id, username, 4);
 	c->persistent = true;
 	set_state(c, CS_OFFLINE);
+	return c;
+}
+
+struct mosquitto *fb_restored(const char *id, const char *username)
+{
+	struct mosquitto *c = fb_client(id, username, 4);
+	c->persistent = true;
+	c->restored = true;
 	return c;
 }
 

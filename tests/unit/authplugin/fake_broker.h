@@ -41,6 +41,7 @@ struct mosquitto {
 	int sub_count;	 /* what mosquitto_client_sub_count says */
 	bool connected;
 	char will_topic[128]; /* empty: no will */
+	bool restored;	      /* read from the persistence file: no address */
 };
 
 #define FB_MAX 512
@@ -72,6 +73,11 @@ void fb_reset(void);
 /* A client context (owned by the fake; freed by fb_plugin_stop). */
 struct mosquitto *fb_client(const char *id, const char *username, int protocol_version);
 
+/* For a client with the broker's layout: its socket (an fd the test owns;
+ * -1 none) and its keepalive, as the broker would hold them. */
+void fb_set_sock(struct mosquitto *c, int sock);
+void fb_set_keepalive(struct mosquitto *c, int keepalive);
+
 /* The client's id as the broker sees it now (scoped by the plugin when
  * it has the broker's layout). */
 const char *fb_id(const struct mosquitto *c);
@@ -79,6 +85,9 @@ const char *fb_id(const struct mosquitto *c);
  * connection, as after a broker restart: username set, state
  * "disconnected". */
 struct mosquitto *fb_stored(const char *id, const char *username);
+/* A stored session as the broker restores it from its persistence file at
+ * start-up: username set, no address, no password, state still "new". */
+struct mosquitto *fb_restored(const char *id, const char *username);
 
 /* Events, as the broker raises them. fb_connect returns the BASIC_AUTH
  * result and marks the client connected when it is MOSQ_ERR_SUCCESS. */
