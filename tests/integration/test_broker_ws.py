@@ -205,6 +205,7 @@ class ForwardedFor(BrokerTestCase):
     vouches for in the token it mints: the socket's peer), and Mosquitto
     2.0.15+, which would take the header as the client's address, never
     sees a WebSocket. Claiming an exempt address lifts no limit."""
+    with_front = True
     stack_conf = {
         "broker_conns_per_address": 2,
         "broker_conns_exempt": CLAIM,   # only the claimed address is exempt
