@@ -470,7 +470,10 @@ int main(int argc, char **argv)
 	hc_info("msg=stopped connects_ok=%llu connects_denied=%llu events_in=%llu "
 		"events_out=%llu dropped_slow=%llu pending_refused=%llu pending_evicted=%llu "
 		"pending_expired=%llu full_refused=%llu rec_detached=%llu rec_recovered=%llu "
-		"rec_refused=%llu rec_dropped=%llu rec_replayed=%llu broker_refused=%llu",
+		"rec_refused=%llu rec_dropped=%llu rec_replayed=%llu broker_refused=%llu "
+		"calls=%llu "
+		"calls_answered=%llu calls_timeout=%llu calls_unavailable=%llu calls_busy=%llu "
+		"hooked=%llu hooked_accepted=%llu hooked_refused=%llu answers_dropped=%llu",
 		(unsigned long long)h.stats.connects_ok,
 		(unsigned long long)h.stats.connects_denied, (unsigned long long)h.stats.events_in,
 		(unsigned long long)h.stats.events_out, (unsigned long long)h.stats.dropped_slow,
@@ -480,7 +483,14 @@ int main(int argc, char **argv)
 		(unsigned long long)h.stats.full_refused, (unsigned long long)h.stats.rec_detached,
 		(unsigned long long)h.stats.rec_recovered, (unsigned long long)h.stats.rec_refused,
 		(unsigned long long)h.stats.rec_dropped, (unsigned long long)h.stats.rec_replayed,
-		(unsigned long long)h.stats.broker_refused);
+		(unsigned long long)h.stats.broker_refused, (unsigned long long)h.stats.calls,
+		(unsigned long long)h.stats.calls_answered,
+		(unsigned long long)h.stats.calls_timeout,
+		(unsigned long long)h.stats.calls_unavailable,
+		(unsigned long long)h.stats.calls_busy, (unsigned long long)h.stats.hooked,
+		(unsigned long long)h.stats.hooked_accepted,
+		(unsigned long long)h.stats.hooked_refused,
+		(unsigned long long)h.stats.answers_dropped);
 
 cleanup:
 	signal_ctx = NULL;

@@ -12,8 +12,13 @@
  * append to a queue that hbr_mqtt__drain hands to the rooms and acks code
  * on the loop thread.
  *
- * The queue is bounded: past MQ_MAX_BYTES, room messages are dropped (and
- * counted) rather than letting a stalled loop eat all memory.
+ * Besides the rooms and inboxes it subscribes to users/+/reply/{reply_tag}:
+ * the answers to this gateway's calls and the verdicts on its sockets'
+ * events into hooked rooms (calls.c), read with their Correlation Data.
+ *
+ * The queue is bounded: past MQ_MAX_BYTES, room messages (and answers,
+ * which then time out) are dropped (and counted) rather than letting a
+ * stalled loop eat all memory.
  */
 #include "args.h"
 #include "hbr.h"

@@ -160,7 +160,8 @@ static int decide(struct hbr *h, struct hbr_sock *s, struct hbr_nsp *n, const ch
 	 * which services exist */
 	svc = hc_dir_principal(h->dir, n->name, strlen(n->name));
 	if (!svc || svc->kind != HC_KIND_SERVICE) {
-		hc_info("%s/%s | connect | refused nsp=%s reason=invalid-namespace", s->sock_id,
+		hc_log_limited(&lim_denied, HC_LOG_INFO,
+			"%s/%s | connect | refused nsp=%s reason=invalid-namespace", s->sock_id,
 			s->user, nsp);
 		if (fresh) {
 			s->user[0] = '\0';

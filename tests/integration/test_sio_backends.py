@@ -509,6 +509,17 @@ class SioBackends(unittest.TestCase):
         finally:
             self.chat.hook("*", "accept")
 
+    def test_15_namespace_socket_ends_with_its_session(self):
+        tok = self.st.revocable_token("carol")
+        shop = self.sio("carol", "/shop", token=tok, name="carol-shop")
+        self.assertEqual(shop.answer(shop.ask("order", 1))["echo"], 1)
+        sid = harness.token_claims(tok)["sid"]
+        t0 = time.time()
+        self.st.hubctl("session", "revoke", sid)
+        e = shop.wait("disconnect", timeout=5)
+        self.assertEqual(e["reason"], "io server disconnect")
+        self.assertLess(time.time() - t0, 1.5)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
