@@ -59,8 +59,9 @@ struct hbr_wait {
 	struct hbr_wait *prev, *next;	/* h->wait_head[kind] list, by deadline */
 	struct hbr_wait *sprev, *snext; /* sock->waits */
 	char user[HC_NAME_MAX + 1];
-	char event[HC_NAME_MAX + 1]; /* event names are up to 64 bytes too */
-	char room[HC_NAME_MAX + 1];  /* HBR_W_HOOK */
+	char service[HC_NAME_MAX + 1]; /* HBR_W_CALL */
+	char event[HC_NAME_MAX + 1];   /* event names are up to 64 bytes too */
+	char room[HC_NAME_MAX + 1];    /* HBR_W_HOOK */
 };
 
 int hbr_calls__reply_topic(struct hbr *h, const char *user, char *out, size_t n)
@@ -157,6 +158,7 @@ int hbr_calls__begin(struct hbr *h, struct hbr_sock *s, int kind, struct hbr_nsp
 	w->deadline_ms =
 		hc_mono_ms() + h->call_timeout_ms + (kind == HBR_W_HOOK ? HBR_HOOK_MARGIN_MS : 0);
 	snprintf(w->user, sizeof(w->user), "%s", s->user);
+	snprintf(w->service, sizeof(w->service), "%s", n ? n->name : "");
 	snprintf(w->event, sizeof(w->event), "%s", event);
 	snprintf(w->room, sizeof(w->room), "%s", room ? room : "");
 	if (hc_hmap_put(&h->waits, (const char *)&w->key, sizeof(w->key), w, NULL)) {
@@ -202,6 +204,25 @@ void hbr_calls__published(struct hbr *h, struct hbr_wait *w, int mid)
 void hbr_calls__cancel(struct hbr *h, struct hbr_wait *w)
 {
 	wait_free(h, w);
+}
+
+bool hbr_calls__fresh(struct hbr *h, const char *service)
+{
+	void *v = hc_hmap_get(&h->fresh, service, strlen(service));
+	return v && hc_mono_ms() < (int64_t)(intptr_t)v;
+}
+
+/* A call of service was answered (fresh) or not (unavailable, timeout). */
+static void freshen(struct hbr *h, const char *service, bool answered)
+{
+	size_t len = strlen(service);
+	if (!answered) {
+		hc_hmap_del(&h->fresh, service, len);
+		return;
+	}
+	if (h->fresh.count >= HBR_FRESH_MAX && !hc_hmap_get(&h->fresh, service, len))
+		hc_hmap_clear(&h->fresh); /* services come and go: forget them all */
+	hc_hmap_put(&h->fresh, service, len, (void *)(intptr_t)(hc_mono_ms() + HBR_FRESH_MS), NULL);
 }
 
 /* What a finished wait needs after it is freed (answering may end its
@@ -331,6 +352,7 @@ bool hbr_calls__puback(struct hbr *h, int mid, int reason_code)
 	 * topic, whatever their PUBACK (0x10 just means no member listens) */
 	if (w->kind == HBR_W_CALL && (reason_code == 0x10 || reason_code >= 0x80)) {
 		h->stats.calls_unavailable++;
+		freshen(h, w->service, false);
 		answer_call(h, w, UNAVAILABLE, sizeof(UNAVAILABLE) - 1);
 	}
 	return true;
@@ -376,7 +398,12 @@ void hbr_calls__answer(struct hbr *h, const char *topic, const void *corr, size_
 		return;
 	}
 	if (w->kind == HBR_W_CALL) {
+		/* the plugin's own answer when no process is connected is not
+		 * the service's */
+		bool unavailable =
+			len == sizeof(UNAVAILABLE) - 1 && !memcmp(payload, UNAVAILABLE, len);
 		h->stats.calls_answered++;
+		freshen(h, w->service, !unavailable);
 		answer_call(h, w, payload, len);
 	} else {
 		answer_hook(h, w, payload, len);
@@ -389,6 +416,7 @@ void hbr_calls__tick(struct hbr *h, int64_t now_ms)
 
 	while ((w = h->wait_head[HBR_W_CALL]) && w->deadline_ms <= now_ms) {
 		h->stats.calls_timeout++;
+		freshen(h, w->service, false);
 		answer_call(h, w, TIMEOUT, sizeof(TIMEOUT) - 1);
 	}
 	while ((w = h->wait_head[HBR_W_HOOK]) && w->deadline_ms <= now_ms)
@@ -433,4 +461,5 @@ void hbr_calls__free(struct hbr *h)
 	/* sockets free their own waits; what is left is only the maps */
 	hc_hmap_clear(&h->wait_mids);
 	hc_hmap_clear(&h->waits);
+	hc_hmap_clear(&h->fresh);
 }

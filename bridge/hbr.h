@@ -56,6 +56,10 @@ struct hbr_mqtt;
 /* a hooked event waits this much longer than call_timeout_ms: the broker
  * gives the timeout verdict itself, this is the backstop for a lost one */
 #define HBR_HOOK_MARGIN_MS 2000
+/* a service that answered a call within this long gets its calls at QoS 0
+ * (nsp.c); otherwise at QoS 1, whose PUBACK 0x10 tells nobody takes them */
+#define HBR_FRESH_MS  500
+#define HBR_FRESH_MAX 4096 /* services remembered so */
 
 enum hbr_transport { HBR_T_POLLING = 1, HBR_T_WS };
 
@@ -292,6 +296,7 @@ struct hbr {
 	unsigned char nonces[256]; /* random bytes for correlation data */
 	size_t nonce_used;
 	int64_t call_timeout_ms, calls_per_socket, calls_max;
+	struct hc_hmap fresh; /* service -> until when (ms) its calls go at QoS 0 */
 
 	/* the socket.io-client bundles served at /socket.io/<name>, as the
 	 * Socket.IO server does for pages' <script src="/socket.io/socket.io.js"> */
@@ -473,6 +478,8 @@ int hbr_calls__reply_topic(struct hbr *h, const char *user, char *out, size_t n)
 int hbr_calls__begin(struct hbr *h, struct hbr_sock *s, int kind, struct hbr_nsp *n, int64_t id,
 	const char *event, const char *room, int64_t ts, unsigned char corr[HBR_CORR_LEN],
 	struct hbr_wait **out, const char **why);
+/* Whether service answered a call lately: then its calls go at QoS 0. */
+bool hbr_calls__fresh(struct hbr *h, const char *service);
 /* Its publish went out as mid (PUBACKs find it), or could not (freed). */
 void hbr_calls__published(struct hbr *h, struct hbr_wait *w, int mid);
 void hbr_calls__cancel(struct hbr *h, struct hbr_wait *w);
@@ -571,9 +578,11 @@ void hbr_mqtt__drain(struct hbr *h);
  * broker's maximum packet size. */
 int hbr_mqtt__publish(struct hbr *h, const char *topic, const void *payload, size_t len, int enc,
 	const char *origin, int *mid);
-/* The same with a Response Topic and Correlation Data (a request). */
+/* The same with a Response Topic and Correlation Data (a request), at
+ * QoS qos (0 or 1). */
 int hbr_mqtt__request(struct hbr *h, const char *topic, const void *payload, size_t len, int enc,
-	const char *origin, const char *reply, const void *corr, size_t corr_len, int *mid);
+	const char *origin, const char *reply, const void *corr, size_t corr_len, int qos,
+	int *mid);
 bool hbr_mqtt__connected(struct hbr *h);
 /* Write the publishes of this loop pass (at its end). */
 void hbr_mqtt__flush(struct hbr *h);

@@ -382,6 +382,7 @@ int main(int argc, char **argv)
 	hc_hmap_init(&h.pending_addrs);
 	hc_hmap_init(&h.waits);
 	hc_hmap_init(&h.wait_mids);
+	hc_hmap_init(&h.fresh);
 	if (hc_config_load(&h.cfg, config, err, sizeof(err))) {
 		fprintf(stderr, "hub-bridge: %s\n", err);
 		hc_config_free(&h.cfg);

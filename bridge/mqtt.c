@@ -445,11 +445,11 @@ bool hbr_mqtt__backlogged(struct hbr *h)
 int hbr_mqtt__publish(struct hbr *h, const char *topic, const void *payload, size_t len, int enc,
 	const char *origin, int *mid)
 {
-	return hbr_mqtt__request(h, topic, payload, len, enc, origin, NULL, NULL, 0, mid);
+	return hbr_mqtt__request(h, topic, payload, len, enc, origin, NULL, NULL, 0, 1, mid);
 }
 
 int hbr_mqtt__request(struct hbr *h, const char *topic, const void *payload, size_t len, int enc,
-	const char *origin, const char *reply, const void *corr, size_t corr_len, int *mid)
+	const char *origin, const char *reply, const void *corr, size_t corr_len, int qos, int *mid)
 {
 	struct hbr_mqtt *m = h->mq;
 	mosquitto_property *props = NULL;
@@ -470,7 +470,7 @@ int hbr_mqtt__request(struct hbr *h, const char *topic, const void *payload, siz
 		return HUB_ERR_NOMEM;
 	}
 	atomic_fetch_add(&m->inflight, 1);
-	rc = mosquitto_publish_v5(m->mosq, mid, topic, (int)len, payload, 1, false, props);
+	rc = mosquitto_publish_v5(m->mosq, mid, topic, (int)len, payload, qos, false, props);
 	mosquitto_property_free_all(&props);
 #ifdef HBR_WITH_LIBEV
 	/* in-loop: the publish was written at once if the socket took it;

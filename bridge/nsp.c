@@ -365,9 +365,12 @@ static void call(struct hbr *h, struct hbr_sock *s, struct hbr_nsp *n,
 	hbr_buf__init(&tmp, (size_t)h->max_payload);
 	rc = hbr_args__encode(e, p->data, p->datalen, att, natt, &tmp, &pl, &plen, &enc);
 	if (!rc)
-		rc = w ? hbr_mqtt__request(
-				 h, topic, pl, plen, enc, NULL, reply, corr, sizeof(corr), &mid)
-		       : hbr_mqtt__publish(h, topic, pl, plen, enc, NULL, &mid);
+		/* QoS 1 tells (PUBACK 0x10) when nobody takes calls of the
+		 * service; while it answers, QoS 0 spares the broker and us a
+		 * PUBACK a call. Without an ack nothing waits for either */
+		rc = hbr_mqtt__request(h, topic, pl, plen, enc, NULL, w ? reply : NULL,
+			w ? corr : NULL, sizeof(corr), w && !hbr_calls__fresh(h, n->name) ? 1 : 0,
+			&mid);
 	hbr_buf__free(&tmp);
 	if (rc) {
 		if (w)

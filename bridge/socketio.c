@@ -530,7 +530,7 @@ static void on_emit(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_even
 		}
 		hbr_calls__reply_topic(h, s->user, reply, sizeof(reply));
 		rc = hbr_mqtt__request(
-			h, topic, pl, plen, enc, origin, reply, corr, sizeof(corr), &mid);
+			h, topic, pl, plen, enc, origin, reply, corr, sizeof(corr), 1, &mid);
 		hbr_buf__free(&tmp);
 		if (rc) {
 			hbr_calls__cancel(h, w);
