@@ -44,7 +44,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 import harness  # noqa: E402
-from sio_bench import client, median, node_stack, ratio  # noqa: E402
+from sio_bench import client, cpu_s, median, node_stack, ratio  # noqa: E402
 
 BACKEND = os.path.join(HERE, "sdk_backend.mjs")
 
@@ -93,8 +93,13 @@ def hub_stack():
 
 
 def run(s, cfg, extra_pids=()):
+    """One phase; also each server process's CPU seconds (split_cpu_s)."""
     c = dict(cfg, url=s["url"], cookie=s["cookie"])
-    return client(c, list(s["pids"]) + list(extra_pids))
+    pids = list(s["pids"]) + list(extra_pids)
+    before = [cpu_s([p]) for p in pids]
+    r = client(c, pids)
+    r["split_cpu_s"] = [cpu_s([p]) - b for p, b in zip(pids, before)]
+    return r
 
 
 def main():
@@ -175,6 +180,10 @@ def main():
         median([per_call_us(r) for r in res["hub1"]]),
         median([per_call_us(r) for r in res["node"]]),
         rat("hub1", "node", None, per_call_us)))
+    split = [median([r["split_cpu_s"][i] * 1e6 / r["calls"] for r in res["hub1"]])
+             for i in range(3)]
+    print("| of which hub-bridge / mosquitto + plugin / Node SDK backend (us) | %.1f / %.1f / "
+          "%.1f | | | |" % tuple(split))
     print("| calls/s, 2 backend processes vs 1 | %.0f | %.0f | %.2f | >= 1.6 |" % (
         med("hub2", "calls_per_s"), med("hub1", "calls_per_s"),
         rat("hub2", "hub1", "calls_per_s")))
