@@ -196,6 +196,7 @@ static void on_message(struct mosquitto *mosq, void *ud, const struct mosquitto_
 	size_t tl = strlen(msg->topic), pl = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
 	struct ev *e = ev_new(EV_MESSAGE, tl + 1 + pl);
 	char *name = NULL, *value = NULL;
+	const char *slash;
 	(void)mosq;
 	if (!e)
 		return;
@@ -219,9 +220,11 @@ static void on_message(struct mosquitto *mosq, void *ud, const struct mosquitto_
 		if (hit)
 			break;
 	}
-	if (!strncmp(msg->topic, "users/", 6) && strstr(msg->topic, "/reply/")) {
-		/* an answer to one of our calls (the only reply topics we
-		 * subscribe to): its correlation data says whose */
+	/* users/{user}/reply/...: an answer to one of our calls (the only
+	 * reply topics we subscribe to; an inbox event named "reply" is not) */
+	slash = !strncmp(msg->topic, "users/", 6) ? strchr(msg->topic + 6, '/') : NULL;
+	if (slash && !strncmp(slash, "/reply/", 7)) {
+		/* its correlation data says whose */
 		void *corr = NULL;
 		uint16_t cl = 0;
 		e->type = EV_REPLY;

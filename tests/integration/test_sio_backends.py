@@ -521,5 +521,16 @@ class SioBackends(unittest.TestCase):
         self.assertLess(time.time() - t0, 1.5)
 
 
+    def test_16_an_inbox_event_named_reply_is_an_event(self):
+        # the gateway reads users/{user}/reply/... as answers; an inbox
+        # event whose name is "reply" (users/bob/inbox/reply/alice) is not one
+        alice = self.sio("alice", name="ib-alice")
+        bob = self.sio("bob", name="ib-bob")
+        err, args = alice.call("reply", {"to": "bob", "text": "re"})
+        self.assertTrue(args[0]["ok"], args)
+        data, meta = bob.event("reply")
+        self.assertEqual((data["text"], meta["from"], meta["inbox"]), ("re", "alice", True))
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
