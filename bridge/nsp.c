@@ -216,7 +216,12 @@ int hbr_nsp__connect(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_pac
 	int rc;
 
 	if (!service_of(p->nsp, p->nsplen, &name, &nlen)) {
-		/* not even a name: no service can be called that */
+		/* not even a name: no service can be called that. The answer
+		 * names the namespace as the client wrote it (socket.io-client
+		 * matches it), if it is printable ASCII; other bytes get none */
+		for (size_t i = 0; i < p->nsplen; i++)
+			if (p->nsp[i] < 0x20 || p->nsp[i] > 0x7e)
+				return 0;
 		return connect_error(h, s, p->nsp, p->nsplen, "Invalid namespace");
 	}
 	if (slot_of(s, name, nlen))
