@@ -251,6 +251,10 @@ int hauth_stamp__strip(struct mosquitto_evt_message *ed);
 /* A copy of src without user properties named hub-* and, if !keep_reply,
  * without Response Topic and Correlation Data, appended to *dst. 0 or -1. */
 int hauth_stamp__copy(const mosquitto_property *src, mosquitto_property **dst, bool keep_reply);
+/* Append src's `hub-origin` user property (the gateway's tag of the socket
+ * that sent an event) to *dst, if it has one. Only for publishes of the
+ * hub's own processes: a client's hub-* properties never pass. 0 or -1. */
+int hauth_stamp__origin(const mosquitto_property *src, mosquitto_property **dst);
 /* Bytes a property list holds (its strings and nodes), roughly. */
 size_t hauth_stamp__bytes(const mosquitto_property *props);
 /* Whether a user property name is one only the hub may set. */

@@ -458,6 +458,12 @@ int hauth_hooks__message(
 	p->deadline_ms = hc_mono_ms() + hc_cfg_int(&h->cfg, HC_CFG_CALL_TIMEOUT_MS);
 	if (hauth_stamp__copy(ed->properties, &p->props, false))
 		goto nomem;
+	/* the gateway tags its sockets' events with hub-origin (a hub-*
+	 * property no client can set): the accepted event keeps it, so the
+	 * gateway gives it to every socket of the room but its sender, as it
+	 * does with unhooked events */
+	if (c && c->kind == HAUTH_SERVICE && hauth_stamp__origin(ed->properties, &p->props))
+		goto nomem;
 	if (hauth_hooks__make_inert(h, ed))
 		goto nomem;
 	if (track(h, p))

@@ -130,6 +130,26 @@ int hauth_stamp__copy(const mosquitto_property *src, mosquitto_property **dst, b
 	return 0;
 }
 
+int hauth_stamp__origin(const mosquitto_property *src, mosquitto_property **dst)
+{
+	for (const mosquitto_property *p = src; p; p = mosquitto_property_next(p)) {
+		char *a = NULL, *b = NULL;
+		int rc;
+		if (mosquitto_property_identifier(p) != MQTT_PROP_USER_PROPERTY)
+			continue;
+		if (!mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY, &a, &b, false))
+			return -1;
+		rc = strcmp(a, "hub-origin") == 0 ? mosquitto_property_add_string_pair(
+							    dst, MQTT_PROP_USER_PROPERTY, a, b)
+						  : MOSQ_ERR_SUCCESS;
+		free(a);
+		free(b);
+		if (rc != MOSQ_ERR_SUCCESS)
+			return -1;
+	}
+	return 0;
+}
+
 size_t hauth_stamp__bytes(const mosquitto_property *props)
 {
 	size_t n = 0;

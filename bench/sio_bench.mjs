@@ -6,9 +6,15 @@
 //
 //   node sio_bench.mjs '{"url","cookie","mode":"connect|fanout|idle", ...}'
 //   connect: {"n","concurrency"}            -> connects/s (auth + CONNECT ack)
-//   fanout:  {"n","events","window","rate","payload"} -> deliveries/s and latency
+//   fanout:  {"n","events","window","rate","payload","room"} -> deliveries/s and latency
 //            payload: "json" (one argument, default), "args" (three
-//            arguments) or "binary" (a JSON argument and 256 bytes binary)
+//            arguments) or "binary" (a JSON argument and 256 bytes binary);
+//            room: every socket joins it and the events go there (default:
+//            the socket's current room, lobby)
+//   calls:   {"n","seconds","window","nsp","method"} -> n sockets of namespace
+//            nsp ("/shop"), each keeping `window` calls of `method` waiting
+//            for their ack (emitWithAck) for `seconds`: calls/s and the round
+//            trip p50/p99
 //   idle:    {"n","hold_ms"}                -> opens n sockets, prints "ready",
 //                                              holds them until stdin closes
 //   recovery: {"n","events","cookies"?}     -> n receivers in the room get one
@@ -22,34 +28,36 @@ import { performance } from 'node:perf_hooks';
 const cfg = JSON.parse(process.argv[2]);
 const wsUrl = cfg.url.replace(/^http/, 'ws') + '/socket.io/?EIO=4&transport=websocket';
 
-function open(onEvent, auth, cookie) {
+// nsp: a namespace other than "/" ("/shop"): its packets carry "/shop,"
+function open(onEvent, auth, cookie, nsp) {
+	const pre = nsp ? nsp + ',' : '';
 	return new Promise((resolve, reject) => {
 		const ws = new WebSocket(wsUrl, { headers: { Cookie: cookie || cfg.cookie },
 			perMessageDeflate: false });
-		const sock = { ws, acks: new Map(), nextId: 0, sid: null, pid: null };
+		const sock = { ws, acks: new Map(), nextId: 0, sid: null, pid: null, pre };
 		let ready = false;
 		ws.on('message', (buf, isBinary) => {
 			if (isBinary)
 				return; // an attachment (counted with its packet)
 			const s = buf.toString();
 			if (s[0] === '0') {
-				ws.send('40' + (auth ? JSON.stringify(auth) : ''));
+				ws.send('40' + pre + (auth ? JSON.stringify(auth) : ''));
 			} else if (s === '2') {
 				ws.send('3');
-			} else if (s.startsWith('40')) {
-				const c = JSON.parse(s.slice(2));
+			} else if (s.startsWith('40' + pre)) {
+				const c = JSON.parse(s.slice(2 + pre.length));
 				sock.sid = c.sid;
 				sock.pid = c.pid || null;
 				ready = true;
 				resolve(sock);
 			} else if (s.startsWith('44')) {
 				reject(new Error('refused: ' + s));
-			} else if (s.startsWith('43')) {
-				const m = /^43(\d+)/.exec(s);
+			} else if (s.startsWith('43' + pre)) {
+				const m = /^(\d+)/.exec(s.slice(2 + pre.length));
 				const cb = m && sock.acks.get(Number(m[1]));
 				if (cb) {
 					sock.acks.delete(Number(m[1]));
-					cb(JSON.parse(s.slice(2 + m[1].length)));
+					cb(JSON.parse(s.slice(2 + pre.length + m[1].length)));
 				}
 			} else if ((s.startsWith('42') || s.startsWith('451-')) && onEvent) {
 				onEvent(s);
@@ -65,7 +73,11 @@ const BIN = Buffer.alloc(256, 7);
 function emit(sock, event, data, cb) {
 	const id = sock.nextId++;
 	sock.acks.set(id, cb);
-	if (cfg.payload === 'binary') {
+	if (cfg.room && data && typeof data === 'object')
+		data.room = cfg.room;
+	if (sock.pre) {
+		sock.ws.send('42' + sock.pre + id + JSON.stringify([event, data]));
+	} else if (cfg.payload === 'binary') {
 		// a BINARY_EVENT: the packet, then its attachment
 		sock.ws.send('451-' + id + JSON.stringify([event, data, { _placeholder: true, num: 0 }]));
 		sock.ws.send(BIN);
@@ -126,6 +138,15 @@ async function fanoutMode() {
 	};
 	const receivers = await pool(n, 50, () => open(onEvent));
 	const sender = await open(null);
+	if (cfg.room) {
+		// every socket joins the room (the sender too: it writes there)
+		await Promise.all(receivers.concat([sender]).map((s) => new Promise((resolve, reject) => {
+			const id = s.nextId++;
+			s.acks.set(id, (a) => (a[0] && a[0].ok ? resolve() : reject(new Error(
+				'join refused: ' + JSON.stringify(a)))));
+			s.ws.send('42' + id + JSON.stringify(['join', cfg.room]));
+		})));
+	}
 	await new Promise((r) => setTimeout(r, 300));
 	// throughput: a window of events awaiting their acks
 	mark('start');
@@ -168,6 +189,45 @@ async function fanoutMode() {
 		s.ws.terminate();
 	return { n, ...thr, latency_samples: lat.length, p50_ms: pct(lat, 0.5), p99_ms: pct(lat, 0.99),
 		latency_rate: rate, payload: cfg.payload || 'json' };
+}
+
+async function callsMode() {
+	const n = cfg.n, window = cfg.window || 1, method = cfg.method || 'order';
+	const socks = await pool(n, 50, () => open(null, cfg.auth || null, null, cfg.nsp));
+	const lat = [];
+	let calls = 0, bad = 0, running = true, last = null;
+	const one = (s, k) => {
+		const t0 = performance.now();
+		emit(s, method, { item: 'tea', k }, (a) => {
+			const dt = performance.now() - t0;
+			if (a[0] && a[0].ok) {
+				lat.push(dt);
+				calls++;
+			} else {
+				bad++;
+				last = a[0];
+			}
+			if (running)
+				one(s, k + 1);
+		});
+	};
+	// warm-up: every socket's first call (paths, JIT), then the clock
+	await Promise.all(socks.map((s) => new Promise((r) => emit(s, method, { warm: 1 }, r))));
+	mark('start');
+	const t0 = performance.now();
+	for (const s of socks)
+		for (let w = 0; w < window; w++)
+			one(s, w * 1000000);
+	await new Promise((r) => setTimeout(r, (cfg.seconds || 5) * 1000));
+	running = false;
+	const secs = (performance.now() - t0) / 1000;
+	mark('end');
+	await new Promise((r) => setTimeout(r, 200));
+	lat.sort((a, b) => a - b);
+	for (const s of socks)
+		s.ws.terminate();
+	return { n, window, calls, refused: bad, last_refusal: last, seconds: secs,
+		calls_per_s: calls / secs, p50_ms: pct(lat, 0.5), p99_ms: pct(lat, 0.99) };
 }
 
 async function idleMode() {
@@ -233,7 +293,8 @@ async function recoveryMode() {
 		replayed_per_s: replayed / secs };
 }
 
-const modes = { connect: connectMode, fanout: fanoutMode, idle: idleMode, recovery: recoveryMode };
+const modes = { connect: connectMode, fanout: fanoutMode, idle: idleMode, recovery: recoveryMode,
+	calls: callsMode };
 modes[cfg.mode]().then((r) => {
 	process.stdout.write(JSON.stringify(r) + '\n');
 	process.exit(0);

@@ -68,12 +68,13 @@ def client(cfg, pids, timeout=300):
     end marks goes into the result as server_cpu_s."""
     p = subprocess.Popen(["node", os.path.join(HERE, "sio_bench.mjs"), json.dumps(cfg)],
                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    marks, rss, result = {}, {}, None
+    marks, split, rss, result = {}, {}, {}, None
     deadline = time.time() + timeout
     for line in p.stdout:
         msg = json.loads(line)
         if "mark" in msg:
-            marks[msg["mark"]] = cpu_s(pids)
+            split[msg["mark"]] = [cpu_s([x]) for x in pids]
+            marks[msg["mark"]] = sum(split[msg["mark"]])
             rss[msg["mark"]] = sum(rss_kb(x) for x in pids)
         else:
             result = msg
@@ -85,6 +86,7 @@ def client(cfg, pids, timeout=300):
         raise RuntimeError("bench client failed: %r %s" % (result, p.stderr.read()[-1000:]))
     if "start" in marks and "end" in marks:
         result["server_cpu_s"] = marks["end"] - marks["start"]
+        result["split_cpu_s"] = [e - b for b, e in zip(split["start"], split["end"])]
     result["rss_kb_at"] = rss
     return result
 

@@ -22,8 +22,8 @@ static bool is_user(struct hbr *h, const char *name)
 	return p && p->kind == HC_KIND_USER;
 }
 
-static int by_token(
-	struct hbr *h, struct hbr_sock *s, const char *token, size_t len, const char **why)
+static int by_token(struct hbr *h, const char *token, size_t len, char *user, char *session,
+	bool *seen, const char **why)
 {
 	struct hc_token_claims tc;
 	const struct hc_dir_session *ds;
@@ -52,23 +52,24 @@ static int by_token(
 		*why = "session-expired";
 		return HUB_ERR_EXPIRED;
 	}
-	snprintf(s->user, sizeof(s->user), "%s", tc.sub);
-	snprintf(s->session, sizeof(s->session), "%s", tc.sid);
-	s->session_seen = ds != NULL;
+	snprintf(user, HC_NAME_MAX + 1, "%s", tc.sub);
+	snprintf(session, HC_TOKEN_SID_MAX + 1, "%s", tc.sid);
+	*seen = ds != NULL;
 	return HUB_OK;
 }
 
-static int by_cookie(struct hbr *h, struct hbr_sock *s, const char **why)
+static int by_cookie(
+	struct hbr *h, const char *cookie, char *user, char *session, bool *seen, const char **why)
 {
 	struct hc_session ss;
 	int rc;
 
-	if (!s->cookie[0]) {
+	if (!cookie || !cookie[0]) {
 		*why = "no-credentials";
 		return HUB_ERR_AUTH;
 	}
 	/* one indexed read on the loop thread: cheap, and only at CONNECT */
-	rc = hc_store_session_by_secret(h->store, s->cookie, hc_now(), &ss);
+	rc = hc_store_session_by_secret(h->store, cookie, hc_now(), &ss);
 	if (rc) {
 		*why = rc == HUB_ERR_EXPIRED	? "session-expired"
 		       : rc == HUB_ERR_REVOKED	? "revoked"
@@ -85,22 +86,30 @@ static int by_cookie(struct hbr *h, struct hbr_sock *s, const char **why)
 		*why = "not-a-user";
 		return HUB_ERR_AUTH;
 	}
-	snprintf(s->user, sizeof(s->user), "%s", ss.principal);
-	snprintf(s->session, sizeof(s->session), "%s", ss.sid);
-	s->session_seen = hc_dir_session(h->dir, ss.sid) != NULL;
+	snprintf(user, HC_NAME_MAX + 1, "%s", ss.principal);
+	snprintf(session, HC_TOKEN_SID_MAX + 1, "%s", ss.sid);
+	*seen = hc_dir_session(h->dir, ss.sid) != NULL;
 	return HUB_OK;
+}
+
+int hbr_auth__resolve(struct hbr *h, const char *cookie, const char *token, size_t toklen,
+	char *user, char *session, bool *seen, const char **why)
+{
+	*why = NULL;
+	user[0] = '\0';
+	session[0] = '\0';
+	*seen = false;
+	/* an explicit token is the credential; the cookie only without one */
+	if (token)
+		return by_token(h, token, toklen, user, session, seen, why);
+	return by_cookie(h, cookie, user, session, seen, why);
 }
 
 int hbr_auth__connect(
 	struct hbr *h, struct hbr_sock *s, const char *token, size_t toklen, const char **why)
 {
-	*why = NULL;
-	s->user[0] = '\0';
-	s->session[0] = '\0';
-	/* an explicit token is the credential; the cookie only without one */
-	if (token)
-		return by_token(h, s, token, toklen, why);
-	return by_cookie(h, s, why);
+	return hbr_auth__resolve(
+		h, s->cookie, token, toklen, s->user, s->session, &s->session_seen, why);
 }
 
 const char *hbr_auth__verdict(struct hbr *h, struct hbr_sock *s, int64_t now_ms)

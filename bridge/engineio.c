@@ -310,6 +310,9 @@ void hbr_eio__close(struct hbr *h, struct hbr_sock *s, const char *reason, int f
 		if (s->transport == HBR_T_POLLING && s->poll_wsi)
 			hbr_sock__send_text(h, s, flags & HBR_CLOSE_BY_CLIENT ? "6" : "1", 1);
 	} else {
+		/* a server-initiated end: each namespace socket is told too */
+		if (flags & HBR_CLOSE_SIO)
+			hbr_nsp__end_all(h, s, true);
 		if (s->connected && (flags & HBR_CLOSE_SIO))
 			hbr_sock__send_text(h, s, "41", 2);
 		if (s->transport == HBR_T_POLLING)
@@ -318,7 +321,12 @@ void hbr_eio__close(struct hbr *h, struct hbr_sock *s, const char *reason, int f
 	if (s->connected)
 		hbr_sio__ended(h, s);
 	s->connected = false;
+	/* namespace sockets end with the session; nothing waits for answers
+	 * any more (a recovered "/" socket gets no old acks, as in socket.io) */
+	hbr_nsp__end_all(h, s, false);
+	hbr_calls__forget_all(h, s);
 	s->connect_wait_ms = 0;
+	s->root_wait = false;
 	s->state = HBR_S_CLOSING;
 	s->close_due_ms = hc_mono_ms() + HBR_CLOSE_FLUSH_MS;
 	hc_hmap_del(&h->serials, (const char *)&s->serial, sizeof(s->serial));
@@ -383,6 +391,8 @@ void hbr_eio__free(struct hbr *h, struct hbr_sock *s)
 		s->end_reason = s->end_reason ? s->end_reason : "network";
 		if (s->connected)
 			hbr_sio__ended(h, s);
+		hbr_nsp__end_all(h, s, false);
+		hbr_calls__forget_all(h, s);
 		hc_hmap_del(&h->serials, (const char *)&s->serial, sizeof(s->serial));
 	}
 	if (s->ws_wsi)

@@ -4,10 +4,12 @@
  * share. Everything here runs on the single lws service thread, except
  * what mqtt.c says runs on libmosquitto's thread (only its queue).
  *
- * One Engine.IO session carries exactly one Socket.IO socket (the default
- * namespace "/"; others are refused, see the namespace table in
- * socketio.c), so both live in struct hbr_sock. A socket whose transport
- * dropped may outlive its session as a detached record (recovery.c).
+ * One Engine.IO session carries the Socket.IO socket of the default
+ * namespace "/" (the rooms), so both live in struct hbr_sock, and up to
+ * HBR_NSP_MAX sockets of service namespaces ("/shop": calls, nsp.c) in
+ * s->nsps. All the sockets of one session are one user. A "/" socket
+ * whose transport dropped may outlive its session as a detached record
+ * (recovery.c); namespace sockets end with their transport.
  */
 #ifndef HBR_H
 #define HBR_H
@@ -49,6 +51,15 @@ struct hbr_mqtt;
 #define HBR_ORIGIN_MAX	   HC_ORIGIN_MAX
 #define HBR_REC_PER_USER   64 /* detached sockets kept per user (recovery.c) */
 #define HBR_OFFSET_MAX	   24 /* a recovery offset: decimal, up to 20 digits */
+#define HBR_NSP_MAX	   8  /* service namespaces one session may connect */
+#define HBR_CORR_LEN	   16 /* correlation data of a call: wait key, nonce */
+/* a hooked event waits this much longer than call_timeout_ms: the broker
+ * gives the timeout verdict itself, this is the backstop for a lost one */
+#define HBR_HOOK_MARGIN_MS 2000
+/* a service that answered a call within this long gets its calls at QoS 0
+ * (nsp.c); otherwise at QoS 1, whose PUBACK 0x10 tells nobody takes them */
+#define HBR_FRESH_MS  500
+#define HBR_FRESH_MAX 4096 /* services remembered so */
 
 enum hbr_transport { HBR_T_POLLING = 1, HBR_T_WS };
 
@@ -109,6 +120,18 @@ struct hbr_bin {
 };
 
 struct hbr_room;
+struct hbr_wait;
+struct hbr_att;
+
+/* A socket of a service namespace ("/shop"): its events are calls (nsp.c). */
+struct hbr_nsp {
+	char name[HC_NAME_MAX + 1]; /* the service; "" for a free slot */
+	char id[HBR_ID_LEN + 1];    /* its Socket.IO id */
+	uint64_t gen;		    /* unique per namespace socket (waits name it) */
+	bool connected;		    /* CONNECT accepted */
+	bool waiting;		    /* its CONNECT waits for the upgrade's cookie */
+	int calls;		    /* calls waiting for their answer */
+};
 
 struct hbr_join {
 	struct hbr_room *room;
@@ -174,9 +197,10 @@ struct hbr_sock {
 	char addr[48];
 
 	/* Socket.IO */
-	bool connected;			    /* CONNECT accepted */
-	int64_t connect_wait_ms;	    /* a CONNECT waiting for the cookie of
+	bool connected;			    /* CONNECT of "/" accepted */
+	int64_t connect_wait_ms;	    /* CONNECTs waiting for the cookie of
 					       the upgrade request until then, 0 */
+	bool root_wait;			    /* the one of "/" among them */
 	char user[HC_NAME_MAX + 1];	    /* the resolved principal */
 	char session[HC_TOKEN_SID_MAX + 1]; /* the session's sid */
 	bool session_seen;		    /* the directory showed it */
@@ -189,6 +213,13 @@ struct hbr_sock {
 	struct hbr_bin *bin;			/* the binary packet they belong to, or
 						   NULL (swallowed) */
 	struct hbr_sock *user_next, *user_prev; /* sockets of the same user */
+
+	/* service namespaces (nsp.c): HBR_NSP_MAX slots once one is used */
+	struct hbr_nsp *nsps;
+	int nsp_connected; /* of them connected */
+	/* calls and hooked events waiting for an answer (calls.c) */
+	struct hbr_wait *waits;
+	int hook_waits; /* of them, events of "/" into hooked rooms */
 
 	/* connection state recovery (recovery.c) */
 	char pid[HBR_ID_LEN + 1];	      /* private id; "" when recovery is off */
@@ -210,6 +241,11 @@ struct hbr_stats {
 	 * session ended); events replayed; publishes the broker refused */
 	uint64_t rec_detached, rec_recovered, rec_refused, rec_dropped, rec_replayed;
 	uint64_t broker_refused;
+	/* calls (service namespaces) and events into hooked rooms: made,
+	 * answered, timed out, unavailable, refused over a bound (busy);
+	 * answers that found no waiting socket (late, forged, another's) */
+	uint64_t calls, calls_answered, calls_timeout, calls_unavailable, calls_busy;
+	uint64_t hooked, hooked_accepted, hooked_refused, answers_dropped;
 };
 
 struct hbr {
@@ -249,6 +285,19 @@ struct hbr {
 	struct hbr_sock *rec_dead;	      /* dropped records, freed on the tick */
 	uint64_t next_seq;		      /* the last recovery offset given */
 	char origin_tag[64];		      /* marks our own publishes (user property) */
+	int nnsp;			      /* service namespace sockets connected */
+
+	/* calls and hooked events waiting for an answer (calls.c) */
+	char reply_tag[24];	  /* our answers come on users/{user}/reply/{reply_tag} */
+	struct hc_hmap waits;	  /* wait key (8 bytes) -> struct hbr_wait */
+	struct hc_hmap wait_mids; /* publish mid (int) -> struct hbr_wait */
+	struct hbr_wait *wait_head[2], *wait_tail[2]; /* by deadline: calls, hooks */
+	int nwaits;
+	uint64_t next_wait;
+	unsigned char nonces[256]; /* random bytes for correlation data */
+	size_t nonce_used;
+	int64_t call_timeout_ms, calls_per_socket, calls_max;
+	struct hc_hmap fresh; /* service -> until when (ms) its calls go at QoS 0 */
 
 	/* the socket.io-client bundles served at /socket.io/<name>, as the
 	 * Socket.IO server does for pages' <script src="/socket.io/socket.io.js"> */
@@ -368,6 +417,30 @@ int hbr_sio__emit(struct hbr *h, struct hbr_sock *s, const char *event, const ch
 bool hbr_sio__reserved(const char *name, size_t len);
 /* Answer ack id with one JSON argument. */
 int hbr_sio__ack(struct hbr *h, struct hbr_sock *s, int64_t id, const char *json);
+/* Answer ack id of namespace nsp (a service's name; NULL: "/") with len
+ * bytes of JSON text as its argument (none when len is 0). */
+int hbr_sio__ack_ns(struct hbr *h, struct hbr_sock *s, const char *nsp, int64_t id,
+	const char *json, size_t len);
+/* An error for an event of namespace nsp (NULL: "/"): its ack
+ * {"ok":false,"error":code,"message":message[,"event":event]} when it
+ * has one (id >= 0), else a `hub:error` event with it. */
+void hbr_sio__refuse(struct hbr *h, struct hbr_sock *s, const char *nsp, int64_t id,
+	const char *event, const char *code, const char *message);
+/* The rate limit for an event of `bytes` (ack id for the refusal): 0 go
+ * on, 1 refused (answered), -1 the session ended (abuse). */
+int hbr_sio__rate(struct hbr *h, struct hbr_sock *s, const char *nsp, int64_t id, size_t bytes);
+/* Whether the session has a user its sockets stand for (a "/" or a
+ * namespace socket connected). */
+static inline bool hbr_sio__live(const struct hbr_sock *s)
+{
+	return s->connected || s->nsp_connected > 0;
+}
+/* The session's first socket connected: it is authenticated now (out of
+ * the pending set, its rate bucket full). */
+void hbr_sio__authenticated(struct hbr *h, struct hbr_sock *s);
+/* Its last socket ended, the session stays: unauthenticated again (the
+ * pending set's life and quotas). 0, or -1 when that ended it. */
+int hbr_sio__unauthenticated(struct hbr *h, struct hbr_sock *s, const char *reason);
 /* The socket ends: leave rooms, detach presence, forget acks. */
 void hbr_sio__ended(struct hbr *h, struct hbr_sock *s);
 /* Answer a CONNECT that waited for the upgrade request's cookie (it came,
@@ -378,12 +451,67 @@ int hbr_sio__connect_resume(struct hbr *h, struct hbr_sock *s);
 void hbr_sio__puback(struct hbr *h, int mid, int reason_code);
 void hbr_sio__bin_free(struct hbr_sock *s);
 
+/* ---- nsp.c: service namespaces ("/shop"): calls ---- */
+/* A CONNECT, DISCONNECT or EVENT (attachments in) of namespace p->nsp
+ * (not "/"): 0 done, 1 malformed (the session ends), -1 the session
+ * ended. */
+int hbr_nsp__connect(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_packet *p);
+int hbr_nsp__disconnect(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_packet *p);
+int hbr_nsp__event(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_packet *p,
+	const struct hbr_att *att, int natt);
+/* The connected namespace socket named by a packet's namespace, or NULL. */
+struct hbr_nsp *hbr_nsp__find(struct hbr_sock *s, const char *nsp, size_t len);
+struct hbr_nsp *hbr_nsp__by_gen(struct hbr_sock *s, uint64_t gen);
+/* Decide the namespace CONNECTs that waited for the upgrade's cookie.
+ * 0, or -1 when the session ended. */
+int hbr_nsp__resume(struct hbr *h, struct hbr_sock *s);
+/* The session ends: tell each namespace socket (a Socket.IO DISCONNECT)
+ * when `tell`, then end them all (their calls are forgotten). */
+void hbr_nsp__end_all(struct hbr *h, struct hbr_sock *s, bool tell);
+
+/* ---- calls.c: calls and hooked events waiting for an answer ---- */
+enum hbr_wait_kind { HBR_W_CALL = 0, HBR_W_HOOK = 1 };
+/* The reply topic of this gateway's calls for user: users/{user}/reply/{tag}. */
+int hbr_calls__reply_topic(struct hbr *h, const char *user, char *out, size_t n);
+/* A wait for socket s: a call of namespace socket n (kind HBR_W_CALL), or
+ * an event of "/" into a hooked room (HBR_W_HOOK, n NULL; room and ts for
+ * its ack). corr gets the Correlation Data to publish with. HUB_OK;
+ * HUB_ERR_BUSY over sio_calls_per_socket or sio_calls_max (*why says
+ * which; nothing is kept); HUB_ERR_NOMEM. */
+int hbr_calls__begin(struct hbr *h, struct hbr_sock *s, int kind, struct hbr_nsp *n, int64_t id,
+	const char *event, const char *room, int64_t ts, unsigned char corr[HBR_CORR_LEN],
+	struct hbr_wait **out, const char **why);
+/* Whether service answered a call lately: then its calls go at QoS 0. */
+bool hbr_calls__fresh(struct hbr *h, const char *service);
+/* Its publish went out as mid (PUBACKs find it), or could not (freed). */
+void hbr_calls__published(struct hbr *h, struct hbr_wait *w, int mid);
+void hbr_calls__cancel(struct hbr *h, struct hbr_wait *w);
+/* A PUBACK: true when mid was a wait's publish (handled here). */
+bool hbr_calls__puback(struct hbr *h, int mid, int reason_code);
+/* A message on users/{user}/reply/{tag}: the answer of a wait, given to
+ * its socket only if everything matches (tag, key, nonce, user, socket). */
+void hbr_calls__answer(struct hbr *h, const char *topic, const void *corr, size_t corr_len,
+	const void *payload, size_t len);
+/* Waits past their deadline are answered timeout. */
+void hbr_calls__tick(struct hbr *h, int64_t now_ms);
+/* Forget the waits of s: of namespace socket gen (0: of "/"), or all. */
+void hbr_calls__forget(struct hbr *h, struct hbr_sock *s, uint64_t gen);
+void hbr_calls__forget_all(struct hbr *h, struct hbr_sock *s);
+/* The broker link dropped: no PUBACK will come for what was sent. */
+void hbr_calls__link_lost(struct hbr *h);
+void hbr_calls__free(struct hbr *h);
+
 /* ---- auth.c: who is this socket ---- */
 /* Resolve the user of a CONNECT: token from the auth payload (may be NULL)
  * or the handshake's cookie. Fills s->user/session. HUB_OK or an error
  * (reason for the log in *why). */
 int hbr_auth__connect(
 	struct hbr *h, struct hbr_sock *s, const char *token, size_t toklen, const char **why);
+/* Who a token (or, with none, the cookie) stands for, without touching
+ * s: user and session into the buffers (HC_NAME_MAX + 1, HC_TOKEN_SID_MAX
+ * + 1), *seen whether the directory knows the session. */
+int hbr_auth__resolve(struct hbr *h, const char *cookie, const char *token, size_t toklen,
+	char *user, char *session, bool *seen, const char **why);
 /* Whether s may stay: NULL, or the presence reason it ends with. */
 const char *hbr_auth__verdict(struct hbr *h, struct hbr_sock *s, int64_t now_ms);
 
@@ -453,6 +581,11 @@ void hbr_mqtt__drain(struct hbr *h);
  * broker's maximum packet size. */
 int hbr_mqtt__publish(struct hbr *h, const char *topic, const void *payload, size_t len, int enc,
 	const char *origin, int *mid);
+/* The same with a Response Topic and Correlation Data (a request), at
+ * QoS qos (0 or 1). */
+int hbr_mqtt__request(struct hbr *h, const char *topic, const void *payload, size_t len, int enc,
+	const char *origin, const char *reply, const void *corr, size_t corr_len, int qos,
+	int *mid);
 bool hbr_mqtt__connected(struct hbr *h);
 /* Write the publishes of this loop pass (at its end). */
 void hbr_mqtt__flush(struct hbr *h);

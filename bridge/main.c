@@ -139,7 +139,7 @@ static int verdict_cb(void *ud, const char *key, void *value)
 	struct hbr_sock *s = value;
 	const char *why;
 	(void)key;
-	if (!s->connected && s->state != HBR_S_DETACHED)
+	if (!hbr_sio__live(s) && s->state != HBR_S_DETACHED)
 		return 0;
 	why = hbr_auth__verdict(u->h, s, u->now_ms);
 	if (!why)
@@ -267,6 +267,7 @@ static void sweep_cb(lws_sorted_usec_list_t *sul)
 	hbr_main__wakeup(h);
 	hbr_eio__tick(h);
 	hbr_recovery__tick(h, now);
+	hbr_calls__tick(h, now);
 	if (now - h->last_sweep_ms >= HBR_SWEEP_MS || h->stopping) {
 		h->last_sweep_ms = now;
 		check_sessions(h);
@@ -358,6 +359,9 @@ static void read_settings(struct hbr *h)
 	h->rec_ms = hc_cfg_int(&h->cfg, HC_CFG_SIO_RECOVERY_S) * 1000;
 	h->rec_max_events = hc_cfg_int(&h->cfg, HC_CFG_SIO_RECOVERY_MAX_EVENTS);
 	h->rec_max_bytes = (size_t)hc_cfg_int(&h->cfg, HC_CFG_SIO_RECOVERY_MAX_BYTES);
+	h->call_timeout_ms = hc_cfg_int(&h->cfg, HC_CFG_CALL_TIMEOUT_MS);
+	h->calls_per_socket = hc_cfg_int(&h->cfg, HC_CFG_SIO_CALLS_PER_SOCKET);
+	h->calls_max = hc_cfg_int(&h->cfg, HC_CFG_SIO_CALLS_MAX);
 }
 
 int main(int argc, char **argv)
@@ -378,6 +382,9 @@ int main(int argc, char **argv)
 	hc_hmap_init(&h.rooms);
 	hc_hmap_init(&h.pids);
 	hc_hmap_init(&h.pending_addrs);
+	hc_hmap_init(&h.waits);
+	hc_hmap_init(&h.wait_mids);
+	hc_hmap_init(&h.fresh);
 	if (hc_config_load(&h.cfg, config, err, sizeof(err))) {
 		fprintf(stderr, "hub-bridge: %s\n", err);
 		hc_config_free(&h.cfg);
@@ -466,7 +473,10 @@ int main(int argc, char **argv)
 	hc_info("msg=stopped connects_ok=%llu connects_denied=%llu events_in=%llu "
 		"events_out=%llu dropped_slow=%llu pending_refused=%llu pending_evicted=%llu "
 		"pending_expired=%llu full_refused=%llu rec_detached=%llu rec_recovered=%llu "
-		"rec_refused=%llu rec_dropped=%llu rec_replayed=%llu broker_refused=%llu",
+		"rec_refused=%llu rec_dropped=%llu rec_replayed=%llu broker_refused=%llu "
+		"calls=%llu "
+		"calls_answered=%llu calls_timeout=%llu calls_unavailable=%llu calls_busy=%llu "
+		"hooked=%llu hooked_accepted=%llu hooked_refused=%llu answers_dropped=%llu",
 		(unsigned long long)h.stats.connects_ok,
 		(unsigned long long)h.stats.connects_denied, (unsigned long long)h.stats.events_in,
 		(unsigned long long)h.stats.events_out, (unsigned long long)h.stats.dropped_slow,
@@ -476,7 +486,14 @@ int main(int argc, char **argv)
 		(unsigned long long)h.stats.full_refused, (unsigned long long)h.stats.rec_detached,
 		(unsigned long long)h.stats.rec_recovered, (unsigned long long)h.stats.rec_refused,
 		(unsigned long long)h.stats.rec_dropped, (unsigned long long)h.stats.rec_replayed,
-		(unsigned long long)h.stats.broker_refused);
+		(unsigned long long)h.stats.broker_refused, (unsigned long long)h.stats.calls,
+		(unsigned long long)h.stats.calls_answered,
+		(unsigned long long)h.stats.calls_timeout,
+		(unsigned long long)h.stats.calls_unavailable,
+		(unsigned long long)h.stats.calls_busy, (unsigned long long)h.stats.hooked,
+		(unsigned long long)h.stats.hooked_accepted,
+		(unsigned long long)h.stats.hooked_refused,
+		(unsigned long long)h.stats.answers_dropped);
 
 cleanup:
 	signal_ctx = NULL;
@@ -499,6 +516,7 @@ cleanup:
 	}
 #endif
 	hbr_rooms__free(&h);
+	hbr_calls__free(&h);
 	hc_hmap_clear(&h.socks);
 	hc_hmap_clear(&h.serials);
 	hc_hmap_clear(&h.users);

@@ -12,8 +12,13 @@
  * append to a queue that hbr_mqtt__drain hands to the rooms and acks code
  * on the loop thread.
  *
- * The queue is bounded: past MQ_MAX_BYTES, room messages are dropped (and
- * counted) rather than letting a stalled loop eat all memory.
+ * Besides the rooms and inboxes it subscribes to users/+/reply/{reply_tag}:
+ * the answers to this gateway's calls and the verdicts on its sockets'
+ * events into hooked rooms (calls.c), read with their Correlation Data.
+ *
+ * The queue is bounded: past MQ_MAX_BYTES, room messages (and answers,
+ * which then time out) are dropped (and counted) rather than letting a
+ * stalled loop eat all memory.
  */
 #include "args.h"
 #include "hbr.h"
@@ -40,7 +45,7 @@
 #define TOKEN_TTL_S  3600
 #define ORIGIN_PROP  "hub-origin"
 
-enum ev_type { EV_CONNECTED = 1, EV_DISCONNECTED, EV_MESSAGE, EV_PUBACK };
+enum ev_type { EV_CONNECTED = 1, EV_DISCONNECTED, EV_MESSAGE, EV_REPLY, EV_PUBACK };
 
 struct ev {
 	struct ev *next;
@@ -50,6 +55,8 @@ struct ev {
 	int64_t ts_ms;
 	size_t plen;
 	char origin[96];
+	unsigned char corr[HBR_CORR_LEN]; /* EV_REPLY: its Correlation Data */
+	size_t corr_len;
 	char *topic; /* points into data */
 	char data[]; /* topic NUL payload */
 };
@@ -70,6 +77,7 @@ struct hbr_mqtt {
 	atomic_ulong dropped; /* messages the full queue refused */
 	bool started;
 	char client_id[64];
+	char reply_sub[48]; /* users/+/reply/{tag}: answers to our calls */
 #ifdef HBR_WITH_LIBEV
 	struct ev_loop *loop;
 	ev_io io;
@@ -132,8 +140,8 @@ static void on_connect(
 	struct mosquitto *mosq, void *ud, int rc, int flags, const mosquitto_property *props)
 {
 	struct hbr_mqtt *m = ud;
-	static char *const subs[] = {
-		"rooms/+/ev/+/+", "rooms/+/sys/+", "rooms/+/presence/+", "users/+/inbox/+/+"};
+	char *subs[] = {"rooms/+/ev/+/+", "rooms/+/sys/+", "rooms/+/presence/+",
+		"users/+/inbox/+/+", m->reply_sub};
 	struct ev *e;
 	(void)flags;
 	(void)props;
@@ -150,7 +158,7 @@ static void on_connect(
 	atomic_store(&m->connected, true);
 	/* no-local: what this gateway publishes it has already delivered to
 	 * its own sockets (socketio.c); the broker need not echo it back */
-	rc = mosquitto_subscribe_multiple(mosq, NULL, 4, subs, 0, MQTT_SUB_OPT_NO_LOCAL, NULL);
+	rc = mosquitto_subscribe_multiple(mosq, NULL, 5, subs, 0, MQTT_SUB_OPT_NO_LOCAL, NULL);
 	if (rc != MOSQ_ERR_SUCCESS)
 		hc_err("msg=\"cannot subscribe\" err=%s", mosquitto_strerror(rc));
 }
@@ -188,6 +196,7 @@ static void on_message(struct mosquitto *mosq, void *ud, const struct mosquitto_
 	size_t tl = strlen(msg->topic), pl = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
 	struct ev *e = ev_new(EV_MESSAGE, tl + 1 + pl);
 	char *name = NULL, *value = NULL;
+	const char *slash;
 	(void)mosq;
 	if (!e)
 		return;
@@ -197,12 +206,36 @@ static void on_message(struct mosquitto *mosq, void *ud, const struct mosquitto_
 		memcpy(e->data + tl + 1, msg->payload, pl);
 	e->plen = pl;
 	e->ts_ms = hc_now_ms();
-	if (mosquitto_property_read_string_pair(
-		    props, MQTT_PROP_USER_PROPERTY, &name, &value, false) &&
-		name && value && !strcmp(name, ORIGIN_PROP))
-		snprintf(e->origin, sizeof(e->origin), "%s", value);
-	free(name);
-	free(value);
+	/* our tag of the sending socket, among the user properties */
+	for (const mosquitto_property *p = mosquitto_property_read_string_pair(
+		     props, MQTT_PROP_USER_PROPERTY, &name, &value, false);
+		p; p = mosquitto_property_read_string_pair(
+			   p, MQTT_PROP_USER_PROPERTY, &name, &value, true)) {
+		bool hit = name && value && !strcmp(name, ORIGIN_PROP);
+		if (hit)
+			snprintf(e->origin, sizeof(e->origin), "%s", value);
+		free(name);
+		free(value);
+		name = value = NULL;
+		if (hit)
+			break;
+	}
+	/* users/{user}/reply/...: an answer to one of our calls (the only
+	 * reply topics we subscribe to; an inbox event named "reply" is not) */
+	slash = !strncmp(msg->topic, "users/", 6) ? strchr(msg->topic + 6, '/') : NULL;
+	if (slash && !strncmp(slash, "/reply/", 7)) {
+		/* its correlation data says whose */
+		void *corr = NULL;
+		uint16_t cl = 0;
+		e->type = EV_REPLY;
+		if (mosquitto_property_read_binary(
+			    props, MQTT_PROP_CORRELATION_DATA, &corr, &cl, false) &&
+			corr && cl <= sizeof(e->corr)) {
+			memcpy(e->corr, corr, cl);
+			e->corr_len = cl;
+		}
+		free(corr);
+	}
 	if (props) {
 		/* how the payload reads as Socket.IO arguments (args.h) */
 		char *ct = NULL;
@@ -327,6 +360,11 @@ int hbr_mqtt__start(struct hbr *h, char *err, size_t errsz)
 		hc_fmt(m->client_id, sizeof(m->client_id), "hub-bridge-%d-%s", (int)getpid(), rnd))
 		return HUB_ERR_CRYPTO;
 	snprintf(h->origin_tag, sizeof(h->origin_tag), "%s", m->client_id);
+	/* where our calls' answers come: a tag of this process, so another
+	 * gateway never subscribes to them */
+	if (hc_random_token(9, h->reply_tag, sizeof(h->reply_tag)) ||
+		hc_fmt(m->reply_sub, sizeof(m->reply_sub), "users/+/reply/%s", h->reply_tag))
+		return HUB_ERR_CRYPTO;
 	m->mosq = mosquitto_new(m->client_id, true, m);
 	if (!m->mosq) {
 		snprintf(err, errsz, "mosquitto_new failed");
@@ -410,6 +448,12 @@ bool hbr_mqtt__backlogged(struct hbr *h)
 int hbr_mqtt__publish(struct hbr *h, const char *topic, const void *payload, size_t len, int enc,
 	const char *origin, int *mid)
 {
+	return hbr_mqtt__request(h, topic, payload, len, enc, origin, NULL, NULL, 0, 1, mid);
+}
+
+int hbr_mqtt__request(struct hbr *h, const char *topic, const void *payload, size_t len, int enc,
+	const char *origin, const char *reply, const void *corr, size_t corr_len, int qos, int *mid)
+{
 	struct hbr_mqtt *m = h->mq;
 	mosquitto_property *props = NULL;
 	const char *ct = hbr_args__ctype(enc);
@@ -420,12 +464,16 @@ int hbr_mqtt__publish(struct hbr *h, const char *topic, const void *payload, siz
 	if ((origin && mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY,
 			       ORIGIN_PROP, origin) != MOSQ_ERR_SUCCESS) ||
 		(ct && mosquitto_property_add_string(&props, MQTT_PROP_CONTENT_TYPE, ct) !=
-				MOSQ_ERR_SUCCESS)) {
+				MOSQ_ERR_SUCCESS) ||
+		(reply && mosquitto_property_add_string(&props, MQTT_PROP_RESPONSE_TOPIC, reply) !=
+				  MOSQ_ERR_SUCCESS) ||
+		(corr && mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, corr,
+				 (uint16_t)corr_len) != MOSQ_ERR_SUCCESS)) {
 		mosquitto_property_free_all(&props);
 		return HUB_ERR_NOMEM;
 	}
 	atomic_fetch_add(&m->inflight, 1);
-	rc = mosquitto_publish_v5(m->mosq, mid, topic, (int)len, payload, 1, false, props);
+	rc = mosquitto_publish_v5(m->mosq, mid, topic, (int)len, payload, qos, false, props);
 	mosquitto_property_free_all(&props);
 #ifdef HBR_WITH_LIBEV
 	/* in-loop: the publish was written at once if the socket took it;
@@ -489,6 +537,10 @@ void hbr_mqtt__drain(struct hbr *h)
 			hbr_rooms__deliver(h, e->topic, e->data + strlen(e->topic) + 1, e->plen,
 				e->enc, e->origin, e->ts_ms);
 			break;
+		case EV_REPLY:
+			hbr_calls__answer(h, e->topic, e->corr, e->corr_len,
+				e->data + strlen(e->topic) + 1, e->plen);
+			break;
 		case EV_PUBACK:
 			hbr_sio__puback(h, e->mid, e->rc);
 			break;
@@ -499,6 +551,7 @@ void hbr_mqtt__drain(struct hbr *h)
 			break;
 		case EV_DISCONNECTED:
 			hc_warn("msg=\"broker link lost; reconnecting\" rc=%d", e->rc);
+			hbr_calls__link_lost(h);
 			break;
 		default:
 			break;

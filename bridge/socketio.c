@@ -2,12 +2,15 @@
 /*
  * The Socket.IO v5 layer on one Engine.IO session: binary packets put
  * together with their attachments, then each packet handed to its
- * namespace (the table below: "/" only today; a namespace is a set of
- * handlers, so others can be added beside it). For "/": CONNECT with
- * authentication (and connection state recovery, recovery.c), EVENT
- * dispatch (the reserved `join` and `leave`, everything else published
- * into a room with its arguments and binaries, args.c), acknowledgements
- * answered once the gateway accepted the event, DISCONNECT.
+ * namespace (the table below: "/" here, every other one to the service
+ * namespaces of nsp.c). For "/": CONNECT with authentication (and
+ * connection state recovery, recovery.c), EVENT dispatch (the reserved
+ * `join` and `leave`, everything else published into a room with its
+ * arguments and binaries, args.c), acknowledgements answered once the
+ * gateway accepted the event, DISCONNECT. An event into a room with a
+ * hook service goes to the broker only: its ack is the service's verdict
+ * (calls.c), and the members, this gateway's sockets too, get it as the
+ * broker gives it back once accepted.
  *
  * Every decision uses the user resolved once at CONNECT (s->user) and THE
  * ACL function, hc_acl_check, on the directory the broker plugin also
@@ -39,9 +42,12 @@ struct nsp_ops {
 	const char *name;
 	/* 0 done, 1 malformed (the session ends), -1 the session ended */
 	int (*connect)(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_packet *p);
-	int (*disconnect)(struct hbr *h, struct hbr_sock *s);
+	int (*disconnect)(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_packet *p);
 	int (*event)(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_packet *p,
 		const struct hbr_att *att, int natt);
+	/* whether the packet's socket is connected (else its events are
+	 * swallowed, like socket.io does before a CONNECT) */
+	bool (*joined)(struct hbr_sock *s, const struct hbr_sio_packet *p);
 };
 
 /* Names socket.io-client keeps for itself: never delivered as events. */
@@ -70,11 +76,25 @@ static int send_buf(struct hbr *h, struct hbr_sock *s, struct hbr_buf *b)
 	return rc ? -1 : 0;
 }
 
-int hbr_sio__emit(struct hbr *h, struct hbr_sock *s, const char *event, const char *args_json)
+/* "4<type>" and, for a namespace but "/", "/name," */
+static void head(struct hbr_buf *b, char type, const char *nsp)
+{
+	char t[3] = {'4', type, 0};
+	hbr_buf__puts(b, t);
+	if (nsp) {
+		hbr_buf__put(b, "/", 1);
+		hbr_buf__puts(b, nsp);
+		hbr_buf__put(b, ",", 1);
+	}
+}
+
+static int emit_ns(struct hbr *h, struct hbr_sock *s, const char *nsp, const char *event,
+	const char *args_json)
 {
 	struct hbr_buf b;
 	hbr_buf__init(&b, (size_t)h->max_payload + 4096);
-	hbr_buf__puts(&b, "42[");
+	head(&b, '2', nsp);
+	hbr_buf__put(&b, "[", 1);
 	hbr_buf__json_str(&b, event, strlen(event));
 	if (args_json && *args_json) {
 		hbr_buf__put(&b, ",", 1);
@@ -84,24 +104,33 @@ int hbr_sio__emit(struct hbr *h, struct hbr_sock *s, const char *event, const ch
 	return send_buf(h, s, &b);
 }
 
-int hbr_sio__ack(struct hbr *h, struct hbr_sock *s, int64_t id, const char *json)
+int hbr_sio__emit(struct hbr *h, struct hbr_sock *s, const char *event, const char *args_json)
+{
+	return emit_ns(h, s, NULL, event, args_json);
+}
+
+int hbr_sio__ack_ns(struct hbr *h, struct hbr_sock *s, const char *nsp, int64_t id,
+	const char *json, size_t len)
 {
 	struct hbr_buf b;
 	if (id < 0)
 		return 0;
-	hbr_buf__init(&b, 8192);
-	hbr_buf__puts(&b, "43");
+	hbr_buf__init(&b, len + 256);
+	head(&b, '3', nsp);
 	hbr_buf__int(&b, (long long)id);
 	hbr_buf__put(&b, "[", 1);
-	hbr_buf__puts(&b, json);
+	hbr_buf__put(&b, json, len);
 	hbr_buf__put(&b, "]", 1);
 	return send_buf(h, s, &b);
 }
 
-/* An error for an event: in its ack when it has one, else as a `hub:error`
- * event (at most one a second for rate limiting). */
-static void refuse(struct hbr *h, struct hbr_sock *s, int64_t id, const char *event,
-	const char *code, const char *message)
+int hbr_sio__ack(struct hbr *h, struct hbr_sock *s, int64_t id, const char *json)
+{
+	return hbr_sio__ack_ns(h, s, NULL, id, json, strlen(json));
+}
+
+void hbr_sio__refuse(struct hbr *h, struct hbr_sock *s, const char *nsp, int64_t id,
+	const char *event, const char *code, const char *message)
 {
 	struct hbr_buf b;
 	hbr_buf__init(&b, 1024);
@@ -116,11 +145,19 @@ static void refuse(struct hbr *h, struct hbr_sock *s, int64_t id, const char *ev
 	hbr_buf__put(&b, "}", 1);
 	if (!b.err) {
 		if (id >= 0)
-			hbr_sio__ack(h, s, id, b.p);
+			hbr_sio__ack_ns(h, s, nsp, id, b.p, b.len);
 		else
-			hbr_sio__emit(h, s, "hub:error", b.p);
+			emit_ns(h, s, nsp, "hub:error", b.p);
 	}
 	hbr_buf__free(&b);
+}
+
+/* An error for an event of "/": in its ack when it has one, else as a
+ * `hub:error` event (at most one a second for rate limiting). */
+static void refuse(struct hbr *h, struct hbr_sock *s, int64_t id, const char *event,
+	const char *code, const char *message)
+{
+	hbr_sio__refuse(h, s, NULL, id, event, code, message);
 }
 
 /* ------------------------------------------------------------ connect */
@@ -154,7 +191,7 @@ static int on_connect(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_pa
 	struct hbr_sio_connect c;
 	int rc;
 
-	if (s->connected || s->connect_wait_ms)
+	if (s->connected || s->root_wait)
 		return 0; /* already connected to "/", or about to be */
 	if (hbr_decode__connect(p, &c))
 		return 1;
@@ -163,8 +200,8 @@ static int on_connect(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_pa
 	 * (withCredentials), but the WebSocket upgrade the client starts at
 	 * once always carries it: a CONNECT with neither token nor cookie
 	 * waits a moment for it (hbr_sio__connect_resume). */
-	if (!c.token && !s->cookie[0] && s->transport == HBR_T_POLLING && !s->probe_seen &&
-		!s->ws_wsi) {
+	if (!c.token && !s->cookie[0] && !hbr_sio__live(s) && s->transport == HBR_T_POLLING &&
+		!s->probe_seen && !s->ws_wsi) {
 		s->wait_recover = c.pid && strlen(c.pid) < sizeof(s->wait_pid) &&
 				  (!c.offset || strlen(c.offset) < sizeof(s->wait_offset));
 		if (s->wait_recover) {
@@ -173,7 +210,9 @@ static int on_connect(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_pa
 				c.offset ? c.offset : "");
 		}
 		hbr_decode__connect_free(&c);
-		s->connect_wait_ms = hc_mono_ms() + HBR_CONNECT_WAIT_MS;
+		s->root_wait = true;
+		if (!s->connect_wait_ms)
+			s->connect_wait_ms = hc_mono_ms() + HBR_CONNECT_WAIT_MS;
 		return 0;
 	}
 	rc = finish_connect(h, s, c.token, c.pid, c.offset);
@@ -183,13 +222,37 @@ static int on_connect(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_pa
 
 int hbr_sio__connect_resume(struct hbr *h, struct hbr_sock *s)
 {
-	bool rec = s->wait_recover;
-	if (!s->connect_wait_ms || s->connected)
+	bool rec = s->wait_recover, root = s->root_wait;
+	if (!s->connect_wait_ms)
 		return 0;
 	s->connect_wait_ms = 0;
+	s->root_wait = false;
 	s->wait_recover = false;
-	return finish_connect(h, s, NULL, rec ? s->wait_pid : NULL,
-		rec && s->wait_offset[0] ? s->wait_offset : NULL);
+	if (root && !s->connected &&
+		finish_connect(h, s, NULL, rec ? s->wait_pid : NULL,
+			rec && s->wait_offset[0] ? s->wait_offset : NULL) < 0)
+		return -1;
+	/* the namespaces that waited too (decided with what "/" found) */
+	return hbr_nsp__resume(h, s);
+}
+
+void hbr_sio__authenticated(struct hbr *h, struct hbr_sock *s)
+{
+	hbr_pending__del(h, s);
+	s->auth_ms = hc_mono_ms();
+	s->bucket.tokens = (double)h->event_rate;
+	s->bucket.last_ms = s->auth_ms;
+}
+
+int hbr_sio__unauthenticated(struct hbr *h, struct hbr_sock *s, const char *reason)
+{
+	/* the client closes the transport next, or connects again: meanwhile
+	 * the session has the life and quotas of an unauthenticated one */
+	if (hbr_pending__admit(h, s->addr) || hbr_pending__add(h, s)) {
+		hbr_eio__close(h, s, reason, HBR_CLOSE_QUIET);
+		return -1;
+	}
+	return 0;
 }
 
 /* refused connects come from unauthenticated clients: rate-limited */
@@ -203,8 +266,23 @@ static int finish_connect(
 	uint64_t after = 0;
 	char out[128];
 	int rc, replayed = 0;
+	/* a namespace socket of the session may have made it someone: all
+	 * the session's sockets are that user */
+	bool fresh = !hbr_sio__live(s);
 
-	rc = hbr_auth__connect(h, s, token, token ? strlen(token) : 0, &why);
+	if (fresh) {
+		rc = hbr_auth__connect(h, s, token, token ? strlen(token) : 0, &why);
+	} else if (token) {
+		char user[HC_NAME_MAX + 1], sid[HC_TOKEN_SID_MAX + 1];
+		bool seen;
+		rc = hbr_auth__resolve(h, NULL, token, strlen(token), user, sid, &seen, &why);
+		if (!rc && strcmp(user, s->user) != 0) {
+			rc = HUB_ERR_AUTH;
+			why = "another-user";
+		}
+	} else {
+		rc = HUB_OK;
+	}
 	if (rc) {
 		static const char refused[] = "44{\"message\":\"unauthorized\"}";
 		h->stats.connects_denied++;
@@ -213,8 +291,10 @@ static int finish_connect(
 			"%s/%s | connect | denied reason=%s via=%s addr=%s", s->sock_id,
 			s->user[0] ? hc_log_user(s->user, strlen(s->user), shown) : "-",
 			why ? why : hub_strerror(rc), token ? "token" : "cookie", s->addr);
-		s->user[0] = '\0';
-		s->session[0] = '\0';
+		if (fresh) {
+			s->user[0] = '\0';
+			s->session[0] = '\0';
+		}
 		if (hbr_sock__send_text(h, s, refused, sizeof(refused) - 1))
 			return -1;
 		/* the client may try again (say after logging in), but each try
@@ -227,15 +307,17 @@ static int finish_connect(
 		}
 		return 0;
 	}
-	if (h->nauth >= h->max_sockets) {
+	if (h->nauth + h->nnsp >= h->max_sockets) {
 		/* authenticated sockets have their own capacity; this one stays
 		 * unauthenticated (and short-lived) */
 		static const char full[] = "44{\"message\":\"server full\"}";
 		h->stats.full_refused++;
 		hc_warn("%s/%s | connect | refused reason=server-full max=%lld addr=%s", s->sock_id,
 			s->user, (long long)h->max_sockets, s->addr);
-		s->user[0] = '\0';
-		s->session[0] = '\0';
+		if (fresh) {
+			s->user[0] = '\0';
+			s->session[0] = '\0';
+		}
 		return hbr_sock__send_text(h, s, full, sizeof(full) - 1) ? -1 : 0;
 	}
 	/* the same user coming back within the window takes its record over
@@ -243,7 +325,8 @@ static int finish_connect(
 	if (pid)
 		rec = hbr_recovery__claim(h, s, pid, offset, &after);
 	if (hbr_users__add(h, s)) {
-		s->user[0] = '\0';
+		if (fresh)
+			s->user[0] = '\0';
 		if (rec) {
 			hbr_recovery__replay(h, s, rec, UINT64_MAX);
 			hbr_rooms__leave_all(h, s);
@@ -251,12 +334,10 @@ static int finish_connect(
 		hbr_eio__close(h, s, "network", HBR_CLOSE_QUIET);
 		return -1;
 	}
-	hbr_pending__del(h, s);
+	if (fresh)
+		hbr_sio__authenticated(h, s);
 	h->nauth++;
 	s->connected = true;
-	s->auth_ms = hc_mono_ms();
-	s->bucket.tokens = (double)h->event_rate;
-	s->bucket.last_ms = s->auth_ms;
 	h->stats.connects_ok++;
 	if (!rec && hbr_recovery__pid(h, s))
 		hc_warn("%s/%s | connect | no recovery id (out of memory)", s->sock_id, s->user);
@@ -360,6 +441,10 @@ static void on_emit(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_even
 	const void *pl;
 	int mid = 0, rc, enc;
 	int64_t ts;
+	const struct hc_dir_room *dr;
+	struct hbr_wait *w = NULL;
+	unsigned char corr[HBR_CORR_LEN];
+	char reply[TOPIC_MAX], rname[HC_NAME_MAX + 1];
 
 	/* the first argument routes the event (data.room, data.to) */
 	if (cJSON_IsObject(data)) {
@@ -429,6 +514,41 @@ static void on_emit(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_even
 	}
 	hc_fmt(origin, sizeof(origin), "%s:%llu", h->origin_tag, (unsigned long long)s->serial);
 	ts = hc_now_ms();
+	/* a room with a hook service (the directory, current when `hubctl
+	 * room hook` returned): the event goes to the broker only, which
+	 * holds it for the service; its ack waits for the verdict */
+	dr = inbox ? NULL : hc_dir_room(h->dir, room, rlen);
+	if (dr && dr->hook[0]) {
+		const char *why;
+		snprintf(rname, sizeof(rname), "%.*s", (int)rlen, room);
+		rc = hbr_calls__begin(h, s, HBR_W_HOOK, NULL, id, event, rname, ts, corr, &w, &why);
+		if (rc) {
+			hbr_buf__free(&tmp);
+			refuse(h, s, id, event, rc == HUB_ERR_BUSY ? "busy" : "internal",
+				rc == HUB_ERR_BUSY ? why : "out of memory");
+			return;
+		}
+		hbr_calls__reply_topic(h, s->user, reply, sizeof(reply));
+		rc = hbr_mqtt__request(
+			h, topic, pl, plen, enc, origin, reply, corr, sizeof(corr), 1, &mid);
+		hbr_buf__free(&tmp);
+		if (rc) {
+			hbr_calls__cancel(h, w);
+			refuse(h, s, id, event, rc == HUB_ERR_TOOBIG ? "too_big" : "unavailable",
+				rc == HUB_ERR_TOOBIG ? "the event is bigger than the broker takes"
+						     : "the broker is not reachable; try again");
+			return;
+		}
+		hbr_calls__published(h, w, mid);
+		h->stats.events_in++;
+		if (hc_log_enabled(HC_LOG_DEBUG)) {
+			char t[96];
+			hc_debug("%s/%s | publish | held topic=\"%s\" hook=%s mid=%d bytes=%zu",
+				s->sock_id, s->user, hc_log_safe(topic, t, sizeof(t)), dr->hook,
+				mid, plen);
+		}
+		return;
+	}
 	rc = hbr_mqtt__publish(h, topic, pl, plen, enc, origin, &mid);
 	/* our own subscriptions are "no local": the broker does not send the
 	 * event back to us, so the sockets of this gateway get it here, at
@@ -462,28 +582,38 @@ static void on_emit(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_even
 	}
 }
 
+int hbr_sio__rate(struct hbr *h, struct hbr_sock *s, const char *nsp, int64_t id, size_t bytes)
+{
+	int64_t now = hc_mono_ms();
+
+	/* one bucket for every socket of the session */
+	switch (hbr_limits__event(h, s, now, 1.0 + (double)(bytes / BYTES_PER_TOKEN))) {
+	case HBR_RATE_DROP:
+		if (id >= 0 || now - s->bucket.warned_ms >= 1000) {
+			s->bucket.warned_ms = now;
+			hbr_sio__refuse(
+				h, s, nsp, id, NULL, "rate_limited", "too many events; slow down");
+		}
+		return 1;
+	case HBR_RATE_ABUSE:
+		hc_warn("%s/%s | events | rate limit abused: disconnected", s->sock_id, s->user);
+		hbr_eio__close(h, s, "kicked", HBR_CLOSE_SIO);
+		return -1;
+	default:
+		return 0;
+	}
+}
+
 /* An event (with its attachments when natt > 0) from a connected socket. */
 static int handle_event(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_packet *p,
 	const struct hbr_att *att, int natt, size_t bytes)
 {
 	struct hbr_sio_event e;
 	const char *event;
-	int64_t now = hc_mono_ms();
+	int rc = hbr_sio__rate(h, s, NULL, p->id, bytes);
 
-	switch (hbr_limits__event(h, s, now, 1.0 + (double)(bytes / BYTES_PER_TOKEN))) {
-	case HBR_RATE_DROP:
-		if (p->id >= 0 || now - s->bucket.warned_ms >= 1000) {
-			s->bucket.warned_ms = now;
-			refuse(h, s, p->id, NULL, "rate_limited", "too many events; slow down");
-		}
-		return 0;
-	case HBR_RATE_ABUSE:
-		hc_warn("%s/%s | events | rate limit abused: disconnected", s->sock_id, s->user);
-		hbr_eio__close(h, s, "kicked", HBR_CLOSE_SIO);
-		return -1;
-	default:
-		break;
-	}
+	if (rc)
+		return rc > 0 ? 0 : -1;
 	if (hbr_decode__event(p, &e))
 		return 1;
 	event = e.name;
@@ -528,13 +658,13 @@ void hbr_sio__bin_free(struct hbr_sock *s)
 
 /* A BINARY_EVENT: kept until its attachments are in (bounded: the packet
  * and its attachments together within maxPayload). */
-static int on_binary_event(struct hbr *h, struct hbr_sock *s, const char *data, size_t len,
-	const struct hbr_sio_packet *p)
+static int on_binary_event(struct hbr *h, struct hbr_sock *s, const struct nsp_ops *ns,
+	const char *data, size_t len, const struct hbr_sio_packet *p)
 {
 	struct hbr_bin *b;
 
 	s->attach_pending = p->attachments;
-	if (!s->connected)
+	if (!ns->joined(s, p))
 		return 0; /* swallowed, like any event before the CONNECT */
 	b = calloc(1, sizeof(*b));
 	if (!b || !(b->text = malloc(len ? len : 1))) {
@@ -602,7 +732,8 @@ int hbr_sio__attachment(struct hbr *h, struct hbr_sock *s, const void *p, size_t
 		return HBR_PKT_BAD;
 	}
 	if (b->too_big) {
-		refuse(h, s, pk.id, NULL, "too_big",
+		const struct hbr_nsp *n = hbr_nsp__find(s, pk.nsp, pk.nsplen);
+		hbr_sio__refuse(h, s, n ? n->name : NULL, pk.id, NULL, "too_big",
 			"the event and its binaries are bigger than the hub's maxPayload");
 		rc = 0;
 	} else {
@@ -623,35 +754,43 @@ int hbr_sio__attachment(struct hbr *h, struct hbr_sock *s, const void *p, size_t
 
 /* ------------------------------------------------------------ namespaces */
 
-static int root_disconnect(struct hbr *h, struct hbr_sock *s)
+static int root_disconnect(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_packet *p)
 {
-	s->connect_wait_ms = 0; /* a CONNECT still waiting is withdrawn */
+	(void)p;
+	s->root_wait = false; /* a CONNECT still waiting is withdrawn */
 	if (!s->connected)
 		return 0;
 	s->end_reason = "clean";
 	hbr_sio__ended(h, s);
 	s->connected = false;
-	/* the client closes the transport next; it gets no further events
-	 * meanwhile, and the session is an unauthenticated one again (life
-	 * and quotas) */
 	s->end_reason = NULL;
-	if (hbr_pending__admit(h, s->addr) || hbr_pending__add(h, s)) {
-		hbr_eio__close(h, s, "clean", HBR_CLOSE_QUIET);
-		return -1;
-	}
-	return 0;
+	/* the client closes the transport next; it gets no further events
+	 * meanwhile, and, unless a namespace socket stays, the session is an
+	 * unauthenticated one again (life and quotas) */
+	if (hbr_sio__live(s))
+		return 0;
+	return hbr_sio__unauthenticated(h, s, "clean");
 }
 
-static const struct nsp_ops namespaces[] = {
-	{"/", on_connect, root_disconnect, on_event},
-};
+static bool root_joined(struct hbr_sock *s, const struct hbr_sio_packet *p)
+{
+	(void)p;
+	return s->connected;
+}
+
+static bool service_joined(struct hbr_sock *s, const struct hbr_sio_packet *p)
+{
+	return hbr_nsp__find(s, p->nsp, p->nsplen) != NULL;
+}
+
+static const struct nsp_ops root_ns = {"/", on_connect, root_disconnect, on_event, root_joined};
+/* every other namespace names a service (nsp.c decides whether it does) */
+static const struct nsp_ops service_ns = {
+	"/{service}", hbr_nsp__connect, hbr_nsp__disconnect, hbr_nsp__event, service_joined};
 
 static const struct nsp_ops *nsp_find(const char *name, size_t len)
 {
-	for (size_t i = 0; i < sizeof(namespaces) / sizeof(namespaces[0]); i++)
-		if (strlen(namespaces[i].name) == len && !memcmp(namespaces[i].name, name, len))
-			return &namespaces[i];
-	return NULL;
+	return len == 1 && name[0] == '/' ? &root_ns : &service_ns;
 }
 
 int hbr_sio__message(struct hbr *h, struct hbr_sock *s, const char *data, size_t len)
@@ -670,32 +809,19 @@ int hbr_sio__message(struct hbr *h, struct hbr_sock *s, const char *data, size_t
 		goto out;
 	}
 	ns = nsp_find(p.nsp, p.nsplen);
-	if (!ns) {
-		if (p.type == HBR_SIO_CONNECT) {
-			struct hbr_buf b;
-			hbr_buf__init(&b, 512);
-			hbr_buf__puts(&b, "44");
-			hbr_buf__put(&b, p.nsp, p.nsplen);
-			hbr_buf__puts(&b, ",{\"message\":\"Invalid namespace\"}");
-			return send_buf(h, s, &b) ? HBR_PKT_ENDED : HBR_PKT_OK;
-		}
-		if (p.type == HBR_SIO_BINARY_EVENT || p.type == HBR_SIO_BINARY_ACK)
-			s->attach_pending = p.attachments; /* swallowed */
-		return HBR_PKT_OK;
-	}
 	switch (p.type) {
 	case HBR_SIO_CONNECT:
 		rc = ns->connect(h, s, &p);
 		break;
 	case HBR_SIO_DISCONNECT:
-		rc = ns->disconnect(h, s);
+		rc = ns->disconnect(h, s, &p);
 		break;
 	case HBR_SIO_EVENT:
 		rc = ns->event(h, s, &p, NULL, 0);
 		break;
 	case HBR_SIO_BINARY_EVENT:
 		/* handled once its attachments are in (hbr_sio__attachment) */
-		rc = on_binary_event(h, s, data, len, &p);
+		rc = on_binary_event(h, s, ns, data, len, &p);
 		break;
 	case HBR_SIO_BINARY_ACK:
 		s->attach_pending = p.attachments; /* swallowed: the hub asks no acks */
@@ -720,6 +846,7 @@ void hbr_sio__ended(struct hbr *h, struct hbr_sock *s)
 {
 	const char *reason = s->end_reason ? s->end_reason : "network";
 	h->nauth--;
+	hbr_calls__forget(h, s, 0); /* its events waiting for a hook's verdict */
 	hbr_recovery__forget(h, s);
 	hbr_rooms__leave_all(h, s);
 	hbr_users__del(h, s);
@@ -731,6 +858,8 @@ void hbr_sio__ended(struct hbr *h, struct hbr_sock *s)
 
 void hbr_sio__puback(struct hbr *h, int mid, int reason_code)
 {
+	if (hbr_calls__puback(h, mid, reason_code))
+		return; /* a call's or a hooked event's (calls.c) */
 	/* the event was acknowledged when the gateway accepted it; the broker
 	 * decides with the same ACL, so a refusal here means the two
 	 * disagreed for a moment (a change not applied yet on one side) */

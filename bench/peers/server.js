@@ -105,5 +105,17 @@ io.on('connection', (socket) => {
 	});
 });
 
+// The server side of calls (bench/sio_backends_bench.py), as a Node
+// developer writes it: a namespace per backend concern and a handler that
+// answers through the ack. The hub's equivalent is a Node SDK backend
+// (bench/sdk_backend.mjs: hub.handle('order', ...)) behind the namespace
+// /shop of hub-bridge.
+io.of('/shop').on('connection', (socket) => {
+	socket.on('order', (data, ack) => {
+		if (typeof ack === 'function')
+			ack({ ok: true, echo: data, user: socket.request.user.id });
+	});
+});
+
 const port = Number(process.env.PORT || 3100);
 server.listen(port, '127.0.0.1', () => console.log(`node reference stack on ${port}`));

@@ -246,7 +246,11 @@ export class Hub extends EventEmitter {
       this.client.once('error', bad);
     });
     const filter = this.shared ? `$share/${this.service}/svc/${this.service}/#` : `svc/${this.service}/#`;
-    await this._subscribe([filter, `users/${this.service}/reply/#`]);
+    // QoS 0 for what comes to be answered: a call or a hook request is
+    // worth as much as its caller's wait (at most once per attempt; one
+    // that a dying process took is lost with it either way), and a
+    // PUBACK for each would cost the broker and this process a packet
+    await this._subscribe([filter, `users/${this.service}/reply/#`], 0);
     return this;
   }
 
@@ -289,9 +293,9 @@ export class Hub extends EventEmitter {
     });
   }
 
-  _subscribe(filters) {
+  _subscribe(filters, qos = 1) {
     return new Promise((resolve, reject) => {
-      this.client.subscribe(filters, { qos: 1 }, (err, granted) => {
+      this.client.subscribe(filters, { qos }, (err, granted) => {
         if (err) return reject(err);
         const bad = (granted || []).filter((g) => g.qos >= 0x80);
         if (bad.length) return reject(new Error(`subscription refused: ${bad.map((g) => g.topic).join(', ')}`));
@@ -437,7 +441,9 @@ export class Hub extends EventEmitter {
 
   async _answer(props, body) {
     if (!props.responseTopic) return;
-    const opts = { qos: 1, properties: {} };
+    // QoS 0, as the call came: the broker passes it on to the caller at
+    // once, and its PUBACK would be one more packet each way per call
+    const opts = { qos: 0, properties: {} };
     if (props.correlationData) opts.properties.correlationData = props.correlationData;
     await this._publish(props.responseTopic, Buffer.from(JSON.stringify(body)), opts);
   }

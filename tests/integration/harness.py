@@ -1235,17 +1235,35 @@ class SioClient:
             return
         raise AssertionError("%s: unexpected %r" % (self.name, e))
 
-    def emit(self, event, *args, ack=False, timeout=None):
+    def emit(self, event, *args, ack=False, timeout=None, sock=None):
         self._ids += 1
         self.cmd(op="emit", id=self._ids, event=event, args=list(args), ack=ack,
-                 timeout=timeout)
+                 timeout=timeout, sock=sock)
         return self._ids
 
-    def call(self, event, *args, timeout=5000):
+    def call(self, event, *args, timeout=5000, sock=None):
         """emit with an ack and timeout(); returns (error, args)."""
-        i = self.emit(event, *args, ack=True, timeout=timeout)
+        i = self.emit(event, *args, ack=True, timeout=timeout, sock=sock)
         e = self.wait("ack", lambda e: e["id"] == i, timeout / 1000.0 + 5)
         return e["error"], e["args"]
+
+    def ask(self, event, *args, sock=None):
+        """The seed's `await socket.emitWithAck(event, ...args)`: sends, and
+        returns the id whose answer answer(id) waits for."""
+        self._ids += 1
+        self.cmd(op="emitWithAck", id=self._ids, event=event, args=list(args), sock=sock)
+        return self._ids
+
+    def answer(self, i, timeout=10.0):
+        """The value emitWithAck(...) resolved with (ask's id)."""
+        e = self.wait("ack", lambda e: e["id"] == i, timeout)
+        assert e["error"] is None, e
+        return e["args"][0] if e["args"] else None
+
+    def socket(self, name, nsp, opts=None):
+        """Another socket of namespace nsp on this client's Manager (one
+        Engine.IO connection); its events carry sock=name."""
+        self.cmd(op="socket", name=name, nsp=nsp, opts=opts or {})
 
     def close(self):
         if self.proc.poll() is None:

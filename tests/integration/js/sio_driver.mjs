@@ -11,6 +11,14 @@
 //   {"op":"emit","id","event","args":[...],"ack":true,"timeout":ms}
 //                                          -> {"ev":"ack","id","args"|"error"}
 //                                          ({"$binary":"<base64>"} args are Buffers)
+//   {"op":"emitWithAck","id","event","args":[...]}
+//                                          -> {"ev":"ack","id","args":[answer]}
+//                                          (the seed's `await s.emitWithAck(...)`)
+//   {"op":"socket","name","nsp","opts"}    another socket on the same Manager
+//                                          (one Engine.IO connection):
+//                                          socket.io.socket(nsp, opts); "emit",
+//                                          "emitWithAck" and "disconnect" take
+//                                          "sock": name; its events carry sock
 //   {"op":"raw","data"|"binary"}           write an Engine.IO packet on the socket
 //                                          (websocket transport only; binary:
 //                                          base64 of a binary frame)
@@ -29,6 +37,8 @@ import { io } from 'socket.io-client';
 import readline from 'node:readline';
 
 let socket = null;
+const sockets = {};
+const sockOf = (cmd) => (cmd.sock ? sockets[cmd.sock] : socket);
 
 // received values as JSON: binaries as {"$binary": base64}
 function enc(v) {
@@ -56,6 +66,16 @@ function dec(v) {
 
 function out(ev, extra = {}) {
 	process.stdout.write(JSON.stringify({ ev, t: Date.now() / 1000, ...extra }) + '\n');
+}
+
+function watch(s, name) {
+	const tag = name ? { sock: name } : {};
+	s.on('connect', () => out('connect', { ...tag, id: s.id, transport: s.io.engine.transport.name,
+		recovered: s.recovered === true, pid: s._pid ?? null }));
+	s.on('connect_error', (err) => out('connect_error', { ...tag, message: String(err.message),
+		data: err.data ?? null }));
+	s.on('disconnect', (reason) => out('disconnect', { ...tag, reason }));
+	s.onAny((ev, ...args) => out('event', { ...tag, name: ev, args: enc(args), offset: null }));
 }
 
 function connect(cmd) {
@@ -89,10 +109,23 @@ rl.on('line', (line) => {
 	case 'connect':
 		connect(cmd);
 		break;
+	case 'socket': {
+		const s = socket.io.socket(cmd.nsp, cmd.opts || {});
+		sockets[cmd.name] = s;
+		watch(s, cmd.name);
+		s.connect();
+		break;
+	}
+	case 'emitWithAck':
+		sockOf(cmd).emitWithAck(cmd.event, ...dec(cmd.args || [])).then(
+			(res) => out('ack', { id: cmd.id, error: null, args: enc([res]) }),
+			(err) => out('ack', { id: cmd.id, error: String(err && err.message), args: [] }));
+		break;
 	case 'emit': {
 		// {"$binary": "<base64>"} stands for a Buffer (a binary attachment),
 		// at any depth
 		const args = dec(cmd.args || []);
+		const socket = sockOf(cmd);
 		if (cmd.ack) {
 			const s = cmd.timeout ? socket.timeout(cmd.timeout) : socket;
 			s.emit(cmd.event, ...args, (...res) => {
@@ -117,7 +150,7 @@ rl.on('line', (line) => {
 		socket.io.engine.close();
 		break;
 	case 'disconnect':
-		socket.disconnect();
+		sockOf(cmd).disconnect();
 		break;
 	case 'exit':
 		process.exit(0);

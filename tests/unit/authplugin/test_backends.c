@@ -380,6 +380,36 @@ static void test_hook_accept(void **state)
 	assert_string_equal(fb_pub_on(REPLY, 0)->payload, "{\"ok\":true}");
 }
 
+/* The gateway ($hub) publishes its sockets' events with hub-origin: a
+ * held event keeps it when accepted (the gateway skips the sender's own
+ * socket with it); a user's hub-origin never passes. */
+static void test_hook_keeps_gateway_origin(void **state)
+{
+	struct mosquitto *a = user("a1", "alice"), *s = service("s1", "shop", KEY);
+	struct mosquitto *gw = fb_client("hub-bridge-1", "$hub", 5);
+	const struct fb_pub *p;
+	(void)state;
+	assert_int_equal(
+		fb_connect(gw, fx_token(h, "service", "$hub", "service", hc_now(), hc_now() + 60)),
+		MOSQ_ERR_SUCCESS);
+	fb_reset();
+	assert_int_equal(msg(gw, EV, "{\"text\":\"hi\"}",
+				 props(REPLY, "c1", "hub-origin", "gw1:7", NULL), NULL),
+		MOSQ_ERR_SUCCESS);
+	assert_int_equal(verdict(s, "shop", hook_id(HK, 0), "{\"accept\":true}"), MOSQ_ERR_SUCCESS);
+	p = fb_pub_on(EV, 0);
+	assert_non_null(p);
+	assert_string_equal(p->props, "hub-origin=gw1:7;");
+	/* the same from a user: dropped */
+	fb_reset();
+	assert_int_equal(msg(a, EV, "{}", props(REPLY, "c2", "hub-origin", "gw1:7", NULL), NULL),
+		MOSQ_ERR_SUCCESS);
+	assert_int_equal(verdict(s, "shop", hook_id(HK, 0), "{\"accept\":true}"), MOSQ_ERR_SUCCESS);
+	p = fb_pub_on(EV, 0);
+	assert_non_null(p);
+	assert_null(strstr(p->props, "hub-origin"));
+}
+
 static void test_hook_reject_and_forged(void **state)
 {
 	struct mosquitto *a = user("a1", "alice"), *b = user("b1", "bob"),
@@ -656,6 +686,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_call_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_unavailable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hook_accept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hook_keeps_gateway_origin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hook_reject_and_forged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hook_timeout_and_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hook_bounds, setup, teardown),
