@@ -1658,3 +1658,161 @@ def broker_argv(conf):
         raise RuntimeError("HUB_MOSQUITTO_VERSION=%s but %s is %s" % (
             want, MOSQUITTO, ".".join(map(str, broker_version()))))
     return [MOSQUITTO, "-c", conf]
+
+
+# =====================================================================
+# Webhook receiver (tests/integration/test_webhooks.py and
+# test_backends_http.py). Appended: the functions above are unchanged.
+# =====================================================================
+class WebhookReceiver:
+    """A real HTTP server on 127.0.0.1 (a thread per request) that records
+    every POST it gets: (arrival time, headers dict lower-cased, raw body).
+    What it answers is up to `answer(request_index, body)` -> status, or
+    the special "hang" (hold the request, no answer, until release() or
+    stop()), set per test. It counts requests under way (`busy`, and the
+    most at once in `peak`). stop() closes the port (connections are
+    refused); start() opens the same port again."""
+
+    def __init__(self, port=None, secret=None):
+        self.port = port or free_port()
+        self.secret = secret
+        self.cond = _threading.Condition()
+        self.got = []
+        self.busy = 0
+        self.peak = 0
+        self.answer = lambda i, body: 200
+        self._release = _threading.Event()
+        self.server = None
+        self.thread = None
+
+    def start(self):
+        import http.server
+        recv = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                with recv.cond:
+                    i = len(recv.got)
+                    recv.got.append((time.time(), {k.lower(): v for k, v in
+                                                   self.headers.items()}, body))
+                    recv.busy += 1
+                    recv.peak = max(recv.peak, recv.busy)
+                    recv.cond.notify_all()
+                try:
+                    status = recv.answer(i, body)
+                    if status == "hang":
+                        recv._release.wait(60)
+                        self.close_connection = True
+                        return
+                    if isinstance(status, tuple):
+                        status, headers = status
+                    else:
+                        headers = {}
+                    self.send_response(status)
+                    for k, v in headers.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                finally:
+                    with recv.cond:
+                        recv.busy -= 1
+                        recv.cond.notify_all()
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+            request_queue_size = 64
+
+        self._release.clear()
+        self.server = Server(("127.0.0.1", self.port), Handler)
+        self.thread = _threading.Thread(target=self.server.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+        return self
+
+    def release(self):
+        """Let held ("hang") requests end without an answer."""
+        self._release.set()
+
+    def stop(self):
+        if self.server:
+            self.release()
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d/hook" % self.port
+
+    def wait_count(self, n, timeout):
+        """Wait until n POSTs arrived; returns how many did."""
+        with self.cond:
+            self.cond.wait_for(lambda: len(self.got) >= n, timeout)
+            return len(self.got)
+
+    def bodies(self):
+        with self.cond:
+            return [json.loads(b) for _, _, b in self.got]
+
+    def signature_ok(self, headers, body, secret=None):
+        want = "sha256=" + _hmac.new((secret or self.secret).encode(), body,
+                                     _hashlib.sha256).hexdigest()
+        return _hmac.compare_digest(headers.get("x-hub-signature-256", ""), want)
+
+
+def _stack_webhook_add(self, url, events=None, rooms=None):
+    """hubctl webhook add; returns (id, secret)."""
+    args = ["webhook", "add", url]
+    if events:
+        args += ["--events", events]
+    if rooms:
+        args += ["--rooms", rooms]
+    out = self.hubctl(*args).stdout
+    hook_id = int(out.split()[1])
+    secret = [l.split(": ", 1)[1].strip() for l in out.splitlines()
+              if l.startswith("secret: ")][0]
+    return hook_id, secret
+
+
+def _stack_servicekey(self, name):
+    """hubctl servicekey add; returns the key."""
+    out = self.hubctl("servicekey", "add", name).stdout
+    return [l.split()[1] for l in out.splitlines() if l.startswith("key:")][0]
+
+
+def _stack_metrics(self):
+    """GET /metrics as {name{labels}: float}."""
+    r = self.http("GET", "/metrics")
+    out = {}
+    for line in r.body.decode().splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.rsplit(" ", 1)
+            out[k] = float(v)
+    return out
+
+
+def _stack_outbox(self, sql):
+    """Run sql on the store with the sqlite3 tool, as the account hubd runs
+    as (a -wal file made by root would lock hubd out); rows as lists of
+    strings."""
+    acct = run_as_account()
+    kw = {"user": acct[0], "group": acct[1]} if acct else {}
+    r = subprocess.run(["sqlite3", "-cmd", ".timeout 10000", os.path.join(self.data, "hub.db"),
+                        sql], capture_output=True, text=True, timeout=30, **kw)
+    if r.returncode != 0:
+        raise RuntimeError("sqlite3 failed: %s" % r.stderr)
+    return [line.split("|") for line in r.stdout.splitlines()]
+
+
+Stack.webhook_add = _stack_webhook_add
+Stack.servicekey = _stack_servicekey
+Stack.metrics = _stack_metrics
+Stack.outbox = _stack_outbox
