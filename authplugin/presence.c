@@ -361,6 +361,21 @@ void hauth_presence__change(struct hauth *h, const struct hc_change *chg)
 	case HC_CHG_RELOAD:
 		hc_hmap_each(&h->principals, reconcile_cb, h);
 		break;
+	case HC_CHG_PRINCIPAL_DEL:
+		/* deleted while its left notice waits for the grace: it leaves
+		 * now, so its offline status is written before the identity's
+		 * retained messages are cleared (retain.c, right after this),
+		 * never after them (a status nobody clears, which a user created
+		 * again under the name would inherit) */
+		p = hauth_clients__principal(h, chg->p.name);
+		if (p && p->left_due_ms && p->live == 0) {
+			const char *ended = hauth_revoke__session_end(h, p->left_sid);
+			withdraw(h, p,
+				ended		 ? ended
+				: p->left_reason ? p->left_reason
+						 : reason_from_will(p));
+		}
+		break;
 	default:
 		break;
 	}

@@ -196,6 +196,37 @@ static void test_identity_deleted_or_created_again(void **state)
 	}
 }
 
+/* bob leaves, and is deleted (then created again) before his left notice
+ * is due: he leaves at the deletion, so the offline status comes before
+ * the clear, and nothing of the old bob is written onto the new one. */
+static void test_left_of_an_identity_deleted_in_its_grace(void **state)
+{
+	struct hc_change c;
+	int last = -1, offline = -1;
+	(void)state;
+	fb_reset();
+	fb_disconnect(bob, false); /* clean: its left notice waits for the tick */
+	fx_del_principal(h, "bob");
+	memset(&c, 0, sizeof(c));
+	c.type = HC_CHG_PRINCIPAL_DEL;
+	snprintf(c.p.name, sizeof(c.p.name), "bob");
+	hauth_presence__change(h, &c); /* what the follower's callback does first */
+	change(HC_CHG_PRINCIPAL_DEL, "bob");
+	fx_user_at(h, "bob", 1000);
+	change(HC_CHG_PRINCIPAL, "bob");
+	fb_tick();
+	hauth_presence__tick(h, hc_mono_ms() + 10000);
+	for (int i = 0; i < fb_npubs; i++)
+		if (!strcmp(fb_pubs[i].topic, "users/bob/status")) {
+			last = i;
+			if (strstr(fb_pubs[i].payload, "\"online\":false"))
+				offline = i;
+		}
+	assert_true(offline >= 0);
+	assert_true(last > offline);
+	assert_int_equal(fb_pubs[last].len, 0);
+}
+
 /* Replacing one of the hub's own retained messages (the status it wrote
  * when alice connected) charges alice in full: it took nothing before. */
 static void test_replacing_the_hubs_own(void **state)
@@ -218,6 +249,8 @@ int main(void)
 			test_room_deleted_or_created_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_identity_deleted_or_created_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_left_of_an_identity_deleted_in_its_grace, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
