@@ -135,7 +135,7 @@ int hub_route_static(struct hub *h, struct hub_conn *c)
 			(const unsigned char *)"no-cache", 8, &p, end))
 		return -1;
 	if (is_html(type)) {
-		char csp[1536];
+		char csp[HUB_CSP_MAX];
 		hub_http_csp(h, c, csp, sizeof(csp));
 		if (lws_add_http_header_by_name(c->wsi,
 			    (const unsigned char *)"content-security-policy:",
