@@ -33,8 +33,9 @@ int hub_route_session(struct hub *h, struct hub_conn *c)
 	struct hc_session s;
 	struct hc_principal p;
 	cJSON *o = NULL, *u, *rooms;
-	char v[8];
-	/* lws 4.1: the value after "optional=", or NULL when absent */
+	char v[32];
+	/* lws 4.1: the value after "optional=", or NULL when absent (or when
+	 * the whole "name=value" does not fit in v) */
 	const char *opt = lws_get_urlarg_by_name(c->wsi, "optional=", v, (int)sizeof(v));
 	bool optional = opt && !strcmp(opt, "1");
 	int rc;

@@ -143,19 +143,9 @@ async function run(cmd) {
 		await page(cmd.page).unroute(cmd.url);
 		return true;
 	case 'closepage':
-		await page(cmd.page).close({ runBeforeUnload: !!cmd.runBeforeUnload });
+		await page(cmd.page).close();
 		pages.delete(cmd.page);
 		return true;
-	case 'closectx': {
-		const ctx = contexts.get(cmd.ctx);
-		if (ctx)
-			await ctx.close();
-		contexts.delete(cmd.ctx);
-		for (const [id, p] of pages)
-			if (p.isClosed())
-				pages.delete(id);
-		return true;
-	}
 	case 'exit':
 		return 'bye';
 	default:
