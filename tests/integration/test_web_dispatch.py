@@ -343,6 +343,28 @@ class Dispatch(DashboardCase):
         self.js(a, "() => { window.hubDashboard.map.map.setView([52.5102, 13.4003], 17, "
                    "{animate: false}) }")
         self.browser.screenshot(a, "dispatch-labels.png")
+        # a big fleet (more vehicles than there are distinct hues): every
+        # vehicle gets a colour and the page keeps up (fixes fed into the
+        # page's hubio as the broker would deliver them, like
+        # bench/dashboard_frames.mjs does)
+        c = self.new_page("crowd", "alice")
+        self.browser.goto(c, self.base + "/")
+        self.connected(c, "alice")
+        n = self.js(c, """async () => {
+            const h = window.hubDashboard.hub, enc = new TextEncoder();
+            const now = Math.floor(Date.now() / 1000);
+            for (let i = 0; i < 900; i++)
+                h._onMessage(`owntracks/crowd${i}/phone`, enc.encode(JSON.stringify({
+                    _type: 'location', lat: 52.4 + (i % 30) * 0.005,
+                    lon: 13.3 + Math.floor(i / 30) * 0.008, tst: now})), {qos: 0});
+            for (let t = 0; t < 200 && window.hubDashboard.map.vehicles.size < 900; t++)
+                await new Promise((r) => setTimeout(r, 50));
+            const m = window.hubDashboard.map;
+            return [m.vehicles.size, [...m.vehicles.values()].filter((v) => v.color).length];
+        }""")
+        self.assertGreaterEqual(n[0], 900)
+        self.assertEqual(n[0], n[1])
+        self.browser.cmd("closepage", page=c)
 
     def label_problems(self, page):
         """Overlaps on the map: vehicle labels over markers or labels, grid

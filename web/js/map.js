@@ -33,6 +33,8 @@ const MARKER_RADIUS = 7;
 const MARKER_WEIGHT = 2;
 const LABEL_GAP = 5;            // px between a marker's edge and its label
 const BASE_WAIT_MS = 1500;      // tiles wait this long for a first view at most
+const DECLUTTER_MS = 400;       // labels placed again after fixes at most this often
+const COLOR_TRIES = 32;         // hues tried for a vehicle past the palette
 // Clearly distinct colours for the first vehicles (none grey: grey means
 // stale); more vehicles get golden-angle hues at alternating lightness.
 const PALETTE = ['#2457d6', '#d62728', '#2ca02c', '#ff7f0e', '#8e44ad', '#8c564b',
@@ -131,6 +133,8 @@ export class LiveMap {
 		this.deviceOnline = new Map(); // device -> bool (users/{device}/status)
 		this.colors = new Set();       // colours taken on this map
 		this.colorByKey = new Map();   // vehicle -> its colour (for the page's life)
+		this.lastDeclutter = 0;
+		this.declutterTimer = null;
 		this.userMoved = false;
 		this.fitTimer = null;
 		this.labels = true;
@@ -236,6 +240,7 @@ export class LiveMap {
 		this.dead = true;
 		clearInterval(this.tick);
 		clearTimeout(this.baseTimer);
+		clearTimeout(this.declutterTimer);
 		clearTimeout(this.fitTimer);
 		this.resize.disconnect();
 		$('fit').removeEventListener('click', this.onFit);
@@ -338,7 +343,19 @@ export class LiveMap {
 		if (this.vehicles.size !== before)
 			this.refresh(); // new vehicles: list and count at once (and labels)
 		else
-			this.declutter(); // moved markers, longer labels
+			this.scheduleDeclutter(); // moved markers, longer labels
+	}
+
+	/* Labels are placed again after fixes at most every DECLUTTER_MS (it
+	 * reads the labels' boxes: a layout), at once after a zoom or pan. */
+	scheduleDeclutter() {
+		if (this.declutterTimer || !this.labels)
+			return;
+		const wait = Math.max(0, this.lastDeclutter + DECLUTTER_MS - performance.now());
+		this.declutterTimer = setTimeout(() => {
+			this.declutterTimer = null;
+			this.declutter();
+		}, wait);
 	}
 
 	apply(q) {
@@ -400,11 +417,15 @@ export class LiveMap {
 			if (!this.colors.has(c))
 				return c;
 		}
-		for (let k = 0; ; k++) {
-			const c = `hsl(${Math.round((h + k * 137.508) % 360)} 70% ${k % 2 ? 32 : 46}%)`;
+		// past the palette: a few tries for a hue not taken yet (a big
+		// fleet shares hues; its labels and the list tell vehicles apart)
+		let c = '';
+		for (let k = 0; k < COLOR_TRIES; k++) {
+			c = `hsl(${((h + k * 137.508) % 360).toFixed(1)} 70% ${(h + k) % 2 ? 32 : 46}%)`;
 			if (!this.colors.has(c))
-				return c;
+				break;
 		}
+		return c;
 	}
 
 	add(key, device, lat, lon) {
@@ -435,45 +456,54 @@ export class LiveMap {
 
 	/* Labels clear of every marker and of each other: each label (in name
 	 * order) goes right of its marker, else left, else it is hidden (the
-	 * list and the marker's popup still name it). */
+	 * list and the marker's popup still name it). All boxes are read first
+	 * (one layout; a hidden label keeps its box), the other side is the
+	 * mirror image about the marker (Leaflet places both alike), and only
+	 * then are labels moved or hidden. */
 	declutter() {
 		if (!this.labels || this.dead)
 			return;
+		this.lastDeclutter = performance.now();
 		const pad = MARKER_RADIUS + MARKER_WEIGHT;
 		const box = this.map.getContainer().getBoundingClientRect();
 		const marks = [];
-		const tips = [];
+		const items = [];
 		for (const v of [...this.vehicles.values()].sort((a, b) => (a.key < b.key ? -1 : 1))) {
 			const p = this.map.latLngToContainerPoint([v.lat, v.lon]);
 			const x = box.left + p.x;
 			const y = box.top + p.y;
-			marks.push({ v, left: x - pad, right: x + pad, top: y - pad, bottom: y + pad });
+			marks.push({ left: x - pad, right: x + pad, top: y - pad, bottom: y + pad });
 			const tip = v.marker.getTooltip();
-			if (tip && tip.getElement())
-				tips.push({ v, tip });
+			const elt = tip && tip.getElement();
+			if (elt)
+				items.push({ v, tip, elt, x, dir: tip.options.direction,
+					r: elt.getBoundingClientRect() });
 		}
 		const kept = [];
-		const side = MARKER_RADIUS + MARKER_WEIGHT + LABEL_GAP;
-		for (const { v, tip } of tips) {
-			const elt = tip.getElement();
-			let placed = false;
-			for (const dir of ['right', 'left']) {
-				if (tip.options.direction !== dir) {
-					tip.options.direction = dir;
-					tip.options.offset = L.point(dir === 'right' ? side : -side, 0);
-					tip.update();
-				}
-				elt.classList.remove('label-hidden');
-				const r = elt.getBoundingClientRect();
-				if (!marks.some((m) => overlaps(m, r)) && !kept.some((k) => overlaps(k, r))) {
+		const free = (r) => !marks.some((m) => overlaps(m, r)) && !kept.some((k) => overlaps(k, r));
+		for (const it of items) {
+			const there = { left: 2 * it.x - it.r.right, right: 2 * it.x - it.r.left,
+				top: it.r.top, bottom: it.r.bottom };
+			const sides = it.dir === 'left' ? [['right', there], ['left', it.r]]
+				: [['right', it.r], ['left', there]];
+			it.choice = null;
+			for (const [dir, r] of sides)
+				if (free(r)) {
+					it.choice = dir;
 					kept.push(r);
-					placed = true;
 					break;
 				}
+		}
+		const side = MARKER_RADIUS + MARKER_WEIGHT + LABEL_GAP;
+		for (const it of items) {
+			if (it.choice && it.choice !== it.dir) {
+				it.tip.options.direction = it.choice;
+				it.tip.options.offset = L.point(it.choice === 'right' ? side : -side, 0);
+				it.tip.update();
 			}
-			if (!placed)
-				elt.classList.add('label-hidden');
-			v.labelShown = placed;
+			if (it.elt.classList.contains('label-hidden') !== !it.choice)
+				it.elt.classList.toggle('label-hidden', !it.choice);
+			it.v.labelShown = !!it.choice;
 		}
 	}
 
