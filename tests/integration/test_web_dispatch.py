@@ -618,11 +618,13 @@ class TileServer:
     def __init__(self):
         tile = _png(256, 256, (232, 236, 228))
         self.requests = []
+        self.referers = set()
         owner = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 owner.requests.append(self.path)
+                owner.referers.add(self.headers.get("Referer"))
                 parts = self.path.split("?")[0].split("/")
                 if len(parts) == 5 and parts[1] == "tiles" and parts[4].endswith(".png"):
                     self.send_response(200)
@@ -690,6 +692,8 @@ class Tiles(DashboardCase):
                          msg="no tiles loaded from the tile server")
         self.assertGreaterEqual(n, 4)
         self.assertTrue(any(p.startswith("/tiles/") for p in self.tiles.requests))
+        # the tile server learns the page's origin, not its address
+        self.assertEqual(self.tiles.referers, {self.base + "/"})
         self.wait_js(a, "() => window.hubDashboard.map.snapshot().vehicles === 1")
         # the attribution is text: no HTML from the setting
         attr = self.js(a, "() => { const c = document.querySelector("

@@ -102,20 +102,24 @@ const Grid = L.Layer.extend({
 			labels.push(label([b.getSouth(), x], `${x.toFixed(digits(stepX))}°`, [-3, 16]));
 		}
 		// first come, first kept: latitudes, then longitudes left to right
+		// (all added, then all boxes read: one layout, then the removals)
+		for (const m of labels)
+			this._group.addLayer(m);
 		const box = map.getContainer().getBoundingClientRect();
 		const kept = [...map.getContainer().querySelectorAll('.leaflet-control')]
 			.map((ctl) => ctl.getBoundingClientRect()).filter((r) => r.width && r.height);
-		for (const m of labels) {
-			this._group.addLayer(m);
-			const r = m.getElement() && m.getElement().firstElementChild ?
-				m.getElement().firstElementChild.getBoundingClientRect() : null;
+		const drop = labels.filter((m) => {
+			const span = m.getElement() && m.getElement().firstElementChild;
+			const r = span ? span.getBoundingClientRect() : null;
 			const inside = r && r.left >= box.left && r.right <= box.right && r.top >= box.top &&
 				r.bottom <= box.bottom;
 			if (!r || !inside || kept.some((k) => overlaps(k, r)))
-				this._group.removeLayer(m);
-			else
-				kept.push(r);
-		}
+				return true;
+			kept.push(r);
+			return false;
+		});
+		for (const m of drop)
+			this._group.removeLayer(m);
 	},
 });
 
@@ -160,6 +164,9 @@ export class LiveMap {
 			// world view are fetched only to be dropped
 			this.base = L.tileLayer(opts.tiles, {
 				maxZoom: 19, subdomains: 'abc', crossOrigin: false,
+				// the page's origin, no path (what OpenStreetMap's tile
+				// policy asks for); hubd's pages say same-origin otherwise
+				referrerPolicy: 'strict-origin-when-cross-origin',
 				attribution: opts.attribution ? escapeHtml(opts.attribution) : '',
 			});
 			this.baseTimer = setTimeout(() => this.showBase(), BASE_WAIT_MS);
