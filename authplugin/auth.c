@@ -29,6 +29,18 @@
  * typed into the wrong field) only as a fingerprint (hc_log_user). */
 static struct hc_log_limit lim_denied = HC_LOG_LIMIT("connect_denied");
 
+/* The client address of the CONNECT being decided: the peer's, or, for a
+ * browser relayed by hubd's WebSocket front, the address the front put in
+ * the token it minted (hc_token.h "addr"; a signed claim only holders of
+ * the key can make). Set by hauth_auth__basic; the broker's thread only. */
+static char claimed_addr[HC_TOKEN_ADDR_MAX + 1];
+
+static const char *client_addr(struct mosquitto *client)
+{
+	const char *a = mosquitto_client_address(client);
+	return claimed_addr[0] ? claimed_addr : a ? a : "-";
+}
+
 static int deny(struct hauth *h, struct mosquitto *client, const char *username, const char *reason)
 {
 	char id[96], user[HC_LOG_USER_MAX];
@@ -36,7 +48,7 @@ static int deny(struct hauth *h, struct mosquitto *client, const char *username,
 	hc_log_limited(&lim_denied, HC_LOG_INFO, "%s/%s | connect | denied reason=%s addr=%s",
 		hc_log_safe(mosquitto_client_id(client), id, sizeof(id)),
 		hc_log_user(username, username ? strlen(username) : 0, user), reason,
-		mosquitto_client_address(client) ? mosquitto_client_address(client) : "-");
+		client_addr(client));
 	return MOSQ_ERR_AUTH;
 }
 
@@ -87,6 +99,7 @@ int hauth_auth__basic(
 	 * must not end a connection whose session is alive */
 	int64_t now = h->reloading ? HC_TOKEN_ANY_TIME : hc_now();
 
+	claimed_addr[0] = '\0';
 	reauth = reauth_of_kept_session(h, client);
 	if (!username)
 		return deny(h, client, "-", "anonymous");
@@ -123,6 +136,7 @@ int hauth_auth__basic(
 				h->key, password, strlen(password), now, "mqtt", &tc, &why);
 			if (rc)
 				return deny(h, client, username, why);
+			memcpy(claimed_addr, tc.addr, sizeof(claimed_addr));
 			if (strcmp(tc.sub, username) != 0)
 				return deny(h, client, username, "sub-mismatch");
 			problem = session_problem(h, &tc, &seen);
@@ -150,7 +164,7 @@ int hauth_auth__basic(
 			free(bid);
 			bid = NULL;
 		}
-		limit = hauth_limits__admit(h, client, name, bid ? bid : id);
+		limit = hauth_limits__admit(h, client_addr(client), name, bid ? bid : id);
 		free(bid);
 		if (limit)
 			return deny(h, client, username, limit);
@@ -181,7 +195,7 @@ int hauth_auth__basic(
 	c = hauth_clients__add(h, client, id, name, kind);
 	if (!c)
 		return deny(h, client, username, "out-of-memory");
-	hauth_limits__up(h, c, client);
+	hauth_limits__up(h, c, client_addr(client));
 	if (!scoped)
 		hauth_clients__id_claim(
 			h, id, c->owner->name, mosquitto_client_clean_session(client));
@@ -199,13 +213,13 @@ int hauth_auth__basic(
 		char sid_tag[9] = "-", idbuf[96];
 		if (kind == HAUTH_USER)
 			hc_log_fingerprint(tc.sid, strlen(tc.sid), sid_tag);
-		hc_info("%s/%s | connect | ok kind=%s proto=%s%d session=%s%s",
+		hc_info("%s/%s | connect | ok kind=%s proto=%s%d session=%s addr=%s%s",
 			hc_log_safe(hauth_clientid__external(id), idbuf, sizeof(idbuf)), c->name,
 			kind == HAUTH_USER     ? "user"
 			: kind == HAUTH_DEVICE ? "device"
 					       : "service",
 			c->websocket ? "ws/" : "", c->protocol_version, sid_tag,
-			scoped ? "" : " id=unscoped");
+			client_addr(client), scoped ? "" : " id=unscoped");
 	}
 	return MOSQ_ERR_SUCCESS;
 }

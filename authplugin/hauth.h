@@ -170,12 +170,14 @@ int hauth_clientid__format(
 const char *hauth_clientid__stored_problem(struct hauth *h, const char *id, const char *user);
 
 /* limits.c: connections per identity and address, backlog, subscriptions */
-/* NULL if a new connection of name (to become broker_id) may be made, else
- * the audit reason of the refusal. */
+/* NULL if a new connection of name (to become broker_id) from client
+ * address addr (auth.c: the peer's, or the browser's a token of hubd's
+ * WebSocket front names) may be made, else the audit reason of the
+ * refusal. */
 const char *hauth_limits__admit(
-	struct hauth *h, struct mosquitto *client, const char *name, const char *broker_id);
-/* Count a registered connection / uncount an ended one. */
-void hauth_limits__up(struct hauth *h, struct hauth_client *c, struct mosquitto *client);
+	struct hauth *h, const char *addr, const char *name, const char *broker_id);
+/* Count a registered connection from addr / uncount an ended one. */
+void hauth_limits__up(struct hauth *h, struct hauth_client *c, const char *addr);
 void hauth_limits__down(struct hauth *h, struct hauth_client *c);
 /* A delivery of payloadlen bytes on a topic of topic_len bytes to the live
  * connection c was allowed by the ACL: false if c's backlog is over

@@ -69,11 +69,11 @@ static void addr_add(struct hauth *h, const char *addr, int delta)
 }
 
 const char *hauth_limits__admit(
-	struct hauth *h, struct mosquitto *client, const char *name, const char *broker_id)
+	struct hauth *h, const char *client_addr, const char *name, const char *broker_id)
 {
 	int64_t per_id = hc_cfg_int(&h->cfg, HC_CFG_BROKER_CONNS_PER_IDENTITY);
 	int64_t per_addr = hc_cfg_int(&h->cfg, HC_CFG_BROKER_CONNS_PER_ADDRESS);
-	const char *addr = plain_addr(mosquitto_client_address(client));
+	const char *addr = plain_addr(client_addr);
 	struct hauth_principal *p;
 	struct hauth_client *same;
 
@@ -93,11 +93,11 @@ const char *hauth_limits__admit(
 	return NULL;
 }
 
-void hauth_limits__up(struct hauth *h, struct hauth_client *c, struct mosquitto *client)
+void hauth_limits__up(struct hauth *h, struct hauth_client *c, const char *addr)
 {
 	if (!c->ctx || c->kind == HAUTH_SERVICE)
 		return;
-	snprintf(c->addr, sizeof(c->addr), "%s", plain_addr(mosquitto_client_address(client)));
+	snprintf(c->addr, sizeof(c->addr), "%s", plain_addr(addr));
 	c->owner->mqtt_live++;
 	c->counted = true;
 	if (addr_counted(h, c->addr))

@@ -11,6 +11,7 @@
  * as hubd's login limiter (hub/addr.c).
  */
 #include "hbr.h"
+#include "hc_util.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -60,12 +61,24 @@ void hbr_addr__key(const char *addr, char *out, size_t n)
 	snprintf(out, n, "%s", addr);
 }
 
+/* A request hubd's front relayed: it carries hubd's tag (hc_token.h). */
+static bool from_front(struct hbr *h, struct lws *wsi)
+{
+	char tag[HC_TOKEN_TAG_MAX];
+	size_t n = strlen(h->front_tag);
+
+	return n && lws_hdr_custom_length(wsi, "x-hub-front:", 12) == (int)n &&
+	       lws_hdr_custom_copy(wsi, tag, sizeof(tag), "x-hub-front:", 12) == (int)n &&
+	       hc_ct_equal(tag, h->front_tag, n);
+}
+
 void hbr_addr__of(struct hbr *h, struct lws *wsi, char *out, size_t n)
 {
 	char peer[64], xff[512];
 	const char *p;
 
-	if (h->trust_proxy && lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR) > 0 &&
+	if ((h->trust_proxy || from_front(h, wsi)) &&
+		lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR) > 0 &&
 		lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR) < (int)sizeof(xff) &&
 		lws_hdr_copy(wsi, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR) > 0) {
 		/* the last entry is what our proxy appended; the ones before

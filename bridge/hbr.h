@@ -227,6 +227,7 @@ struct hbr {
 	int64_t max_payload, ping_interval, ping_timeout, event_rate;
 	int64_t max_sockets, pending_max, pending_per_addr, connect_timeout_ms;
 	bool trust_proxy;
+	char front_tag[HC_TOKEN_TAG_MAX]; /* X-Hub-Front of hubd's proxied requests */
 	size_t outq_bytes_max;
 	int64_t rec_ms; /* sio_recovery_s in ms; 0: recovery off */
 	int64_t rec_max_events;
@@ -348,8 +349,10 @@ int hbr_pending__count(struct hbr *h, const char *addr);
 bool hbr_addr__canon(const char *s, size_t len, char *out, size_t n);
 /* The key quotas count under: the address (IPv4), its /64 (IPv6). */
 void hbr_addr__key(const char *addr, char *out, size_t n);
-/* The client address of a request: the peer, or with trust_proxy the last
- * X-Forwarded-For entry; "unknown" if neither parses. */
+/* The client address of a request: the peer, or the last X-Forwarded-For
+ * entry with trust_proxy or on a request hubd relayed (its X-Hub-Front tag,
+ * which only holders of the token key can make); "unknown" if neither
+ * parses. */
 void hbr_addr__of(struct hbr *h, struct lws *wsi, char *out, size_t n);
 
 /* ---- socketio.c: the Socket.IO layer ---- */

@@ -309,6 +309,8 @@ static int open_state(struct hbr *h, char *err, size_t errsz)
 	}
 	rc = hc_token_key_load(
 		key_path, hc_cfg_str(&h->cfg, HC_CFG_TOKEN_ALG), 1, &h->key, err, errsz);
+	if (!rc)
+		rc = hc_token_key_tag(h->key, "hub-front", h->front_tag, sizeof(h->front_tag));
 	if (rc)
 		return rc;
 	rc = hc_store_open(h->db_path, HC_STORE_RO, &h->store, err, errsz);

@@ -174,8 +174,28 @@ static int safe_claim(const char *s, size_t max)
 	return n > 0;
 }
 
+/* An addr claim: a textual IPv4 or IPv6 address's characters. */
+static int addr_claim_ok(const char *s)
+{
+	size_t n = 0;
+	for (; s[n]; n++) {
+		unsigned char c = (unsigned char)s[n];
+		if (n >= HC_TOKEN_ADDR_MAX ||
+			!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+				(c >= 'A' && c <= 'F') || c == '.' || c == ':'))
+			return 0;
+	}
+	return n > 0;
+}
+
 int hc_token_mint(const struct hc_token_key *k, const char *typ, const char *sub, const char *sid,
 	int64_t iat, int64_t exp, char *out, size_t outsz)
+{
+	return hc_token_mint_addr(k, typ, sub, sid, iat, exp, NULL, out, outsz);
+}
+
+int hc_token_mint_addr(const struct hc_token_key *k, const char *typ, const char *sub,
+	const char *sid, int64_t iat, int64_t exp, const char *addr, char *out, size_t outsz)
 {
 	char payload[PAYLOAD_MAX];
 	unsigned char mac[EVP_MAX_MD_SIZE];
@@ -183,11 +203,17 @@ int hc_token_mint(const struct hc_token_key *k, const char *typ, const char *sub
 	int n, rc;
 
 	if (!k || !safe_claim(sub, HC_TOKEN_SUB_MAX) || !safe_claim(sid, HC_TOKEN_SID_MAX) ||
-		!safe_claim(typ, 15) || exp <= iat)
+		!safe_claim(typ, 15) || exp <= iat || (addr && *addr && !addr_claim_ok(addr)))
 		return HUB_ERR_INVAL;
-	rc = hc_fmt(payload, sizeof(payload),
-		"{\"sub\":\"%s\",\"sid\":\"%s\",\"iat\":%lld,\"exp\":%lld,\"typ\":\"%s\"}", sub,
-		sid, (long long)iat, (long long)exp, typ);
+	if (addr && *addr)
+		rc = hc_fmt(payload, sizeof(payload),
+			"{\"sub\":\"%s\",\"sid\":\"%s\",\"iat\":%lld,\"exp\":%lld,\"typ\":\"%s\","
+			"\"addr\":\"%s\"}",
+			sub, sid, (long long)iat, (long long)exp, typ, addr);
+	else
+		rc = hc_fmt(payload, sizeof(payload),
+			"{\"sub\":\"%s\",\"sid\":\"%s\",\"iat\":%lld,\"exp\":%lld,\"typ\":\"%s\"}",
+			sub, sid, (long long)iat, (long long)exp, typ);
 	if (rc)
 		return rc;
 	if (k->header64_len + 1 >= outsz)
@@ -209,6 +235,22 @@ int hc_token_mint(const struct hc_token_key *k, const char *typ, const char *sub
 	if (n < 0)
 		return HUB_ERR_TOOBIG;
 	return HUB_OK;
+}
+
+int hc_token_key_tag(const struct hc_token_key *k, const char *label, char *out, size_t outsz)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	size_t len = label ? strlen(label) : 0;
+	int n, rc;
+
+	if (!k || len == 0 || len > 64)
+		return HUB_ERR_INVAL;
+	rc = hmac(k, label, len, mac);
+	if (rc)
+		return rc;
+	n = hc_b64url_encode(mac, k->maclen, out, outsz);
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return n < 0 ? HUB_ERR_TOOBIG : HUB_OK;
 }
 
 /* JSON that is the whole of buf: nothing but whitespace may follow. */
@@ -345,7 +387,9 @@ int hc_token_verify(const struct hc_token_key *k, const char *tok, size_t len, i
 	if (!cJSON_IsObject(p) || get_str(p, "sub", c->sub, sizeof(c->sub), 1) ||
 		get_str(p, "sid", c->sid, sizeof(c->sid), 1) ||
 		get_str(p, "typ", c->typ, sizeof(c->typ), 1) || get_int(p, "exp", &c->exp, 1) ||
-		get_int(p, "iat", &c->iat, 0) || get_int(p, "nbf", &c->nbf, 0)) {
+		get_int(p, "iat", &c->iat, 0) || get_int(p, "nbf", &c->nbf, 0) ||
+		get_str(p, "addr", c->addr, sizeof(c->addr), 0) ||
+		(c->addr[0] && !addr_claim_ok(c->addr))) {
 		reason = "bad-claims";
 		goto done;
 	}

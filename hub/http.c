@@ -13,6 +13,8 @@
  */
 #include "http.h"
 #include "cookie.h"
+#include "front.h"
+#include "sioproxy.h"
 #include "syncwait.h"
 #include "workpool.h"
 #include "hc_err.h"
@@ -282,12 +284,13 @@ void hub_http_send(struct hub_conn *c)
 
 void hub_http_csp(struct hub *h, const struct hub_conn *c, char *out, size_t n)
 {
-	char hostname[HUB_HOST_MAX], connect[HUB_HOST_MAX * 4 + 64] = "", tiles[512] = "";
+	char hostname[HUB_HOST_MAX], connect[HUB_HOST_MAX * 6 + 128] = "", tiles[512] = "";
 	const char *colon;
 	size_t hl;
 
-	/* the dashboard talks MQTT over WebSocket to the broker and Socket.IO
-	 * to the bridge, both on other ports of the same host */
+	/* the dashboard talks MQTT over WebSocket at /mqtt of this origin
+	 * (listed for browsers whose 'self' leaves out ws:), and pages may
+	 * use the front's ws_port and the gateway's own port of this host */
 	if (host_ok(c->host)) {
 		if (c->host[0] == '[') {
 			colon = strchr(c->host, ']');
@@ -298,9 +301,9 @@ void hub_http_csp(struct hub *h, const struct hub_conn *c, char *out, size_t n)
 		}
 		snprintf(hostname, sizeof(hostname), "%.*s", (int)hl, c->host);
 		snprintf(connect, sizeof(connect),
-			" ws://%s:%lld wss://%s:%lld http://%s:%lld ws://%s:%lld", hostname,
-			(long long)hc_cfg_int(&h->cfg, HC_CFG_WS_PORT), hostname,
-			(long long)hc_cfg_int(&h->cfg, HC_CFG_WS_PORT), hostname,
+			" ws://%s wss://%s ws://%s:%lld wss://%s:%lld http://%s:%lld ws://%s:%lld",
+			c->host, c->host, hostname, (long long)hc_cfg_int(&h->cfg, HC_CFG_WS_PORT),
+			hostname, (long long)hc_cfg_int(&h->cfg, HC_CFG_WS_PORT), hostname,
 			(long long)hc_cfg_int(&h->cfg, HC_CFG_SIO_PORT), hostname,
 			(long long)hc_cfg_int(&h->cfg, HC_CFG_SIO_PORT));
 	}
@@ -400,6 +403,9 @@ static void release(struct hub *h, struct hub_conn *c)
 		c->history_slot = false;
 		h->history_alive--;
 	}
+	if (c->sio)
+		hub_sio_http_gone(h, c);
+	c->sio_body = false;
 	hub_body_free(&c->body);
 	free(c->out);
 	c->out = NULL;
@@ -631,6 +637,23 @@ static int request_start(
 		return answer_early(c, 503, "unavailable", "the service is shutting down");
 	}
 
+	if (hub_sio_path(c->path)) {
+		/* hub-bridge's endpoint on our origin (sioproxy.h) */
+		size_t smax = (size_t)hc_cfg_int(&h->cfg, HC_CFG_SIO_MAX_PAYLOAD) + 1024;
+		int rc;
+		if (clen > (int64_t)smax) {
+			if ((uint64_t)clen > drain_cap(h))
+				c->close_after = true;
+			return answer_early(c, 413, "too_large", "the request body is too large");
+		}
+		c->ran = true;
+		rc = hub_sio_http_begin(h, c, chunked);
+		if (rc < 0)
+			return -1;
+		if (rc > 0)
+			hub_http_send(c);
+		return 0;
+	}
 	r = route_find(c->path);
 	if (!r) {
 		if (!strncmp(c->path, "/api/", 5) || !strcmp(c->path, "/api"))
@@ -743,6 +766,10 @@ static int body_data(struct hub *h, struct hub_conn *c, const void *in, size_t l
 	if (c->body.chunked && c->body.complete) {
 		c->collecting = false;
 		c->body_done = true;
+		if (c->sio_body && c->phase == PH_NONE) {
+			c->sio_body = false;
+			return hub_sio_http_body_done(h, c) < 0 ? -1 : 0;
+		}
 		if (!c->ran)
 			return run_route(h, c);
 	}
@@ -762,6 +789,10 @@ static int body_complete(struct hub *h, struct hub_conn *c)
 	}
 	c->body_done = true;
 	c->collecting = false;
+	if (c->sio_body && c->phase == PH_NONE) {
+		c->sio_body = false;
+		return hub_sio_http_body_done(h, c) < 0 ? -1 : 0;
+	}
 	if (!c->ran && c->route)
 		return run_route(h, c);
 	return finish(h, c);
@@ -806,13 +837,46 @@ static int writeable(struct hub *h, struct hub_conn *c)
 	}
 }
 
-static int callback(
+/* WebSocket events of an upgrade that came without a subprotocol (the
+ * default protocol gets those): to the front or the Socket.IO proxy, by
+ * the kind its state names (front.h). */
+static int ws_dispatch(
+	struct hub *h, struct lws *wsi, enum lws_callback_reasons reason, void *in, size_t len)
+{
+	const int *kind = lws_get_opaque_user_data(wsi);
+	int k = kind ? *kind : 0;
+
+	if (reason == LWS_CALLBACK_ESTABLISHED)
+		k = hub_front_upgrade_kind(h, wsi) == HUB_UPG_MQTT ? HUB_WS_MQTT : HUB_WS_SIO;
+	switch (k) {
+	case HUB_WS_MQTT:
+		return hub_front_ws_callback(wsi, reason, NULL, in, len);
+	case HUB_WS_SIO:
+		return hub_sio_ws_callback(wsi, reason, NULL, in, len);
+	default:
+		return reason == LWS_CALLBACK_CLOSED ? 0 : -1;
+	}
+}
+
+int hub_http_callback(
 	struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	struct hub_conn *c = user;
 	struct hub *h = hub_from_wsi(wsi);
 
 	switch (reason) {
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		return h ? hub_front_confirm_upgrade(h, wsi, in) : -1;
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		/* a WebSocket keeps its own state (lws opaque user data), not a
+		 * struct hub_conn: let that go */
+		lws_set_wsi_user(wsi, NULL);
+		return h && hub_front_upgrade_kind(h, wsi) != HUB_UPG_NONE ? 0 : 1;
+	case LWS_CALLBACK_ESTABLISHED:
+	case LWS_CALLBACK_RECEIVE:
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+	case LWS_CALLBACK_CLOSED:
+		return h ? ws_dispatch(h, wsi, reason, in, len) : -1;
 	case LWS_CALLBACK_HTTP:
 		if (!c || !h)
 			return -1;
@@ -850,14 +914,11 @@ static int callback(
 			hub_mqtt_collect(h->mqtt, h);
 		if (h && h->syncwait)
 			hub_syncwait_collect(h->syncwait, h);
+		if (h)
+			hub_main_wakeup(h);
 		return 0;
 	default:
 		break;
 	}
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
-
-const struct lws_protocols hub_http_protocols[] = {
-	{"http", callback, sizeof(struct hub_conn), 0, 0, NULL, 0},
-	{NULL, NULL, 0, 0, 0, NULL, 0},
-};

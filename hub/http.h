@@ -28,6 +28,7 @@
 
 struct hub;
 struct hub_conn;
+struct hub_sio_req;
 struct cJSON;
 
 enum hub_method {
@@ -60,8 +61,8 @@ struct hub_route {
 
 #define HUB_URI_MAX  1024
 #define HUB_HOST_MAX 256
-#define HUB_XH_MAX   3072 /* extra response headers (the CSP and a few more) */
-#define HUB_CSP_MAX  2048 /* a Content-Security-Policy value (hub_http_csp) */
+#define HUB_CSP_MAX  3072		  /* a Content-Security-Policy value (hub_http_csp) */
+#define HUB_XH_MAX   (HUB_CSP_MAX + 1024) /* extra response headers: the CSP and a few more */
 
 struct hub_conn {
 	struct lws *wsi;
@@ -95,14 +96,22 @@ struct hub_conn {
 	size_t xhlen;
 	unsigned char *out; /* LWS_PRE + body, owned */
 	size_t outlen;
-	size_t sent;	      /* body bytes written so far */
-	bool history_slot;    /* counts in hub.history_alive until released */
-	int64_t announce_len; /* HEAD: Content-Length to announce, -1 = outlen */
-	int phase;	      /* see http.c */
+	size_t sent;		 /* body bytes written so far */
+	bool history_slot;	 /* counts in hub.history_alive until released */
+	struct hub_sio_req *sio; /* a proxied Socket.IO request (sioproxy.h) */
+	bool sio_body;		 /* its body is being collected */
+	int64_t announce_len;	 /* HEAD: Content-Length to announce, -1 = outlen */
+	int phase;		 /* see http.c */
 };
 
-/* The libwebsockets protocol table hubd serves with (one HTTP protocol). */
-extern const struct lws_protocols hub_http_protocols[];
+/* hubd's HTTP protocol (the http_port vhost's default): its routes, and
+ * the upgrade checks of that port. */
+int hub_http_callback(
+	struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+#define HUB_HTTP_PROTOCOL                                                                          \
+	{                                                                                          \
+		"http", hub_http_callback, sizeof(struct hub_conn), 0, 0, NULL, 0                  \
+	}
 
 /* Response helpers. Each replaces the status and body prepared before;
  * headers added with hub_http_header() (before or after) are kept. The

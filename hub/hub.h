@@ -10,13 +10,15 @@
 #include <libwebsockets.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "hc_config.h"
 #include "hc_hmap.h"
 #include "hc_password.h"
 #include "metrics.h"
 
-#define HUB_PATH_MAX 4200
+#define HUB_PATH_MAX	 4200
+#define HUB_SIO_PATH_MAX 1024 /* request path and query of a proxied Socket.IO request */
 
 struct hc_store;
 struct hc_token_key;
@@ -24,10 +26,32 @@ struct hub_workpool;
 struct hub_ratelimit;
 struct hub_mqtt;
 struct hub_syncwait;
+struct hub_sio_req;
+
+/* What a WebSocket of hubd's carries: the first member of its state (its
+ * lws opaque user data). */
+enum hub_ws_kind { HUB_WS_MQTT = 1, HUB_WS_SIO, HUB_WS_SIO_REQ };
+
+/* The WebSocket front (front.c) and the Socket.IO proxy (sioproxy.c). */
+struct hub_front_state {
+	struct sockaddr_storage broker_addr; /* mqtt_host:mqtt_port, resolved at start */
+	socklen_t broker_addrlen;
+	int broker_family;
+	char sio_host[64]; /* where hub-bridge listens: bind_address (loopback if a wildcard) */
+	size_t sio_held;   /* proxied Socket.IO bodies held now, bytes */
+	struct hc_hmap by_addr; /* limit key (addr.h) -> relayed connections */
+	int live;		/* relayed connections now */
+	int max, per_addr;	/* front_conns_max, front_conns_per_address */
+	char tag[96];		/* marks hubd's requests to hub-bridge (hc_token_key_tag) */
+};
 
 struct hub {
 	struct hc_config cfg;
 	struct lws_context *lws;
+	struct lws_vhost *vh_http; /* http_port: API, pages, /mqtt, /socket.io/ */
+	struct lws_vhost *vh_ws;   /* ws_port: MQTT over WebSocket */
+	struct hub_front_state front;
+	struct hub_sio_req *sio_reqs; /* proxied Socket.IO requests (sioproxy.c) */
 	struct hc_store *store;	      /* read-write; lws thread only */
 	struct hc_token_key *key;     /* token signing key */
 	struct hub_workpool *pool;    /* password hashing workers */
@@ -43,6 +67,7 @@ struct hub {
 	struct hc_scrypt_params params; /* cost for new hashes and dummy verifies */
 	char db_path[HUB_PATH_MAX];
 	char web_root[PATH_MAX]; /* realpath of web_dir; "" if it does not exist */
+	char app_root[PATH_MAX]; /* realpath of app_dir; "" if none */
 	struct hc_hmap waiting;	 /* request id -> struct lws * of requests waiting for a job */
 	uint64_t next_id;	 /* request ids, never reused */
 	int active;		 /* requests started and not yet finished */
@@ -54,5 +79,10 @@ struct hub {
 
 /* The hub a wsi belongs to. */
 struct hub *hub_from_wsi(struct lws *wsi);
+
+/* main.c: after a wake-up of the loop (a worker's result, a signal): starts
+ * a graceful stop after SIGTERM/SIGINT, and ends the loop once in-flight
+ * requests are done (or their grace passed). */
+void hub_main_wakeup(struct hub *h);
 
 #endif

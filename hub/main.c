@@ -8,6 +8,8 @@
  * service loop until SIGTERM/SIGINT, and a bounded graceful stop.
  */
 #include "workpool.h"
+#include "front.h"
+#include "sioproxy.h"
 #include "hc_config.h"
 #include "hc_demo.h"
 #include "hc_err.h"
@@ -24,6 +26,9 @@
 #include "ratelimit.h"
 
 #include <errno.h>
+#ifdef HUB_WITH_LIBEV
+#include <ev.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +43,7 @@
 #define EXIT_USAGE	2
 #define STOP_GRACE_MS	5000 /* in-flight requests get this long after SIGTERM */
 #define STOP_TICK_US	(100 * LWS_US_PER_MS)
-#define FD_LIMIT	4096
+#define FD_LIMIT	4096 /* descriptors besides the front's two per relayed connection */
 #define HEADER_POOL_MAX 1024
 #define HASH_NICE	10 /* hashing yields the CPU to the service thread */
 #define READS_PER_USER	4  /* history reads one user may have waiting */
@@ -53,7 +58,9 @@ static const char usage_text[] =
 	"  -h, --help     this text\n"
 	"  --version      print the version\n"
 	"\n"
-	"Settings read: bind_address http_port data_dir run_as log_level web_dir\n"
+	"Settings read: bind_address http_port ws_port mqtt_host mqtt_port sio_port\n"
+	"  data_dir run_as log_level web_dir app_dir app_csp front_conns_max\n"
+	"  front_conns_per_address\n"
 	"  session_ttl token_ttl token_alg key_file cookie_secure trusted_origins\n"
 	"  trust_proxy http_max_body http_max_headers hash_workers login_queue_max\n"
 	"  login_fail_window login_fail_pair_max login_fail_addr_max\n"
@@ -63,6 +70,13 @@ static const char usage_text[] =
 
 static volatile sig_atomic_t got_signal;
 static struct lws_context *signal_ctx;
+static bool done;	      /* the loop is to end */
+static int64_t stop_deadline; /* while stopping: when in-flight requests are given up */
+#ifdef HUB_WITH_LIBEV
+/* epoll through libev: lws 4.1's own loop polls every descriptor on every
+ * pass, O(connections) per event once the front holds thousands */
+static struct ev_loop *loop_ev;
+#endif
 
 /* who sent the stop signal (an operator reads it in the log) */
 static volatile pid_t signal_from;
@@ -108,7 +122,7 @@ static void log_tick(lws_sorted_usec_list_t *sul)
 
 static void stop_tick(lws_sorted_usec_list_t *sul)
 {
-	(void)sul; /* only wakes the loop so it can look at the clock */
+	hub_main_wakeup(lws_container_of(sul, struct hub, sul_tick));
 }
 
 static int parse_args(int argc, char **argv, const char **config)
@@ -137,15 +151,57 @@ static int parse_args(int argc, char **argv, const char **config)
 	return -1;
 }
 
+/* The http_port vhost: hubd's own routes (the default protocol), the
+ * WebSocket front's MQTT protocols and its broker connections, the
+ * Socket.IO proxy's two sides. */
+static const struct lws_protocols http_vhost_protocols[] = {
+	HUB_HTTP_PROTOCOL,
+	HUB_FRONT_PROTOCOLS,
+	HUB_SIO_PROTOCOLS,
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* The ws_port vhost: MQTT over WebSocket on any path. */
+static const struct lws_protocols ws_vhost_protocols[] = {
+	HUB_FRONT_PROTOCOLS,
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* As many descriptors as the hard limit allows: the front holds two per
+ * relayed browser connection. */
+static unsigned int raise_fd_limit(const struct hub *h)
+{
+	struct rlimit rl;
+	uint64_t want = (uint64_t)hc_cfg_int(&h->cfg, HC_CFG_FRONT_CONNS_MAX) * 2 + FD_LIMIT;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+		rl.rlim_cur < want)
+		want = rl.rlim_cur;
+	return (unsigned int)(want > UINT32_MAX ? UINT32_MAX : want);
+}
+
 static struct lws_context *create_context(struct hub *h)
 {
+#ifdef HUB_WITH_LIBEV
+	void *loops[1];
+#endif
+	/* no lws "validity" pings: MQTT has its own keepalive (the broker's),
+	 * and lws 4.1 re-files a connection's validity timer in a sorted list
+	 * of every connection on each frame and read */
+	static const lws_retry_bo_t no_validity = {
+		.secs_since_valid_ping = 0, .secs_since_valid_hangup = 0};
 	struct lws_context_creation_info info;
+	struct lws_context *ctx;
 	const char *bind = hc_cfg_str(&h->cfg, HC_CFG_BIND_ADDRESS);
 
 	memset(&info, 0, sizeof(info));
-	info.port = (int)hc_cfg_int(&h->cfg, HC_CFG_HTTP_PORT);
-	info.iface = bind;
-	info.protocols = hub_http_protocols;
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	if (!strchr(bind, ':'))
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.user = h;
 	info.uid = -1; /* privileges are dropped by hc_drop_privileges */
 	info.gid = -1;
@@ -154,20 +210,46 @@ static struct lws_context *create_context(struct hub *h)
 	/* header tables are allocated on demand; logins waiting for a hash
 	 * hold one each, so the pool must not be what makes /healthz wait */
 	info.max_http_header_pool = HEADER_POOL_MAX;
-	info.fd_limit_per_thread = FD_LIMIT;
+	info.fd_limit_per_thread = raise_fd_limit(h);
 	info.timeout_secs = 10;
 	info.keepalive_timeout = 15;
-	if (!strchr(bind, ':'))
-		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-	return lws_create_context(&info);
+	info.retry_and_idle_policy = &no_validity;
+#ifdef HUB_WITH_LIBEV
+	if (!loop_ev)
+		loop_ev = ev_loop_new(EVFLAG_AUTO);
+	if (!loop_ev)
+		return NULL;
+	loops[0] = loop_ev;
+	info.options |= LWS_SERVER_OPTION_LIBEV;
+	info.foreign_loops = loops;
+#endif
+	ctx = lws_create_context(&info);
+	if (!ctx)
+		return NULL;
+	/* both listeners on bind_address only */
+	info.iface = bind;
+	info.port = (int)hc_cfg_int(&h->cfg, HC_CFG_HTTP_PORT);
+	info.protocols = http_vhost_protocols;
+	info.vhost_name = "http";
+	h->vh_http = lws_create_vhost(ctx, &info);
+	info.port = (int)hc_cfg_int(&h->cfg, HC_CFG_WS_PORT);
+	info.protocols = ws_vhost_protocols;
+	info.vhost_name = "mqtt-ws";
+	h->vh_ws = h->vh_http ? lws_create_vhost(ctx, &info) : NULL;
+	if (!h->vh_http || !h->vh_ws) {
+		lws_context_destroy(ctx);
+		h->vh_http = h->vh_ws = NULL;
+		return NULL;
+	}
+	return ctx;
 }
 
-/* Whether the port must be bound before the privilege drop: started as
+/* Whether the ports must be bound before the privilege drop: started as
  * root, with a run_as account, on a port below 1024. */
 static bool early_bind_needed(const struct hc_config *cfg)
 {
 	return geteuid() == 0 && *hc_cfg_str(cfg, HC_CFG_RUN_AS) &&
-	       hc_cfg_int(cfg, HC_CFG_HTTP_PORT) < 1024;
+	       (hc_cfg_int(cfg, HC_CFG_HTTP_PORT) < 1024 || hc_cfg_int(cfg, HC_CFG_WS_PORT) < 1024);
 }
 
 static int open_state(struct hub *h, char *err, size_t errsz)
@@ -197,38 +279,58 @@ static int open_state(struct hub *h, char *err, size_t errsz)
 	return HUB_OK;
 }
 
-/* Serve until a stop signal, then give in-flight requests a bounded time. */
+void hub_main_wakeup(struct hub *h)
+{
+	if (done)
+		return;
+	if (got_signal && !h->stopping) {
+		h->stopping = true;
+		hc_info("msg=stopping signal=%d from_pid=%ld in_flight=%d", (int)got_signal,
+			(long)signal_from, h->active);
+		/* from here new connections are refused in the http callback
+		 * (LWS_CALLBACK_FILTER_NETWORK_CONNECTION); lws_context_deprecate()
+		 * would close the listener but touches the freed listen wsi in
+		 * lws 4.1.6 */
+		/* waiting logins come back cancelled (503), running ones finish;
+		 * both are answered below */
+		hub_workpool_stop(h->pool);
+		hub_workpool_collect(h->pool, h);
+		hub_workpool_stop(h->readers);
+		hub_workpool_collect(h->readers, h);
+		/* parked Socket.IO polls would hold the stop to its grace */
+		hub_sio_stop(h);
+		stop_deadline = hc_mono_ms() + STOP_GRACE_MS;
+	}
+	if (!h->stopping)
+		return;
+	if (h->active <= 0 || hc_mono_ms() >= stop_deadline) {
+		done = true;
+#ifdef HUB_WITH_LIBEV
+		ev_break(loop_ev, EVBREAK_ALL);
+#endif
+		return;
+	}
+	lws_sul_schedule(h->lws, 0, &h->sul_tick, stop_tick, STOP_TICK_US);
+}
+
+/* Serve until a stop signal, then give in-flight requests a bounded time
+ * (hub_main_wakeup: after every wake-up of the loop, and on a timer while
+ * stopping). */
 static void run(struct hub *h)
 {
-	int64_t deadline = 0;
-
-	for (;;) {
+	hub_main_wakeup(h); /* a signal taken while starting */
+#ifdef HUB_WITH_LIBEV
+	if (!done)
+		ev_run(loop_ev, 0);
+#else
+	while (!done) {
 		if (lws_service(h->lws, 0) < 0) {
 			hc_err("msg=\"service loop failed\"");
 			break;
 		}
-		if (got_signal && !h->stopping) {
-			h->stopping = true;
-			hc_info("msg=stopping signal=%d from_pid=%ld in_flight=%d", (int)got_signal,
-				(long)signal_from, h->active);
-			/* from here new connections are refused in the http
-			 * callback (LWS_CALLBACK_FILTER_NETWORK_CONNECTION);
-			 * lws_context_deprecate() would close the listener but
-			 * touches the freed listen wsi in lws 4.1.6 */
-			/* waiting logins come back cancelled (503), running ones
-			 * finish; both are answered below */
-			hub_workpool_stop(h->pool);
-			hub_workpool_collect(h->pool, h);
-			hub_workpool_stop(h->readers);
-			hub_workpool_collect(h->readers, h);
-			deadline = hc_mono_ms() + STOP_GRACE_MS;
-		}
-		if (h->stopping) {
-			if (h->active <= 0 || hc_mono_ms() >= deadline)
-				break;
-			lws_sul_schedule(h->lws, 0, &h->sul_tick, stop_tick, STOP_TICK_US);
-		}
+		hub_main_wakeup(h);
 	}
+#endif
 	if (h->active > 0)
 		hc_warn("msg=\"stopping with requests unfinished\" in_flight=%d", h->active);
 }
@@ -267,6 +369,9 @@ int main(int argc, char **argv)
 	}
 	if (!realpath(hc_cfg_str(&h.cfg, HC_CFG_WEB_DIR), h.web_root))
 		h.web_root[0] = '\0';
+	if (!*hc_cfg_str(&h.cfg, HC_CFG_APP_DIR) ||
+		!realpath(hc_cfg_str(&h.cfg, HC_CFG_APP_DIR), h.app_root))
+		h.app_root[0] = '\0';
 
 	/* from now on a stop signal ends the process in order, even one that
 	 * arrives while starting up */
@@ -296,6 +401,8 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	rc = open_state(&h, err, sizeof(err));
+	if (!rc)
+		rc = hub_front_init(&h, err, sizeof(err));
 	if (rc) {
 		hc_err("msg=\"cannot start\" err=\"%s\"", err);
 		goto cleanup;
@@ -349,21 +456,24 @@ int main(int argc, char **argv)
 		lws_cancel_service(h.lws);
 	hub_purge_start(&h);
 	lws_sul_schedule(h.lws, 0, &h.sul_log, log_tick, LWS_US_PER_SEC);
-	hc_info("msg=listening address=%s port=%lld workers=%d queue_max=%lld data_dir=%s web=%s",
+	hc_info("msg=listening address=%s port=%lld ws_port=%lld workers=%d queue_max=%lld "
+		"data_dir=%s web=%s app=%s",
 		hc_cfg_str(&h.cfg, HC_CFG_BIND_ADDRESS),
-		(long long)hc_cfg_int(&h.cfg, HC_CFG_HTTP_PORT), hub_workpool_workers(h.pool),
+		(long long)hc_cfg_int(&h.cfg, HC_CFG_HTTP_PORT),
+		(long long)hc_cfg_int(&h.cfg, HC_CFG_WS_PORT), hub_workpool_workers(h.pool),
 		(long long)hc_cfg_int(&h.cfg, HC_CFG_LOGIN_QUEUE_MAX),
-		hc_cfg_str(&h.cfg, HC_CFG_DATA_DIR),
-		h.web_root[0] ? h.web_root : "(built-in page)");
+		hc_cfg_str(&h.cfg, HC_CFG_DATA_DIR), h.web_root[0] ? h.web_root : "(built-in page)",
+		h.app_root[0] ? h.app_root : "-");
 	run(&h);
 	status = got_signal ? EXIT_SUCCESS : EXIT_FAILURE;
 	hc_info("msg=stopped");
 	goto cleanup;
 
 no_listen:
-	hc_err("msg=\"cannot listen\" address=%s port=%lld",
+	hc_err("msg=\"cannot listen\" address=%s port=%lld ws_port=%lld",
 		hc_cfg_str(&h.cfg, HC_CFG_BIND_ADDRESS),
-		(long long)hc_cfg_int(&h.cfg, HC_CFG_HTTP_PORT));
+		(long long)hc_cfg_int(&h.cfg, HC_CFG_HTTP_PORT),
+		(long long)hc_cfg_int(&h.cfg, HC_CFG_WS_PORT));
 
 cleanup:
 	hub_mqtt_stop(h.mqtt); /* before the lws context: it holds a timer there */
@@ -390,6 +500,13 @@ cleanup:
 		signal_ctx = NULL;
 		lws_context_destroy(h.lws);
 	}
+#ifdef HUB_WITH_LIBEV
+	if (loop_ev) {
+		ev_run(loop_ev, EVRUN_NOWAIT); /* lets lws's last watchers go */
+		ev_loop_destroy(loop_ev);
+		loop_ev = NULL;
+	}
+#endif
 	hub_syncwait_stop(h.syncwait);
 	hub_syncwait_free(h.syncwait);
 	if (h.pool) {
@@ -401,6 +518,7 @@ cleanup:
 		hub_workpool_free(h.readers, &h);
 	}
 	hub_ratelimit_free(h.rl);
+	hub_front_free(&h);
 	hc_hmap_clear(&h.waiting);
 	hc_token_key_free(h.key);
 	hc_store_close(h.store);

@@ -177,6 +177,20 @@ int hub_metrics_render(
 			"hub_heap_bytes %zu\n",
 			mi.uordblks + mi.hblkhd);
 	}
+	rc |= hub_buf_printf(out,
+		"# HELP hub_front_connections Browser connections hubd relays now (MQTT over "
+		"WebSocket, Socket.IO).\n"
+		"# TYPE hub_front_connections gauge\n"
+		"hub_front_connections %lld\n"
+		"# HELP hub_front_refused_total WebSocket upgrades refused by the front.\n"
+		"# TYPE hub_front_refused_total counter\n"
+		"hub_front_refused_total{reason=\"origin\"} %llu\n"
+		"hub_front_refused_total{reason=\"address\"} %llu\n"
+		"hub_front_refused_total{reason=\"full\"} %llu\n",
+		(long long)m->front_live,
+		(unsigned long long)m->front_refused[HUB_FRONT_REFUSED_ORIGIN],
+		(unsigned long long)m->front_refused[HUB_FRONT_REFUSED_ADDRESS],
+		(unsigned long long)m->front_refused[HUB_FRONT_REFUSED_FULL]);
 	if (m->broker_have)
 		rc |= render_broker(m, out);
 	return rc ? HUB_ERR_TOOBIG : HUB_OK;

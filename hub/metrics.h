@@ -33,7 +33,16 @@ enum hub_login_result {
 /* The plugin's counters, in the order of its JSON fields (metrics.c). */
 #define HUB_BROKER_FIELDS 8
 
+enum hub_front_refused {
+	HUB_FRONT_REFUSED_ORIGIN = 0, /* the session cookie from a foreign origin */
+	HUB_FRONT_REFUSED_ADDRESS,    /* front_conns_per_address */
+	HUB_FRONT_REFUSED_FULL,	      /* front_conns_max */
+	HUB_FRONT_REFUSED__COUNT
+};
+
 struct hub_metrics {
+	uint64_t front_refused[HUB_FRONT_REFUSED__COUNT];
+	int64_t front_live; /* gauge, set before rendering */
 	uint64_t logins[HUB_LOGIN__COUNT];
 	uint64_t http[HUB_METRICS_STATUSES + 1];
 	double hash_seconds_sum;     /* wall clock, queueing excluded */

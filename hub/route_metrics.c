@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* GET /metrics: Prometheus text exposition of the service counters. */
 #include "buf.h"
+#include "front.h"
 #include "workpool.h"
 #include "hc_err.h"
 #include "hc_log.h"
@@ -34,6 +35,7 @@ int hub_route_metrics(struct hub *h, struct hub_conn *c)
 		if (n)
 			hub_metrics_broker_update(&h->metrics, doc, n, at);
 	}
+	h->metrics.front_live = hub_front_live(h);
 	hub_buf_init(&out, METRICS_MAX);
 	rc = hub_metrics_render(&h->metrics, (int64_t)hub_workpool_depth(h->pool),
 		hub_workpool_workers(h->pool), &out);

@@ -21,8 +21,8 @@ int hub_route_delivery_close(struct hub *h, struct hub_conn *c);
 
 /*
  * GET/HEAD of anything outside /api: a file under web_dir, or the built-in
- * pages. Returns 0 with a response prepared, 1 when lws took over sending
- * a file (the transaction ends in LWS_CALLBACK_HTTP_FILE_COMPLETION), -1 to
+ * pages; /app/... a file under app_dir (with app_csp). Returns 0 with a response prepared, 1 when
+ * lws took over sending a file (the transaction ends in LWS_CALLBACK_HTTP_FILE_COMPLETION), -1 to
  * close the connection.
  */
 int hub_route_static(struct hub *h, struct hub_conn *c);

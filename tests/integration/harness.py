@@ -75,6 +75,32 @@ def free_port():
         return port
 
 
+def listening_of(pid):
+    """The TCP sockets process pid listens on: {(4|6, hex address as in
+    /proc/net/tcp, port)}, found by the socket inodes of its descriptors."""
+    inodes = set()
+    fd_dir = "/proc/%d/fd" % pid
+    for fd in os.listdir(fd_dir):
+        try:
+            target = os.readlink(os.path.join(fd_dir, fd))
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    out = set()
+    for path, fam in (("/proc/%d/net/tcp" % pid, 4), ("/proc/%d/net/tcp6" % pid, 6)):
+        try:
+            lines = open(path).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if f[3] == "0A" and f[9] in inodes:
+                addr, port = f[1].split(":")
+                out.add((fam, addr, int(port, 16)))
+    return out
+
+
 def wait_port(port, timeout=10.0, proc=None):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -179,7 +205,6 @@ class Stack:
         with open(os.path.join(REPO, "conf", "mosquitto.conf")) as f:
             text = f.read()
         text = (text.replace("listener 1883 ", "listener %d " % self.ports["mqtt"])
-                .replace("listener 9001 ", "listener %d " % self.ports["ws"])
                 .replace("plugin build/", "plugin %s/" % BUILD)
                 .replace("plugin_opt_config conf/hub.conf", "plugin_opt_config " + self.conf_path)
                 .replace("persistence_location data/", "persistence_location %s/" % self.data))
@@ -682,11 +707,13 @@ class WsClient:
             return self.events.pop(idx[-1]) if consume else self.events[idx[-1]]
 
     def connect(self, port, username, password, version=4, client_id=None, keepalive=60,
-                timeout=10.0):
-        """Returns the 'connect' or 'error' event (or None on timeout)."""
-        self.send(op="connect", url="ws://127.0.0.1:%d/mqtt" % port, username=username,
+                timeout=10.0, headers=None, url=None, b64=False):
+        """Returns the 'connect' or 'error' event (or None on timeout).
+        url: instead of ws://127.0.0.1:<port>/mqtt; headers: of the
+        upgrade; password None: none; b64: messages carry payload_b64."""
+        self.send(op="connect", url=url or "ws://127.0.0.1:%d/mqtt" % port, username=username,
                   password=password, protocolVersion=version, clientId=client_id,
-                  keepalive=keepalive)
+                  keepalive=keepalive, headers=headers, b64=b64)
         return self.wait(("connect", "error", "close"), timeout)
 
     def sub(self, filters, qos=1, timeout=5.0):
@@ -745,10 +772,13 @@ def timeout(seconds):
 class BrokerTestCase(_unittest.TestCase):
     """One Stack with a running broker per test class. Subclasses fill the
     store in prepare(stack) (before the broker starts). A failing test
-    prints the tail of the broker's log (log_type all)."""
+    prints the tail of the broker's log (log_type all). with_front: hubd
+    too, whose front serves MQTT over WebSocket (ports["ws"], and /mqtt
+    on ports["http"])."""
 
     stack_conf = None
     broker_extra = "log_type all\n"
+    with_front = False
 
     @classmethod
     def prepare(cls, stack):
@@ -760,8 +790,11 @@ class BrokerTestCase(_unittest.TestCase):
         try:
             cls.prepare(cls.stack)
             cls.stack.start_broker(cls.broker_extra)
+            if cls.with_front:
+                cls.stack.start_hubd()
         except Exception:
             print(cls.stack.broker_tail(), file=_sys.stderr)
+            print(cls.stack.log("hubd")[-3000:], file=_sys.stderr)
             cls.stack.close()
             raise
 
@@ -1044,7 +1077,9 @@ class WebTestCase(_unittest.TestCase):
                 cls.browser.close()
             cls.stack.close()
             raise
+        # hubd's front: ws_port, and /mqtt of the pages' own origin
         cls.ws_url = "ws://127.0.0.1:%d/" % cls.stack.ports["ws"]
+        cls.front_url = "ws://127.0.0.1:%d/mqtt" % cls.stack.ports["http"]
         cls.base = cls.stack.base_url
 
     @classmethod
@@ -1395,3 +1430,171 @@ Stack.start_broker_again = _stack_start_broker_again
 Stack.sqlite = _stack_sqlite
 Stack.integrity = _stack_integrity
 Stack.count_log = _stack_count_log
+
+
+# ---- hubd's WebSocket front (test_front*.py), appended ---------------------
+class WsSock:
+    """A socket-like MQTT-over-WebSocket client connection (RFC 6455: binary
+    frames, client masking) to hubd's front, for mqttraw.RawClient: sendall
+    frames what it is given, recv returns the payload bytes of the frames
+    that came. frag: send every sendall as fragments of at most frag bytes
+    (a binary frame without FIN, then continuation frames). src: the local
+    address to connect from (any 127.x.y.z is loopback on Linux: tests pose
+    as other client addresses). status / headers / body: the upgrade's
+    answer (101, or a refusal's status and JSON body)."""
+
+    def __init__(self, port, path="/mqtt", headers=None, src=None, protocol="mqtt",
+                 timeout=5.0, frag=None, rcvbuf=None):
+        import base64
+        self.frag = frag
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            # a reader that stops: the kernel holds little for it
+            self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if src:
+            self.s.bind((src, 0))
+        self.s.settimeout(timeout)
+        self.s.connect(("127.0.0.1", port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        req = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+               % (path, port, key))
+        if protocol:
+            req += "Sec-WebSocket-Protocol: %s\r\n" % protocol
+        for k, v in (headers or {}).items():
+            req += "%s: %s\r\n" % (k, v)
+        self.s.sendall((req + "\r\n").encode())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = self.s.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+        head, _, rest = buf.partition(b"\r\n\r\n")
+        lines = head.decode(errors="replace").split("\r\n")
+        self.status = int(lines[0].split(" ")[1]) if lines[0].startswith("HTTP/") else 0
+        self.headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            self.headers[k.strip().lower()] = v.strip()
+        self.body = b""
+        self.raw = rest             # frame bytes not parsed yet
+        self.data = b""             # payload bytes not handed out yet
+        self.closed = False
+        self.close_code = None
+        if self.status != 101:
+            n = int(self.headers.get("content-length", "0") or 0)
+            self.body = rest
+            while len(self.body) < n:
+                chunk = self.s.recv(4096)
+                if not chunk:
+                    break
+                self.body += chunk
+
+    # socket-like API for RawClient
+    def setsockopt(self, *a):
+        pass
+
+    def settimeout(self, t):
+        self.s.settimeout(t)
+
+    def _frame(self, opcode, data, fin=True):
+        mask = os.urandom(4)
+        n = len(data)
+        hdr = bytes([(0x80 if fin else 0) | opcode])
+        if n < 126:
+            hdr += bytes([0x80 | n])
+        elif n < 65536:
+            hdr += bytes([0x80 | 126]) + n.to_bytes(2, "big")
+        else:
+            hdr += bytes([0x80 | 127]) + n.to_bytes(8, "big")
+        m = (mask * (n // 4 + 1))[:n]
+        return hdr + mask + (int.from_bytes(data, "big") ^ int.from_bytes(m, "big")).to_bytes(
+            n, "big") if n else hdr + mask
+
+    def sendall(self, data, opcode=2):
+        if not self.frag or len(data) <= self.frag:
+            self.s.sendall(self._frame(opcode, data))
+            return
+        out = []
+        for i in range(0, len(data), self.frag):
+            piece = data[i:i + self.frag]
+            last = i + self.frag >= len(data)
+            out.append(self._frame(opcode if i == 0 else 0, piece, fin=last))
+        self.s.sendall(b"".join(out))
+
+    def _parse(self):
+        """Move whole frames from raw to data; False when none is whole."""
+        r = self.raw
+        if len(r) < 2:
+            return False
+        op, n, pos = r[0] & 0x0f, r[1] & 0x7f, 2
+        if n == 126:
+            if len(r) < 4:
+                return False
+            n, pos = int.from_bytes(r[2:4], "big"), 4
+        elif n == 127:
+            if len(r) < 10:
+                return False
+            n, pos = int.from_bytes(r[2:10], "big"), 10
+        if len(r) < pos + n:
+            return False
+        payload, self.raw = r[pos:pos + n], r[pos + n:]
+        if op == 8:
+            self.closed = True
+            self.close_code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+        elif op in (0, 1, 2):
+            self.data += payload
+        return True
+
+    def recv(self, n):
+        while not self.data and not self.closed:
+            while self._parse():
+                pass
+            if self.data or self.closed:
+                break
+            try:
+                chunk = self.s.recv(65536)
+            except ConnectionResetError:
+                chunk = b""
+            if not chunk:
+                self.closed = True
+                break
+            self.raw += chunk
+        out, self.data = self.data[:n], self.data[n:]
+        return out
+
+    def close(self):
+        try:
+            self.s.close()
+        except OSError:
+            pass
+
+
+def ws_raw_client(port, path="/mqtt", headers=None, src=None, timeout=5.0, frag=None,
+                  protocol="mqtt", rcvbuf=None):
+    """A mqttraw.RawClient speaking through hubd's front (WsSock); its
+    .sock.status says how the upgrade went."""
+    from mqttraw import RawClient
+    c = RawClient.__new__(RawClient)
+    c.sock = WsSock(port, path, headers, src, protocol, timeout, frag, rcvbuf)
+    c.timeout = timeout
+    c.version = 4
+    c.mid = 0
+    c.inbox = []
+    c.disconnect_reason = None
+    c.session_present = False
+    c._buf = b""
+    return c
+
+
+def _stack_metric(self, name):
+    """A value of hubd's /metrics (name with labels as printed), or None."""
+    r = self.http("GET", "/metrics")
+    for line in r.body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return None
+
+
+Stack.metric = _stack_metric

@@ -188,6 +188,9 @@ class Hazards(BrokerTestCase):
             plugin = [l for l in text.splitlines() if l.startswith(("plugin ", "plugin_opt_"))]
             text = "\n".join(l for l in text.splitlines() if l not in plugin)
             text = text.replace("per_listener_settings false", "per_listener_settings true")
+            # a second listener (the hub's broker has one; MQTT over
+            # WebSocket is hubd's): the plugin is then loaded once for each
+            text += "\nlistener %d 127.0.0.1\nprotocol mqtt\n" % harness.free_port()
             out = []
             for line in text.splitlines():
                 out.append(line)

@@ -31,6 +31,8 @@ def report(what, seconds):
 
 
 class Revoke(BrokerTestCase):
+    with_front = True  # MQTT over WebSocket is hubd's front (ports["ws"])
+
     @classmethod
     def prepare(cls, stack):
         for u in ("alice", "bob", "carl", "dora", "exp", "wsa", "wsb", "wsc", "hubu"):

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """MQTT over WebSocket with MQTT.js 5 (the browser's client; node_modules/mqtt
-through js/mqtt_driver.mjs) against mosquitto 2.0.11 + hub_auth.so: token
-login, room events both ways with a TCP client, refusals, ACL codes,
-presence reasons for WebSocket ends, kick on revoke within 1 s.
+through js/mqtt_driver.mjs) through hubd's front (ws_port) to mosquitto
+2.0.11 + hub_auth.so: token login, room events both ways with a TCP client,
+refusals, ACL codes, presence reasons for WebSocket ends, kick on revoke
+within 1 s, and what listens where.
 """
 import json
 import os
@@ -33,6 +34,8 @@ def listening(port):
 
 
 class WebSocket(BrokerTestCase):
+    with_front = True  # MQTT over WebSocket is hubd's front (ports["ws"])
+
     @classmethod
     def prepare(cls, stack):
         stack.add_user("alice", rooms={"lobby": "write"})
@@ -178,19 +181,19 @@ class WebSocket(BrokerTestCase):
 
     @timeout(10)
     def test_06_listener_addresses(self):
-        """The MQTT/TCP listener is loopback only. The WebSocket listener of
-        2.0.11 binds every interface whatever the config says (upstream
-        #2085/#3045): printed here, handled by docs/broker.md (firewall
-        rule or network namespace)."""
-        tcp = listening(self.port)
-        self.assertTrue(tcp, "MQTT port not listening")
-        self.assertEqual(tcp, {(4, "0100007F")}, "MQTT/TCP must bind 127.0.0.1 only")
-        ws = listening(self.stack.ports["ws"])
-        wildcard = {a for a in ws if set(a[1]) == {"0"}}
-        print("  ws listener addresses: %s%s" % (sorted(ws), " (wildcard: see docs/broker.md)"
-                                                 if wildcard else ""), file=sys.stderr)
-        self.assertTrue(ws, "WebSocket port not listening")
-
+        """The broker listens on its MQTT/TCP port only, 127.0.0.1 only:
+        MQTT over WebSocket is hubd's front (Mosquitto's own WebSocket
+        listener of 2.0.11 bound every interface whatever the config said,
+        upstream #2085/#3045). hubd's two listeners bind 127.0.0.1 only."""
+        lo = {(4, "0100007F")}
+        self.assertEqual(harness.listening_of(self.stack.procs["broker"].pid),
+                         {(4, "0100007F", self.port)},
+                         "the broker listens on MQTT/TCP at 127.0.0.1 and nothing else")
+        self.assertEqual(harness.listening_of(self.stack.procs["hubd"].pid),
+                         {a + (p,) for a in lo
+                          for p in (self.stack.ports["http"], self.stack.ports["ws"])},
+                         "hubd listens on http_port and ws_port at 127.0.0.1 only")
+        self.assertEqual(listening(self.stack.ports["ws"]), lo)
 
 if __name__ == "__main__":
     harness.broker_main()

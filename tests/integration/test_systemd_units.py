@@ -137,8 +137,9 @@ class Installed(unittest.TestCase):
             self.assertIn(line + "\n", conf)
         with open(self.etc + "/mosquitto.conf") as f:
             mconf = f.read()
+        # the broker's only listener (MQTT over WebSocket is hubd's front)
+        self.assertEqual(mconf.count("\nlistener "), 1, mconf)
         for line in ("listener %d 127.0.0.1" % self.ports["mqtt"],
-                     "listener %d 127.0.0.1" % self.ports["ws"],
                      "plugin %s/lib/hub/hub_auth.so" % self.prefix,
                      "plugin_opt_config %s/hub.conf" % self.etc,
                      "persistence_location %s/" % self.state, "log_dest stderr",

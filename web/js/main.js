@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The dashboard's entry point: the login page, then the app (rooms and
 // chat, presence, live map, notifications) on one hubio connection over
-// MQTT/WebSocket, opened with tokens from POST api/token (the cookie
-// session). Logging out revokes the session and closes the connection.
+// MQTT/WebSocket at this origin's /mqtt, opened by the session cookie
+// (hubd's front). Logging out revokes the session and closes the connection.
 // Rooms granted or revoked while the page is open show at once: the hub
 // tells the user on users/{me}/sys/rooms, and the page re-reads its rooms
 // from GET api/session. A page that goes away says goodbye (a clean MQTT
@@ -112,16 +112,16 @@ async function start() {
 	let session;
 	let config;
 	try {
-		// ?optional=1: no session is a 204, not a 401 in the console
-		[session, config] = await Promise.all([api.sessionIfAny(), api.config()]);
+		// ?optional=1: no session is a 204, not a 401 in the console; the
+		// config only says how to draw the map (its base layer)
+		[session, config] = await Promise.all([api.sessionIfAny(),
+			api.config().catch(() => ({}))]);
 	} catch (e) {
 		if (e.status === 401) {
 			showLogin();
 			return;
 		}
-		showLogin(e.status === 404 && e.message
-			? 'This hub does not publish its broker settings (GET /api/config).'
-			: `The hub is not ready (${e.message}).`);
+		showLogin(`The hub is not ready (${e.message}).`);
 		return;
 	}
 	if (!session || !session.user) {
@@ -137,11 +137,9 @@ async function start() {
 	document.title = `hub · ${user.username}`;
 	setConn('connecting', 'connecting…');
 
-	const hub = hubio.connect(hubio.brokerUrl(config.mqtt_ws_port), {
-		username: user.username,
-		// a fresh token before every (re)connect; 401 (session gone) stops it
-		getToken: async () => (await api.token()).token,
-	});
+	// MQTT over WebSocket at this origin's /mqtt: the session cookie opens
+	// it (no token); a session that ended stops it with a 401 error
+	const hub = hubio.connect(hubio.brokerUrl(), { username: user.username });
 	hub.on('connect', () => setConn('connected', 'connected'));
 	hub.on('disconnect', () => setConn('reconnecting', 'connection lost'));
 	hub.on('reconnect_attempt', (n) => setConn('reconnecting', `reconnecting (attempt ${n})…`));

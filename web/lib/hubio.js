@@ -16,7 +16,9 @@
  * Reconnects are done here, not by MQTT.js (reconnectPeriod 0), so that a
  * fresh token from options.getToken is in place before every attempt: a
  * token only opens a connection, so an expired one must never strand the
- * client after a broker restart or a network drop.
+ * client after a broker restart or a network drop. By default (no token)
+ * the page's session cookie opens the connection at this origin's /mqtt
+ * (hubd's front mints the token for the session itself).
  *
  * Resume (MQTT 5, options.resume, on by default): the connection keeps a
  * broker session for options.sessionExpiry seconds after a drop (a stable
@@ -38,6 +40,8 @@ const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
 /** An event is one topic level: 1-64 bytes of UTF-8, no '/', '+', '#',
  * no control characters. */
 const EVENT_RE = /^[^/+#\u0000-\u001f\u007f]{1,64}$/;
+/** CONNACK codes of a refused login: 3.1.1 (4, 5) and MQTT 5 (0x86, 0x87). */
+const AUTH_REFUSALS = new Set([4, 5, 0x86, 0x87]);
 /** Events hubio itself emits to handlers; they cannot be room events. */
 const RESERVED = new Set(['connect', 'disconnect', 'reconnect_attempt', 'error', 'joined',
 	'left', 'status', 'location', 'mqtt', '*']);
@@ -130,6 +134,9 @@ class Hub {
 		this.clientId = opts.clientId ||
 			('hubio-' + opts.username + '-' + randomHex(4)).slice(0, 64);
 		this.protocolVersion = opts.protocolVersion || 5;
+		/** the session cookie opens the socket (no token, no getToken) */
+		this._cookie = !opts.token && !opts.getToken;
+		this._refused = null;
 		/** true while the MQTT connection is up */
 		this.connected = false;
 		/** true when the last reconnect resumed the broker session: nothing
@@ -279,6 +286,8 @@ class Hub {
 		if (this._closed || this._connecting)
 			return;
 		this._connecting = true;
+		// no token at all: the page's session cookie opens the socket
+		// (hubd's front, same origin; an empty password)
 		let password = this.opts.token;
 		try {
 			if (this.opts.getToken)
@@ -355,6 +364,13 @@ class Hub {
 				return;
 			// CONNACK refusals (bad or expired token) come here; the
 			// close that follows schedules a retry with a fresh token
+			if (this._cookie && AUTH_REFUSALS.has(err && err.code)) {
+				// the cookie opened nothing: a session that ended stops
+				// the reconnects (as a 401 from getToken does), anything
+				// else (a limit) is retried
+				this._refused = this._sessionGone();
+				return;
+			}
 			this._fire('error', err);
 		});
 	}
@@ -380,6 +396,18 @@ class Hub {
 		this._everConnected = true;
 	}
 
+	/* Whether the page's session is gone (GET /api/session answers 401). */
+	async _sessionGone() {
+		try {
+			const base = this.url.replace(/^ws/, 'http');
+			const r = await fetch(new URL('/api/session', base), { credentials: 'same-origin',
+				headers: { accept: 'application/json' } });
+			return r.status === 401;
+		} catch {
+			return false;
+		}
+	}
+
 	_onClose() {
 		const was = this.connected;
 		this.connected = false;
@@ -398,8 +426,28 @@ class Hub {
 				reason = 'io server disconnect';
 			this._fire('disconnect', reason);
 		}
-		if (!this._closed)
-			this._scheduleRetry();
+		if (this._closed)
+			return;
+		if (this._refused) {
+			const refused = this._refused;
+			this._refused = null;
+			refused.then((gone) => {
+				if (this._closed)
+					return;
+				if (gone) {
+					const e = hubError('unauthorized');
+					e.status = 401;
+					e.fatal = true;
+					this._fire('error', e);
+					this._shutdown('unauthorized');
+					return;
+				}
+				this._fire('error', hubError('refused'));
+				this._scheduleRetry();
+			});
+			return;
+		}
+		this._scheduleRetry();
 	}
 
 	_scheduleRetry() {
@@ -1053,14 +1101,19 @@ class Hub {
 }
 
 /**
- * Connect to the hub's MQTT-over-WebSocket listener.
+ * Connect to the hub's MQTT over WebSocket.
  *
- * @param {string} url  ws://host:port/ of the broker (GET /api/config gives
- *   mqtt_ws_port)
+ * With neither token nor getToken, the page's session cookie opens the
+ * socket: hubd's front at ws(s)://<this page's host>/mqtt takes the
+ * cookie of the upgrade and a CONNECT with the user's name and no
+ * password (no POST /api/token needed); when the session has ended the
+ * connection stops with an 'error' whose .status is 401.
+ *
+ * @param {string} [url]  default brokerUrl(): this origin's /mqtt
  * @param {object} opts
  * @param {string} opts.username      the user name (MQTT username)
- * @param {string} [opts.token]       an MQTT token (POST /api/token); used
- *   when there is no getToken
+ * @param {string} [opts.token]       an MQTT token (POST /api/token, hubctl
+ *   token); used when there is no getToken
  * @param {() => Promise<string>} [opts.getToken]  called before every
  *   (re)connect for a fresh token; reject with an error whose .status is
  *   401 (or .fatal is true) to stop reconnecting
@@ -1079,20 +1132,27 @@ class Hub {
  * @returns {Hub}
  */
 export function connect(url, opts = {}) {
+	if (url && typeof url === 'object') {
+		opts = url;
+		url = undefined;
+	}
 	if (!opts.username || !NAME_RE.test(opts.username))
 		throw hubError('invalid', 'username');
-	if (!opts.token && !opts.getToken)
-		throw hubError('invalid', 'token or getToken is required');
-	return new Hub(url, opts);
+	return new Hub(url || brokerUrl(), opts);
 }
 
 /**
- * The broker's WebSocket URL for this page: ws://<page host>:<port>/.
- * @param {number} port  mqtt_ws_port from GET /api/config
+ * The hub's MQTT-over-WebSocket URL for this page: with no port, the same
+ * origin's ws(s)://<page host>/mqtt (hubd's front; the session cookie goes
+ * with it); with a port (mqtt_ws_port of GET /api/config, hubd's ws_port),
+ * ws://<page host>:<port>/.
+ * @param {number} [port]
  * @returns {string}
  */
 export function brokerUrl(port) {
 	const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+	if (port === undefined || port === null)
+		return `${scheme}://${location.host}/mqtt`;
 	const host = location.hostname.includes(':') ? `[${location.hostname}]` : location.hostname;
 	return `${scheme}://${host}:${port}/`;
 }

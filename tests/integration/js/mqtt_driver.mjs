@@ -5,14 +5,18 @@
 // the same timing clock (every event carries t = Date.now() / 1000).
 //
 // Commands:
-//   {"op":"connect","url","username","password","clientId","protocolVersion","keepalive"}
+//   {"op":"connect","url","username","password","clientId","protocolVersion","keepalive",
+//    "headers"}  (headers: of the WebSocket upgrade, e.g. Cookie and Origin;
+//                 password null: none sent)
 //   {"op":"sub","id","filters":[...],"qos"}      -> {"ev":"suback","id","granted","error"}
-//   {"op":"pub","id","topic","payload","qos","retain"} -> {"ev":"puback","id","error","code"}
+//   {"op":"pub","id","topic","payload"|"payload_b64","qos","retain"}
+//                                               -> {"ev":"puback","id","error","code"}
 //   {"op":"end"}       clean DISCONNECT           -> {"ev":"ended"}
 //   {"op":"destroy"}   drop the socket (a killed browser tab)
 //   {"op":"exit"}
 // Events besides: connect, error (code), disconnect (reasonCode, a v5
-// DISCONNECT from the broker), message (topic, payload), close, offline.
+// DISCONNECT from the broker), message (topic, payload, payload_b64, qos),
+// close, offline.
 import mqtt from 'mqtt';
 import readline from 'node:readline';
 
@@ -25,7 +29,8 @@ function emit(ev, extra = {}) {
 function connect(cmd) {
 	client = mqtt.connect(cmd.url, {
 		username: cmd.username,
-		password: cmd.password,
+		password: cmd.password === null ? undefined : cmd.password,
+		...(cmd.headers ? { wsOptions: { headers: cmd.headers } } : {}),
 		clientId: cmd.clientId || ('mqttjs-' + Math.random().toString(16).slice(2, 10)),
 		protocolVersion: cmd.protocolVersion || 4,
 		keepalive: cmd.keepalive ?? 60,
@@ -39,7 +44,9 @@ function connect(cmd) {
 	client.on('close', () => emit('close'));
 	client.on('offline', () => emit('offline'));
 	client.on('message', (topic, payload, pkt) =>
-		emit('message', { topic, payload: payload.toString('utf8'), retain: !!pkt.retain }));
+		emit('message', { topic, payload: payload.toString('utf8'),
+			payload_b64: cmd.b64 ? payload.toString('base64') : undefined,
+			qos: pkt.qos, retain: !!pkt.retain }));
 }
 
 const rl = readline.createInterface({ input: process.stdin });
@@ -67,7 +74,9 @@ rl.on('line', (line) => {
 		});
 		break;
 	case 'pub':
-		client.publish(cmd.topic, cmd.payload ?? '', { qos: cmd.qos ?? 0, retain: !!cmd.retain },
+		client.publish(cmd.topic, cmd.payload_b64 !== undefined
+			? Buffer.from(cmd.payload_b64, 'base64') : (cmd.payload ?? ''),
+		{ qos: cmd.qos ?? 0, retain: !!cmd.retain },
 			(err) => emit('puback', { id: cmd.id, error: err ? String(err.message) : null,
 				code: err && err.code !== undefined ? err.code : 0 }));
 		break;

@@ -17,6 +17,7 @@
 
 #include "fake_broker.h"
 #include "hauth.h"
+#include "hc_err.h"
 #include "hc_util.h"
 
 #include <mosquitto.h>
@@ -127,6 +128,49 @@ static void test_per_address(void **state)
 	assert_int_equal(h->by_addr.count, 2);
 }
 
+/* Browsers relayed by hubd's WebSocket front all come from the front's
+ * address (exempt, loopback); the token the front mints names each one's
+ * own address (addr claim), and that is what is counted and logged. */
+static void test_address_of_front_tokens(void **state)
+{
+	(void)state;
+	int64_t now = hc_now();
+	char tok[HC_TOKEN_MAX + 1];
+	for (int i = 0; i < 5; i++) {
+		char id[8];
+		struct mosquitto *c;
+		snprintf(id, sizeof(id), "f%d", i);
+		c = fb_client(id, i % 2 ? "bob" : "alice", 5);
+		snprintf(c->address, sizeof(c->address), "::1"); /* the front: exempt */
+		assert_int_equal(hc_token_mint_addr(h->key, "mqtt", i % 2 ? "bob" : "alice",
+					 i % 2 ? SID2 : SID, now, now + 60, "198.51.100.4", tok,
+					 sizeof(tok)),
+			HUB_OK);
+		assert_int_equal(fb_connect(c, tok), i < 4 ? MOSQ_ERR_SUCCESS : MOSQ_ERR_AUTH);
+		if (i < 4 && !strstr(fb_last_log, "| connect | ok "))
+			fail_msg("no ok line: %s", fb_last_log);
+		if (i < 4 && !strstr(fb_last_log, " addr=198.51.100.4"))
+			fail_msg("the browser's address is not in the line: %s", fb_last_log);
+	}
+	assert_reason("too-many-from-address");
+	if (!strstr(fb_last_log, "addr=198.51.100.4"))
+		fail_msg("the refusal names the front's address: %s", fb_last_log);
+	/* another browser behind the same front is not affected; without the
+	 * claim the front's own (exempt) address counts */
+	{
+		struct mosquitto *c = fb_client("g0", "bob", 5);
+		snprintf(c->address, sizeof(c->address), "::1");
+		assert_int_equal(hc_token_mint_addr(h->key, "mqtt", "bob", SID2, now, now + 60,
+					 "198.51.100.5", tok, sizeof(tok)),
+			HUB_OK);
+		assert_int_equal(fb_connect(c, tok), MOSQ_ERR_SUCCESS);
+	}
+	conn("g1", "alice", "::1", MOSQ_ERR_SUCCESS);
+	if (!strstr(fb_last_log, " addr=::1"))
+		fail_msg("a token without addr: the peer's address: %s", fb_last_log);
+	assert_int_equal(h->by_addr.count, 2);
+}
+
 static void test_subscriptions(void **state)
 {
 	(void)state;
@@ -189,6 +233,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_per_identity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_per_address, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_address_of_front_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subscriptions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stored_sessions, setup, teardown),
 	};

@@ -493,6 +493,116 @@ static void test_claims(void **state)
 	TU_DONE();
 }
 
+/* The addr claim hubd's WebSocket front adds (hub/front.c): round trip,
+ * what mint and verify accept, and that a token without it has none. */
+static void test_addr_claim(void **state)
+{
+	static const struct {
+		const char *addr;
+		int rc;
+	} mints[] = {
+		{"203.0.113.7", HUB_OK},
+		{"2001:db8::1", HUB_OK},
+		{"::ffff:10.0.0.1", HUB_OK},
+		{"ABCD:ef01::", HUB_OK},
+		{"0123:4567:89ab:cdef:0123:4567:255.255.255.255", HUB_OK}, /* 45 chars */
+		{"0123:4567:89ab:cdef:0123:4567:255.255.255.2555", HUB_ERR_INVAL},
+		{"10.0.0.1 ", HUB_ERR_INVAL},
+		{"10.0.0.1\"", HUB_ERR_INVAL},
+		{"host.example", HUB_ERR_INVAL},
+		{"[::1]", HUB_ERR_INVAL},
+		{"1.2.3.4,5.6.7.8", HUB_ERR_INVAL},
+	};
+	static const struct ccase verifies[] = {
+		{"{\"sub\":\"a\",\"sid\":\"s\",\"exp\":1700000060,\"typ\":\"mqtt\",\"addr\":"
+		 "\"198.51.100.2\"}",
+			HUB_OK, "ok"},
+		{"{\"sub\":\"a\",\"sid\":\"s\",\"exp\":1700000060,\"typ\":\"mqtt\",\"addr\":\"\"}",
+			HUB_ERR_INVAL, "bad-claims"},
+		{"{\"sub\":\"a\",\"sid\":\"s\",\"exp\":1700000060,\"typ\":\"mqtt\",\"addr\":5}",
+			HUB_ERR_INVAL, "bad-claims"},
+		{"{\"sub\":\"a\",\"sid\":\"s\",\"exp\":1700000060,\"typ\":\"mqtt\",\"addr\":"
+		 "\"a b\"}",
+			HUB_ERR_INVAL, "bad-claims"},
+		{"{\"sub\":\"a\",\"sid\":\"s\",\"exp\":1700000060,\"typ\":\"mqtt\",\"addr\":"
+		 "\"0123:4567:89ab:cdef:0123:4567:89ab:cdef:0123:4567\"}",
+			HUB_ERR_INVAL, "bad-claims"},
+	};
+	struct hc_token_key *k = new_key("HS256");
+	int tu_failures = 0;
+	(void)state;
+	for (size_t i = 0; i < sizeof(mints) / sizeof(mints[0]); i++) {
+		char tok[HC_TOKEN_MAX + 1];
+		struct hc_token_claims c;
+		int rc = hc_token_mint_addr(
+			k, "mqtt", "alice", "s1", NOW, NOW + 60, mints[i].addr, tok, sizeof(tok));
+		TU_EXPECT(rc == mints[i].rc, "mint addr \"%s\": %d", mints[i].addr, rc);
+		if (rc != HUB_OK)
+			continue;
+		rc = hc_token_verify(k, tok, strlen(tok), NOW, "mqtt", &c, NULL);
+		TU_EXPECT(rc == HUB_OK && !strcmp(c.addr, mints[i].addr) &&
+				  !strcmp(c.sub, "alice") && !strcmp(c.sid, "s1") &&
+				  c.exp == NOW + 60,
+			"verify addr \"%s\": %d \"%s\"", mints[i].addr, rc, c.addr);
+	}
+	for (size_t i = 0; i < sizeof(verifies) / sizeof(verifies[0]); i++) {
+		char tok[4096];
+		struct hc_token_claims c;
+		const char *why = "";
+		int rc;
+		make_token("HS256", HDR256, verifies[i].payload, tok, sizeof(tok));
+		rc = hc_token_verify(k, tok, strlen(tok), NOW, "mqtt", &c, &why);
+		TU_EXPECT(rc == verifies[i].rc && !strcmp(why, verifies[i].why), "%s: %d %s",
+			verifies[i].payload, rc, why);
+	}
+	{
+		/* no addr: mint as before, and the claim reads empty */
+		char tok[HC_TOKEN_MAX + 1], tok2[HC_TOKEN_MAX + 1];
+		struct hc_token_claims c;
+		assert_int_equal(
+			hc_token_mint(k, "mqtt", "alice", "s1", NOW, NOW + 60, tok, sizeof(tok)),
+			HUB_OK);
+		assert_int_equal(hc_token_mint_addr(k, "mqtt", "alice", "s1", NOW, NOW + 60, "",
+					 tok2, sizeof(tok2)),
+			HUB_OK);
+		assert_string_equal(tok, tok2);
+		assert_int_equal(
+			hc_token_verify(k, tok, strlen(tok), NOW, "mqtt", &c, NULL), HUB_OK);
+		assert_string_equal(c.addr, "");
+	}
+	hc_token_key_free(k);
+	TU_DONE();
+}
+
+/* hc_token_key_tag is HMAC(key, label) in base64url: what OpenSSL's HMAC
+ * gives, different for other labels and keys. */
+static void test_key_tag(void **state)
+{
+	(void)state;
+	for (size_t a = 0; a < sizeof(algs) / sizeof(algs[0]); a++) {
+		struct hc_token_key *k = new_key(algs[a]), *k2 = NULL;
+		static const unsigned char other[32] = "0123456789abcdef0123456789abcdeX";
+		char tag[HC_TOKEN_TAG_MAX], tag2[HC_TOKEN_TAG_MAX], want[HC_TOKEN_TAG_MAX];
+		unsigned char mac[EVP_MAX_MD_SIZE];
+		unsigned int maclen = 0;
+
+		assert_int_equal(hc_token_key_tag(k, "hub-front", tag, sizeof(tag)), HUB_OK);
+		assert_non_null(HMAC(md_of(algs[a]), key_bytes, sizeof(key_bytes),
+			(const unsigned char *)"hub-front", 9, mac, &maclen));
+		assert_true(hc_b64url_encode(mac, maclen, want, sizeof(want)) > 0);
+		assert_string_equal(tag, want);
+		assert_int_equal(hc_token_key_tag(k, "hub-front2", tag2, sizeof(tag2)), HUB_OK);
+		assert_string_not_equal(tag, tag2);
+		assert_int_equal(hc_token_key_new(other, sizeof(other), algs[a], &k2), HUB_OK);
+		assert_int_equal(hc_token_key_tag(k2, "hub-front", tag2, sizeof(tag2)), HUB_OK);
+		assert_string_not_equal(tag, tag2);
+		assert_int_equal(hc_token_key_tag(k, "", tag2, sizeof(tag2)), HUB_ERR_INVAL);
+		assert_int_equal(hc_token_key_tag(k, "hub-front", tag2, 8), HUB_ERR_TOOBIG);
+		hc_token_key_free(k);
+		hc_token_key_free(k2);
+	}
+}
+
 static void test_minted_time_rules(void **state)
 {
 	struct hc_token_key *k = new_key("HS384");
@@ -995,6 +1105,8 @@ int main(void)
 		cmocka_unit_test(test_headers),
 		cmocka_unit_test(test_alg_none_tokens),
 		cmocka_unit_test(test_claims),
+		cmocka_unit_test(test_addr_claim),
+		cmocka_unit_test(test_key_tag),
 		cmocka_unit_test(test_minted_time_rules),
 		cmocka_unit_test(test_truncated_prefixes),
 		cmocka_unit_test(test_format_table),
