@@ -100,6 +100,8 @@ static struct hauth_client *add(struct hauth *h, const struct mosquitto *ctx,
 		return NULL;
 	}
 	c->owner = p;
+	if (kind != HAUTH_SERVICE)
+		p->device = kind == HAUTH_DEVICE;
 	c->next = p->clients;
 	p->clients = c;
 	if (ctx && hc_hmap_put(&h->by_id, c->id, strlen(c->id), c, NULL))

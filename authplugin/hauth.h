@@ -75,7 +75,8 @@ struct hauth_principal {
 	struct hauth_client *clients;
 	int64_t since;	      /* online since (unix s), 0 if offline */
 	bool announced;	      /* joined notices went out */
-	struct hc_hmap rooms; /* rooms announced in (name -> 1) */
+	bool device;	      /* a device: its notices say so ("device":true) */
+	struct hc_hmap rooms; /* rooms announced in (name -> level) */
 	int64_t left_due_ms;  /* pending left notice (grace), 0 if none */
 	const char *left_reason;
 	char left_sid[HC_TOKEN_SID_MAX + 1]; /* session of the last connection, "" */

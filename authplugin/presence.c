@@ -10,8 +10,16 @@
  * other connections live is not let out (wills on other topics are).
  *
  * Counts are kept per room, incrementally: each announced principal
- * remembers the rooms it was announced in, so membership changes while
- * online give the right joined/left notices and counts never drift.
+ * remembers the rooms it was announced in (and its level there), so
+ * membership changes while online give the right joined/left notices and
+ * counts never drift. A device's notices and retained presence say
+ * "device":true, so a page can keep devices out of its people lists.
+ *
+ * A user who is online also hears of its own membership changes: each
+ * room granted, revoked (or deleted) or changed in level publishes
+ * users/{user}/sys/rooms {"room":"ops","level":"write"|null} (QoS 1, not
+ * retained), which only that user may read (common/acl.c). The dashboard
+ * re-reads GET /api/session on it and shows the change live.
  */
 #include "hauth_presence.h"
 #include "hauth_history.h"
@@ -63,29 +71,58 @@ static void status(struct hauth_principal *p, bool online, const char *reason)
 	publish(topic, body, true);
 }
 
-/* Announce p in one room. */
-static void join_room(struct hauth *h, struct hauth_principal *p, const char *room)
+/* users/{user}/sys/rooms: p's membership of room is now level (NONE:
+ * revoked). Users only: a device's memberships change with its fleet,
+ * and nothing of it listens. */
+static void rooms_notice(struct hauth_principal *p, const char *room, int level)
+{
+	char topic[128], body[160];
+	if (p->device)
+		return;
+	if (!hc_fmt(topic, sizeof(topic), "users/%s/sys/rooms", p->name) &&
+		!hc_fmt(body, sizeof(body), "{\"room\":\"%s\",\"level\":%s%s%s}", room,
+			level ? "\"" : "", level ? hc_level_name(level) : "null",
+			level ? "\"" : ""))
+		publish(topic, body, false);
+}
+
+/* Announce p in one room (or note its new level there). notify: tell p
+ * (a membership change while online, not a connect). */
+static void join_room(
+	struct hauth *h, struct hauth_principal *p, const char *room, int level, bool notify)
 {
 	char topic[160], body[192];
-	if (hc_hmap_get(&p->rooms, room, strlen(room)))
+	const char *dev = p->device ? ",\"device\":true" : "";
+	void *had = hc_hmap_get(&p->rooms, room, strlen(room));
+	if (level < HC_LEVEL_READ)
+		level = HC_LEVEL_READ;
+	if (had) {
+		if ((int)(intptr_t)had != level &&
+			!hc_hmap_put(
+				&p->rooms, room, strlen(room), (void *)(intptr_t)level, NULL) &&
+			notify)
+			rooms_notice(p, room, level);
 		return;
-	if (hc_hmap_put(&p->rooms, room, strlen(room), (void *)1, NULL))
+	}
+	if (hc_hmap_put(&p->rooms, room, strlen(room), (void *)(intptr_t)level, NULL))
 		return;
 	online_add(h, room, +1);
 	hauth_history__presence(h->history, room, p->name, online_count(h, room), NULL);
 	if (!hc_fmt(topic, sizeof(topic), "rooms/%s/sys/joined", room) &&
-		!hc_fmt(body, sizeof(body), "{\"user\":\"%s\",\"online\":%d}", p->name,
-			online_count(h, room)))
+		!hc_fmt(body, sizeof(body), "{\"user\":\"%s\",\"online\":%d%s}", p->name,
+			online_count(h, room), dev))
 		publish(topic, body, false);
 	if (!hc_fmt(topic, sizeof(topic), "rooms/%s/presence/%s", room, p->name) &&
-		!hc_fmt(body, sizeof(body), "{\"user\":\"%s\",\"since\":%lld}", p->name,
-			(long long)p->since))
+		!hc_fmt(body, sizeof(body), "{\"user\":\"%s\",\"since\":%lld%s}", p->name,
+			(long long)p->since, dev))
 		publish(topic, body, true);
+	if (notify)
+		rooms_notice(p, room, level);
 }
 
-/* Withdraw p from one room. */
-static void leave_room(
-	struct hauth *h, struct hauth_principal *p, const char *room, const char *reason)
+/* Withdraw p from one room. notify: tell p (its membership ended). */
+static void leave_room(struct hauth *h, struct hauth_principal *p, const char *room,
+	const char *reason, bool notify)
 {
 	char topic[160], body[224];
 	if (!hc_hmap_del(&p->rooms, room, strlen(room)))
@@ -93,31 +130,39 @@ static void leave_room(
 	online_add(h, room, -1);
 	hauth_history__presence(h->history, room, p->name, online_count(h, room), reason);
 	if (!hc_fmt(topic, sizeof(topic), "rooms/%s/sys/left", room) &&
-		!hc_fmt(body, sizeof(body), "{\"user\":\"%s\",\"online\":%d,\"reason\":\"%s\"}",
-			p->name, online_count(h, room), reason))
+		!hc_fmt(body, sizeof(body), "{\"user\":\"%s\",\"online\":%d,\"reason\":\"%s\"%s}",
+			p->name, online_count(h, room), reason,
+			p->device ? ",\"device\":true" : ""))
 		publish(topic, body, false);
 	if (!hc_fmt(topic, sizeof(topic), "rooms/%s/presence/%s", room, p->name))
 		publish(topic, NULL, true); /* empty retained: presence cleared */
+	if (notify)
+		rooms_notice(p, room, HC_LEVEL_NONE);
 }
+
+struct join_ud {
+	struct hauth *h;
+	struct hauth_principal *p;
+	bool notify;
+};
 
 static int join_cb(void *ud, const char *room, void *value)
 {
-	void **a = ud;
-	(void)value;
-	join_room(a[0], a[1], room);
+	struct join_ud *j = ud;
+	join_room(j->h, j->p, room, (int)(intptr_t)value, j->notify);
 	return 0;
 }
 
 static void announce(struct hauth *h, struct hauth_principal *p)
 {
 	const struct hc_dir_principal *dp = hc_dir_principal(h->dir, p->name, strlen(p->name));
-	void *ud[2] = {h, p};
+	struct join_ud ud = {h, p, false};
 	p->announced = true;
 	p->since = hc_now();
 	hc_info("msg=\"online\" principal=%s", p->name);
 	status(p, true, NULL);
 	if (dp)
-		hc_hmap_each(&dp->rooms, join_cb, ud);
+		hc_hmap_each(&dp->rooms, join_cb, &ud);
 }
 
 struct leave_ud {
@@ -142,7 +187,7 @@ static void withdraw(struct hauth *h, struct hauth_principal *p, const char *rea
 		l.n = 0;
 		hc_hmap_each(&p->rooms, collect_cb, &l);
 		for (int i = 0; i < l.n; i++)
-			leave_room(h, p, l.names[i], reason);
+			leave_room(h, p, l.names[i], reason, false);
 	} while (l.n == 64);
 	p->announced = false;
 	p->since = 0;
@@ -326,20 +371,20 @@ static int reconcile_cb(void *ud, const char *key, void *value)
 	struct hauth_principal *p = value;
 	const struct hc_dir_principal *dp;
 	struct leave_ud l;
-	void *a[2] = {h, p};
+	struct join_ud a = {h, p, true};
 	(void)key;
 	if (!p->announced)
 		return 0;
 	dp = hc_dir_principal(h->dir, p->name, strlen(p->name));
 	if (dp)
-		hc_hmap_each(&dp->rooms, join_cb, a);
+		hc_hmap_each(&dp->rooms, join_cb, &a);
 	do {
 		int gone = 0;
 		l.n = 0;
 		hc_hmap_each(&p->rooms, collect_cb, &l);
 		for (int i = 0; i < l.n; i++)
 			if (!dp || !hc_hmap_get(&dp->rooms, l.names[i], strlen(l.names[i]))) {
-				leave_room(h, p, l.names[i], "kicked");
+				leave_room(h, p, l.names[i], "kicked", true);
 				gone++;
 			}
 		if (!gone)

@@ -135,6 +135,19 @@ static bool owns_device(
 	return d && d->kind == HC_KIND_DEVICE && strcmp(d->owner, owner) == 0;
 }
 
+/* An admin sees where every device is: its location topic
+ * (owntracks/{device}/{name}) and its users/{device}/status, read-only,
+ * and nothing else of it (no events, commands, cards; no user's status). */
+static bool admin_sees_device(const struct hc_acl_dir *dir, const struct hc_dir_principal *p,
+	const char *dev, size_t dlen)
+{
+	const struct hc_dir_principal *d;
+	if (!p->admin || p->kind != HC_KIND_USER)
+		return false;
+	d = hc_hmap_get(&dir->principals, dev, dlen);
+	return d && d->kind == HC_KIND_DEVICE;
+}
+
 bool hc_dir_can_read_device(
 	const struct hc_acl_dir *dir, const char *reader, const char *dev, size_t dlen)
 {
@@ -334,6 +347,25 @@ static void check_topic(const struct hc_acl_dir *dir, const struct hc_dir_princi
 					(int)lv->len[1], lv->p[1]);
 			return;
 		}
+		if (lv->n == 4 && is(lv, 2, "sys")) {
+			/* the hub's notices to one principal (users/{me}/sys/rooms:
+			 * a membership of its changed); nobody else learns them */
+			if (!valid_event_level(lv, 3)) {
+				verdict(d, false, "invalid notice level", "invalid last level");
+				return;
+			}
+			if (write)
+				verdict(d, false, "hub-only topic",
+					"users/{user}/sys/...: only the hub writes here");
+			else if (self)
+				verdict(d, true, "own notices",
+					"users/{user}/sys/...: %s reads its own notices", who);
+			else
+				verdict(d, false, "another principal's notices",
+					"users/{user}/sys/...: only %.*s reads these",
+					(int)lv->len[1], lv->p[1]);
+			return;
+		}
 		if (lv->n == 3 && is(lv, 2, "status")) {
 			if (write) {
 				if (self)
@@ -356,6 +388,10 @@ static void check_topic(const struct hc_acl_dir *dir, const struct hc_dir_princi
 				verdict(d, true, "own device's status",
 					"users/{user}/status: %s owns device %.*s", who,
 					(int)lv->len[1], lv->p[1]);
+			else if (admin_sees_device(dir, p, lv->p[1], lv->len[1]))
+				verdict(d, true, "admin sees every device",
+					"users/{user}/status: %s is an admin and %.*s a device",
+					who, (int)lv->len[1], lv->p[1]);
 			else
 				verdict(d, false, "shares no room",
 					"users/{user}/status: %s shares no room with %.*s", who,
@@ -402,7 +438,12 @@ static void check_topic(const struct hc_acl_dir *dir, const struct hc_dir_princi
 					"a "
 					"room with it",
 					who, (int)lv->len[1], lv->p[1]);
-		} else
+		} else if (lv->n == 3 && admin_sees_device(dir, p, lv->p[1], lv->len[1]))
+			verdict(d, true, "admin sees every device",
+				"owntracks/{device}/{name}: %s is an admin and %.*s a device (its "
+				"location only)",
+				who, (int)lv->len[1], lv->p[1]);
+		else
 			verdict(d, false, "device not visible",
 				"owntracks/{device}/...: %s neither owns %.*s nor shares a room "
 				"with it",
@@ -612,6 +653,7 @@ enum var {
 	V_SELF,
 	V_STATUS_USER,
 	V_DEVICE,
+	V_LOC_DEVICE, /* V_DEVICE, or any device for an admin */
 	V_ANY,
 	V_ROOM, /* any room (services) */
 	V_CALL, /* a method: an event name but "hook" */
@@ -646,8 +688,10 @@ static const struct shape shapes[] = {
 		{"rooms", NULL, "presence", NULL}},
 	{"users/{user}/inbox/{event}/{sender}", 5, {V_LIT, V_SELF, V_LIT, V_EVENT, V_NAME},
 		{"users", NULL, "inbox", NULL, NULL}},
+	{"users/{user}/sys/{notice}", 4, {V_LIT, V_SELF, V_LIT, V_EVENT},
+		{"users", NULL, "sys", NULL}},
 	{"users/{user}/status", 3, {V_LIT, V_STATUS_USER, V_LIT}, {"users", NULL, "status"}},
-	{"owntracks/{device}/{name}", 3, {V_LIT, V_DEVICE, V_ANY}, {"owntracks", NULL, NULL}},
+	{"owntracks/{device}/{name}", 3, {V_LIT, V_LOC_DEVICE, V_ANY}, {"owntracks", NULL, NULL}},
 	{"owntracks/{device}/{name}/{sub}", 4, {V_LIT, V_DEVICE, V_ANY, V_ANY},
 		{"owntracks", NULL, NULL, NULL}},
 	{"owntracks/{device}/{name}/{sub}/...", 5, {V_LIT, V_DEVICE, V_ANY, V_ANY, V_ANY},
@@ -710,10 +754,15 @@ static bool satisfies(const struct sub_ctx *c, enum var v, const char *s, size_t
 		return hc_name_valid_n(s, len) &&
 		       ((len == strlen(c->p->name) && memcmp(s, c->p->name, len) == 0) ||
 			       hc_dir_shares_room(c->dir, c->p->name, s, len) ||
-			       owns_device(c->dir, c->p->name, s, len));
+			       owns_device(c->dir, c->p->name, s, len) ||
+			       admin_sees_device(c->dir, c->p, s, len));
 	case V_DEVICE:
 		return hc_name_valid_n(s, len) &&
 		       hc_dir_can_read_device(c->dir, c->p->name, s, len);
+	case V_LOC_DEVICE:
+		return hc_name_valid_n(s, len) &&
+		       (hc_dir_can_read_device(c->dir, c->p->name, s, len) ||
+			       admin_sees_device(c->dir, c->p, s, len));
 	case V_ANY:
 		return len > 0;
 	case V_ROOM:

@@ -5,7 +5,9 @@
  */
 #include "hc_config.h"
 #include "hc_err.h"
+#include "hc_names.h"
 #include "hc_util.h"
+#include "hc_web.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -110,6 +112,21 @@ static int set_value(struct hc_config *cfg, int id, const char *value, const cha
 		strcmp(value, "HS512")) {
 		snprintf(err, errsz, "%s: token_alg must be HS256, HS384 or HS512", where);
 		return HUB_ERR_CONFIG;
+	}
+	if (id == HC_CFG_MAP_ATTRIBUTION && !hc_utf8_valid(value, len)) {
+		snprintf(err, errsz, "%s: map_attribution is not valid UTF-8", where);
+		return HUB_ERR_CONFIG;
+	}
+	if (id == HC_CFG_MAP_TILES && *value) {
+		char src[512];
+		if (!hc_tile_source(value, src, sizeof(src))) {
+			snprintf(err, errsz,
+				"%s: map_tiles must be an http or https URL template with {z}, {x} "
+				"and {y}, like https://tiles.example.com/{z}/{x}/{y}.png, not "
+				"'%.60s'",
+				where, value);
+			return HUB_ERR_CONFIG;
+		}
 	}
 	copy = s->type == T_PATH ? resolve(base, value) : strdup(value);
 	if (!copy) {

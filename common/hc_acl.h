@@ -12,9 +12,12 @@
  *   rooms/{room}/presence/{user}       write: hub only; read: level >= read
  *   users/{user}/inbox/{event}/{sender} write: sender == self, sharing a room
  *                                      with user (or user == self); read: user
+ *   users/{user}/sys/{notice}          write: hub only; read: user
  *   users/{user}/status                write: user; read: user, room-mates
+ *                                      (and admins, of devices)
  *   owntracks/{device}/{name}[/...]    write: that device; read: the device,
- *                                      its owner, readers of its rooms
+ *                                      its owner, readers of its rooms (and
+ *                                      admins, owntracks/{device}/{name} only)
  * The hub's own service identity (HC_SERVICE_PRINCIPAL) may do anything.
  *
  * Cost: a check splits the topic once (no allocation) and does a few hash

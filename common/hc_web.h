@@ -38,4 +38,15 @@ bool hc_origin_same_host(const char *origin, const char *host);
 /* Whether origin is one of the entries of a LIST setting of origins. */
 bool hc_origin_listed(const struct hc_config *cfg, enum hc_setting list, const char *origin);
 
+/* A map tile URL template (the map_tiles setting) as the dashboard's map
+ * uses it: "http[s]://host[:port]/path" where host may start with the
+ * label "{s}." (Leaflet's subdomains), and the path holds {z}, {x} and {y}
+ * (and may hold {r}, {s}) and otherwise only URL characters that need no
+ * quoting (no quotes, spaces, ';', ',', '<', '>', '\\', '#'). true when
+ * tmpl is such a template, and the CSP source expression of its origin
+ * is in out: scheme, host and port in lower case, the host prefixed with
+ * a "*." label for {s} (n must be at least strlen(tmpl) + 2). false for
+ * anything else, out then "". Pure. */
+bool hc_tile_source(const char *tmpl, char *out, size_t n);
+
 #endif

@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -169,4 +170,78 @@ bool hc_origin_listed(const struct hc_config *cfg, enum hc_setting list, const c
 		if (hc_origin_canon(item, len, want, sizeof(want)) && !strcmp(got, want))
 			return true;
 	return false;
+}
+
+/* A byte a tile template's path may hold as it is (RFC 3986 unreserved,
+ * sub-delims but ',' and ';', ':' '@' '/' '?' '%'); '{' '}' only around
+ * a placeholder, checked by the caller. */
+static bool tile_path_char(unsigned char c)
+{
+	return isalnum(c) || strchr("-._~!$&()*+=:@/?%", c) != NULL;
+}
+
+bool hc_tile_source(const char *tmpl, char *out, size_t n)
+{
+	static const char *const holders[] = {"{z}", "{x}", "{y}", "{s}", "{r}"};
+	const char *host, *path, *p;
+	bool https, sub = false, seen[3] = {false, false, false};
+	size_t hl, o;
+
+	if (!out || n == 0)
+		return false;
+	out[0] = '\0';
+	if (!tmpl || n < strlen(tmpl) + 2)
+		return false;
+	if (strncasecmp(tmpl, "https://", 8) == 0) {
+		https = true;
+		host = tmpl + 8;
+	} else if (strncasecmp(tmpl, "http://", 7) == 0) {
+		https = false;
+		host = tmpl + 7;
+	} else {
+		return false;
+	}
+	/* {s}.rest: Leaflet's subdomains; the CSP says *.rest */
+	if (strncmp(host, "{s}.", 4) == 0) {
+		sub = true;
+		host += 4;
+	}
+	path = strchr(host, '/');
+	if (!path)
+		return false;
+	hl = (size_t)(path - host);
+	if (!hl || !authority_ok(host, hl) || (sub && host[0] == '['))
+		return false;
+	/* authority_ok takes 1-5 digits: the port must also be 1-65535 */
+	for (size_t i = hl; i > 0 && host[i - 1] != ']'; i--)
+		if (host[i - 1] == ':') {
+			long port = strtol(host + i, NULL, 10);
+			if (port < 1 || port > 65535)
+				return false;
+			break;
+		}
+	for (p = path; *p;) {
+		if (*p == '{') {
+			size_t k;
+			for (k = 0; k < sizeof(holders) / sizeof(holders[0]); k++)
+				if (strncmp(p, holders[k], 3) == 0)
+					break;
+			if (k == sizeof(holders) / sizeof(holders[0]))
+				return false;
+			if (k < 3)
+				seen[k] = true;
+			p += 3;
+			continue;
+		}
+		if (!tile_path_char((unsigned char)*p))
+			return false;
+		p++;
+	}
+	if (!seen[0] || !seen[1] || !seen[2])
+		return false;
+	o = (size_t)snprintf(out, n, "%s://%s", https ? "https" : "http", sub ? "*." : "");
+	for (size_t i = 0; i < hl && o + 1 < n; i++)
+		out[o++] = (char)tolower((unsigned char)host[i]);
+	out[o] = '\0';
+	return true;
 }

@@ -20,6 +20,7 @@
 #include "hc_err.h"
 #include "hc_log.h"
 #include "hc_util.h"
+#include "hc_web.h"
 #include "hub.h"
 #include "metrics.h"
 #include "origin.h"
@@ -286,7 +287,7 @@ void hub_http_send(struct hub_conn *c)
 
 void hub_http_csp(struct hub *h, const struct hub_conn *c, char *out, size_t n)
 {
-	char hostname[HUB_HOST_MAX], connect[HUB_HOST_MAX * 6 + 128] = "";
+	char hostname[HUB_HOST_MAX], connect[HUB_HOST_MAX * 6 + 128] = "", tiles[512] = "";
 	const char *colon;
 	size_t hl;
 
@@ -309,15 +310,25 @@ void hub_http_csp(struct hub *h, const struct hub_conn *c, char *out, size_t n)
 			(long long)hc_cfg_int(&h->cfg, HC_CFG_SIO_PORT), hostname,
 			(long long)hc_cfg_int(&h->cfg, HC_CFG_SIO_PORT));
 	}
-	snprintf(out, n,
-		"default-src 'self'; connect-src 'self'%s; img-src 'self' data:; "
-		"object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
-		connect);
+	/* the map's tiles (map_tiles): that origin only, and only when set;
+	 * the setting was checked at start-up, this cannot fail then */
+	if (*hc_cfg_str(&h->cfg, HC_CFG_MAP_TILES) &&
+		hc_tile_source(hc_cfg_str(&h->cfg, HC_CFG_MAP_TILES), tiles + 1, sizeof(tiles) - 1))
+		tiles[0] = ' ';
+	if (hc_fmt(out, n,
+		    "default-src 'self'; connect-src 'self'%s; img-src 'self' data:%s; "
+		    "object-src 'none'; base-uri 'self'; form-action 'self'; "
+		    "frame-ancestors 'none'",
+		    connect, tiles))
+		/* never a truncated policy: the strict one without the extras */
+		snprintf(out, n,
+			"default-src 'self'; img-src 'self' data:; object-src 'none'; "
+			"base-uri 'self'; form-action 'self'; frame-ancestors 'none'");
 }
 
 void hub_http_html_headers(struct hub *h, struct hub_conn *c)
 {
-	char csp[2048];
+	char csp[HUB_CSP_MAX];
 
 	hub_http_csp(h, c, csp, sizeof(csp));
 	hub_http_header(c, "content-security-policy:", csp);

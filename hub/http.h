@@ -61,7 +61,8 @@ struct hub_route {
 
 #define HUB_URI_MAX  1024
 #define HUB_HOST_MAX 256
-#define HUB_XH_MAX   1536 /* extra response headers */
+#define HUB_CSP_MAX  3072		  /* a Content-Security-Policy value (hub_http_csp) */
+#define HUB_XH_MAX   (HUB_CSP_MAX + 1024) /* extra response headers: the CSP and a few more */
 
 struct hub_conn {
 	struct lws *wsi;
@@ -136,7 +137,9 @@ uint64_t hub_http_wait(struct hub *h, struct hub_conn *c, atomic_bool *gone);
  * The request is no longer parked afterwards. */
 struct hub_conn *hub_http_resume(struct hub *h, uint64_t id);
 
-/* The Content-Security-Policy for HTML pages served to this request. */
+/* The Content-Security-Policy for HTML pages served to this request: self,
+ * the broker's and the gateway's WebSocket ports of the request's host, and
+ * the map_tiles origin for images when set. n: HUB_CSP_MAX. */
 void hub_http_csp(struct hub *h, const struct hub_conn *c, char *out, size_t n);
 /* Headers for every HTML page: CSP, framing, referrer, caching. */
 void hub_http_html_headers(struct hub *h, struct hub_conn *c);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * GET /api/config: what a page needs to reach the realtime services
- * (ports; the host is the one the page was loaded from). No secrets.
+ * (ports; the host is the one the page was loaded from) and to draw its
+ * map (map_tiles, map_attribution: "" for the offline base). No secrets.
  */
 #include "hub.h"
 #include "routes.h"
@@ -19,7 +20,10 @@ int hub_route_config(struct hub *h, struct hub_conn *c)
 		cJSON_AddNumberToObject(
 			o, "sio_port", (double)hc_cfg_int(&h->cfg, HC_CFG_SIO_PORT)) &&
 		cJSON_AddNumberToObject(
-			o, "token_ttl", (double)hc_cfg_int(&h->cfg, HC_CFG_TOKEN_TTL)))
+			o, "token_ttl", (double)hc_cfg_int(&h->cfg, HC_CFG_TOKEN_TTL)) &&
+		cJSON_AddStringToObject(o, "map_tiles", hc_cfg_str(&h->cfg, HC_CFG_MAP_TILES)) &&
+		cJSON_AddStringToObject(
+			o, "map_attribution", hc_cfg_str(&h->cfg, HC_CFG_MAP_ATTRIBUTION)))
 		hub_http_json(c, 200, o);
 	else
 		hub_http_error(c, 500, "internal", "out of memory");

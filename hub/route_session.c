@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* GET /api/session: who the cookie belongs to and the rooms they are in
- * (with each room's level and whether a backend checks its events). */
+ * (with each room's level and whether a backend checks its events).
+ * Without a live session: 401, or 204 with ?optional=1 (the dashboard's
+ * question at load, "am I signed in?", which is no error). */
 #include "hc_err.h"
 #include "hc_log.h"
 #include "hc_names.h"
@@ -10,6 +12,9 @@
 #include "session.h"
 
 #include <cjson/cJSON.h>
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <string.h>
 
 struct rooms_ctx {
 	struct hc_store *store;
@@ -41,13 +46,21 @@ int hub_route_session(struct hub *h, struct hub_conn *c)
 	struct hc_session s;
 	struct hc_principal p;
 	cJSON *o = NULL, *u, *rooms;
+	char v[32];
+	/* lws 4.1: the value after "optional=", or NULL when absent (or when
+	 * the whole "name=value" does not fit in v) */
+	const char *opt = lws_get_urlarg_by_name(c->wsi, "optional=", v, (int)sizeof(v));
+	bool optional = opt && !strcmp(opt, "1");
 	int rc;
 
-	if (hub_session_require(h, c, &s))
+	if (optional ? hub_session_optional(h, c, &s) : hub_session_require(h, c, &s))
 		return 0;
 	rc = hc_store_principal_get(h->store, s.principal, &p, NULL, 0);
 	if (rc == HUB_ERR_NOTFOUND) {
-		hub_http_error(c, 401, "unauthorized", "no live session; log in again");
+		if (optional)
+			hub_http_reply(c, 204, NULL, NULL, 0);
+		else
+			hub_http_error(c, 401, "unauthorized", "no live session; log in again");
 		return 0;
 	}
 	o = cJSON_CreateObject();

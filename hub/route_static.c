@@ -99,7 +99,7 @@ enum tree { T_WEB, T_APP };
 static int html_headers(
 	struct hub *h, struct hub_conn *c, enum tree t, unsigned char **p, unsigned char *end)
 {
-	char csp[2048];
+	char csp[HUB_CSP_MAX];
 	const char *app_csp = hc_cfg_str(&h->cfg, HC_CFG_APP_CSP);
 
 	if (t == T_APP) {
@@ -141,7 +141,7 @@ static void html_headers_reply(struct hub *h, struct hub_conn *c, enum tree t)
 static int serve(struct hub *h, struct hub_conn *c, const char *root, const char *path, enum tree t)
 {
 	char rel[HUB_URI_MAX + 16], full[PATH_MAX + HUB_URI_MAX + 16], real[PATH_MAX];
-	char extra[2048];
+	char extra[HUB_CSP_MAX + 1024]; /* the CSP and a few more */
 	unsigned char *p = (unsigned char *)extra, *end = (unsigned char *)extra + sizeof(extra);
 	const struct hub_builtin *b;
 	const char *type;

@@ -16,4 +16,9 @@ struct hub_conn;
  */
 int hub_session_require(struct hub *h, struct hub_conn *c, struct hc_session *out);
 
+/* Same, but without a live session the prepared answer is 204 No Content
+ * (the stale cookie cleared likewise): a page asking whether it is signed
+ * in gets no failing request on a normal load. */
+int hub_session_optional(struct hub *h, struct hub_conn *c, struct hc_session *out);
+
 #endif

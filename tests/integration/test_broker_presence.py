@@ -98,19 +98,22 @@ class Presence(BrokerTestCase):
         got = self.watcher.collect(seconds, "rooms/%s/sys/+" % room)
         self.assertEqual([(t, p) for t, p, _, _ in got], [], "unexpected presence churn")
 
-    def joined(self, room, user, online, t0, within=1.0):
+    def joined(self, room, user, online, t0, within=1.0, device=False):
         body, at = self.notice(room, "joined", user, within + 2)
         self.assertIsNotNone(body, "no joined notice for %s in %s" % (user, room))
-        self.assertEqual(body, {"user": user, "online": online})
+        # a device's notices say so (pages keep devices out of people lists)
+        self.assertEqual(body, dict({"user": user, "online": online},
+                                    **({"device": True} if device else {})))
         self.assertLess(at - t0, within, "joined after %.3f s" % (at - t0))
         return body
 
-    def left(self, room, user, online, reason, t0, within=2.0):
+    def left(self, room, user, online, reason, t0, within=2.0, device=False):
         body, at = self.notice(room, "left", user, within + 3)
         self.assertIsNotNone(body, "no left notice for %s in %s (reason %s)" % (user, room, reason))
         print("  left %-4s reason=%-9s after %.3f s" % (user, body.get("reason"), at - t0),
               file=sys.stderr)
-        self.assertEqual(body, {"user": user, "online": online, "reason": reason})
+        self.assertEqual(body, dict({"user": user, "online": online, "reason": reason},
+                                    **({"device": True} if device else {})))
         self.assertLess(at - t0, within, "left after %.3f s" % (at - t0))
         return body
 
@@ -134,15 +137,17 @@ class Presence(BrokerTestCase):
         # the device in r1 counts as a member too
         t0 = time.time()
         van = self.mqtt("van1", self.dev, version=4)
-        self.joined("r1", "van1", 4, t0)
+        self.joined("r1", "van1", 4, t0, device=True)
         pres = self.retained("w", "rooms/r1/presence/+")
         self.assertEqual(set(pres), {"rooms/r1/presence/%s" % u for u in ("ua", "ub", "van1", "w")})
         since = json.loads(pres["rooms/r1/presence/ub"])
         self.assertEqual(since["user"], "ub")
+        self.assertNotIn("device", since)
+        self.assertIs(json.loads(pres["rooms/r1/presence/van1"]).get("device"), True)
         self.assertLessEqual(abs(since["since"] - t0), 2)
         t0 = time.time()
         van.disconnect()
-        self.left("r1", "van1", 3, "clean", t0)
+        self.left("r1", "van1", 3, "clean", t0, device=True)
         t0 = time.time()
         b.disconnect()
         self.left("r1", "ub", 2, "clean", t0)

@@ -355,7 +355,7 @@ class Dashboard(WebTestCase):
         note = self.text(a, "#notif-list li .n-body")
         self.assertEqual(note, "Customer at Warschauer Str. asks for an ETA")
         if os.environ.get("HUB_WEB_DOCS_SHOT"):
-            time.sleep(30)  # docs/dashboard.png: longer trails
+            time.sleep(30)  # docs/img/dashboard.png: longer trails
         self.browser.screenshot(a, "dashboard-1280x800.png")
         # narrow: one column, nothing wider than the screen
         n = self.new_page("narrow", "alice", width=360, height=780)

@@ -47,11 +47,15 @@ async function call(method, path, body) {
 export const login = (username, password) => call('POST', 'api/login', { username, password });
 /** GET api/session → {user, rooms: [{room, level}]}; ApiError 401 without one. */
 export const session = () => call('GET', 'api/session');
+/** GET api/session?optional=1 → the same, or null without a live session
+ * (hubd answers 204: a page load asking "am I signed in?" fails no request). */
+export const sessionIfAny = () => call('GET', 'api/session?optional=1');
 /** POST api/token → {token, expires_at}. */
 export const token = () => call('POST', 'api/token');
 /** POST api/logout (204). */
 export const logout = () => call('POST', 'api/logout');
-/** GET api/config → {mqtt_ws_port, sio_port, mqtt_port}. */
+/** GET api/config → {mqtt_ws_port, sio_port, mqtt_port, token_ttl, map_tiles,
+ * map_attribution}. */
 export const config = () => call('GET', 'api/config');
 /** GET api/rooms/{room}/messages → {room, messages: [...]} (newest last). */
 export function history(room, limit = 50, before) {

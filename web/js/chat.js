@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Rooms, chat and presence: the room list with unread counts, the selected
 // room's messages (history from hubd, then live over MQTT), the typing
-// line, presence with online counts and joined/left lines.
+// line, presence with online counts and joined/left lines. Presence here
+// is people's: devices (trackers, phones) are on the map and the vehicle
+// list, never a chat line or a row of the Online list. setRooms() applies
+// a new room list (granted, revoked, level changed) while the page is open.
 import * as api from './api.js';
 import { $, el, clock, iso, textOf } from './dom.js';
 
@@ -22,28 +25,13 @@ export class Chat {
 		this.me = me;
 		this.rooms = new Map();
 		for (const r of rooms) {
-			// a backend checks this room's events: sends wait for its verdict
-			if (r.hooked && typeof hub.hooked === 'function')
-				hub.hooked(r.room);
-			this.rooms.set(r.room, {
-				name: r.room,
-				level: r.level,
-				items: [],          // {kind:'msg'|'sys', ...} oldest first
-				oldestId: null,
-				more: false,
-				loaded: false,
-				loading: null,
-				buffer: null,       // live messages while the history loads
-				unread: 0,
-				typing: new Map(),  // user -> until (ms)
-				presence: [],
-				denied: false,
-			});
+			this.noteHooked(r);
+			this.rooms.set(r.room, newRoom(r));
 		}
 		this.current = null;
+		this.gone = null;           // the room on screen that was revoked
 		this.localSeq = 0;
 		this.typingTimer = null;
-		this.unsub = [];
 		this.renderRooms();
 		this.wire();
 		for (const room of this.rooms.keys())
@@ -51,13 +39,92 @@ export class Chat {
 		const first = this.rooms.keys().next().value;
 		const saved = sessionStorage.getItem('hub.room');
 		if (first === undefined) {
-			$('chat-title').textContent = 'No rooms yet';
-			$('composer-input').disabled = true;
-			$('send').disabled = true;
-			$('composer-input').placeholder = 'An admin can add you to a room (hubctl grant)';
+			this.noRooms();
 			return;
 		}
 		this.select(saved && this.rooms.has(saved) ? saved : first);
+	}
+
+	noRooms() {
+		$('chat-title').textContent = 'No rooms yet';
+		$('composer-input').disabled = true;
+		$('send').disabled = true;
+		$('composer-input').placeholder = 'An admin can add you to a room (hubctl grant)';
+		$('messages').replaceChildren();
+		this.renderPresence();
+	}
+
+	/**
+	 * Apply the rooms of a fresh GET api/session: join the new ones, leave
+	 * the revoked ones (they leave the list; the one on screen stays with
+	 * its messages, marked, and its message box disabled, until another
+	 * room is picked), and follow level changes (read-only or not).
+	 * @param {{room: string, level: string, hooked?: boolean}[]} rooms
+	 * @returns {boolean} whether rooms were added or removed
+	 */
+	/** A backend checks this room's events (GET api/session says so):
+	 * hubio then makes a send there wait for the backend's verdict. */
+	noteHooked(r) {
+		if (typeof this.hub.hooked === 'function')
+			this.hub.hooked(r.room, !!r.hooked);
+	}
+
+	setRooms(rooms) {
+		for (const r of rooms)
+			this.noteHooked(r);
+		const now = new Map(rooms.map((r) => [r.room, r.level]));
+		let changed = false;
+		let membership = false;
+		for (const [name, r] of [...this.rooms]) {
+			if (now.has(name))
+				continue;
+			changed = membership = true;
+			this.dropRoom(r);
+		}
+		for (const [name, level] of now) {
+			const r = this.rooms.get(name);
+			if (!r) {
+				this.rooms.set(name, newRoom({ room: name, level }));
+				this.joinRoom(name);
+				changed = membership = true;
+			} else if (r.level !== level) {
+				r.level = level;
+				changed = true;
+				if (name === this.current)
+					this.renderComposer();
+			}
+		}
+		if (!changed)
+			return false;
+		if (this.current === null && !this.gone && this.rooms.size)
+			this.select(this.rooms.keys().next().value);
+		this.renderRooms();
+		return membership;
+	}
+
+	/* A revoked room: unsubscribe, forget; marked when it is on screen. */
+	dropRoom(r) {
+		this.rooms.delete(r.name);
+		if (r.unsubPresence)
+			r.unsubPresence();
+		this.hub.leave(r.name).catch(() => {});
+		if (sessionStorage.getItem('hub.room') === r.name)
+			sessionStorage.removeItem('hub.room');
+		if (r.name !== this.current)
+			return;
+		this.current = null;
+		this.gone = r.name;
+		$('chat-title').textContent = `# ${r.name}`;
+		const input = $('composer-input');
+		input.disabled = true;
+		$('send').disabled = true;
+		input.placeholder = `You are no longer a member of #${r.name}`;
+		$('history-note').hidden = false;
+		$('history-note').textContent = `You are no longer a member of #${r.name}.` +
+			(this.rooms.size ? ' Pick another room.' : '');
+		$('load-older').hidden = true;
+		$('typing').textContent = '';
+		this.renderPresence();
 	}
 
 	wire() {
@@ -115,8 +182,9 @@ export class Chat {
 		$('composer').removeEventListener('submit', this.onSubmit);
 		$('composer-input').removeEventListener('input', this.onInput);
 		$('load-older').removeEventListener('click', this.onOlder);
-		for (const u of this.unsub)
-			u();
+		for (const r of this.rooms.values())
+			if (r.unsubPresence)
+				r.unsubPresence();
 		$('room-list').replaceChildren();
 		$('messages').replaceChildren();
 		$('presence-list').replaceChildren();
@@ -129,13 +197,14 @@ export class Chat {
 
 	joinRoom(room) {
 		const r = this.rooms.get(room);
-		this.unsub.push(this.hub.onPresence(room, (list) => {
-			r.presence = list;
+		r.unsubPresence = this.hub.onPresence(room, (list) => {
+			// people only: devices are on the map
+			r.presence = list.filter((p) => !p.device);
 			if (room === this.current)
 				this.renderPresence();
-		}));
+		});
 		this.hub.join(room).catch((e) => {
-			if (e.code === 'forbidden') {
+			if (e.code === 'forbidden' && this.rooms.get(room) === r) {
 				r.denied = true;
 				this.renderRooms();
 			}
@@ -166,22 +235,31 @@ export class Chat {
 		if (!room || !this.rooms.has(room))
 			return;
 		this.current = room;
+		this.gone = null;
 		sessionStorage.setItem('hub.room', room);
 		const r = this.rooms.get(room);
 		r.unread = 0;
 		$('chat-title').textContent = `# ${room}`;
-		const input = $('composer-input');
-		const readOnly = r.level === 'read';
-		input.disabled = readOnly;
-		$('send').disabled = readOnly;
-		input.placeholder = readOnly ? `You can read #${room} but not write in it`
-			: `Message #${room}`;
+		$('history-note').hidden = true;
+		this.renderComposer();
 		this.renderRooms();
 		this.renderMessages(true);
 		this.renderPresence();
 		this.renderTyping();
 		if (!r.loaded && !r.loading)
 			this.loadHistory(r);
+	}
+
+	renderComposer() {
+		const r = this.rooms.get(this.current);
+		if (!r)
+			return;
+		const input = $('composer-input');
+		const readOnly = r.level === 'read';
+		input.disabled = readOnly;
+		$('send').disabled = readOnly;
+		input.placeholder = readOnly ? `You can read #${r.name} but not write in it`
+			: `Message #${r.name}`;
 	}
 
 	// ---------------------------------------------------------- history
@@ -278,7 +356,9 @@ export class Chat {
 
 	notice(room, data, joined) {
 		const r = this.rooms.get(room);
-		if (!r || !data || !data.user)
+		// a device coming and going is no chat line (the OwnTracks app
+		// connects once per fix): the map and the vehicle list show it
+		if (!r || !data || !data.user || data.device === true)
 			return;
 		let text;
 		if (joined)
@@ -419,6 +499,24 @@ export class Chat {
 			rows.push(el('li', { class: 'more' }, `and ${list.length - PRESENCE_SHOWN} more`));
 		$('presence-list').replaceChildren(...rows);
 	}
+}
+
+function newRoom(r) {
+	return {
+		name: r.room,
+		level: r.level,
+		items: [],          // {kind:'msg'|'sys', ...} oldest first
+		oldestId: null,
+		more: false,
+		loaded: false,
+		loading: null,
+		buffer: null,       // live messages while the history loads
+		unread: 0,
+		typing: new Map(),  // user -> until (ms)
+		presence: [],       // people online (no devices)
+		denied: false,
+		unsubPresence: null,
+	};
 }
 
 function fromHistory(h) {

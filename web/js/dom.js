@@ -58,10 +58,3 @@ export function textOf(data) {
 	return JSON.stringify(data);
 }
 
-/** A stable colour for a name. */
-export function colorOf(name) {
-	let h = 0;
-	for (const ch of name)
-		h = (h * 31 + ch.codePointAt(0)) >>> 0;
-	return `hsl(${h % 360} 68% 42%)`;
-}

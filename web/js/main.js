@@ -3,6 +3,10 @@
 // chat, presence, live map, notifications) on one hubio connection over
 // MQTT/WebSocket at this origin's /mqtt, opened by the session cookie
 // (hubd's front). Logging out revokes the session and closes the connection.
+// Rooms granted or revoked while the page is open show at once: the hub
+// tells the user on users/{me}/sys/rooms, and the page re-reads its rooms
+// from GET api/session. A page that goes away says goodbye (a clean MQTT
+// DISCONNECT on pagehide), so its rooms see "left", not "left (network)".
 import * as hubio from '../lib/hubio.js';
 import * as api from './api.js';
 import { $ } from './dom.js';
@@ -106,14 +110,22 @@ async function onLogin(e) {
 
 async function start() {
 	let session;
+	let config;
 	try {
-		session = await api.session();
+		// ?optional=1: no session is a 204, not a 401 in the console; the
+		// config only says how to draw the map (its base layer)
+		[session, config] = await Promise.all([api.sessionIfAny(),
+			api.config().catch(() => ({}))]);
 	} catch (e) {
 		if (e.status === 401) {
 			showLogin();
 			return;
 		}
 		showLogin(`The hub is not ready (${e.message}).`);
+		return;
+	}
+	if (!session || !session.user) {
+		showLogin();
 		return;
 	}
 	const user = session.user;
@@ -138,12 +150,59 @@ async function start() {
 		}
 	});
 	const chat = new Chat(hub, user.username, session.rooms || []);
-	const map = new LiveMap(hub);
+	const map = new LiveMap(hub, { tiles: config.map_tiles, attribution: config.map_attribution });
 	const notes = new Notifications(hub);
-	app = { hub, chat, map, notes, user };
+	const a = { hub, chat, map, notes, user, roomSyncs: 0 };
+	app = a;
+	// the hub's word that a membership of ours changed (only we may read
+	// users/{me}/sys/...); after a reconnect, what changed meanwhile
+	const notices = `users/${user.username}/sys/`;
+	hub.on('mqtt', (data, meta) => {
+		if (meta && meta.topic === `${notices}rooms`)
+			syncRooms(a);
+	});
+	hub.on('connect', (info) => {
+		if (info && info.reconnect)
+			syncRooms(a);
+	});
+	hub.subscribe(`${notices}+`).catch(() => {});
 	// a debug and test handle (read-only use): window.hubDashboard
 	window.hubDashboard = app;
 	$('composer-input').focus();
+}
+
+/* Read the rooms again (GET api/session is the truth) and show them: one
+ * read at a time, and one more when asked again meanwhile (a burst of
+ * grants makes two reads, not one each). */
+async function syncRooms(a) {
+	if (a.syncing) {
+		a.syncAgain = true;
+		return;
+	}
+	a.syncing = true;
+	try {
+		do {
+			a.syncAgain = false;
+			let s;
+			try {
+				s = await api.session();
+			} catch (e) {
+				if (e.status === 401 && app === a) {
+					stop();
+					showLogin('Your session has ended. Sign in again.');
+				}
+				return; // else: again on the next notice or reconnect
+			}
+			if (app !== a)
+				return;
+			// rooms came or went: so may vehicles (the devices of a room)
+			if (a.chat.setRooms(s.rooms || []))
+				a.map.reload();
+			a.roomSyncs++;
+		} while (a.syncAgain);
+	} finally {
+		a.syncing = false;
+	}
 }
 
 function stop() {
@@ -175,8 +234,19 @@ async function onLogout() {
 
 $('login-form').addEventListener('submit', onLogin);
 $('logout').addEventListener('click', onLogout);
-window.addEventListener('pagehide', () => {
-	if (app)
+// A page going away closes its connection cleanly: close() writes the
+// MQTT DISCONNECT at once (no timer runs after pagehide). A page kept in
+// the back/forward cache starts afresh when it is shown again.
+window.addEventListener('pagehide', (e) => {
+	if (!app)
+		return;
+	if (e.persisted)
+		stop();
+	else
 		app.hub.close();
+});
+window.addEventListener('pageshow', (e) => {
+	if (e.persisted && !app)
+		start();
 });
 start();

@@ -74,6 +74,16 @@ const DUP_WINDOW = 64;
 
 const decoder = new TextDecoder();
 
+/* True while the page is going away (pagehide, until a pageshow brings it
+ * back from the back/forward cache): close() then does not wait for
+ * acknowledgements that can no longer come. Capture phase: before any
+ * pagehide handler of the app that calls close(). */
+let pageLeaving = false;
+if (typeof window !== 'undefined' && window.addEventListener) {
+	window.addEventListener('pagehide', () => { pageLeaving = true; }, true);
+	window.addEventListener('pageshow', () => { pageLeaving = false; }, true);
+}
+
 /** An Error whose message and .code are the same short word. */
 function hubError(code, detail) {
 	const e = new Error(code);
@@ -153,6 +163,7 @@ class Hub {
 		this._any = [];                  // onAny handlers
 		this._rooms = new Map();         // room -> {waiters: [{resolve, reject}]}
 		this._presence = new Map();      // room -> Map(user -> since)
+		this._devices = new Set();       // members the hub said are devices
 		this._presenceCbs = new Map();   // room -> Set(fn)
 		this._presenceDirty = new Set();
 		this._presenceTimer = null;
@@ -184,7 +195,7 @@ class Hub {
 	 * when the sender waits for an answer). '*' gets every room and inbox
 	 * event. Special events: 'connect' ({reconnect, recovered}), 'disconnect'
 	 * (reason), 'reconnect_attempt' (n), 'error' (Error with .code),
-	 * 'joined' / 'left' ({user, online, reason?}, {room, from}), 'status'
+	 * 'joined' / 'left' ({user, online, reason?, device?}, {room, from}), 'status'
 	 * ({user, online, ...}, {user}), 'location' (OwnTracks object, {device,
 	 * name, topic, retain}), 'mqtt' (data, {topic, retain}) for filters
 	 * added with subscribe().
@@ -563,8 +574,22 @@ class Hub {
 			// wait for ever (the broker may be gone). The broker session
 			// ends with it (nothing to resume after a close()).
 			const force = setTimeout(() => c.end(true, {}, finish), 2000);
+			// a page going away cannot wait: what is not acknowledged yet
+			// (a subscription, an emit) is dropped, so end() does not wait
+			// for it before the DISCONNECT
+			if (pageLeaving && c.outgoing)
+				for (const id of Object.keys(c.outgoing))
+					c.removeOutgoingMessage(Number(id));
 			c.end(false, this._resume ? { properties: { sessionExpiryInterval: 0 } } : {},
 				finish);
+			// MQTT.js corks its stream for every packet and uncorks it on a
+			// setTimeout(0) "nextTick" (once per packet: after a burst of
+			// PUBACKs it is corked several times over): write the
+			// DISCONNECT out now, so that a page going away (pagehide: no
+			// timer runs after it) still says goodbye, and its rooms see
+			// "left (clean)", not "network". The late uncorks find none.
+			while (c.stream && c.stream.writableCorked > 0)
+				c.stream.uncork();
 		});
 	}
 
@@ -1151,15 +1176,17 @@ class Hub {
 	// ---------------------------------------------------------- presence
 
 	/**
-	 * The members of a joined room online now, sorted by name.
+	 * The members of a joined room online now, sorted by name; devices
+	 * (trackers) have device: true.
 	 * @param {string} room
-	 * @returns {{user: string, since: number}[]}
+	 * @returns {{user: string, since: number, device?: boolean}[]}
 	 */
 	presence(room) {
 		const m = this._presence.get(room);
 		if (!m)
 			return [];
-		return [...m].map(([user, since]) => ({ user, since }))
+		return [...m].map(([user, since]) => (this._devices.has(user)
+			? { user, since, device: true } : { user, since }))
 			.sort((a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : 0));
 	}
 
@@ -1272,6 +1299,8 @@ class Hub {
 				const data = decode(payload);
 				const notice = lv[3];
 				if (data && typeof data === 'object' && data.user) {
+					if (data.device === true)
+						this._devices.add(data.user);
 					if (notice === 'joined')
 						this._setPresence(room, data.user, 0);
 					else if (notice === 'left')
@@ -1287,6 +1316,8 @@ class Hub {
 				}
 				const data = decode(payload);
 				const since = data && typeof data === 'object' && Number(data.since);
+				if (data && data.device === true)
+					this._devices.add(lv[3]);
 				this._setPresence(room, lv[3], since || 0);
 				return;
 			}

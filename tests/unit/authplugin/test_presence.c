@@ -124,7 +124,13 @@ static void test_joined_payloads_and_counts(void **state)
 	assert_int_equal(fb_count_pub("rooms/ops/sys/joined"), 1); /* bob is not in ops */
 	assert_int_equal(fb_connect(fb_client("t1", "truck", 4), "device-secret-0123456789"),
 		MOSQ_ERR_SUCCESS);
-	assert_pub("rooms/lobby/sys/joined", 2, "{\"user\":\"truck\",\"online\":3}");
+	/* a device's notices and retained presence say so */
+	assert_pub(
+		"rooms/lobby/sys/joined", 2, "{\"user\":\"truck\",\"online\":3,\"device\":true}");
+	p = fb_pub_on("rooms/lobby/presence/truck", 0);
+	snprintf(want, sizeof(want), "{\"user\":\"truck\",\"since\":%lld,\"device\":true}",
+		since_of(p));
+	assert_string_equal(p->payload, want);
 	up("c1", "carol");
 	assert_pub("rooms/ops/sys/joined", 1, "{\"user\":\"carol\",\"online\":2}");
 }
@@ -327,6 +333,23 @@ static void test_membership_change_while_online(void **state)
 	hauth_presence__change(h, &chg);
 	assert_pub("rooms/ops/sys/joined", 0, "{\"user\":\"bob\",\"online\":2}");
 	assert_non_null(fb_pub_on("rooms/ops/presence/bob", 0));
+	/* bob hears of it himself, on his own topic, not retained */
+	assert_pub("users/bob/sys/rooms", 0, "{\"room\":\"ops\",\"level\":\"read\"}");
+	assert_false(fb_pub_on("users/bob/sys/rooms", 0)->retain);
+	assert_int_equal(fb_count_pub("users/carol/sys/rooms"), 0);
+	/* a level change: no presence churn, one notice */
+	fb_reset();
+	fx_level(h, "ops", "bob", HC_LEVEL_WRITE);
+	chg.level = HC_LEVEL_WRITE;
+	hauth_presence__change(h, &chg);
+	assert_int_equal(fb_count_pub("rooms/ops/sys/joined"), 0);
+	assert_int_equal(fb_count_pub("rooms/ops/sys/left"), 0);
+	assert_pub("users/bob/sys/rooms", 0, "{\"room\":\"ops\",\"level\":\"write\"}");
+	assert_int_equal(fb_count_pub("users/bob/sys/rooms"), 1);
+	/* the same level again (a repeated grant): nothing */
+	fb_reset();
+	hauth_presence__change(h, &chg);
+	assert_int_equal(fb_count_pub("users/bob/sys/rooms"), 0);
 	fb_reset();
 	hc_dir_set_level(h->dir, "ops", "bob", HC_LEVEL_NONE);
 	chg.level = HC_LEVEL_NONE;
@@ -335,6 +358,41 @@ static void test_membership_change_while_online(void **state)
 		"rooms/ops/sys/left", 0, "{\"user\":\"bob\",\"online\":1,\"reason\":\"kicked\"}");
 	assert_int_equal(fb_pub_on("rooms/ops/presence/bob", 0)->len, 0);
 	assert_int_equal(fb_count_pub("rooms/lobby/sys/left"), 0);
+	assert_pub("users/bob/sys/rooms", 0, "{\"room\":\"ops\",\"level\":null}");
+	assert_int_equal(fb_count_pub("users/carol/sys/rooms"), 0);
+}
+
+/* Connects and disconnects tell nobody about rooms; a device's membership
+ * changes tell nobody either (nothing of it listens). */
+static void test_rooms_notice_only_on_changes_of_users(void **state)
+{
+	(void)state;
+	struct hc_change chg = {.type = HC_CHG_LEVEL};
+	struct mosquitto *b = up("b1", "bob");
+	assert_int_equal(fb_connect(fb_client("t1", "truck", 4), "device-secret-0123456789"),
+		MOSQ_ERR_SUCCESS);
+	assert_int_equal(fb_count_pub("users/bob/sys/rooms"), 0);
+	fx_level(h, "ops", "truck", HC_LEVEL_WRITE);
+	snprintf(chg.room, sizeof(chg.room), "ops");
+	snprintf(chg.principal, sizeof(chg.principal), "truck");
+	chg.level = HC_LEVEL_WRITE;
+	hauth_presence__change(h, &chg);
+	assert_pub("rooms/ops/sys/joined", 0, "{\"user\":\"truck\",\"online\":1,\"device\":true}");
+	assert_int_equal(fb_count_pub("users/truck/sys/rooms"), 0);
+	/* a room deleted: its online members leave it, users hear of it */
+	fb_reset();
+	hc_dir_del_room(h->dir, "lobby");
+	chg.type = HC_CHG_ROOM_DEL;
+	snprintf(chg.room, sizeof(chg.room), "lobby");
+	chg.principal[0] = '\0';
+	hauth_presence__change(h, &chg);
+	assert_pub("users/bob/sys/rooms", 0, "{\"room\":\"lobby\",\"level\":null}");
+	assert_int_equal(fb_count_pub("users/truck/sys/rooms"), 0);
+	assert_int_equal(fb_count_pub("rooms/lobby/sys/left"), 2);
+	fb_reset();
+	fb_disconnect(b, false);
+	after_grace();
+	assert_int_equal(fb_count_pub("users/bob/sys/rooms"), 0);
 }
 
 static void test_stale_presence_reset_on_first_tick(void **state)
@@ -462,6 +520,8 @@ int main(void)
 			test_will_held_back_on_session_takeover, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_membership_change_while_online, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_rooms_notice_only_on_changes_of_users, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_stale_presence_reset_on_first_tick, setup, teardown),
 		cmocka_unit_test_setup_teardown(

@@ -75,8 +75,9 @@ static void assert_left_reason(const char *principal, const char *reason)
 	char want[160];
 	const struct fb_pub *p = fb_pub_on("rooms/lobby/sys/left", 0);
 	assert_non_null(p);
-	snprintf(want, sizeof(want), "{\"user\":\"%s\",\"online\":0,\"reason\":\"%s\"}", principal,
-		reason);
+	/* a device's notices say so */
+	snprintf(want, sizeof(want), "{\"user\":\"%s\",\"online\":0,\"reason\":\"%s\"%s}",
+		principal, reason, strcmp(principal, "truck") ? "" : ",\"device\":true");
 	assert_string_equal(p->payload, want);
 }
 

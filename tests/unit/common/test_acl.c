@@ -3,7 +3,7 @@
  * Unit tests of the ACL decision (common/acl.c) and the directory it
  * decides on (common/dir.c). One directory, built by hand:
  *
- *   alice   user   lobby:write                owns truck1
+ *   alice   user   lobby:write   role admin   owns truck1
  *   bob     user   lobby:read
  *   carol   user   (no rooms)
  *   mallory user   other:admin
@@ -230,6 +230,23 @@ static const struct acase contract_cases[] = {
 	{"dave", "users/truck1/status", R, false}, /* not his */
 	{"dave", "users/truck2/status", W, false},
 	{"alice", "users/nobody/status", R, false},
+	/* an admin reads every device's status, not users' */
+	{"alice", "users/truck2/status", R, true},
+	{"alice", "users/truck2/status", W, false},
+	{"alice", "users/dave/status", R, false},
+	{"alice", "users/carol/status", R, false},
+	{"bob", "users/truck2/status", R, false},
+	/* users/{user}/sys/{notice}: the hub's notices to one principal */
+	{"alice", "users/alice/sys/rooms", R, true},
+	{"bob", "users/alice/sys/rooms", R, false},
+	{"truck1", "users/alice/sys/rooms", R, false},
+	{"alice", "users/alice/sys/rooms", W, false},
+	{"alice", "users/bob/sys/rooms", R, false}, /* not even an admin */
+	{"truck1", "users/truck1/sys/rooms", R, true},
+	{"alice", "users/alice/sys/a+b", R, false},
+	{"alice", "users/alice/sys", R, false},
+	{"alice", "users/alice/sys/rooms/x", R, false},
+	{"$hub", "users/alice/sys/rooms", W, true},
 	/* owntracks/{device}/{name}[/event|/cmd]: only that device writes; the
 	 * device, its owner and readers of its rooms read */
 	{"truck1", "owntracks/truck1/truck1", W, true},
@@ -252,7 +269,13 @@ static const struct acase contract_cases[] = {
 	{"dave", "owntracks/truck1/truck1", R, false},
 	{"dave", "owntracks/truck2/x", R, true},
 	{"truck2", "owntracks/truck2/x", R, true},
-	{"alice", "owntracks/truck2/x", R, false},
+	/* an admin sees every device's location (and nothing deeper) */
+	{"alice", "owntracks/truck2/x", R, true},
+	{"alice", "owntracks/truck2/x/event", R, false},
+	{"alice", "owntracks/truck2/x/cmd", R, false},
+	{"alice", "owntracks/truck2/x/info", R, false},
+	{"alice", "owntracks/truck2/x", W, false},
+	{"alice", "owntracks/dave/x", R, false}, /* users are not devices */
 	{"erin", "owntracks/truck2/x", R, false},
 	{"truck1", "owntracks/truck2/x", R, false},
 	{"truck2", "owntracks/truck1/x", R, false},
@@ -435,7 +458,19 @@ static const struct acase filter_cases[] = {
 	{"bob", "owntracks/truck1/#", S, false},
 	{"dave", "owntracks/truck1/#", S, false},
 	{"dave", "owntracks/truck2/#", S, true},
-	{"alice", "owntracks/truck2/#", S, false},
+	{"alice", "owntracks/truck2/#", S, true}, /* admin: the location topic */
+	{"alice", "owntracks/truck2/+", S, true},
+	{"alice", "owntracks/truck2/+/event", S, false},
+	{"bob", "owntracks/truck2/#", S, false},
+	{"bob", "owntracks/truck2/+", S, false},
+	{"alice", "users/truck2/status", S, true},
+	{"bob", "users/truck2/status", S, false},
+	{"alice", "users/alice/sys/+", S, true},
+	{"alice", "users/alice/sys/#", S, true},
+	{"alice", "users/+/sys/+", S, true}, /* each delivery: her own only */
+	{"alice", "users/bob/sys/+", S, false},
+	{"alice", "users/bob/sys/rooms", S, false},
+	{"bob", "users/alice/sys/rooms", S, false},
 	{"alice", "owntracks/truck1/+/event", S, true},
 	{"alice", "owntracks/alice/#", S, false}, /* alice is no device */
 	{"alice", "a/#", S, false},

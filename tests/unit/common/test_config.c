@@ -205,6 +205,12 @@ static void test_errors(void **state)
 		 "b\n",
 			1, "control character", HUB_ERR_CONFIG},
 		{"http_port = 8080\nhttp_port = 1\nws_port = x\n", 3, "ws_port", HUB_ERR_CONFIG},
+		{"map_tiles = tiles.example.com/{z}/{x}/{y}.png\n", 1,
+			"map_tiles must be an http or https URL template", HUB_ERR_CONFIG},
+		{"map_tiles = https://t.example/{z}/{x}/{y}.png; script-src *\n", 1,
+			"map_tiles must be", HUB_ERR_CONFIG},
+		{"map_attribution = (c) \xff tiles\n", 1, "map_attribution is not valid UTF-8",
+			HUB_ERR_CONFIG},
 	};
 	int tu_failures = 0;
 	(void)state;

@@ -75,11 +75,70 @@ static void test_origin_same(void **state)
 	assert_false(hc_origin_same("http://:8080", ":8080", NULL));
 }
 
+/* map_tiles: what is a tile template, and the CSP source of its origin */
+static void test_tile_source(void **state)
+{
+	static const struct {
+		const char *tmpl;
+		const char *source; /* NULL: refused */
+	} rows[] = {
+		{"https://tiles.example.com/{z}/{x}/{y}.png", "https://tiles.example.com"},
+		{"http://127.0.0.1:8099/tiles/{z}/{x}/{y}.png", "http://127.0.0.1:8099"},
+		{"HTTPS://Tiles.Example.COM:8443/osm/{z}/{x}/{y}{r}.png?key=abc&v=2",
+			"https://tiles.example.com:8443"},
+		{"https://{s}.tile.example.org/{z}/{x}/{y}.png", "https://*.tile.example.org"},
+		{"http://[::1]:8099/{z}/{x}/{y}.png", "http://[::1]:8099"},
+		{"https://t.example/%7Bz%7D/{z}/{x}/{y}", "https://t.example"},
+		/* refused */
+		{"", NULL},
+		{"tiles.example.com/{z}/{x}/{y}.png", NULL},
+		{"ftp://tiles.example.com/{z}/{x}/{y}.png", NULL},
+		{"javascript:alert(1)//{z}/{x}/{y}", NULL},
+		{"data:image/png;base64,{z}{x}{y}", NULL},
+		{"https://tiles.example.com/{z}/{x}.png", NULL},       /* no {y} */
+		{"https://tiles.example.com", NULL},		       /* no path */
+		{"https:///{z}/{x}/{y}.png", NULL},		       /* no host */
+		{"https://user@tiles.example.com/{z}/{x}/{y}", NULL},  /* userinfo */
+		{"https://tiles.example.com:99999/{z}/{x}/{y}", NULL}, /* port */
+		{"https://tiles.example.com/{z}/{x}/{y}.png; script-src *", NULL},
+		{"https://tiles.example.com/{z}/{x}/{y}.png 'unsafe-inline'", NULL},
+		{"https://*.example.com/{z}/{x}/{y}.png", NULL},
+		{"https://tiles.example.com,https://evil.example/{z}/{x}/{y}", NULL},
+		{"https://tiles-{s}.example.com/{z}/{x}/{y}.png", NULL}, /* {s} mid-label */
+		{"https://{s}.[::1]/{z}/{x}/{y}.png", NULL},
+		{"https://tiles.example.com/{z}/{x}/{y}/{apikey}", NULL}, /* unknown holder */
+		{"https://tiles.example.com/{z}/{x}/{y}#frag", NULL},
+		{"https://tiles.example.com/{z}/{x}/{y}\"", NULL},
+		{"https://tiles.example.com/{z}/{x}/{y}<b>", NULL},
+		{"https://tiles.example.com/{z}/{x}/{y}\\", NULL},
+		{"https://tiles.example.com/{z}/{x}/{y}\x7f", NULL},
+		{"https://tiles.example.com/{z}/{x}/{y}\xc3\xa9", NULL},
+	};
+	char out[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		bool ok = hc_tile_source(rows[i].tmpl, out, sizeof(out));
+		if (ok != (rows[i].source != NULL))
+			fail_msg("row %zu: %s: want %s", i, rows[i].tmpl,
+				rows[i].source ? "accepted" : "refused");
+		if (rows[i].source && strcmp(out, rows[i].source))
+			fail_msg("row %zu: %s: source %s, want %s", i, rows[i].tmpl, out,
+				rows[i].source);
+		if (!rows[i].source && out[0])
+			fail_msg("row %zu: refused but out is '%s'", i, out);
+	}
+	/* out too small for the template: refused, nothing written past it */
+	assert_false(hc_tile_source("https://tiles.example.com/{z}/{x}/{y}.png", out, 10));
+	assert_false(hc_tile_source(NULL, out, sizeof(out)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_origin_same_host),
 		cmocka_unit_test(test_origin_same),
+		cmocka_unit_test(test_tile_source),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
