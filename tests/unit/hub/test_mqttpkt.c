@@ -44,7 +44,8 @@ static void put(struct bld *b, const void *d, size_t n)
 		b->p = realloc(b->p, b->cap);
 		assert_non_null(b->p);
 	}
-	memcpy(b->p + b->n, d, n);
+	if (n) /* an empty part may come with no pointer */
+		memcpy(b->p + b->n, d, n);
 	b->n += n;
 }
 
