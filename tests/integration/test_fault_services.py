@@ -14,6 +14,7 @@ others run and clients keep working, then a restart of the killed one.
 - the broker under both: hubd's and hub-bridge's links come back, the
   publish API and Socket.IO emits reach MQTT members, presence is right.
 """
+import http.client
 import json
 import os
 import sys
@@ -91,7 +92,8 @@ class Load(threading.Thread):
         try:
             r = fn()
             self.results.append((time.time(), what, r.status))
-        except OSError as e:
+        except (OSError, http.client.HTTPException) as e:
+            # refused, reset, or an answer cut short by the kill
             self.results.append((time.time(), what, type(e).__name__))
 
     def run(self):
@@ -144,8 +146,12 @@ class FaultServices(unittest.TestCase):
         return result
 
     def publish_ok(self):
-        r = self.st.http("POST", "/api/publish", {"room": "lobby", "event": "probe", "data": 1},
-                         headers={"Authorization": "Bearer " + self.key}, timeout=5)
+        try:
+            r = self.st.http("POST", "/api/publish",
+                             {"room": "lobby", "event": "probe", "data": 1},
+                             headers={"Authorization": "Bearer " + self.key}, timeout=5)
+        except (OSError, http.client.HTTPException):
+            return False  # hubd is (re)starting
         return r.status == 200
 
     def sio(self, user):
