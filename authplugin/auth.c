@@ -97,7 +97,8 @@ int hauth_auth__basic(
 	struct hauth_client *c = hauth_clients__find(h, client);
 	struct hc_token_claims tc;
 	unsigned char digest[SHA256_DIGEST_LENGTH];
-	const char *why = NULL, *problem, *name;
+	const char *why = NULL, *problem, *name, *addr;
+	char peer[48];
 	bool seen = false, service, reauth, scoped;
 	int kind, rc;
 	/* on a broker reload the same live connection is asked again with the
@@ -165,6 +166,9 @@ int hauth_auth__basic(
 		return MOSQ_ERR_SUCCESS;
 	}
 	name = service ? HC_SERVICE_PRINCIPAL : username;
+	/* the socket's peer, looked up once per CONNECT (a system call) */
+	hauth_layout__peer_addr(client, peer, sizeof(peer));
+	addr = claimed_addr[0] ? claimed_addr : peer[0] ? peer : "-";
 	{
 		/* the id this connection will have (scoped below): a CONNECT
 		 * that takes over a connection of its own frees that one */
@@ -177,7 +181,7 @@ int hauth_auth__basic(
 			free(bid);
 			bid = NULL;
 		}
-		limit = hauth_limits__admit(h, client_addr(client), name, bid ? bid : id);
+		limit = hauth_limits__admit(h, addr, name, bid ? bid : id);
 		free(bid);
 		if (limit)
 			return deny(h, client, username, limit);
@@ -208,7 +212,7 @@ int hauth_auth__basic(
 	c = hauth_clients__add(h, client, id, name, kind);
 	if (!c)
 		return deny(h, client, username, "out-of-memory");
-	hauth_limits__up(h, c, client_addr(client));
+	hauth_limits__up(h, c, addr);
 	if (!scoped)
 		hauth_clients__id_claim(
 			h, id, c->owner->name, mosquitto_client_clean_session(client));
@@ -223,15 +227,14 @@ int hauth_auth__basic(
 	}
 	h->stats.auth_ok++;
 	{
-		char sid_tag[9] = "-", idbuf[96], addr[48], claimed[80] = "";
+		char sid_tag[9] = "-", idbuf[96], claimed[80] = "";
 		const char *said = mosquitto_client_address(client);
-		if (kind == HAUTH_USER)
+		if (kind == HAUTH_USER && hc_log_enabled(HC_LOG_INFO))
 			hc_log_fingerprint(tc.sid, strlen(tc.sid), sid_tag);
 		/* the broker's own lines show a WebSocket client's X-Forwarded-For
 		 * (2.0.15+): say what the socket says, and what was claimed */
-		hauth_layout__peer_addr(client, addr, sizeof(addr));
-		if (c->websocket && said && strcmp(said, addr) != 0 &&
-			!(!strncmp(said, "::ffff:", 7) && !strcmp(said + 7, addr))) {
+		if (c->websocket && said && strcmp(said, peer) != 0 &&
+			!(!strncmp(said, "::ffff:", 7) && !strcmp(said + 7, peer))) {
 			char safe[64];
 			snprintf(claimed, sizeof(claimed), " claimed=\"%s\"",
 				hc_log_safe(said, safe, sizeof(safe)));
@@ -242,8 +245,8 @@ int hauth_auth__basic(
 			: kind == HAUTH_DEVICE ? "device"
 			: kind == HAUTH_APP    ? "app"
 					       : "service",
-			c->websocket ? "ws/" : "", c->protocol_version, sid_tag,
-			client_addr(client), claimed, scoped ? "" : " id=unscoped");
+			c->websocket ? "ws/" : "", c->protocol_version, sid_tag, addr, claimed,
+			scoped ? "" : " id=unscoped");
 	}
 	return MOSQ_ERR_SUCCESS;
 }

@@ -64,6 +64,9 @@ struct hauth_history {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stopping;
+	bool idle; /* the writer waits for work: only then is it signalled (a
+		    * signal per item while it gathers a batch cost a futex
+		    * wake-up and a context switch per CONNECT) */
 	struct item *head, *tail;
 	size_t items, bytes;
 	uint64_t stored, dropped, oversize;
@@ -136,7 +139,8 @@ static void push(struct hauth_history *hh, struct item *it)
 	hh->bytes += it->len;
 	if (it->webhook)
 		hh->wh_queued++;
-	pthread_cond_signal(&hh->cond);
+	if (hh->idle)
+		pthread_cond_signal(&hh->cond);
 	pthread_mutex_unlock(&hh->lock);
 }
 
@@ -374,7 +378,9 @@ static void *writer(void *arg)
 			ts.tv_nsec += LOOK_MS * 1000000L;
 			ts.tv_sec += ts.tv_nsec / 1000000000L;
 			ts.tv_nsec %= 1000000000L;
+			hh->idle = true;
 			pthread_cond_timedwait(&hh->cond, &hh->lock, &ts);
+			hh->idle = false;
 		}
 		if (hc_mono_ms() - looked >= LOOK_MS) {
 			pthread_mutex_unlock(&hh->lock);
@@ -387,7 +393,8 @@ static void *writer(void *arg)
 				break;
 			continue;
 		}
-		/* let a burst gather into one transaction */
+		/* let a burst gather into one transaction (not idle: nothing
+		 * but hauth_history__stop() ends this wait early) */
 		if (!hh->stopping) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);

@@ -190,8 +190,13 @@ const char *hauth_layout__peer_addr(const struct mosquitto *ctx, char *out, size
 	if (!n)
 		return out;
 	out[0] = '\0';
-	if (hauth_layout__sock_state(ctx, &sock, &state) && sock >= 0 &&
-		getpeername(sock, (struct sockaddr *)&ss, &len) == 0) {
+	/* over TCP the broker's own address is the peer's (read with
+	 * getpeername() at accept): no system call here. Only a WebSocket
+	 * client's may be what it claimed in X-Forwarded-For (2.0.15+). */
+	if (ctx && mosquitto_client_protocol(ctx) != mp_websockets)
+		a = mosquitto_client_address(ctx);
+	else if (hauth_layout__sock_state(ctx, &sock, &state) && sock >= 0 &&
+		 getpeername(sock, (struct sockaddr *)&ss, &len) == 0) {
 		if (ss.ss_family == AF_INET)
 			a = inet_ntop(
 				AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, buf, sizeof(buf));

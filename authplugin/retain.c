@@ -73,6 +73,7 @@ struct hauth_retain {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stopping;
+	bool idle;		/* the writer waits for work: only then signalled */
 	struct hc_hmap pending; /* topic -> struct op */
 	sqlite3 *db;
 	uint64_t write_errors;
@@ -188,7 +189,8 @@ static void queue_op(struct hauth_retain *r, const char *topic, const struct ent
 		free(o);
 		r->write_errors++;
 	}
-	pthread_cond_signal(&r->cond);
+	if (r->idle)
+		pthread_cond_signal(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 	free(old);
 }
@@ -263,10 +265,12 @@ static void *writer_main(void *arg)
 	while (!stop) {
 		struct timespec until;
 		pthread_mutex_lock(&r->lock);
+		r->idle = true;
 		while (!r->stopping && !r->pending.count)
 			pthread_cond_wait(&r->cond, &r->lock);
-		/* gather for FLUSH_MS (more changes signal meanwhile: keep
-		 * waiting), then one transaction for the burst */
+		r->idle = false;
+		/* gather for FLUSH_MS (changes meanwhile do not signal: only a
+		 * stop ends the wait early), then one transaction for the burst */
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_nsec += FLUSH_MS * 1000000L;
 		if (until.tv_nsec >= 1000000000L) {

@@ -3,8 +3,8 @@
  * Broker benchmark client (libmosquitto, one thread, non-blocking loops).
  *
  *   broker_bench connect HOST PORT SECONDS [USER PASS]
- *       CONNECT + CONNACK + DISCONNECT in a loop, 4 connections in flight;
- *       prints connects/s.
+ *       CONNECT + CONNACK + DISCONNECT in a loop, 4 connections in flight
+ *       (BENCH_INFLIGHT sets another, up to 256); prints connects/s.
  *   broker_bench fanout HOST PORT SUBS MESSAGES TOPIC [USER PASS [PUBUSER PUBPASS]]
  *       SUBS subscribers on TOPIC's room filter and one publisher sending
  *       MESSAGES QoS 0 messages (32-byte payload carrying the send time),
@@ -132,21 +132,24 @@ static int cmp64(const void *a, const void *b)
 static int bench_connect(
 	const char *host, int port, double seconds, const char *user, const char *pass)
 {
-	enum { INFLIGHT = 4 };
-	struct client cs[INFLIGHT];
+	enum { MAX_INFLIGHT = 256 };
+	struct client cs[MAX_INFLIGHT];
 	long done = 0, failed = 0;
+	int inflight = getenv("BENCH_INFLIGHT") ? (int)strtol(getenv("BENCH_INFLIGHT"), NULL, 10) : 4;
 	int64_t end = now_us() + (int64_t)(seconds * 1e6), t0 = now_us();
 	char id[64];
 
+	if (inflight < 1 || inflight > MAX_INFLIGHT)
+		inflight = 4;
 	memset(cs, 0, sizeof(cs));
-	for (int i = 0; i < INFLIGHT; i++) {
+	for (int i = 0; i < inflight; i++) {
 		snprintf(id, sizeof(id), "bc-%d-%ld", i, done);
 		if (setup(&cs[i], id, host, port, user, pass))
 			return 1;
 	}
 	while (now_us() < end) {
-		pump(cs, INFLIGHT, 100);
-		for (int i = 0; i < INFLIGHT; i++) {
+		pump(cs, inflight, 100);
+		for (int i = 0; i < inflight; i++) {
 			if (!cs[i].connected)
 				continue;
 			if (cs[i].connected < 0)
@@ -164,7 +167,7 @@ static int bench_connect(
 	}
 	printf("mode=connect connects_per_s=%.0f failed=%ld\n",
 		(double)done / ((double)(now_us() - t0) / 1e6), failed);
-	for (int i = 0; i < INFLIGHT; i++)
+	for (int i = 0; i < inflight; i++)
 		mosquitto_destroy(cs[i].m);
 	return failed ? 1 : 0;
 }

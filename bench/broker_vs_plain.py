@@ -10,14 +10,16 @@
     READ-checked by the plugin) vs the same on the plain broker.
 
 Each also as the broker's own CPU time per connect and per delivery
-(utime + stime from /proc): steadier than rates on a machine shared with
-other work.
+(the scheduler's per-thread account, /proc/PID/task/*/schedstat): steadier
+than rates on a machine shared with other work. Connects run in short
+slices, hub and plain alternating; ratios are medians of the rounds'
+ratios.
 
 Both brokers are the same binary: `mosquitto` on PATH (Debian 12's
 2.0.11), or HUB_MOSQUITTO's (e.g. /opt/mosquitto-2.0.21/bin/mosquitto, from
 scripts/deps --mosquitto-2.0.21).
 
-Usage: bench/broker_vs_plain.py [--rounds N] [--subs N] [--messages N]
+Usage: bench/broker_vs_plain.py [--rounds N] [--subs N] [--messages N] [--inflight N]
 Prints each round and the medians/ratios as a markdown table.
 """
 import argparse
@@ -33,16 +35,26 @@ BENCH = os.path.join(harness.BUILD, "bench", "broker_bench")
 
 
 def cpu_s(pid):
-    """CPU time (user + system) of pid so far, seconds."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of pid's threads so far, seconds: the scheduler's
+    nanosecond account (/proc/PID/task/*/schedstat), not the tick-counted
+    utime + stime (10 ms steps, a few per cent of a short slice)."""
+    total = 0
+    tdir = "/proc/%d/task" % pid
+    for t in os.listdir(tdir):
+        try:
+            with open(os.path.join(tdir, t, "schedstat")) as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            pass  # a thread that just ended
+    return total / 1e9
 
 
-def run(args, rate=None):
+def run(args, rate=None, inflight=None):
     env = dict(os.environ)
     if rate:
         env["BENCH_RATE"] = str(rate)
+    if inflight:
+        env["BENCH_INFLIGHT"] = str(inflight)
     r = subprocess.run([BENCH] + [str(a) for a in args], capture_output=True, text=True,
                        timeout=300, env=env)
     if r.returncode != 0:
@@ -56,6 +68,10 @@ def main():
     ap.add_argument("--subs", type=int, default=100)
     ap.add_argument("--messages", type=int, default=5000)
     ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--inflight", type=int, default=4,
+                    help="connects in flight in the connect phase (1-256)")
+    ap.add_argument("--slices", type=int, default=4,
+                    help="alternating hub/plain slices the connect phase of a round has")
     a = ap.parse_args()
     print("broker: mosquitto %s (%s)" % (".".join(map(str, harness.broker_version())),
                                          harness.MOSQUITTO), flush=True)
@@ -106,20 +122,36 @@ def main():
 
         def measured(who, args):
             c0 = cpu_s(pids[who])
-            out = run(args)
+            out = run(args, inflight=a.inflight if args[0] == "connect" else None)
             return out, cpu_s(pids[who]) - c0
 
         for r in range(a.rounds):
-            p, pc = measured("plain", ["connect", "127.0.0.1", plain_port, a.seconds])
-            h, hc = measured("hub", ["connect", "127.0.0.1", hub_port, a.seconds, "bob", tok_b])
-            res["plain_conn"].append(float(p["connects_per_s"]))
-            res["hub_conn"].append(float(h["connects_per_s"]))
-            res["plain_cpu_conn"].append(pc * 1e6 / (float(p["connects_per_s"]) * a.seconds))
-            res["hub_cpu_conn"].append(hc * 1e6 / (float(h["connects_per_s"]) * a.seconds))
-            p, pc = measured("plain", ["fanout", "127.0.0.1", plain_port, a.subs, a.messages,
-                                       topic])
-            h, hc = measured("hub", ["fanout", "127.0.0.1", hub_port, a.subs, a.messages, topic,
-                                     "bob", tok_b, "alice", tok_a])
+            # connects in short slices, hub and plain alternating (which goes
+            # first alternating too): both see the same moments of a machine
+            # whose load changes by the second
+            n = {"hub": 0.0, "plain": 0.0}
+            cpu = {"hub": 0.0, "plain": 0.0}
+            sl = a.seconds / a.slices
+            for i in range(a.slices):
+                order = ("plain", "hub") if (r + i) % 2 == 0 else ("hub", "plain")
+                for who in order:
+                    if who == "plain":
+                        v, c = measured("plain", ["connect", "127.0.0.1", plain_port, sl])
+                    else:
+                        v, c = measured("hub", ["connect", "127.0.0.1", hub_port, sl, "bob",
+                                                tok_b])
+                    n[who] += float(v["connects_per_s"]) * sl
+                    cpu[who] += c
+            for who in ("hub", "plain"):
+                res[who + "_conn"].append(n[who] / a.seconds)
+                res[who + "_cpu_conn"].append(cpu[who] * 1e6 / n[who])
+            fan = {"plain": ["fanout", "127.0.0.1", plain_port, a.subs, a.messages, topic],
+                   "hub": ["fanout", "127.0.0.1", hub_port, a.subs, a.messages, topic,
+                           "bob", tok_b, "alice", tok_a]}
+            got = {}
+            for who in (("plain", "hub") if r % 2 == 0 else ("hub", "plain")):
+                got[who] = measured(who, fan[who])
+            (p, pc), (h, hc) = got["plain"], got["hub"]
             for k, v, c in (("plain", p, pc), ("hub", h, hc)):
                 res[k + "_fan"].append(float(v["deliveries_per_s"]))
                 res[k + "_cpu_fan"].append(c * 1e6 / (a.subs * a.messages))
@@ -136,22 +168,31 @@ def main():
                       res["plain_fan"][-1], res["hub_p99"][-1], res["plain_p99"][-1]),
                   flush=True)
     m = {k: statistics.median(v) for k, v in res.items()}
-    print()
-    print("| measure (median of %d rounds) | hub (plugin) | plain broker | ratio |" % a.rounds)
-    print("|---|---|---|---|")
-    print("| connects/s (4 in flight) | %.0f | %.0f | %.2f |" % (
-        m["hub_conn"], m["plain_conn"], m["hub_conn"] / m["plain_conn"]))
-    print("| fan-out deliveries/s (1 -> %d, QoS 0) | %.0f | %.0f | %.2f |" % (
-        a.subs, m["hub_fan"], m["plain_fan"], m["hub_fan"] / m["plain_fan"]))
-    print("| delivery latency p50 (us), 200 msg/s | %d | %d | %.2f |" % (
-        m["hub_p50"], m["plain_p50"], m["hub_p50"] / max(1, m["plain_p50"])))
-    print("| delivery latency p99 (us), 200 msg/s | %d | %d | %.2f |" % (
-        m["hub_p99"], m["plain_p99"], m["hub_p99"] / max(1, m["plain_p99"])))
-    print("| broker CPU per connect (us) | %.1f | %.1f | %.2f |" % (
-        m["hub_cpu_conn"], m["plain_cpu_conn"], m["hub_cpu_conn"] / m["plain_cpu_conn"]))
-    print("| broker CPU per delivery (us) | %.2f | %.2f | %.2f |" % (
-        m["hub_cpu_fan"], m["plain_cpu_fan"], m["hub_cpu_fan"] / m["plain_cpu_fan"]))
 
+    def ratio(k):
+        """Median of the per-round ratios hub / plain (each round's pair ran
+        side by side)."""
+        return statistics.median(h / max(p, 1e-9) for h, p in zip(res["hub_" + k],
+                                                                   res["plain_" + k]))
+    print()
+    print("| measure (median of %d rounds) | hub (plugin) | plain broker | ratio (median of the "
+          "rounds' ratios) |" % a.rounds)
+    print("|---|---|---|---|")
+    print("| connects/s (%d in flight) | %.0f | %.0f | %.2f |" % (
+        a.inflight, m["hub_conn"], m["plain_conn"], ratio("conn")))
+    print("| fan-out deliveries/s (1 -> %d, QoS 0) | %.0f | %.0f | %.2f |" % (
+        a.subs, m["hub_fan"], m["plain_fan"], ratio("fan")))
+    print("| delivery latency p50 (us), 200 msg/s | %d | %d | %.2f |" % (
+        m["hub_p50"], m["plain_p50"], ratio("p50")))
+    print("| delivery latency p99 (us), 200 msg/s | %d | %d | %.2f |" % (
+        m["hub_p99"], m["plain_p99"], ratio("p99")))
+    print("| broker CPU per connect (us) | %.1f | %.1f | %.2f |" % (
+        m["hub_cpu_conn"], m["plain_cpu_conn"], ratio("cpu_conn")))
+    print("| broker CPU per delivery (us) | %.2f | %.2f | %.2f |" % (
+        m["hub_cpu_fan"], m["plain_cpu_fan"], ratio("cpu_fan")))
+    print("| broker capacity per CPU-second, connects (plain CPU / hub CPU) | | | %.2f |" % (
+        1 / ratio("cpu_conn")))
+    print("| broker capacity per CPU-second, deliveries | | | %.2f |" % (1 / ratio("cpu_fan")))
 
 if __name__ == "__main__":
     main()

@@ -335,6 +335,7 @@ static void test_peer_address_not_the_claim(void **state)
 	struct mosquitto *gone = client("p3", 60, -1);
 
 	/* what 2.0.21 gives for a WebSocket client with X-Forwarded-For */
+	a->protocol = b->protocol = gone->protocol = mp_websockets;
 	snprintf(a->address, sizeof(a->address), "203.0.113.7, 10.0.0.1");
 	snprintf(b->address, sizeof(b->address), "127.0.0.1\"x=1");
 	assert_string_equal(hauth_layout__peer_addr(a, out, sizeof(out)), "127.0.0.1");
@@ -345,6 +346,11 @@ static void test_peer_address_not_the_claim(void **state)
 	assert_string_equal(hauth_layout__peer_addr(gone, out, sizeof(out)), "192.0.2.9");
 	/* a small buffer gets the start */
 	assert_string_equal(hauth_layout__peer_addr(a, out, 4), "127");
+	/* over TCP the broker's address is the peer's (it read it at accept):
+	 * taken as it is, without a system call */
+	a->protocol = mp_mqtt;
+	snprintf(a->address, sizeof(a->address), "192.0.2.44");
+	assert_string_equal(hauth_layout__peer_addr(a, out, sizeof(out)), "192.0.2.44");
 }
 
 static void test_peer_address_without_layout(void **state)
