@@ -135,7 +135,8 @@ static int bench_connect(
 	enum { MAX_INFLIGHT = 256 };
 	struct client cs[MAX_INFLIGHT];
 	long done = 0, failed = 0;
-	int inflight = getenv("BENCH_INFLIGHT") ? (int)strtol(getenv("BENCH_INFLIGHT"), NULL, 10) : 4;
+	int inflight =
+		getenv("BENCH_INFLIGHT") ? (int)strtol(getenv("BENCH_INFLIGHT"), NULL, 10) : 4;
 	int64_t end = now_us() + (int64_t)(seconds * 1e6), t0 = now_us();
 	char id[64];
 

@@ -402,8 +402,20 @@ export class Hub extends EventEmitter {
     }
     const t = parseTopic(topic);
     if (!t) return;
-    if (t.kind === 'call') return this._admit(() => this._call(t, payload, props));
-    if (t.kind === 'hook') return this._admit(() => this._hook(t, payload, props));
+    if (t.kind === 'call') {
+      // after close() took the subscription away the broker routes no
+      // more calls here; one that still came gets a clear answer, not silence
+      if (this.closing) {
+        const busy = { error: 'unavailable', message: `${this.service} is stopping` };
+        return this._answer(props, busy).catch(() => {});
+      }
+      return this._admit(() => this._call(t, payload, props));
+    }
+    if (t.kind === 'hook') {
+      // the broker fails the event closed at its deadline
+      if (this.closing) return;
+      return this._admit(() => this._hook(t, payload, props));
+    }
     if (t.kind === 'event') {
       this.emit('event', { room: t.room, event: t.event, data: parsePayload(payload), from: t.sender });
       return;
@@ -423,7 +435,6 @@ export class Hub extends EventEmitter {
 
   // At most `concurrency` handlers at once; the rest wait in order.
   _admit(job) {
-    if (this.closing) return;
     const run = () => {
       const p = Promise.resolve()
         .then(job)
@@ -535,11 +546,22 @@ export class Hub extends EventEmitter {
    */
   async close({ timeout = 10000 } = {}) {
     if (!this.client) return;
-    this.closing = true;
+    const deadline = Date.now() + timeout;
     const filter = this.shared ? `$share/${this.service}/svc/${this.service}/#` : `svc/${this.service}/#`;
+    // calls the broker sent before it had the UNSUBSCRIBE arrive before its
+    // UNSUBACK: they are this process's to answer, so it keeps taking them
+    // until then
     await new Promise((r) => this.client.unsubscribe(filter, () => r()));
-    const waitAll = Promise.allSettled([...this.inflight]);
-    await Promise.race([waitAll, new Promise((r) => setTimeout(r, timeout))]);
+    this.closing = true;
+    // every call taken: those running and those waiting for a slot
+    while ((this.inflight.size || this.waiting.length) && Date.now() < deadline) {
+      let timer;
+      await Promise.race([
+        Promise.allSettled([...this.inflight]),
+        new Promise((r) => { timer = setTimeout(r, deadline - Date.now()); }),
+      ]);
+      clearTimeout(timer);
+    }
     await new Promise((r) => this.client.end(false, {}, () => r()));
     this.client = null;
   }

@@ -393,6 +393,33 @@ class Backends(BrokerTestCase):
             a = self.call(alice, "shop", "slow", {"i": 100 + i}, "n%d" % i, 5)
             self.assertEqual(a["pid"], survivor)
 
+    @timeout(90)
+    def test_08_close_answers_every_call_taken(self):
+        """close() answers the calls a process took, also those waiting for
+        one of its concurrency slots (they used to be dropped at the
+        disconnect: their callers timed out), then the broker has no one
+        for the service."""
+        b = self.backend("shop", concurrency=1)
+        b.handle("slow", "slow", delay=300)
+        alice = self.v5("alice")
+        alice.sub("users/alice/reply/#")
+        n = 4
+        for i in range(n):
+            alice.publish5("svc/shop/slow/alice", {"i": i},
+                           response_topic="users/alice/reply/g%d" % i, correlation="g%d" % i)
+        # the first runs; the others are queued in the process (one slot)
+        self.assertTrue(b.wait("call", 10), "no call reached the backend")
+        b.send(op="close", timeout=10000)
+        self.assertTrue(b.wait("closed", 15), "close() did not finish")
+        answers = [alice.answer("g%d" % i, 5) for i in range(n)]
+        self.assertEqual([a and a.get("echo", {}).get("i") for a in answers], list(range(n)),
+                         "calls taken but not answered by close()")
+        # nobody takes calls now: Mosquitto's PUBACK 0x10
+        raw = self.raw5("alice")
+        self.assertEqual(raw.publish("svc/shop/slow/alice", b"{}", qos=1,
+                                     props=v5_props("users/alice/reply/g9", "g9")), 0x10,
+                         "a call after close() found a subscriber")
+
     # --------------------------------------------------------------- hooks
     def member(self, user, room="hooked", version=5, qos=2):
         c = self.v5(user) if version == 5 else self.own(

@@ -193,7 +193,8 @@ class Hub {
 	 * {room, from, ts, inbox, event, reply?} (room null and inbox true for
 	 * users/{me}/inbox/...; ts = local receipt time in ms; reply(value)
 	 * when the sender waits for an answer). '*' gets every room and inbox
-	 * event. Special events: 'connect' ({reconnect, recovered}), 'disconnect'
+	 * event. Special events: 'connect' ({reconnect, recovered}; once the
+	 * broker has the inbox and joined rooms' subscriptions), 'disconnect'
 	 * (reason), 'reconnect_attempt' (n), 'error' (Error with .code),
 	 * 'joined' / 'left' ({user, online, reason?, device?}, {room, from}), 'status'
 	 * ({user, online, ...}, {user}), 'location' (OwnTracks object, {device,
@@ -408,16 +409,23 @@ class Hub {
 			subs[this._replyFilter()] = { qos: 1 };
 		for (const [f, qos] of this._extra)
 			subs[f] = { qos };
-		this._client.subscribe(subs, (err) => {
-			if (err && !this._closed)
-				this._fire('error', err);
-		});
 		for (const room of this._rooms.keys())
 			this._subscribeRoom(room);
+		// 'connect' once the broker has every subscription (it answers the
+		// SUBSCRIBEs of one connection in order, and the inbox's goes
+		// last): what others send to this user or its rooms from then on
+		// arrives, as after Socket.IO's 'connect' with the server's joins
+		const client = this._client;
+		client.subscribe(subs, (err) => {
+			if (this._client !== client || !this.connected)
+				return; // that connection went meanwhile
+			if (err && !this._closed)
+				this._fire('error', err);
+			this._fire('connect', { reconnect, recovered: this.recovered });
+		});
 		// calls made while disconnected go after the reply subscription
 		for (const run of this._afterConnect.splice(0))
 			run();
-		this._fire('connect', { reconnect, recovered: this.recovered });
 		this._everConnected = true;
 	}
 
