@@ -262,7 +262,8 @@ export class Hub extends EventEmitter {
 
   /**
    * Call a method of a service (another backend, or this one) and resolve
-   * its answer; {ok: false, error: 'unavailable'|'timeout'} like clients get.
+   * its answer; {ok: false, error: 'unavailable'|'timeout'|'forbidden'}
+   * like clients get ('forbidden': the hub refused the call).
    */
   call(service, method, data, { timeout = 10000, self = false } = {}) {
     const corr = randomBytes(12).toString('hex');
@@ -288,7 +289,11 @@ export class Hub extends EventEmitter {
         if (!err && !(packet && packet.reasonCode >= 0x80)) return;
         clearTimeout(timer);
         this.pending.delete(corr);
-        resolve({ ok: false, error: packet && packet.reasonCode === 0x10 ? 'unavailable' : 'refused' });
+        // the names hubio.js and the gateway use: a PUBACK >= 0x80 is the
+        // hub refusing the call; an error without one, the connection going
+        // (with nobody to take it the hub answers 'unavailable' itself)
+        const rc = packet ? packet.reasonCode : err && err.code;
+        resolve({ ok: false, error: rc >= 0x80 ? 'forbidden' : 'unavailable' });
       });
     });
   }

@@ -420,6 +420,26 @@ class Backends(BrokerTestCase):
                                      props=v5_props("users/alice/reply/g9", "g9")), 0x10,
                          "a call after close() found a subscriber")
 
+    @timeout(60)
+    def test_09_service_calls_a_service(self):
+        """A backend calls another service with the SDK's call(): the answer,
+        and the same error names clients get ('unavailable' with nobody to
+        take it, 'timeout')."""
+        shop, pay = self.backend("shop"), self.backend("pay")
+        pay.handle("charge", "ctx")
+        pay.handle("stuck", "slow", delay=3000)
+        shop.send(op="call", service="pay", method="charge", data={"eur": 3}, tag="a")
+        a = shop.wait("answer", 10, pred=lambda e: e["tag"] == "a")
+        self.assertIsNotNone(a)
+        # the callee sees the calling service as the caller
+        self.assertEqual(a["answer"]["ctx"]["user"], "shop", a)
+        shop.send(op="call", service="pay", method="stuck", data={}, timeout=500, tag="t")
+        a = shop.wait("answer", 10, pred=lambda e: e["tag"] == "t")
+        self.assertEqual(a and a["answer"], {"ok": False, "error": "timeout"})
+        shop.send(op="call", service="idle", method="x", data={}, tag="u")
+        a = shop.wait("answer", 10, pred=lambda e: e["tag"] == "u")
+        self.assertEqual(a and a["answer"], {"ok": False, "error": "unavailable"})
+
     # --------------------------------------------------------------- hooks
     def member(self, user, room="hooked", version=5, qos=2):
         c = self.v5(user) if version == 5 else self.own(
