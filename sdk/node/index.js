@@ -555,8 +555,17 @@ export class Hub extends EventEmitter {
     const filter = this.shared ? `$share/${this.service}/svc/${this.service}/#` : `svc/${this.service}/#`;
     // calls the broker sent before it had the UNSUBSCRIBE arrive before its
     // UNSUBACK: they are this process's to answer, so it keeps taking them
-    // until then
-    await new Promise((r) => this.client.unsubscribe(filter, () => r()));
+    // until then (not past the deadline: a broker that is gone answers
+    // nothing, and MQTT.js would keep the UNSUBSCRIBE for a reconnect)
+    let answered = false;
+    if (this.client.connected) {
+      let timer;
+      await Promise.race([
+        new Promise((r) => this.client.unsubscribe(filter, (err) => { answered = !err; r(); })),
+        new Promise((r) => { timer = setTimeout(r, Math.max(0, deadline - Date.now())); }),
+      ]);
+      clearTimeout(timer);
+    }
     this.closing = true;
     // every call taken: those running and those waiting for a slot
     while ((this.inflight.size || this.waiting.length) && Date.now() < deadline) {
@@ -567,7 +576,10 @@ export class Hub extends EventEmitter {
       ]);
       clearTimeout(timer);
     }
-    await new Promise((r) => this.client.end(false, {}, () => r()));
+    // a clean DISCONNECT once the broker answered; else (gone, or silent:
+    // MQTT.js would wait for its UNSUBACK for ever) end at once
+    const force = !answered || !this.client.connected || Date.now() >= deadline;
+    await new Promise((r) => this.client.end(force, {}, () => r()));
     this.client = null;
   }
 }

@@ -654,5 +654,31 @@ class Backends(BrokerTestCase):
         self.assertTrue(self.stack.wait_log("broker", "a will cannot go into a hooked room", 3))
 
 
+    @timeout(60)
+    def test_99_close_with_the_broker_gone(self):
+        """close() of a backend whose broker stopped answering ends by its
+        deadline (it waited for an UNSUBACK that never came: a stack stopped
+        with Ctrl-C, the broker first, hung its backends); so does one
+        whose broker is gone. Last: it restarts the class's broker."""
+        b = self.backend("shop")
+        b.handle("echo")
+        broker = self.stack.procs["broker"]
+        try:
+            broker.send_signal(signal.SIGSTOP)   # takes the UNSUBSCRIBE, never answers
+            t0 = time.time()
+            b.send(op="close", timeout=1500)
+            self.assertIsNotNone(b.wait("closed", 10), "close() hung on a silent broker")
+            self.assertLess(time.time() - t0, 6)
+            broker.send_signal(signal.SIGCONT)
+            b2 = self.backend("shop")
+            self.stack.stop("broker", signal.SIGKILL)
+            self.assertIsNotNone(b2.wait("disconnect", 10))
+            b2.send(op="close", timeout=1500)
+            self.assertIsNotNone(b2.wait("closed", 10), "close() hung with the broker gone")
+        finally:
+            broker.send_signal(signal.SIGCONT)
+            self.stack.stop("broker", signal.SIGKILL)
+            self.stack.start_broker(self.broker_extra)
+
 if __name__ == "__main__":
     harness.broker_main()

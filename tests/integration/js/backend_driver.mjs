@@ -24,7 +24,7 @@
 //   {"op":"exit"}
 // Events besides: {"ev":"call","method","data","ctx"} when a handler
 // starts, {"ev":"hooked","room","event","data","ctx"} when a hook starts,
-// {"ev":"hub-error","message"}.
+// {"ev":"hub-error","message"}, {"ev":"disconnect"} (the broker link went).
 import readline from 'node:readline';
 import { connect, accept, reject, CallError } from '../../../sdk/node/index.js';
 
@@ -89,6 +89,7 @@ async function run(cmd) {
 				concurrency: cmd.concurrency || 64,
 			});
 			hub.on('error', (e) => emit('hub-error', { message: String(e && e.message) }));
+			hub.on('disconnect', () => emit('disconnect'));
 			emit('connected');
 		} catch (e) {
 			emit('error', { message: String(e && e.message), code: e && e.code });
