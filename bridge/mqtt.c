@@ -30,7 +30,6 @@
 #include <ev.h>
 #endif
 #include <errno.h>
-#include <poll.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
 #include <pthread.h>
@@ -85,6 +84,7 @@ struct hbr_mqtt {
 	int io_fd, io_events;
 	int64_t reconnect_at_ms; /* 0: not waiting to reconnect */
 #endif
+	unsigned long packets_in; /* messages and acks read (callbacks run) */
 };
 
 static void push(struct hbr_mqtt *m, struct ev *e, bool droppable)
@@ -193,6 +193,7 @@ static void on_message(struct mosquitto *mosq, void *ud, const struct mosquitto_
 	const mosquitto_property *props)
 {
 	struct hbr_mqtt *m = ud;
+	m->packets_in++;
 	size_t tl = strlen(msg->topic), pl = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
 	struct ev *e = ev_new(EV_MESSAGE, tl + 1 + pl);
 	char *name = NULL, *value = NULL;
@@ -254,6 +255,7 @@ static void on_publish(
 {
 	struct hbr_mqtt *m = ud;
 	struct ev *e = ev_new(EV_PUBACK, 0);
+	m->packets_in++;
 	(void)mosq;
 	(void)props;
 	atomic_fetch_sub(&m->inflight, 1);
@@ -306,12 +308,16 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 	int rc = MOSQ_ERR_SUCCESS;
 	(void)loop;
 	/* libmosquitto reads one packet per call whatever max_packets says:
-	 * keep reading while the socket has data (bounded, to stay fair to
-	 * the Socket.IO side of the loop) */
+	 * keep reading while packets come (bounded, to stay fair to the
+	 * Socket.IO side of the loop). A call that ran no callback read
+	 * nothing whole (the socket is empty, or the packet was another kind):
+	 * stop there; the watcher calls again while the socket has data. No
+	 * poll() per packet to ask. */
 	for (int i = 0; (revents & EV_READ) && i < 256; i++) {
-		struct pollfd pfd = {.fd = mosquitto_socket(m->mosq), .events = POLLIN};
+		unsigned long before = m->packets_in;
 		rc = mosquitto_loop_read(m->mosq, 1);
-		if (rc != MOSQ_ERR_SUCCESS || pfd.fd < 0 || poll(&pfd, 1, 0) != 1)
+		if (rc != MOSQ_ERR_SUCCESS || m->packets_in == before ||
+			mosquitto_socket(m->mosq) < 0)
 			break;
 	}
 	if (rc == MOSQ_ERR_SUCCESS && (revents & EV_WRITE))

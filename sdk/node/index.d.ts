@@ -95,6 +95,7 @@ export declare class Hub extends EventEmitter {
   on(event: 'error', fn: (e: Error) => void): this;
   onEvent(room: string, fn: (ev: RoomEvent) => void): this;
   members(room: string): Promise<string[]>;
+  /** Resolves the service's answer, or {ok: false, error: 'unavailable' | 'timeout' | 'forbidden'}. */
   call(service: string, method: string, data?: unknown, opts?: { timeout?: number }): Promise<CallAnswer>;
   createSession(req: SessionRequest): Promise<Session>;
   endSession(sid: string): Promise<void>;

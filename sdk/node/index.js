@@ -262,7 +262,8 @@ export class Hub extends EventEmitter {
 
   /**
    * Call a method of a service (another backend, or this one) and resolve
-   * its answer; {ok: false, error: 'unavailable'|'timeout'} like clients get.
+   * its answer; {ok: false, error: 'unavailable'|'timeout'|'forbidden'}
+   * like clients get ('forbidden': the hub refused the call).
    */
   call(service, method, data, { timeout = 10000, self = false } = {}) {
     const corr = randomBytes(12).toString('hex');
@@ -288,7 +289,11 @@ export class Hub extends EventEmitter {
         if (!err && !(packet && packet.reasonCode >= 0x80)) return;
         clearTimeout(timer);
         this.pending.delete(corr);
-        resolve({ ok: false, error: packet && packet.reasonCode === 0x10 ? 'unavailable' : 'refused' });
+        // the names hubio.js and the gateway use: a PUBACK >= 0x80 is the
+        // hub refusing the call; an error without one, the connection going
+        // (with nobody to take it the hub answers 'unavailable' itself)
+        const rc = packet ? packet.reasonCode : err && err.code;
+        resolve({ ok: false, error: rc >= 0x80 ? 'forbidden' : 'unavailable' });
       });
     });
   }
@@ -550,8 +555,17 @@ export class Hub extends EventEmitter {
     const filter = this.shared ? `$share/${this.service}/svc/${this.service}/#` : `svc/${this.service}/#`;
     // calls the broker sent before it had the UNSUBSCRIBE arrive before its
     // UNSUBACK: they are this process's to answer, so it keeps taking them
-    // until then
-    await new Promise((r) => this.client.unsubscribe(filter, () => r()));
+    // until then (not past the deadline: a broker that is gone answers
+    // nothing, and MQTT.js would keep the UNSUBSCRIBE for a reconnect)
+    let answered = false;
+    if (this.client.connected) {
+      let timer;
+      await Promise.race([
+        new Promise((r) => this.client.unsubscribe(filter, (err) => { answered = !err; r(); })),
+        new Promise((r) => { timer = setTimeout(r, Math.max(0, deadline - Date.now())); }),
+      ]);
+      clearTimeout(timer);
+    }
     this.closing = true;
     // every call taken: those running and those waiting for a slot
     while ((this.inflight.size || this.waiting.length) && Date.now() < deadline) {
@@ -562,7 +576,10 @@ export class Hub extends EventEmitter {
       ]);
       clearTimeout(timer);
     }
-    await new Promise((r) => this.client.end(false, {}, () => r()));
+    // a clean DISCONNECT once the broker answered; else (gone, or silent:
+    // MQTT.js would wait for its UNSUBACK for ever) end at once
+    const force = !answered || !this.client.connected || Date.now() >= deadline;
+    await new Promise((r) => this.client.end(force, {}, () => r()));
     this.client = null;
   }
 }

@@ -420,6 +420,26 @@ class Backends(BrokerTestCase):
                                      props=v5_props("users/alice/reply/g9", "g9")), 0x10,
                          "a call after close() found a subscriber")
 
+    @timeout(60)
+    def test_09_service_calls_a_service(self):
+        """A backend calls another service with the SDK's call(): the answer,
+        and the same error names clients get ('unavailable' with nobody to
+        take it, 'timeout')."""
+        shop, pay = self.backend("shop"), self.backend("pay")
+        pay.handle("charge", "ctx")
+        pay.handle("stuck", "slow", delay=3000)
+        shop.send(op="call", service="pay", method="charge", data={"eur": 3}, tag="a")
+        a = shop.wait("answer", 10, pred=lambda e: e["tag"] == "a")
+        self.assertIsNotNone(a)
+        # the callee sees the calling service as the caller
+        self.assertEqual(a["answer"]["ctx"]["user"], "shop", a)
+        shop.send(op="call", service="pay", method="stuck", data={}, timeout=500, tag="t")
+        a = shop.wait("answer", 10, pred=lambda e: e["tag"] == "t")
+        self.assertEqual(a and a["answer"], {"ok": False, "error": "timeout"})
+        shop.send(op="call", service="idle", method="x", data={}, tag="u")
+        a = shop.wait("answer", 10, pred=lambda e: e["tag"] == "u")
+        self.assertEqual(a and a["answer"], {"ok": False, "error": "unavailable"})
+
     # --------------------------------------------------------------- hooks
     def member(self, user, room="hooked", version=5, qos=2):
         c = self.v5(user) if version == 5 else self.own(
@@ -633,6 +653,32 @@ class Backends(BrokerTestCase):
         self.assertIsNone(bob.wait_msg("rooms/hooked/ev/chat/alice", 1.0))
         self.assertTrue(self.stack.wait_log("broker", "a will cannot go into a hooked room", 3))
 
+
+    @timeout(60)
+    def test_99_close_with_the_broker_gone(self):
+        """close() of a backend whose broker stopped answering ends by its
+        deadline (it waited for an UNSUBACK that never came: a stack stopped
+        with Ctrl-C, the broker first, hung its backends); so does one
+        whose broker is gone. Last: it restarts the class's broker."""
+        b = self.backend("shop")
+        b.handle("echo")
+        broker = self.stack.procs["broker"]
+        try:
+            broker.send_signal(signal.SIGSTOP)   # takes the UNSUBSCRIBE, never answers
+            t0 = time.time()
+            b.send(op="close", timeout=1500)
+            self.assertIsNotNone(b.wait("closed", 10), "close() hung on a silent broker")
+            self.assertLess(time.time() - t0, 6)
+            broker.send_signal(signal.SIGCONT)
+            b2 = self.backend("shop")
+            self.stack.stop("broker", signal.SIGKILL)
+            self.assertIsNotNone(b2.wait("disconnect", 10))
+            b2.send(op="close", timeout=1500)
+            self.assertIsNotNone(b2.wait("closed", 10), "close() hung with the broker gone")
+        finally:
+            broker.send_signal(signal.SIGCONT)
+            self.stack.stop("broker", signal.SIGKILL)
+            self.stack.start_broker(self.broker_extra)
 
 if __name__ == "__main__":
     harness.broker_main()

@@ -23,14 +23,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import BIN, WebTestCase, timeout, wait_until  # noqa: E402
+from harness import timeout, wait_until  # noqa: E402
+from dashcase import PW, TRACKER, DashboardCase  # noqa: E402
 
-PW = "secret-pw"
 HISTORY = ['Morning Bob, truck 1 is leaving the depot now', "Great → I'll follow it on the map. Grüße!", 'Truck 2 is at Potsdamer Platz', 'Van 3 reports a flat tyre, parked']
-TRACKER = os.path.join(BIN, "hub-tracker")
 
 
-class Dashboard(WebTestCase):
+class Dashboard(DashboardCase):
     stack_conf = {"login_fail_pair_max": 5}
     secrets = {}
 
@@ -49,27 +48,7 @@ class Dashboard(WebTestCase):
         stack.hubctl("room", "add", "yard", check=False)
         cls.secrets["hidden9"] = stack.device_add("hidden9", "carol", room="yard")
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.trackers = []
-
-    @classmethod
-    def tearDownClass(cls):
-        for p in cls.trackers:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(5)
-                except Exception:
-                    p.kill()
-        super().tearDownClass()
-
     # ---- helpers ------------------------------------------------------
-    def new_page(self, page, ctx, width=1280, height=800):
-        self.browser.page(page, ctx=ctx, width=width, height=height)
-        return page
-
     def text(self, page, selector):
         return self.browser.eval(page, "(s) => { const e = document.querySelector(s); "
                                        "return e ? e.textContent.trim() : null }", selector)
@@ -79,36 +58,12 @@ class Dashboard(WebTestCase):
                                        "return !!e && !e.closest('[hidden]') && "
                                        "e.getClientRects().length > 0 }", selector)
 
-    def wait_js(self, page, fn, arg=None, timeout=8.0, msg=None):
-        try:
-            return self.browser.wait(page, fn, arg, timeout=timeout)
-        except harness.BrowserError as e:
-            self.fail("%s (%s)" % (msg or "timed out waiting for " + fn, e))
-
-    def login(self, page, user, password=PW):
-        b = self.browser
-        b.goto(page, self.base + "/")
-        self.wait_js(page, "() => !document.getElementById('login-view').hidden",
-                     msg="no login form")
-        b.cmd("fill", page=page, selector="#login-username", value=user)
-        b.cmd("fill", page=page, selector="#login-password", value=password)
-        b.cmd("click", page=page, selector="#login-submit")
-
-    def login_ok(self, page, user):
-        self.login(page, user)
-        self.wait_js(page, "() => document.getElementById('conn').dataset.state === 'connected'",
-                     timeout=10, msg="%s did not connect" % user)
-
     def messages(self, page):
         return self.browser.eval(page, "() => [...document.querySelectorAll('#messages li')]"
                                        ".map((li) => ({from: li.dataset.from || null, "
                                        "text: li.querySelector('.text') ? "
                                        "li.querySelector('.text').textContent : li.textContent, "
                                        "sys: li.classList.contains('sysline')}))")
-
-    def snapshot(self, page):
-        return self.browser.eval(page, "() => window.hubDashboard && "
-                                       "window.hubDashboard.map.snapshot()")
 
     def token_calls(self, user):
         return len(re.findall(r"msg=token user=%s " % user, self.stack.log("hubd")))
@@ -117,29 +72,6 @@ class Dashboard(WebTestCase):
         """MQTT connections hubd's front opened with user's session cookie."""
         return len(re.findall(r'msg="websocket connect" user=%s via=cookie ' % user,
                               self.stack.log("hubd")))
-
-    def tracker(self, *devices, rate=2):
-        """hub-tracker driving the given devices (the demo routes)."""
-        path = os.path.join(self.stack.dir, "devices-%d.txt" % len(self.trackers))
-        with open(path, "w") as f:
-            for d in devices:
-                f.write("%s %s\n" % (d, self.secrets[d]))
-        p = self.stack.start("tracker%d" % len(self.trackers),
-                             [TRACKER, "--devices", path, "--rate", str(rate),
-                              "--port", str(self.stack.ports["mqtt"]), "--seed", "7"])
-        self.trackers.append(p)
-        return p
-
-    def device_fix(self, dev, lat, lon, tst=None, **extra):
-        """One OwnTracks fix published as the device (paho, MQTT 3.1.1)."""
-        c = self.own(harness.MqttClient(self.stack.ports["mqtt"], dev, self.secrets[dev],
-                                        version=4))
-        self.assertEqual(c.connect(), 0)
-        fix = {"_type": "location", "lat": lat, "lon": lon, "tst": tst or int(time.time()),
-               "tid": dev[-2:].upper()}
-        fix.update(extra)
-        c.pub("owntracks/%s/phone" % dev, json.dumps(fix), qos=1, retain=True)
-        return c
 
     # ---- scenarios ----------------------------------------------------
     @timeout(60)

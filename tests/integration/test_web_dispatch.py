@@ -46,46 +46,19 @@ import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import BIN, WebTestCase, timeout, wait_until  # noqa: E402
+from harness import timeout, wait_until  # noqa: E402
+from dashcase import TRACKER, DashboardCase  # noqa: E402
 
-PW = "secret-pw"
-TRACKER = os.path.join(BIN, "hub-tracker")
 # "cab09/phone" and "cab70/phone" had the same colour (hue 228) under the
 # dashboard's old colour hash
 PAIR = ("cab09", "cab70")
 
 
-class DashboardCase(WebTestCase):
+class DispatchCase(DashboardCase):
     """Helpers shared by the two classes."""
 
     secrets = {}
-
-    def new_page(self, page, ctx, width=1280, height=800):
-        self.browser.page(page, ctx=ctx, width=width, height=height)
-        return page
-
-    def wait_js(self, page, fn, arg=None, timeout=8.0, msg=None):
-        try:
-            return self.browser.wait(page, fn, arg, timeout=timeout)
-        except harness.BrowserError as e:
-            self.fail("%s (%s)" % (msg or "timed out waiting for " + fn, e))
-
-    def js(self, page, fn, arg=None):
-        return self.browser.eval(page, fn, arg)
-
-    def login_ok(self, page, user, password=PW):
-        b = self.browser
-        b.goto(page, self.base + "/")
-        self.wait_js(page, "() => !document.getElementById('login-view').hidden",
-                     msg="no login form")
-        b.cmd("fill", page=page, selector="#login-username", value=user)
-        b.cmd("fill", page=page, selector="#login-password", value=password)
-        b.cmd("click", page=page, selector="#login-submit")
-        self.connected(page, user)
-
-    def connected(self, page, who="the page"):
-        self.wait_js(page, "() => document.getElementById('conn').dataset.state === 'connected'",
-                     timeout=10, msg="%s did not connect" % who)
+    fix_defaults = {"vel": 0}
 
     def problems(self, page, since=0):
         """Console errors, page errors and failed requests of a page (but
@@ -96,27 +69,12 @@ class DashboardCase(WebTestCase):
                  (m.get("ev") == "requestfailed" and "ERR_ABORTED" not in m.get("text", "")) or
                  (m.get("ev") == "console" and m.get("type") == "error"))]
 
-    def snapshot(self, page):
-        return self.js(page, "() => window.hubDashboard && window.hubDashboard.map.snapshot()")
-
     def keys(self, page):
         snap = self.snapshot(page)
         return sorted(v["key"] for v in snap["list"]) if snap else []
 
-    def device_fix(self, dev, lat, lon, tst=None, **extra):
-        """One OwnTracks fix published (retained) as the device; the
-        connection stays open (closed by tearDown)."""
-        c = self.own(harness.MqttClient(self.stack.ports["mqtt"], dev, self.secrets[dev],
-                                        version=4))
-        self.assertEqual(c.connect(), 0)
-        fix = {"_type": "location", "lat": lat, "lon": lon, "tst": tst or int(time.time()),
-               "tid": dev[-2:].upper(), "vel": 0}
-        fix.update(extra)
-        c.pub("owntracks/%s/phone" % dev, json.dumps(fix), qos=1, retain=True)
-        return c
 
-
-class Dispatch(DashboardCase):
+class Dispatch(DispatchCase):
     @classmethod
     def prepare(cls, stack):
         stack.add_user("alice", rooms={"lobby": "write", "ops": "write"})
@@ -132,19 +90,7 @@ class Dispatch(DashboardCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.trackers = []
         cls.pages = set()
-
-    @classmethod
-    def tearDownClass(cls):
-        for p in cls.trackers:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(5)
-                except Exception:
-                    p.kill()
-        super().tearDownClass()
 
     def user_page(self, user):
         """The user's page (a context of its own, logged in on first use),
@@ -161,18 +107,6 @@ class Dispatch(DashboardCase):
 
     def alice(self):
         return self.user_page("alice")
-
-    def tracker(self, *devices, rate=2):
-        path = os.path.join(self.stack.dir, "devices-%d.txt" % len(self.trackers))
-        with open(path, "w") as f:
-            for d in devices:
-                f.write("%s %s\n" % (d, self.secrets[d]))
-        os.chmod(path, 0o600)
-        p = self.stack.start("tracker%d" % len(self.trackers),
-                             [TRACKER, "--devices", path, "--rate", str(rate),
-                              "--port", str(self.stack.ports["mqtt"]), "--seed", "7"])
-        self.trackers.append(p)
-        return p
 
     def erin_log(self, mark):
         return [line for line in self.stack.log("broker")[mark:].splitlines()
@@ -648,7 +582,7 @@ class TileServer:
         self.server.server_close()
 
 
-class Tiles(DashboardCase):
+class Tiles(DispatchCase):
     @classmethod
     def prepare(cls, stack):
         stack.add_user("alice", rooms={"lobby": "write"})

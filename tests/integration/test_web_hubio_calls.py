@@ -268,6 +268,11 @@ class HubioCalls(WebTestCase):
         # unhooked rooms are as before: resolved on the PUBACK
         self.assertEqual(self.attempt(a, "T.hubs.a5.emit('lobby', 'chat message', 1)"),
                          {"ok": None})
+        # a request into a hooked room: the verdict takes its response topic,
+        # so it is refused at once with a reason (not a late 'forbidden')
+        r = self.attempt(a, "T.hubs.a5.request({room: 'hooked'}, 'sum', {a: 1})")
+        self.assertEqual(r["code"], "unsupported", r)
+        self.assertIn("call()", r["detail"] or "")
 
     @timeout(90)
     def test_06_hooked_room_learnt(self):

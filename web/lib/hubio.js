@@ -1070,7 +1070,8 @@ class Hub {
 	 * {room} (the event goes to the room) or {user} (to that user's inbox).
 	 * A responder's handler gets meta.reply(value); the promise resolves
 	 * with that value, or rejects with Error('timeout') after
-	 * opts.timeout ms (10 s), Error('forbidden') if the hub refused it.
+	 * opts.timeout ms (10 s), Error('forbidden') if the hub refused it,
+	 * Error('unsupported') for a room known to be hooked (use call()).
 	 * @param {{room?: string, user?: string}} target
 	 * @param {string} event
 	 * @param {any} [data]
@@ -1081,6 +1082,11 @@ class Hub {
 		if (this.protocolVersion !== 5)
 			return quiet(Promise.reject(hubError('unsupported', 'request needs MQTT 5')));
 		let topic;
+		if (target && target.room && this._hooked.has(target.room))
+			// the hub answers an event into a hooked room on its Response
+			// Topic with the backend's verdict: there is none left for replies
+			return quiet(Promise.reject(hubError('unsupported',
+				'request into a hooked room: call() its backend instead')));
 		if (target && target.room && NAME_RE.test(target.room))
 			topic = `rooms/${target.room}/ev/${event}/${this.username}`;
 		else if (target && target.user && NAME_RE.test(target.user))

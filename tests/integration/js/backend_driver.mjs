@@ -19,10 +19,12 @@
 //   {"op":"members","room"}              -> {"ev":"members","members"}
 //   {"op":"presence"}  hub.on('joined'|'left') -> {"ev":"joined"|"left",...}
 //   {"op":"close","timeout"}             -> {"ev":"closed"}
+//   {"op":"call","service","method","data","timeout","tag"}
+//                                        -> {"ev":"answer","tag","answer"}
 //   {"op":"exit"}
 // Events besides: {"ev":"call","method","data","ctx"} when a handler
 // starts, {"ev":"hooked","room","event","data","ctx"} when a hook starts,
-// {"ev":"hub-error","message"}.
+// {"ev":"hub-error","message"}, {"ev":"disconnect"} (the broker link went).
 import readline from 'node:readline';
 import { connect, accept, reject, CallError } from '../../../sdk/node/index.js';
 
@@ -87,6 +89,7 @@ async function run(cmd) {
 				concurrency: cmd.concurrency || 64,
 			});
 			hub.on('error', (e) => emit('hub-error', { message: String(e && e.message) }));
+			hub.on('disconnect', () => emit('disconnect'));
 			emit('connected');
 		} catch (e) {
 			emit('error', { message: String(e && e.message), code: e && e.code });
@@ -116,6 +119,11 @@ async function run(cmd) {
 		hub.on('joined', (n) => emit('joined', n));
 		hub.on('left', (n) => emit('left', n));
 		emit('presence-on');
+		break;
+	case 'call':
+		// not awaited here: commands after it go on meanwhile
+		hub.call(cmd.service, cmd.method, cmd.data, { timeout: cmd.timeout || 5000 })
+			.then((answer) => emit('answer', { tag: cmd.tag, answer }));
 		break;
 	case 'close':
 		await hub.close({ timeout: cmd.timeout || 10000 });
