@@ -16,7 +16,6 @@
 # (Yjs warns when two instances meet in one page).
 #
 # Inputs: OUT, NODE_MODULES (from copy.cmake).
-cmake_policy(SET CMP0057 NEW) # if(IN_LIST) in cmake -P
 set(yjs_entries
 	"yjs/dist/yjs.mjs|yjs.mjs"
 	"y-protocols/awareness.js|y-protocols/awareness.js")
@@ -41,7 +40,8 @@ while(todo)
 	string(REPLACE "|" ";" pair "${item}")
 	list(GET pair 0 src)
 	list(GET pair 1 dst)
-	if(dst IN_LIST done)
+	list(FIND done "${dst}" seen)
+	if(NOT seen EQUAL -1)
 		continue()
 	endif()
 	list(APPEND done ${dst})
