@@ -53,7 +53,7 @@ export function fromBase64(s, max, what) {
 		throw new BoardError('bad_request', `${what} must be base64`);
 	const n = (s.length / 4) * 3 - (s.endsWith('==') ? 2 : s.endsWith('=') ? 1 : 0);
 	if (n > max)
-		throw new BoardError('too_large', `${what} of ${kib(n)} is over the limit of ${kib(max)}`);
+		throw new BoardError('too_large', `${what} may be at most ${kib(max)}; this one is ${kib(n)}`);
 	return new Uint8Array(Buffer.from(s, 'base64'));
 }
 

@@ -171,7 +171,7 @@ const members = new Members(hub);
 let stopping = false;
 
 async function onUpdate(room, data) {
-	const u = fromBase64(data && data.u, cfg.limits.update, 'the change');
+	const u = fromBase64(data && data.u, cfg.limits.update, 'a change');
 	const { board, store } = await boardOf(room);
 	board.check(u);
 	board.apply(u);
@@ -189,7 +189,7 @@ async function onUpdate(room, data) {
 }
 
 function onAwareness(data, ctx) {
-	const raw = fromBase64(data && data.a, cfg.limits.awareness, 'the presence message');
+	const raw = fromBase64(data && data.a, cfg.limits.awareness, 'a presence message');
 	const { bytes } = stampAwareness(raw, ctx, cfg.limits.awareness);
 	return accept({ a: toBase64(bytes) });
 }
@@ -260,5 +260,6 @@ async function stop(sig) {
 process.on('SIGTERM', () => stop('SIGTERM'));
 process.on('SIGINT', () => stop('SIGINT'));
 
-log(`service ${cfg.service} on ${cfg.url}; documents in ${path.join(cfg.data, 'boards')}; ` +
+// the stack and the test harness wait for this line (examples/README.md)
+console.log(`ready: service ${cfg.service} on ${cfg.url}; documents in ${path.join(cfg.data, 'boards')}; ` +
 	`limits: change ${cfg.limits.update} B, document ${cfg.limits.doc} B, ${cfg.limits.docs} boards`);
