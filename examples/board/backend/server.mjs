@@ -249,6 +249,9 @@ async function stop(sig) {
 		try {
 			await e.ready;
 			await e.store.close({ compact: true });
+			const st = e.store.stats;
+			log(`room ${room}: ${st.appends} change(s) saved in ${st.syncs} fdatasync(s), ` +
+				`${st.compactions} compaction(s); document ${e.board.size()} bytes`);
 		} catch (err) {
 			log(`room ${room}: closing: ${err.message}`);
 		}

@@ -156,10 +156,13 @@ function newDoc() {
 		if (origin === 'local' && [...added, ...updated, ...removed].includes(doc.clientID))
 			scheduleAwareness();
 	});
-	awareness.on('change', ({ added }, origin) => {
-		if (typeof origin === 'string' && origin !== 'local')
+	awareness.on('change', ({ added, updated }, origin) => {
+		if (typeof origin === 'string' && origin !== 'local') {
 			for (const id of added)
 				helloBack();
+			for (const id of [...added, ...updated])
+				movedAt.set(id, Date.now());
+		}
 		renderPeople();
 		scheduleCursors();
 	});
@@ -463,6 +466,11 @@ function onLeft(n, meta) {
 // -------------------------------------------------------- remote cursors
 
 let cursorFrame = 0;
+/** a name shows this long after its cursor moved, then shrinks to a flag
+ * (names left up would hide the text under them) */
+const LABEL_MS = 3000;
+const movedAt = new Map(); // client id -> ms of its last move
+let labelTimer = null;
 
 function scheduleCursors() {
 	if (cursorFrame)
@@ -492,6 +500,8 @@ function layoutMirror() {
 
 function renderCursors() {
 	cursorLayer.replaceChildren();
+	clearTimeout(labelTimer);
+	labelTimer = null;
 	if (!awareness)
 		return;
 	const remote = [...awareness.getStates()].filter(([id, st]) =>
@@ -499,6 +509,7 @@ function renderCursors() {
 	if (!remote.length)
 		return;
 	layoutMirror();
+	let nextIdle = Infinity;
 	const node = mirror.firstChild;
 	const base = mirror.getBoundingClientRect();
 	const len = ta.value.length;
@@ -532,7 +543,13 @@ function renderCursors() {
 		const rects = range.getClientRects();
 		const r = rects.length ? rects[rects.length - 1] : range.getBoundingClientRect();
 		const caret = document.createElement('div');
-		caret.className = 'board-caret';
+		// on the first line the name goes below the caret (above it is cut off)
+		caret.className = r.top - base.top < 18 ? 'board-caret below' : 'board-caret';
+		const age = Date.now() - (movedAt.get(id) || 0);
+		if (age >= LABEL_MS)
+			caret.classList.add('idle');
+		else
+			nextIdle = Math.min(nextIdle, LABEL_MS - age);
 		caret.dataset.user = st.user.id || '';
 		caret.dataset.client = String(id);
 		Object.assign(caret.style, { left: `${r.left - base.left}px`, top: `${r.top - base.top}px`,
@@ -544,6 +561,8 @@ function renderCursors() {
 		caret.append(label);
 		cursorLayer.append(caret);
 	}
+	if (nextIdle !== Infinity)
+		labelTimer = setTimeout(scheduleCursors, nextIdle + 20);
 }
 
 // --------------------------------------------------------------- people
