@@ -142,9 +142,11 @@ class Board(WebTestCase):
                      timeout=timeout, msg="%s: scripted typing did not finish" % page)
 
     def key_type(self, page, text, where="End"):
-        """Real keystrokes (playwright) at the end of the document (Ctrl+End)."""
-        self.browser.cmd("click", page=page, selector="#doc")
-        self.browser.cmd("press", page=page, selector="#doc", key="Control+" + where)
+        """Real keystrokes (playwright) at the end of the document
+        (Ctrl+End), or at the caret as it is (where="")."""
+        if where:
+            self.browser.cmd("click", page=page, selector="#doc")
+            self.browser.cmd("press", page=page, selector="#doc", key="Control+" + where)
         self.browser.cmd("type", page=page, selector="#doc", text=text)
 
     def set_offline(self, page, user, offline):
@@ -366,6 +368,55 @@ class Board(WebTestCase):
         self.assertTrue(v and v.get("ok"), v)
         self.assertGreater(len(base64.b64decode(v["update"])), 100)
         self.assertEqual(v["limits"], {"update": 64 * 1024, "doc": 512 * 1024})
+
+    @timeout(90)
+    def test_08_another_board_and_the_screenshot(self):
+        """A second room hooked to the backend is a board of its own (the
+        first one's text never shows there); docs/img/board.png is its
+        screenshot (HUB_DOCS_IMG=1 writes it)."""
+        st = self.stack
+        st.hubctl("room", "add", "board.notes")
+        st.hubctl("room", "hook", "board.notes", "board")
+        for u in ("alice", "bob", "carol"):
+            st.hubctl("grant", "board.notes", u, "write")
+        url = self.base + PAGE + "?room=board.notes"
+        pages = []
+        for u in ("alice", "bob", "carol"):
+            p = u + "-notes"
+            self.browser.page(p, ctx=u)
+            self.browser.goto(p, url)
+            self.wait_saved(p)
+            pages.append(p)
+        a, b, c = pages
+        self.assertEqual(self.text(a), "")
+        self.browser.cmd("fill", page=a, selector="#doc", value=(
+            "Q3 planning, notes\n"
+            "==================\n\n"
+            "Agenda\n"
+            "- Launch date of the tracker app\n"
+            "- Hiring: two backend engineers\n"
+            "- Budget review\n\n"
+            "Decisions\n"
+            "- "))
+        self.key_type(a, "Beta ships on 14 October.")
+        self.converged(pages, contains=("Beta ships on 14 October.",))
+        self.js(b, """const ta = document.getElementById('doc'); ta.focus();
+                      const i = ta.value.indexOf(' app') + 4; ta.setSelectionRange(i, i);
+                      return true;""")
+        self.key_type(b, " (Bob)", where="")  # at bob's caret
+        self.js(c, """const ta = document.getElementById('doc'); ta.focus();
+                      const i = ta.value.indexOf('two backend engineers');
+                      ta.setSelectionRange(i, i + 21); return true;""")
+        self.converged(pages, contains=("tracker app (Bob)",))
+        for p, others in ((a, ("bob", "carol")), (b, ("alice", "carol"))):
+            self.wait_js(p, "(o) => o.every((u) => document.querySelector("
+                            "`.board-caret[data-user='${u}']`))", list(others),
+                         msg="%s sees the others' cursors" % p)
+        self.wait_js(a, "() => document.querySelectorAll('#people li').length === 3")
+        self.assertNotIn("Alice writes the minutes.", self.text(a))
+        self.browser.screenshot(a, "board.png")
+        if os.environ.get("HUB_DOCS_IMG"):
+            self.browser.screenshot(a, os.path.join(harness.REPO, "docs", "img", "board.png"))
 
 
 if __name__ == "__main__":
