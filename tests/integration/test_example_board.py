@@ -32,7 +32,7 @@ PW = "secret-pw"
 PAGE = "/examples/board/"
 USERS = ("alice", "bob", "carol", "dave")
 DISPLAY = {"alice": "Alice Archer", "bob": "Bob Baker", "carol": "Carol Cook",
-           "dave": "Dave Dyer", "eve": "Eve"}
+           "dave": "Dave Dyer", "eve": "Eve", "fay": "Fay Fisher"}
 
 
 class Board(WebTestCase):
@@ -40,7 +40,7 @@ class Board(WebTestCase):
 
     @classmethod
     def prepare(cls, stack):
-        for u in USERS + ("eve",):
+        for u in USERS + ("eve", "fay"):
             stack.hubctl("user", "add", u, "--display", DISPLAY[u], "--password-stdin",
                          input=PW + "\n")
 
@@ -51,6 +51,7 @@ class Board(WebTestCase):
             if not harness.example_available("board"):
                 raise RuntimeError("examples/board is not built")
             cls.stack.start_example("board", USERS)
+            cls.stack.hubctl("grant", "board", "fay", "read")
         except Exception:
             cls.tearDownClass()
             raise
@@ -368,6 +369,16 @@ class Board(WebTestCase):
         self.assertTrue(v and v.get("ok"), v)
         self.assertGreater(len(base64.b64decode(v["update"])), 100)
         self.assertEqual(v["limits"], {"update": 64 * 1024, "doc": 512 * 1024})
+        # a reader sees the document and the edits as they come, and cannot
+        # change it: the page is read-only, and the hub refuses its events
+        f = self.open("fay", "fay")
+        self.assertEqual(self.text(f), self.text("alice"))
+        self.assertTrue(self.js(f, "return document.getElementById('doc').readOnly;"))
+        self.key_type("alice", "\nFor the readers.")
+        self.converged(["alice", f], contains=("For the readers.",))
+        v = self.js(f, "return board.hub.emit(board.room, 'update', {u: 'AAA='})"
+                       ".then(() => 'accepted', (e) => e.code);")
+        self.assertEqual(v, "forbidden")
 
     @timeout(90)
     def test_08_another_board_and_the_screenshot(self):
