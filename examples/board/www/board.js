@@ -77,6 +77,7 @@ let awareness = null;
 let limits = { update: 64 * 1024, doc: 512 * 1024 };
 let synced = false;    // has the backend's state since the last (re)connect
 let syncing = false;
+let syncGen = 0;
 let outbox = [];       // local updates not sent yet
 let sending = false;
 let retryTimer = null;
@@ -245,16 +246,22 @@ function scheduleSync() {
 	retryMs = Math.min(RETRY_MAX_MS, retryMs * 2);
 }
 
-async function startSync() {
-	if (syncing || !hub.connected || fatal)
+/** Ask the backend for what we lack and send what it lacks. On a new
+ * connection a sync still waiting on the old one is superseded (its answer
+ * may never come), not waited for. */
+async function startSync(fresh = false) {
+	if ((syncing && !fresh) || !hub.connected || fatal)
 		return;
 	clearTimeout(retryTimer);
 	retryTimer = null;
+	const gen = ++syncGen;
 	syncing = true;
 	synced = false;
 	updateStatus();
 	const myDoc = doc;
 	const ans = await hub.call(SERVICE, 'sync', { room, sv: toB64(Y.encodeStateVector(doc)) });
+	if (gen !== syncGen)
+		return; // superseded
 	syncing = false;
 	if (myDoc !== doc) {
 		startSync();
@@ -619,7 +626,7 @@ async function main() {
 	hub.on('connect', () => {
 		setConn('online');
 		retryMs = RETRY_MIN_MS;
-		startSync();
+		startSync(true);
 	});
 	hub.on('disconnect', () => {
 		setConn('offline');
