@@ -327,6 +327,9 @@ class Board(WebTestCase):
         self.assertEqual(self.text(a), before)
         # bob never saw it, and both go on editing
         self.key_type(b, "\nBob after the big paste.")
+        # (alice's Ctrl+End must come after bob's line reached her: typing
+        # at the same spot at once interleaves the two, test_01)
+        self.converged([a, b], contains=("Bob after the big paste.",))
         self.key_type(a, "\nAlice after the big paste.")
         doc = self.converged([a, b], contains=("Bob after the big paste.", "Alice after the big paste."))
         self.assertNotIn("xxxx", doc)
