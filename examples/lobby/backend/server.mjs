@@ -18,8 +18,9 @@
 // What it uses of the hub (docs/examples.md walks through it):
 //   calls      tables, where                         (hub.handle)
 //   hooks      sit, stand, ready, kick, finish, chat (hub.hook: the table rooms are hooked)
-//   emits      state, log, started into the table rooms; tables into "games";
-//              kicked to the removed player's inbox    (hub.to, hub.toUser)
+//   emits      state, log, started into the table rooms; tables into "games"
+//              (at most 5 a second); kicked to the removed player's inbox
+//              (hub.to, hub.toUser)
 //   presence   left / joined notices                  (hub.on)
 import { readFileSync } from 'node:fs';
 import { connect, CallError } from '../../../sdk/node/index.js';
@@ -61,6 +62,25 @@ hub.on('error', (e) => console.log(`error: ${e.message}`));
 hub.on('disconnect', () => console.log('the hub connection dropped; reconnecting'));
 
 const send = (p) => p.catch((e) => console.log(`emit failed: ${e.message}`));
+
+// The list of tables goes to everyone in the lobby: at most 5 times a
+// second (the newest list), not once per change at every table.
+const LIST_MS = 200;
+let list = null;
+let listTimer = null;
+let listSent = 0;
+function toLobby(event, data) {
+	list = { event, data };
+	if (listTimer)
+		return;
+	listTimer = setTimeout(() => {
+		listTimer = null;
+		listSent = Date.now();
+		const l = list;
+		list = null;
+		send(hub.to('games').emit(l.event, l.data));
+	}, Math.max(0, listSent + LIST_MS - Date.now()));
+}
 const lobby = new Lobby({
 	tables,
 	graceMs: seconds('LOBBY_GRACE_S', 20, 0, 3600),
@@ -69,7 +89,7 @@ const lobby = new Lobby({
 	kickBanMs: seconds('LOBBY_KICK_BAN_S', 60, 0, 86400),
 	out: {
 		toTable: (room, event, data) => send(hub.to(room).emit(event, data)),
-		toLobby: (event, data) => send(hub.to('games').emit(event, data)),
+		toLobby,
 		toUser: (user, event, data) => send(hub.toUser(user).emit(event, data)),
 	},
 });
@@ -103,8 +123,9 @@ hub.on('joined', ({ room, user }) => {
 		lobby.presenceJoined(room, user);
 });
 // the presence subscription is made: members() returns after the broker
-// handled every packet sent before it
-await hub.members('games');
+// handled every packet sent before it (refused when there is no room
+// "games": setup.sh makes it)
+await hub.members('games').catch((e) => console.log(`room games: ${e.message} (run setup.sh)`));
 
 console.log(`ready: lobby with ${tables.length} tables (${tables.map((t) => `${t.room}:${t.seats}`).join(' ')})`);
 
@@ -115,6 +136,7 @@ async function stop(sig) {
 	stopping = true;
 	console.log(`${sig}: stopping`);
 	lobby.close();
+	clearTimeout(listTimer);
 	await hub.close({ timeout: 5000 });
 	process.exit(0);
 }

@@ -142,8 +142,12 @@ hub.on('left', (n) => {
 	if (n.room === room)
 		online.delete(n.user);
 });
-for (const u of await hub.members(room))
-	online.add(u);
+try {
+	for (const u of await hub.members(room))
+		online.add(u);
+} catch (e) {
+	console.log(`room ${room}: ${e.message} (run setup.sh)`);
+}
 
 async function isMember(user) {
 	if (online.has(user))
