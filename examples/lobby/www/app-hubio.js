@@ -21,7 +21,8 @@ async function act(room, event, data = {}) {
 		const verdict = await hub.timeout(10000).emit(room, event, data);
 		return { ok: true, data: verdict && verdict.data };
 	} catch (e) {
-		return { ok: false, message: e.detail || e.message };
+		return { ok: false, message: e.detail ||
+			(e.code === 'unavailable' ? 'The lobby backend is not running.' : e.message) };
 	}
 }
 

@@ -24,6 +24,8 @@ function act(room, event, data = {}) {
 				resolve({ ok: false, message: 'no answer' });
 			else if (ack.ok)
 				resolve({ ok: true, data: ack.data });
+			else if (ack.error === 'unavailable')
+				resolve({ ok: false, message: 'The lobby backend is not running.' });
 			else
 				resolve({ ok: false, message: ack.message || ack.error });
 		});
