@@ -1837,7 +1837,7 @@ def _stack_start_example(self, name, users=(), env=None, timeout=30.0, setup=Tru
     HUB_DEMO_USERS = users, then `node examples/NAME/backend/server.mjs`
     as the process "ex-NAME" with HUB_MQTT_URL, HUB_SERVICE, HUB_KEY,
     HUB_API and HUB_DATA (<stack dir>/examples/NAME) plus `env` (the
-    example's own settings). Waits for its "ready" line; returns the
+    example's own settings, which its setup.sh gets too). Waits for its "ready" line; returns the
     process. Starting it again (after stop("ex-NAME")) keeps its key and
     data directory."""
     keys = self.__dict__.setdefault("example_keys", {})
@@ -1846,7 +1846,7 @@ def _stack_start_example(self, name, users=(), env=None, timeout=30.0, setup=Tru
     script = os.path.join(EXAMPLES_DIR, name, "setup.sh")
     if setup and os.path.exists(script):
         e = dict(self.env, HUBCTL=os.path.join(BIN, "hubctl"), HUB_SERVICE=name,
-                 HUB_DEMO_USERS=" ".join(users))
+                 HUB_DEMO_USERS=" ".join(users), **(env or {}))
         r = subprocess.run(["bash", script], env=e, capture_output=True, text=True,
                            timeout=120, cwd=self.dir)
         if r.returncode != 0:
