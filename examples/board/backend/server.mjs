@@ -239,12 +239,15 @@ async function stop(sig) {
 	if (stopping)
 		return;
 	stopping = true;
-	log(`${sig}: finishing the calls under way`);
+	log(`${sig}: stopping (finishing the calls under way)`);
 	const force = setTimeout(() => {
-		log('did not finish in 15 s; exiting');
+		log('did not finish in 8 s; exiting');
 		process.exit(1);
-	}, 15000);
-	await hub.close({ timeout: 10000 });
+	}, 8000);
+	// the SDK's close() waits for the broker to confirm the unsubscribe,
+	// which never comes when the broker went first (Ctrl-C reaches the
+	// whole stack at once): the documents are saved either way
+	await Promise.race([hub.close({ timeout: 3000 }), new Promise((r) => setTimeout(r, 4000))]);
 	for (const [room, e] of boards) {
 		try {
 			await e.ready;
