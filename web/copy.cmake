@@ -11,6 +11,8 @@
 #   OUT/vendor/socket.io/                          the client bundles hub-bridge
 #                                                  serves at /socket.io/*.js
 #   OUT/data/demo-routes.geojson                   the map's offline base layer
+#   OUT/vendor/yjs/                                Yjs + y-protocols' awareness as
+#                                                  browser ES modules (vendor-yjs.cmake)
 foreach(v SRC OUT NODE_MODULES ROUTES)
 	if(NOT DEFINED ${v})
 		message(FATAL_ERROR "copy.cmake: ${v} is not set")
@@ -56,3 +58,4 @@ file(COPY ${sio_dist} DESTINATION ${OUT}/vendor/socket.io)
 file(COPY ${NODE_MODULES}/leaflet/dist/leaflet.js ${NODE_MODULES}/leaflet/dist/leaflet.css
 	${NODE_MODULES}/leaflet/dist/images DESTINATION ${OUT}/vendor/leaflet)
 file(COPY ${ROUTES} DESTINATION ${OUT}/data)
+include(${SRC}/vendor-yjs.cmake)

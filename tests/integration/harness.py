@@ -1816,3 +1816,67 @@ Stack.webhook_add = _stack_webhook_add
 Stack.servicekey = _stack_servicekey
 Stack.metrics = _stack_metrics
 Stack.outbox = _stack_outbox
+
+
+# =====================================================================
+# Example apps (examples/README.md; tests/integration/test_example_*.py).
+# Appended: the functions above are unchanged.
+# =====================================================================
+EXAMPLES_DIR = os.path.join(REPO, "examples")
+
+
+def example_available(name):
+    """Whether examples/NAME has a backend, and its pages are built."""
+    return (os.path.exists(os.path.join(EXAMPLES_DIR, name, "backend", "server.mjs")) and
+            os.path.exists(os.path.join(BUILD, "web", "examples", name, "index.html")))
+
+
+def _stack_start_example(self, name, users=(), env=None, timeout=30.0, setup=True):
+    """Start the example NAME as scripts/stack does: its service key
+    (hubctl servicekey add NAME, once per stack), its setup.sh with
+    HUB_DEMO_USERS = users, then `node examples/NAME/backend/server.mjs`
+    as the process "ex-NAME" with HUB_MQTT_URL, HUB_SERVICE, HUB_KEY,
+    HUB_API and HUB_DATA (<stack dir>/examples/NAME) plus `env` (the
+    example's own settings, which its setup.sh gets too). Waits for its "ready" line; returns the
+    process. Starting it again (after stop("ex-NAME")) keeps its key and
+    data directory."""
+    keys = self.__dict__.setdefault("example_keys", {})
+    if name not in keys:
+        keys[name] = self.servicekey(name)
+    script = os.path.join(EXAMPLES_DIR, name, "setup.sh")
+    if setup and os.path.exists(script):
+        e = dict(self.env, HUBCTL=os.path.join(BIN, "hubctl"), HUB_SERVICE=name,
+                 HUB_DEMO_USERS=" ".join(users), **(env or {}))
+        r = subprocess.run(["bash", script], env=e, capture_output=True, text=True,
+                           timeout=120, cwd=self.dir)
+        if r.returncode != 0:
+            raise RuntimeError("examples/%s/setup.sh failed (%d):\n%s%s"
+                               % (name, r.returncode, r.stdout, r.stderr))
+    data = os.path.join(self.dir, "examples", name)
+    os.makedirs(data, exist_ok=True)
+    saved = self.env
+    self.env = dict(saved, HUB_MQTT_URL="mqtt://127.0.0.1:%d" % self.ports["mqtt"],
+                    HUB_SERVICE=name, HUB_KEY=keys[name],
+                    HUB_API="http://127.0.0.1:%d" % self.ports["http"], HUB_DATA=data,
+                    **(env or {}))
+    proc_name = "ex-" + name
+    mark = len(self.log(proc_name))
+    try:
+        proc = self.start(proc_name, ["node", os.path.join(EXAMPLES_DIR, name, "backend",
+                                                           "server.mjs")])
+    finally:
+        self.env = saved
+
+    def ready():
+        if proc.poll() is not None:
+            return "exited"
+        text = self.log(proc_name)[mark:]
+        return "ready" if any(l.startswith("ready") for l in text.splitlines()) else None
+    got = wait_until(ready, timeout, 0.05)
+    if got != "ready":
+        raise RuntimeError("example %s did not start (%s):\n%s" % (
+            name, got or "no ready line within %ss" % timeout, self.log(proc_name)[-3000:]))
+    return proc
+
+
+Stack.start_example = _stack_start_example

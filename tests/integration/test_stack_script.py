@@ -20,7 +20,11 @@ HUB_LOG_DIR):
   takes nothing (a stalled disk) never stalls the broker: lines are
   dropped, counted, and the count is written once the disk takes data
   again.
+- The example apps' backends (examples/README.md) start with the stack:
+  own service keys (0600, made once), setup.sh run, calls answered, run as
+  the services' account as root, stopped first; HUB_EXAMPLES=0: none.
 """
+import json
 import os
 import pty
 import re
@@ -531,6 +535,86 @@ class StackScript(unittest.TestCase):
             self.assertIn("Too many levels of symbolic links", r.stderr)
         finally:
             shutil.rmtree(d, ignore_errors=True)
+
+    # ---- the example apps (examples/README.md) ---------------------------
+    @timeout(180)
+    def test_11_example_backends_run_with_the_stack(self):
+        """`scripts/stack start` starts every examples/*/backend with its own
+        service key (made once, 0600, the services' account's as root),
+        after its setup.sh (rooms hooked to it), and the demo players; the
+        backends answer calls, are listed by status, stop first, and a
+        second start keeps their keys; HUB_EXAMPLES=0 starts none."""
+        names = sorted(n for n in os.listdir(os.path.join(REPO, "examples"))
+                       if os.path.exists(os.path.join(REPO, "examples", n, "backend", "server.mjs")))
+        if not names:
+            self.skipTest("no example with a backend")
+        e = self.stack_env()
+        r = e.script("start")
+        for n in names:
+            self.assertIn("http://127.0.0.1:%d/examples/%s/" % (e.ports["http"], n), r.stdout)
+            self.assertIn("ready", e.log("ex-" + n))
+        self.assertRegex(r.stdout, r"players: +alice bob carol dave / \S+")
+        st = e.script("status")
+        for n in names:
+            self.assertRegex(st.stdout, r"ex-%s +running" % n)
+        keys = {}
+        for n in names + ["../demo-players"]:
+            path = os.path.join(e.data, "examples", n + ".key") if n[0] != "." else \
+                os.path.join(e.data, "demo-players.txt")
+            fst = os.stat(path)
+            self.assertEqual(stat.S_IMODE(fst.st_mode), 0o600, path)
+            if IS_ROOT:
+                import pwd
+                self.assertEqual(fst.st_uid, pwd.getpwnam("mosquitto").pw_uid, path)
+            with open(path) as f:
+                keys[n] = f.read()
+        if IS_ROOT:
+            import pwd
+            uid = pwd.getpwnam("mosquitto").pw_uid
+            for n in names:
+                with open(os.path.join(e.state, "ex-%s.pid" % n)) as f:
+                    pid = int(f.read().split()[0])
+                self.assertEqual(os.stat("/proc/%d" % pid).st_uid, uid, "ex-%s runs as root" % n)
+        hubctl = [os.path.join(BIN, "hubctl")]
+        rooms = subprocess.run(hubctl + ["room", "list"], env=e.env, capture_output=True,
+                               text=True, check=True).stdout
+        for n in names:
+            self.assertIn("hook=%s" % n, rooms)
+        # a player calls the lobby's backend (MQTT 5 request/response)
+        if "lobby" in names:
+            token = subprocess.run(hubctl + ["token", "alice"], env=e.env, capture_output=True,
+                                   text=True, check=True).stdout.strip()
+            c = harness.MqttClient(e.ports["mqtt"], "alice", token)
+            try:
+                self.assertEqual(c.connect(), 0)
+                c.sub("users/alice/reply/#")
+                from paho.mqtt.properties import Properties
+                from paho.mqtt.packettypes import PacketTypes
+                props = Properties(PacketTypes.PUBLISH)
+                props.ResponseTopic = "users/alice/reply/t11"
+                props.CorrelationData = b"t11"
+                c.c.publish("svc/lobby/tables/alice", b"{}", qos=1, properties=props)
+                m = c.wait_msg("users/alice/reply/t11", timeout=10)
+                self.assertIsNotNone(m, "no answer from the lobby backend")
+                answer = json.loads(m[1])
+                self.assertTrue(answer["ok"], answer)
+                self.assertEqual(len(answer["tables"]), 4)
+            finally:
+                c.disconnect()
+        r = e.script("stop")
+        self.assertLess(r.stdout.index("stopped ex-"), r.stdout.index("stopped broker"))
+        for n in names:
+            self.assertIn("SIGTERM: stopping", e.log("ex-" + n))
+        # again: the same keys, nothing made twice
+        e.script("start")
+        for n in names:
+            with open(os.path.join(e.data, "examples", n + ".key")) as f:
+                self.assertEqual(f.read(), keys[n])
+        e.script("stop")
+        e.env["HUB_EXAMPLES"] = "0"
+        r = e.script("start")
+        self.assertNotIn("/examples/", r.stdout)
+        self.assertNotIn("ex-", e.script("status").stdout)
 
 
 if __name__ == "__main__":

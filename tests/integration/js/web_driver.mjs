@@ -19,6 +19,9 @@
 //   {"op":"viewport","page","width","height"}
 //   {"op":"route","page","url","status","headers","body"}  canned answers
 //   {"op":"unroute","page","url"}
+//   {"op":"offline","ctx","offline":true|false}  the context's network
+//        (context.setOffline: new requests and sockets fail; sockets
+//        already open stay open, so a test also closes those it means)
 //   {"op":"closepage","page"}  {"op":"exit"}
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
@@ -142,6 +145,13 @@ async function run(cmd) {
 	case 'unroute':
 		await page(cmd.page).unroute(cmd.url);
 		return true;
+	case 'offline': {
+		const ctx = contexts.get(cmd.ctx);
+		if (!ctx)
+			throw new Error(`no context ${cmd.ctx}`);
+		await ctx.setOffline(!!cmd.offline);
+		return true;
+	}
 	case 'closepage':
 		await page(cmd.page).close();
 		pages.delete(cmd.page);
