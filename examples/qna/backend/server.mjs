@@ -142,12 +142,24 @@ hub.on('left', (n) => {
 	if (n.room === room)
 		online.delete(n.user);
 });
-try {
-	for (const u of await hub.members(room))
-		online.add(u);
-} catch (e) {
-	console.log(`room ${room}: ${e.message} (run setup.sh)`);
+// The room's members online now (its retained presence), one read at a
+// time: at start, after every reconnect (notices may have been missed
+// meanwhile), and before a state call is refused.
+let reading = Promise.resolve();
+function readMembers() {
+	reading = reading.then(async () => {
+		try {
+			const now = await hub.members(room);
+			online.clear();
+			now.forEach((u) => online.add(u));
+		} catch (e) {
+			console.log(`room ${room}: ${e.message} (run setup.sh)`);
+		}
+	});
+	return reading;
 }
+await readMembers();
+hub.on('connect', () => readMembers());
 
 async function isMember(user) {
 	if (online.has(user))
@@ -162,13 +174,17 @@ async function isMember(user) {
 		timer = setTimeout(() => resolve(online.has(user)), 1500);
 	});
 	clearTimeout(timer);
+	if (!ok) {
+		// missed notices (a reconnect of ours): ask the hub itself
+		await readMembers();
+	}
 	waitingCalls--;
 	const rest = (expecting.get(user) || []).filter((r) => r !== done);
 	if (rest.length)
 		expecting.set(user, rest);
 	else
 		expecting.delete(user);
-	return ok;
+	return ok || online.has(user);
 }
 
 hub.handle('state', async (data, ctx) => {
