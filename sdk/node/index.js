@@ -203,6 +203,8 @@ export class Hub extends EventEmitter {
     this.waiting = [];
     this.closing = false;
     this.presence = new Map(); // room -> Map(user -> since)
+    this._membersRead = new Map(); // room -> the read of its members under way
+    this._presenceRooms = new Set(); // rooms whose presence members() follows
     this.presenceWanted = false;
     this.pending = new Map(); // correlation -> resolve (our own calls)
     this.client = null;
@@ -223,7 +225,12 @@ export class Hub extends EventEmitter {
     });
     this.client.on('message', (topic, payload, packet) => this._onMessage(topic, payload, packet));
     this.client.on('error', (e) => this.emit('error', e));
-    this.client.on('close', () => this.emit('disconnect'));
+    this.client.on('close', () => {
+      // the lists come again with the retained presence when MQTT.js
+      // subscribes anew after the reconnect
+      for (const m of this.presence.values()) m.clear();
+      this.emit('disconnect');
+    });
     this.client.on('connect', () => {
       // a call's answer (or a hook's verdict) is a small write right after
       // the PUBACK of the request: without TCP_NODELAY, Nagle holds it
@@ -385,10 +392,29 @@ export class Hub extends EventEmitter {
   /** Online members of a room (from the hub's retained presence). */
   async members(room) {
     if (!validName(room)) throw new TypeError(`invalid room name '${room}'`);
-    // (re)subscribing sends the room's retained presence again; the
-    // barrier returns once all of it arrived
-    this.presence.set(room, new Map());
-    await this._subscribe([`rooms/${room}/presence/+`]);
+    // one read of a room at a time (each starts the room's list afresh):
+    // a second caller waits for the one under way, then reads anew
+    const before = this._membersRead.get(room) || Promise.resolve();
+    const read = before.catch(() => {}).then(() => this._readMembers(room));
+    this._membersRead.set(room, read);
+    try {
+      return await read;
+    } finally {
+      if (this._membersRead.get(room) === read) this._membersRead.delete(room);
+    }
+  }
+
+  async _readMembers(room) {
+    // the first read subscribes to the room's presence, whose retained
+    // messages are the list; from then on their changes keep it current
+    // (a subscription made again gets no retained copies: the list must
+    // not start afresh). The barrier returns once all that the broker
+    // queued for us before it arrived.
+    if (!this.presenceWanted && !this._presenceRooms.has(room)) {
+      this.presence.set(room, new Map());
+      await this._subscribe([`rooms/${room}/presence/+`]);
+      this._presenceRooms.add(room);
+    }
     await this._barrier();
     const m = this.presence.get(room);
     return m ? [...m.keys()].sort() : [];

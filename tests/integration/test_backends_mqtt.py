@@ -655,6 +655,29 @@ class Backends(BrokerTestCase):
 
 
     @timeout(60)
+    def test_18_members_read_at_once(self):
+        """hub.members(room) gives the whole list every time, also to
+        several callers at once (each read started the list afresh and
+        subscribed again, which brings no retained copies: every read after
+        the first was empty), and follows joins and leaves."""
+        b = self.backend("shop")
+        alice, bob = self.v5("alice"), self.v5("bob")  # online members of lobby
+        for _ in range(3):
+            for i in range(4):
+                b.send(op="members", room="lobby")
+            got = [b.wait("members", 10) for i in range(4)]
+            self.assertTrue(all(got), "a members() read never returned")
+            for g in got:
+                self.assertTrue({"alice", "bob"} <= set(g["members"]), g)
+        bob.disconnect()
+        def bob_gone():
+            b.send(op="members", room="lobby")
+            m = b.wait("members", 10)
+            return m and "bob" not in m["members"] and "alice" in m["members"]
+        self.assertTrue(wait_until(bob_gone, 10, 0.2), "bob's leaving not seen")
+        alice.disconnect()
+
+    @timeout(60)
     def test_99_close_with_the_broker_gone(self):
         """close() of a backend whose broker stopped answering ends by its
         deadline (it waited for an UNSUBACK that never came: a stack stopped
