@@ -429,7 +429,7 @@ int main(int argc, char **argv)
 		hc_err("msg=\"cannot drop privileges\" err=\"%s\"", err);
 		goto cleanup;
 	}
-	if (open_state(&h, err, sizeof(err))) {
+	if (open_state(&h, err, sizeof(err)) || hbr_auth__test_init(&h, err, sizeof(err))) {
 		hc_err("msg=\"cannot start\" err=\"%s\"", err);
 		goto cleanup;
 	}
@@ -505,6 +505,7 @@ cleanup:
 	hc_log_limits_flush(true);
 	if (h.lws) {
 		lws_sul_cancel(&h.sul_sweep);
+		lws_sul_cancel(&h.sul_hb);
 		lws_context_destroy(h.lws);
 	}
 #ifdef HBR_WITH_LIBEV
