@@ -16,8 +16,8 @@
  * alive). The gateway refuses to start with it unless bind_address is a
  * loopback address, warns at start and on every such CONNECT, and never
  * applies it to a request a proxy relayed (hubd's front, X-Forwarded-For,
- * Forwarded, X-Real-IP), so a proxy on the same host that publishes the
- * gateway does not publish the test identity.
+ * Forwarded, X-Real-IP, Via), so a proxy on the same host that publishes
+ * the gateway does not publish the test identity.
  */
 #include "hbr.h"
 #include "hc_err.h"
@@ -162,23 +162,33 @@ static bool loopback(const char *a)
 
 static struct hc_log_limit lim_test = HC_LOG_LIMIT("sio_test_anonymous");
 
-int hbr_auth__test_init(struct hbr *h, char *err, size_t errsz)
+int hbr_auth__test_check(struct hbr *h, char *err, size_t errsz)
 {
 	const char *tok = hc_cfg_str(&h->cfg, HC_CFG_SIO_TEST_ANONYMOUS_TOKEN);
 	const char *bind = hc_cfg_str(&h->cfg, HC_CFG_BIND_ADDRESS);
-	struct hc_token_claims tc;
-	const char *why = NULL;
 
-	h->test_token = NULL;
-	if (!tok || !tok[0])
-		return HUB_OK;
-	if (!loopback(bind)) {
+	if (tok && tok[0] && !loopback(bind)) {
 		snprintf(err, errsz,
 			"sio_test_anonymous_token is for tests on this host only: bind_address "
 			"must be a loopback address (127.0.0.1, ::1), not %s",
 			bind);
 		return HUB_ERR_CONFIG;
 	}
+	return HUB_OK;
+}
+
+int hbr_auth__test_init(struct hbr *h, char *err, size_t errsz)
+{
+	const char *tok = hc_cfg_str(&h->cfg, HC_CFG_SIO_TEST_ANONYMOUS_TOKEN);
+	struct hc_token_claims tc;
+	const char *why = NULL;
+	int rc;
+
+	h->test_token = NULL;
+	if (!tok || !tok[0])
+		return HUB_OK;
+	if ((rc = hbr_auth__test_check(h, err, errsz)) != HUB_OK)
+		return rc;
 	if (hc_token_verify(h->key, tok, strlen(tok), hc_now(), "mqtt", &tc, &why) ||
 		!hc_name_valid(tc.sub)) {
 		snprintf(err, errsz, "sio_test_anonymous_token is not a valid MQTT token now (%s)",
@@ -210,8 +220,17 @@ bool hbr_auth__direct_local(struct lws *wsi)
 	char peer[64];
 	const char *p = lws_get_peer_simple(wsi, peer, sizeof(peer));
 
-	return p && loopback(p) && lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR) <= 0 &&
-	       lws_hdr_custom_length(wsi, "forwarded:", 10) <= 0 &&
-	       lws_hdr_custom_length(wsi, "x-real-ip:", 10) <= 0 &&
-	       lws_hdr_custom_length(wsi, "x-hub-front:", 12) <= 0;
+	if (!p || !loopback(p) || lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR) > 0 ||
+		lws_hdr_custom_length(wsi, "forwarded:", 10) > 0 ||
+		lws_hdr_custom_length(wsi, "x-hub-front:", 12) > 0)
+		return false;
+		/* lws knows these two as headers of its own when built with the
+		 * uncommon ones (Debian's is), else they are custom ones */
+#if defined(LWS_WITH_HTTP_UNCOMMON_HEADERS) || defined(LWS_HTTP_HEADERS_ALL)
+	return lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_X_REAL_IP) <= 0 &&
+	       lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_VIA) <= 0;
+#else
+	return lws_hdr_custom_length(wsi, "x-real-ip:", 10) <= 0 &&
+	       lws_hdr_custom_length(wsi, "via:", 4) <= 0;
+#endif
 }

@@ -545,8 +545,12 @@ int hbr_auth__resolve(struct hbr *h, const char *cookie, const char *token, size
 	char *user, char *session, bool *seen, const char **why);
 /* Whether s may stay: NULL, or the presence reason it ends with. */
 const char *hbr_auth__verdict(struct hbr *h, struct hbr_sock *s, int64_t now_ms);
-/* TEST ONLY: check sio_test_anonymous_token at start (bind_address must be
- * loopback, the token valid now). HUB_OK (off, or on and logged as a
+/* TEST ONLY: sio_test_anonymous_token set with a bind_address that is not
+ * loopback: HUB_ERR_CONFIG with the reason in err (checked before the
+ * gateway listens); else HUB_OK. */
+int hbr_auth__test_check(struct hbr *h, char *err, size_t errsz);
+/* TEST ONLY: take sio_test_anonymous_token into use (the token key loaded:
+ * the token must be valid now). HUB_OK (off, or on and logged as a
  * warning), or HUB_ERR_CONFIG with the reason in err. */
 int hbr_auth__test_init(struct hbr *h, char *err, size_t errsz);
 /* TEST ONLY: the token a CONNECT of s without credentials (no auth token,

@@ -396,6 +396,11 @@ int main(int argc, char **argv)
 		(unsigned)hc_cfg_int(&h.cfg, HC_CFG_LOG_REFUSAL_INTERVAL));
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_sink);
 	read_settings(&h);
+	if (hbr_auth__test_check(&h, err, sizeof(err))) {
+		fprintf(stderr, "hub-bridge: %s\n", err);
+		hc_config_free(&h.cfg);
+		return EXIT_USAGE;
+	}
 	raise_fd_limit();
 	/* from now on a stop signal ends the process in order, even one that
 	 * arrives while starting up (the port and the sync socket are open

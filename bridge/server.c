@@ -425,9 +425,10 @@ static int http_request(struct hbr *h, struct lws *wsi, struct hbr_conn *c, cons
 		return 0;
 	}
 	if (strcmp(r.transport, "polling") != 0) {
-		eio_error(wsi, c, 400, r.transport[0] && strcmp(r.transport, "websocket") ? 0 : 3,
-			r.transport[0] && strcmp(r.transport, "websocket") ? "Transport unknown"
-									   : "Bad request");
+		/* as engine.io: a transport it does not know (or none) is code
+		 * 0; "websocket" without the upgrade a bad request */
+		bool ws = !strcmp(r.transport, "websocket");
+		eio_error(wsi, c, 400, ws ? 3 : 0, ws ? "Bad request" : "Transport unknown");
 		return 0;
 	}
 
