@@ -306,7 +306,12 @@ void hbr_eio__close(struct hbr *h, struct hbr_sock *s, const char *reason, int f
 		 * server) */
 		hbr_sock__queue_free(s);
 		s->noop_pending = false;
-		if (s->transport == HBR_T_POLLING && s->poll_wsi)
+		/* the client's own close with no GET parked: a GET it sent
+		 * before the close may still arrive after it (another
+		 * connection); it gets the noop a parked one would have got
+		 * (the session waits for it HBR_CLOSE_FLUSH_MS), later requests
+		 * 400 */
+		if (s->transport == HBR_T_POLLING && (s->poll_wsi || (flags & HBR_CLOSE_BY_CLIENT)))
 			hbr_sock__send_text(h, s, flags & HBR_CLOSE_BY_CLIENT ? "6" : "1", 1);
 	} else {
 		/* a server-initiated end: each namespace socket is told too */

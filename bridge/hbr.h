@@ -78,8 +78,9 @@ enum hbr_close {
 	/* nothing more for the client (its protocol error, its own close,
 	 * an unauthenticated session evicted or timed out): the queue is
 	 * dropped, a parked polling GET is answered with the engine close
-	 * (with a noop for HBR_CLOSE_BY_CLIENT), and the session is freed as
-	 * soon as its transports let go; a later request finds no session */
+	 * (with a noop for HBR_CLOSE_BY_CLIENT, also for the first GET that
+	 * comes after it), and the session is freed as soon as its
+	 * transports let go; a later request finds no session */
 	HBR_CLOSE_QUIET = 2,
 	HBR_CLOSE_BY_CLIENT = 4,
 	/* the socket may recover although the reason is not a lost transport

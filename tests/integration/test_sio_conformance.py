@@ -35,8 +35,9 @@ Engine.IO (B)
   11 two GETs at once: the parked one gets the close packet, the other
      400, then the session is gone
   12 an invalid packet over WebSocket: closed
-  13 the client's close packet: a parked GET gets a noop, the session is
-     gone; over WebSocket the connection closes
+  13 the client's close packet: a parked GET gets a noop (so does a GET
+     that crosses the close), the session is gone; over WebSocket the
+     connection closes
   14 upgrade: probe, the parked GET released with a noop, upgrade; the
      session then refuses polling, and a second WebSocket for it is
      accepted and closed at once while the first goes on
@@ -457,6 +458,13 @@ class SuiteRelaxed(Suite):
         status, _, body = self.http("POST", url, "1")
         self.assertEqual((status, body), (200, "ok"))
         self.assertEqual(parked.response()[::2], (200, "6"))
+        self.assertEqual(self.http("GET", url)[0], 400)
+        # a GET that crosses the close (sent before it, it arrives after
+        # it) gets the noop too; the next request 400
+        sid = self.handshake()
+        url = EIO + "&sid=" + sid
+        self.assertEqual(self.http("POST", url, "1")[::2], (200, "ok"))
+        self.assertEqual(self.http("GET", url)[::2], (200, "6"))
         self.assertEqual(self.http("GET", url)[0], 400)
         c = self.ws()
         open_packet(c.text())
