@@ -219,18 +219,19 @@ bool hbr_auth__direct_local(struct lws *wsi)
 {
 	char peer[64];
 	const char *p = lws_get_peer_simple(wsi, peer, sizeof(peer));
+	bool proxied;
 
-	if (!p || !loopback(p) || lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR) > 0 ||
-		lws_hdr_custom_length(wsi, "forwarded:", 10) > 0 ||
-		lws_hdr_custom_length(wsi, "x-hub-front:", 12) > 0)
-		return false;
-		/* lws knows these two as headers of its own when built with the
-		 * uncommon ones (Debian's is), else they are custom ones */
+	/* lws knows X-Real-IP and Via as headers of its own when built with
+	 * the uncommon ones (Debian's is), else they are custom ones */
 #if defined(LWS_WITH_HTTP_UNCOMMON_HEADERS) || defined(LWS_HTTP_HEADERS_ALL)
-	return lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_X_REAL_IP) <= 0 &&
-	       lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_VIA) <= 0;
+	proxied = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_X_REAL_IP) > 0 ||
+		  lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_VIA) > 0;
 #else
-	return lws_hdr_custom_length(wsi, "x-real-ip:", 10) <= 0 &&
-	       lws_hdr_custom_length(wsi, "via:", 4) <= 0;
+	proxied = lws_hdr_custom_length(wsi, "x-real-ip:", 10) > 0 ||
+		  lws_hdr_custom_length(wsi, "via:", 4) > 0;
 #endif
+	proxied = proxied || lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR) > 0 ||
+		  lws_hdr_custom_length(wsi, "forwarded:", 10) > 0 ||
+		  lws_hdr_custom_length(wsi, "x-hub-front:", 12) > 0;
+	return p && loopback(p) && !proxied;
 }

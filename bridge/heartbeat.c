@@ -117,10 +117,8 @@ bool hbr_hb__overdue(struct hbr *h, struct hbr_sock *s)
 		return true;
 	}
 	if (s->pending && now >= s->pending_due_ms) {
-		h->stats.pending_expired++;
-		hc_debug("msg=\"no socket.io connect in time\" sid=%s addr=%s", s->sid, s->addr);
-		hbr_eio__close(h, s, "network", HBR_CLOSE_QUIET);
-		hbr_eio__maybe_free(h, s);
+		/* a FIFO by deadline: s goes, with any due before it */
+		hbr_pending__expire(h, now);
 		return true;
 	}
 	return false;
