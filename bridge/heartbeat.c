@@ -82,10 +82,17 @@ void hbr_hb__arm(struct hbr *h, int64_t due_ms)
 		h->lws, 0, &h->sul_hb, fire, (lws_usec_t)(at > now ? at - now : 0) * LWS_US_PER_MS);
 }
 
+/* A deadline d ms after now, never early: the clock's milliseconds are
+ * truncated, so "now" may be most of a millisecond ago already. */
+static int64_t after(int64_t now, int64_t d)
+{
+	return now + d + 1;
+}
+
 void hbr_hb__ping_later(struct hbr *h, struct hbr_sock *s)
 {
 	s->pong_due_ms = 0;
-	s->ping_due_ms = hc_mono_ms() + h->ping_interval;
+	s->ping_due_ms = after(hc_mono_ms(), h->ping_interval);
 	append(h, s, HBR_HB_PING);
 	hbr_hb__arm(h, s->ping_due_ms);
 }
@@ -136,7 +143,7 @@ static void fire(lws_sorted_usec_list_t *sul)
 		ping_timeout(h, s);
 	while ((s = h->hb_head[HBR_HB_PING - 1]) != NULL && s->ping_due_ms <= now) {
 		s->ping_due_ms = 0;
-		s->pong_due_ms = now + h->ping_timeout;
+		s->pong_due_ms = after(now, h->ping_timeout);
 		append(h, s, HBR_HB_PONG);
 		/* its pong confirms all written before it (recovery); a send
 		 * that fails ended the session, which left the list */
