@@ -7,12 +7,24 @@
  * plugin checks it: signature, exp, typ "mqtt", and the session in the
  * directory). Afterwards hbr_auth__verdict tells, from the directory the
  * store follower keeps current, whether the socket may stay.
+ *
+ * TEST ONLY: the official Socket.IO / Engine.IO protocol conformance
+ * suites connect without credentials. With sio_test_anonymous_token set,
+ * a CONNECT that carries none (no auth token, no cookie) on a session
+ * opened over a direct loopback connection is authenticated with that
+ * token, through the same checks as any token (signature, exp, session
+ * alive). The gateway refuses to start with it unless bind_address is a
+ * loopback address, warns at start and on every such CONNECT, and never
+ * applies it to a request a proxy relayed (hubd's front, X-Forwarded-For,
+ * Forwarded, X-Real-IP, Via), so a proxy on the same host that publishes
+ * the gateway does not publish the test identity.
  */
 #include "hbr.h"
 #include "hc_err.h"
 #include "hc_log.h"
 #include "hc_util.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -132,4 +144,94 @@ const char *hbr_auth__verdict(struct hbr *h, struct hbr_sock *s, int64_t now_ms)
 	if (hc_now() >= ds->expires_at)
 		return "expired";
 	return NULL;
+}
+
+/* A loopback address in text (IPv4 127/8, ::1, ::ffff:127.x.y.z). */
+static bool loopback(const char *a)
+{
+	unsigned char b[16];
+	static const unsigned char v6lo[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+	static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	if (inet_pton(AF_INET, a, b) == 1)
+		return b[0] == 127;
+	if (inet_pton(AF_INET6, a, b) == 1)
+		return !memcmp(b, v6lo, 16) || (!memcmp(b, mapped, 12) && b[12] == 127);
+	return false;
+}
+
+static struct hc_log_limit lim_test = HC_LOG_LIMIT("sio_test_anonymous");
+
+int hbr_auth__test_check(struct hbr *h, char *err, size_t errsz)
+{
+	const char *tok = hc_cfg_str(&h->cfg, HC_CFG_SIO_TEST_ANONYMOUS_TOKEN);
+	const char *bind = hc_cfg_str(&h->cfg, HC_CFG_BIND_ADDRESS);
+
+	if (tok && tok[0] && !loopback(bind)) {
+		snprintf(err, errsz,
+			"sio_test_anonymous_token is for tests on this host only: bind_address "
+			"must be a loopback address (127.0.0.1, ::1), not %s",
+			bind);
+		return HUB_ERR_CONFIG;
+	}
+	return HUB_OK;
+}
+
+int hbr_auth__test_init(struct hbr *h, char *err, size_t errsz)
+{
+	const char *tok = hc_cfg_str(&h->cfg, HC_CFG_SIO_TEST_ANONYMOUS_TOKEN);
+	struct hc_token_claims tc;
+	const char *why = NULL;
+	int rc;
+
+	h->test_token = NULL;
+	if (!tok || !tok[0])
+		return HUB_OK;
+	if ((rc = hbr_auth__test_check(h, err, errsz)) != HUB_OK)
+		return rc;
+	if (hc_token_verify(h->key, tok, strlen(tok), hc_now(), "mqtt", &tc, &why) ||
+		!hc_name_valid(tc.sub)) {
+		snprintf(err, errsz, "sio_test_anonymous_token is not a valid MQTT token now (%s)",
+			why ? why : "bad subject");
+		return HUB_ERR_CONFIG;
+	}
+	h->test_token = tok;
+	snprintf(h->test_user, sizeof(h->test_user), "%s", tc.sub);
+	hc_warn("msg=\"TEST ONLY: sio_test_anonymous_token is set: Socket.IO CONNECTs without "
+		"credentials from this host are authenticated as %s. Never set it outside a "
+		"test.\" user=%s",
+		h->test_user, h->test_user);
+	return HUB_OK;
+}
+
+const char *hbr_auth__test_token(struct hbr *h, struct hbr_sock *s)
+{
+	if (!h->test_token || !s->direct_local || s->cookie[0])
+		return NULL;
+	hc_log_limited(&lim_test, HC_LOG_WARN,
+		"%s | connect | TEST ONLY: no credentials, authenticated with "
+		"sio_test_anonymous_token as %s addr=%s",
+		s->sock_id, h->test_user, s->addr);
+	return h->test_token;
+}
+
+bool hbr_auth__direct_local(struct lws *wsi)
+{
+	char peer[64];
+	const char *p = lws_get_peer_simple(wsi, peer, sizeof(peer));
+	bool proxied;
+
+	/* lws knows X-Real-IP and Via as headers of its own when built with
+	 * the uncommon ones (Debian's is), else they are custom ones */
+#if defined(LWS_WITH_HTTP_UNCOMMON_HEADERS) || defined(LWS_HTTP_HEADERS_ALL)
+	proxied = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_X_REAL_IP) > 0 ||
+		  lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_VIA) > 0;
+#else
+	proxied = lws_hdr_custom_length(wsi, "x-real-ip:", 10) > 0 ||
+		  lws_hdr_custom_length(wsi, "via:", 4) > 0;
+#endif
+	proxied = proxied || lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR) > 0 ||
+		  lws_hdr_custom_length(wsi, "forwarded:", 10) > 0 ||
+		  lws_hdr_custom_length(wsi, "x-hub-front:", 12) > 0;
+	return p && loopback(p) && !proxied;
 }

@@ -15,9 +15,11 @@
  * error or its own close, an unauthenticated session dropped) writes
  * nothing more unless a polling GET is parked, and frees at once.
  *
- * Deadlines (ping, pong, CONNECT, close) are kept per session and looked
- * at by one walk every HBR_TICK_MS (hbr_eio__tick): a timer per session
- * would cost a sorted insertion into lws's one timer list for every pong.
+ * The heartbeat's deadlines (ping, pong) are served on time by
+ * heartbeat.c. The others (a parked GET's liveness, the cookie wait of a
+ * polling CONNECT, closing sessions) are kept per session and looked at by
+ * one walk every HBR_TICK_MS (hbr_eio__tick): a timer per session would
+ * cost a sorted insertion into lws's one timer list each time.
  */
 #include "hbr.h"
 #include "hc_err.h"
@@ -59,7 +61,6 @@ int hbr_eio__open(
 	s->transport = transport;
 	s->current = -1;
 	s->created_ms = hc_mono_ms();
-	s->ping_due_ms = s->created_ms + h->ping_interval;
 	s->serial = ++h->next_serial;
 	snprintf(s->cookie, sizeof(s->cookie), "%s", cookie ? cookie : "");
 	snprintf(s->addr, sizeof(s->addr), "%s", addr ? addr : "-");
@@ -81,6 +82,7 @@ int hbr_eio__open(
 		return HUB_ERR_NOMEM;
 	}
 	h->nsocks++;
+	hbr_hb__ping_later(h, s);
 	hc_debug("msg=\"engine.io open\" sid=%s transport=%s addr=%s", s->sid,
 		transport == HBR_T_WS ? "websocket" : "polling", s->addr);
 	*out = s;
@@ -132,19 +134,12 @@ static bool tick_one(struct hbr *h, struct hbr_sock *s, int64_t now)
 		hc_info("msg=\"polling client gone\" sid=%s user=%s", s->sid,
 			s->user[0] ? s->user : "-");
 		hbr_eio__close(h, s, "network", HBR_CLOSE_QUIET);
-	} else if (s->pong_due_ms && now >= s->pong_due_ms) {
-		hc_info("msg=\"ping timeout\" sid=%s user=%s", s->sid, s->user[0] ? s->user : "-");
-		hbr_eio__close(h, s, "keepalive", 0);
 	} else if (s->connect_wait_ms && now >= s->connect_wait_ms) {
 		/* no upgrade came with a cookie: refused as it stands */
 		if (hbr_sio__connect_resume(h, s) < 0)
 			hbr_eio__close(h, s, "network", 0);
-	} else if (!s->pong_due_ms && s->ping_due_ms && now >= s->ping_due_ms) {
-		s->ping_due_ms = 0;
-		s->pong_due_ms = now + h->ping_timeout;
-		if (!hbr_sock__send_text(h, s, "2", 1))
-			s->ping_mark = s->qpushed; /* its pong confirms all before */
 	}
+	/* pings and pong deadlines: heartbeat.c, on time */
 	return false;
 }
 
@@ -239,8 +234,11 @@ int hbr_eio__packet(struct hbr *h, struct hbr_sock *s, const char *p, size_t len
 	case HBR_EK_MESSAGE:
 		return hbr_sio__message(h, s, p + 1, len - 1);
 	case HBR_EK_PONG:
-		s->pong_due_ms = 0;
-		s->ping_due_ms = hc_mono_ms() + h->ping_interval;
+		/* a pong with no ping out (a client's own, or a second one)
+		 * does not move the next ping nearer */
+		if (!s->pong_due_ms)
+			return HBR_PKT_OK;
+		hbr_hb__ping_later(h, s);
 		/* the client read everything written before the ping */
 		hbr_sock__confirm(s);
 		return HBR_PKT_OK;
@@ -294,6 +292,7 @@ void hbr_eio__close(struct hbr *h, struct hbr_sock *s, const char *reason, int f
 		return;
 	s->end_reason = reason;
 	hbr_pending__del(h, s);
+	hbr_hb__stop(h, s);
 	hbr_sio__bin_free(s);
 	s->attach_pending = 0;
 	/* a transport lost, not an end the client or the hub chose: the
@@ -307,7 +306,12 @@ void hbr_eio__close(struct hbr *h, struct hbr_sock *s, const char *reason, int f
 		 * server) */
 		hbr_sock__queue_free(s);
 		s->noop_pending = false;
-		if (s->transport == HBR_T_POLLING && s->poll_wsi)
+		/* the client's own close with no GET parked: a GET it sent
+		 * before the close may still arrive after it (another
+		 * connection); it gets the noop a parked one would have got
+		 * (the session waits for it HBR_CLOSE_FLUSH_MS), later requests
+		 * 400 */
+		if (s->transport == HBR_T_POLLING && (s->poll_wsi || (flags & HBR_CLOSE_BY_CLIENT)))
 			hbr_sock__send_text(h, s, flags & HBR_CLOSE_BY_CLIENT ? "6" : "1", 1);
 	} else {
 		/* a server-initiated end: each namespace socket is told too */
@@ -387,6 +391,7 @@ void hbr_eio__transport_gone(struct hbr *h, struct hbr_sock *s, struct lws *wsi)
 void hbr_eio__free(struct hbr *h, struct hbr_sock *s)
 {
 	hbr_pending__del(h, s);
+	hbr_hb__stop(h, s);
 	if (s->state == HBR_S_OPEN) {
 		s->end_reason = s->end_reason ? s->end_reason : "network";
 		if (s->connected)

@@ -46,6 +46,7 @@ struct hbr_mqtt;
 #define HBR_FRESH_TOKEN_S  30		      /* same rule as authplugin/auth.c */
 #define HBR_SWEEP_MS	   250
 #define HBR_TICK_MS	   100 /* deadline walk */
+#define HBR_HB_GRAIN_MS	   1   /* the heartbeat timer's grid (heartbeat.c) */
 #define HBR_POLL_CHECK_MS  300 /* a parked GET's socket is looked at this often */
 #define HBR_POLL_LOST_MS   300 /* a client whose GET vanished may poll again within */
 #define HBR_ORIGIN_MAX	   HC_ORIGIN_MAX
@@ -77,8 +78,9 @@ enum hbr_close {
 	/* nothing more for the client (its protocol error, its own close,
 	 * an unauthenticated session evicted or timed out): the queue is
 	 * dropped, a parked polling GET is answered with the engine close
-	 * (with a noop for HBR_CLOSE_BY_CLIENT), and the session is freed as
-	 * soon as its transports let go; a later request finds no session */
+	 * (with a noop for HBR_CLOSE_BY_CLIENT, also for the first GET that
+	 * comes after it), and the session is freed as soon as its
+	 * transports let go; a later request finds no session */
 	HBR_CLOSE_QUIET = 2,
 	HBR_CLOSE_BY_CLIENT = 4,
 	/* the socket may recover although the reason is not a lost transport
@@ -182,9 +184,14 @@ struct hbr_sock {
 	uint64_t ping_mark; /* a pong confirms the pushes before this */
 	uint64_t rec_lost;  /* highest offset released unconfirmed (kept too long) */
 
-	/* heartbeat and deadlines (hbr_eio__tick) */
-	int64_t ping_due_ms;	/* next ping */
-	int64_t pong_due_ms;	/* 0: no ping outstanding */
+	/* heartbeat (heartbeat.c): in h's ping list while a ping is due
+	 * (ping_due_ms), in its pong list while one is out (pong_due_ms) */
+	int64_t ping_due_ms;		    /* next ping, 0 if none due */
+	int64_t pong_due_ms;		    /* 0: no ping outstanding */
+	int hb_list;			    /* enum hbr_hb_list */
+	struct hbr_sock *hb_prev, *hb_next; /* in that list */
+
+	/* other deadlines (hbr_eio__tick) */
 	int64_t close_due_ms;	/* HBR_S_CLOSING: free by then */
 	int64_t pollseen_ms;	/* last polling request */
 	int64_t poll_check_ms;	/* next look at the parked GET's socket */
@@ -195,6 +202,7 @@ struct hbr_sock {
 	/* handshake request */
 	char cookie[HC_SECRET_LEN + 1]; /* hub_sid value, "" if none */
 	char addr[48];
+	bool direct_local; /* from a loopback peer, no proxy header (auth.c) */
 
 	/* Socket.IO */
 	bool connected;			    /* CONNECT of "/" accepted */
@@ -297,6 +305,9 @@ struct hbr {
 	unsigned char nonces[256]; /* random bytes for correlation data */
 	size_t nonce_used;
 	int64_t call_timeout_ms, calls_per_socket, calls_max;
+	/* sio_test_anonymous_token (auth.c): TEST ONLY, NULL when off */
+	const char *test_token;
+	char test_user[HC_NAME_MAX + 1];
 	struct hc_hmap fresh; /* service -> until when (ms) its calls go at QoS 0 */
 
 	/* the socket.io-client bundles served at /socket.io/<name>, as the
@@ -313,6 +324,12 @@ struct hbr {
 	size_t nflush, flushcap;
 
 	lws_sorted_usec_list_t sul_sweep; /* every HBR_TICK_MS */
+	/* heartbeat.c: sessions by ping deadline, by pong deadline (FIFOs:
+	 * every deadline is now + one constant), and the timer that serves
+	 * them and the pending set's CONNECT deadlines on time */
+	struct hbr_sock *hb_head[2], *hb_tail[2];
+	lws_sorted_usec_list_t sul_hb;
+	int64_t hb_armed_ms; /* when sul_hb fires, 0 if it is not armed */
 	int64_t last_sweep_ms;
 	bool stopping;
 	int64_t stop_deadline_ms;
@@ -375,6 +392,21 @@ void hbr_eio__free(struct hbr *h, struct hbr_sock *s);
 void hbr_eio__wake(struct hbr *h, struct hbr_sock *s);
 /* A closed session whose transports let go: free it if it is done. */
 void hbr_eio__maybe_free(struct hbr *h, struct hbr_sock *s);
+
+/* ---- heartbeat.c: pings and deadlines on time ---- */
+enum hbr_hb_list { HBR_HB_NONE = 0, HBR_HB_PING, HBR_HB_PONG };
+/* The session opened (or its pong came): its next ping is due
+ * sio_ping_interval from now. */
+void hbr_hb__ping_later(struct hbr *h, struct hbr_sock *s);
+/* The session ended: no more pings or pong deadline. Safe to call twice. */
+void hbr_hb__stop(struct hbr *h, struct hbr_sock *s);
+/* Whether s, found for a client's request, passed its pong or CONNECT
+ * deadline: then it is ended as the timer would (and may be freed: s is
+ * not to be used after true). */
+bool hbr_hb__overdue(struct hbr *h, struct hbr_sock *s);
+/* Something (a pending session's CONNECT deadline) is due at due_ms: the
+ * timer fires by then, within HBR_HB_GRAIN_MS. */
+void hbr_hb__arm(struct hbr *h, int64_t due_ms);
 
 /* ---- pending.c: sessions not authenticated yet ---- */
 /* Room for one more pending session from addr: HUB_OK (the oldest pending
@@ -514,6 +546,22 @@ int hbr_auth__resolve(struct hbr *h, const char *cookie, const char *token, size
 	char *user, char *session, bool *seen, const char **why);
 /* Whether s may stay: NULL, or the presence reason it ends with. */
 const char *hbr_auth__verdict(struct hbr *h, struct hbr_sock *s, int64_t now_ms);
+/* TEST ONLY: sio_test_anonymous_token set with a bind_address that is not
+ * loopback: HUB_ERR_CONFIG with the reason in err (checked before the
+ * gateway listens); else HUB_OK. */
+int hbr_auth__test_check(struct hbr *h, char *err, size_t errsz);
+/* TEST ONLY: take sio_test_anonymous_token into use (the token key loaded:
+ * the token must be valid now). HUB_OK (off, or on and logged as a
+ * warning), or HUB_ERR_CONFIG with the reason in err. */
+int hbr_auth__test_init(struct hbr *h, char *err, size_t errsz);
+/* TEST ONLY: the token a CONNECT of s without credentials (no auth token,
+ * no cookie) is to be authenticated with, or NULL: only with the setting
+ * on and for a session opened over a direct loopback connection. Borrowed
+ * from the config, valid for the process's life. */
+const char *hbr_auth__test_token(struct hbr *h, struct hbr_sock *s);
+/* Whether the request on wsi comes straight from this host: a loopback
+ * peer, and no header saying a proxy relayed it. */
+bool hbr_auth__direct_local(struct lws *wsi);
 
 /* ---- rooms.c: local rooms, fan-out, presence members ---- */
 int hbr_rooms__join(struct hbr *h, struct hbr_sock *s, const char *room, size_t len);

@@ -396,6 +396,11 @@ int main(int argc, char **argv)
 		(unsigned)hc_cfg_int(&h.cfg, HC_CFG_LOG_REFUSAL_INTERVAL));
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_sink);
 	read_settings(&h);
+	if (hbr_auth__test_check(&h, err, sizeof(err))) {
+		fprintf(stderr, "hub-bridge: %s\n", err);
+		hc_config_free(&h.cfg);
+		return EXIT_USAGE;
+	}
 	raise_fd_limit();
 	/* from now on a stop signal ends the process in order, even one that
 	 * arrives while starting up (the port and the sync socket are open
@@ -429,7 +434,7 @@ int main(int argc, char **argv)
 		hc_err("msg=\"cannot drop privileges\" err=\"%s\"", err);
 		goto cleanup;
 	}
-	if (open_state(&h, err, sizeof(err))) {
+	if (open_state(&h, err, sizeof(err)) || hbr_auth__test_init(&h, err, sizeof(err))) {
 		hc_err("msg=\"cannot start\" err=\"%s\"", err);
 		goto cleanup;
 	}
@@ -505,6 +510,7 @@ cleanup:
 	hc_log_limits_flush(true);
 	if (h.lws) {
 		lws_sul_cancel(&h.sul_sweep);
+		lws_sul_cancel(&h.sul_hb);
 		lws_context_destroy(h.lws);
 	}
 #ifdef HBR_WITH_LIBEV

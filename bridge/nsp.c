@@ -210,6 +210,7 @@ static int decide(struct hbr *h, struct hbr_sock *s, struct hbr_nsp *n, const ch
 int hbr_nsp__connect(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_packet *p)
 {
 	struct hbr_sio_connect c;
+	const char *test = NULL;
 	struct hbr_nsp *n = NULL;
 	const char *name;
 	size_t nlen;
@@ -247,17 +248,21 @@ int hbr_nsp__connect(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_pac
 	}
 	memcpy(n->name, name, nlen);
 	n->name[nlen] = '\0';
+	/* TEST ONLY (sio_test_anonymous_token, auth.c): no credentials at
+	 * all, from this host */
+	if (!c.token && !s->cookie[0] && !hbr_sio__live(s))
+		test = hbr_auth__test_token(h, s);
 	/* as for "/": over polling with neither token nor cookie, a moment
 	 * for the WebSocket upgrade that brings the browser's cookie */
-	if (!c.token && !s->cookie[0] && !hbr_sio__live(s) && s->transport == HBR_T_POLLING &&
-		!s->probe_seen && !s->ws_wsi) {
+	if (!c.token && !test && !s->cookie[0] && !hbr_sio__live(s) &&
+		s->transport == HBR_T_POLLING && !s->probe_seen && !s->ws_wsi) {
 		n->waiting = true;
 		if (!s->connect_wait_ms)
 			s->connect_wait_ms = hc_mono_ms() + HBR_CONNECT_WAIT_MS;
 		hbr_decode__connect_free(&c);
 		return 0;
 	}
-	rc = decide(h, s, n, c.token);
+	rc = decide(h, s, n, c.token ? c.token : test);
 	hbr_decode__connect_free(&c);
 	return rc;
 }

@@ -91,6 +91,7 @@ int hbr_pending__add(struct hbr *h, struct hbr_sock *s)
 		h->pending_head = s;
 	h->pending_tail = s;
 	h->npending++;
+	hbr_hb__arm(h, s->pending_due_ms); /* ended on time, not at the next walk */
 	return HUB_OK;
 }
 

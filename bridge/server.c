@@ -425,9 +425,10 @@ static int http_request(struct hbr *h, struct lws *wsi, struct hbr_conn *c, cons
 		return 0;
 	}
 	if (strcmp(r.transport, "polling") != 0) {
-		eio_error(wsi, c, 400, r.transport[0] && strcmp(r.transport, "websocket") ? 0 : 3,
-			r.transport[0] && strcmp(r.transport, "websocket") ? "Transport unknown"
-									   : "Bad request");
+		/* as engine.io: a transport it does not know (or none) is code
+		 * 0; "websocket" without the upgrade a bad request */
+		bool ws = !strcmp(r.transport, "websocket");
+		eio_error(wsi, c, 400, ws ? 3 : 0, ws ? "Bad request" : "Transport unknown");
 		return 0;
 	}
 
@@ -446,12 +447,13 @@ static int http_request(struct hbr *h, struct lws *wsi, struct hbr_conn *c, cons
 			eio_error(wsi, c, 503, 3, "Server full");
 			return 0;
 		}
+		s->direct_local = hbr_auth__direct_local(wsi);
 		hbr_eio__open_packet(h, s, open, sizeof(open));
 		reply(wsi, c, 200, "text/plain; charset=UTF-8", open, strlen(open));
 		return 0;
 	}
 	s = hbr_eio__find(h, r.sid, strlen(r.sid));
-	if (!s) {
+	if (!s || hbr_hb__overdue(h, s)) {
 		eio_error(wsi, c, 400, 1, "Session ID unknown");
 		return 0;
 	}
@@ -733,13 +735,15 @@ static bool ws_check(struct hbr *h, struct lws *wsi, struct hbr_conn *tmp, struc
 	}
 	if (r.sid[0]) {
 		s = hbr_eio__find(h, r.sid, strlen(r.sid));
-		if (!s || s->state != HBR_S_OPEN) {
+		if (!s || hbr_hb__overdue(h, s) || s->state != HBR_S_OPEN) {
 			*f = (struct refusal){400, 1, "Session ID unknown"};
 			return false;
 		}
-		/* upgraded already, or a probe under way */
-		if (s->transport != HBR_T_POLLING || s->ws_wsi)
-			return false;
+		/* upgraded already, or a probe under way: the Node server
+		 * completes the handshake and closes that WebSocket at once
+		 * (engine.io's onWebSocket), which the engine.io-protocol
+		 * suite checks ("ignores WebSocket connection with same sid
+		 * after upgrade"): ws_established does the same */
 		return true;
 	}
 	if (h->stopping) {
@@ -793,8 +797,16 @@ static int ws_established(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
 	hbr_buf__init(&c->in, (size_t)h->max_payload);
 	if (r.sid[0]) {
 		s = hbr_eio__find(h, r.sid, strlen(r.sid));
-		if (!s || s->state != HBR_S_OPEN || s->transport != HBR_T_POLLING || s->ws_wsi)
+		if (!s || s->state != HBR_S_OPEN || s->transport != HBR_T_POLLING || s->ws_wsi) {
+			/* a second WebSocket for a session that has one (or
+			 * that ended since ws_check): closed at once with a
+			 * close frame; the session goes on on its own */
+			hc_debug("msg=\"websocket for a session upgraded already: closed\" sid=%s",
+				r.sid);
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+				(unsigned char *)"Session ID already upgraded", 27);
 			return -1;
+		}
 		s->ws_wsi = wsi;
 		s->probing = true;
 		c->sock = s;
@@ -816,6 +828,7 @@ static int ws_established(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
 			return -1;
 		s->ws_wsi = wsi;
 		c->sock = s;
+		s->direct_local = hbr_auth__direct_local(wsi);
 		hbr_eio__open_packet(h, s, open, sizeof(open));
 		if (hbr_sock__send_text(h, s, open, strlen(open)))
 			return -1;

@@ -189,19 +189,24 @@ static int finish_connect(
 static int on_connect(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_packet *p)
 {
 	struct hbr_sio_connect c;
+	const char *test = NULL;
 	int rc;
 
 	if (s->connected || s->root_wait)
 		return 0; /* already connected to "/", or about to be */
 	if (hbr_decode__connect(p, &c))
 		return 1;
+	/* TEST ONLY (sio_test_anonymous_token, auth.c): no credentials at
+	 * all, from this host */
+	if (!c.token && !s->cookie[0] && !hbr_sio__live(s))
+		test = hbr_auth__test_token(h, s);
 	/* A browser page of another port of this host opens with polling
 	 * requests that carry no cookie unless the page asked for credentials
 	 * (withCredentials), but the WebSocket upgrade the client starts at
 	 * once always carries it: a CONNECT with neither token nor cookie
 	 * waits a moment for it (hbr_sio__connect_resume). */
-	if (!c.token && !s->cookie[0] && !hbr_sio__live(s) && s->transport == HBR_T_POLLING &&
-		!s->probe_seen && !s->ws_wsi) {
+	if (!c.token && !test && !s->cookie[0] && !hbr_sio__live(s) &&
+		s->transport == HBR_T_POLLING && !s->probe_seen && !s->ws_wsi) {
 		s->wait_recover = c.pid && strlen(c.pid) < sizeof(s->wait_pid) &&
 				  (!c.offset || strlen(c.offset) < sizeof(s->wait_offset));
 		if (s->wait_recover) {
@@ -215,7 +220,7 @@ static int on_connect(struct hbr *h, struct hbr_sock *s, const struct hbr_sio_pa
 			s->connect_wait_ms = hc_mono_ms() + HBR_CONNECT_WAIT_MS;
 		return 0;
 	}
-	rc = finish_connect(h, s, c.token, c.pid, c.offset);
+	rc = finish_connect(h, s, c.token ? c.token : test, c.pid, c.offset);
 	hbr_decode__connect_free(&c);
 	return rc;
 }

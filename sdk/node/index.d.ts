@@ -37,6 +37,8 @@ export interface RoomEvent<T = unknown> {
   event: string;
   data: T;
   from: string;
+  /** The Socket.IO arguments the event carries, binaries as Buffers (decodeArgs). */
+  args?: unknown[];
 }
 
 export interface Verdict {
@@ -80,7 +82,20 @@ export interface CallAnswer {
 
 export declare class Emitter {
   emit(event: string, data?: unknown, opts?: { qos?: 0 | 1 | 2; retain?: boolean }): Promise<void>;
+  /** Socket.IO clients get emit(event, ...args); Buffers and typed arrays anywhere. */
+  emitArgs(event: string, args: unknown[], opts?: { qos?: 0 | 1 | 2; retain?: boolean }): Promise<void>;
 }
+
+/** MQTT 5 Content Types of hub-bridge's argument encoding. */
+export declare const CT_BINARY: 'application/octet-stream';
+export declare const CT_ARGS: 'application/vnd.hub.args+json';
+/** Socket.IO arguments as one MQTT payload, as hub-bridge encodes them. */
+export declare function encodeArgs(args: unknown[]): { payload: Buffer; contentType?: string };
+/** The Socket.IO arguments an MQTT payload stands for (binaries as Buffers). */
+export declare function decodeArgs(
+  payload: Buffer | Uint8Array | null | undefined,
+  props?: { contentType?: string; payloadFormatIndicator?: boolean | number },
+): unknown[];
 
 export declare class Hub extends EventEmitter {
   readonly service: string;

@@ -96,6 +96,103 @@ export function contextOf(props, fallbackUser) {
   };
 }
 
+// Socket.IO arguments on MQTT, as hub-bridge encodes them (docs/socketio.md
+// "Arguments and binary data"): no argument = empty payload; one JSON
+// value = its JSON text; one binary = the raw bytes with Content Type
+// CT_BINARY; anything else (several arguments, binaries inside a value) =
+// a JSON array of the arguments, each binary as {"$binary": "<base64>"},
+// with Content Type CT_ARGS.
+export const CT_BINARY = 'application/octet-stream';
+export const CT_ARGS = 'application/vnd.hub.args+json';
+const B64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+function isBinary(v) {
+  return Buffer.isBuffer(v) || v instanceof Uint8Array || v instanceof ArrayBuffer || ArrayBuffer.isView(v);
+}
+
+function bytesOf(v) {
+  if (v instanceof ArrayBuffer) return Buffer.from(v);
+  if (ArrayBuffer.isView(v)) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  return Buffer.from(v);
+}
+
+// {"$binary": "<string>"} and nothing else: what a binary looks like in CT_ARGS
+function binLiteral(v) {
+  if (!v || typeof v !== 'object' || Array.isArray(v) || isBinary(v)) return false;
+  const keys = Object.keys(v);
+  return keys.length === 1 && keys[0] === '$binary' && typeof v.$binary === 'string';
+}
+
+function hasBinary(v) {
+  if (isBinary(v)) return true;
+  if (Array.isArray(v)) return v.some(hasBinary);
+  if (v && typeof v === 'object') return Object.values(v).some(hasBinary);
+  return false;
+}
+
+function toWire(v) {
+  if (isBinary(v)) return { $binary: bytesOf(v).toString('base64') };
+  if (binLiteral(v)) throw new TypeError('an object whose only member is "$binary" stands for a binary');
+  if (Array.isArray(v)) return v.map(toWire);
+  if (v && typeof v === 'object' && typeof v.toJSON !== 'function') {
+    const o = {};
+    for (const [k, x] of Object.entries(v)) o[k] = toWire(x);
+    return o;
+  }
+  return v;
+}
+
+function fromWire(v) {
+  if (binLiteral(v) && B64_RE.test(v.$binary)) return Buffer.from(v.$binary, 'base64');
+  if (Array.isArray(v)) return v.map(fromWire);
+  if (v && typeof v === 'object') {
+    const o = {};
+    for (const [k, x] of Object.entries(v)) o[k] = fromWire(x);
+    return o;
+  }
+  return v;
+}
+
+/**
+ * Encode Socket.IO arguments as one MQTT payload: {payload, contentType}
+ * (contentType undefined for no argument or one JSON value).
+ */
+export function encodeArgs(args) {
+  if (!Array.isArray(args)) throw new TypeError('args must be an array');
+  if (args.length === 0) return { payload: Buffer.alloc(0), contentType: undefined };
+  if (args.length === 1 && isBinary(args[0])) return { payload: bytesOf(args[0]), contentType: CT_BINARY };
+  if (args.length === 1 && !hasBinary(args[0])) {
+    return { payload: Buffer.from(JSON.stringify(args[0] === undefined ? null : args[0])), contentType: undefined };
+  }
+  return { payload: Buffer.from(JSON.stringify(args.map(toWire))), contentType: CT_ARGS };
+}
+
+/**
+ * The Socket.IO arguments an MQTT payload stands for, as hub-bridge gives
+ * them to Socket.IO clients; props: the message's MQTT 5 properties
+ * (contentType, payloadFormatIndicator). Binaries are Buffers.
+ */
+export function decodeArgs(payload, props) {
+  const buf = payload ? Buffer.from(payload) : Buffer.alloc(0);
+  const ct = props && props.contentType;
+  if (ct === CT_BINARY) return [buf];
+  const text = buf.toString('utf8');
+  if (ct === CT_ARGS) {
+    try {
+      const v = JSON.parse(text);
+      if (Array.isArray(v)) return v.map(fromWire);
+    } catch {
+      // not an argument array after all: read as one argument
+    }
+  }
+  if (buf.length === 0) return [];
+  try {
+    return [JSON.parse(text)];
+  } catch {
+    return props && props.payloadFormatIndicator ? [text] : [buf];
+  }
+}
+
 function parsePayload(buf) {
   if (!buf || buf.length === 0) return null;
   const s = buf.toString('utf8');
@@ -182,6 +279,24 @@ class Emitter {
   emit(event, data, { qos = 1, retain = false } = {}) {
     if (!validEvent(event)) return Promise.reject(new TypeError(`invalid event name '${event}'`));
     return this.hub._publish(this.topicOf(event), encode(data), { qos, retain });
+  }
+
+  /**
+   * Publish event with Socket.IO arguments (any number, Buffers and typed
+   * arrays anywhere): Socket.IO clients get emit(event, ...args), in
+   * hub-bridge's encoding (encodeArgs).
+   */
+  emitArgs(event, args, { qos = 1, retain = false } = {}) {
+    if (!validEvent(event)) return Promise.reject(new TypeError(`invalid event name '${event}'`));
+    let enc;
+    try {
+      enc = encodeArgs(args);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const opts = { qos, retain };
+    if (enc.contentType) opts.properties = { contentType: enc.contentType };
+    return this.hub._publish(this.topicOf(event), enc.payload, opts);
   }
 }
 
@@ -448,7 +563,8 @@ export class Hub extends EventEmitter {
       return this._admit(() => this._hook(t, payload, props));
     }
     if (t.kind === 'event') {
-      this.emit('event', { room: t.room, event: t.event, data: parsePayload(payload), from: t.sender });
+      const args = decodeArgs(payload, props);
+      this.emit('event', { room: t.room, event: t.event, data: parsePayload(payload), from: t.sender, args });
       return;
     }
     if (t.kind === 'presence') {
@@ -519,7 +635,9 @@ export class Hub extends EventEmitter {
       verdict = reject(`${this.service} does not check room ${t.room}`);
     } else {
       try {
-        verdict = await fn({ room: t.room, event: t.event, data: parsePayload(payload), from: t.sender }, ctx);
+        const ev = { room: t.room, event: t.event, data: parsePayload(payload), from: t.sender };
+        ev.args = decodeArgs(payload, props);
+        verdict = await fn(ev, ctx);
         if (verdict === undefined || verdict === true) verdict = accept();
         else if (verdict === false) verdict = reject();
       } catch (e) {

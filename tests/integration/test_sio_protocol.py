@@ -9,8 +9,9 @@ and RFC 6455 / RFC 9112 expect them:
   03 keep-alive clients (Node's http.Agent, Node's fetch) doing many
      sequential requests, half of them with "Connection: close": none fails
   04 refused WebSocket upgrades get an HTTP status and an Engine.IO error
-     (bad EIO, bad transport, unknown sid, a second WebSocket on a session,
-     a cross-site cookie, a full address), then the connection closes
+     (bad EIO, bad transport, unknown sid, a cross-site cookie, a full
+     address), then the connection closes; a second WebSocket on a session
+     is accepted and closed at once, the first goes on
   05 a second polling POST while one is in flight: 400, the session ends
   06 an invalid polling packet: 400 at once, and the session is gone
   07 a client's own close answers its parked GET with a noop; overlapping
@@ -226,7 +227,6 @@ class SioProtocol(unittest.TestCase):
             ("bad transport", "/socket.io/?EIO=4&transport=abc", {}, 400, 0),
             ("polling transport", "/socket.io/?EIO=4&transport=polling", {}, 400, 3),
             ("unknown sid", ws + "&sid=nope", {}, 400, 1),
-            ("second websocket", ws + "&sid=" + sid, {}, 400, 3),
             ("cross-site cookie", ws, {"Origin": "http://evil.example",
                                       "Cookie": "hub_sid=" + cookie}, 403, 4),
             ("wrong path", "/elsewhere/?EIO=4&transport=websocket", {}, 404, 0),
@@ -238,6 +238,18 @@ class SioProtocol(unittest.TestCase):
                 self.assertEqual(json.loads(body)["code"], code)
                 self.assertEqual(rh.get("connection", "").lower(), "close")
                 self.assertTrue(closed, "connection left open")
+        # a second WebSocket on a session that has one is not refused at
+        # the upgrade: it is accepted and closed at once (a close frame,
+        # 1008), as the Node server does, and the first goes on (the
+        # engine.io-protocol suite's "ignores WebSocket connection with
+        # same sid after upgrade")
+        second = RawWs(self.port, ws + "&sid=" + sid)
+        self.assertEqual(second.status, 101)
+        op, data = second.recv()
+        self.assertEqual((op, int.from_bytes(data[:2], "big")), (8, 1008))
+        second.close()
+        first.send("2probe")
+        self.assertEqual(first.recv_text(), "3probe")
         first.close()
         # upgrades on a session still work after all that
         sid = self.handshake()
