@@ -337,6 +337,10 @@ void hc_tls_describe(const struct hc_tls *t, char *out, size_t n, bool *expired)
 		return;
 	}
 	X509_NAME_oneline(X509_get_subject_name(t->cert), subject, sizeof(subject));
+	/* one log field: no quote, backslash or control character */
+	for (char *p = subject; *p; p++)
+		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+			*p = '?';
 	if (X509_digest(t->cert, EVP_sha256(), md, &mdlen) == 1 && mdlen >= 8)
 		hc_hex(md, 8, fp);
 	na = X509_get0_notAfter(t->cert);

@@ -1,0 +1,380 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""TLS on every listener (docs/tls.md, CONTRACT.md "TLS"), with
+verification on in every client, against a dev CA made by scripts/dev-ca:
+
+- hubd HTTPS (login, the Secure cookie, the session), WSS at /mqtt and on
+  wss_port; hub-bridge HTTPS/WSS, also through hubd's /socket.io/ relay;
+  the broker's MQTT over TLS with mosquitto_pub/sub --cafile and a token;
+  MQTT.js over wss:// with its ca option; socket.io-client with ca;
+  hub-tracker --cafile; Chromium trusting the one server key
+  (--ignore-certificate-errors-spki-list: a pin of that key, not "ignore
+  every error") logs in on the dashboard and gets live messages over WSS;
+- a client with the wrong CA fails verification; a plain-text client on a
+  TLS port gets nothing, and the services keep serving;
+- a bad tls_cert/tls_key stops hubd and hub-bridge with exit status 2 and a
+  clear line, without key material, before anything listens;
+- behind a reverse proxy (trust_proxy): X-Forwarded-For counts from the
+  trusted_proxies only; a forged one from another peer is ignored (hubd's
+  login limiter, hub-bridge's per-address quota).
+"""
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import BIN, wait_until  # noqa: E402
+
+PW = "secret-pw"
+
+
+def run(argv, timeout=20, **kw):
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def tls_mqtt(stack, user, token, ca=None, host="127.0.0.1", version=5):
+    """A paho client over the broker's TLS listener, verified against ca."""
+    c = harness.MqttClient(stack.ports["mqtts"], user, token, version=version, host=host)
+    c.c.tls_set(ca_certs=ca or stack.tls["ca"])
+    return c
+
+
+def plain_probe(port, data, wait=3.0):
+    """Send clear text to a TLS port; returns what came back before the
+    server closed (or the wait ended)."""
+    got = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as s:
+        s.sendall(data)
+        deadline = time.time() + wait
+        try:
+            while time.time() < deadline:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+        except (socket.timeout, ConnectionResetError):
+            pass
+    return got
+
+
+class TlsStack(unittest.TestCase):
+    """One stack with TLS on every listener; tests run in order."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not harness.hubd_built() or not os.path.exists(os.path.join(BIN, "hub-bridge")):
+            raise unittest.SkipTest("hubd / hub-bridge not built")
+        cls.s = harness.Stack()
+        try:
+            cls.tls = cls.s.use_tls()
+            cls.s.add_user("alice", PW, rooms={"lobby": "write"})
+            cls.s.add_user("bob", PW, rooms={"lobby": "write"})
+            cls.s.start_hubd()
+            cls.s.start_broker_tls()
+            cls.s.start_bridge()
+            harness.wait_port(cls.s.ports["wss"], 10)
+            with open(cls.tls["ca"]) as f:
+                cls.ca_pem = f.read()
+            cls.other = harness.dev_ca(os.path.join(cls.s.dir, "other-ca"))
+        except Exception:
+            print(cls.s.broker_tail(), file=sys.stderr)
+            cls.s.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.close()
+
+    def setUp(self):
+        self._owned = []
+
+    def tearDown(self):
+        for c in reversed(self._owned):
+            try:
+                c.close()
+            except Exception:
+                pass
+
+    def own(self, c):
+        self._owned.append(c)
+        return c
+
+    def url(self, port_name, scheme="https", host="127.0.0.1", path=""):
+        return "%s://%s:%d%s" % (scheme, host, self.s.ports[port_name], path)
+
+    def curl_login(self, cafile, host="127.0.0.1"):
+        return run(["curl", "-sS", "-D", "-", "-o", "/dev/null", "--cacert", cafile,
+                    "-H", "content-type: application/json",
+                    "-d", json.dumps({"username": "alice", "password": PW}),
+                    self.url("http", host=host, path="/api/login")])
+
+    # ---- hubd --------------------------------------------------------------
+    def test_01_https_login_secure_cookie(self):
+        for host in ("127.0.0.1", "localhost"):
+            r = self.curl_login(self.tls["ca"], host)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            # HTTP/1.1, as in clear text (no h2 offered)
+            self.assertRegex(r.stdout, r"^HTTP/1\.1 200")
+            cookie = [l for l in r.stdout.splitlines() if l.lower().startswith("set-cookie:")]
+            self.assertEqual(len(cookie), 1, r.stdout)
+            self.assertRegex(cookie[0], r"hub_sid=[^;]+; HttpOnly; SameSite=Lax; Path=/; "
+                                        r"Max-Age=\d+; Secure$")
+        cookie, token, _ = self.s.https_login("alice", PW)
+        r = self.s.https("GET", "/api/session", cookie=cookie)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["user"]["username"], "alice")
+        # the page's origin is https: a cookie POST from it passes the
+        # same-origin check, one from the http origin does not
+        own = "https://127.0.0.1:%d" % self.s.ports["http"]
+        r = self.s.https("POST", "/api/token", body={}, cookie=cookie, headers={"Origin": own})
+        self.assertEqual(r.status, 200, r)
+        r = self.s.https("POST", "/api/token", body={}, cookie=cookie,
+                         headers={"Origin": own.replace("https", "http")})
+        self.assertEqual(r.status, 403, r)
+        # the dashboard's CSP names the secure schemes only
+        csp = self.s.https("GET", "/").header("content-security-policy")
+        self.assertIn("wss://127.0.0.1:%d" % self.s.ports["wss"], csp)
+        self.assertIn("https://127.0.0.1:%d" % self.s.ports["sio"], csp)
+        self.assertNotIn("ws://", csp)
+        self.assertNotIn("http://", csp)
+        # the clear-text ws_port is not opened under TLS
+        with self.assertRaises(OSError):
+            socket.create_connection(("127.0.0.1", self.s.ports["ws"]), timeout=1).close()
+        self.assertIn("tls=on", self.s.log("hubd"))
+
+    def test_02_wrong_ca_fails_verification(self):
+        # another CA, the system's CAs: curl refuses (60: peer certificate)
+        r = self.curl_login(self.other["ca"])
+        self.assertEqual(r.returncode, 60, r.stderr)
+        r = run(["curl", "-sS", self.url("http", path="/healthz")])
+        self.assertEqual(r.returncode, 60, r.stderr)
+        with self.assertRaises(ssl.SSLCertVerificationError):
+            self.s.https("GET", "/healthz", cafile=self.other["ca"])
+        # a name the certificate does not carry
+        ctx = ssl.create_default_context(cafile=self.tls["ca"])
+        with socket.create_connection(("127.0.0.1", self.s.ports["http"]), timeout=5) as raw:
+            with self.assertRaises(ssl.SSLCertVerificationError) as cm:
+                ctx.wrap_socket(raw, server_hostname="hub.example.com")
+            self.assertIn("Hostname mismatch", str(cm.exception))
+        # nothing of that reached a route; hubd serves on
+        self.assertEqual(self.s.https("GET", "/healthz").status, 200)
+
+    # ---- the broker --------------------------------------------------------
+    def test_03_mosquitto_pub_sub_over_tls(self):
+        _, token, _ = self.s.https_login("alice", PW)
+        base = ["--cafile", self.tls["ca"], "-p", str(self.s.ports["mqtts"]), "-u", "alice",
+                "-P", token, "-V", "mqttv311"]
+        # a retained room event, then a subscriber that gets it: both over
+        # TLS, by address and by name (the certificate carries both)
+        for host in ("127.0.0.1", "localhost"):
+            pinned = json.dumps({"content": "pinned via " + host})
+            r = run(["mosquitto_pub", "-h", host] + base +
+                    ["-t", "rooms/lobby/ev/pinned/alice", "-r", "-q", "1", "-m", pinned])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = run(["mosquitto_sub", "-h", host] + base +
+                    ["-t", "rooms/lobby/ev/pinned/alice", "-C", "1", "-W", "10"])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout.strip(), pinned)
+        # a room event from mosquitto_pub reaches bob's paho over TLS
+        _, btoken, _ = self.s.https_login("bob", PW)
+        bob = self.own(tls_mqtt(self.s, "bob", btoken))
+        self.assertEqual(bob.connect(), 0)
+        bob.sub(["rooms/lobby/ev/#"])
+        r = run(["mosquitto_pub", "-h", "127.0.0.1"] + base +
+                ["-t", "rooms/lobby/ev/chat/alice", "-q", "1", "-m", "over tls"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIsNotNone(bob.wait_msg("rooms/lobby/ev/chat/alice", timeout=5))
+        # the token is still a token: a wrong one is refused (5)
+        r = run(["mosquitto_pub", "-h", "127.0.0.1"] + base[:-4] +
+                ["-u", "alice", "-P", token[:-2] + "xx", "-V", "mqttv311",
+                 "-t", "users/alice/status", "-m", "x"])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("not authori", r.stderr.lower())
+        # another CA: the handshake fails, nothing is sent
+        r = run(["mosquitto_pub", "-h", "127.0.0.1", "--cafile", self.other["ca"],
+                 "-p", str(self.s.ports["mqtts"]), "-u", "alice", "-P", token,
+                 "-t", "users/alice/status", "-m", "x"])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("TLS error", r.stderr)
+        self.assertTrue(self.s.wait_log("broker", "alert unknown ca", timeout=5),
+                        self.s.broker_tail(10))
+
+    def test_04_mqttjs_over_wss(self):
+        _, token, _ = self.s.https_login("alice", PW)
+        _, btoken, _ = self.s.https_login("bob", PW)
+        bob = self.own(tls_mqtt(self.s, "bob", btoken))
+        self.assertEqual(bob.connect(), 0)
+        bob.sub(["rooms/lobby/ev/#"])
+        for n, url in enumerate((self.url("wss", "wss", path="/"),
+                                 self.url("http", "wss", path="/mqtt"))):
+            ws = self.own(harness.WsClient(os.path.join(self.s.dir, "mqttjs.log")))
+            ev = ws.connect(0, "alice", token, version=5, url=url, ca=self.tls["ca"])
+            self.assertEqual(ev and ev["ev"], "connect", ev)
+            ack = ws.pub("rooms/lobby/ev/wss/alice", "hello %d" % n, qos=1)
+            self.assertIsNone(ack["error"], ack)
+            m = bob.wait_msg("rooms/lobby/ev/wss/alice", timeout=5,
+                             pred=lambda m, n=n: m[1] == b"hello %d" % n)
+            self.assertIsNotNone(m, url)
+            ws.close()
+        # no ca: Node's own CAs do not know the dev CA
+        ws = self.own(harness.WsClient())
+        ev = ws.connect(0, "alice", token, url=self.url("wss", "wss", path="/"))
+        self.assertIsNotNone(ev)
+        self.assertNotEqual(ev["ev"], "connect", ev)
+
+    # ---- hub-bridge --------------------------------------------------------
+    def test_05_socketio_over_https(self):
+        _, token, _ = self.s.https_login("alice", PW)
+        _, btoken, _ = self.s.https_login("bob", PW)
+        bob = self.own(tls_mqtt(self.s, "bob", btoken))
+        self.assertEqual(bob.connect(), 0)
+        bob.sub(["rooms/lobby/ev/#"])
+        # the gateway's own port, and hubd's origin (its relay to the
+        # gateway is TLS too, pinned to the certificate)
+        for port in ("sio", "http"):
+            c = self.own(harness.SioClient(self.url(port), {"auth": {"token": token},
+                                                            "ca": self.ca_pem}, name=port))
+            e = c.wait("connect", timeout=10)
+            self.assertTrue(e["id"], e)
+            c.wait("upgrade", timeout=10)
+            err, args = c.call("chat message", {"room": "lobby", "content": "via " + port})
+            self.assertIsNone(err, args)
+            self.assertIsNotNone(bob.wait_msg(
+                "rooms/lobby/ev/chat message/alice", timeout=5,
+                pred=lambda m, port=port: json.loads(m[1])["content"] == "via " + port))
+            c.close()
+        # without the dev CA the client does not connect
+        c = self.own(harness.SioClient(self.url("sio"), {"auth": {"token": token},
+                                                         "reconnection": False}))
+        e = c.wait("connect_error", timeout=10)
+        self.assertNotIn("unauthorized", e["message"])
+
+    # ---- clear text on TLS ports ------------------------------------------
+    def test_07_plain_text_on_tls_ports(self):
+        connect = bytes([0x10, 0x10, 0, 4]) + b"MQTT" + bytes([4, 2, 0, 60, 0, 4]) + b"abcd"
+        http = ("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").encode()
+        for port, data in (("mqtts", connect), ("http", http), ("wss", http), ("sio", http)):
+            got = plain_probe(self.s.ports[port], data)
+            # nothing but (at most) a TLS alert record
+            self.assertFalse(got.startswith(b"HTTP/") or got.startswith(b"\x20"),
+                             "%s answered clear text: %r" % (port, got[:40]))
+            self.assertTrue(got == b"" or got[0] == 0x15, "%s: %r" % (port, got[:40]))
+        # everything still serves
+        self.assertEqual(self.s.https("GET", "/healthz").status, 200)
+        _, token, _ = self.s.https_login("alice", PW)
+        c = self.own(tls_mqtt(self.s, "alice", token))
+        self.assertEqual(c.connect(), 0)
+        for name in ("hubd", "broker", "bridge"):
+            self.assertIsNone(self.s.procs[name].poll(), name)
+
+    # ---- bad TLS configuration ---------------------------------------------
+    def test_08_bad_tls_config_exit_2(self):
+        d = os.path.join(self.s.dir, "bad")
+        os.makedirs(d, exist_ok=True)
+        world = os.path.join(d, "world.key")
+        with open(self.tls["key"], "rb") as f, open(world, "wb") as g:
+            g.write(f.read())
+        os.chmod(world, 0o644)
+        enc = os.path.join(d, "secret.key")
+        r = run(["openssl", "pkey", "-in", self.tls["key"], "-aes256", "-passout",
+                 "pass:correct horse", "-out", enc])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        os.chmod(enc, 0o600)
+        cases = [
+            ({"tls_key": os.path.join(d, "missing.key")}, "cannot read it (No such file"),
+            ({"tls_key": self.other["key"]}, "does not belong to the certificate"),
+            ({"tls_key": ""}, "tls_cert is set but tls_key is not"),
+            ({"tls_key": world}, "readable or writable by every account"),
+            ({"tls_key": enc}, "protected by a passphrase"),
+            ({"tls_cert": self.tls["key"]}, "no PEM certificate"),
+        ]
+        for change, says in cases:
+            for prog in ("hubd", "hub-bridge"):
+                conf = dict(self.s.conf, http_port=harness.free_port(),
+                            wss_port=harness.free_port(), sio_port=harness.free_port(),
+                            log_level="debug")
+                conf.update(change)
+                path = os.path.join(d, "hub.conf")
+                with open(path, "w") as f:
+                    for k, v in conf.items():
+                        f.write("%s = %s\n" % (k, v))
+                env = dict(self.s.env, HUB_CONFIG=path)
+                t0 = time.time()
+                r = run([os.path.join(BIN, prog)], env=env, stdin=subprocess.DEVNULL)
+                out = r.stdout + r.stderr
+                self.assertEqual(r.returncode, 2, "%s %s: %s" % (prog, change, out))
+                self.assertIn(says, out, prog)
+                self.assertLess(time.time() - t0, 10, "%s waited (a passphrase prompt?)" % prog)
+                self.assertNotIn("PRIVATE", out)
+                self.assertNotIn("BEGIN", out)
+                self.assertNotIn("correct horse", out)
+                self.assertNotIn("msg=listening", out)
+
+
+class ReverseProxy(unittest.TestCase):
+    """trust_proxy: X-Forwarded-For is believed from trusted_proxies only."""
+
+    @staticmethod
+    def http_from(src, port, method, path, body=None, headers=None):
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10,
+                                          source_address=(src, 0))
+        hdrs = dict(headers or {})
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            hdrs["Content-Type"] = "application/json"
+        conn.request(method, path, body=data, headers=hdrs)
+        r = conn.getresponse()
+        r.read()
+        conn.close()
+        return r.status
+
+    def test_01_forged_forwarded_for_from_untrusted_peer(self):
+        with harness.Stack(extra_conf={"trust_proxy": "true", "trusted_proxies": "127.0.0.1",
+                                       "login_fail_addr_max": 2, "login_fail_pair_max": 100,
+                                       "login_fail_user_max": 100,
+                                       "sio_pending_per_addr": 2}) as s:
+            s.add_user("hal", "hal-pass-1")
+            s.start_hubd()
+            s.start_broker()
+            s.start_bridge()
+            port = s.ports["http"]
+            login = {"username": "hal", "password": "bad"}
+            # 127.0.0.2 is not a trusted proxy: its own address counts,
+            # whatever it writes into X-Forwarded-For
+            for i in range(2):
+                self.assertEqual(self.http_from("127.0.0.2", port, "POST", "/api/login", login,
+                                                {"X-Forwarded-For": "10.7.7.%d" % i}), 401)
+            self.assertEqual(self.http_from("127.0.0.2", port, "POST", "/api/login", login,
+                                            {"X-Forwarded-For": "10.7.7.99"}), 429)
+            log = s.log("hubd")
+            self.assertIn("login user=hal addr=127.0.0.2 result=", log)
+            self.assertNotIn("addr=10.7.7.", log)
+            # the trusted proxy's entry counts (and the client's own
+            # entries before it do not)
+            for i in range(3):
+                self.assertEqual(self.http_from("127.0.0.1", port, "POST", "/api/login", login,
+                                                {"X-Forwarded-For": "6.6.6.6, 10.8.8.%d" % i}),
+                                 401)
+            self.assertIn("login user=hal addr=10.8.8.2 result=", s.log("hubd"))
+            self.assertNotIn("addr=6.6.6.6", s.log("hubd"))
+            # hub-bridge: unauthenticated Engine.IO sessions per address
+            path = "/socket.io/?EIO=4&transport=polling"
+            sio = s.ports["sio"]
+            got = [self.http_from("127.0.0.2", sio, "GET", path,
+                                  headers={"X-Forwarded-For": "10.9.9.%d" % i}) for i in range(3)]
+            self.assertEqual(got, [200, 200, 503])
+            got = [self.http_from("127.0.0.1", sio, "GET", path,
+                                  headers={"X-Forwarded-For": "10.9.8.%d" % i}) for i in range(3)]
+            self.assertEqual(got, [200, 200, 200])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
