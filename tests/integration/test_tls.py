@@ -38,11 +38,38 @@ def run(argv, timeout=20, **kw):
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kw)
 
 
+class TlsMqttClient(harness.MqttClient):
+    """harness.MqttClient over TLS on paho's own network thread
+    (loop_start): every TLS write happens there. (The harness's loop thread
+    plus writes from the test's thread would be two writers on one TLS
+    connection: OpenSSL's "bad length".)"""
+
+    def __init__(self, port, user, password, ca, host="127.0.0.1", version=5):
+        super().__init__(port, user, password, version=version, host=host)
+        self.c.tls_set(ca_certs=ca)
+
+    def connect(self, timeout=5.0):
+        if self.version == 5:
+            self.c.connect(self.host, self.port, self.keepalive, clean_start=True)
+        else:
+            self.c.connect(self.host, self.port, self.keepalive)
+        self.c.loop_start()
+        with self.cond:
+            self.cond.wait_for(lambda: self.connack is not None or self.disconnected_at,
+                               timeout)
+            return self.connack
+
+    def close(self):
+        try:
+            self.c.disconnect()
+        finally:
+            self.c.loop_stop()
+
+
 def tls_mqtt(stack, user, token, ca=None, host="127.0.0.1", version=5):
     """A paho client over the broker's TLS listener, verified against ca."""
-    c = harness.MqttClient(stack.ports["mqtts"], user, token, version=version, host=host)
-    c.c.tls_set(ca_certs=ca or stack.tls["ca"])
-    return c
+    return TlsMqttClient(stack.ports["mqtts"], user, token, ca or stack.tls["ca"], host=host,
+                         version=version)
 
 
 def plain_probe(port, data, wait=3.0):
@@ -61,6 +88,17 @@ def plain_probe(port, data, wait=3.0):
         except (socket.timeout, ConnectionResetError):
             pass
     return got
+
+
+def loopback_alias():
+    """A name of this machine for 127.0.0.1 other than localhost, or None."""
+    for name in (socket.gethostname(), "localhost.localdomain"):
+        try:
+            if name and name != "localhost" and socket.gethostbyname(name) == "127.0.0.1":
+                return name
+        except OSError:
+            pass
+    return None
 
 
 class TlsStack(unittest.TestCase):
@@ -255,6 +293,38 @@ class TlsStack(unittest.TestCase):
         e = c.wait("connect_error", timeout=10)
         self.assertNotIn("unauthorized", e["message"])
 
+    # ---- hub-tracker --------------------------------------------------------
+    def test_06_tracker_over_tls(self):
+        secret = self.s.device_add("truck7", "alice", room="lobby")
+        _, token, _ = self.s.https_login("alice", PW)
+        sub = self.own(tls_mqtt(self.s, "alice", token))
+        self.assertEqual(sub.connect(), 0)
+        sub.sub(["owntracks/truck7/#"])
+        env = dict(self.s.env, HUB_TRACKER_SECRET=secret)
+        base = [os.path.join(BIN, "hub-tracker"), "--device", "truck7", "--once"]
+        # by name and by address; the port is the config's mqtts_port
+        for host in ("localhost", "127.0.0.1"):
+            r = run(base + ["--cafile", self.tls["ca"], "--host", host], env=env, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("tls=on", r.stdout + r.stderr)
+            self.assertIn(":%d " % self.s.ports["mqtts"], r.stdout + r.stderr)
+            self.assertIsNotNone(sub.wait_msg("owntracks/truck7/tracker", timeout=5), host)
+            sub.take("owntracks/truck7/tracker")
+        # another CA, a name the certificate lacks (when this machine has a
+        # name for 127.0.0.1 besides localhost): refused, and said why
+        cases = [(self.other["ca"], "localhost", "unable to get local issuer")]
+        alias = loopback_alias()
+        if alias:
+            cases.append((self.tls["ca"], alias, "hostname mismatch"))
+        for ca, host, why in cases:
+            r = run(base + ["--cafile", ca, "--host", host, "--duration", "3"], env=env,
+                    timeout=60)
+            out = r.stdout + r.stderr
+            self.assertNotEqual(r.returncode, 0, out)
+            self.assertIn("the broker's certificate is refused", out)
+            self.assertIn(why, out)
+        self.assertEqual(sub.take("owntracks/truck7/tracker"), [])
+
     # ---- clear text on TLS ports ------------------------------------------
     def test_07_plain_text_on_tls_ports(self):
         connect = bytes([0x10, 0x10, 0, 4]) + b"MQTT" + bytes([4, 2, 0, 60, 0, 4]) + b"abcd"
@@ -315,6 +385,73 @@ class TlsStack(unittest.TestCase):
                 self.assertNotIn("BEGIN", out)
                 self.assertNotIn("correct horse", out)
                 self.assertNotIn("msg=listening", out)
+
+
+class StackTls(unittest.TestCase):
+    """`make run TLS=1` is scripts/stack with HUB_STACK_TLS=1: a dev CA in
+    the data directory, every listener on TLS, the trackers over TLS."""
+
+    def test_01_stack_start_tls(self):
+        h = harness.Stack()
+        for k in ("mqtts", "wss"):
+            h.ports[k] = harness.free_port()
+        p = h.ports
+        env = dict(h.env, HUB_BUILD_DIR=harness.BUILD, HUB_DATA_DIR=h.data,
+                   HUB_HTTP_PORT=str(p["http"]), HUB_MQTT_PORT=str(p["mqtt"]),
+                   HUB_WS_PORT=str(p["ws"]), HUB_SIO_PORT=str(p["sio"]),
+                   HUB_MQTTS_PORT=str(p["mqtts"]), HUB_WSS_PORT=str(p["wss"]),
+                   HUB_STACK_DIR=os.path.join(h.dir, "state"),
+                   HUB_LOG_DIR=os.path.join(h.dir, "logs"), HUB_STACK_TLS="1")
+        stack = os.path.join(harness.REPO, "scripts", "stack")
+        try:
+            r = run([stack, "start"], env=env, timeout=120, start_new_session=True,
+                    stdin=subprocess.DEVNULL)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            with open(os.path.join(h.data, "demo-login.txt")) as f:
+                demo = dict(l.strip().split("=", 1) for l in f if "=" in l)
+            ca = os.path.join(h.data, "tls", "ca.crt")
+            key = os.path.join(h.data, "tls", "server.key")
+            self.assertEqual(os.stat(key).st_mode & 0o777, 0o600)
+            self.assertIn("https://localhost:%d/" % p["http"], r.stdout)
+            self.assertIn("mqtts://localhost:%d" % p["mqtts"], r.stdout)
+            self.assertIn("wss://localhost:%d" % p["wss"], r.stdout)
+            self.assertIn("demo login:  %s / %s" % (demo["username"], demo["password"]),
+                          r.stdout)
+            self.assertIn(ca, r.stdout)
+            # the banner's curl line works as printed
+            login = run(["curl", "-sS", "-D", "-", "--cacert", ca, "-H",
+                         "content-type: application/json", "-d",
+                         json.dumps({"username": demo["username"],
+                                     "password": demo["password"]}),
+                         "https://localhost:%d/api/login" % p["http"]])
+            self.assertEqual(login.returncode, 0, login.stderr)
+            self.assertRegex(login.stdout, r"(?m)^set-cookie: hub_sid=.*; Secure\s*$")
+            token = json.loads(login.stdout.split("\n\n", 1)[1])["token"]
+            # the demo trackers drive over TLS, verified against the dev CA
+            c = TlsMqttClient(p["mqtts"], demo["username"], token, ca, host="localhost")
+            try:
+                self.assertEqual(c.connect(), 0)
+                c.sub(["owntracks/+/+"])
+                self.assertIsNotNone(c.wait_msg("owntracks/+/+", timeout=15))
+            finally:
+                c.close()
+            with open(os.path.join(h.dir, "logs", "trackers.log")) as f:
+                self.assertIn("tls=on", f.read())
+            # what listens: the broker's clear-text port stays (loopback, for
+            # the hub's own processes) beside its TLS one; hubd opens
+            # http_port and wss_port, not the clear-text ws_port
+            def listens(name):
+                with open(os.path.join(h.dir, "state", name + ".pid")) as f:
+                    pid = int(f.read().split()[0])
+                return {port for _, addr, port in harness.listening_of(pid)
+                        if addr == "0100007F"}
+            self.assertEqual(listens("broker"), {p["mqtt"], p["mqtts"]})
+            self.assertEqual(listens("hubd"), {p["http"], p["wss"]})
+            self.assertEqual(listens("bridge"), {p["sio"]})
+        finally:
+            run([stack, "stop"], env=env, timeout=120, start_new_session=True,
+                stdin=subprocess.DEVNULL)
+            h.close()
 
 
 class ReverseProxy(unittest.TestCase):
