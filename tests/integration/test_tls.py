@@ -325,6 +325,39 @@ class TlsStack(unittest.TestCase):
             self.assertIn(why, out)
         self.assertEqual(sub.take("owntracks/truck7/tracker"), [])
 
+    # ---- libhubclient --------------------------------------------------------
+    def test_09_libhubclient_over_tls(self):
+        from test_hubio_c import CClient
+        _, token, _ = self.s.https_login("alice", PW)
+        _, btoken, _ = self.s.https_login("bob", PW)
+        bob = self.own(tls_mqtt(self.s, "bob", btoken))
+        self.assertEqual(bob.connect(), 0)
+        bob.sub(["rooms/lobby/ev/#"])
+        tls = ("--port", str(self.s.ports["mqtts"]), "--host", "localhost")
+        # the caller's own loop (poll on hubio_socket) and the library's thread
+        for thread in (False, True):
+            c = self.own(CClient(self.s, "alice", token=token, thread=thread,
+                                 extra=tls + ("--cafile", self.tls["ca"])))
+            self.assertIsNotNone(c.connect(timeout=10), "thread=%s" % thread)
+            data = json.dumps({"thread": thread})
+            self.assertEqual(c.cmd("emit", room="lobby", event="c-tls", data=data,
+                                   timeout=5000)["rc"], 0)
+            m = bob.wait_msg("rooms/lobby/ev/c-tls/alice", timeout=5)
+            self.assertIsNotNone(m)
+            self.assertEqual(json.loads(m[1]), {"thread": thread})
+            c.close()
+        # another CA: never connected, the attempts fail
+        c = self.own(CClient(self.s, "alice", token=token, extra=tls + (
+            "--cafile", self.other["ca"])))
+        self.assertEqual(c.cmd("connect")["rc"], 0)
+        self.assertIsNone(c.wait("connect", 3))
+        # a CA file that is not there: hubio_tls_set refuses it
+        r = run([os.path.join(harness.BUILD, "tests", "integration", "hubio_driver"),
+                 "--user", "alice", "--token", token, "--cafile", "/nonexistent/ca.crt"],
+                input="", env=self.s.env)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("hubio_tls_set", r.stderr)
+
     # ---- clear text on TLS ports ------------------------------------------
     def test_07_plain_text_on_tls_ports(self):
         connect = bytes([0x10, 0x10, 0, 4]) + b"MQTT" + bytes([4, 2, 0, 60, 0, 4]) + b"abcd"
