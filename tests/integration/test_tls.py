@@ -358,6 +358,64 @@ class TlsStack(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("hubio_tls_set", r.stderr)
 
+    # ---- Node: the server SDK and hubio.js -----------------------------------
+    def test_10_node_sdk_and_hubio_over_tls(self):
+        key = self.s.servicekey("echo")
+        _, token, _ = self.s.https_login("alice", PW)
+        args = {"mqtts": "mqtts://localhost:%d" % self.s.ports["mqtts"],
+                "wss": "wss://localhost:%d/mqtt" % self.s.ports["http"],
+                "https": "https://localhost:%d" % self.s.ports["http"],
+                "ca": self.tls["ca"], "service": "echo", "key": key, "user": "alice",
+                "token": token}
+        r = run(["node", os.path.join(harness.REPO, "tests", "integration", "js", "tls_node.mjs"),
+                 json.dumps(args)], timeout=90, cwd=harness.REPO)
+        steps = {}
+        for line in r.stdout.splitlines():
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            steps[e["step"]] = e
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        for step in ("sdk-connect", "hubio-connect", "call", "publish", "hubio-no-ca",
+                     "sdk-no-ca", "https-no-ca"):
+            self.assertTrue(steps.get(step, {}).get("ok"), "%s: %s" % (step, steps.get(step)))
+        # the refusals were the certificate's
+        for step in ("hubio-no-ca", "sdk-no-ca", "https-no-ca"):
+            self.assertRegex(steps[step]["error"], r"(?i)certificate|self.signed|issuer", step)
+
+    # ---- the Python example backend ----------------------------------------
+    def test_11_python_backend_over_tls(self):
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+        key = self.s.servicekey("py")
+        env = dict(self.s.env, HUB_SERVICE_KEY=key)
+        backend = os.path.join(harness.REPO, "examples", "python", "backend.py")
+        p = subprocess.Popen([sys.executable, backend, "--service", "py", "--host", "localhost",
+                              "--port", str(self.s.ports["mqtts"]), "--cafile", self.tls["ca"]],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
+        try:
+            line = p.stdout.readline()
+            self.assertEqual(line.strip(), "serving as py")
+            _, token, _ = self.s.https_login("alice", PW)
+            a = self.own(tls_mqtt(self.s, "alice", token))
+            self.assertEqual(a.connect(), 0)
+            a.sub(["users/alice/reply/#"])
+            props = Properties(PacketTypes.PUBLISH)
+            props.ResponseTopic = "users/alice/reply/t1"
+            props.CorrelationData = b"c1"
+            a.c.publish("svc/py/order/alice", json.dumps({"item": "tea", "qty": 2}), qos=1,
+                        properties=props)
+            m = a.wait_msg("users/alice/reply/t1", timeout=10)
+            self.assertIsNotNone(m)
+            answer = json.loads(m[1])
+            self.assertEqual((answer["ok"], answer["item"], answer["by"]), (True, "tea", "alice"))
+        finally:
+            p.terminate()
+            p.wait(10)
+            p.stdout.close()
+
     # ---- clear text on TLS ports ------------------------------------------
     def test_07_plain_text_on_tls_ports(self):
         connect = bytes([0x10, 0x10, 0, 4]) + b"MQTT" + bytes([4, 2, 0, 60, 0, 4]) + b"abcd"
