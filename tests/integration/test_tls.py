@@ -478,6 +478,117 @@ class TlsStack(unittest.TestCase):
                 self.assertNotIn("msg=listening", out)
 
 
+class TlsBrowser(unittest.TestCase):
+    """Chromium on the dashboard over HTTPS and WSS. It trusts the one
+    server key of the dev CA (--ignore-certificate-errors-spki-list: a pin
+    of that key, which is verification of that key; every other certificate
+    error stays an error)."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not harness.hubd_built() or not harness.web_built():
+            raise unittest.SkipTest("hubd or the dashboard is not built")
+        if not harness.browser_available():
+            raise unittest.SkipTest("needs /usr/bin/chromium and node_modules/playwright-core")
+        cls.s = harness.Stack()
+        cls.browser = None
+        try:
+            cls.tls = cls.s.use_tls()
+            cls.s.hubctl("user", "add", "alice", "--display", "Alice Ops", "--password-stdin",
+                         input=PW + "\n")
+            cls.s.hubctl("room", "add", "lobby", check=False)
+            cls.s.hubctl("grant", "lobby", "alice", "write")
+            cls.s.add_user("bob", PW, rooms={"lobby": "write"})
+            cls.s.use_web(test_pages=False)
+            cls.s.start_broker_tls()
+            cls.s.start_hubd()
+            cls.browser = harness.Browser(
+                os.path.join(cls.s.dir, "chromium.log"),
+                extra_args=["--ignore-certificate-errors-spki-list=" + cls.tls["spki"]])
+        except Exception:
+            if cls.browser:
+                cls.browser.close()
+            cls.s.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.browser.close()
+        cls.s.close()
+
+    def wait_js(self, page, fn, timeout=10.0, msg=None):
+        try:
+            return self.browser.wait(page, fn, timeout=timeout)
+        except harness.BrowserError as e:
+            print("---- browser ----\n%s\n---- hubd ----\n%s" % (
+                "\n".join("%s: %s" % (m.get("ev"), m.get("text")) for m in self.browser.log[-30:]),
+                "\n".join(self.s.log("hubd").splitlines()[-20:])), file=sys.stderr)
+            self.fail("%s (%s)" % (msg or fn, e))
+
+    def test_01_dashboard_over_https_and_wss(self):
+        b = self.browser
+        base = "https://localhost:%d" % self.s.ports["http"]
+        p = b.page("alice")
+        r = b.goto(p, base + "/")
+        self.assertEqual(r["status"], 200)
+        self.assertIn("wss://", r["headers"].get("content-security-policy", ""))
+        self.wait_js(p, "() => !document.getElementById('login-view').hidden", msg="no login form")
+        b.cmd("fill", page=p, selector="#login-username", value="alice")
+        b.cmd("fill", page=p, selector="#login-password", value=PW)
+        b.cmd("click", page=p, selector="#login-submit")
+        # MQTT over WebSocket at this origin's /mqtt: wss://, by the cookie
+        self.wait_js(p, "() => document.getElementById('conn').dataset.state === 'connected'",
+                     msg="the dashboard did not connect over wss://")
+        self.assertEqual(b.eval(p, "() => location.protocol"), "https:")
+        # the session cookie is HttpOnly (not in document.cookie) and went
+        # with the WebSocket upgrade (hubd's front took it)
+        self.assertNotIn("hub_sid", b.eval(p, "() => document.cookie"))
+        self.assertTrue(self.s.wait_log("hubd", 'msg="websocket connect" user=alice via=cookie',
+                                        timeout=5))
+        b.eval(p, "() => document.querySelector('#room-list [data-room=\"lobby\"]').click()")
+        # a live message from bob (paho over MQTT/TLS) shows up, and
+        # alice's answer goes out over wss:// to bob
+        _, btoken, _ = self.s.https_login("bob", PW)
+        bob = tls_mqtt(self.s, "bob", btoken)
+        try:
+            self.assertEqual(bob.connect(), 0)
+            bob.sub(["rooms/lobby/ev/#"])
+            bob.pub("rooms/lobby/ev/chat message/bob",
+                    json.dumps({"content": "hello over wss"}), qos=1)
+            self.wait_js(p, "() => [...document.querySelectorAll('#messages li .text')]"
+                            ".some((t) => t.textContent.includes('hello over wss'))",
+                         msg="bob's message did not arrive")
+            b.cmd("fill", page=p, selector="#composer-input", value="hi bob, over wss")
+            b.cmd("press", page=p, selector="#composer-input", key="Enter")
+            m = bob.wait_msg("rooms/lobby/ev/chat message/alice", timeout=10)
+            self.assertIsNotNone(m)
+            self.assertEqual(json.loads(m[1])["content"], "hi bob, over wss")
+        finally:
+            bob.close()
+        self.assertEqual(b.errors(p), [])
+
+    def test_02_other_certificates_still_refused(self):
+        """The pin covers the dev server key only: a server with another
+        certificate (another dev CA's, with the right name) is refused."""
+        import http.server
+        import threading
+        other = harness.dev_ca(os.path.join(self.s.dir, "other-ca"))
+        srv = http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(other["cert"], other["key"])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        t = threading.Thread(target=srv.serve_forever, daemon=True)
+        t.start()
+        try:
+            p = self.browser.page("other")
+            with self.assertRaises(harness.BrowserError) as cm:
+                self.browser.goto(p, "https://localhost:%d/" % srv.server_address[1])
+            self.assertIn("ERR_CERT_AUTHORITY_INVALID", str(cm.exception))
+        finally:
+            srv.shutdown()
+            srv.server_close()
+
+
 class StackTls(unittest.TestCase):
     """`make run TLS=1` is scripts/stack with HUB_STACK_TLS=1: a dev CA in
     the data directory, every listener on TLS, the trackers over TLS."""
