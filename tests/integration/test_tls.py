@@ -20,6 +20,7 @@ verification on in every client, against a dev CA made by scripts/dev-ca:
 """
 import json
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -653,6 +654,95 @@ class StackTls(unittest.TestCase):
         finally:
             run([stack, "stop"], env=env, timeout=120, start_new_session=True,
                 stdin=subprocess.DEVNULL)
+            h.close()
+
+
+class InstallTls(unittest.TestCase):
+    """scripts/install with HUB_TLS_CERT/HUB_TLS_KEY: hub.conf and
+    mosquitto.conf for TLS on every listener, and the installed programs
+    serve with them (started by hand here; docs/deploy.md has the units)."""
+
+    def test_01_install_with_tls(self):
+        import pwd
+        if os.geteuid() != 0:
+            self.skipTest("scripts/install needs root")
+        try:
+            acct = pwd.getpwnam("mosquitto")
+        except KeyError:
+            self.skipTest("no mosquitto account")
+        h = harness.Stack()
+        procs = []
+        try:
+            root = os.path.join(h.dir, "root")
+            etc, state = root + "/etc/hub", root + "/var/lib/hub"
+            tls = harness.dev_ca(os.path.join(root, "tls"))
+            ports = {k: harness.free_port() for k in ("http", "mqtt", "sio", "mqtts", "wss")}
+            env = dict(os.environ, HUB_HTTP_PORT=str(ports["http"]),
+                       HUB_MQTT_PORT=str(ports["mqtt"]), HUB_SIO_PORT=str(ports["sio"]),
+                       HUB_MQTTS_PORT=str(ports["mqtts"]), HUB_WSS_PORT=str(ports["wss"]),
+                       HUB_TLS_CERT=tls["cert"], HUB_TLS_KEY=tls["key"])
+            argv = [os.path.join(harness.REPO, "scripts", "install"), "--prefix", root + "/usr",
+                    "--sysconfdir", etc, "--statedir", state, "--unitdir", root + "/units",
+                    "--user", "mosquitto", "--build", harness.BUILD]
+            # a key every account may read, one the account cannot read: refused
+            os.chmod(tls["key"], 0o644)
+            r = run(argv, env=env, timeout=300)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn("readable by every account", r.stderr)
+            os.chmod(tls["key"], 0o600)
+            r = run(argv, env=env, timeout=300)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn("cannot read", r.stderr)
+            os.chown(tls["key"], 0, acct.pw_gid)
+            os.chmod(tls["key"], 0o640)
+            r = run(argv, env=env, timeout=300)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            with open(etc + "/hub.conf") as f:
+                conf = f.read()
+            for line in ("tls_cert = " + tls["cert"], "tls_key = " + tls["key"],
+                         "mqtts_port = %d" % ports["mqtts"], "wss_port = %d" % ports["wss"]):
+                self.assertIn("\n" + line + "\n", conf)
+            with open(etc + "/mosquitto.conf") as f:
+                mconf = f.read()
+            self.assertEqual(mconf.count("\nlistener "), 2, mconf)
+            for line in ("listener %d 127.0.0.1" % ports["mqtt"],
+                         "listener %d 127.0.0.1\nprotocol mqtt\ncertfile %s\nkeyfile %s"
+                         % (ports["mqtts"], tls["cert"], tls["key"])):
+                self.assertIn("\n" + line + "\n", mconf)
+            # the installed programs with that configuration
+            run_env = {"PATH": "/usr/bin:/bin", "HUB_CONFIG": etc + "/hub.conf"}
+            for name, cmd, port in (
+                    ("hubd", [root + "/usr/bin/hubd"], ports["http"]),
+                    ("broker", [shutil.which(harness.MOSQUITTO), "-c", etc + "/mosquitto.conf"],
+                     ports["mqtts"]),
+                    ("bridge", [root + "/usr/bin/hub-bridge"], ports["sio"])):
+                log = open(os.path.join(h.dir, name + "-installed.log"), "ab")
+                p = subprocess.Popen(cmd, env=run_env, stdout=log, stderr=subprocess.STDOUT,
+                                     cwd="/")
+                log.close()
+                procs.append(p)
+                harness.wait_port(port, 15, p)
+            r = run([root + "/usr/bin/hubctl", "--config", etc + "/hub.conf", "user", "add",
+                     "ops", "--password-stdin"], input="ops-pass-1\n", env=run_env)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            login = run(["curl", "-sS", "--cacert", tls["ca"], "-H",
+                         "content-type: application/json", "-d",
+                         json.dumps({"username": "ops", "password": "ops-pass-1"}),
+                         "https://localhost:%d/api/login" % ports["http"]])
+            self.assertEqual(login.returncode, 0, login.stderr)
+            token = json.loads(login.stdout)["token"]
+            r = run(["mosquitto_pub", "--cafile", tls["ca"], "-h", "localhost", "-p",
+                     str(ports["mqtts"]), "-u", "ops", "-P", token, "-t", "users/ops/status",
+                     "-m", "{}"])
+            self.assertEqual(r.returncode, 0, r.stderr)
+        finally:
+            for p in procs:
+                p.terminate()
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
             h.close()
 
 
