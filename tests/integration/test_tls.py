@@ -182,6 +182,10 @@ class TlsStack(unittest.TestCase):
         self.assertIn("https://127.0.0.1:%d" % self.s.ports["sio"], csp)
         self.assertNotIn("ws://", csp)
         self.assertNotIn("http://", csp)
+        # pages elsewhere learn the TLS ports
+        cfg = self.s.https("GET", "/api/config").json()
+        self.assertEqual((cfg["tls"], cfg["mqtt_ws_port"], cfg["mqtts_port"]),
+                         (True, self.s.ports["wss"], self.s.ports["mqtts"]))
         # the clear-text ws_port is not opened under TLS
         with self.assertRaises(OSError):
             socket.create_connection(("127.0.0.1", self.s.ports["ws"]), timeout=1).close()

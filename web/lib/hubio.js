@@ -1450,7 +1450,7 @@ export function connect(url, opts = {}) {
 /**
  * The hub's MQTT-over-WebSocket URL for this page: with no port, the same
  * origin's ws(s)://<page host>/mqtt (hubd's front; the session cookie goes
- * with it); with a port (mqtt_ws_port of GET /api/config, hubd's ws_port),
+ * with it); with a port (mqtt_ws_port of GET /api/config: hubd's ws_port, wss_port under TLS),
  * ws://<page host>:<port>/.
  * @param {number} [port]
  * @returns {string}
