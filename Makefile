@@ -17,11 +17,12 @@ build:
 # exec: the stack script is make's own child, so a Ctrl-C (SIGINT to the
 # terminal's whole process group) finds it there and make waits for its
 # clean stop, instead of seeing the recipe's shell die of the signal
+# TLS=1: TLS on every listener with a dev CA (scripts/dev-ca, docs/tls.md)
 run: build
-	exec env HUB_BUILD_DIR=$(abspath $(BUILD)) scripts/stack run
+	exec env HUB_BUILD_DIR=$(abspath $(BUILD)) HUB_STACK_TLS=$(if $(filter 1 yes true,$(TLS)),1,0) scripts/stack run
 
 start: build
-	HUB_BUILD_DIR=$(abspath $(BUILD)) scripts/stack start
+	HUB_BUILD_DIR=$(abspath $(BUILD)) HUB_STACK_TLS=$(if $(filter 1 yes true,$(TLS)),1,0) scripts/stack start
 
 # as systemd services under /usr/local, /etc/hub, /var/lib/hub (docs/deploy.md);
 # options: make install INSTALL_ARGS="--enable"

@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Client addresses: the one a request comes from (the peer, or with
- * trust_proxy the address our own reverse proxy appended to
- * X-Forwarded-For), in canonical text, and the key the per-address quotas
- * count under: the address itself for IPv4, the /64 prefix for IPv6 (one
- * host usually holds a whole /64, so counting single IPv6 addresses would
- * give it billions of quotas).
+ * trust_proxy and a peer in trusted_proxies the address our own reverse
+ * proxies saw, from X-Forwarded-For, hc_proxy.h), in canonical text, and the key the per-address
+ * quotas count under: the address itself for IPv4, the /64 prefix for IPv6 (one host usually holds
+ * a whole /64, so counting single IPv6 addresses would give it billions of quotas).
  *
  * hbr_addr__canon and hbr_addr__key are pure (unit-tested); the same rules
  * as hubd's login limiter (hub/addr.c).
@@ -74,21 +73,29 @@ static bool from_front(struct hbr *h, struct lws *wsi)
 
 void hbr_addr__of(struct hbr *h, struct lws *wsi, char *out, size_t n)
 {
-	char peer[64], xff[512];
+	char peer[64], canon[64], xff[512];
 	const char *p;
+	bool front = from_front(h, wsi);
 
-	if ((h->trust_proxy || from_front(h, wsi)) &&
-		lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR) > 0 &&
+	p = lws_get_peer_simple(wsi, peer, sizeof(peer));
+	if (!p || !hbr_addr__canon(peer, strlen(peer), canon, sizeof(canon))) {
+		snprintf(out, n, "unknown");
+		return;
+	}
+	if (h->trust_proxy && !front && lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR) > 0 &&
+		lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR) < (int)sizeof(xff) &&
+		lws_hdr_copy(wsi, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR) > 0 &&
+		hc_proxies_client(&h->proxies, canon, xff, out, n))
+		return;
+	if (front && lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR) > 0 &&
 		lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR) < (int)sizeof(xff) &&
 		lws_hdr_copy(wsi, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR) > 0) {
-		/* the last entry is what our proxy appended; the ones before
-		 * it are whatever the client sent */
+		/* hubd wrote the client it saw; its own client may have
+		 * written entries before: the last one counts */
 		const char *comma = strrchr(xff, ',');
 		const char *start = comma ? comma + 1 : xff;
 		if (hbr_addr__canon(start, strlen(start), out, n))
 			return;
 	}
-	p = lws_get_peer_simple(wsi, peer, sizeof(peer));
-	if (!p || !hbr_addr__canon(peer, strlen(peer), out, n))
-		snprintf(out, n, "unknown");
+	snprintf(out, n, "%s", canon);
 }

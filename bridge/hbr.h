@@ -24,9 +24,12 @@
 #include "hc_config.h"
 #include "hc_hmap.h"
 #include "hc_names.h"
+#include "hc_proxy.h"
 #include "hc_store.h"
 #include "hc_token.h"
 #include "packet.h"
+
+struct hc_tls;
 
 struct hc_follow;
 struct hbr_mqtt;
@@ -271,6 +274,8 @@ struct hbr {
 	int64_t max_payload, ping_interval, ping_timeout, event_rate;
 	int64_t max_sockets, pending_max, pending_per_addr, connect_timeout_ms;
 	bool trust_proxy;
+	struct hc_proxies proxies;	  /* trusted_proxies: whose X-Forwarded-For counts */
+	struct hc_tls *tls;		  /* tls_cert + tls_key, or NULL: TLS off */
 	char front_tag[HC_TOKEN_TAG_MAX]; /* X-Hub-Front of hubd's proxied requests */
 	size_t outq_bytes_max;
 	int64_t rec_ms; /* sio_recovery_s in ms; 0: recovery off */
@@ -430,10 +435,11 @@ int hbr_pending__count(struct hbr *h, const char *addr);
 bool hbr_addr__canon(const char *s, size_t len, char *out, size_t n);
 /* The key quotas count under: the address (IPv4), its /64 (IPv6). */
 void hbr_addr__key(const char *addr, char *out, size_t n);
-/* The client address of a request: the peer, or the last X-Forwarded-For
- * entry with trust_proxy or on a request hubd relayed (its X-Hub-Front tag,
- * which only holders of the token key can make); "unknown" if neither
- * parses. */
+/* The client address of a request: the peer; with trust_proxy and a peer
+ * in trusted_proxies, X-Forwarded-For walked from the right (hc_proxy.h);
+ * on a request hubd relayed (its X-Hub-Front tag, which only holders of
+ * the token key can make), the entry hubd wrote; "unknown" if the peer
+ * does not parse. */
 void hbr_addr__of(struct hbr *h, struct lws *wsi, char *out, size_t n);
 
 /* ---- socketio.c: the Socket.IO layer ---- */

@@ -14,6 +14,7 @@
 #include "hc_follow.h"
 #include "hc_log.h"
 #include "hc_proc.h"
+#include "hc_tls.h"
 #include "hc_util.h"
 
 #ifdef HBR_WITH_LIBEV
@@ -48,7 +49,7 @@ static const char usage_text[] =
 	"  sio_max_payload sio_ping_interval sio_ping_timeout sio_event_rate\n"
 	"  sio_max_sockets sio_pending_max sio_pending_per_addr sio_connect_timeout\n"
 	"  sio_recovery_s sio_recovery_max_events sio_recovery_max_bytes\n"
-	"  http_max_headers web_dir trust_proxy\n";
+	"  http_max_headers web_dir trust_proxy trusted_proxies tls_cert tls_key\n";
 
 static volatile sig_atomic_t got_signal;
 static struct lws_context *signal_ctx;
@@ -352,6 +353,7 @@ static void read_settings(struct hbr *h)
 	h->pending_per_addr = hc_cfg_int(&h->cfg, HC_CFG_SIO_PENDING_PER_ADDR);
 	h->connect_timeout_ms = hc_cfg_int(&h->cfg, HC_CFG_SIO_CONNECT_TIMEOUT);
 	h->trust_proxy = hc_cfg_bool(&h->cfg, HC_CFG_TRUST_PROXY);
+	hc_proxies_from_cfg(&h->cfg, &h->proxies);
 	/* a client that reads nothing is dropped past this much queued */
 	h->outq_bytes_max = (size_t)h->max_payload * 4;
 	if (h->outq_bytes_max < ((size_t)4 << 20))
@@ -396,10 +398,24 @@ int main(int argc, char **argv)
 		(unsigned)hc_cfg_int(&h.cfg, HC_CFG_LOG_REFUSAL_INTERVAL));
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_sink);
 	read_settings(&h);
-	if (hbr_auth__test_check(&h, err, sizeof(err))) {
+	/* tls_cert and tls_key, checked before anything listens: a bad one
+	 * stops the gateway (status 2), never a start without TLS; so does
+	 * the test identity anywhere but on loopback */
+	if (hbr_auth__test_check(&h, err, sizeof(err)) ||
+		hc_tls_load(&h.cfg, &h.tls, err, sizeof(err))) {
 		fprintf(stderr, "hub-bridge: %s\n", err);
 		hc_config_free(&h.cfg);
 		return EXIT_USAGE;
+	}
+	if (h.tls) {
+		char what[512];
+		bool expired;
+		hc_tls_describe(h.tls, what, sizeof(what), &expired);
+		hc_info("msg=tls cert=%s %s", hc_cfg_str(&h.cfg, HC_CFG_TLS_CERT), what);
+		if (expired)
+			hc_warn("msg=\"the TLS certificate has expired: clients will refuse "
+				"it\" cert=%s",
+				hc_cfg_str(&h.cfg, HC_CFG_TLS_CERT));
 	}
 	raise_fd_limit();
 	/* from now on a stop signal ends the process in order, even one that
@@ -453,17 +469,17 @@ int main(int argc, char **argv)
 	signal_ctx = h.lws; /* a signal taken while starting is seen by the first tick */
 
 	lws_sul_schedule(h.lws, 0, &h.sul_sweep, sweep_cb, HBR_TICK_MS * LWS_US_PER_MS);
-	hc_info("msg=listening address=%s port=%lld path=%s max_payload=%lld ping=%lld/%lld "
+	hc_info("msg=listening address=%s port=%lld tls=%s path=%s max_payload=%lld ping=%lld/%lld "
 		"event_rate=%lld max_sockets=%lld pending_max=%lld pending_per_addr=%lld "
 		"connect_timeout_ms=%lld recovery_s=%lld recovery_max=%lld/%zu "
 		"principals=%zu rooms=%zu",
 		hc_cfg_str(&h.cfg, HC_CFG_BIND_ADDRESS),
-		(long long)hc_cfg_int(&h.cfg, HC_CFG_SIO_PORT), HBR_PATH, (long long)h.max_payload,
-		(long long)h.ping_interval, (long long)h.ping_timeout, (long long)h.event_rate,
-		(long long)h.max_sockets, (long long)h.pending_max, (long long)h.pending_per_addr,
-		(long long)h.connect_timeout_ms, (long long)(h.rec_ms / 1000),
-		(long long)h.rec_max_events, h.rec_max_bytes, h.dir->principals.count,
-		h.dir->rooms.count);
+		(long long)hc_cfg_int(&h.cfg, HC_CFG_SIO_PORT), h.tls ? "on" : "off", HBR_PATH,
+		(long long)h.max_payload, (long long)h.ping_interval, (long long)h.ping_timeout,
+		(long long)h.event_rate, (long long)h.max_sockets, (long long)h.pending_max,
+		(long long)h.pending_per_addr, (long long)h.connect_timeout_ms,
+		(long long)(h.rec_ms / 1000), (long long)h.rec_max_events, h.rec_max_bytes,
+		h.dir->principals.count, h.dir->rooms.count);
 #ifdef HBR_WITH_LIBEV
 	ev_run(loop_ev, 0);
 #else
@@ -532,6 +548,7 @@ cleanup:
 	hc_acl_dir_free(h.dir);
 	hc_token_key_free(h.key);
 	hc_store_close(h.store);
+	hc_tls_free(h.tls);
 	hc_config_free(&h.cfg);
 	return status;
 }

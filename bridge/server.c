@@ -21,6 +21,7 @@
 #include "hbr.h"
 #include "hc_err.h"
 #include "hc_log.h"
+#include "hc_tls.h"
 #include "hc_util.h"
 
 #include <errno.h>
@@ -1055,6 +1056,17 @@ static void conn_release(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
 	hbr_buf__free(&c->in);
 }
 
+static int tls_ctx(struct hbr *h, void *ssl_ctx)
+{
+	char err[256];
+
+	if (!h->tls || hc_tls_server_ctx(h->tls, ssl_ctx, err, sizeof(err))) {
+		hc_err("msg=\"cannot set up TLS\" err=\"%s\"", h->tls ? err : "no certificate");
+		return -1;
+	}
+	return 0;
+}
+
 static int callback(
 	struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
@@ -1111,6 +1123,10 @@ static int callback(
 	case LWS_CALLBACK_CLOSED:
 		conn_release(h, wsi, c);
 		return 0;
+	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+		/* TLS: user is the vhost's SSL_CTX, filled from what main()
+		 * loaded before the privilege drop */
+		return h ? tls_ctx(h, user) : -1;
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
 		return h && h->stopping ? 1 : 0;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
@@ -1161,6 +1177,13 @@ struct lws_context *hbr_server__create(struct hbr *h, void *ev_loop)
 	if (ev_loop) {
 		info.options |= LWS_SERVER_OPTION_LIBEV;
 		info.foreign_loops = loops;
+	}
+	if (h->tls) {
+		/* HTTPS/WSS: the certificate goes in at the callback above;
+		 * HTTP/1.1 as in clear text (no h2 by ALPN) */
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+				LWS_SERVER_OPTION_CREATE_VHOST_SSL_CTX;
+		info.alpn = "http/1.1";
 	}
 	return lws_create_context(&info);
 }

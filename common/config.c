@@ -6,6 +6,7 @@
 #include "hc_config.h"
 #include "hc_err.h"
 #include "hc_names.h"
+#include "hc_proxy.h"
 #include "hc_util.h"
 #include "hc_web.h"
 
@@ -116,6 +117,14 @@ static int set_value(struct hc_config *cfg, int id, const char *value, const cha
 	if (id == HC_CFG_MAP_ATTRIBUTION && !hc_utf8_valid(value, len)) {
 		snprintf(err, errsz, "%s: map_attribution is not valid UTF-8", where);
 		return HUB_ERR_CONFIG;
+	}
+	if (id == HC_CFG_TRUSTED_PROXIES) {
+		struct hc_proxies px;
+		char why[160];
+		if (hc_proxies_parse(value, &px, why, sizeof(why))) {
+			snprintf(err, errsz, "%s: %s", where, why);
+			return HUB_ERR_CONFIG;
+		}
 	}
 	if (id == HC_CFG_MAP_TILES && *value) {
 		char src[512];

@@ -260,10 +260,10 @@ int trk_fleet__run(struct trk_fleet *f)
 	for (size_t i = 0; i < f->n; i++)
 		f->v[i].next_connect_ms = now;
 	trk_status__init(&f->status, f->o->status_interval, f->o->log_level, now);
-	hc_info("msg=\"starting %zu vehicles\" broker=%s:%d protocol=%s rate_hz=%g routes=%zu "
-		"topic=owntracks/{device}/%s buffer=%ld",
-		f->n, f->host, f->port, protocol_name(f->o->protocol), f->o->rate, f->routes->n,
-		f->o->name, f->o->buffer);
+	hc_info("msg=\"starting %zu vehicles\" broker=%s:%d tls=%s protocol=%s rate_hz=%g "
+		"routes=%zu topic=owntracks/{device}/%s buffer=%ld",
+		f->n, f->host, f->port, f->tls_ctx ? "on" : "off", protocol_name(f->o->protocol),
+		f->o->rate, f->routes->n, f->o->name, f->o->buffer);
 
 	for (;;) {
 		int timeout, nev;

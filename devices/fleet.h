@@ -30,6 +30,7 @@ struct trk_fleet {
 	const struct trk_routes *routes; /* borrowed */
 	char host[256];
 	int port;
+	void *tls_ctx;	       /* SSL_CTX shared by every vehicle (tls.h); NULL: clear text */
 	int64_t period_ms;     /* between fixes of one vehicle */
 	bool verbose_vehicles; /* per-vehicle events at info (small fleets) */
 

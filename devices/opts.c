@@ -40,7 +40,13 @@ static const char usage_text[] =
 	"broker:\n"
 	"  --config FILE        hub config (else $HUB_CONFIG, else conf/hub.conf)\n"
 	"  --host HOST          broker address (default: mqtt_host of the config)\n"
-	"  --port PORT          broker MQTT/TCP port (default: mqtt_port)\n"
+	"  --port PORT          broker MQTT/TCP port (default: mqtt_port; with TLS\n"
+	"                       mqtts_port)\n"
+	"  --tls                MQTT over TLS, the broker verified against tls_ca of\n"
+	"                       the config, else the system's CAs\n"
+	"  --cafile FILE        MQTT over TLS, the broker verified against the CA\n"
+	"                       certificates in FILE (PEM); its certificate must name\n"
+	"                       --host\n"
 	"  --protocol V         3.1, 3.1.1 or 5 (default 3.1.1)\n"
 	"  --keepalive S        MQTT keepalive (default 60)\n"
 	"  --will KIND          last will: status (users/{device}/status\n"
@@ -80,6 +86,8 @@ enum {
 	OPT_CONFIG,
 	OPT_HOST,
 	OPT_PORT,
+	OPT_TLS,
+	OPT_CAFILE,
 	OPT_PROTOCOL,
 	OPT_KEEPALIVE,
 	OPT_WILL,
@@ -110,6 +118,8 @@ static const struct option long_opts[] = {
 	{"config", required_argument, NULL, OPT_CONFIG},
 	{"host", required_argument, NULL, OPT_HOST},
 	{"port", required_argument, NULL, OPT_PORT},
+	{"tls", no_argument, NULL, OPT_TLS},
+	{"cafile", required_argument, NULL, OPT_CAFILE},
 	{"protocol", required_argument, NULL, OPT_PROTOCOL},
 	{"keepalive", required_argument, NULL, OPT_KEEPALIVE},
 	{"will", required_argument, NULL, OPT_WILL},
@@ -250,6 +260,15 @@ int trk_opts__parse(struct trk_opts *o, int argc, char **argv)
 			if (num("--port", optarg, 1, 65535, &v))
 				return TRK_EXIT_USAGE;
 			o->port = (int)v;
+			break;
+		case OPT_TLS:
+			o->tls = true;
+			break;
+		case OPT_CAFILE:
+			if (!*optarg)
+				return usage_error("--cafile: expected a file");
+			o->tls = true;
+			o->cafile = optarg;
 			break;
 		case OPT_PROTOCOL:
 			if (!strcmp(optarg, "3.1") || !strcmp(optarg, "31") || !strcmp(optarg, "3"))

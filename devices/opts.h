@@ -30,8 +30,10 @@ struct trk_opts {
 	bool retain;
 	/* broker */
 	const char *config, *host;
-	int port;     /* 0: from the config */
-	int protocol; /* MQTT_PROTOCOL_V31 / V311 / V5 */
+	int port;	    /* 0: from the config (mqtt_port, with TLS mqtts_port) */
+	bool tls;	    /* MQTT over TLS (--tls, --cafile) */
+	const char *cafile; /* CA file for TLS; NULL: tls_ca, else the system's */
+	int protocol;	    /* MQTT_PROTOCOL_V31 / V311 / V5 */
 	int keepalive;
 	enum trk_will will;
 	long connect_rate; /* new connections per second */

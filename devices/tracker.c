@@ -9,6 +9,7 @@
 #include "fleet.h"
 #include "opts.h"
 #include "route.h"
+#include "tls.h"
 
 #include "hc_config.h"
 #include "hc_err.h"
@@ -83,6 +84,7 @@ int main(int argc, char **argv)
 	struct trk_fleet fleet;
 	char err[512], safe[600], path[4200], host[256];
 	int rc, code = TRK_EXIT_FAIL, level, port;
+	void *tls_ctx = NULL;
 	bool fleet_up = false, lib_up = false;
 
 	trk_creds__init(&creds);
@@ -138,10 +140,27 @@ int main(int argc, char **argv)
 	}
 
 	/* broker */
-	port = o.port ? o.port : (int)hc_cfg_int(&cfg, HC_CFG_MQTT_PORT);
+	port = o.port ? o.port
+		      : (int)hc_cfg_int(&cfg, o.tls ? HC_CFG_MQTTS_PORT : HC_CFG_MQTT_PORT);
 	if (resolve(o.host ? o.host : hc_cfg_str(&cfg, HC_CFG_MQTT_HOST), host, sizeof(host))) {
 		code = TRK_EXIT_FAIL;
 		goto cleanup;
+	}
+	if (o.tls) {
+		/* verified against --cafile, else tls_ca, else the system's
+		 * CAs; the certificate must name the host as given */
+		const char *ca = o.cafile ? o.cafile
+				 : *hc_cfg_str(&cfg, HC_CFG_TLS_CA)
+					 ? hc_cfg_str(&cfg, HC_CFG_TLS_CA)
+					 : NULL;
+		tls_ctx = trk_tls__ctx(
+			ca, o.host ? o.host : hc_cfg_str(&cfg, HC_CFG_MQTT_HOST), err, sizeof(err));
+		if (!tls_ctx) {
+			hc_err("msg=\"cannot set up TLS\" error=\"%s\"",
+				hc_log_safe(err, safe, sizeof(safe)));
+			code = TRK_EXIT_USAGE;
+			goto cleanup;
+		}
 	}
 
 	signal(SIGPIPE, SIG_IGN);
@@ -153,6 +172,7 @@ int main(int argc, char **argv)
 	lib_up = true;
 	rc = trk_fleet__init(&fleet, &o, host, port, &creds, &routes, err, sizeof(err));
 	fleet_up = true;
+	fleet.tls_ctx = tls_ctx;
 	if (rc) {
 		hc_err("msg=\"cannot set up the vehicles\" error=\"%s\"",
 			hc_log_safe(err, safe, sizeof(safe)));
@@ -163,6 +183,8 @@ int main(int argc, char **argv)
 cleanup:
 	if (fleet_up)
 		trk_fleet__free(&fleet);
+	/* each client held a reference of its own */
+	trk_tls__free(tls_ctx);
 	if (lib_up)
 		mosquitto_lib_cleanup();
 	trk_routes__free(&routes);

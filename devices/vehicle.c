@@ -383,6 +383,11 @@ void trk_vehicle__connect(struct trk_vehicle *v, int64_t now_ms)
 		return;
 	}
 	mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, o->protocol);
+	if (f->tls_ctx) {
+		/* the fleet's one verified context, as it is (tls.h) */
+		mosquitto_int_option(m, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
+		mosquitto_void_option(m, MOSQ_OPT_SSL_CTX, f->tls_ctx);
+	}
 	mosquitto_username_pw_set(m, v->id, v->secret);
 	v->connect_tst = hc_now();
 	if (o->will == TRK_WILL_STATUS) {
@@ -426,7 +431,10 @@ void trk_vehicle__io(struct trk_vehicle *v, uint32_t events, int64_t now_ms)
 {
 	if (!v->mosq)
 		return;
-	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+	/* a TLS handshake that waited to write goes on in loop_read only
+	 * (libmosquitto 2.0's loop_write does nothing while it runs) */
+	if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) ||
+		(v->connack < 0 && v->fleet->tls_ctx && (events & EPOLLOUT)))
 		mosquitto_loop_read(v->mosq, 1);
 	if (!v->lost && v->mosq && (events & EPOLLOUT))
 		mosquitto_loop_write(v->mosq, 1);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Client address of a request, and the key the login limiter uses for it. */
 #include "addr.h"
+#include "hc_proxy.h"
 
 #include <arpa/inet.h>
 #include <libwebsockets.h>
@@ -34,28 +35,25 @@ bool hub_addr_canon(const char *s, size_t len, char *out, size_t n)
 	return inet_ntop(AF_INET6, bin, out, (socklen_t)n) != NULL;
 }
 
-/* The last comma-separated entry of an X-Forwarded-For value: the address
- * our own proxy appended. Entries before it are whatever the client sent. */
-static bool last_forwarded(const char *v, char *out, size_t n)
+void hub_client_addr(struct lws *wsi, const struct hc_proxies *trusted, char *out, size_t n)
 {
-	const char *comma = strrchr(v, ',');
-	const char *start = comma ? comma + 1 : v;
-	return hub_addr_canon(start, strlen(start), out, n);
-}
-
-void hub_client_addr(struct lws *wsi, bool trust_proxy, char *out, size_t n)
-{
-	char peer[64], xff[512];
+	char peer[64], canon[HUB_ADDR_MAX], xff[512];
 	const char *p;
 
-	if (trust_proxy && lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR) > 0 &&
+	p = lws_get_peer_simple(wsi, peer, sizeof(peer));
+	if (!p || !hub_addr_canon(peer, strlen(peer), canon, sizeof(canon))) {
+		snprintf(out, n, "unknown");
+		return;
+	}
+	/* X-Forwarded-For counts only from a trusted proxy (hc_proxy.h);
+	 * one too long to be a proxy chain of ours is not read at all */
+	xff[0] = '\0';
+	if (trusted && lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR) > 0 &&
 		lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR) < (int)sizeof(xff) &&
 		lws_hdr_copy(wsi, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR) > 0 &&
-		last_forwarded(xff, out, n))
+		hc_proxies_client(trusted, canon, xff, out, n))
 		return;
-	p = lws_get_peer_simple(wsi, peer, sizeof(peer));
-	if (!p || !hub_addr_canon(peer, strlen(peer), out, n))
-		snprintf(out, n, "unknown");
+	snprintf(out, n, "%s", canon);
 }
 
 void hub_addr_key(const char *addr, char *out, size_t n)

@@ -3,6 +3,7 @@
 #include "cookie.h"
 #include "hc_config.h"
 #include "hc_err.h"
+#include "hc_tls.h"
 #include "hc_util.h"
 
 #include <string.h>
@@ -12,5 +13,11 @@ int hub_cookie_format(
 {
 	return hc_fmt(out, n, "%s=%s; HttpOnly; SameSite=Lax; Path=/; Max-Age=%lld%s",
 		HUB_COOKIE_NAME, secret ? secret : "", secret ? (long long)max_age : 0LL,
-		hc_cfg_bool(cfg, HC_CFG_COOKIE_SECURE) ? "; Secure" : "");
+		hub_cookie_secure(cfg) ? "; Secure" : "");
+}
+
+bool hub_cookie_secure(const struct hc_config *cfg)
+{
+	/* with tls_cert hubd serves HTTPS only (it does not start otherwise) */
+	return hc_cfg_bool(cfg, HC_CFG_COOKIE_SECURE) || hc_tls_wanted(cfg);
 }

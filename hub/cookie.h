@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The session cookie: hub_sid=<secret>; HttpOnly; SameSite=Lax; Path=/
- * (+ Max-Age, + Secure when cookie_secure). Its value is the session
+ * (+ Max-Age, + Secure when cookie_secure or TLS). Its value is the session
  * secret; the store keeps only its SHA-256.
  */
 #ifndef HUB_COOKIE_H
@@ -22,5 +22,9 @@ struct hc_config;
  * NULL) the one that clears the cookie. HUB_OK or HUB_ERR_TOOBIG. */
 int hub_cookie_format(
 	const struct hc_config *cfg, const char *secret, int64_t max_age, char *out, size_t n);
+
+/* Whether hubd's pages are served over https (TLS, or cookie_secure behind
+ * a TLS proxy): the cookie gets Secure, and the own origin is https://. */
+bool hub_cookie_secure(const struct hc_config *cfg);
 
 #endif

@@ -261,7 +261,7 @@ int hub_front_confirm_upgrade(struct hub *h, struct lws *wsi, const char *upgrad
 	kind = hub_front_upgrade_kind(h, wsi);
 	if (kind == HUB_UPG_NONE)
 		return refuse(wsi, 404, "not_found", "no WebSocket endpoint at this path", 0);
-	hub_client_addr(wsi, hc_cfg_bool(&h->cfg, HC_CFG_TRUST_PROXY), addr, sizeof(addr));
+	hub_client_addr(wsi, h->proxies, addr, sizeof(addr));
 	if (has_cookie(wsi, cookie) && !hub_front_origin_ours(h, wsi)) {
 		char o[HC_ORIGIN_MAX + 1], safe[96];
 		h->metrics.front_refused[HUB_FRONT_REFUSED_ORIGIN]++;
@@ -660,7 +660,7 @@ static int ws_established(struct hub *h, struct lws *wsi)
 	}
 	c->kind = HUB_WS_MQTT;
 	c->ws = wsi;
-	hub_client_addr(wsi, hc_cfg_bool(&h->cfg, HC_CFG_TRUST_PROXY), c->addr, sizeof(c->addr));
+	hub_client_addr(wsi, h->proxies, c->addr, sizeof(c->addr));
 	hub_addr_key(c->addr, c->key, sizeof(c->key));
 	/* confirm_upgrade refused a cookie of a foreign origin already */
 	if (!has_cookie(wsi, c->pre->cookie))
@@ -790,6 +790,9 @@ int hub_front_ws_callback(
 		if (c && h)
 			ws_closed(h, c, wsi);
 		return 0;
+	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+		/* wss_port: user is the vhost's SSL_CTX */
+		return hub_main_tls_ctx(h, user);
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
 		return h && h->stopping ? 1 : 0;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:

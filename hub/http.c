@@ -303,12 +303,22 @@ void hub_http_csp(struct hub *h, const struct hub_conn *c, char *out, size_t n)
 			hl = colon ? (size_t)(colon - c->host) : strlen(c->host);
 		}
 		snprintf(hostname, sizeof(hostname), "%.*s", (int)hl, c->host);
-		snprintf(connect, sizeof(connect),
-			" ws://%s wss://%s ws://%s:%lld wss://%s:%lld http://%s:%lld ws://%s:%lld",
-			c->host, c->host, hostname, (long long)hc_cfg_int(&h->cfg, HC_CFG_WS_PORT),
-			hostname, (long long)hc_cfg_int(&h->cfg, HC_CFG_WS_PORT), hostname,
-			(long long)hc_cfg_int(&h->cfg, HC_CFG_SIO_PORT), hostname,
-			(long long)hc_cfg_int(&h->cfg, HC_CFG_SIO_PORT));
+		if (h->tls)
+			/* TLS: only the secure schemes, wss_port for ws_port */
+			snprintf(connect, sizeof(connect),
+				" wss://%s wss://%s:%lld https://%s:%lld wss://%s:%lld", c->host,
+				hostname, (long long)hc_cfg_int(&h->cfg, HC_CFG_WSS_PORT), hostname,
+				(long long)hc_cfg_int(&h->cfg, HC_CFG_SIO_PORT), hostname,
+				(long long)hc_cfg_int(&h->cfg, HC_CFG_SIO_PORT));
+		else
+			snprintf(connect, sizeof(connect),
+				" ws://%s wss://%s ws://%s:%lld wss://%s:%lld http://%s:%lld "
+				"ws://%s:%lld",
+				c->host, c->host, hostname,
+				(long long)hc_cfg_int(&h->cfg, HC_CFG_WS_PORT), hostname,
+				(long long)hc_cfg_int(&h->cfg, HC_CFG_WS_PORT), hostname,
+				(long long)hc_cfg_int(&h->cfg, HC_CFG_SIO_PORT), hostname,
+				(long long)hc_cfg_int(&h->cfg, HC_CFG_SIO_PORT));
 	}
 	/* the map's tiles (map_tiles): that origin only, and only when set;
 	 * the setting was checked at start-up, this cannot fail then */
@@ -610,7 +620,7 @@ static int request_start(
 	c->announce_len = -1;
 	h->active++;
 	c->method = method_of(wsi);
-	hub_client_addr(wsi, hc_cfg_bool(&h->cfg, HC_CFG_TRUST_PROXY), c->addr, sizeof(c->addr));
+	hub_client_addr(wsi, h->proxies, c->addr, sizeof(c->addr));
 	if (header(wsi, WSI_TOKEN_HOST, host, sizeof(host)) && host_ok(trim(host)))
 		snprintf(c->host, sizeof(c->host), "%s", trim(host));
 	if (header(wsi, WSI_TOKEN_HTTP_COOKIE, cookie, sizeof(cookie)))
@@ -904,6 +914,9 @@ int hub_http_callback(
 		if (c && h)
 			release(h, c);
 		return 0;
+	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+		/* http_port with TLS: user is the vhost's SSL_CTX */
+		return hub_main_tls_ctx(h, user);
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
 		/* stopping: no new connections, only in-flight work finishes */
 		return h && h->stopping ? 1 : 0;

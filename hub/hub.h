@@ -15,6 +15,7 @@
 #include "hc_config.h"
 #include "hc_hmap.h"
 #include "hc_password.h"
+#include "hc_proxy.h"
 #include "metrics.h"
 
 #define HUB_PATH_MAX	 4200
@@ -27,6 +28,7 @@ struct hub_ratelimit;
 struct hub_mqtt;
 struct hub_syncwait;
 struct hub_sio_req;
+struct hc_tls;
 
 /* What a WebSocket of hubd's carries: the first member of its state (its
  * lws opaque user data). */
@@ -50,7 +52,13 @@ struct hub {
 	struct hc_config cfg;
 	struct lws_context *lws;
 	struct lws_vhost *vh_http; /* http_port: API, pages, /mqtt, /socket.io/ */
-	struct lws_vhost *vh_ws;   /* ws_port: MQTT over WebSocket */
+	struct lws_vhost *vh_ws;   /* ws_port (wss_port with TLS): MQTT over WebSocket */
+	struct hc_tls *tls;	   /* tls_cert + tls_key, or NULL: TLS off */
+	void *tls_client_ctx;	   /* SSL_CTX pinned to tls_cert: the relay to hub-bridge */
+	/* trust_proxy: the proxies whose X-Forwarded-For is believed
+	 * (trusted_proxies), else NULL */
+	const struct hc_proxies *proxies;
+	struct hc_proxies proxy_list;
 	struct hub_front_state front;
 	struct hub_sio_req *sio_reqs; /* proxied Socket.IO requests (sioproxy.c) */
 	struct hc_store *store;	      /* read-write; lws thread only */
@@ -83,6 +91,11 @@ struct hub {
 
 /* The hub a wsi belongs to. */
 struct hub *hub_from_wsi(struct lws *wsi);
+
+/* main.c: fill a TLS vhost's SSL_CTX (ssl_ctx) with the certificate and key
+ * loaded at start; for the protocols' first callback at
+ * LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS. 0 or -1. */
+int hub_main_tls_ctx(struct hub *h, void *ssl_ctx);
 
 /* main.c: after a wake-up of the loop (a worker's result, a signal): starts
  * a graceful stop after SIGTERM/SIGINT, and ends the loop once in-flight

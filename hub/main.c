@@ -17,6 +17,7 @@
 #include "hc_proc.h"
 #include "hc_store.h"
 #include "hc_token.h"
+#include "hc_tls.h"
 #include "hc_util.h"
 #include "http.h"
 #include "hub.h"
@@ -59,7 +60,8 @@ static const char usage_text[] =
 	"  -h, --help     this text\n"
 	"  --version      print the version\n"
 	"\n"
-	"Settings read: bind_address http_port ws_port mqtt_host mqtt_port sio_port\n"
+	"Settings read: bind_address http_port ws_port wss_port mqtt_host mqtt_port\n"
+	"  sio_port tls_cert tls_key trusted_proxies\n"
 	"  data_dir run_as log_level web_dir app_dir app_csp front_conns_max\n"
 	"  front_conns_per_address\n"
 	"  session_ttl token_ttl token_alg key_file cookie_secure trusted_origins\n"
@@ -162,7 +164,7 @@ static const struct lws_protocols http_vhost_protocols[] = {
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-/* The ws_port vhost: MQTT over WebSocket on any path. */
+/* The ws_port vhost (wss_port with TLS): MQTT over WebSocket on any path. */
 static const struct lws_protocols ws_vhost_protocols[] = {
 	HUB_FRONT_PROTOCOLS,
 	{NULL, NULL, 0, 0, 0, NULL, 0},
@@ -201,6 +203,20 @@ static struct lws_context *create_context(struct hub *h)
 
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	if (h->tls) {
+		/* both vhosts TLS: lws makes each one's SSL_CTX, and the
+		 * protocols' first callback fills it with the certificate
+		 * loaded at start (LOAD_EXTRA_SERVER_VERIFY_CERTS,
+		 * hub_main_tls_ctx); no file is read after the privilege drop */
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+				LWS_SERVER_OPTION_CREATE_VHOST_SSL_CTX;
+		/* hubd's own connections to hub-bridge (sioproxy.c) trust the
+		 * very certificate both serve, nothing else */
+		info.provided_client_ssl_ctx = h->tls_client_ctx;
+		/* HTTP/1.1 as in clear text: lws would offer h2 by ALPN, a
+		 * second HTTP implementation under every route and relay */
+		info.alpn = "http/1.1";
+	}
 	if (!strchr(bind, ':'))
 		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.user = h;
@@ -233,9 +249,11 @@ static struct lws_context *create_context(struct hub *h)
 	info.protocols = http_vhost_protocols;
 	info.vhost_name = "http";
 	h->vh_http = lws_create_vhost(ctx, &info);
-	info.port = (int)hc_cfg_int(&h->cfg, HC_CFG_WS_PORT);
+	/* with TLS, MQTT over WebSocket has its own port for TLS (wss_port)
+	 * and the clear-text ws_port is not opened */
+	info.port = (int)hc_cfg_int(&h->cfg, h->tls ? HC_CFG_WSS_PORT : HC_CFG_WS_PORT);
 	info.protocols = ws_vhost_protocols;
-	info.vhost_name = "mqtt-ws";
+	info.vhost_name = h->tls ? "mqtt-wss" : "mqtt-ws";
 	h->vh_ws = h->vh_http ? lws_create_vhost(ctx, &info) : NULL;
 	if (!h->vh_http || !h->vh_ws) {
 		lws_context_destroy(ctx);
@@ -250,7 +268,49 @@ static struct lws_context *create_context(struct hub *h)
 static bool early_bind_needed(const struct hc_config *cfg)
 {
 	return geteuid() == 0 && *hc_cfg_str(cfg, HC_CFG_RUN_AS) &&
-	       (hc_cfg_int(cfg, HC_CFG_HTTP_PORT) < 1024 || hc_cfg_int(cfg, HC_CFG_WS_PORT) < 1024);
+	       (hc_cfg_int(cfg, HC_CFG_HTTP_PORT) < 1024 ||
+		       hc_cfg_int(cfg, HC_CFG_WS_PORT) < 1024 ||
+		       hc_cfg_int(cfg, HC_CFG_WSS_PORT) < 1024);
+}
+
+int hub_main_tls_ctx(struct hub *h, void *ssl_ctx)
+{
+	char err[256];
+
+	if (!h || !h->tls)
+		return -1;
+	if (hc_tls_server_ctx(h->tls, ssl_ctx, err, sizeof(err))) {
+		hc_err("msg=\"cannot set up TLS\" err=\"%s\"", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* tls_cert and tls_key, read and checked before anything else (and before
+ * the privilege drop: a key only root reads serves too). A bad one stops
+ * hubd with exit status 2, never a start without TLS. */
+static int load_tls(struct hub *h)
+{
+	char err[1024], what[512];
+	bool expired;
+
+	if (hc_tls_load(&h->cfg, &h->tls, err, sizeof(err))) {
+		fprintf(stderr, "hubd: %s\n", err);
+		return EXIT_USAGE;
+	}
+	if (!h->tls)
+		return 0;
+	h->tls_client_ctx = hc_tls_pinned_client_ctx(h->tls);
+	if (!h->tls_client_ctx) {
+		fprintf(stderr, "hubd: cannot make the TLS client context for hub-bridge\n");
+		return EXIT_FAILURE;
+	}
+	hc_tls_describe(h->tls, what, sizeof(what), &expired);
+	hc_info("msg=tls cert=%s %s", hc_cfg_str(&h->cfg, HC_CFG_TLS_CERT), what);
+	if (expired)
+		hc_warn("msg=\"the TLS certificate has expired: clients will refuse it\" cert=%s",
+			hc_cfg_str(&h->cfg, HC_CFG_TLS_CERT));
+	return 0;
 }
 
 static int open_state(struct hub *h, char *err, size_t errsz)
@@ -360,6 +420,15 @@ int main(int argc, char **argv)
 	hc_log_limits_set((unsigned)hc_cfg_int(&h.cfg, HC_CFG_LOG_REFUSAL_LINES),
 		(unsigned)hc_cfg_int(&h.cfg, HC_CFG_LOG_REFUSAL_INTERVAL));
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_sink);
+	rc = load_tls(&h);
+	if (rc) {
+		hc_tls_free(h.tls);
+		hc_tls_ctx_free(h.tls_client_ctx);
+		hc_config_free(&h.cfg);
+		return rc;
+	}
+	hc_proxies_from_cfg(&h.cfg, &h.proxy_list);
+	h.proxies = hc_cfg_bool(&h.cfg, HC_CFG_TRUST_PROXY) ? &h.proxy_list : NULL;
 	h.params.log2n = (int)hc_cfg_int(&h.cfg, HC_CFG_SCRYPT_LOG2N);
 	h.params.r = (int)hc_cfg_int(&h.cfg, HC_CFG_SCRYPT_R);
 	h.params.p = (int)hc_cfg_int(&h.cfg, HC_CFG_SCRYPT_P);
@@ -469,11 +538,12 @@ int main(int argc, char **argv)
 		lws_cancel_service(h.lws);
 	hub_purge_start(&h);
 	lws_sul_schedule(h.lws, 0, &h.sul_log, log_tick, LWS_US_PER_SEC);
-	hc_info("msg=listening address=%s port=%lld ws_port=%lld workers=%d queue_max=%lld "
+	hc_info("msg=listening address=%s port=%lld %s=%lld tls=%s workers=%d queue_max=%lld "
 		"data_dir=%s web=%s app=%s",
 		hc_cfg_str(&h.cfg, HC_CFG_BIND_ADDRESS),
-		(long long)hc_cfg_int(&h.cfg, HC_CFG_HTTP_PORT),
-		(long long)hc_cfg_int(&h.cfg, HC_CFG_WS_PORT), hub_workpool_workers(h.pool),
+		(long long)hc_cfg_int(&h.cfg, HC_CFG_HTTP_PORT), h.tls ? "wss_port" : "ws_port",
+		(long long)hc_cfg_int(&h.cfg, h.tls ? HC_CFG_WSS_PORT : HC_CFG_WS_PORT),
+		h.tls ? "on" : "off", hub_workpool_workers(h.pool),
 		(long long)hc_cfg_int(&h.cfg, HC_CFG_LOGIN_QUEUE_MAX),
 		hc_cfg_str(&h.cfg, HC_CFG_DATA_DIR), h.web_root[0] ? h.web_root : "(built-in page)",
 		h.app_root[0] ? h.app_root : "-");
@@ -483,10 +553,10 @@ int main(int argc, char **argv)
 	goto cleanup;
 
 no_listen:
-	hc_err("msg=\"cannot listen\" address=%s port=%lld ws_port=%lld",
+	hc_err("msg=\"cannot listen\" address=%s port=%lld %s=%lld",
 		hc_cfg_str(&h.cfg, HC_CFG_BIND_ADDRESS),
-		(long long)hc_cfg_int(&h.cfg, HC_CFG_HTTP_PORT),
-		(long long)hc_cfg_int(&h.cfg, HC_CFG_WS_PORT));
+		(long long)hc_cfg_int(&h.cfg, HC_CFG_HTTP_PORT), h.tls ? "wss_port" : "ws_port",
+		(long long)hc_cfg_int(&h.cfg, h.tls ? HC_CFG_WSS_PORT : HC_CFG_WS_PORT));
 
 cleanup:
 	hub_mqtt_stop(h.mqtt); /* before the lws context: it holds a timer there */
@@ -538,6 +608,9 @@ cleanup:
 	hc_hmap_clear(&h.waiting);
 	hc_token_key_free(h.key);
 	hc_store_close(h.store);
+	/* after the lws context: its client vhost used the pinned context */
+	hc_tls_ctx_free(h.tls_client_ctx);
+	hc_tls_free(h.tls);
 	hc_config_free(&h.cfg);
 	hub_webhooks_global_cleanup();
 	return status;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Same-origin policy for cookie-carrying state changes (see origin.h). */
 #include "origin.h"
+#include "cookie.h"
 #include "hc_config.h"
 #include "hc_web.h"
 
@@ -18,6 +19,5 @@ bool hub_origin_allowed(
 		return true;
 	/* "null" (sandboxed frames, some redirects) and junk match nothing */
 	return hc_origin_listed(cfg, HC_CFG_TRUSTED_ORIGINS, origin) ||
-	       hc_origin_same(
-		       origin, host, hc_cfg_bool(cfg, HC_CFG_COOKIE_SECURE) ? "https" : "http");
+	       hc_origin_same(origin, host, hub_cookie_secure(cfg) ? "https" : "http");
 }

@@ -18,7 +18,7 @@ struct hc_config;
 /*
  * origin: the Origin header or NULL; host: the Host header or NULL;
  * fetch_site: Sec-Fetch-Site or NULL. Our own origin is http://<host>, or
- * https://<host> when cookie_secure is set (hubd behind a TLS proxy).
+ * https://<host> under TLS or with cookie_secure (hubd behind a TLS proxy).
  * Comparison ignores case and default ports. Pure; thread-safe.
  */
 bool hub_origin_allowed(

@@ -169,7 +169,7 @@ static bool fwd_read(struct hub *h, struct lws *wsi, const char *path, struct fw
 	clean(f->origin);
 	if (hdr(wsi, WSI_TOKEN_HTTP_COOKIE, cookies, sizeof(cookies)))
 		hc_cookie_find(cookies, f->cookie);
-	hub_client_addr(wsi, hc_cfg_bool(&h->cfg, HC_CFG_TRUST_PROXY), f->addr, sizeof(f->addr));
+	hub_client_addr(wsi, h->proxies, f->addr, sizeof(f->addr));
 	hub_addr_key(f->addr, f->key, sizeof(f->key));
 	return true;
 }
@@ -235,6 +235,15 @@ static void uncharge(struct hub *h, size_t *held)
 static const char *upstream_host(struct hub *h)
 {
 	return h->front.sio_host;
+}
+
+/* With TLS hub-bridge serves HTTPS with the same certificate: hubd's
+ * client context trusts exactly that certificate (hc_tls_pinned_client_ctx),
+ * which is a stricter check than a name, and the name hubd dials
+ * (bind_address, or loopback) need not be in a real certificate. */
+static int up_tls_flags(struct hub *h)
+{
+	return h->tls ? LCCSCF_USE_SSL | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK : 0;
 }
 
 /* ------------------------------------------------------------ polling */
@@ -348,6 +357,7 @@ static int up_start(struct hub *h, struct hub_sio_req *r)
 	i.method = r->method;
 	i.local_protocol_name = "hub-sio-up";
 	i.alpn = "http/1.1";
+	i.ssl_connection = up_tls_flags(h);
 	i.opaque_user_data = r;
 	/* a parked poll is answered within the heartbeat */
 	lws_set_timeout(r->browser, PENDING_TIMEOUT_USER_OK,
@@ -734,6 +744,7 @@ static int sws_up_start(struct hub *h, struct sws *s)
 	i.path = s->f.path;
 	i.host = s->f.host[0] ? s->f.host : upstream_host(h);
 	i.ietf_version_or_minus_one = -1;
+	i.ssl_connection = up_tls_flags(h);
 	i.local_protocol_name = "hub-sio-up";
 	i.opaque_user_data = s;
 	s->up = lws_client_connect_via_info(&i);

@@ -135,6 +135,20 @@ HUBIO_API int hubio_new(const struct hubio_options *o, struct hubio **out);
  * ignored. Not from a callback. Thread: the owner of h. */
 HUBIO_API void hubio_destroy(struct hubio *h);
 
+/*
+ * MQTT over TLS (the hub's mqtts_port, 8883 by default; docs/tls.md), with
+ * the broker's certificate verified: its chain must lead to a CA of
+ * cafile (a PEM file) or capath (a directory of hashed CA files, as
+ * /etc/ssl/certs), or with both NULL to the system's CAs; and it must name
+ * the host of the options (a DNS name or an IP address). There is no way
+ * to turn verification off. Call after hubio_new / hubio_service_new and
+ * before hubio_connect; set the port to the TLS one (8883).
+ * Returns HUBIO_OK, HUBIO_EINVAL (cafile or capath cannot be read),
+ * HUBIO_ESTATE (connecting or connected), HUBIO_ENOMEM. Thread: the owner
+ * of h. Since 0.3.
+ */
+HUBIO_API int hubio_tls_set(struct hubio *h, const char *cafile, const char *capath);
+
 /* ------------------------------------------------------------ connecting */
 
 /* Start connecting; returns at once. The library keeps the connection up

@@ -740,6 +740,35 @@ HUBIO_API void hubio_destroy(struct hubio *h)
 	free(h);
 }
 
+HUBIO_API int hubio_tls_set(struct hubio *h, const char *cafile, const char *capath)
+{
+	int rc;
+
+	if (!h)
+		return HUBIO_EINVAL;
+	hubio__lock(h);
+	if (h->state != HUBIO__IDLE || mosquitto_socket(h->mosq) >= 0) {
+		hubio__unlock(h);
+		return HUBIO_ESTATE;
+	}
+	/* libmosquitto checks the chain (SSL_VERIFY_PEER) and that the
+	 * certificate names h->host (tls_insecure stays false) */
+	if (cafile || capath)
+		rc = mosquitto_tls_set(h->mosq, cafile, capath, NULL, NULL, NULL);
+	else
+		rc = mosquitto_int_option(h->mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_tls_opts_set(h->mosq, 1, NULL, NULL);
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_tls_insecure_set(h->mosq, false);
+	if (rc == MOSQ_ERR_SUCCESS)
+		h->tls = true;
+	hubio__unlock(h);
+	return rc == MOSQ_ERR_SUCCESS ? HUBIO_OK
+	       : rc == MOSQ_ERR_NOMEM ? HUBIO_ENOMEM
+				      : HUBIO_EINVAL;
+}
+
 HUBIO_API int hubio_connect(struct hubio *h)
 {
 	if (!h)

@@ -288,6 +288,7 @@ struct hubio {
 	int auth_failures_max;
 	int typing_interval_ms;
 	int pending_max, rooms_max, members_max;
+	bool tls; /* hubio_tls_set: MQTT over TLS, verified */
 
 	/* connection */
 	enum hubio__state state;

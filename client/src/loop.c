@@ -34,6 +34,10 @@ static bool readable_now(int fd)
 static void io(struct hubio *h, int fd, short revents)
 {
 	h->in_io = true;
+	/* a TLS handshake that waited to write goes on in loop_read only
+	 * (libmosquitto 2.0's loop_write does nothing until it is done) */
+	if (h->tls && !h->up && (revents & POLLOUT) && !(revents & POLLIN))
+		mosquitto_loop_read(h->mosq, 1);
 	if (revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL)) {
 		mosquitto_loop_read(h->mosq, 1);
 		/* one packet per call: take what already arrived */

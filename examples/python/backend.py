@@ -29,6 +29,13 @@ subscribes again).
 
     hubctl servicekey add shop            # prints the key once
     HUB_SERVICE_KEY=... examples/python/backend.py --service shop --port 1883
+
+Over TLS (the broker's mqtts_port, docs/tls.md), the broker's certificate
+verified against a CA file (--cafile) or the system's CAs (--tls); its
+certificate must name --host:
+
+    HUB_SERVICE_KEY=... examples/python/backend.py --service shop \
+        --host hub.example.com --tls          # port 8883
 """
 import argparse
 import itertools
@@ -48,7 +55,7 @@ NAME = r"[A-Za-z0-9._-]{1,64}"
 
 
 class Backend:
-    def __init__(self, service, key, host, port):
+    def __init__(self, service, key, host, port, tls=False, cafile=None):
         self.service = service
         self.orders = itertools.count(1)
         self.saved = []          # stands in for the application's database
@@ -62,6 +69,10 @@ class Backend:
         self.c = mqtt.Client(client_id="%s-%d-%s" % (service, os.getpid(), os.urandom(3).hex()),
                              protocol=mqtt.MQTTv5)
         self.c.username_pw_set(service, key)
+        if tls:
+            # verification on: the chain (cafile, else the system's CAs)
+            # and the name (host) are checked; no insecure switch
+            self.c.tls_set(ca_certs=cafile)
         self.c.reconnect_delay_set(1, 30)
         self.c.on_connect = self.on_connect
         self.c.on_message = self.on_message
@@ -176,7 +187,10 @@ def main():
     ap.add_argument("--service", required=True, help="the service key's name")
     ap.add_argument("--key-file", help="a file holding the key (else $HUB_SERVICE_KEY)")
     ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=1883)
+    ap.add_argument("--port", type=int, help="the broker's port (1883; with TLS 8883)")
+    ap.add_argument("--tls", action="store_true",
+                    help="MQTT over TLS, the broker verified against the system's CAs")
+    ap.add_argument("--cafile", help="MQTT over TLS, the broker verified against this CA file")
     a = ap.parse_args()
     if a.key_file:
         with open(a.key_file) as f:
@@ -185,7 +199,8 @@ def main():
         key = os.environ.get("HUB_SERVICE_KEY", "")
     if not key:
         sys.exit("no key: --key-file or HUB_SERVICE_KEY")
-    Backend(a.service, key, a.host, a.port).run()
+    tls = a.tls or bool(a.cafile)
+    Backend(a.service, key, a.host, a.port or (8883 if tls else 1883), tls, a.cafile).run()
 
 
 if __name__ == "__main__":

@@ -10,8 +10,14 @@ export interface ConnectOptions {
   service: string;
   /** The service key. */
   key: string;
-  /** hubd's base URL for sessions and the publish API (default http://127.0.0.1:8080). */
+  /** hubd's base URL for sessions and the publish API (default http://127.0.0.1:8080; https:// too). */
   http?: string;
+  /**
+   * TLS (mqtts://, wss://, https://): the CA certificate(s), PEM, that the
+   * hub's certificate must lead to, for the broker and hubd alike (default:
+   * Node's own CAs). Verification is always on.
+   */
+  ca?: string | Buffer | Array<string | Buffer>;
   /** Share calls with the other processes of this service (default true). */
   shared?: boolean;
   /** Handlers running at once in this process (default 64); the rest wait in order. */

@@ -20,6 +20,8 @@
 // them and a process that stops takes only its in-flight calls with it.
 import { EventEmitter } from 'node:events';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
 import mqtt from 'mqtt';
 
 const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -300,6 +302,34 @@ class Emitter {
   }
 }
 
+/**
+ * One HTTP(S) request to hubd (node:http / node:https, so that an https://
+ * hubd is verified against `ca` when given): resolves {status, text};
+ * answers above 1 MiB are refused.
+ */
+function request(url, { method, headers, body, ca }) {
+  const mod = url.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = mod.request(url, { method, headers, ...(ca && mod === https ? { ca } : {}) }, (res) => {
+      const chunks = [];
+      let size = 0;
+      res.on('data', (c) => {
+        size += c.length;
+        if (size > 1 << 20) {
+          req.destroy(new Error(`${method} ${url.pathname}: answer too big`));
+          return;
+        }
+        chunks.push(c);
+      });
+      res.on('end', () => resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.setTimeout(30000, () => req.destroy(new Error(`${method} ${url.pathname}: no answer within 30 s`)));
+    req.end(body);
+  });
+}
+
 /** A connected service. Create with connect(). */
 export class Hub extends EventEmitter {
   constructor(opts) {
@@ -310,6 +340,10 @@ export class Hub extends EventEmitter {
     this.key = opts.key;
     this.url = opts.url || 'mqtt://127.0.0.1:1883';
     this.http = opts.http || 'http://127.0.0.1:8080';
+    // TLS (mqtts://, wss://, https://): the CA the hub's certificate must
+    // lead to, for the broker and hubd alike (default: Node's CAs);
+    // verification is always on
+    this.ca = opts.ca;
     this.shared = opts.shared !== false;
     this.concurrency = opts.concurrency || 64;
     this.handlers = new Map();
@@ -337,9 +371,14 @@ export class Hub extends EventEmitter {
       connectTimeout: 10000,
       keepalive: 30,
       resubscribe: true,
+      ...(this.ca ? { ca: this.ca } : {}),
     });
     this.client.on('message', (topic, payload, packet) => this._onMessage(topic, payload, packet));
-    this.client.on('error', (e) => this.emit('error', e));
+    // a failed first connection (a refused key, a certificate that does
+    // not verify) rejects connect() below; later errors go to 'error'
+    this.client.on('error', (e) => {
+      if (this.started) this.emit('error', e);
+    });
     this.client.on('close', () => {
       // the lists come again with the retained presence when MQTT.js
       // subscribes anew after the reconnect
@@ -357,6 +396,7 @@ export class Hub extends EventEmitter {
     await new Promise((resolve, reject) => {
       const ok = () => {
         this.client.off('error', bad);
+        this.started = true;
         resolve();
       };
       const bad = (e) => {
@@ -649,19 +689,20 @@ export class Hub extends EventEmitter {
   }
 
   async _api(method, path, body) {
-    const res = await fetch(new URL(path, this.http), {
+    const res = await request(new URL(path, this.http), {
       method,
       headers: { authorization: `Bearer ${this.key}`, 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
+      ca: this.ca,
     });
-    const text = await res.text();
+    const text = res.text;
     let json = null;
     try {
       json = text ? JSON.parse(text) : null;
     } catch {
       json = null;
     }
-    if (!res.ok) {
+    if (res.status < 200 || res.status > 299) {
       const e = new Error((json && json.message) || `${method} ${path}: HTTP ${res.status}`);
       e.status = res.status;
       e.code = json && json.error;

@@ -712,13 +712,14 @@ class WsClient:
             return self.events.pop(idx[-1]) if consume else self.events[idx[-1]]
 
     def connect(self, port, username, password, version=4, client_id=None, keepalive=60,
-                timeout=10.0, headers=None, url=None, b64=False):
+                timeout=10.0, headers=None, url=None, b64=False, ca=None):
         """Returns the 'connect' or 'error' event (or None on timeout).
         url: instead of ws://127.0.0.1:<port>/mqtt; headers: of the
-        upgrade; password None: none; b64: messages carry payload_b64."""
+        upgrade; password None: none; b64: messages carry payload_b64;
+        ca: the CA file a wss:// url is verified against."""
         self.send(op="connect", url=url or "ws://127.0.0.1:%d/mqtt" % port, username=username,
                   password=password, protocolVersion=version, clientId=client_id,
-                  keepalive=keepalive, headers=headers, b64=b64)
+                  keepalive=keepalive, headers=headers, b64=b64, ca=ca)
         return self.wait(("connect", "error", "close"), timeout)
 
     def sub(self, filters, qos=1, timeout=5.0):
@@ -948,11 +949,15 @@ class Browser:
     call sends one command and waits for its answer; console messages and
     page errors are kept in .log (and printed with HUB_WEB_VERBOSE=1)."""
 
-    def __init__(self, stderr_path=None):
+    def __init__(self, stderr_path=None, extra_args=None):
         self.err = open(stderr_path, "ab") if stderr_path else subprocess.DEVNULL
+        env = dict(os.environ)
+        if extra_args:
+            # Chromium flags of this test (web_driver.mjs HUB_CHROMIUM_ARGS)
+            env["HUB_CHROMIUM_ARGS"] = json.dumps(list(extra_args))
         self.p = subprocess.Popen(["node", WEB_DRIVER], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=self.err, text=True,
-                                  cwd=REPO)
+                                  cwd=REPO, env=env)
         self.cond = _threading.Condition()
         self.answers = {}
         self.log = []
@@ -1880,3 +1885,97 @@ def _stack_start_example(self, name, users=(), env=None, timeout=30.0, setup=Tru
 
 
 Stack.start_example = _stack_start_example
+# TLS (tests/integration/test_tls.py, bench/tls_bench.py; docs/tls.md).
+# Appended: the functions above are unchanged.
+# =====================================================================
+DEV_CA = os.path.join(REPO, "scripts", "dev-ca")
+
+
+def dev_ca(directory, *hosts):
+    """scripts/dev-ca into directory (idempotent): {"dir", "ca", "cert",
+    "key", "spki"} (paths; spki: the base64 SHA-256 of the server's public
+    key, for Chromium's --ignore-certificate-errors-spki-list)."""
+    args = [DEV_CA, directory]
+    for h in hosts:
+        args += ["--host", h]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError("scripts/dev-ca failed (%d): %s" % (r.returncode, r.stderr))
+    out = {"dir": directory}
+    for k, f in (("ca", "ca.crt"), ("cert", "server.crt"), ("key", "server.key")):
+        out[k] = os.path.join(directory, f)
+    with open(os.path.join(directory, "server.spki")) as f:
+        out["spki"] = f.read().strip()
+    return out
+
+
+def mqtts_listener(port, cert, key, bind="127.0.0.1"):
+    """The broker's MQTT over TLS listener, as scripts/stack writes it."""
+    return ("\n# MQTT over TLS\nlistener %d %s\nprotocol mqtt\ncertfile %s\nkeyfile %s\n"
+            % (port, bind, cert, key))
+
+
+def _stack_use_tls(self, ca=None):
+    """TLS on every listener of this stack; call before starting anything.
+    A dev CA in <dir>/tls (or ca, a dev_ca() result), tls_cert/tls_key in
+    hub.conf, free mqtts and wss ports. Returns the dev_ca dict (self.tls).
+    The broker's TLS listener: start_broker_tls()."""
+    self.tls = ca or dev_ca(os.path.join(self.dir, "tls"))
+    acct = run_as_account()
+    if acct:
+        # the broker reads its files after its privilege drop
+        os.chown(self.tls["key"], *acct)
+    self.ports["mqtts"] = free_port()
+    self.ports["wss"] = free_port()
+    self.conf.update(tls_cert=self.tls["cert"], tls_key=self.tls["key"],
+                     mqtts_port=self.ports["mqtts"], wss_port=self.ports["wss"])
+    self.write_conf(self.conf)
+    return self.tls
+
+
+def _stack_start_broker_tls(self, extra="", debug=True):
+    """The broker with the plain loopback listener and the TLS one."""
+    proc = self.start_broker(mqtts_listener(self.ports["mqtts"], self.tls["cert"],
+                                            self.tls["key"]) + extra, debug)
+    wait_port(self.ports["mqtts"], 10, proc)
+    return proc
+
+
+def _stack_https(self, method, path, body=None, headers=None, cookie=None, port=None,
+                 host="127.0.0.1", cafile=None, timeout=30, raw=None):
+    """One HTTPS request, verified against cafile (default: this stack's
+    dev CA). Raises ssl.SSLError when verification fails."""
+    import ssl
+    ctx = ssl.create_default_context(cafile=cafile or self.tls["ca"])
+    conn = http.client.HTTPSConnection(host, port or self.ports["http"], timeout=timeout,
+                                       context=ctx)
+    hdrs = dict(headers or {})
+    data = raw
+    if body is not None:
+        data = json.dumps(body).encode()
+        hdrs.setdefault("Content-Type", "application/json")
+    if cookie:
+        hdrs["Cookie"] = "hub_sid=" + cookie
+    try:
+        conn.request(method, path, body=data, headers=hdrs)
+        r = conn.getresponse()
+        return Response(r.status, [(k.lower(), v) for k, v in r.getheaders()], r.read())
+    finally:
+        conn.close()
+
+
+def _stack_https_login(self, user, password="secret-pw"):
+    """Log in over HTTPS; returns (cookie value, token, Set-Cookie header)."""
+    r = self.https("POST", "/api/login", {"username": user, "password": password})
+    if r.status != 200:
+        raise RuntimeError("login %s failed: %r" % (user, r))
+    for v in r.all_headers("set-cookie"):
+        if v.startswith("hub_sid="):
+            return v.split(";", 1)[0].split("=", 1)[1], r.json()["token"], v
+    raise RuntimeError("no cookie in %r" % r.headers)
+
+
+Stack.use_tls = _stack_use_tls
+Stack.start_broker_tls = _stack_start_broker_tls
+Stack.https = _stack_https
+Stack.https_login = _stack_https_login

@@ -54,7 +54,7 @@ export const sessionIfAny = () => call('GET', 'api/session?optional=1');
 export const token = () => call('POST', 'api/token');
 /** POST api/logout (204). */
 export const logout = () => call('POST', 'api/logout');
-/** GET api/config → {mqtt_ws_port, sio_port, mqtt_port, token_ttl, map_tiles,
+/** GET api/config → {mqtt_ws_port, sio_port, mqtt_port, tls, mqtts_port, token_ttl, map_tiles,
  * map_attribution}. */
 export const config = () => call('GET', 'api/config');
 /** GET api/rooms/{room}/messages → {room, messages: [...]} (newest last). */

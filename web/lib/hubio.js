@@ -33,10 +33,22 @@
  * twice. When the session did not survive (expired, broker state lost),
  * recovered is false and the app reloads what it shows (history API).
  *
- * Loaded as `import * as hubio from '/lib/hubio.js'`; it imports the
- * vendored MQTT.js from ../vendor/mqtt.esm.js (build/web/vendor/).
+ * Loaded as `import * as hubio from '/lib/hubio.js'`; it loads the
+ * vendored MQTT.js from ../vendor/mqtt.esm.js (build/web/vendor/) when the
+ * first connection starts. In Node (a browser build does not run there)
+ * pass the mqtt package as opts.mqtt, and over wss:// a CA the hub's
+ * certificate is verified against as opts.ca (docs/client-js.md "Node").
  */
-import mqtt from '../vendor/mqtt.esm.js';
+
+/** MQTT.js: the caller's (opts.mqtt), else the page's vendored build. */
+let vendored = null;
+function mqttOf(opts) {
+	if (opts.mqtt)
+		return Promise.resolve(opts.mqtt.default || opts.mqtt);
+	if (!vendored)
+		vendored = import('../vendor/mqtt.esm.js').then((m) => m.default);
+	return vendored;
+}
 
 /** Names the hub allows for rooms, users and devices. */
 const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -326,12 +338,24 @@ class Hub {
 			this._scheduleRetry();
 			return;
 		}
+		let mqtt;
+		try {
+			mqtt = await mqttOf(this.opts);
+		} catch (e) {
+			this._connecting = false;
+			this._fire('error', e);
+			this._shutdown('no MQTT.js');
+			return;
+		}
 		if (this._closed) {
 			this._connecting = false;
 			return;
 		}
 		if (!this._client) {
 			this._client = mqtt.connect(this.url, {
+				// Node over wss://: the CA the hub's certificate is verified
+				// against (browsers use their own trust store)
+				...(this.opts.ca ? { ca: this.opts.ca } : {}),
 				username: this.username,
 				password,
 				clientId: this.clientId,
@@ -1417,6 +1441,11 @@ class Hub {
  *   them settle with its verdict (see Hub#hooked)
  * @param {number} [opts.callsMax]  calls and verdicts waiting at once,
  *   default 1024 (beyond: a call resolves {ok: false, error: 'busy'})
+ * @param {object} [opts.mqtt]  the MQTT.js module to use (Node: `import
+ *   mqtt from 'mqtt'`); default the page's /vendor/mqtt.esm.js
+ * @param {string|Buffer|Array} [opts.ca]  Node over wss://: the CA
+ *   certificate(s) (PEM) the hub's certificate must lead to, instead of
+ *   Node's own CAs; verification is always on
  * @returns {Hub}
  */
 export function connect(url, opts = {}) {
@@ -1426,13 +1455,16 @@ export function connect(url, opts = {}) {
 	}
 	if (!opts.username || !NAME_RE.test(opts.username))
 		throw hubError('invalid', 'username');
+	// outside a page there is no origin to default to
+	if (!url && typeof location === 'undefined')
+		throw hubError('invalid', 'url');
 	return new Hub(url || brokerUrl(), opts);
 }
 
 /**
  * The hub's MQTT-over-WebSocket URL for this page: with no port, the same
  * origin's ws(s)://<page host>/mqtt (hubd's front; the session cookie goes
- * with it); with a port (mqtt_ws_port of GET /api/config, hubd's ws_port),
+ * with it); with a port (mqtt_ws_port of GET /api/config: hubd's ws_port, wss_port under TLS),
  * ws://<page host>:<port>/.
  * @param {number} [port]
  * @returns {string}

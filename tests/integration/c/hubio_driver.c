@@ -7,14 +7,15 @@
  *   hubio_driver --port P --user U (--token T | --token-file F |
  *                --hubctl PATH [--ttl N]) [--protocol 4|5] [--thread]
  *                [--typing-ms N] [--backoff-min N] [--backoff-max N]
- *                [--keepalive N] [--auth-max N]
+ *                [--keepalive N] [--auth-max N] [--cafile F]
  *
  * --token-file is read before every connection attempt (the test rewrites
  * it); --hubctl runs "PATH token U [--ttl N]" through fork/exec before every
  * attempt (HUB_CONFIG comes from the environment). --thread runs the
  * library's background thread and reads stdin on the main thread; without
  * it the main thread polls stdin and the client's socket together
- * (hubio_socket / hubio_want_write / hubio_timeout_ms).
+ * (hubio_socket / hubio_want_write / hubio_timeout_ms). --cafile: MQTT over
+ * TLS verified against the CA file F (hubio_tls_set).
  *
  * Commands: {"op":"connect"} {"op":"disconnect"} {"op":"join","room"}
  * {"op":"leave","room"} {"op":"emit","id","room","event","data","timeout"}
@@ -339,6 +340,7 @@ int main(int argc, char **argv)
 	char line[65536];
 	size_t used = 0;
 	int threaded = 0, rc;
+	const char *cafile = NULL;
 	static const char *const specials[] = {"connect", "disconnect", "joined", "left", "error"};
 
 	for (int i = 1; i < argc; i++) {
@@ -376,6 +378,8 @@ int main(int argc, char **argv)
 			o.keepalive = opt_int(v);
 		else if (!strcmp(a, "--auth-max"))
 			o.auth_failures_max = opt_int(v);
+		else if (!strcmp(a, "--cafile"))
+			cafile = v;
 		else
 			return 2;
 	}
@@ -384,6 +388,10 @@ int main(int argc, char **argv)
 	rc = hubio_new(&o, &h);
 	if (rc) {
 		fprintf(stderr, "hubio_new: %s\n", hubio_strerror(rc));
+		return 1;
+	}
+	if (cafile && (rc = hubio_tls_set(h, cafile, NULL)) != HUBIO_OK) {
+		fprintf(stderr, "hubio_tls_set: %s\n", hubio_strerror(rc));
 		return 1;
 	}
 	hubio_on(h, "*", on_event, "event");

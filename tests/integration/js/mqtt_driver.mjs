@@ -6,8 +6,9 @@
 //
 // Commands:
 //   {"op":"connect","url","username","password","clientId","protocolVersion","keepalive",
-//    "headers"}  (headers: of the WebSocket upgrade, e.g. Cookie and Origin;
-//                 password null: none sent)
+//    "headers","ca"}  (headers: of the WebSocket upgrade, e.g. Cookie and Origin;
+//                 password null: none sent; ca: a CA file that wss:// is
+//                 verified against, instead of Node's CAs)
 //   {"op":"sub","id","filters":[...],"qos"}      -> {"ev":"suback","id","granted","error"}
 //   {"op":"pub","id","topic","payload"|"payload_b64","qos","retain"}
 //                                               -> {"ev":"puback","id","error","code"}
@@ -18,6 +19,7 @@
 // DISCONNECT from the broker), message (topic, payload, payload_b64, qos),
 // close, offline.
 import mqtt from 'mqtt';
+import fs from 'node:fs';
 import readline from 'node:readline';
 
 let client = null;
@@ -31,6 +33,7 @@ function connect(cmd) {
 		username: cmd.username,
 		password: cmd.password === null ? undefined : cmd.password,
 		...(cmd.headers ? { wsOptions: { headers: cmd.headers } } : {}),
+		...(cmd.ca ? { ca: fs.readFileSync(cmd.ca) } : {}),
 		clientId: cmd.clientId || ('mqttjs-' + Math.random().toString(16).slice(2, 10)),
 		protocolVersion: cmd.protocolVersion || 4,
 		keepalive: cmd.keepalive ?? 60,

@@ -31,6 +31,9 @@ import readline from 'node:readline';
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
 	'--no-first-run', '--disable-background-networking', '--disable-component-update',
 	'--disable-sync'];
+// a test's own flags (JSON list), e.g. the TLS test's pin of the dev
+// server key: --ignore-certificate-errors-spki-list=<base64 SHA-256>
+const EXTRA_ARGS = process.env.HUB_CHROMIUM_ARGS ? JSON.parse(process.env.HUB_CHROMIUM_ARGS) : [];
 
 function out(obj) {
 	process.stdout.write(JSON.stringify(obj) + '\n');
@@ -40,7 +43,7 @@ function out(obj) {
 // every newContext() is a fresh incognito-like jar within it
 const browser = await chromium.launch({
 	executablePath: process.env.HUB_CHROMIUM || '/usr/bin/chromium',
-	args: CHROMIUM_ARGS,
+	args: CHROMIUM_ARGS.concat(EXTRA_ARGS),
 	headless: true,
 });
 const contexts = new Map();

@@ -67,6 +67,8 @@ static void test_defaults(void **state)
 	assert_int_equal(o.will, TRK_WILL_STATUS);
 	assert_int_equal(o.port, 0);
 	assert_null(o.host);
+	assert_false(o.tls);
+	assert_null(o.cafile);
 	assert_false(o.once);
 	assert_false(o.bench);
 	assert_true(o.duration == 0);
@@ -95,6 +97,13 @@ static void test_values(void **state)
 	assert_true(o.once && o.bench && o.seed_set);
 	assert_true(o.duration == 60); /* --once gives up after a minute */
 	assert_int_equal(o.seed, 9);
+	/* TLS: --tls alone (tls_ca, else the system's CAs), --cafile implies it */
+	assert_int_equal(parse(&o, ARGS("--demo", "--tls")), -1);
+	assert_true(o.tls);
+	assert_null(o.cafile);
+	assert_int_equal(parse(&o, ARGS("--demo", "--cafile", "/etc/hub/ca.crt")), -1);
+	assert_true(o.tls);
+	assert_string_equal(o.cafile, "/etc/hub/ca.crt");
 	assert_int_equal(parse(&o, ARGS("--demo", "--protocol", "3.1")), -1);
 	assert_int_equal(o.protocol, MQTT_PROTOCOL_V31);
 	assert_true(o.demo);
@@ -124,6 +133,9 @@ static void test_usage_errors(void **state)
 		ARGS("--demo", "-x"),
 		ARGS("--demo", "extra"),
 		ARGS("--demo", "--port"),
+		ARGS("--demo", "--cafile"),
+		ARGS("--demo", "--cafile", ""),
+		ARGS("--demo", "--tls", "x"),
 	};
 	struct trk_opts o;
 	(void)state;
