@@ -260,6 +260,17 @@ int hauth_stamp__origin(const mosquitto_property *src, mosquitto_property **dst)
 size_t hauth_stamp__bytes(const mosquitto_property *props);
 /* Whether a user property name is one only the hub may set. */
 bool hauth_stamp__reserved(const char *name);
+/* Tell stamp.c the broker's version (version.c; 0: unknown): from 2.0.15
+ * the broker frees a property list a MESSAGE callback replaced. */
+void hauth_stamp__broker_version(int version);
+
+/* version.c: the broker's version as 2000021 for 2.0.21; 0 if unknown.
+ * *source says where it was read ("executable", "libmosquitto",
+ * "unknown"). Reads the executable: at start-up only. */
+int hauth_version__broker(const char **source);
+/* The one version string ("2.D.D", NUL-delimited) in buf, as a number; 0
+ * if none or several different ones. Pure. */
+int hauth_version__scan(const unsigned char *buf, size_t len);
 
 /* calls.c: calls (svc/{service}/{method}/{sender}) and answers */
 /* MESSAGE of a call whose WRITE check passed. MOSQ_ERR_SUCCESS or

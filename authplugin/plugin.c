@@ -303,6 +303,17 @@ HAUTH_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void *
 		destroy(h);
 		return MOSQ_ERR_INVAL;
 	}
+	{
+		/* who frees a property list a MESSAGE callback replaced (stamp.c) */
+		const char *source;
+		int v = hauth_version__broker(&source);
+		hauth_stamp__broker_version(v);
+		if (v)
+			hc_info("msg=\"broker version\" version=%d.%d.%d source=%s", v / 1000000,
+				v / 1000 % 1000, v % 1000, source);
+		else
+			hc_warn("msg=\"broker version unknown: assuming 2.0.15 or later\"");
+	}
 	plugin_id = identifier;
 	if (mosquitto_callback_register(identifier, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL, h) ||
 		mosquitto_callback_register(

@@ -193,6 +193,24 @@ static bool has_reserved(const mosquitto_property *props)
 	return false;
 }
 
+/* Whether the broker frees the property list a MESSAGE callback replaced
+ * (2.0.15 and later) or leaves it to us (2.0.11). Unknown: it frees, as
+ * a leak is survivable and a double free is not. */
+static bool broker_frees = true;
+
+void hauth_stamp__broker_version(int version)
+{
+	broker_frees = version == 0 || version >= 2000015;
+}
+
+/* ed->properties becomes fresh; the old list is freed by whoever owns it */
+static void replace(struct mosquitto_evt_message *ed, mosquitto_property *fresh)
+{
+	if (!broker_frees)
+		mosquitto_property_free_all(&ed->properties);
+	ed->properties = fresh;
+}
+
 int hauth_stamp__strip(struct mosquitto_evt_message *ed)
 {
 	mosquitto_property *fresh = NULL;
@@ -203,10 +221,7 @@ int hauth_stamp__strip(struct mosquitto_evt_message *ed)
 		mosquitto_property_free_all(&fresh);
 		return -1;
 	}
-#if LIBMOSQUITTO_VERSION_NUMBER < 2000015
-	mosquitto_property_free_all(&ed->properties);
-#endif
-	ed->properties = fresh;
+	replace(ed, fresh);
 	return 0;
 }
 
@@ -220,9 +235,6 @@ int hauth_stamp__message(struct hauth *h, struct mosquitto_evt_message *ed, cons
 		mosquitto_property_free_all(&fresh);
 		return -1;
 	}
-#if LIBMOSQUITTO_VERSION_NUMBER < 2000015
-	mosquitto_property_free_all(&ed->properties);
-#endif
-	ed->properties = fresh;
+	replace(ed, fresh);
 	return 0;
 }

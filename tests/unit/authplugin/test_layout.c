@@ -326,6 +326,32 @@ static void test_keepalive_odd_and_even(void **state)
 
 /* ---- the client address --------------------------------------------------- */
 
+/* ---- the broker's version ------------------------------------------------- */
+
+static void test_version_scan(void **state)
+{
+	(void)state;
+	static const unsigned char one[] = "\0usage\0"
+					   "2.0.21"
+					   "\0mosquitto version %s\0";
+	static const unsigned char two[] = "2.0.11\0x\0"
+					   "2.0.21";
+	static const unsigned char same[] = "2.0.11\0"
+					    "2.0.11\0";
+	static const unsigned char none[] = "1.6.9\0"
+					    "2.0\0"
+					    "2.0.21a\0"
+					    "v2.0.21\0"
+					    "2..1\0";
+	assert_int_equal(hauth_version__scan(one, sizeof(one) - 1), 2000021);
+	/* the buffer's ends delimit too */
+	assert_int_equal(hauth_version__scan((const unsigned char *)"2.0.11", 6), 2000011);
+	assert_int_equal(hauth_version__scan(same, sizeof(same) - 1), 2000011);
+	assert_int_equal(hauth_version__scan(two, sizeof(two) - 1), 0);
+	assert_int_equal(hauth_version__scan(none, sizeof(none) - 1), 0);
+	assert_int_equal(hauth_version__scan(NULL, 0), 0);
+}
+
 static void test_peer_address_not_the_claim(void **state)
 {
 	(void)state;
@@ -405,6 +431,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_set_id_only_when_new, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keepalive_threshold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keepalive_odd_and_even, setup, teardown),
+		cmocka_unit_test(test_version_scan),
 		cmocka_unit_test_setup_teardown(test_peer_address_not_the_claim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_address_without_layout, setup, teardown),
 		cmocka_unit_test_setup_teardown(
