@@ -392,6 +392,7 @@ int main(int argc, char **argv)
 	}
 	if (cafile && (rc = hubio_tls_set(h, cafile, NULL)) != HUBIO_OK) {
 		fprintf(stderr, "hubio_tls_set: %s\n", hubio_strerror(rc));
+		hubio_destroy(h); /* LeakSanitizer checks this exit too */
 		return 1;
 	}
 	hubio_on(h, "*", on_event, "event");
