@@ -720,12 +720,20 @@ class InstallTls(unittest.TestCase):
                     ("broker", [shutil.which(harness.MOSQUITTO), "-c", etc + "/mosquitto.conf"],
                      ports["mqtts"]),
                     ("bridge", [root + "/usr/bin/hub-bridge"], ports["sio"])):
-                log = open(os.path.join(h.dir, name + "-installed.log"), "ab")
-                p = subprocess.Popen(cmd, env=run_env, stdout=log, stderr=subprocess.STDOUT,
-                                     cwd="/")
+                logpath = os.path.join(h.dir, name + "-installed.log")
+                log = open(logpath, "ab")
+                # an ASan build's plugin needs the runtime preloaded into
+                # the (uninstrumented) broker, as start_broker does
+                env = dict(run_env, **harness.sanitizer_preload()) if name == "broker" \
+                    else run_env
+                p = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd="/")
                 log.close()
                 procs.append(p)
-                harness.wait_port(port, 15, p)
+                try:
+                    harness.wait_port(port, 15, p)
+                except RuntimeError as e:
+                    with open(logpath, errors="replace") as f:
+                        raise AssertionError("%s: %s\n%s" % (name, e, f.read()[-3000:]))
             r = run([root + "/usr/bin/hubctl", "--config", etc + "/hub.conf", "user", "add",
                      "ops", "--password-stdin"], input="ops-pass-1\n", env=run_env)
             self.assertEqual(r.returncode, 0, r.stderr)
