@@ -361,7 +361,10 @@ class ExampleLobby(WebTestCase):
             self.wait_feed(a, "%s left (%s, not back within %d s)" % (who, why, GRACE_S),
                            timeout=GRACE_S + 8)
             self.assertGreaterEqual(time.time() - t0, GRACE_S - 1.5)
-            self.assertNotIn(who.lower(), self.players(a))
+            # the backend sends the feed line, then the table's state: the
+            # list follows the line within a moment
+            self.wait_js(a, "(u) => !document.querySelector(`#players li[data-user=\"${u}\"]`)",
+                         who.lower(), msg="%s still listed after leaving" % who)
         self.wait_players(a, ["alice"])
         self.wait_js(a, "() => document.querySelector('#tables li[data-table=\"games.t2\"]')"
                         ".dataset.taken === '1'")
