@@ -80,6 +80,40 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 		lws_cancel_service(signal_ctx);
 }
 
+static volatile sig_atomic_t got_hup;
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	got_hup = 1;
+	if (signal_ctx)
+		lws_cancel_service(signal_ctx);
+}
+
+/* SIGHUP: a renewed certificate is read again and served to new
+ * connections; live ones keep theirs. A bad or unreadable file keeps the
+ * one in use. */
+static void reload_tls(struct hbr *h)
+{
+	char err[1024], what[512];
+	bool expired;
+
+	if (!h->tls) {
+		hc_info("msg=\"SIGHUP: TLS is off, nothing to reload\"");
+		return;
+	}
+	if (hc_tls_reload(&h->cfg, &h->tls, h->tls_server_ctx, h->n_tls_server_ctx, NULL, err,
+		    sizeof(err))) {
+		hc_warn("msg=\"SIGHUP: the certificate in use is kept\" err=\"%s\"", err);
+		return;
+	}
+	hc_tls_describe(h->tls, what, sizeof(what), &expired);
+	hc_info("msg=\"tls reloaded\" cert=%s %s", hc_cfg_str(&h->cfg, HC_CFG_TLS_CERT), what);
+	if (expired)
+		hc_warn("msg=\"the TLS certificate has expired: clients will refuse it\" cert=%s",
+			hc_cfg_str(&h->cfg, HC_CFG_TLS_CERT));
+}
+
 static void wake_loop(void *ud)
 {
 	lws_cancel_service(ud);
@@ -254,6 +288,10 @@ static void begin_stop(struct hbr *h)
 
 void hbr_main__wakeup(struct hbr *h)
 {
+	if (got_hup) {
+		got_hup = 0;
+		reload_tls(h);
+	}
 	if (got_signal && !h->stopping)
 		begin_stop(h);
 	hbr_mqtt__drain(h);
@@ -427,6 +465,11 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	/* SIGHUP reloads the certificate (it used to end the gateway) */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_hup;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	if (hc_data_dir_prepare(&h.cfg, err, sizeof(err))) {

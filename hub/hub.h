@@ -55,6 +55,8 @@ struct hub {
 	struct lws_vhost *vh_ws;   /* ws_port (wss_port with TLS): MQTT over WebSocket */
 	struct hc_tls *tls;	   /* tls_cert + tls_key, or NULL: TLS off */
 	void *tls_client_ctx;	   /* SSL_CTX pinned to tls_cert: the relay to hub-bridge */
+	void *tls_server_ctx[4];   /* each vhost's SSL_CTX, for a reload (SIGHUP) */
+	int n_tls_server_ctx;
 	/* trust_proxy: the proxies whose X-Forwarded-For is believed
 	 * (trusted_proxies), else NULL */
 	const struct hc_proxies *proxies;

@@ -94,6 +94,16 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 		lws_cancel_service(signal_ctx);
 }
 
+static volatile sig_atomic_t got_hup;
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	got_hup = 1;
+	if (signal_ctx)
+		lws_cancel_service(signal_ctx);
+}
+
 static void wake_loop(void *ud)
 {
 	lws_cancel_service(ud);
@@ -276,6 +286,7 @@ static bool early_bind_needed(const struct hc_config *cfg)
 int hub_main_tls_ctx(struct hub *h, void *ssl_ctx)
 {
 	char err[256];
+	int i;
 
 	if (!h || !h->tls)
 		return -1;
@@ -283,7 +294,41 @@ int hub_main_tls_ctx(struct hub *h, void *ssl_ctx)
 		hc_err("msg=\"cannot set up TLS\" err=\"%s\"", err);
 		return -1;
 	}
+	/* kept for a reload: one per vhost (two), each seen once */
+	for (i = 0; i < h->n_tls_server_ctx && h->tls_server_ctx[i] != ssl_ctx; i++)
+		;
+	if (i == h->n_tls_server_ctx) {
+		if (i == (int)(sizeof(h->tls_server_ctx) / sizeof(h->tls_server_ctx[0]))) {
+			hc_err("msg=\"cannot set up TLS\" err=\"too many TLS contexts\"");
+			return -1;
+		}
+		h->tls_server_ctx[h->n_tls_server_ctx++] = ssl_ctx;
+	}
 	return 0;
+}
+
+/* SIGHUP: a renewed certificate (an ACME client's deploy hook, `systemctl
+ * reload hubd`) is read again and served to new connections; live ones
+ * keep theirs. A bad or unreadable file keeps the one in use. */
+static void reload_tls(struct hub *h)
+{
+	char err[1024], what[512];
+	bool expired;
+
+	if (!h->tls) {
+		hc_info("msg=\"SIGHUP: TLS is off, nothing to reload\"");
+		return;
+	}
+	if (hc_tls_reload(&h->cfg, &h->tls, h->tls_server_ctx, h->n_tls_server_ctx,
+		    h->tls_client_ctx, err, sizeof(err))) {
+		hc_warn("msg=\"SIGHUP: the certificate in use is kept\" err=\"%s\"", err);
+		return;
+	}
+	hc_tls_describe(h->tls, what, sizeof(what), &expired);
+	hc_info("msg=\"tls reloaded\" cert=%s %s", hc_cfg_str(&h->cfg, HC_CFG_TLS_CERT), what);
+	if (expired)
+		hc_warn("msg=\"the TLS certificate has expired: clients will refuse it\" cert=%s",
+			hc_cfg_str(&h->cfg, HC_CFG_TLS_CERT));
 }
 
 /* tls_cert and tls_key, read and checked before anything else (and before
@@ -344,6 +389,10 @@ void hub_main_wakeup(struct hub *h)
 {
 	if (done)
 		return;
+	if (got_hup) {
+		got_hup = 0;
+		reload_tls(h);
+	}
 	if (got_signal && !h->stopping) {
 		h->stopping = true;
 		hc_info("msg=stopping signal=%d from_pid=%ld in_flight=%d", (int)got_signal,
@@ -457,6 +506,11 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	/* SIGHUP reloads the certificate (it used to end hubd) */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_hup;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (hc_data_dir_prepare(&h.cfg, err, sizeof(err))) {
 		hc_err("msg=\"cannot prepare data directory\" err=\"%s\"", err);
