@@ -90,30 +90,6 @@ static void on_hup(int sig)
 		lws_cancel_service(signal_ctx);
 }
 
-/* SIGHUP: a renewed certificate is read again and served to new
- * connections; live ones keep theirs. A bad or unreadable file keeps the
- * one in use. */
-static void reload_tls(struct hbr *h)
-{
-	char err[1024], what[512];
-	bool expired;
-
-	if (!h->tls) {
-		hc_info("msg=\"SIGHUP: TLS is off, nothing to reload\"");
-		return;
-	}
-	if (hc_tls_reload(&h->cfg, &h->tls, h->tls_server_ctx, h->n_tls_server_ctx, NULL, err,
-		    sizeof(err))) {
-		hc_warn("msg=\"SIGHUP: the certificate in use is kept\" err=\"%s\"", err);
-		return;
-	}
-	hc_tls_describe(h->tls, what, sizeof(what), &expired);
-	hc_info("msg=\"tls reloaded\" cert=%s %s", hc_cfg_str(&h->cfg, HC_CFG_TLS_CERT), what);
-	if (expired)
-		hc_warn("msg=\"the TLS certificate has expired: clients will refuse it\" cert=%s",
-			hc_cfg_str(&h->cfg, HC_CFG_TLS_CERT));
-}
-
 static void wake_loop(void *ud)
 {
 	lws_cancel_service(ud);
@@ -290,7 +266,8 @@ void hbr_main__wakeup(struct hbr *h)
 {
 	if (got_hup) {
 		got_hup = 0;
-		reload_tls(h);
+		/* a renewed certificate for new connections (docs/tls.md) */
+		hc_tls_sighup(&h->cfg, &h->tls, h->tls_server_ctx, h->n_tls_server_ctx, NULL);
 	}
 	if (got_signal && !h->stopping)
 		begin_stop(h);

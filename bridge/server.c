@@ -1059,21 +1059,16 @@ static void conn_release(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
 static int tls_ctx(struct hbr *h, void *ssl_ctx)
 {
 	char err[256];
-	int i;
 
 	if (!h->tls || hc_tls_server_ctx(h->tls, ssl_ctx, err, sizeof(err))) {
 		hc_err("msg=\"cannot set up TLS\" err=\"%s\"", h->tls ? err : "no certificate");
 		return -1;
 	}
 	/* kept for a reload (SIGHUP, main.c) */
-	for (i = 0; i < h->n_tls_server_ctx && h->tls_server_ctx[i] != ssl_ctx; i++)
-		;
-	if (i == h->n_tls_server_ctx) {
-		if (i == (int)(sizeof(h->tls_server_ctx) / sizeof(h->tls_server_ctx[0]))) {
-			hc_err("msg=\"cannot set up TLS\" err=\"too many TLS contexts\"");
-			return -1;
-		}
-		h->tls_server_ctx[h->n_tls_server_ctx++] = ssl_ctx;
+	if (hc_tls_keep_ctx(h->tls_server_ctx, &h->n_tls_server_ctx,
+		    (int)(sizeof(h->tls_server_ctx) / sizeof(h->tls_server_ctx[0])), ssl_ctx)) {
+		hc_err("msg=\"cannot set up TLS\" err=\"too many TLS contexts\"");
+		return -1;
 	}
 	return 0;
 }

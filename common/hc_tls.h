@@ -73,6 +73,20 @@ int hc_tls_reload(const struct hc_config *cfg, struct hc_tls **cur, void *const 
 	void *pinned, char *err, size_t errsz);
 
 /*
+ * Remember a server SSL_CTX for reloads: ctxs holds *n of at most max;
+ * one already there is not added twice. HUB_ERR_TOOBIG when full.
+ */
+int hc_tls_keep_ctx(void **ctxs, int *n, int max, void *ssl_ctx);
+
+/*
+ * What a service does on SIGHUP: hc_tls_reload, and its log line (the new
+ * certificate described, or why the one in use is kept, or that TLS is
+ * off). Thread: the service loop.
+ */
+void hc_tls_sighup(const struct hc_config *cfg, struct hc_tls **cur, void *const *server_ctxs,
+	int n, void *pinned);
+
+/*
  * For the start-up log line: the certificate's subject, its notAfter (unix
  * seconds) and the first 16 hex digits of its SHA-256 fingerprint (public
  * data). *expired tells whether notAfter has passed.

@@ -7,6 +7,7 @@
 #include "hc_tls.h"
 #include "hc_config.h"
 #include "hc_err.h"
+#include "hc_log.h"
 #include "hc_util.h"
 
 #include <errno.h>
@@ -363,6 +364,38 @@ int hc_tls_reload(const struct hc_config *cfg, struct hc_tls **cur, void *const 
 	hc_tls_free(*cur);
 	*cur = t;
 	return HUB_OK;
+}
+
+int hc_tls_keep_ctx(void **ctxs, int *n, int max, void *ssl_ctx)
+{
+	for (int i = 0; i < *n; i++)
+		if (ctxs[i] == ssl_ctx)
+			return HUB_OK;
+	if (*n >= max)
+		return HUB_ERR_TOOBIG;
+	ctxs[(*n)++] = ssl_ctx;
+	return HUB_OK;
+}
+
+void hc_tls_sighup(const struct hc_config *cfg, struct hc_tls **cur, void *const *server_ctxs,
+	int n, void *pinned)
+{
+	char err[1024], what[512];
+	bool expired;
+
+	if (!*cur) {
+		hc_info("msg=\"SIGHUP: TLS is off, nothing to reload\"");
+		return;
+	}
+	if (hc_tls_reload(cfg, cur, server_ctxs, n, pinned, err, sizeof(err))) {
+		hc_warn("msg=\"SIGHUP: the certificate in use is kept\" err=\"%s\"", err);
+		return;
+	}
+	hc_tls_describe(*cur, what, sizeof(what), &expired);
+	hc_info("msg=\"tls reloaded\" cert=%s %s", hc_cfg_str(cfg, HC_CFG_TLS_CERT), what);
+	if (expired)
+		hc_warn("msg=\"the TLS certificate has expired: clients will refuse it\" cert=%s",
+			hc_cfg_str(cfg, HC_CFG_TLS_CERT));
 }
 
 void hc_tls_ctx_free(void *ssl_ctx)

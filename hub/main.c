@@ -286,7 +286,6 @@ static bool early_bind_needed(const struct hc_config *cfg)
 int hub_main_tls_ctx(struct hub *h, void *ssl_ctx)
 {
 	char err[256];
-	int i;
 
 	if (!h || !h->tls)
 		return -1;
@@ -294,41 +293,13 @@ int hub_main_tls_ctx(struct hub *h, void *ssl_ctx)
 		hc_err("msg=\"cannot set up TLS\" err=\"%s\"", err);
 		return -1;
 	}
-	/* kept for a reload: one per vhost (two), each seen once */
-	for (i = 0; i < h->n_tls_server_ctx && h->tls_server_ctx[i] != ssl_ctx; i++)
-		;
-	if (i == h->n_tls_server_ctx) {
-		if (i == (int)(sizeof(h->tls_server_ctx) / sizeof(h->tls_server_ctx[0]))) {
-			hc_err("msg=\"cannot set up TLS\" err=\"too many TLS contexts\"");
-			return -1;
-		}
-		h->tls_server_ctx[h->n_tls_server_ctx++] = ssl_ctx;
+	/* kept for a reload (SIGHUP): one per vhost (two) */
+	if (hc_tls_keep_ctx(h->tls_server_ctx, &h->n_tls_server_ctx,
+		    (int)(sizeof(h->tls_server_ctx) / sizeof(h->tls_server_ctx[0])), ssl_ctx)) {
+		hc_err("msg=\"cannot set up TLS\" err=\"too many TLS contexts\"");
+		return -1;
 	}
 	return 0;
-}
-
-/* SIGHUP: a renewed certificate (an ACME client's deploy hook, `systemctl
- * reload hubd`) is read again and served to new connections; live ones
- * keep theirs. A bad or unreadable file keeps the one in use. */
-static void reload_tls(struct hub *h)
-{
-	char err[1024], what[512];
-	bool expired;
-
-	if (!h->tls) {
-		hc_info("msg=\"SIGHUP: TLS is off, nothing to reload\"");
-		return;
-	}
-	if (hc_tls_reload(&h->cfg, &h->tls, h->tls_server_ctx, h->n_tls_server_ctx,
-		    h->tls_client_ctx, err, sizeof(err))) {
-		hc_warn("msg=\"SIGHUP: the certificate in use is kept\" err=\"%s\"", err);
-		return;
-	}
-	hc_tls_describe(h->tls, what, sizeof(what), &expired);
-	hc_info("msg=\"tls reloaded\" cert=%s %s", hc_cfg_str(&h->cfg, HC_CFG_TLS_CERT), what);
-	if (expired)
-		hc_warn("msg=\"the TLS certificate has expired: clients will refuse it\" cert=%s",
-			hc_cfg_str(&h->cfg, HC_CFG_TLS_CERT));
 }
 
 /* tls_cert and tls_key, read and checked before anything else (and before
@@ -391,7 +362,10 @@ void hub_main_wakeup(struct hub *h)
 		return;
 	if (got_hup) {
 		got_hup = 0;
-		reload_tls(h);
+		/* a renewed certificate (an ACME client's deploy hook, systemctl
+		 * reload hubd) for new connections; live ones keep theirs */
+		hc_tls_sighup(&h->cfg, &h->tls, h->tls_server_ctx, h->n_tls_server_ctx,
+			h->tls_client_ctx);
 	}
 	if (got_signal && !h->stopping) {
 		h->stopping = true;
