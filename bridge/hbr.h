@@ -25,6 +25,7 @@
 #include "hc_hmap.h"
 #include "hc_names.h"
 #include "hc_proxy.h"
+#include "hc_tls.h"
 #include "hc_store.h"
 #include "hc_token.h"
 #include "packet.h"
@@ -274,10 +275,9 @@ struct hbr {
 	int64_t max_payload, ping_interval, ping_timeout, event_rate;
 	int64_t max_sockets, pending_max, pending_per_addr, connect_timeout_ms;
 	bool trust_proxy;
-	struct hc_proxies proxies; /* trusted_proxies: whose X-Forwarded-For counts */
-	struct hc_tls *tls;	   /* tls_cert + tls_key, or NULL: TLS off */
-	void *tls_server_ctx[4];   /* each vhost's SSL_CTX, for a reload (SIGHUP) */
-	int n_tls_server_ctx;
+	struct hc_proxies proxies;	  /* trusted_proxies: whose X-Forwarded-For counts */
+	struct hc_tls *tls;		  /* tls_cert + tls_key, or NULL: TLS off */
+	struct hc_tls_ctxs tls_served;	  /* each vhost's SSL_CTX, for a reload (SIGHUP) */
 	char front_tag[HC_TOKEN_TAG_MAX]; /* X-Hub-Front of hubd's proxied requests */
 	size_t outq_bytes_max;
 	int64_t rec_ms; /* sio_recovery_s in ms; 0: recovery off */

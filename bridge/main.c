@@ -267,7 +267,7 @@ void hbr_main__wakeup(struct hbr *h)
 	if (got_hup) {
 		got_hup = 0;
 		/* a renewed certificate for new connections (docs/tls.md) */
-		hc_tls_sighup(&h->cfg, &h->tls, h->tls_server_ctx, h->n_tls_server_ctx, NULL);
+		hc_tls_sighup(&h->cfg, &h->tls, &h->tls_served, NULL);
 	}
 	if (got_signal && !h->stopping)
 		begin_stop(h);

@@ -72,19 +72,28 @@ void hc_tls_ctx_free(void *ssl_ctx);
 int hc_tls_reload(const struct hc_config *cfg, struct hc_tls **cur, void *const *server_ctxs, int n,
 	void *pinned, char *err, size_t errsz);
 
+/* The server SSL_CTXs a process serves with (one per vhost), for reloads. */
+#define HC_TLS_CTXS_MAX 4
+struct hc_tls_ctxs {
+	void *ctx[HC_TLS_CTXS_MAX];
+	int n;
+};
+
 /*
- * Remember a server SSL_CTX for reloads: ctxs holds *n of at most max;
- * one already there is not added twice. HUB_ERR_TOOBIG when full.
+ * What a vhost's LOAD_EXTRA_SERVER_VERIFY_CERTS callback does: put t into
+ * ssl_ctx (hc_tls_server_ctx) and remember ssl_ctx in keep (once). 0, or
+ * -1 with the reason logged (no certificate, OpenSSL refused, too many
+ * contexts).
  */
-int hc_tls_keep_ctx(void **ctxs, int *n, int max, void *ssl_ctx);
+int hc_tls_serve(const struct hc_tls *t, void *ssl_ctx, struct hc_tls_ctxs *keep);
 
 /*
  * What a service does on SIGHUP: hc_tls_reload, and its log line (the new
  * certificate described, or why the one in use is kept, or that TLS is
  * off). Thread: the service loop.
  */
-void hc_tls_sighup(const struct hc_config *cfg, struct hc_tls **cur, void *const *server_ctxs,
-	int n, void *pinned);
+void hc_tls_sighup(const struct hc_config *cfg, struct hc_tls **cur,
+	const struct hc_tls_ctxs *served, void *pinned);
 
 /*
  * For the start-up log line: the certificate's subject, its notAfter (unix

@@ -366,19 +366,29 @@ int hc_tls_reload(const struct hc_config *cfg, struct hc_tls **cur, void *const 
 	return HUB_OK;
 }
 
-int hc_tls_keep_ctx(void **ctxs, int *n, int max, void *ssl_ctx)
+int hc_tls_serve(const struct hc_tls *t, void *ssl_ctx, struct hc_tls_ctxs *keep)
 {
-	for (int i = 0; i < *n; i++)
-		if (ctxs[i] == ssl_ctx)
-			return HUB_OK;
-	if (*n >= max)
-		return HUB_ERR_TOOBIG;
-	ctxs[(*n)++] = ssl_ctx;
-	return HUB_OK;
+	char err[256];
+	int i;
+
+	if (hc_tls_server_ctx(t, ssl_ctx, err, sizeof(err))) {
+		hc_err("msg=\"cannot set up TLS\" err=\"%s\"", err);
+		return -1;
+	}
+	for (i = 0; i < keep->n && keep->ctx[i] != ssl_ctx; i++)
+		;
+	if (i == keep->n) {
+		if (keep->n == HC_TLS_CTXS_MAX) {
+			hc_err("msg=\"cannot set up TLS\" err=\"too many TLS contexts\"");
+			return -1;
+		}
+		keep->ctx[keep->n++] = ssl_ctx;
+	}
+	return 0;
 }
 
-void hc_tls_sighup(const struct hc_config *cfg, struct hc_tls **cur, void *const *server_ctxs,
-	int n, void *pinned)
+void hc_tls_sighup(const struct hc_config *cfg, struct hc_tls **cur,
+	const struct hc_tls_ctxs *served, void *pinned)
 {
 	char err[1024], what[512];
 	bool expired;
@@ -387,7 +397,7 @@ void hc_tls_sighup(const struct hc_config *cfg, struct hc_tls **cur, void *const
 		hc_info("msg=\"SIGHUP: TLS is off, nothing to reload\"");
 		return;
 	}
-	if (hc_tls_reload(cfg, cur, server_ctxs, n, pinned, err, sizeof(err))) {
+	if (hc_tls_reload(cfg, cur, served->ctx, served->n, pinned, err, sizeof(err))) {
 		hc_warn("msg=\"SIGHUP: the certificate in use is kept\" err=\"%s\"", err);
 		return;
 	}

@@ -285,21 +285,8 @@ static bool early_bind_needed(const struct hc_config *cfg)
 
 int hub_main_tls_ctx(struct hub *h, void *ssl_ctx)
 {
-	char err[256];
-
-	if (!h || !h->tls)
-		return -1;
-	if (hc_tls_server_ctx(h->tls, ssl_ctx, err, sizeof(err))) {
-		hc_err("msg=\"cannot set up TLS\" err=\"%s\"", err);
-		return -1;
-	}
 	/* kept for a reload (SIGHUP): one per vhost (two) */
-	if (hc_tls_keep_ctx(h->tls_server_ctx, &h->n_tls_server_ctx,
-		    (int)(sizeof(h->tls_server_ctx) / sizeof(h->tls_server_ctx[0])), ssl_ctx)) {
-		hc_err("msg=\"cannot set up TLS\" err=\"too many TLS contexts\"");
-		return -1;
-	}
-	return 0;
+	return h && h->tls ? hc_tls_serve(h->tls, ssl_ctx, &h->tls_served) : -1;
 }
 
 /* tls_cert and tls_key, read and checked before anything else (and before
@@ -364,8 +351,7 @@ void hub_main_wakeup(struct hub *h)
 		got_hup = 0;
 		/* a renewed certificate (an ACME client's deploy hook, systemctl
 		 * reload hubd) for new connections; live ones keep theirs */
-		hc_tls_sighup(&h->cfg, &h->tls, h->tls_server_ctx, h->n_tls_server_ctx,
-			h->tls_client_ctx);
+		hc_tls_sighup(&h->cfg, &h->tls, &h->tls_served, h->tls_client_ctx);
 	}
 	if (got_signal && !h->stopping) {
 		h->stopping = true;
