@@ -440,6 +440,30 @@ class TlsStack(unittest.TestCase):
         for name in ("hubd", "broker", "bridge"):
             self.assertIsNone(self.s.procs[name].poll(), name)
 
+    # ---- session resumption ------------------------------------------------
+    def test_12_sessions_resume(self):
+        """A client that keeps its TLS session (browsers, Python, Node)
+        pays the full handshake once: every listener resumes it (TLS 1.3
+        tickets), so a reconnect costs a fraction of a handshake."""
+        connect = bytes([0x10, 12, 0, 4]) + b"MQTT" + bytes([4, 2, 0, 60, 0, 0])
+        http = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        ctx = ssl.create_default_context(cafile=self.tls["ca"])
+        for port, data in (("http", http), ("wss", http), ("sio", http), ("mqtts", connect)):
+            sess, reused = None, []
+            for _ in range(3):
+                with socket.create_connection(("127.0.0.1", self.s.ports[port]),
+                                              timeout=10) as raw:
+                    with ctx.wrap_socket(raw, server_hostname="localhost",
+                                         session=sess) as t:
+                        t.sendall(data)
+                        # the answer (HTTP or CONNACK) comes after the
+                        # server's session tickets
+                        self.assertTrue(t.recv(4096), port)
+                        self.assertEqual(t.version(), "TLSv1.3", port)
+                        reused.append(t.session_reused)
+                        sess = t.session
+            self.assertEqual(reused, [False, True, True], port)
+
     # ---- bad TLS configuration ---------------------------------------------
     def test_08_bad_tls_config_exit_2(self):
         d = os.path.join(self.s.dir, "bad")
