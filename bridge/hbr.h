@@ -25,6 +25,7 @@
 #include "hc_hmap.h"
 #include "hc_names.h"
 #include "hc_proxy.h"
+#include "hc_tls.h"
 #include "hc_store.h"
 #include "hc_token.h"
 #include "packet.h"
@@ -276,6 +277,7 @@ struct hbr {
 	bool trust_proxy;
 	struct hc_proxies proxies;	  /* trusted_proxies: whose X-Forwarded-For counts */
 	struct hc_tls *tls;		  /* tls_cert + tls_key, or NULL: TLS off */
+	struct hc_tls_ctxs tls_served;	  /* each vhost's SSL_CTX, for a reload (SIGHUP) */
 	char front_tag[HC_TOKEN_TAG_MAX]; /* X-Hub-Front of hubd's proxied requests */
 	size_t outq_bytes_max;
 	int64_t rec_ms; /* sio_recovery_s in ms; 0: recovery off */
@@ -430,11 +432,7 @@ void hbr_pending__expire(struct hbr *h, int64_t now_ms);
 int hbr_pending__count(struct hbr *h, const char *addr);
 
 /* ---- addr.c: client addresses ---- */
-/* Canonical text of an address (IPv4, IPv6; ::ffff:a.b.c.d as IPv4), from
- * len bytes at s (blanks around allowed). false if it is not one. */
-bool hbr_addr__canon(const char *s, size_t len, char *out, size_t n);
-/* The key quotas count under: the address (IPv4), its /64 (IPv6). */
-void hbr_addr__key(const char *addr, char *out, size_t n);
+/* (canonical text and quota keys: hc_addr_canon, hc_addr_key, hc_proxy.h) */
 /* The client address of a request: the peer; with trust_proxy and a peer
  * in trusted_proxies, X-Forwarded-For walked from the right (hc_proxy.h);
  * on a request hubd relayed (its X-Hub-Front tag, which only holders of

@@ -80,6 +80,16 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 		lws_cancel_service(signal_ctx);
 }
 
+static volatile sig_atomic_t got_hup;
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	got_hup = 1;
+	if (signal_ctx)
+		lws_cancel_service(signal_ctx);
+}
+
 static void wake_loop(void *ud)
 {
 	lws_cancel_service(ud);
@@ -254,6 +264,11 @@ static void begin_stop(struct hbr *h)
 
 void hbr_main__wakeup(struct hbr *h)
 {
+	if (got_hup) {
+		got_hup = 0;
+		/* a renewed certificate for new connections (docs/tls.md) */
+		hc_tls_sighup(&h->cfg, &h->tls, &h->tls_served, NULL);
+	}
 	if (got_signal && !h->stopping)
 		begin_stop(h);
 	hbr_mqtt__drain(h);
@@ -427,6 +442,11 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	/* SIGHUP reloads the certificate (it used to end the gateway) */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_hup;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	if (hc_data_dir_prepare(&h.cfg, err, sizeof(err))) {

@@ -51,7 +51,7 @@ static int count_add(struct hbr *h, const char *key, int d)
 int hbr_pending__count(struct hbr *h, const char *addr)
 {
 	char key[KEY_MAX];
-	hbr_addr__key(addr, key, sizeof(key));
+	hc_addr_key(addr, key, sizeof(key));
 	return count_of(h, key);
 }
 
@@ -78,7 +78,7 @@ int hbr_pending__add(struct hbr *h, struct hbr_sock *s)
 
 	if (s->pending)
 		return HUB_OK;
-	hbr_addr__key(s->addr, key, sizeof(key));
+	hc_addr_key(s->addr, key, sizeof(key));
 	if (count_add(h, key, 1))
 		return HUB_ERR_NOMEM;
 	s->pending = true;
@@ -101,7 +101,7 @@ void hbr_pending__del(struct hbr *h, struct hbr_sock *s)
 
 	if (!s->pending)
 		return;
-	hbr_addr__key(s->addr, key, sizeof(key));
+	hc_addr_key(s->addr, key, sizeof(key));
 	count_add(h, key, -1); /* only frees: cannot fail */
 	if (s->pending_prev)
 		s->pending_prev->pending_next = s->pending_next;

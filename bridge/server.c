@@ -1056,17 +1056,6 @@ static void conn_release(struct hbr *h, struct lws *wsi, struct hbr_conn *c)
 	hbr_buf__free(&c->in);
 }
 
-static int tls_ctx(struct hbr *h, void *ssl_ctx)
-{
-	char err[256];
-
-	if (!h->tls || hc_tls_server_ctx(h->tls, ssl_ctx, err, sizeof(err))) {
-		hc_err("msg=\"cannot set up TLS\" err=\"%s\"", h->tls ? err : "no certificate");
-		return -1;
-	}
-	return 0;
-}
-
 static int callback(
 	struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
@@ -1126,7 +1115,7 @@ static int callback(
 	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
 		/* TLS: user is the vhost's SSL_CTX, filled from what main()
 		 * loaded before the privilege drop */
-		return h ? tls_ctx(h, user) : -1;
+		return h && h->tls ? hc_tls_serve(h->tls, user, &h->tls_served) : -1;
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
 		return h && h->stopping ? 1 : 0;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:

@@ -35,6 +35,20 @@ struct hc_proxies {
 	struct hc_proxy_net net[HC_PROXIES_MAX];
 };
 
+/*
+ * A textual client address (s, len; spaces around it trimmed) in canonical
+ * text into out: inet_ntop's form, IPv4-mapped IPv6 as IPv4. false when it
+ * is not one address (names, lists, zone ids, too long).
+ */
+bool hc_addr_canon(const char *s, size_t len, char *out, size_t n);
+
+/*
+ * The key a per-address limit counts addr (canonical) under: the address
+ * itself for IPv4, its /64 prefix ("2001:db8:1:2::/64") for IPv6, since one
+ * host usually holds a whole /64. Anything else is its own key.
+ */
+void hc_addr_key(const char *addr, char *out, size_t n);
+
 /* Parse a comma-separated list of addresses and CIDRs (10.0.0.0/8,
  * 192.168.1.7, fd00::/8, ::1; IPv4-mapped IPv6 is IPv4). An empty list is
  * valid (nothing trusted). HUB_OK, or HUB_ERR_CONFIG with the bad entry in

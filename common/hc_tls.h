@@ -60,6 +60,42 @@ void *hc_tls_pinned_client_ctx(const struct hc_tls *t);
 void hc_tls_ctx_free(void *ssl_ctx);
 
 /*
+ * A renewed certificate without a restart (SIGHUP): read tls_cert and
+ * tls_key of cfg again and, when they are good, put them into each of the
+ * n server SSL_CTXs (new handshakes get them; live connections keep
+ * theirs), add the new certificate to the pinned client context (NULL:
+ * none) and replace *cur. On any error *cur and the contexts are left as
+ * they were and err says why (the files are read by the process's own
+ * account: after a privilege drop a key only root reads is refused).
+ * Thread: the one that owns the contexts (the service loop).
+ */
+int hc_tls_reload(const struct hc_config *cfg, struct hc_tls **cur, void *const *server_ctxs, int n,
+	void *pinned, char *err, size_t errsz);
+
+/* The server SSL_CTXs a process serves with (one per vhost), for reloads. */
+#define HC_TLS_CTXS_MAX 4
+struct hc_tls_ctxs {
+	void *ctx[HC_TLS_CTXS_MAX];
+	int n;
+};
+
+/*
+ * What a vhost's LOAD_EXTRA_SERVER_VERIFY_CERTS callback does: put t into
+ * ssl_ctx (hc_tls_server_ctx) and remember ssl_ctx in keep (once). 0, or
+ * -1 with the reason logged (no certificate, OpenSSL refused, too many
+ * contexts).
+ */
+int hc_tls_serve(const struct hc_tls *t, void *ssl_ctx, struct hc_tls_ctxs *keep);
+
+/*
+ * What a service does on SIGHUP: hc_tls_reload, and its log line (the new
+ * certificate described, or why the one in use is kept, or that TLS is
+ * off). Thread: the service loop.
+ */
+void hc_tls_sighup(const struct hc_config *cfg, struct hc_tls **cur,
+	const struct hc_tls_ctxs *served, void *pinned);
+
+/*
  * For the start-up log line: the certificate's subject, its notAfter (unix
  * seconds) and the first 16 hex digits of its SHA-256 fingerprint (public
  * data). *expired tells whether notAfter has passed.

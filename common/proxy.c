@@ -43,6 +43,33 @@ static bool parse_addr(const char *s, size_t len, int *family, unsigned char bin
 	return true;
 }
 
+bool hc_addr_canon(const char *s, size_t len, char *out, size_t n)
+{
+	unsigned char bin[16];
+	int family;
+
+	/* ::ffff:a.b.c.d (an IPv4 client on a dual-stack socket) is IPv4 */
+	return parse_addr(s, len, &family, bin) &&
+	       inet_ntop(family, bin, out, (socklen_t)n) != NULL;
+}
+
+void hc_addr_key(const char *addr, char *out, size_t n)
+{
+	unsigned char bin[16];
+
+	if (strchr(addr, ':') && inet_pton(AF_INET6, addr, bin) == 1) {
+		memset(bin + 8, 0, 8);
+		if (inet_ntop(AF_INET6, bin, out, (socklen_t)n)) {
+			size_t l = strlen(out);
+			if (l + 4 <= n) {
+				memcpy(out + l, "/64", 4);
+				return;
+			}
+		}
+	}
+	snprintf(out, n, "%s", addr);
+}
+
 static bool in_net(const struct hc_proxy_net *net, int family, const unsigned char *a)
 {
 	int full, rest;

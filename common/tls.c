@@ -7,6 +7,7 @@
 #include "hc_tls.h"
 #include "hc_config.h"
 #include "hc_err.h"
+#include "hc_log.h"
 #include "hc_util.h"
 
 #include <errno.h>
@@ -271,8 +272,9 @@ int hc_tls_server_ctx(const struct hc_tls *t, void *ssl_ctx, char *err, size_t e
 		snprintf(err, errsz, "tls: no certificate loaded");
 		return HUB_ERR_INVAL;
 	}
+	/* a reload puts a new chain in place of the old one, never after it */
 	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
-		SSL_CTX_use_certificate(ctx, t->cert) != 1) {
+		SSL_CTX_clear_chain_certs(ctx) != 1 || SSL_CTX_use_certificate(ctx, t->cert) != 1) {
 		snprintf(err, errsz, "tls: cannot use the certificate (%s)", ossl_reason());
 		goto out;
 	}
@@ -315,6 +317,95 @@ void *hc_tls_pinned_client_ctx(const struct hc_tls *t)
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	return ctx;
+}
+
+int hc_tls_reload(const struct hc_config *cfg, struct hc_tls **cur, void *const *server_ctxs, int n,
+	void *pinned, char *err, size_t errsz)
+{
+	struct hc_tls *t = NULL;
+	int rc, i;
+
+	if (!*cur) {
+		snprintf(err, errsz,
+			"TLS is off (tls_cert and tls_key are not set): nothing to reload");
+		return HUB_ERR_INVAL;
+	}
+	rc = hc_tls_load(cfg, &t, err, errsz);
+	if (rc)
+		return rc;
+	if (!t) {
+		snprintf(err, errsz, "tls_cert and tls_key are no longer set");
+		return HUB_ERR_CONFIG;
+	}
+	for (i = 0; i < n; i++) {
+		rc = hc_tls_server_ctx(t, server_ctxs[i], err, errsz);
+		if (rc)
+			break;
+	}
+	if (rc) {
+		/* the contexts done so far go back to the certificate in use
+		 * (it was in them a moment ago: this does not fail) */
+		char ignored[64];
+
+		for (int j = 0; j <= i && j < n; j++)
+			(void)hc_tls_server_ctx(*cur, server_ctxs[j], ignored, sizeof(ignored));
+		hc_tls_free(t);
+		return rc;
+	}
+	if (pinned) {
+		/* the relay to the other hub process trusts the new certificate
+		 * as well as the old one: the two processes reload one after
+		 * the other */
+		X509_STORE *st = SSL_CTX_get_cert_store(pinned);
+
+		if (!st || X509_STORE_add_cert(st, t->cert) != 1)
+			ERR_clear_error();
+	}
+	hc_tls_free(*cur);
+	*cur = t;
+	return HUB_OK;
+}
+
+int hc_tls_serve(const struct hc_tls *t, void *ssl_ctx, struct hc_tls_ctxs *keep)
+{
+	char err[256];
+	int i;
+
+	if (hc_tls_server_ctx(t, ssl_ctx, err, sizeof(err))) {
+		hc_err("msg=\"cannot set up TLS\" err=\"%s\"", err);
+		return -1;
+	}
+	for (i = 0; i < keep->n && keep->ctx[i] != ssl_ctx; i++)
+		;
+	if (i == keep->n) {
+		if (keep->n == HC_TLS_CTXS_MAX) {
+			hc_err("msg=\"cannot set up TLS\" err=\"too many TLS contexts\"");
+			return -1;
+		}
+		keep->ctx[keep->n++] = ssl_ctx;
+	}
+	return 0;
+}
+
+void hc_tls_sighup(const struct hc_config *cfg, struct hc_tls **cur,
+	const struct hc_tls_ctxs *served, void *pinned)
+{
+	char err[1024], what[512];
+	bool expired;
+
+	if (!*cur) {
+		hc_info("msg=\"SIGHUP: TLS is off, nothing to reload\"");
+		return;
+	}
+	if (hc_tls_reload(cfg, cur, served->ctx, served->n, pinned, err, sizeof(err))) {
+		hc_warn("msg=\"SIGHUP: the certificate in use is kept\" err=\"%s\"", err);
+		return;
+	}
+	hc_tls_describe(*cur, what, sizeof(what), &expired);
+	hc_info("msg=\"tls reloaded\" cert=%s %s", hc_cfg_str(cfg, HC_CFG_TLS_CERT), what);
+	if (expired)
+		hc_warn("msg=\"the TLS certificate has expired: clients will refuse it\" cert=%s",
+			hc_cfg_str(cfg, HC_CFG_TLS_CERT));
 }
 
 void hc_tls_ctx_free(void *ssl_ctx)

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "hc_proxy.h"
+
 #define HUB_ADDR_MAX 48 /* fits any textual IPv6 address, as the store's addr column */
 
 struct lws;
@@ -22,12 +24,7 @@ struct hc_proxies;
  * trust_proxy off). "unknown" if the peer cannot be read. */
 void hub_client_addr(struct lws *wsi, const struct hc_proxies *trusted, char *out, size_t n);
 
-/* Canonical form of a textual address into out; false if s is not an IPv4
- * or IPv6 address. */
-bool hub_addr_canon(const char *s, size_t len, char *out, size_t n);
-
-/* The key one address is limited under: IPv6 addresses are cut to their
- * /64 (one subscriber usually holds a whole /64), IPv4 stays as it is. */
-void hub_addr_key(const char *addr, char *out, size_t n);
+/* canonical text and limiter keys of addresses: hc_addr_canon and
+ * hc_addr_key (hc_proxy.h) */
 
 #endif

@@ -285,7 +285,7 @@ int hub_front_confirm_upgrade(struct hub *h, struct lws *wsi, const char *upgrad
 			h->front.max, addr);
 		return refuse(wsi, 503, "busy", "too many connections; try again", 5);
 	}
-	hub_addr_key(addr, key, sizeof(key));
+	hc_addr_key(addr, key, sizeof(key));
 	if (h->front.per_addr > 0 && addr_count(h, key) >= h->front.per_addr) {
 		h->metrics.front_refused[HUB_FRONT_REFUSED_ADDRESS]++;
 		hc_log_limited(&lim_refused, HC_LOG_INFO,
@@ -661,7 +661,7 @@ static int ws_established(struct hub *h, struct lws *wsi)
 	c->kind = HUB_WS_MQTT;
 	c->ws = wsi;
 	hub_client_addr(wsi, h->proxies, c->addr, sizeof(c->addr));
-	hub_addr_key(c->addr, c->key, sizeof(c->key));
+	hc_addr_key(c->addr, c->key, sizeof(c->key));
 	/* confirm_upgrade refused a cookie of a foreign origin already */
 	if (!has_cookie(wsi, c->pre->cookie))
 		c->pre->cookie[0] = '\0';

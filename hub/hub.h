@@ -16,6 +16,7 @@
 #include "hc_hmap.h"
 #include "hc_password.h"
 #include "hc_proxy.h"
+#include "hc_tls.h"
 #include "metrics.h"
 
 #define HUB_PATH_MAX	 4200
@@ -51,10 +52,11 @@ struct hub_webhooks;
 struct hub {
 	struct hc_config cfg;
 	struct lws_context *lws;
-	struct lws_vhost *vh_http; /* http_port: API, pages, /mqtt, /socket.io/ */
-	struct lws_vhost *vh_ws;   /* ws_port (wss_port with TLS): MQTT over WebSocket */
-	struct hc_tls *tls;	   /* tls_cert + tls_key, or NULL: TLS off */
-	void *tls_client_ctx;	   /* SSL_CTX pinned to tls_cert: the relay to hub-bridge */
+	struct lws_vhost *vh_http;     /* http_port: API, pages, /mqtt, /socket.io/ */
+	struct lws_vhost *vh_ws;       /* ws_port (wss_port with TLS): MQTT over WebSocket */
+	struct hc_tls *tls;	       /* tls_cert + tls_key, or NULL: TLS off */
+	void *tls_client_ctx;	       /* SSL_CTX pinned to tls_cert: the relay to hub-bridge */
+	struct hc_tls_ctxs tls_served; /* each vhost's SSL_CTX, for a reload (SIGHUP) */
 	/* trust_proxy: the proxies whose X-Forwarded-For is believed
 	 * (trusted_proxies), else NULL */
 	const struct hc_proxies *proxies;

@@ -94,6 +94,16 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 		lws_cancel_service(signal_ctx);
 }
 
+static volatile sig_atomic_t got_hup;
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	got_hup = 1;
+	if (signal_ctx)
+		lws_cancel_service(signal_ctx);
+}
+
 static void wake_loop(void *ud)
 {
 	lws_cancel_service(ud);
@@ -275,15 +285,8 @@ static bool early_bind_needed(const struct hc_config *cfg)
 
 int hub_main_tls_ctx(struct hub *h, void *ssl_ctx)
 {
-	char err[256];
-
-	if (!h || !h->tls)
-		return -1;
-	if (hc_tls_server_ctx(h->tls, ssl_ctx, err, sizeof(err))) {
-		hc_err("msg=\"cannot set up TLS\" err=\"%s\"", err);
-		return -1;
-	}
-	return 0;
+	/* kept for a reload (SIGHUP): one per vhost (two) */
+	return h && h->tls ? hc_tls_serve(h->tls, ssl_ctx, &h->tls_served) : -1;
 }
 
 /* tls_cert and tls_key, read and checked before anything else (and before
@@ -344,6 +347,12 @@ void hub_main_wakeup(struct hub *h)
 {
 	if (done)
 		return;
+	if (got_hup) {
+		got_hup = 0;
+		/* a renewed certificate (an ACME client's deploy hook, systemctl
+		 * reload hubd) for new connections; live ones keep theirs */
+		hc_tls_sighup(&h->cfg, &h->tls, &h->tls_served, h->tls_client_ctx);
+	}
 	if (got_signal && !h->stopping) {
 		h->stopping = true;
 		hc_info("msg=stopping signal=%d from_pid=%ld in_flight=%d", (int)got_signal,
@@ -457,6 +466,11 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	/* SIGHUP reloads the certificate (it used to end hubd) */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_hup;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (hc_data_dir_prepare(&h.cfg, err, sizeof(err))) {
 		hc_err("msg=\"cannot prepare data directory\" err=\"%s\"", err);

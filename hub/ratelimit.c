@@ -231,7 +231,7 @@ bool hub_ratelimit_allow(struct hub_ratelimit *rl, const char *user, const char 
 	struct entry *e;
 	int64_t worst = 0, ms;
 
-	hub_addr_key(addr, key, sizeof(key));
+	hc_addr_key(addr, key, sizeof(key));
 	e = find(&rl->addr, key);
 	if (e && (ms = blocked_for(rl, e, rl->addr_max, now_ms)) > worst)
 		worst = ms;
@@ -263,7 +263,7 @@ void hub_ratelimit_charge(struct hub_ratelimit *rl, const char *user, const char
 
 	memset(t, 0, sizeof(*t));
 	t->slot = now_ms / rl->slot_ms;
-	hub_addr_key(addr, key, sizeof(key));
+	hc_addr_key(addr, key, sizeof(key));
 	bump(&rl->addr, key, t->slot);
 	t->addr = true;
 	if (!user)
@@ -283,7 +283,7 @@ void hub_ratelimit_refund(
 	char key[KEY_MAX];
 
 	if (t->addr) {
-		hub_addr_key(addr, key, sizeof(key));
+		hc_addr_key(addr, key, sizeof(key));
 		unbump(&rl->addr, key, t->slot);
 	}
 	if (!user)
@@ -347,7 +347,7 @@ int hub_ratelimit_lane(struct hub_ratelimit *rl, const char *user, const char *a
 		if (!e || window_count(rl, e, now_ms) == 0)
 			return HUB_LANE_KNOWN;
 	}
-	hub_addr_key(addr, key, sizeof(key));
+	hc_addr_key(addr, key, sizeof(key));
 	e = find(&rl->addr, key);
 	if (e && (now_ms < e->retry_at || window_count(rl, e, now_ms) >= HUB_RL_SUSPECT_FAILS))
 		return HUB_LANE_SUSPECT;
@@ -361,7 +361,7 @@ void hub_ratelimit_told_to_wait(
 	struct entry *e;
 	int64_t until = now_ms + (int64_t)seconds * 1000;
 
-	hub_addr_key(addr, key, sizeof(key));
+	hc_addr_key(addr, key, sizeof(key));
 	e = touch(&rl->addr, key);
 	if (e && until > e->retry_at)
 		e->retry_at = until;
@@ -372,7 +372,7 @@ bool hub_ratelimit_impatient(struct hub_ratelimit *rl, const char *addr, int64_t
 	char key[KEY_MAX];
 	struct entry *e;
 
-	hub_addr_key(addr, key, sizeof(key));
+	hc_addr_key(addr, key, sizeof(key));
 	e = find(&rl->addr, key);
 	return e && now_ms < e->retry_at;
 }

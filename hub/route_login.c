@@ -373,7 +373,7 @@ int hub_route_login(struct hub *h, struct hub_conn *c)
 	 * before this attempt is charged, one flow per client address */
 	impatient = hub_ratelimit_impatient(h->rl, lj->addr, now);
 	lj->job.qi.lane = hub_ratelimit_lane(h->rl, lj->username, lj->addr, now);
-	hub_addr_key(lj->addr, lj->job.qi.flow_key, sizeof(lj->job.qi.flow_key));
+	hc_addr_key(lj->addr, lj->job.qi.flow_key, sizeof(lj->job.qi.flow_key));
 	/* charged and parked before the job is visible to a worker */
 	hub_ratelimit_charge(h->rl, lj->username, lj->addr, now, &lj->ticket);
 	lj->req_id = hub_http_wait(h, c, &lj->job.abandoned);

@@ -170,7 +170,7 @@ static bool fwd_read(struct hub *h, struct lws *wsi, const char *path, struct fw
 	if (hdr(wsi, WSI_TOKEN_HTTP_COOKIE, cookies, sizeof(cookies)))
 		hc_cookie_find(cookies, f->cookie);
 	hub_client_addr(wsi, h->proxies, f->addr, sizeof(f->addr));
-	hub_addr_key(f->addr, f->key, sizeof(f->key));
+	hc_addr_key(f->addr, f->key, sizeof(f->key));
 	return true;
 }
 

@@ -398,6 +398,19 @@ class Installed(unittest.TestCase):
             for a_ in acks[:-1]:
                 self.assertEqual(a_.get("error"), "unavailable", acks)
             c.close()
+        # systemctl reload: each unit's ExecReload is a SIGHUP, which no
+        # service takes as a stop (hubd and the gateway read their TLS
+        # files again; here TLS is off: they say so and serve on)
+        for name in UNITS:
+            u = parse_unit(os.path.join(self.unitdir, name))
+            self.assertEqual(one(u, "Service", "ExecReload"), "/bin/kill -HUP $MAINPID", name)
+            self.procs[name].send_signal(signal.SIGHUP)
+        for name in ("hubd.service", "hub-bridge.service"):
+            self.assertTrue(wait_until(lambda n=name: "nothing to reload" in self.journal(n),
+                                       10), self.journal(name)[-2000:])
+        for name in UNITS:
+            self.assertIsNone(self.procs[name].poll(), name)
+        self.wait_port("hub-broker.service", self.ports["mqtt"])
         # an online backup of the installed hub, by the operator
         r = self.hubctl("backup", os.path.join(self.root, "backup.db"))
         self.assertEqual((r.returncode, r.stderr), (0, ""), r)

@@ -21,6 +21,7 @@ verification on in every client, against a dev CA made by scripts/dev-ca:
 import json
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -439,6 +440,30 @@ class TlsStack(unittest.TestCase):
         for name in ("hubd", "broker", "bridge"):
             self.assertIsNone(self.s.procs[name].poll(), name)
 
+    # ---- session resumption ------------------------------------------------
+    def test_12_sessions_resume(self):
+        """A client that keeps its TLS session (browsers, Python, Node)
+        pays the full handshake once: every listener resumes it (TLS 1.3
+        tickets), so a reconnect costs a fraction of a handshake."""
+        connect = bytes([0x10, 12, 0, 4]) + b"MQTT" + bytes([4, 2, 0, 60, 0, 0])
+        http = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        ctx = ssl.create_default_context(cafile=self.tls["ca"])
+        for port, data in (("http", http), ("wss", http), ("sio", http), ("mqtts", connect)):
+            sess, reused = None, []
+            for _ in range(3):
+                with socket.create_connection(("127.0.0.1", self.s.ports[port]),
+                                              timeout=10) as raw:
+                    with ctx.wrap_socket(raw, server_hostname="localhost",
+                                         session=sess) as t:
+                        t.sendall(data)
+                        # the answer (HTTP or CONNACK) comes after the
+                        # server's session tickets
+                        self.assertTrue(t.recv(4096), port)
+                        self.assertEqual(t.version(), "TLSv1.3", port)
+                        reused.append(t.session_reused)
+                        sess = t.session
+            self.assertEqual(reused, [False, True, True], port)
+
     # ---- bad TLS configuration ---------------------------------------------
     def test_08_bad_tls_config_exit_2(self):
         d = os.path.join(self.s.dir, "bad")
@@ -481,6 +506,101 @@ class TlsStack(unittest.TestCase):
                 self.assertNotIn("BEGIN", out)
                 self.assertNotIn("correct horse", out)
                 self.assertNotIn("msg=listening", out)
+
+
+def peer_fingerprint(port, ca, host="localhost"):
+    """SHA-256 of the certificate a listener serves, verified against ca."""
+    import hashlib
+    ctx = ssl.create_default_context(cafile=ca)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname=host) as t:
+            return hashlib.sha256(t.getpeercert(binary_form=True)).hexdigest()
+
+
+class TlsReload(unittest.TestCase):
+    """SIGHUP: hubd and hub-bridge serve a renewed certificate to new
+    connections without a restart; live connections stay; a bad file keeps
+    the certificate in use."""
+
+    def renew(self, s):
+        # same CA, a new server key and certificate (dev-ca keeps the CA)
+        for f in ("server.crt", "server.key"):
+            os.unlink(os.path.join(s.tls["dir"], f))
+        harness.dev_ca(s.tls["dir"])
+        acct = harness.run_as_account()
+        if acct:
+            os.chown(s.tls["key"], *acct)
+
+    def hup_and_wait(self, s, needle, count):
+        for name in ("hubd", "bridge"):
+            s.procs[name].send_signal(signal.SIGHUP)
+        for name in ("hubd", "bridge"):
+            self.assertTrue(wait_until(lambda n=name: s.log(n).count(needle) >= count, 10),
+                            "%s did not log %r:\n%s" % (name, needle, s.log(name)[-2000:]))
+
+    def test_01_sighup_reloads_the_certificate(self):
+        with harness.Stack() as s:
+            tls = s.use_tls()
+            s.add_user("alice", PW, rooms={"lobby": "write"})
+            s.start_hubd()
+            s.start_broker_tls()
+            s.start_bridge()
+            with open(tls["ca"]) as f:
+                ca_pem = f.read()
+            before = {p: peer_fingerprint(s.ports[p], tls["ca"]) for p in ("http", "sio")}
+            self.assertEqual(before["http"], before["sio"])
+            # a connection made before the reload, kept alive across it
+            import http.client
+            ctx = ssl.create_default_context(cafile=tls["ca"])
+            live = http.client.HTTPSConnection("localhost", s.ports["http"], context=ctx,
+                                               timeout=10)
+            live.request("GET", "/healthz")
+            r = live.getresponse()
+            r.read()
+            self.assertEqual(r.status, 200)
+
+            self.renew(s)
+            self.hup_and_wait(s, "msg=\"tls reloaded\"", 1)
+            after = {p: peer_fingerprint(s.ports[p], tls["ca"]) for p in ("http", "sio")}
+            self.assertNotEqual(after["http"], before["http"])
+            self.assertEqual(after["http"], after["sio"])
+            # the live connection still works, on its old session
+            live.request("GET", "/healthz")
+            r = live.getresponse()
+            r.read()
+            self.assertEqual(r.status, 200)
+            live.close()
+            # hubd's relay to hub-bridge trusts the new certificate
+            _, token, _ = s.https_login("alice", PW)
+            c = harness.SioClient("https://127.0.0.1:%d" % s.ports["http"],
+                                  {"auth": {"token": token}, "ca": ca_pem}, name="relay")
+            try:
+                e = c.wait("connect", timeout=10)
+                self.assertTrue(e["id"], e)
+            finally:
+                c.close()
+
+            # a broken certificate file: the one in use stays, nothing ends
+            with open(tls["cert"], "w") as f:
+                f.write("-----BEGIN CERTIFICATE-----\nnot a certificate\n")
+            self.hup_and_wait(s, "the certificate in use is kept", 1)
+            for p in ("http", "sio"):
+                self.assertEqual(peer_fingerprint(s.ports[p], tls["ca"]), after["http"])
+            for name in ("hubd", "bridge"):
+                self.assertIsNone(s.procs[name].poll(), name + " ended")
+                self.assertNotIn("BEGIN", s.log(name))
+
+    def test_02_sighup_without_tls_ends_nothing(self):
+        with harness.Stack() as s:
+            s.start_hubd()
+            s.start_broker()
+            s.start_bridge()
+            self.hup_and_wait(s, "TLS is off, nothing to reload", 1)
+            for name in ("hubd", "bridge"):
+                self.assertIsNone(s.procs[name].poll(), name + " ended")
+            r = run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+                     "http://127.0.0.1:%d/healthz" % s.ports["http"]])
+            self.assertEqual(r.stdout, "200")
 
 
 class TlsBrowser(unittest.TestCase):

@@ -342,6 +342,107 @@ static void test_pinned(void **state)
 	assert_null(hc_tls_pinned_client_ctx(NULL));
 }
 
+/* The certificate a server context hands out (a new SSL from it). */
+static int ctx_serves(SSL_CTX *ctx, X509 *want)
+{
+	SSL *ssl = SSL_new(ctx);
+	int same;
+	assert_non_null(ssl);
+	same = X509_cmp(SSL_get_certificate(ssl), want) == 0;
+	SSL_free(ssl);
+	return same;
+}
+
+/* SIGHUP's reload: the files of cfg read again into every server
+ * context and the pinned client context; a bad file changes nothing. */
+static void test_reload(void **state)
+{
+	struct fx *f = *state;
+	struct hc_config cfg;
+	struct hc_tls *t = NULL, *none = NULL, *before;
+	SSL_CTX *srv[2], *pinned, *srv_old;
+	char err[512], cert[512], key[512], other_crt[512];
+	char buf[8192];
+	FILE *in, *out;
+	size_t n;
+
+	assert_int_equal(hc_config_defaults(&cfg), 0);
+	/* TLS off: nothing to reload */
+	assert_int_not_equal(hc_tls_reload(&cfg, &none, NULL, 0, NULL, err, sizeof(err)), HUB_OK);
+	assert_null(none);
+	/* in use: a copy of fullchain.pem + server.key */
+	path_of(f, "live.crt", cert, sizeof(cert));
+	path_of(f, "live.key", key, sizeof(key));
+	path_of(f, "other.crt", other_crt, sizeof(other_crt));
+	assert_int_equal(hc_config_set(&cfg, "tls_cert", cert, "test", err, sizeof(err)), HUB_OK);
+	assert_int_equal(hc_config_set(&cfg, "tls_key", key, "test", err, sizeof(err)), HUB_OK);
+	write_key(f, "live.key", f->key, 0600, NULL);
+	{
+		X509 *full[3] = {f->leaf, f->ca, NULL};
+		write_certs(f, "live.crt", full);
+	}
+	assert_int_equal(hc_tls_load(&cfg, &t, err, sizeof(err)), HUB_OK);
+	srv[0] = server_ctx(t);
+	srv[1] = server_ctx(t);
+	srv_old = server_ctx(t);
+	pinned = hc_tls_pinned_client_ctx(t);
+	assert_non_null(pinned);
+
+	/* the renewed pair (other.crt / other.key, without the CA in the
+	 * chain) replaces the live files */
+	in = fopen(other_crt, "r");
+	out = fopen(cert, "w");
+	assert_non_null(in);
+	assert_non_null(out);
+	n = fread(buf, 1, sizeof(buf), in);
+	assert_int_equal(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	fclose(out);
+	write_key(f, "live.key", f->key2, 0600, NULL);
+	before = t;
+	assert_int_equal(
+		hc_tls_reload(&cfg, &t, (void *const *)srv, 2, pinned, err, sizeof(err)), HUB_OK);
+	assert_ptr_not_equal(t, before);
+	assert_true(ctx_serves(srv[0], f->leaf2));
+	assert_true(ctx_serves(srv[1], f->leaf2));
+	/* the key went with it: a full handshake with the pinned client,
+	 * which now trusts the new certificate and still the old one */
+	assert_int_equal(handshake(srv[0], pinned), X509_V_OK);
+	assert_int_equal(handshake(srv_old, pinned), X509_V_OK);
+	/* the old chain is gone, not left behind the new certificate */
+	{
+		STACK_OF(X509) *chain = NULL;
+		assert_int_equal(SSL_CTX_get0_chain_certs(srv[0], &chain), 1);
+		assert_int_equal(chain ? sk_X509_num(chain) : 0, 0);
+	}
+
+	/* a key of another certificate, then a damaged certificate: refused,
+	 * the contexts keep serving the pair in use */
+	write_key(f, "live.key", f->key, 0600, NULL);
+	before = t;
+	assert_int_not_equal(
+		hc_tls_reload(&cfg, &t, (void *const *)srv, 2, pinned, err, sizeof(err)), HUB_OK);
+	assert_non_null(strstr(err, "does not belong"));
+	assert_ptr_equal(t, before);
+	out = fopen(cert, "w");
+	assert_non_null(out);
+	fputs("-----BEGIN CERTIFICATE-----\nAAAA\n", out);
+	fclose(out);
+	assert_int_not_equal(
+		hc_tls_reload(&cfg, &t, (void *const *)srv, 2, pinned, err, sizeof(err)), HUB_OK);
+	assert_ptr_equal(t, before);
+	assert_true(ctx_serves(srv[0], f->leaf2));
+	assert_true(ctx_serves(srv[1], f->leaf2));
+	assert_int_equal(handshake(srv[1], pinned), X509_V_OK);
+
+	SSL_CTX_free(srv[0]);
+	SSL_CTX_free(srv[1]);
+	SSL_CTX_free(srv_old);
+	hc_tls_ctx_free(pinned);
+	hc_tls_free(t);
+	hc_config_free(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -349,6 +450,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_pinned),
+		cmocka_unit_test(test_reload),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
