@@ -168,7 +168,7 @@ int hc_store_schema_version(struct hc_store *st, int *version)
 int hc_store_ping(struct hc_store *st)
 {
 	int64_t v;
-	return get_int64(st, "SELECT count(*) FROM rooms WHERE 0", NULL, &v);
+	return get_int64(st, "SELECT count(*) FROM rooms WHERE 1 = 0", NULL, &v);
 }
 
 /* ---------------------------------------------------------------- users */
