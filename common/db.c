@@ -195,3 +195,28 @@ void hc_db__redact(const char *ci, char *out, size_t n)
 		out[o] = '\0';
 	}
 }
+
+int hc_db_listen(struct hc_store *st, const char *channel)
+{
+	return st->ops->listen(st, channel, true);
+}
+
+int hc_db_unlisten(struct hc_store *st, const char *channel)
+{
+	return st->ops->listen(st, channel, false);
+}
+
+int hc_db_notify_fd(struct hc_store *st)
+{
+	return st->ops->notify_fd(st);
+}
+
+int hc_db_notified(struct hc_store *st)
+{
+	return st->ops->notified(st);
+}
+
+unsigned hc_db_generation(const struct hc_store *st)
+{
+	return st->generation;
+}

@@ -8,7 +8,7 @@
  * log trigger takes the same lock, so a write by hand queues too), which
  * is what lets a follower read "everything after my position" safely.
  * A connection that broke is re-opened at the next statement outside a
- * transaction, at most once a second.
+ * transaction, with a backoff (100 ms doubling to 5 s between attempts).
  */
 #include "hc_err.h"
 #include "store_internal.h"
@@ -19,9 +19,10 @@
 #include <string.h>
 #include <time.h>
 
-#define PARAMS_MAX   32
-#define RECONNECT_MS 1000
-#define HUB_LOCK_KEY "1752523297" /* 'hub!': the writers' advisory lock */
+#define PARAMS_MAX	 32
+#define RECONNECT_MIN_MS 100
+#define RECONNECT_MAX_MS 5000
+#define HUB_LOCK_KEY	 "1752523297" /* 'hub!': the writers' advisory lock */
 #define SESSION_SETUP                                                                              \
 	"SET statement_timeout = 10000; SET lock_timeout = 5000; "                                 \
 	"SET idle_in_transaction_session_timeout = 60000; SET client_min_messages = warning"
@@ -109,11 +110,16 @@ static void revive(struct hc_store *st)
 	now = mono_ms();
 	if (now < st->reconnect_at)
 		return;
-	st->reconnect_at = now + RECONNECT_MS;
+	st->reconnect_ms = st->reconnect_ms ? st->reconnect_ms * 2 : RECONNECT_MIN_MS;
+	if (st->reconnect_ms > RECONNECT_MAX_MS)
+		st->reconnect_ms = RECONNECT_MAX_MS;
+	st->reconnect_at = now + st->reconnect_ms;
 	PQreset(st->pg);
 	st->read_tx = false;
-	if (PQstatus(st->pg) == CONNECTION_OK && setup(st) == HUB_OK)
+	if (PQstatus(st->pg) == CONNECTION_OK && setup(st) == HUB_OK) {
 		st->generation++;
+		st->reconnect_ms = 0;
+	}
 }
 
 static int map_state(const char *state)
@@ -425,6 +431,45 @@ static void pg_sp_end(struct hc_store *st, bool keep)
 	st->tx_depth--;
 }
 
+static int pg_listen(struct hc_store *st, const char *channel, bool on)
+{
+	char sql[96], *id;
+	int rc;
+	if (!st->pg)
+		return HUB_ERR_DB;
+	id = PQescapeIdentifier(conn(st), channel, strlen(channel));
+	if (!id)
+		return HUB_ERR_NOMEM;
+	snprintf(sql, sizeof(sql), "%s %s", on ? "LISTEN" : "UNLISTEN", id);
+	PQfreemem(id);
+	rc = pg_exec(st, sql);
+	if (!on) {
+		/* drop what arrived meanwhile */
+		PGnotify *n;
+		while ((n = PQnotifies(conn(st))) != NULL)
+			PQfreemem(n);
+	}
+	return rc;
+}
+
+static int pg_notify_fd(struct hc_store *st)
+{
+	return st->pg && PQstatus(conn(st)) == CONNECTION_OK ? PQsocket(conn(st)) : -1;
+}
+
+static int pg_notified(struct hc_store *st)
+{
+	PGnotify *n;
+	int count = 0;
+	if (!st->pg || !PQconsumeInput(conn(st)) || PQstatus(conn(st)) == CONNECTION_BAD)
+		return -1;
+	while ((n = PQnotifies(conn(st))) != NULL) {
+		PQfreemem(n);
+		count++;
+	}
+	return count;
+}
+
 static int pg_schema_version(struct hc_store *st, int *version)
 {
 	int64_t v = 0;
@@ -468,6 +513,9 @@ const struct hc_db_ops hc_db__pg_ops = {
 	.tx_end = pg_tx_end,
 	.sp_begin = pg_sp_begin,
 	.sp_end = pg_sp_end,
+	.listen = pg_listen,
+	.notify_fd = pg_notify_fd,
+	.notified = pg_notified,
 	.schema_version = pg_schema_version,
 	.set_schema_version = pg_set_schema_version,
 	.migrations = hc_store__pg_migrations,

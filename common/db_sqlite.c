@@ -231,6 +231,26 @@ static void sl_sp_end(struct hc_store *st, bool keep)
 	(void)keep;
 }
 
+static int sl_listen(struct hc_store *st, const char *channel, bool on)
+{
+	(void)st;
+	(void)channel;
+	(void)on;
+	return HUB_OK;
+}
+
+static int sl_notify_fd(struct hc_store *st)
+{
+	(void)st;
+	return -1;
+}
+
+static int sl_notified(struct hc_store *st)
+{
+	(void)st;
+	return 0;
+}
+
 static int sl_schema_version(struct hc_store *st, int *version)
 {
 	sqlite3_stmt *s;
@@ -272,6 +292,9 @@ const struct hc_db_ops hc_db__sqlite_ops = {
 	.tx_end = sl_tx_end,
 	.sp_begin = sl_sp_begin,
 	.sp_end = sl_sp_end,
+	.listen = sl_listen,
+	.notify_fd = sl_notify_fd,
+	.notified = sl_notified,
 	.schema_version = sl_schema_version,
 	.set_schema_version = sl_set_schema_version,
 	.migrations = hc_store__migrations,

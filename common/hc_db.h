@@ -79,4 +79,20 @@ void hc_db_read_end(struct hc_store *st);
  * (SQLite rowid; PostgreSQL lastval()). */
 int hc_db_last_id(struct hc_store *st, int64_t *id);
 
+/*
+ * Notifications (PostgreSQL LISTEN/NOTIFY; on SQLite these do nothing and
+ * hc_db_notify_fd is -1). hc_db_listen subscribes st's connection to
+ * channel (again after a reconnect: see hc_db_generation).
+ * hc_db_notify_fd is the descriptor to poll for input; hc_db_notified
+ * reads what arrived and returns how many notifications (0 if none), or
+ * -1 when the connection is lost.
+ */
+int hc_db_listen(struct hc_store *st, const char *channel);
+int hc_db_unlisten(struct hc_store *st, const char *channel);
+int hc_db_notify_fd(struct hc_store *st);
+int hc_db_notified(struct hc_store *st);
+/* Bumped each time the engine re-opened a lost connection (PostgreSQL):
+ * whoever listens must listen again. */
+unsigned hc_db_generation(const struct hc_store *st);
+
 #endif

@@ -28,6 +28,7 @@ struct hc_store {
 	char err[256];	      /* PostgreSQL: last error, one line */
 	char where[512];      /* PostgreSQL: the conninfo (never logged) */
 	int64_t reconnect_at; /* PostgreSQL: next reconnect attempt, ms */
+	int reconnect_ms;     /* PostgreSQL: the backoff, 100 ms doubling to 5 s */
 	unsigned generation;  /* PostgreSQL: bumped by each reconnect */
 	bool read_tx;	      /* PostgreSQL: hc_db_read_begin opened one */
 };
@@ -64,6 +65,9 @@ struct hc_db_ops {
 	int (*tx_end)(struct hc_store *st, bool commit);
 	int (*sp_begin)(struct hc_store *st);
 	void (*sp_end)(struct hc_store *st, bool keep);
+	int (*listen)(struct hc_store *st, const char *channel, bool on);
+	int (*notify_fd)(struct hc_store *st);
+	int (*notified)(struct hc_store *st);
 	int (*schema_version)(struct hc_store *st, int *version);
 	int (*set_schema_version)(struct hc_store *st, int version);
 	const char *const *migrations;

@@ -131,6 +131,8 @@ const char *const hc_store__pg_migrations[] = {
 	 * enforces its change (hc_store_sync_wait) */
 	"ALTER TABLE sessions ADD COLUMN service text NOT NULL DEFAULT '';"
 	"CREATE INDEX webhook_outbox_hook ON webhook_outbox(hook, state, next_at);"
+	"CREATE FUNCTION hub_now_ms() RETURNS bigint LANGUAGE sql VOLATILE "
+	"AS 'SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint';"
 	"CREATE TABLE node_applied("
 	"  node text PRIMARY KEY NOT NULL,"
 	"  pos bigint NOT NULL,"
