@@ -111,7 +111,10 @@ const char *const hc_store__pg_migrations[] = {
 	"  rooms text NOT NULL DEFAULT '',"
 	"  created_at bigint NOT NULL"
 	");"
+	/* rowid: named like SQLite's implicit one, the insertion order the
+	 * sender's queries share */
 	"CREATE TABLE webhook_outbox("
+	"  rowid bigserial NOT NULL UNIQUE,"
 	"  id text PRIMARY KEY NOT NULL,"
 	"  hook bigint NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,"
 	"  type text NOT NULL,"
