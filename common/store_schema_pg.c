@@ -17,7 +17,7 @@
 const char *const hc_store__pg_migrations[] = {
 	/* 1: identities, rooms, sessions, service keys, change log */
 	"CREATE OR REPLACE FUNCTION unixepoch() RETURNS bigint LANGUAGE sql STABLE "
-	"AS 'SELECT extract(epoch FROM now())::bigint';"
+	"AS 'SELECT floor(extract(epoch FROM now()))::bigint';"
 	"CREATE TABLE principals("
 	"  name text PRIMARY KEY NOT NULL,"
 	"  kind text NOT NULL CHECK(kind IN ('user','device')),"
@@ -135,7 +135,7 @@ const char *const hc_store__pg_migrations[] = {
 	"ALTER TABLE sessions ADD COLUMN service text NOT NULL DEFAULT '';"
 	"CREATE INDEX webhook_outbox_hook ON webhook_outbox(hook, state, next_at);"
 	"CREATE FUNCTION hub_now_ms() RETURNS bigint LANGUAGE sql VOLATILE "
-	"AS 'SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint';"
+	"AS 'SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint';"
 	"CREATE TABLE node_applied("
 	"  node text PRIMARY KEY NOT NULL,"
 	"  pos bigint NOT NULL,"
