@@ -122,6 +122,22 @@ static void revive(struct hc_store *st)
 	}
 }
 
+/* A statement outside any transaction failed because the connection was
+ * lost (the server restarted, a proxy dropped it): re-open it at once and
+ * say whether to run the statement again (once). Inside a transaction the
+ * caller sees the error: its earlier statements are gone with the
+ * connection. */
+static bool lost(struct hc_store *st, PGresult *r)
+{
+	ExecStatusType t = PQresultStatus(r);
+	if ((r && t != PGRES_FATAL_ERROR) || PQstatus(conn(st)) != CONNECTION_BAD || st->tx_depth ||
+		st->read_tx)
+		return false;
+	st->reconnect_at = 0;
+	revive(st);
+	return PQstatus(conn(st)) == CONNECTION_OK;
+}
+
 static int map_state(const char *state)
 {
 	if (!state)
@@ -222,6 +238,10 @@ static int pg_vprep(
 	if (!q)
 		return HUB_ERR_NOMEM;
 	r = PQexecParams(conn(st), q, np, types, vals, lens, fmts, 0);
+	if (lost(st, r)) {
+		PQclear(r);
+		r = PQexecParams(conn(st), q, np, types, vals, lens, fmts, 0);
+	}
 	free(q);
 	s->res = r;
 	if (!r) {
@@ -319,6 +339,10 @@ static int pg_exec(struct hc_store *st, const char *sql)
 	int rc;
 	revive(st);
 	r = PQexec(conn(st), sql);
+	if (lost(st, r)) {
+		PQclear(r);
+		r = PQexec(conn(st), sql);
+	}
 	switch (PQresultStatus(r)) {
 	case PGRES_TUPLES_OK:
 	case PGRES_COMMAND_OK:
