@@ -528,6 +528,12 @@ static void *worker(void *arg)
 		}
 		answer_waiters(f, now);
 		report(f, now);
+		/* a notification that came in while a statement ran sits in
+		 * libpq's queue, not on the socket: look there before sleeping */
+		if (f->pg && f->listening && hc_db_notified(f->st) > 0) {
+			force = true;
+			continue;
+		}
 
 		pfd[n++] = (struct pollfd){.fd = f->evfd, .events = POLLIN};
 		pgfd = f->pg && f->listening ? hc_db_notify_fd(f->st) : -1;

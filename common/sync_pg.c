@@ -67,6 +67,9 @@ int hc_sync_wait_store(struct hc_store *st, int64_t seq, int timeout_ms, char *e
 			rc = HUB_ERR_BUSY;
 			break;
 		}
+		/* one that came in while the query ran is in libpq's queue */
+		if (hc_db_notified(st) > 0)
+			continue;
 		fd = hc_db_notify_fd(st);
 		if (fd >= 0) {
 			struct pollfd p = {.fd = fd, .events = POLLIN};
