@@ -1205,6 +1205,38 @@ static void test_tx_full(void **state)
 	assert_int_equal(hc_store_tx(f->st, tx_insert, NULL), HUB_OK);
 }
 
+/* Which engine a `store` value selects, and a conninfo shown in messages
+ * never carries its password. */
+static void test_engine_and_redact(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} r[] = {
+		{"postgresql://hub:s3cret@h/db?sslmode=x", "postgresql://hub:***@h/db?sslmode=x"},
+		{"postgres://h/db?password=s3cret&x=1", "postgres://h/db?password=***&x=1"},
+		{"host=h password=s3cret dbname=hub", "host=h password=*** dbname=hub"},
+		{"host=h password='s3 cret' dbname=hub", "host=h password=*** dbname=hub"},
+		{"postgresql://hub@h/db", "postgresql://hub@h/db"},
+	};
+	char out[512];
+	(void)state;
+	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
+		assert_true(hc_db_is_postgresql(r[i].in));
+		hc_db__redact(r[i].in, out, sizeof(out));
+		assert_string_equal(out, r[i].out);
+	}
+	assert_true(hc_db_is_postgresql("host=/run/pg dbname=hub"));
+	assert_true(hc_db_is_postgresql("service=hub"));
+	assert_false(hc_db_is_postgresql("/var/lib/hub/hub.db"));
+	assert_false(hc_db_is_postgresql("data/hub.db"));
+	assert_false(hc_db_is_postgresql(""));
+	assert_false(hc_db_is_postgresql(NULL));
+	/* bounded */
+	hc_db__redact("host=h password=s3cret dbname=hub", out, 12);
+	assert_int_equal(strlen(out), 11);
+	assert_null(strstr(out, "s3c"));
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1230,6 +1262,7 @@ int main(void)
 		T(test_tx),
 		T(test_tx_nested),
 		T(test_tx_full),
+		cmocka_unit_test(test_engine_and_redact),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
