@@ -17,7 +17,8 @@ cluster (scripts/pg-temp), `store` set to its conninfo.
 - PostgreSQL stopped: connected clients keep talking (the directory is in
   memory); started again: the followers reconnect, LISTEN again, and a grant
   is in force when hubctl returns;
-- a restart of every service keeps users, rooms, memberships and history.
+- a restart of every service keeps users, rooms, memberships and history;
+- hubctl backup/restore refuse and name pg_dump/pg_restore.
 
 Skipped (with the reason) when the PostgreSQL binaries are missing.
 """
@@ -247,6 +248,16 @@ class StorePostgresql(unittest.TestCase):
         r = self.st.http("GET", "/api/rooms/keepers/messages", cookie=cookie)
         self.assertEqual(r.status, 200)
         self.assertEqual([m["data"]["text"] for m in r.json()["messages"]], ["kept"])
+
+    def test_08_backup_and_restore_name_pg_tools(self):
+        out = os.path.join(self.st.dir, "b.db")
+        for args in (("backup", out), ("restore", out, "--yes")):
+            r = self.st.hubctl(*args, check=False)
+            self.assertNotEqual(r.returncode, 0, args)
+            self.assertIn("pg_dump", r.stderr)
+            self.assertIn("pg_restore", r.stderr)
+            self.assertNotIn("dbname=hub", r.stderr)
+        self.assertFalse(os.path.exists(out))
 
 
 if __name__ == "__main__":
