@@ -159,7 +159,7 @@ static int map_state(const char *state)
 static char *translate(const char *sql)
 {
 	size_t n = strlen(sql), o = 0;
-	char *out = malloc(n * 3 + 1);
+	char *out = malloc(n * 5 + 1); /* "?" -> "$NNNN" */
 	int next = 0;
 	char quote = 0;
 	if (!out)
@@ -177,7 +177,7 @@ static char *translate(const char *sql)
 			if (sql[i + 1] >= '0' && sql[i + 1] <= '9') {
 				out[o++] = '$';
 			} else {
-				o += (size_t)snprintf(out + o, n * 3 + 1 - o, "$%d", ++next);
+				o += (size_t)snprintf(out + o, n * 5 + 1 - o, "$%d", ++next % 10000);
 			}
 		} else {
 			out[o++] = c;
