@@ -177,7 +177,8 @@ static char *translate(const char *sql)
 			if (sql[i + 1] >= '0' && sql[i + 1] <= '9') {
 				out[o++] = '$';
 			} else {
-				o += (size_t)snprintf(out + o, n * 5 + 1 - o, "$%d", ++next % 10000);
+				o += (size_t)snprintf(
+					out + o, n * 5 + 1 - o, "$%d", ++next % 10000);
 			}
 		} else {
 			out[o++] = c;
