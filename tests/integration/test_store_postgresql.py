@@ -18,7 +18,10 @@ cluster (scripts/pg-temp), `store` set to its conninfo.
   memory); started again: the followers reconnect, LISTEN again, and a grant
   is in force when hubctl returns;
 - a restart of every service keeps users, rooms, memberships and history;
-- hubctl backup/restore refuse and name pg_dump/pg_restore.
+- hubctl backup/restore refuse and name pg_dump/pg_restore;
+- a second node (another broker with its own data_dir, the same store and
+  token key) enforces a grant and a revoke made with hubctl on the first
+  the instant hubctl returned.
 
 Skipped (with the reason) when the PostgreSQL binaries are missing.
 """
@@ -258,6 +261,47 @@ class StorePostgresql(unittest.TestCase):
             self.assertIn("pg_restore", r.stderr)
             self.assertNotIn("dbname=hub", r.stderr)
         self.assertFalse(os.path.exists(out))
+
+    def test_09_second_node_in_force_when_hubctl_returns(self):
+        """A second node (its own data_dir, ports and broker; the same store
+        and the same token key) enforces what hubctl did on the first one
+        the instant hubctl returned."""
+        b = Stack(extra_conf={"store": '"%s"' % self.ci, "sync_timeout_ms": SYNC_TIMEOUT_MS})
+        try:
+            b.prepare_data()
+            key = os.path.join(b.data, "token.key")
+            with open(os.path.join(self.st.data, "token.key"), "rb") as f, \
+                    open(key, "wb") as g:
+                g.write(f.read())
+            os.chmod(key, 0o600)
+            st = os.stat(self.st.data)
+            os.chown(key, st.st_uid, st.st_gid)
+            before = self.nodes()
+            b.start_broker()
+            self.assertTrue(wait_until(lambda: self.nodes() == before + 1, 10))
+            for i in range(4):
+                user, room = "n2u%d" % i, "n2room%d" % i
+                self.hubctl("user", "add", user, "--password-stdin", input="password-%d\n" % i)
+                self.hubctl("room", "add", room)
+                self.hubctl("grant", room, user, "read")
+                c = RawClient(b.ports["mqtt"])
+                self.objs.append(c)
+                self.assertEqual(c.connect(user, self.st.token(user), client_id="n2-%d" % i,
+                                           version=5), 0, "node 2 refused a user just added")
+                self.assertEqual(c.subscribe(["rooms/%s/ev/#" % room]), [1],
+                                 "node 2: grant not in force when hubctl returned")
+                self.hubctl("revoke", room, user)
+                self.assertEqual(c.subscribe(["rooms/%s/ev/x" % room]), [0x87],
+                                 "node 2: revoke not in force when hubctl returned")
+                c.close()
+            # node 2 stopped: hubctl no longer waits for it
+            self.assertEqual(b.stop("broker", timeout=60), 0)
+            self.assertEqual(self.nodes(), before)
+            t0 = time.time()
+            self.hubctl("room", "add", "n2-gone")
+            self.assertLess(time.time() - t0, SYNC_TIMEOUT_MS / 1000.0)
+        finally:
+            b.close()
 
 
 if __name__ == "__main__":
