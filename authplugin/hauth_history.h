@@ -14,7 +14,7 @@
 #include "hc_hmap.h"
 
 struct hauth_history;
-struct sqlite3;
+struct hc_store;
 
 /* Start the writer with its own read-write store connection. */
 int hauth_history__start(const struct hc_config *cfg, const char *db_path,
@@ -54,7 +54,7 @@ struct hauth_outbox_wants {
 void hauth_outbox__wants_init(struct hauth_outbox_wants *w);
 void hauth_outbox__wants_free(struct hauth_outbox_wants *w);
 /* Read the webhooks table (any thread with its own connection). */
-int hauth_outbox__load(struct sqlite3 *db, struct hauth_outbox_wants *w);
+int hauth_outbox__load(struct hc_store *st, struct hauth_outbox_wants *w);
 /* Whether some webhook may want room event event in room (a prefilter:
  * the store's matching in hc_webhook_enqueue decides). */
 bool hauth_outbox__wants_event(const struct hauth_outbox_wants *w, const char *room, size_t rlen,

@@ -30,7 +30,7 @@
 #include "hc_util.h"
 
 #include <pthread.h>
-#include <sqlite3.h>
+#include "hc_db.h"
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -257,33 +257,23 @@ static int enqueue(struct hc_store *st, const struct item *it, int *made)
 static int write_batch(struct hc_store *st, void *ud)
 {
 	struct write_ud *w = ud;
-	sqlite3 *db = hc_store_db(st);
-	sqlite3_stmt *ins = NULL, *trim = NULL;
-	int rc = HUB_ERR_DB;
+	struct hc_db_stmt *q = NULL;
+	int rc = HUB_OK;
 
 	w->made = 0;
-	if (sqlite3_prepare_v2(db,
-		    "INSERT INTO messages(room, event, sender, ts, data) VALUES(?, ?, ?, ?, ?)", -1,
-		    &ins, NULL) != SQLITE_OK ||
-		sqlite3_prepare_v2(db,
-			"DELETE FROM messages WHERE room = ?1 AND id <= (SELECT id FROM messages "
-			"WHERE room = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
-			-1, &trim, NULL) != SQLITE_OK)
-		goto cleanup;
 	for (struct item *it = w->list; it; it = it->next) {
 		if (it->webhook && (rc = enqueue(st, it, &w->made)) != HUB_OK)
-			goto cleanup;
-		rc = HUB_ERR_DB;
+			return rc;
 		if (!it->history)
 			continue;
-		sqlite3_reset(ins);
-		sqlite3_bind_text(ins, 1, it->room, -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 2, it->event, -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 3, it->sender, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(ins, 4, it->ts_ms);
-		sqlite3_bind_blob(ins, 5, it->data, (int)it->len, SQLITE_STATIC);
-		if (sqlite3_step(ins) != SQLITE_DONE)
-			goto cleanup;
+		rc = hc_db_prep(st, &q,
+			"INSERT INTO messages(room, event, sender, ts, data) VALUES(?, ?, ?, ?, ?)",
+			"sssib", it->room, it->event, it->sender, it->ts_ms, (const void *)it->data,
+			it->len);
+		if (!rc)
+			rc = hc_db_done(q);
+		if (rc)
+			return rc;
 	}
 	for (struct item *it = w->list; it; it = it->next) {
 		bool seen = false;
@@ -296,17 +286,16 @@ static int write_batch(struct hc_store *st, void *ud)
 			}
 		if (seen)
 			continue;
-		sqlite3_reset(trim);
-		sqlite3_bind_text(trim, 1, it->room, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(trim, 2, w->hh->max_per_room);
-		if (sqlite3_step(trim) != SQLITE_DONE)
-			goto cleanup;
+		rc = hc_db_prep(st, &q,
+			"DELETE FROM messages WHERE room = ?1 AND id <= (SELECT id FROM messages "
+			"WHERE room = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+			"si", it->room, (int64_t)w->hh->max_per_room);
+		if (!rc)
+			rc = hc_db_done(q);
+		if (rc)
+			return rc;
 	}
-	rc = HUB_OK;
-cleanup:
-	sqlite3_finalize(ins);
-	sqlite3_finalize(trim);
-	return rc;
+	return HUB_OK;
 }
 
 static void free_items(struct item *it)
@@ -323,20 +312,26 @@ static void free_items(struct item *it)
  * commits: hubctl, hubd). */
 static void look_at_webhooks(struct hauth_history *hh, bool first)
 {
-	sqlite3 *db = hc_store_db(hh->st);
-	sqlite3_stmt *s = NULL;
+	struct hc_db_stmt *s = NULL;
 	struct hauth_outbox_wants w, old;
 	int64_t dv = -1;
 
-	if (sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &s, NULL) == SQLITE_OK &&
-		sqlite3_step(s) == SQLITE_ROW)
-		dv = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
+	/* PostgreSQL has no data_version: a fingerprint of the (few) webhook
+	 * rows tells the same */
+	if (hc_db_prep(hh->st, &s,
+		    hc_db_sql(hh->st, "PRAGMA data_version",
+			    "SELECT coalesce(sum(hashtext(id || '|' || events || '|' || rooms)), "
+			    "0) "
+			    "+ count(*) FROM webhooks"),
+		    "") == HUB_OK &&
+		hc_db_step(s) == HC_DB_ROW)
+		dv = hc_db_int64(s, 0);
+	hc_db_finalize(s);
 	if (!first && dv == hh->data_version)
 		return;
-	if (hauth_outbox__load(db, &w) != HUB_OK) {
+	if (hauth_outbox__load(hh->st, &w) != HUB_OK) {
 		hc_warn("msg=\"webhooks: cannot read what they want\" err=\"%s\"",
-			sqlite3_errmsg(db));
+			hc_store_errmsg(hh->st));
 		return; /* look again next time */
 	}
 	hh->data_version = dv;

@@ -21,7 +21,7 @@
 
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
-#include <sqlite3.h>
+#include "hc_db.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -157,17 +157,17 @@ static bool next_item(const char **p, const char **item, size_t *len)
 	return true;
 }
 
-int hauth_outbox__load(sqlite3 *db, struct hauth_outbox_wants *w)
+int hauth_outbox__load(struct hc_store *st, struct hauth_outbox_wants *w)
 {
-	sqlite3_stmt *s = NULL;
-	int step, rc = HUB_OK;
+	struct hc_db_stmt *s = NULL;
+	int step = HC_DB_DONE, rc = HUB_OK;
 
 	hauth_outbox__wants_init(w);
-	if (sqlite3_prepare_v2(db, "SELECT events, rooms FROM webhooks", -1, &s, NULL) != SQLITE_OK)
+	if (hc_db_prep(st, &s, "SELECT events, rooms FROM webhooks", ""))
 		return HUB_ERR_DB;
-	while (rc == HUB_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *events = (const char *)sqlite3_column_text(s, 0);
-		const char *rooms = (const char *)sqlite3_column_text(s, 1);
+	while (rc == HUB_OK && (step = hc_db_step(s)) == HC_DB_ROW) {
+		const char *events = hc_db_text(s, 0);
+		const char *rooms = hc_db_text(s, 1);
 		const char *p = events ? events : "", *it;
 		bool wants_events = false;
 		size_t len;
@@ -196,9 +196,9 @@ int hauth_outbox__load(sqlite3 *db, struct hauth_outbox_wants *w)
 			if (hc_hmap_put(&w->rooms, it, len, (void *)1, NULL))
 				rc = HUB_ERR_NOMEM;
 	}
-	if (rc == HUB_OK && step != SQLITE_DONE)
+	if (rc == HUB_OK && step != HC_DB_DONE)
 		rc = HUB_ERR_DB;
-	sqlite3_finalize(s);
+	hc_db_finalize(s);
 	if (rc)
 		hauth_outbox__wants_free(w);
 	return rc;

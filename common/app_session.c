@@ -13,56 +13,27 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Map a finished statement's outcome (the store's convention). */
-static int done_rc(sqlite3 *db, int rc)
-{
-	int ext = sqlite3_extended_errcode(db);
-	rc &= 0xff;
-	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
-		return HUB_OK;
-	if (ext == SQLITE_CONSTRAINT_PRIMARYKEY || ext == SQLITE_CONSTRAINT_UNIQUE)
-		return HUB_ERR_EXISTS;
-	if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
-		return HUB_ERR_NOTFOUND;
-	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-		return HUB_ERR_BUSY;
-	return HUB_ERR_DB;
-}
-
-static void col(sqlite3_stmt *s, int i, char *out, size_t n)
-{
-	const unsigned char *t = sqlite3_column_text(s, i);
-	snprintf(out, n, "%s", t ? (const char *)t : "");
-}
-
 /* Run one statement with text arguments (NULL binds NULL). */
-static int exec_args(sqlite3 *db, const char *sql, int n, const char *const *args)
+static int exec_args(struct hc_store *st, const char *sql, int n, const char *const *args)
 {
-	sqlite3_stmt *s;
-	int rc;
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
-		return HUB_ERR_DB;
-	for (int i = 0; i < n; i++)
-		if (args[i])
-			sqlite3_bind_text(s, i + 1, args[i], -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	return done_rc(db, rc);
+	struct hc_db_stmt *s;
+	int rc = n == 1 ? hc_db_prep(st, &s, sql, "s", args[0])
+			: hc_db_prep(st, &s, sql, "ss", args[0], args[1]);
+	return rc ? rc : hc_db_done(s);
 }
 
 /* Whether one row matches (HUB_OK) or none (HUB_ERR_NOTFOUND). */
-static int exists(sqlite3 *db, const char *sql, const char *arg)
+static int exists(struct hc_store *st, const char *sql, const char *arg)
 {
-	sqlite3_stmt *s;
-	int rc;
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
-		return HUB_ERR_DB;
-	sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	if (rc == SQLITE_ROW)
+	struct hc_db_stmt *s;
+	int rc = hc_db_prep(st, &s, sql, "s", arg);
+	if (rc)
+		return rc;
+	rc = hc_db_step(s);
+	hc_db_finalize(s);
+	if (rc == HC_DB_ROW)
 		return HUB_OK;
-	return rc == SQLITE_DONE ? HUB_ERR_NOTFOUND : done_rc(db, rc);
+	return rc == HC_DB_DONE ? HUB_ERR_NOTFOUND : rc;
 }
 
 /* A display name: 1 to HC_DISPLAY_MAX bytes of UTF-8 without control
@@ -84,30 +55,29 @@ struct create_args {
 	const char *secret_hash;
 };
 
-static int read_user(sqlite3 *db, const char *name, struct hc_principal *p, char *kind, size_t kn)
+static int read_user(
+	struct hc_store *st, const char *name, struct hc_principal *p, char *kind, size_t kn)
 {
-	sqlite3_stmt *s;
-	int rc;
-	if (sqlite3_prepare_v2(db,
-		    "SELECT name, kind, display_name, role, created_at FROM principals "
-		    "WHERE name = ?",
-		    -1, &s, NULL) != SQLITE_OK)
-		return HUB_ERR_DB;
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	struct hc_db_stmt *s;
+	int rc = hc_db_prep(st, &s,
+		"SELECT name, kind, display_name, role, created_at FROM principals WHERE name = ?",
+		"s", name);
+	if (rc)
+		return rc;
+	rc = hc_db_step(s);
+	if (rc == HC_DB_ROW) {
 		memset(p, 0, sizeof(*p));
-		col(s, 0, p->name, sizeof(p->name));
-		col(s, 1, kind, kn);
+		hc_db_col(s, 0, p->name, sizeof(p->name));
+		hc_db_col(s, 1, kind, kn);
 		p->kind = strcmp(kind, "user") ? HC_KIND_DEVICE : HC_KIND_USER;
-		col(s, 2, p->display_name, sizeof(p->display_name));
-		col(s, 3, p->role, sizeof(p->role));
-		p->created_at = sqlite3_column_int64(s, 4);
+		hc_db_col(s, 2, p->display_name, sizeof(p->display_name));
+		hc_db_col(s, 3, p->role, sizeof(p->role));
+		p->created_at = hc_db_int64(s, 4);
 		rc = HUB_OK;
-	} else {
-		rc = rc == SQLITE_DONE ? HUB_ERR_NOTFOUND : done_rc(db, rc);
+	} else if (rc == HC_DB_DONE) {
+		rc = HUB_ERR_NOTFOUND;
 	}
-	sqlite3_finalize(s);
+	hc_db_finalize(s);
 	return rc;
 }
 
@@ -116,8 +86,7 @@ static int create_fn(struct hc_store *st, void *ud)
 	struct create_args *a = ud;
 	const struct hc_app_session_req *r = a->req;
 	struct hc_app_session *o = a->out;
-	sqlite3 *db = st->db;
-	sqlite3_stmt *s;
+	struct hc_db_stmt *s;
 	char kind[8];
 	int rc;
 
@@ -125,26 +94,26 @@ static int create_fn(struct hc_store *st, void *ud)
 	o->missing_room = NULL;
 	/* a service key's name is the sender of what it publishes: never a
 	 * user's */
-	rc = exists(db, "SELECT 1 FROM service_keys WHERE name = ?", r->user);
+	rc = exists(st, "SELECT 1 FROM service_keys WHERE name = ?", r->user);
 	if (rc == HUB_OK)
 		return HUB_ERR_EXISTS;
 	if (rc != HUB_ERR_NOTFOUND)
 		return rc;
-	rc = read_user(db, r->user, &o->user, kind, sizeof(kind));
+	rc = read_user(st, r->user, &o->user, kind, sizeof(kind));
 	if (rc == HUB_ERR_NOTFOUND) {
 		const char *args[2] = {r->user, r->display_name ? r->display_name : r->user};
 		if (!r->create)
 			return HUB_ERR_NOTFOUND;
 		/* pw_hash NULL: no password can ever match (hubd's login takes
 		 * such a user for a name that is not one) */
-		rc = exec_args(db,
+		rc = exec_args(st,
 			"INSERT INTO principals(name, kind, display_name, role, pw_hash, "
 			"created_at) VALUES(?1, 'user', ?2, 'user', NULL, unixepoch())",
 			2, args);
 		if (rc)
 			return rc;
 		o->created = true;
-		rc = read_user(db, r->user, &o->user, kind, sizeof(kind));
+		rc = read_user(st, r->user, &o->user, kind, sizeof(kind));
 		if (rc)
 			return rc;
 	} else if (rc) {
@@ -157,50 +126,37 @@ static int create_fn(struct hc_store *st, void *ud)
 		/* only a real change: every update is a change-log row */
 		const char *args[2] = {r->display_name, r->user};
 		rc = exec_args(
-			db, "UPDATE principals SET display_name = ?1 WHERE name = ?2", 2, args);
+			st, "UPDATE principals SET display_name = ?1 WHERE name = ?2", 2, args);
 		if (rc)
 			return rc;
 		snprintf(o->user.display_name, sizeof(o->user.display_name), "%s", r->display_name);
 	}
 	/* every room first, so a missing one changes nothing and is named */
 	for (size_t i = 0; i < r->nrooms; i++) {
-		rc = exists(db, "SELECT 1 FROM rooms WHERE name = ?", r->rooms[i].room);
+		rc = exists(st, "SELECT 1 FROM rooms WHERE name = ?", r->rooms[i].room);
 		if (rc == HUB_ERR_NOTFOUND)
 			o->missing_room = r->rooms[i].room;
 		if (rc)
 			return rc;
 	}
 	for (size_t i = 0; i < r->nrooms; i++) {
-		if (sqlite3_prepare_v2(db,
-			    "INSERT INTO memberships(room, principal, level) VALUES(?, ?, ?) "
-			    "ON CONFLICT(room, principal) DO UPDATE SET level = excluded.level "
-			    "WHERE level != excluded.level",
-			    -1, &s, NULL) != SQLITE_OK)
-			return HUB_ERR_DB;
-		sqlite3_bind_text(s, 1, r->rooms[i].room, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, r->user, -1, SQLITE_STATIC);
-		sqlite3_bind_int(s, 3, r->rooms[i].level);
-		rc = sqlite3_step(s);
-		sqlite3_finalize(s);
-		rc = done_rc(db, rc);
+		rc = hc_db_prep(st, &s,
+			"INSERT INTO memberships(room, principal, level) VALUES(?, ?, ?) "
+			"ON CONFLICT(room, principal) DO UPDATE SET level = excluded.level "
+			"WHERE memberships.level != excluded.level",
+			"ssd", r->rooms[i].room, r->user, r->rooms[i].level);
+		if (!rc)
+			rc = hc_db_done(s);
 		if (rc)
 			return rc;
 	}
-	if (sqlite3_prepare_v2(db,
-		    "INSERT INTO sessions(sid, secret_hash, principal, kind, created_at, "
-		    "expires_at, addr, service) VALUES(?, ?, ?, '" HC_APP_SESSION_KIND
-		    "', unixepoch(), unixepoch() + ?, ?, ?)",
-		    -1, &s, NULL) != SQLITE_OK)
-		return HUB_ERR_DB;
-	sqlite3_bind_text(s, 1, o->sid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, a->secret_hash, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, r->user, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, r->ttl);
-	sqlite3_bind_text(s, 5, r->addr ? r->addr : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 6, r->service, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	return done_rc(db, rc);
+	rc = hc_db_prep(st, &s,
+		"INSERT INTO sessions(sid, secret_hash, principal, kind, created_at, "
+		"expires_at, addr, service) VALUES(?, ?, ?, '" HC_APP_SESSION_KIND
+		"', unixepoch(), unixepoch() + ?, ?, ?)",
+		"sssiss", o->sid, a->secret_hash, r->user, (int64_t)r->ttl, r->addr ? r->addr : "",
+		r->service);
+	return rc ? rc : hc_db_done(s);
 }
 
 int hc_app_session_create(
@@ -241,35 +197,32 @@ static int end_fn(struct hc_store *st, void *ud)
 {
 	struct end_args *a = ud;
 	struct hc_session *o = a->out;
-	sqlite3 *db = st->db;
-	sqlite3_stmt *s;
+	struct hc_db_stmt *s;
 	char service[HC_NAME_MAX + 1];
-	int rc;
-
-	if (sqlite3_prepare_v2(db,
-		    "SELECT sid, principal, kind, created_at, expires_at, revoked_at, reason, "
-		    "addr, service, unixepoch() FROM sessions WHERE sid = ?",
-		    -1, &s, NULL) != SQLITE_OK)
-		return HUB_ERR_DB;
-	sqlite3_bind_text(s, 1, a->sid, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		sqlite3_finalize(s);
-		return rc == SQLITE_DONE ? HUB_ERR_NOTFOUND : done_rc(db, rc);
+	int rc = hc_db_prep(st, &s,
+		"SELECT sid, principal, kind, created_at, expires_at, revoked_at, reason, "
+		"addr, service, unixepoch() FROM sessions WHERE sid = ?",
+		"s", a->sid);
+	if (rc)
+		return rc;
+	rc = hc_db_step(s);
+	if (rc != HC_DB_ROW) {
+		hc_db_finalize(s);
+		return rc == HC_DB_DONE ? HUB_ERR_NOTFOUND : rc;
 	}
 	memset(o, 0, sizeof(*o));
-	col(s, 0, o->sid, sizeof(o->sid));
-	col(s, 1, o->principal, sizeof(o->principal));
-	col(s, 2, o->kind, sizeof(o->kind));
-	o->created_at = sqlite3_column_int64(s, 3);
-	o->expires_at = sqlite3_column_int64(s, 4);
-	o->revoked_at = sqlite3_column_int64(s, 5);
-	col(s, 6, o->reason, sizeof(o->reason));
-	col(s, 7, o->addr, sizeof(o->addr));
-	col(s, 8, service, sizeof(service));
+	hc_db_col(s, 0, o->sid, sizeof(o->sid));
+	hc_db_col(s, 1, o->principal, sizeof(o->principal));
+	hc_db_col(s, 2, o->kind, sizeof(o->kind));
+	o->created_at = hc_db_int64(s, 3);
+	o->expires_at = hc_db_int64(s, 4);
+	o->revoked_at = hc_db_int64(s, 5);
+	hc_db_col(s, 6, o->reason, sizeof(o->reason));
+	hc_db_col(s, 7, o->addr, sizeof(o->addr));
+	hc_db_col(s, 8, service, sizeof(service));
 	{
-		int64_t now = sqlite3_column_int64(s, 9);
-		sqlite3_finalize(s);
+		int64_t now = hc_db_int64(s, 9);
+		hc_db_finalize(s);
 		/* a login's session has no service: no service may end it */
 		if (!service[0] || strcmp(service, a->service))
 			return HUB_ERR_DENIED;
@@ -278,7 +231,7 @@ static int end_fn(struct hc_store *st, void *ud)
 	}
 	{
 		const char *args[1] = {a->sid};
-		rc = exec_args(db,
+		rc = exec_args(st,
 			"UPDATE sessions SET revoked_at = unixepoch(), reason = 'logout' "
 			"WHERE sid = ?1 AND revoked_at = 0",
 			1, args);

@@ -407,6 +407,9 @@ bool hc_cfg_list_has(const struct hc_config *cfg, enum hc_setting id, const char
 
 int hc_config_db_path(const struct hc_config *cfg, char *out, size_t n)
 {
+	const char *store = hc_cfg_str(cfg, HC_CFG_STORE);
+	if (store && store[0])
+		return hc_fmt(out, n, "%s", store); /* PostgreSQL (hc_db.h) */
 	return hc_fmt(out, n, "%s/hub.db", hc_cfg_str(cfg, HC_CFG_DATA_DIR));
 }
 

@@ -304,18 +304,10 @@ void hc_dir_del_session(struct hc_acl_dir *d, const char *sid)
 
 /* ------------------------------------------------------------- loading */
 
-static void col(sqlite3_stmt *s, int i, char *out, size_t n)
-{
-	const unsigned char *t = sqlite3_column_text(s, i);
-	snprintf(out, n, "%s", t ? (const char *)t : "");
-}
-
 int hc_acl_dir_load(struct hc_store *st, struct hc_acl_dir **out, char *err, size_t errsz)
 {
 	static const char *const q[] = {
-		"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'change_log'), "
-		"0), "
-		"coalesce((SELECT max(seq) FROM change_log), 0))",
+		NULL, /* the change log position: hc_store_change_seq's query */
 		"SELECT name, kind, display_name, role, coalesce(owner, ''), "
 		"coalesce(secret_hash, ''), created_at FROM principals WHERE kind = 'user'",
 		"SELECT name, kind, display_name, role, coalesce(owner, ''), "
@@ -327,90 +319,87 @@ int hc_acl_dir_load(struct hc_store *st, struct hc_acl_dir **out, char *err, siz
 		"SELECT name, hook FROM rooms WHERE hook != ''",
 	};
 	struct hc_acl_dir *d = NULL;
-	sqlite3 *db = hc_store_db(st);
-	sqlite3_stmt *s = NULL;
-	int rc, step = SQLITE_DONE;
+	struct hc_db_stmt *s = NULL;
+	int rc, step = HC_DB_DONE;
 
 	*out = NULL;
 	rc = hc_acl_dir_new(&d);
 	if (rc)
 		goto fail;
 	/* one read transaction: the snapshot and its change seq agree */
-	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-		rc = HUB_ERR_DB;
+	rc = hc_db_read_begin(st);
+	if (rc)
 		goto fail;
-	}
 	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]) && !rc; i++) {
-		if (sqlite3_prepare_v2(db, q[i], -1, &s, NULL) != SQLITE_OK) {
-			rc = HUB_ERR_DB;
-			break;
+		if (i == 0) {
+			rc = hc_store_change_seq(st, &d->seq);
+			continue;
 		}
-		while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW) {
-			if (i == 0) {
-				d->seq = sqlite3_column_int64(s, 0);
-			} else if (i <= 2) {
+		rc = hc_db_prep(st, &s, q[i], "");
+		if (rc)
+			break;
+		while (!rc && (step = hc_db_step(s)) == HC_DB_ROW) {
+			if (i <= 2) {
 				struct hc_principal p;
 				char hash[80], kind[8];
 				memset(&p, 0, sizeof(p));
-				col(s, 0, p.name, sizeof(p.name));
-				col(s, 1, kind, sizeof(kind));
+				hc_db_col(s, 0, p.name, sizeof(p.name));
+				hc_db_col(s, 1, kind, sizeof(kind));
 				p.kind = strcmp(kind, "device") ? HC_KIND_USER : HC_KIND_DEVICE;
-				col(s, 2, p.display_name, sizeof(p.display_name));
-				col(s, 3, p.role, sizeof(p.role));
-				col(s, 4, p.owner, sizeof(p.owner));
-				col(s, 5, hash, sizeof(hash));
-				p.created_at = sqlite3_column_int64(s, 6);
+				hc_db_col(s, 2, p.display_name, sizeof(p.display_name));
+				hc_db_col(s, 3, p.role, sizeof(p.role));
+				hc_db_col(s, 4, p.owner, sizeof(p.owner));
+				hc_db_col(s, 5, hash, sizeof(hash));
+				p.created_at = hc_db_int64(s, 6);
 				rc = hc_dir_put_principal(d, &p, hash[0] ? hash : NULL);
 			} else if (i == 3) {
-				rc = hc_dir_put_room_at(d, (const char *)sqlite3_column_text(s, 0),
-					sqlite3_column_int64(s, 1));
+				rc = hc_dir_put_room_at(d, hc_db_text(s, 0), hc_db_int64(s, 1));
 			} else if (i == 4) {
-				rc = hc_dir_set_level(d, (const char *)sqlite3_column_text(s, 0),
-					(const char *)sqlite3_column_text(s, 1),
-					sqlite3_column_int(s, 2));
+				rc = hc_dir_set_level(
+					d, hc_db_text(s, 0), hc_db_text(s, 1), hc_db_int(s, 2));
 				if (rc == HUB_ERR_NOTFOUND)
 					rc = HUB_OK;
 			} else if (i == 6) {
 				struct hc_principal p;
 				char hash[80];
 				memset(&p, 0, sizeof(p));
-				col(s, 0, p.name, sizeof(p.name));
+				hc_db_col(s, 0, p.name, sizeof(p.name));
 				p.kind = HC_KIND_SERVICE;
 				snprintf(p.role, sizeof(p.role), "user");
-				col(s, 1, hash, sizeof(hash));
-				p.created_at = sqlite3_column_int64(s, 2);
+				hc_db_col(s, 1, hash, sizeof(hash));
+				p.created_at = hc_db_int64(s, 2);
 				/* a legacy key named like a user or device stays out */
 				if (!hc_dir_principal(d, p.name, strlen(p.name)))
 					rc = hc_dir_put_principal(d, &p, hash);
 			} else if (i == 7) {
 				char room[HC_NAME_MAX + 1], hook[HC_NAME_MAX + 1];
-				col(s, 0, room, sizeof(room));
-				col(s, 1, hook, sizeof(hook));
+				hc_db_col(s, 0, room, sizeof(room));
+				hc_db_col(s, 1, hook, sizeof(hook));
 				hc_dir_set_room_hook(d, room, hook);
 			} else {
 				struct hc_session ss;
 				memset(&ss, 0, sizeof(ss));
-				col(s, 0, ss.sid, sizeof(ss.sid));
-				col(s, 1, ss.principal, sizeof(ss.principal));
-				ss.expires_at = sqlite3_column_int64(s, 2);
-				ss.revoked_at = sqlite3_column_int64(s, 3);
-				col(s, 4, ss.reason, sizeof(ss.reason));
+				hc_db_col(s, 0, ss.sid, sizeof(ss.sid));
+				hc_db_col(s, 1, ss.principal, sizeof(ss.principal));
+				ss.expires_at = hc_db_int64(s, 2);
+				ss.revoked_at = hc_db_int64(s, 3);
+				hc_db_col(s, 4, ss.reason, sizeof(ss.reason));
 				rc = hc_dir_put_session(d, &ss);
 			}
 		}
-		if (!rc && step != SQLITE_DONE)
-			rc = HUB_ERR_DB;
-		sqlite3_finalize(s);
+		if (!rc && step != HC_DB_DONE)
+			rc = step == HC_DB_ROW ? HUB_ERR_DB : step;
+		hc_db_finalize(s);
 		s = NULL;
 	}
-	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	hc_db_read_end(st);
 	if (rc)
 		goto fail;
 	*out = d;
 	return HUB_OK;
 fail:
 	snprintf(err, errsz, "cannot load the directory: %s (%s)", hub_strerror(rc),
-		sqlite3_errmsg(db));
+		hc_store_errmsg(st));
 	hc_acl_dir_free(d);
 	return rc;
 }

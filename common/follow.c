@@ -23,10 +23,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BATCH	    1000
-#define QUEUE_LIMIT 50000
-#define WAITERS_MAX 64	  /* sync requests waiting at once */
-#define WAITER_MS   15000 /* a request is dropped after this */
+#define BATCH	      1000
+#define QUEUE_LIMIT   50000
+#define WAITERS_MAX   64    /* sync requests waiting at once */
+#define WAITER_MS     15000 /* a request is dropped after this */
+#define LISTEN_WAIT_S 3	    /* PostgreSQL: hc_follow_listen waits for its first report */
 
 struct waiter {
 	int fd;
@@ -64,6 +65,17 @@ struct hc_follow {
 	bool want_listen;
 	struct waiter waiters[WAITERS_MAX];
 	int nwaiters;
+	/* PostgreSQL (worker thread only, but node before the worker reads
+	 * it, under lock): LISTEN hub_change on the follower's connection,
+	 * and this node's applied position in node_applied */
+	bool pg;
+	bool listening;
+	unsigned generation;
+	bool store_down; /* the last poll failed (warned once) */
+	char node[HC_NODE_MAX];
+	int64_t reported, reported_at;
+	bool reported_once; /* under lock; signalled on reported_cond */
+	pthread_cond_t reported_cond;
 };
 
 static void free_change(struct hc_change *c)
@@ -82,16 +94,11 @@ static void free_list(struct hc_change *c)
 	}
 }
 
-static void col(sqlite3_stmt *s, int i, char *out, size_t n)
-{
-	const unsigned char *t = sqlite3_column_text(s, i);
-	snprintf(out, n, "%s", t ? (const char *)t : "");
-}
-
 /* Read the current state behind one change_log row into c. */
-static int read_entity(sqlite3 *db, const char *entity, const char *key, struct hc_change *c)
+static int read_entity(
+	struct hc_store *st, const char *entity, const char *key, struct hc_change *c)
 {
-	sqlite3_stmt *s = NULL;
+	struct hc_db_stmt *s = NULL;
 	const char *sql;
 	int rc;
 
@@ -117,74 +124,72 @@ static int read_entity(sqlite3 *db, const char *entity, const char *key, struct 
 	} else {
 		return HUB_ERR_INVAL; /* a newer hub's entity: not ours */
 	}
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
-		return HUB_ERR_DB;
-	if (c->room[0]) {
-		sqlite3_bind_text(s, 1, c->room, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, c->principal, -1, SQLITE_STATIC);
-	} else {
-		sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-	}
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		sqlite3_finalize(s);
-		return HUB_ERR_DB;
+	if (c->room[0])
+		rc = hc_db_prep(st, &s, sql, "ss", c->room, c->principal);
+	else
+		rc = hc_db_prep(st, &s, sql, "s", key);
+	if (rc)
+		return rc;
+	rc = hc_db_step(s);
+	if (rc != HC_DB_ROW && rc != HC_DB_DONE) {
+		hc_db_finalize(s);
+		return rc;
 	}
 	if (!strcmp(entity, "principal")) {
-		if (rc == SQLITE_ROW) {
+		if (rc == HC_DB_ROW) {
 			char kind[8];
 			c->type = HC_CHG_PRINCIPAL;
-			col(s, 0, c->p.name, sizeof(c->p.name));
-			col(s, 1, kind, sizeof(kind));
+			hc_db_col(s, 0, c->p.name, sizeof(c->p.name));
+			hc_db_col(s, 1, kind, sizeof(kind));
 			c->p.kind = strcmp(kind, "device") ? HC_KIND_USER : HC_KIND_DEVICE;
-			col(s, 2, c->p.display_name, sizeof(c->p.display_name));
-			col(s, 3, c->p.role, sizeof(c->p.role));
-			col(s, 4, c->p.owner, sizeof(c->p.owner));
-			col(s, 5, c->secret_hash, sizeof(c->secret_hash));
-			c->p.created_at = sqlite3_column_int64(s, 6);
+			hc_db_col(s, 2, c->p.display_name, sizeof(c->p.display_name));
+			hc_db_col(s, 3, c->p.role, sizeof(c->p.role));
+			hc_db_col(s, 4, c->p.owner, sizeof(c->p.owner));
+			hc_db_col(s, 5, c->secret_hash, sizeof(c->secret_hash));
+			c->p.created_at = hc_db_int64(s, 6);
 		} else {
 			c->type = HC_CHG_PRINCIPAL_DEL;
 			snprintf(c->p.name, sizeof(c->p.name), "%s", key);
 		}
 	} else if (!strcmp(entity, "room")) {
-		c->type = rc == SQLITE_ROW ? HC_CHG_ROOM : HC_CHG_ROOM_DEL;
+		c->type = rc == HC_DB_ROW ? HC_CHG_ROOM : HC_CHG_ROOM_DEL;
 		snprintf(c->room, sizeof(c->room), "%s", key);
-		if (rc == SQLITE_ROW) {
-			c->room_created_at = sqlite3_column_int64(s, 1);
-			col(s, 2, c->hook, sizeof(c->hook));
+		if (rc == HC_DB_ROW) {
+			c->room_created_at = hc_db_int64(s, 1);
+			hc_db_col(s, 2, c->hook, sizeof(c->hook));
 		}
 	} else if (!strcmp(entity, "service")) {
 		/* a service key: a principal of its own kind, its key's hash as
 		 * the secret it proves at CONNECT */
 		snprintf(c->p.name, sizeof(c->p.name), "%s", key);
-		if (rc == SQLITE_ROW) {
+		if (rc == HC_DB_ROW) {
 			c->type = HC_CHG_PRINCIPAL;
 			c->p.kind = HC_KIND_SERVICE;
 			snprintf(c->p.role, sizeof(c->p.role), "user");
-			col(s, 1, c->secret_hash, sizeof(c->secret_hash));
-			c->p.created_at = sqlite3_column_int64(s, 2);
+			hc_db_col(s, 1, c->secret_hash, sizeof(c->secret_hash));
+			c->p.created_at = hc_db_int64(s, 2);
 		} else {
 			c->type = HC_CHG_PRINCIPAL_DEL;
 			c->p.kind = HC_KIND_SERVICE;
 		}
 	} else if (!strcmp(entity, "membership")) {
 		c->type = HC_CHG_LEVEL;
-		c->level = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : HC_LEVEL_NONE;
+		c->level = rc == HC_DB_ROW ? hc_db_int(s, 0) : HC_LEVEL_NONE;
 	} else {
-		if (rc == SQLITE_ROW) {
+		if (rc == HC_DB_ROW) {
 			c->type = HC_CHG_SESSION;
-			col(s, 0, c->s.sid, sizeof(c->s.sid));
-			col(s, 1, c->s.principal, sizeof(c->s.principal));
-			c->s.expires_at = sqlite3_column_int64(s, 2);
-			c->s.revoked_at = sqlite3_column_int64(s, 3);
-			col(s, 4, c->s.reason, sizeof(c->s.reason));
-			col(s, 5, c->s.kind, sizeof(c->s.kind));
+			hc_db_col(s, 0, c->s.sid, sizeof(c->s.sid));
+			hc_db_col(s, 1, c->s.principal, sizeof(c->s.principal));
+			c->s.expires_at = hc_db_int64(s, 2);
+			c->s.revoked_at = hc_db_int64(s, 3);
+			hc_db_col(s, 4, c->s.reason, sizeof(c->s.reason));
+			hc_db_col(s, 5, c->s.kind, sizeof(c->s.kind));
 		} else {
 			c->type = HC_CHG_SESSION_DEL;
 			snprintf(c->s.sid, sizeof(c->s.sid), "%s", key);
 		}
 	}
-	sqlite3_finalize(s);
+	hc_db_finalize(s);
 	return HUB_OK;
 }
 
@@ -238,60 +243,76 @@ static int reload(struct hc_follow *f)
 	return HUB_OK;
 }
 
+/* SQLite: whether the file changed since the last poll (PRAGMA
+ * data_version, cheap). PostgreSQL has no such counter: its followers
+ * poll when notified, and every refresh_ms as a fallback. */
+static bool changed(struct hc_follow *f, int64_t *dv)
+{
+	struct hc_db_stmt *s = NULL;
+	if (hc_db_engine(f->st) != HC_DB_SQLITE)
+		return true;
+	if (hc_db_prep(f->st, &s, "PRAGMA data_version", ""))
+		return true;
+	if (hc_db_step(s) == HC_DB_ROW)
+		*dv = hc_db_int64(s, 0);
+	hc_db_finalize(s);
+	return *dv != f->data_version;
+}
+
 /* One poll: returns HUB_OK when caught up or progressed. */
 static int poll_once(struct hc_follow *f)
 {
-	sqlite3 *db = hc_store_db(f->st);
-	sqlite3_stmt *s = NULL;
+	struct hc_db_stmt *s = NULL;
 	struct hc_change *head = NULL, *tail = NULL;
 	int64_t dv = 0, minseq = 0, maxseq = 0;
 	int n = 0, rc = HUB_OK, step;
 
 	f->more = false;
-	if (sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &s, NULL) != SQLITE_OK)
-		return HUB_ERR_DB;
-	if (sqlite3_step(s) == SQLITE_ROW)
-		dv = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	if (dv == f->data_version)
+	if (!changed(f, &dv))
 		return HUB_OK;
 
-	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-		return HUB_ERR_DB;
+	rc = hc_db_read_begin(f->st);
+	if (rc)
+		return rc;
 	/* rows we never read were purged: the log starts past us, or is empty
 	 * while the sequence moved on */
 	if (hc_store_change_min(f->st, &minseq) == HUB_OK &&
 		hc_store_change_seq(f->st, &maxseq) == HUB_OK &&
 		(minseq ? minseq > f->seq + 1 : maxseq > f->seq)) {
-		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+		hc_db_read_end(f->st);
 		f->data_version = dv;
 		return reload(f);
 	}
 	if (f->queued > QUEUE_LIMIT) {
-		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+		hc_db_read_end(f->st);
 		f->data_version = dv;
 		return reload(f);
 	}
-	if (sqlite3_prepare_v2(db,
-		    "SELECT seq, entity, key FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?",
-		    -1, &s, NULL) != SQLITE_OK) {
-		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-		return HUB_ERR_DB;
+	rc = hc_db_prep(f->st, &s,
+		"SELECT seq, entity, key FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?", "id",
+		f->seq, BATCH);
+	if (rc) {
+		hc_db_read_end(f->st);
+		return rc;
 	}
-	sqlite3_bind_int64(s, 1, f->seq);
-	sqlite3_bind_int(s, 2, BATCH);
-	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((step = hc_db_step(s)) == HC_DB_ROW) {
 		struct hc_change *c = calloc(1, sizeof(*c));
-		int64_t seq = sqlite3_column_int64(s, 0);
-		const char *entity = (const char *)sqlite3_column_text(s, 1);
-		const char *key = (const char *)sqlite3_column_text(s, 2);
+		int64_t seq = hc_db_int64(s, 0);
+		const char *entity = hc_db_text(s, 1);
+		const char *key = hc_db_text(s, 2);
 		if (!c) {
 			rc = HUB_ERR_NOMEM;
 			break;
 		}
 		c->seq = seq;
-		if (!entity || !key || read_entity(db, entity, key, c) != HUB_OK) {
-			free(c); /* not ours or unreadable: skip the row */
+		rc = entity && key ? read_entity(f->st, entity, key, c) : HUB_ERR_INVAL;
+		if (rc != HUB_OK && rc != HUB_ERR_INVAL) {
+			free(c); /* the store failed: read this row again next time */
+			break;
+		}
+		if (rc == HUB_ERR_INVAL) {
+			free(c); /* not ours: skip the row */
+			rc = HUB_OK;
 		} else {
 			if (tail)
 				tail->next = c;
@@ -302,10 +323,10 @@ static int poll_once(struct hc_follow *f)
 		}
 		f->seq = seq;
 	}
-	if (step != SQLITE_DONE && step != SQLITE_ROW && rc == HUB_OK)
-		rc = HUB_ERR_DB;
-	sqlite3_finalize(s);
-	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	if (step != HC_DB_DONE && step != HC_DB_ROW && rc == HUB_OK)
+		rc = step;
+	hc_db_finalize(s);
+	hc_db_read_end(f->st);
 	if (head)
 		enqueue(f, head, tail, n);
 	/* a full batch means there may be more: look again without waiting
@@ -421,6 +442,42 @@ static void settle(struct hc_follow *f)
 	pthread_mutex_unlock(&f->lock);
 }
 
+/* PostgreSQL: write this node's applied position when it moved, and at
+ * least every HC_NODE_HEARTBEAT_MS (writers skip nodes silent for longer than
+ * HC_NODE_STALE_MS), and wake writers waiting for it (hub_applied). */
+static void report(struct hc_follow *f, int64_t now)
+{
+	struct hc_db_stmt *s = NULL;
+	char node[HC_NODE_MAX];
+	int64_t applied;
+	int rc;
+	pthread_mutex_lock(&f->lock);
+	memcpy(node, f->node, sizeof(node));
+	pthread_mutex_unlock(&f->lock);
+	if (!node[0])
+		return;
+	applied = hc_follow_applied(f);
+	if (applied == f->reported && now - f->reported_at < HC_NODE_HEARTBEAT_MS)
+		return;
+	f->reported_at = now;
+	rc = hc_db_prep(f->st, &s,
+		"INSERT INTO node_applied(node, pos, updated) VALUES(?1, ?2, hub_now_ms()) "
+		"ON CONFLICT(node) DO UPDATE SET pos = excluded.pos, updated = excluded.updated",
+		"si", node, applied);
+	if (!rc)
+		rc = hc_db_done(s);
+	if (!rc && applied != f->reported &&
+		!hc_db_prep(f->st, &s, "SELECT pg_notify('hub_applied', ?)", "s", node))
+		rc = hc_db_done(s);
+	f->reported = rc ? -1 : applied;
+	if (!rc) {
+		pthread_mutex_lock(&f->lock);
+		f->reported_once = true;
+		pthread_cond_broadcast(&f->reported_cond);
+		pthread_mutex_unlock(&f->lock);
+	}
+}
+
 static void *worker(void *arg)
 {
 	struct hc_follow *f = arg;
@@ -430,7 +487,7 @@ static void *worker(void *arg)
 
 	for (;;) {
 		int64_t now = mono_ms(), timeout;
-		int n = 0, lfd, base;
+		int n = 0, lfd, base, pgfd;
 		bool stop;
 
 		pthread_mutex_lock(&f->lock);
@@ -439,15 +496,30 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&f->lock);
 		if (stop)
 			break;
+		if (f->pg && (!f->listening || f->generation != hc_db_generation(f->st))) {
+			/* (again) after a reconnect: what was notified meanwhile
+			 * is read by the forced poll */
+			f->generation = hc_db_generation(f->st);
+			f->listening = hc_db_listen(f->st, "hub_change") == HUB_OK;
+			force = true;
+		}
 		if (force || now >= next_poll) {
 			/* a writer waits: read until caught up, a batch at a time */
 			int rounds = 0;
 			do {
 				if (poll_once(f) != HUB_OK) {
-					hc_warn("msg=\"follow: poll failed\" err=\"%s\"",
-						hc_store_errmsg(f->st));
+					/* the directory stays as it is, in memory: say
+					 * so once, not at every refresh */
+					if (!f->store_down)
+						hc_warn("msg=\"follow: poll failed, the directory "
+							"stays as last read\" err=\"%s\"",
+							hc_store_errmsg(f->st));
+					f->store_down = true;
 					break;
 				}
+				if (f->store_down)
+					hc_info("msg=\"follow: the store answers again\"");
+				f->store_down = false;
 			} while (force && f->more && ++rounds < 100);
 			settle(f);
 			force = false;
@@ -455,8 +527,18 @@ static void *worker(void *arg)
 			next_poll = now + f->refresh_ms;
 		}
 		answer_waiters(f, now);
+		report(f, now);
+		/* a notification that came in while a statement ran sits in
+		 * libpq's queue, not on the socket: look there before sleeping */
+		if (f->pg && f->listening && hc_db_notified(f->st) > 0) {
+			force = true;
+			continue;
+		}
 
 		pfd[n++] = (struct pollfd){.fd = f->evfd, .events = POLLIN};
+		pgfd = f->pg && f->listening ? hc_db_notify_fd(f->st) : -1;
+		if (pgfd >= 0)
+			pfd[n++] = (struct pollfd){.fd = pgfd, .events = POLLIN};
 		base = n;
 		if (lfd >= 0)
 			pfd[n++] = (struct pollfd){.fd = lfd, .events = POLLIN};
@@ -465,6 +547,8 @@ static void *worker(void *arg)
 		timeout = next_poll - now;
 		if (f->nwaiters && timeout > 100)
 			timeout = 100; /* look at expiries now and then */
+		if (f->pg && timeout > HC_NODE_HEARTBEAT_MS)
+			timeout = HC_NODE_HEARTBEAT_MS;
 		if (timeout < 0)
 			timeout = 0;
 		if (poll(pfd, (nfds_t)n, (int)timeout) < 0) {
@@ -477,6 +561,13 @@ static void *worker(void *arg)
 			if (read(f->evfd, &v, sizeof(v)) < 0) {
 				/* EAGAIN: someone else read it */
 			}
+		}
+		if (pgfd >= 0 && pfd[1].revents) {
+			int got = hc_db_notified(f->st);
+			if (got < 0)
+				f->listening = false; /* lost: reconnect, listen, poll */
+			if (got)
+				force = true;
 		}
 		/* requests first (indexes shift as waiters go), then new ones */
 		for (int i = f->nwaiters - 1; i >= 0; i--) {
@@ -508,6 +599,8 @@ int hc_follow_start(const char *db_path, int64_t from_seq, int refresh_ms, void 
 		free(f);
 		return rc;
 	}
+	f->pg = hc_db_engine(f->st) == HC_DB_POSTGRESQL;
+	f->reported = -1;
 	f->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (f->evfd < 0) {
 		snprintf(err, errsz, "eventfd: %s", strerror(errno));
@@ -523,11 +616,13 @@ int hc_follow_start(const char *db_path, int64_t from_seq, int refresh_ms, void 
 	f->wake = wake;
 	f->ud = ud;
 	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->reported_cond, NULL);
 	if (pthread_create(&f->thread, NULL, worker, f) != 0) {
 		snprintf(err, errsz, "cannot start the store follower thread: %s", strerror(errno));
 		hc_store_close(f->st);
 		close(f->evfd);
 		pthread_mutex_destroy(&f->lock);
+		pthread_cond_destroy(&f->reported_cond);
 		free(f);
 		return HUB_ERR_IO;
 	}
@@ -541,6 +636,38 @@ int hc_follow_listen(
 	struct sockaddr_un sa;
 	size_t alen;
 	int fd = -1, dfd;
+
+	if (f->pg) {
+		/* writers on any node wait on node_applied, not on a socket */
+		char host[128] = "";
+		gethostname(host, sizeof(host) - 1);
+		struct timespec until;
+		bool ok;
+		pthread_mutex_lock(&f->lock);
+		if (snprintf(f->node, sizeof(f->node), "%s/%s-%ld", host, name, (long)getpid()) >=
+			(int)sizeof(f->node))
+			f->node[sizeof(f->node) - 1] = '\0';
+		pthread_mutex_unlock(&f->lock);
+		notify(f);
+		/* a writer must not miss this node: return once it is in
+		 * node_applied (bounded: a store that is down does not stop
+		 * the start, the heartbeat adds the row later) */
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += LISTEN_WAIT_S;
+		pthread_mutex_lock(&f->lock);
+		while (!f->reported_once &&
+			pthread_cond_timedwait(&f->reported_cond, &f->lock, &until) == 0) {
+		}
+		ok = f->reported_once;
+		pthread_mutex_unlock(&f->lock);
+		if (!ok)
+			hc_warn("msg=\"follow: node %s not yet in node_applied\" err=\"%s\"", name,
+				"the store did not answer in time");
+		(void)sync_dir;
+		(void)err;
+		(void)errsz;
+		return HUB_OK;
+	}
 
 	if (mkdir(sync_dir, 0700) < 0 && errno != EEXIST) {
 		snprintf(err, errsz, "%s: %s", sync_dir, strerror(errno));
@@ -685,8 +812,15 @@ void hc_follow_stop(struct hc_follow *f)
 	if (f->dirfd >= 0)
 		close(f->dirfd);
 	close(f->evfd);
+	if (f->node[0]) {
+		/* a node that stops says so: writers do not wait for it */
+		struct hc_db_stmt *s = NULL;
+		if (!hc_db_prep(f->st, &s, "DELETE FROM node_applied WHERE node = ?", "s", f->node))
+			hc_db_done(s);
+	}
 	free_list(f->head);
 	hc_store_close(f->st);
 	pthread_mutex_destroy(&f->lock);
+	pthread_cond_destroy(&f->reported_cond);
 	free(f);
 }

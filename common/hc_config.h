@@ -64,7 +64,9 @@ bool hc_cfg_list_has(const struct hc_config *cfg, enum hc_setting id, const char
 int hc_cfg_list_next(const struct hc_config *cfg, enum hc_setting id, size_t *pos,
 	const char **item, size_t *len);
 
-/* Derived paths (into out, size n): the store and the key file. */
+/* Derived paths (into out, size n): the store (the `store` setting when
+ * set: a PostgreSQL conninfo, never to be logged as is; else
+ * <data_dir>/hub.db) and the key file. */
 int hc_config_db_path(const struct hc_config *cfg, char *out, size_t n);
 int hc_config_key_path(const struct hc_config *cfg, char *out, size_t n);
 /* data_dir/sync: where store followers listen for writers (hc_sync.h) */

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The store: one SQLite file (WAL) shared by hubd, hubctl, hub-bridge and
- * the broker plugin. Schema migrations are versioned (PRAGMA user_version)
- * and run by whichever read-write opener comes first. Every write is a
- * short IMMEDIATE transaction retried on SQLITE_BUSY; readers never block
- * writers. Triggers append every change of principals, rooms, memberships
- * and sessions to change_log, which the broker plugin and the bridge
- * follow to keep their in-memory copies current.
+ * the broker plugin, or a PostgreSQL database shared by every node (the
+ * `store` setting; hc_db.h is the seam, db_sqlite.c and db_pg.c the two
+ * engines, docs/scaling.md "The store on PostgreSQL"). Schema migrations are versioned (PRAGMA
+ * user_version) and run by whichever read-write opener comes first. Every write is a short
+ * IMMEDIATE transaction retried on SQLITE_BUSY; readers never block writers. Triggers append every
+ * change of principals, rooms, memberships and sessions to change_log, which the broker plugin and
+ * the bridge follow to keep their in-memory copies current.
  *
  * A struct hc_store is used by one thread at a time. Strings handed to
  * callbacks are borrowed for the duration of the call.
@@ -63,11 +64,13 @@ struct hc_room {
 	char hook[HC_NAME_MAX + 1]; /* service that checks its events, "" */
 };
 
-/* Open (and for RW, create and migrate) the store at path. busy_timeout,
- * WAL, foreign keys on. err gets a one-line reason on failure. */
+/* Open (and for RW, create and migrate) the store at path: a file path is
+ * SQLite (busy_timeout, WAL, foreign keys on), a postgresql:// URI or a
+ * key=value conninfo is PostgreSQL (hc_db_is_postgresql). err gets a
+ * one-line reason on failure, never a password. */
 int hc_store_open(const char *path, int mode, struct hc_store **out, char *err, size_t errsz);
 void hc_store_close(struct hc_store *st);
-/* Last SQLite message (borrowed, valid until the next call). */
+/* Last engine message (borrowed, valid until the next call). */
 const char *hc_store_errmsg(struct hc_store *st);
 int hc_store_schema_version(struct hc_store *st, int *version);
 /* Cheap liveness check (one read). */
@@ -174,7 +177,8 @@ int hc_store_change_min(struct hc_store *st, int64_t *seq);
 int hc_store_changes(struct hc_store *st, int64_t after, int limit,
 	int (*cb)(void *ud, int64_t seq, const char *entity, const char *key), void *ud);
 
-/* --- raw access for modules that keep their own tables (history) --- */
+/* --- raw access (tests): the SQLite handle, NULL on PostgreSQL; modules
+ * that keep their own tables use hc_db.h --- */
 struct sqlite3 *hc_store_db(struct hc_store *st);
 /* Run fn inside an IMMEDIATE transaction, retrying on SQLITE_BUSY. fn
  * returns HUB_OK to commit. Called inside fn (or any open transaction),

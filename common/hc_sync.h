@@ -51,4 +51,30 @@ int hc_sync_live(const char *sync_dir, char *who, size_t whosz);
  */
 size_t hc_sync_addr(struct sockaddr_un *sa, const char *dir, int dirfd, const char *name);
 
+/*
+ * The same promise on PostgreSQL, across machines. Each follower (broker
+ * plugin, gateway) on every node keeps one row of node_applied: its node
+ * ("host/name-pid"), the change log position its owner applied, and when
+ * it last said so (the database's clock, ms). It writes the row when its
+ * position moves and at least every HC_NODE_HEARTBEAT_MS, and NOTIFYs
+ * hub_applied; it deletes its row when it stops. A writer that committed
+ * (hubctl, hubd) waits, with hc_sync_wait_store, until every node heard
+ * from in the last HC_NODE_STALE_MS is at or past its position: a node
+ * that died without a word is skipped after that long.
+ */
+#define HC_NODE_MAX	     192
+#define HC_NODE_HEARTBEAT_MS 1000
+#define HC_NODE_STALE_MS     5000
+
+struct hc_store;
+
+/*
+ * Wait until every live node applied the change log up to seq, at most
+ * timeout_ms (PostgreSQL; on SQLite it returns HUB_OK at once: use
+ * hc_sync_wait). HUB_OK, HUB_ERR_BUSY when a node did not get there in
+ * time (err names it), HUB_ERR_DB when the store failed. Blocking: CLI or
+ * worker thread. st must not be inside a transaction.
+ */
+int hc_sync_wait_store(struct hc_store *st, int64_t seq, int timeout_ms, char *err, size_t errsz);
+
 #endif

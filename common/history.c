@@ -2,20 +2,19 @@
 /* Chat history queries: newest first from the (room, id) index, payloads
  * over a size cap never read. */
 #include "hc_history.h"
+#include "hc_db.h"
 #include "hc_err.h"
 #include "hc_store.h"
 
-#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
 int hc_history_scan(struct hc_store *st, const char *room, int64_t before, int limit,
 	size_t max_len, int (*cb)(void *ud, const struct hc_message *m), void *ud)
 {
-	sqlite3 *db = hc_store_db(st);
-	sqlite3_stmt *s = NULL;
+	struct hc_db_stmt *s = NULL;
 	struct hc_message m;
-	int rc = HUB_OK, step = SQLITE_DONE, n = 0;
+	int rc = HUB_OK, step = HC_DB_DONE, n = 0;
 
 	if (!hc_name_valid(room))
 		return HUB_ERR_INVAL;
@@ -26,51 +25,44 @@ int hc_history_scan(struct hc_store *st, const char *room, int64_t before, int l
 	if (max_len > INT32_MAX)
 		max_len = INT32_MAX;
 	/* one read transaction: the page stays consistent while the writer
-	 * goes on (WAL) */
-	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-		return HUB_ERR_DB;
+	 * goes on */
+	rc = hc_db_read_begin(st);
+	if (rc)
+		return rc;
 	/* length() of a BLOB reads no content; the CASE keeps an oversized
 	 * payload from ever being loaded */
-	if (sqlite3_prepare_v2(db,
-		    "SELECT id, room, event, sender, ts, length(data), "
-		    "CASE WHEN length(data) <= ?4 THEN data END FROM messages "
-		    "WHERE room = ?1 AND (?2 <= 0 OR id < ?2) ORDER BY id DESC LIMIT ?3",
-		    -1, &s, NULL) != SQLITE_OK) {
-		rc = HUB_ERR_DB;
+	rc = hc_db_prep(st, &s,
+		"SELECT id, room, event, sender, ts, length(data), "
+		"CASE WHEN length(data) <= ?4 THEN data END FROM messages "
+		"WHERE room = ?1 AND (?2 <= 0 OR id < ?2) ORDER BY id DESC LIMIT ?3",
+		"sidi", room, before, limit, (int64_t)max_len);
+	if (rc)
 		goto out;
-	}
-	sqlite3_bind_text(s, 1, room, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, before);
-	sqlite3_bind_int(s, 3, limit);
-	sqlite3_bind_int64(s, 4, (sqlite3_int64)max_len);
-	while (n < limit && (step = sqlite3_step(s)) == SQLITE_ROW) {
-		const unsigned char *t;
-		int64_t len = sqlite3_column_int64(s, 5);
+	while (n < limit && (step = hc_db_step(s)) == HC_DB_ROW) {
+		int64_t len = hc_db_int64(s, 5);
 		int r;
 
 		memset(&m, 0, sizeof(m));
-		m.id = sqlite3_column_int64(s, 0);
-		t = sqlite3_column_text(s, 1);
-		snprintf(m.room, sizeof(m.room), "%s", t ? (const char *)t : "");
-		t = sqlite3_column_text(s, 2);
-		snprintf(m.event, sizeof(m.event), "%s", t ? (const char *)t : "");
-		t = sqlite3_column_text(s, 3);
-		snprintf(m.sender, sizeof(m.sender), "%s", t ? (const char *)t : "");
-		m.ts_ms = sqlite3_column_int64(s, 4);
+		m.id = hc_db_int64(s, 0);
+		hc_db_col(s, 1, m.room, sizeof(m.room));
+		hc_db_col(s, 2, m.event, sizeof(m.event));
+		hc_db_col(s, 3, m.sender, sizeof(m.sender));
+		m.ts_ms = hc_db_int64(s, 4);
 		m.len = len > 0 ? (size_t)len : 0;
 		if (m.len > max_len) {
 			m.omitted = true;
 		} else if (m.len) {
-			m.data = sqlite3_column_blob(s, 6);
-			if (!m.data) {
-				rc = HUB_ERR_NOMEM;
+			size_t got = 0;
+			m.data = hc_db_blob(s, 6, &got);
+			if (!m.data || got != m.len) {
+				rc = m.data ? HUB_ERR_DB : HUB_ERR_NOMEM;
 				break;
 			}
 		}
 		n++;
 		r = cb(ud, &m);
 		if (r == HC_HISTORY_STOP) {
-			step = SQLITE_DONE;
+			step = HC_DB_DONE;
 			break;
 		}
 		if (r) {
@@ -78,10 +70,10 @@ int hc_history_scan(struct hc_store *st, const char *room, int64_t before, int l
 			break;
 		}
 	}
-	if (rc == HUB_OK && n < limit && step != SQLITE_DONE)
-		rc = HUB_ERR_DB;
+	if (rc == HUB_OK && n < limit && step != HC_DB_DONE)
+		rc = step == HC_DB_ROW ? HUB_ERR_DB : step;
 out:
-	sqlite3_finalize(s);
-	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	hc_db_finalize(s);
+	hc_db_read_end(st);
 	return rc;
 }

@@ -8,93 +8,29 @@
 #include "hc_err.h"
 #include "hc_util.h"
 
-#include <fcntl.h>
 #include <openssl/crypto.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#define BUSY_TIMEOUT_MS 5000
-#define TX_ATTEMPTS	5
+#define TX_ATTEMPTS 5
 
-/* Prepare sql and bind arguments described by fmt: 's' text (NULL binds
- * NULL), 'i' int64, 'd' int. */
-static int prep(struct hc_store *st, sqlite3_stmt **out, const char *sql, const char *fmt, ...)
+static int get_int64(struct hc_store *st, const char *sql, const char *arg, int64_t *out)
 {
-	va_list ap;
-	sqlite3_stmt *s = NULL;
-	int rc;
-
-	*out = NULL;
-	rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-	if (rc != SQLITE_OK)
-		return rc == SQLITE_NOMEM ? HUB_ERR_NOMEM : HUB_ERR_DB;
-	va_start(ap, fmt);
-	for (int i = 0; fmt && fmt[i]; i++) {
-		switch (fmt[i]) {
-		case 's': {
-			const char *v = va_arg(ap, const char *);
-			rc = v ? sqlite3_bind_text(s, i + 1, v, -1, SQLITE_TRANSIENT)
-			       : sqlite3_bind_null(s, i + 1);
-			break;
-		}
-		case 'i':
-			rc = sqlite3_bind_int64(s, i + 1, va_arg(ap, int64_t));
-			break;
-		case 'd':
-			rc = sqlite3_bind_int(s, i + 1, va_arg(ap, int));
-			break;
-		default:
-			rc = SQLITE_MISUSE;
-		}
-		if (rc != SQLITE_OK)
-			break;
+	struct hc_db_stmt *s;
+	int rc = hc_db_prep(st, &s, sql, arg ? "s" : "", arg);
+	if (rc)
+		return rc;
+	rc = hc_db_step(s);
+	if (rc == HC_DB_ROW) {
+		*out = hc_db_int64(s, 0);
+		rc = HUB_OK;
+	} else if (rc == HC_DB_DONE) {
+		rc = HUB_ERR_NOTFOUND;
 	}
-	va_end(ap);
-	if (rc != SQLITE_OK) {
-		sqlite3_finalize(s);
-		return HUB_ERR_DB;
-	}
-	*out = s;
-	return HUB_OK;
-}
-
-/* Step a statement that returns no rows; map constraint errors. */
-static int step_done(sqlite3_stmt *s)
-{
-	int rc = sqlite3_step(s) & 0xff; /* extended codes are on: compare primaries */
-	int ext = sqlite3_extended_errcode(sqlite3_db_handle(s));
-	sqlite3_finalize(s);
-	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
-		return HUB_OK;
-	if (ext == SQLITE_CONSTRAINT_PRIMARYKEY || ext == SQLITE_CONSTRAINT_UNIQUE)
-		return HUB_ERR_EXISTS;
-	if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
-		return HUB_ERR_NOTFOUND;
-	if (rc == SQLITE_CONSTRAINT)
-		return HUB_ERR_INVAL;
-	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-		return HUB_ERR_BUSY;
-	return HUB_ERR_DB;
-}
-
-static void copy_col(sqlite3_stmt *s, int col, char *out, size_t n)
-{
-	const unsigned char *t = sqlite3_column_text(s, col);
-	snprintf(out, n, "%s", t ? (const char *)t : "");
-}
-
-static int exec_simple(struct hc_store *st, const char *sql)
-{
-	char *msg = NULL;
-	int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg) & 0xff;
-	sqlite3_free(msg);
-	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-		return HUB_ERR_BUSY;
-	return rc == SQLITE_OK ? HUB_OK : HUB_ERR_DB;
+	hc_db_finalize(s);
+	return rc;
 }
 
 int hc_store_tx(struct hc_store *st, int (*fn)(struct hc_store *st, void *ud), void *ud)
@@ -102,12 +38,19 @@ int hc_store_tx(struct hc_store *st, int (*fn)(struct hc_store *st, void *ud), v
 	int rc = HUB_ERR_BUSY;
 
 	/* inside a transaction already (a caller composing several store
-	 * calls into one, like the demo seed): the outer one commits */
-	if (!sqlite3_get_autocommit(st->db))
-		return fn(st, ud);
+	 * calls into one, like the demo seed): the outer one commits; a part
+	 * that fails rolls back alone */
+	if (st->ops->in_tx(st)) {
+		rc = st->ops->sp_begin(st);
+		if (rc)
+			return rc;
+		rc = fn(st, ud);
+		st->ops->sp_end(st, rc == HUB_OK);
+		return rc;
+	}
 
 	for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
-		rc = exec_simple(st, "BEGIN IMMEDIATE");
+		rc = st->ops->tx_begin(st);
 		if (rc == HUB_ERR_BUSY) {
 			usleep(20000 * (unsigned)(attempt + 1));
 			continue;
@@ -116,15 +59,11 @@ int hc_store_tx(struct hc_store *st, int (*fn)(struct hc_store *st, void *ud), v
 			return rc;
 		rc = fn(st, ud);
 		if (rc == HUB_OK) {
-			rc = exec_simple(st, "COMMIT");
+			rc = st->ops->tx_end(st, true);
 			if (rc == HUB_OK)
 				return HUB_OK;
 		}
-		/* SQLite has already rolled back after some errors (a full
-		 * disk, an I/O error): a ROLLBACK would then fail and its
-		 * "no transaction is active" would replace the real message */
-		if (!sqlite3_get_autocommit(st->db))
-			exec_simple(st, "ROLLBACK");
+		st->ops->tx_end(st, false);
 		if (rc != HUB_ERR_BUSY)
 			return rc;
 		usleep(20000 * (unsigned)(attempt + 1));
@@ -135,19 +74,18 @@ int hc_store_tx(struct hc_store *st, int (*fn)(struct hc_store *st, void *ud), v
 static int migrate_fn(struct hc_store *st, void *ud)
 {
 	int version = 0, rc;
+	int count = *st->ops->migration_count;
 	(void)ud;
 	rc = hc_store_schema_version(st, &version);
 	if (rc)
 		return rc;
-	if (version > hc_store__migration_count)
+	if (version > count)
 		return HUB_ERR_CONFIG; /* made by a newer hub: refuse to touch it */
-	for (int v = version; v < hc_store__migration_count; v++) {
-		char pragma[48];
-		rc = exec_simple(st, hc_store__migrations[v]);
+	for (int v = version; v < count; v++) {
+		rc = hc_db_exec(st, st->ops->migrations[v]);
 		if (rc)
 			return rc;
-		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
-		rc = exec_simple(st, pragma);
+		rc = st->ops->set_schema_version(st, v + 1);
 		if (rc)
 			return rc;
 	}
@@ -157,7 +95,8 @@ static int migrate_fn(struct hc_store *st, void *ud)
 int hc_store_open(const char *path, int mode, struct hc_store **out, char *err, size_t errsz)
 {
 	struct hc_store *st;
-	int flags, rc, version = 0;
+	int rc, version = 0, count;
+	char where[512];
 
 	*out = NULL;
 	st = calloc(1, sizeof(*st));
@@ -166,59 +105,32 @@ int hc_store_open(const char *path, int mode, struct hc_store **out, char *err, 
 		return HUB_ERR_NOMEM;
 	}
 	st->mode = mode;
-	flags = SQLITE_OPEN_NOMUTEX |
-		(mode == HC_STORE_RO ? SQLITE_OPEN_READONLY
-				     : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-	if (mode != HC_STORE_RO) {
-		/* a new store is private (password and session hashes); SQLite
-		 * gives its -wal and -shm files the same mode */
-		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd >= 0)
-			close(fd);
+	if (hc_db_is_postgresql(path)) {
+		st->engine = HC_DB_POSTGRESQL;
+		st->ops = &hc_db__pg_ops;
+		hc_db__redact(path, where, sizeof(where));
+	} else {
+		st->engine = HC_DB_SQLITE;
+		st->ops = &hc_db__sqlite_ops;
+		snprintf(where, sizeof(where), "%s", path);
 	}
-	rc = sqlite3_open_v2(path, &st->db, flags, NULL);
-	if (rc != SQLITE_OK) {
-		snprintf(err, errsz, "%s: cannot open store: %s", path,
-			st->db ? sqlite3_errmsg(st->db) : "out of memory");
-		rc = HUB_ERR_DB;
+	count = *st->ops->migration_count;
+	rc = st->ops->open(st, path, err, errsz);
+	if (rc)
 		goto fail;
-	}
-	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
-	sqlite3_extended_result_codes(st->db, 1);
-	if (mode == HC_STORE_RW) {
-		/* journal_mode=WAL is persistent in the file; setting it needs a
-		 * moment of exclusive access, retried like any write */
-		for (int i = 0; i < TX_ATTEMPTS; i++) {
-			rc = exec_simple(st, "PRAGMA journal_mode=WAL");
-			if (rc != HUB_ERR_BUSY)
-				break;
-			usleep(50000);
-		}
-		if (rc) {
-			snprintf(err, errsz, "%s: cannot enable WAL: %s", path,
-				sqlite3_errmsg(st->db));
-			goto fail;
-		}
-		exec_simple(st, "PRAGMA synchronous=NORMAL");
-	}
-	if (exec_simple(st, "PRAGMA foreign_keys=ON")) {
-		snprintf(err, errsz, "%s: %s", path, sqlite3_errmsg(st->db));
-		rc = HUB_ERR_DB;
-		goto fail;
-	}
 	if (mode == HC_STORE_RW) {
 		rc = hc_store_tx(st, migrate_fn, NULL);
 		if (rc) {
-			snprintf(err, errsz, "%s: schema migration failed: %s", path,
+			snprintf(err, errsz, "%s: schema migration failed: %s", where,
 				rc == HUB_ERR_CONFIG ? "store was made by a newer hub"
-						     : sqlite3_errmsg(st->db));
+						     : hc_store_errmsg(st));
 			goto fail;
 		}
 	} else {
 		rc = hc_store_schema_version(st, &version);
-		if (rc || version < hc_store__migration_count) {
-			snprintf(err, errsz, "%s: store not initialised (schema %d of %d)", path,
-				version, hc_store__migration_count);
+		if (rc || version < count) {
+			snprintf(err, errsz, "%s: store not initialised (schema %d of %d)", where,
+				version, count);
 			rc = HUB_ERR_DB;
 			goto fail;
 		}
@@ -234,13 +146,13 @@ void hc_store_close(struct hc_store *st)
 {
 	if (!st)
 		return;
-	sqlite3_close_v2(st->db);
+	st->ops->close(st);
 	free(st);
 }
 
 const char *hc_store_errmsg(struct hc_store *st)
 {
-	return st && st->db ? sqlite3_errmsg(st->db) : "no store";
+	return st ? st->ops->errmsg(st) : "no store";
 }
 
 struct sqlite3 *hc_store_db(struct hc_store *st)
@@ -248,37 +160,15 @@ struct sqlite3 *hc_store_db(struct hc_store *st)
 	return st->db;
 }
 
-static int get_int64(struct hc_store *st, const char *sql, const char *arg, int64_t *out)
-{
-	sqlite3_stmt *s;
-	int rc = prep(st, &s, sql, arg ? "s" : "", arg);
-	if (rc)
-		return rc;
-	rc = sqlite3_step(s) & 0xff;
-	if (rc == SQLITE_ROW) {
-		*out = sqlite3_column_int64(s, 0);
-		rc = HUB_OK;
-	} else if (rc == SQLITE_DONE) {
-		rc = HUB_ERR_NOTFOUND;
-	} else {
-		rc = (rc == SQLITE_BUSY) ? HUB_ERR_BUSY : HUB_ERR_DB;
-	}
-	sqlite3_finalize(s);
-	return rc;
-}
-
 int hc_store_schema_version(struct hc_store *st, int *version)
 {
-	int64_t v = 0;
-	int rc = get_int64(st, "PRAGMA user_version", NULL, &v);
-	*version = (int)v;
-	return rc;
+	return st->ops->schema_version(st, version);
 }
 
 int hc_store_ping(struct hc_store *st)
 {
 	int64_t v;
-	return get_int64(st, "SELECT count(*) FROM rooms WHERE 0", NULL, &v);
+	return get_int64(st, "SELECT count(*) FROM rooms WHERE 1 = 0", NULL, &v);
 }
 
 /* ---------------------------------------------------------------- users */
@@ -301,15 +191,15 @@ static int name_is_key(struct hc_store *st, const char *name)
 static int user_add_fn(struct hc_store *st, void *ud)
 {
 	struct user_args *a = ud;
-	sqlite3_stmt *s;
+	struct hc_db_stmt *s;
 	int rc = name_is_key(st, a->name);
 	if (rc)
 		return rc;
-	rc = prep(st, &s,
+	rc = hc_db_prep(st, &s,
 		"INSERT INTO principals(name, kind, display_name, role, pw_hash, created_at) "
 		"VALUES(?, 'user', ?, ?, ?, unixepoch())",
 		"ssss", a->name, a->display ? a->display : "", a->role, a->hash);
-	return rc ? rc : step_done(s);
+	return rc ? rc : hc_db_done(s);
 }
 
 int hc_store_user_add(struct hc_store *st, const char *name, const char *display_name,
@@ -324,41 +214,41 @@ int hc_store_user_add(struct hc_store *st, const char *name, const char *display
 
 static int revoke_where(struct hc_store *st, const char *principal, const char *reason, int *count)
 {
-	sqlite3_stmt *s;
-	int rc = prep(st, &s,
+	struct hc_db_stmt *s;
+	int rc = hc_db_prep(st, &s,
 		"UPDATE sessions SET revoked_at = unixepoch(), reason = ? "
 		"WHERE revoked_at = 0 AND expires_at > unixepoch() AND "
 		"(principal = ? OR principal IN (SELECT name FROM principals WHERE owner = ?))",
 		"sss", reason, principal, principal);
 	if (rc)
 		return rc;
-	rc = step_done(s);
+	rc = hc_db_done(s);
 	if (rc == HUB_OK && count)
-		*count = sqlite3_changes(st->db);
+		*count = hc_db_changes(st);
 	return rc;
 }
 
 static int principal_kind(struct hc_store *st, const char *name, char *kind, size_t n)
 {
-	sqlite3_stmt *s;
-	int rc = prep(st, &s, "SELECT kind FROM principals WHERE name = ?", "s", name);
+	struct hc_db_stmt *s;
+	int rc = hc_db_prep(st, &s, "SELECT kind FROM principals WHERE name = ?", "s", name);
 	if (rc)
 		return rc;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		copy_col(s, 0, kind, n);
+	rc = hc_db_step(s);
+	if (rc == HC_DB_ROW) {
+		hc_db_col(s, 0, kind, n);
 		rc = HUB_OK;
 	} else {
-		rc = rc == SQLITE_DONE ? HUB_ERR_NOTFOUND : HUB_ERR_DB;
+		rc = rc == HC_DB_DONE ? HUB_ERR_NOTFOUND : HUB_ERR_DB;
 	}
-	sqlite3_finalize(s);
+	hc_db_finalize(s);
 	return rc;
 }
 
 static int user_del_fn(struct hc_store *st, void *ud)
 {
 	struct user_args *a = ud;
-	sqlite3_stmt *s;
+	struct hc_db_stmt *s;
 	char kind[8];
 	int rc = principal_kind(st, a->name, kind, sizeof(kind));
 	if (rc)
@@ -368,8 +258,8 @@ static int user_del_fn(struct hc_store *st, void *ud)
 	rc = revoke_where(st, a->name, "deleted", NULL);
 	if (rc)
 		return rc;
-	rc = prep(st, &s, "DELETE FROM principals WHERE name = ?", "s", a->name);
-	return rc ? rc : step_done(s);
+	rc = hc_db_prep(st, &s, "DELETE FROM principals WHERE name = ?", "s", a->name);
+	return rc ? rc : hc_db_done(s);
 }
 
 int hc_store_user_del(struct hc_store *st, const char *name)
@@ -383,15 +273,16 @@ int hc_store_user_del(struct hc_store *st, const char *name)
 static int user_passwd_fn(struct hc_store *st, void *ud)
 {
 	struct user_args *a = ud;
-	sqlite3_stmt *s;
-	int rc = prep(st, &s, "UPDATE principals SET pw_hash = ? WHERE name = ? AND kind = 'user'",
-		"ss", a->hash, a->name);
+	struct hc_db_stmt *s;
+	int rc = hc_db_prep(st, &s,
+		"UPDATE principals SET pw_hash = ? WHERE name = ? AND kind = 'user'", "ss", a->hash,
+		a->name);
 	if (rc)
 		return rc;
-	rc = step_done(s);
+	rc = hc_db_done(s);
 	if (rc)
 		return rc;
-	if (sqlite3_changes(st->db) == 0)
+	if (hc_db_changes(st) == 0)
 		return HUB_ERR_NOTFOUND;
 	return a->revoke ? revoke_where(st, a->name, "password", NULL) : HUB_OK;
 }
@@ -408,13 +299,14 @@ int hc_store_user_set_password(
 static int user_role_fn(struct hc_store *st, void *ud)
 {
 	struct user_args *a = ud;
-	sqlite3_stmt *s;
-	int rc = prep(st, &s, "UPDATE principals SET role = ? WHERE name = ? AND kind = 'user'",
-		"ss", a->role, a->name);
+	struct hc_db_stmt *s;
+	int rc = hc_db_prep(st, &s,
+		"UPDATE principals SET role = ? WHERE name = ? AND kind = 'user'", "ss", a->role,
+		a->name);
 	if (rc)
 		return rc;
-	rc = step_done(s);
-	if (rc == HUB_OK && sqlite3_changes(st->db) == 0)
+	rc = hc_db_done(s);
+	if (rc == HUB_OK && hc_db_changes(st) == 0)
 		rc = HUB_ERR_NOTFOUND;
 	return rc;
 }
@@ -429,70 +321,70 @@ int hc_store_user_set_role(struct hc_store *st, const char *name, const char *ro
 
 #define PRINCIPAL_COLS "name, kind, display_name, role, coalesce(owner, ''), created_at"
 
-static void read_principal(sqlite3_stmt *s, struct hc_principal *p)
+static void read_principal(struct hc_db_stmt *s, struct hc_principal *p)
 {
 	char kind[8];
 	memset(p, 0, sizeof(*p));
-	copy_col(s, 0, p->name, sizeof(p->name));
-	copy_col(s, 1, kind, sizeof(kind));
+	hc_db_col(s, 0, p->name, sizeof(p->name));
+	hc_db_col(s, 1, kind, sizeof(kind));
 	p->kind = strcmp(kind, "device") == 0 ? HC_KIND_DEVICE : HC_KIND_USER;
-	copy_col(s, 2, p->display_name, sizeof(p->display_name));
-	copy_col(s, 3, p->role, sizeof(p->role));
-	copy_col(s, 4, p->owner, sizeof(p->owner));
-	p->created_at = sqlite3_column_int64(s, 5);
+	hc_db_col(s, 2, p->display_name, sizeof(p->display_name));
+	hc_db_col(s, 3, p->role, sizeof(p->role));
+	hc_db_col(s, 4, p->owner, sizeof(p->owner));
+	p->created_at = hc_db_int64(s, 5);
 }
 
 int hc_store_principal_get(struct hc_store *st, const char *name, struct hc_principal *out,
 	char *pw_hash, size_t pw_hash_sz)
 {
-	sqlite3_stmt *s;
+	struct hc_db_stmt *s;
 	int rc;
 	if (!hc_name_valid(name))
 		return HUB_ERR_NOTFOUND;
-	rc = prep(st, &s,
+	rc = hc_db_prep(st, &s,
 		"SELECT " PRINCIPAL_COLS ", coalesce(pw_hash, '') FROM principals WHERE name = ?",
 		"s", name);
 	if (rc)
 		return rc;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	rc = hc_db_step(s);
+	if (rc == HC_DB_ROW) {
 		read_principal(s, out);
 		if (pw_hash)
-			copy_col(s, 6, pw_hash, pw_hash_sz);
+			hc_db_col(s, 6, pw_hash, pw_hash_sz);
 		rc = HUB_OK;
 	} else {
-		rc = rc == SQLITE_DONE ? HUB_ERR_NOTFOUND
-				       : (rc == SQLITE_BUSY ? HUB_ERR_BUSY : HUB_ERR_DB);
+		rc = rc == HC_DB_DONE ? HUB_ERR_NOTFOUND
+				      : (rc == HUB_ERR_BUSY ? HUB_ERR_BUSY : HUB_ERR_DB);
 	}
-	sqlite3_finalize(s);
+	hc_db_finalize(s);
 	return rc;
 }
 
 int hc_store_principal_list(
 	struct hc_store *st, int kind, int (*cb)(void *ud, const struct hc_principal *p), void *ud)
 {
-	sqlite3_stmt *s;
+	struct hc_db_stmt *s;
 	struct hc_principal p;
 	int rc;
 	const char *k = kind == HC_KIND_USER ? "user" : kind == HC_KIND_DEVICE ? "device" : NULL;
 
-	rc = prep(st, &s,
+	rc = hc_db_prep(st, &s,
 		"SELECT " PRINCIPAL_COLS " FROM principals WHERE ?1 IS NULL OR kind = ?1 "
 		"ORDER BY name",
 		"s", k);
 	if (rc)
 		return rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = hc_db_step(s)) == HC_DB_ROW) {
 		int r;
 		read_principal(s, &p);
 		r = cb(ud, &p);
 		if (r) {
-			sqlite3_finalize(s);
+			hc_db_finalize(s);
 			return r;
 		}
 	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? HUB_OK : HUB_ERR_DB;
+	hc_db_finalize(s);
+	return rc == HC_DB_DONE ? HUB_OK : HUB_ERR_DB;
 }
 
 int hc_store_user_count(struct hc_store *st, int64_t *count)
@@ -505,7 +397,7 @@ int hc_store_user_count(struct hc_store *st, int64_t *count)
 static int device_add_fn(struct hc_store *st, void *ud)
 {
 	struct user_args *a = ud;
-	sqlite3_stmt *s;
+	struct hc_db_stmt *s;
 	char kind[8];
 	int rc = principal_kind(st, a->owner, kind, sizeof(kind));
 	if (rc)
@@ -515,11 +407,11 @@ static int device_add_fn(struct hc_store *st, void *ud)
 	rc = name_is_key(st, a->name);
 	if (rc)
 		return rc;
-	rc = prep(st, &s,
+	rc = hc_db_prep(st, &s,
 		"INSERT INTO principals(name, kind, display_name, owner, secret_hash, created_at) "
 		"VALUES(?, 'device', ?, ?, ?, unixepoch())",
 		"ssss", a->name, a->display ? a->display : "", a->owner, a->hash);
-	return rc ? rc : step_done(s);
+	return rc ? rc : hc_db_done(s);
 }
 
 int hc_store_device_add(struct hc_store *st, const char *id, const char *owner,
@@ -537,13 +429,13 @@ int hc_store_device_add(struct hc_store *st, const char *id, const char *owner,
 static int device_del_fn(struct hc_store *st, void *ud)
 {
 	struct user_args *a = ud;
-	sqlite3_stmt *s;
-	int rc = prep(
+	struct hc_db_stmt *s;
+	int rc = hc_db_prep(
 		st, &s, "DELETE FROM principals WHERE name = ? AND kind = 'device'", "s", a->name);
 	if (rc)
 		return rc;
-	rc = step_done(s);
-	if (rc == HUB_OK && sqlite3_changes(st->db) == 0)
+	rc = hc_db_done(s);
+	if (rc == HUB_OK && hc_db_changes(st) == 0)
 		rc = HUB_ERR_NOTFOUND;
 	return rc;
 }
@@ -558,22 +450,22 @@ int hc_store_device_del(struct hc_store *st, const char *id)
 
 int hc_store_device_secret_hash(struct hc_store *st, const char *id, char out[65])
 {
-	sqlite3_stmt *s;
+	struct hc_db_stmt *s;
 	int rc;
 	if (!hc_name_valid(id))
 		return HUB_ERR_NOTFOUND;
-	rc = prep(st, &s, "SELECT secret_hash FROM principals WHERE name = ? AND kind = 'device'",
-		"s", id);
+	rc = hc_db_prep(st, &s,
+		"SELECT secret_hash FROM principals WHERE name = ? AND kind = 'device'", "s", id);
 	if (rc)
 		return rc;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		copy_col(s, 0, out, 65);
+	rc = hc_db_step(s);
+	if (rc == HC_DB_ROW) {
+		hc_db_col(s, 0, out, 65);
 		rc = HUB_OK;
 	} else {
-		rc = rc == SQLITE_DONE ? HUB_ERR_NOTFOUND : HUB_ERR_DB;
+		rc = rc == HC_DB_DONE ? HUB_ERR_NOTFOUND : HUB_ERR_DB;
 	}
-	sqlite3_finalize(s);
+	hc_db_finalize(s);
 	return rc;
 }
 
@@ -587,10 +479,10 @@ struct room_args {
 static int room_add_fn(struct hc_store *st, void *ud)
 {
 	struct room_args *a = ud;
-	sqlite3_stmt *s;
-	int rc = prep(
+	struct hc_db_stmt *s;
+	int rc = hc_db_prep(
 		st, &s, "INSERT INTO rooms(name, created_at) VALUES(?, unixepoch())", "s", a->room);
-	return rc ? rc : step_done(s);
+	return rc ? rc : hc_db_done(s);
 }
 
 int hc_store_room_add(struct hc_store *st, const char *name)
@@ -604,17 +496,17 @@ int hc_store_room_add(struct hc_store *st, const char *name)
 static int room_del_fn(struct hc_store *st, void *ud)
 {
 	struct room_args *a = ud;
-	sqlite3_stmt *s;
-	int rc = prep(st, &s, "DELETE FROM rooms WHERE name = ?", "s", a->room);
+	struct hc_db_stmt *s;
+	int rc = hc_db_prep(st, &s, "DELETE FROM rooms WHERE name = ?", "s", a->room);
 	if (rc)
 		return rc;
-	rc = step_done(s);
-	if (rc == HUB_OK && sqlite3_changes(st->db) == 0)
+	rc = hc_db_done(s);
+	if (rc == HUB_OK && hc_db_changes(st) == 0)
 		return HUB_ERR_NOTFOUND;
 	if (rc)
 		return rc;
-	rc = prep(st, &s, "DELETE FROM messages WHERE room = ?", "s", a->room);
-	return rc ? rc : step_done(s);
+	rc = hc_db_prep(st, &s, "DELETE FROM messages WHERE room = ?", "s", a->room);
+	return rc ? rc : hc_db_done(s);
 }
 
 int hc_store_room_del(struct hc_store *st, const char *name)
@@ -641,7 +533,7 @@ struct hook_args {
 static int hook_fn(struct hc_store *st, void *ud)
 {
 	struct hook_args *a = ud;
-	sqlite3_stmt *s;
+	struct hc_db_stmt *s;
 	int64_t v;
 	int rc;
 	if (get_int64(st, "SELECT 1 FROM rooms WHERE name = ?", a->room, &v) != HUB_OK) {
@@ -653,9 +545,9 @@ static int hook_fn(struct hc_store *st, void *ud)
 		*a->what = "service";
 		return HUB_ERR_NOTFOUND;
 	}
-	rc = prep(st, &s, "UPDATE rooms SET hook = ? WHERE name = ? AND hook != ?", "sss",
+	rc = hc_db_prep(st, &s, "UPDATE rooms SET hook = ? WHERE name = ? AND hook != ?", "sss",
 		a->service, a->room, a->service);
-	return rc ? rc : step_done(s);
+	return rc ? rc : hc_db_done(s);
 }
 
 int hc_store_room_set_hook(
@@ -679,53 +571,53 @@ int hc_store_room_set_hook(
 
 int hc_store_room_hook(struct hc_store *st, const char *room, char out[HC_NAME_MAX + 1])
 {
-	sqlite3_stmt *s;
-	int rc = prep(st, &s, "SELECT hook FROM rooms WHERE name = ?", "s", room);
+	struct hc_db_stmt *s;
+	int rc = hc_db_prep(st, &s, "SELECT hook FROM rooms WHERE name = ?", "s", room);
 	out[0] = '\0';
 	if (rc)
 		return rc;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		copy_col(s, 0, out, HC_NAME_MAX + 1);
+	rc = hc_db_step(s);
+	if (rc == HC_DB_ROW) {
+		hc_db_col(s, 0, out, HC_NAME_MAX + 1);
 		rc = HUB_OK;
 	} else {
-		rc = rc == SQLITE_DONE ? HUB_ERR_NOTFOUND : HUB_ERR_DB;
+		rc = rc == HC_DB_DONE ? HUB_ERR_NOTFOUND : HUB_ERR_DB;
 	}
-	sqlite3_finalize(s);
+	hc_db_finalize(s);
 	return rc;
 }
 
 int hc_store_room_list(struct hc_store *st, int (*cb)(void *ud, const struct hc_room *r), void *ud)
 {
-	sqlite3_stmt *s;
+	struct hc_db_stmt *s;
 	struct hc_room r;
-	int rc = prep(st, &s,
+	int rc = hc_db_prep(st, &s,
 		"SELECT r.name, r.created_at, (SELECT count(*) FROM memberships m "
 		"WHERE m.room = r.name), r.hook FROM rooms r ORDER BY r.name",
 		"");
 	if (rc)
 		return rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = hc_db_step(s)) == HC_DB_ROW) {
 		int x;
 		memset(&r, 0, sizeof(r));
-		copy_col(s, 0, r.name, sizeof(r.name));
-		r.created_at = sqlite3_column_int64(s, 1);
-		r.members = sqlite3_column_int(s, 2);
-		copy_col(s, 3, r.hook, sizeof(r.hook));
+		hc_db_col(s, 0, r.name, sizeof(r.name));
+		r.created_at = hc_db_int64(s, 1);
+		r.members = hc_db_int(s, 2);
+		hc_db_col(s, 3, r.hook, sizeof(r.hook));
 		x = cb(ud, &r);
 		if (x) {
-			sqlite3_finalize(s);
+			hc_db_finalize(s);
 			return x;
 		}
 	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? HUB_OK : HUB_ERR_DB;
+	hc_db_finalize(s);
+	return rc == HC_DB_DONE ? HUB_OK : HUB_ERR_DB;
 }
 
 static int grant_fn(struct hc_store *st, void *ud)
 {
 	struct room_args *a = ud;
-	sqlite3_stmt *s;
+	struct hc_db_stmt *s;
 	char kind[8];
 	int rc = hc_store_room_exists(st, a->room);
 	if (rc)
@@ -733,12 +625,12 @@ static int grant_fn(struct hc_store *st, void *ud)
 	rc = principal_kind(st, a->principal, kind, sizeof(kind));
 	if (rc)
 		return rc;
-	rc = prep(st, &s,
+	rc = hc_db_prep(st, &s,
 		"INSERT INTO memberships(room, principal, level) VALUES(?, ?, ?) "
 		"ON CONFLICT(room, principal) DO UPDATE SET level = excluded.level "
-		"WHERE level != excluded.level",
+		"WHERE memberships.level != excluded.level",
 		"ssd", a->room, a->principal, a->level);
-	return rc ? rc : step_done(s);
+	return rc ? rc : hc_db_done(s);
 }
 
 int hc_store_grant(struct hc_store *st, const char *room, const char *principal, int level)
@@ -754,13 +646,13 @@ int hc_store_grant(struct hc_store *st, const char *room, const char *principal,
 static int revoke_fn(struct hc_store *st, void *ud)
 {
 	struct room_args *a = ud;
-	sqlite3_stmt *s;
-	int rc = prep(st, &s, "DELETE FROM memberships WHERE room = ? AND principal = ?", "ss",
-		a->room, a->principal);
+	struct hc_db_stmt *s;
+	int rc = hc_db_prep(st, &s, "DELETE FROM memberships WHERE room = ? AND principal = ?",
+		"ss", a->room, a->principal);
 	if (rc)
 		return rc;
-	rc = step_done(s);
-	if (rc == HUB_OK && sqlite3_changes(st->db) == 0)
+	rc = hc_db_done(s);
+	if (rc == HUB_OK && hc_db_changes(st) == 0)
 		rc = HUB_ERR_NOTFOUND;
 	return rc;
 }
@@ -775,48 +667,48 @@ int hc_store_revoke(struct hc_store *st, const char *room, const char *principal
 
 int hc_store_level(struct hc_store *st, const char *room, const char *principal, int *level)
 {
-	sqlite3_stmt *s;
+	struct hc_db_stmt *s;
 	int rc;
 	*level = HC_LEVEL_NONE;
 	if (!hc_name_valid(room) || !hc_name_valid(principal))
 		return HUB_OK;
-	rc = prep(st, &s, "SELECT level FROM memberships WHERE room = ? AND principal = ?", "ss",
-		room, principal);
+	rc = hc_db_prep(st, &s, "SELECT level FROM memberships WHERE room = ? AND principal = ?",
+		"ss", room, principal);
 	if (rc)
 		return rc;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*level = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? HUB_OK : HUB_ERR_DB;
+	rc = hc_db_step(s);
+	if (rc == HC_DB_ROW)
+		*level = hc_db_int(s, 0);
+	hc_db_finalize(s);
+	return rc == HC_DB_ROW || rc == HC_DB_DONE ? HUB_OK : HUB_ERR_DB;
 }
 
 int hc_store_membership_list(struct hc_store *st, const char *room, const char *principal,
 	int (*cb)(void *ud, const struct hc_membership *m), void *ud)
 {
-	sqlite3_stmt *s;
+	struct hc_db_stmt *s;
 	struct hc_membership m;
-	int rc = prep(st, &s,
+	int rc = hc_db_prep(st, &s,
 		"SELECT room, principal, level FROM memberships "
 		"WHERE (?1 IS NULL OR room = ?1) AND (?2 IS NULL OR principal = ?2) "
 		"ORDER BY room, principal",
 		"ss", room, principal);
 	if (rc)
 		return rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = hc_db_step(s)) == HC_DB_ROW) {
 		int x;
 		memset(&m, 0, sizeof(m));
-		copy_col(s, 0, m.room, sizeof(m.room));
-		copy_col(s, 1, m.principal, sizeof(m.principal));
-		m.level = sqlite3_column_int(s, 2);
+		hc_db_col(s, 0, m.room, sizeof(m.room));
+		hc_db_col(s, 1, m.principal, sizeof(m.principal));
+		m.level = hc_db_int(s, 2);
 		x = cb(ud, &m);
 		if (x) {
-			sqlite3_finalize(s);
+			hc_db_finalize(s);
 			return x;
 		}
 	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? HUB_OK : HUB_ERR_DB;
+	hc_db_finalize(s);
+	return rc == HC_DB_DONE ? HUB_OK : HUB_ERR_DB;
 }
 
 /* ------------------------------------------------------------- sessions */
@@ -831,17 +723,17 @@ struct session_args {
 static int session_create_fn(struct hc_store *st, void *ud)
 {
 	struct session_args *a = ud;
-	sqlite3_stmt *s;
+	struct hc_db_stmt *s;
 	char kind[8];
 	int rc = principal_kind(st, a->principal, kind, sizeof(kind));
 	if (rc)
 		return rc;
-	rc = prep(st, &s,
+	rc = hc_db_prep(st, &s,
 		"INSERT INTO sessions(sid, secret_hash, principal, kind, created_at, expires_at, "
 		"addr) VALUES(?, ?, ?, ?, unixepoch(), unixepoch() + ?, ?)",
 		"ssssis", a->sid, a->secret_hash, a->principal, a->kind, a->ttl,
 		a->addr ? a->addr : "");
-	return rc ? rc : step_done(s);
+	return rc ? rc : hc_db_done(s);
 }
 
 int hc_store_session_create(struct hc_store *st, const char *principal, const char *kind,
@@ -870,35 +762,35 @@ int hc_store_session_create(struct hc_store *st, const char *principal, const ch
 
 #define SESSION_COLS "sid, principal, kind, created_at, expires_at, revoked_at, reason, addr"
 
-static void read_session(sqlite3_stmt *s, struct hc_session *o)
+static void read_session(struct hc_db_stmt *s, struct hc_session *o)
 {
 	memset(o, 0, sizeof(*o));
-	copy_col(s, 0, o->sid, sizeof(o->sid));
-	copy_col(s, 1, o->principal, sizeof(o->principal));
-	copy_col(s, 2, o->kind, sizeof(o->kind));
-	o->created_at = sqlite3_column_int64(s, 3);
-	o->expires_at = sqlite3_column_int64(s, 4);
-	o->revoked_at = sqlite3_column_int64(s, 5);
-	copy_col(s, 6, o->reason, sizeof(o->reason));
-	copy_col(s, 7, o->addr, sizeof(o->addr));
+	hc_db_col(s, 0, o->sid, sizeof(o->sid));
+	hc_db_col(s, 1, o->principal, sizeof(o->principal));
+	hc_db_col(s, 2, o->kind, sizeof(o->kind));
+	o->created_at = hc_db_int64(s, 3);
+	o->expires_at = hc_db_int64(s, 4);
+	o->revoked_at = hc_db_int64(s, 5);
+	hc_db_col(s, 6, o->reason, sizeof(o->reason));
+	hc_db_col(s, 7, o->addr, sizeof(o->addr));
 }
 
 static int session_one(
 	struct hc_store *st, const char *sql, const char *arg, struct hc_session *out)
 {
-	sqlite3_stmt *s;
-	int rc = prep(st, &s, sql, "s", arg);
+	struct hc_db_stmt *s;
+	int rc = hc_db_prep(st, &s, sql, "s", arg);
 	if (rc)
 		return rc;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	rc = hc_db_step(s);
+	if (rc == HC_DB_ROW) {
 		read_session(s, out);
 		rc = HUB_OK;
 	} else {
-		rc = rc == SQLITE_DONE ? HUB_ERR_NOTFOUND
-				       : (rc == SQLITE_BUSY ? HUB_ERR_BUSY : HUB_ERR_DB);
+		rc = rc == HC_DB_DONE ? HUB_ERR_NOTFOUND
+				      : (rc == HUB_ERR_BUSY ? HUB_ERR_BUSY : HUB_ERR_DB);
 	}
-	sqlite3_finalize(s);
+	hc_db_finalize(s);
 	return rc;
 }
 
@@ -933,15 +825,15 @@ int hc_store_session_get(struct hc_store *st, const char *sid, struct hc_session
 static int session_revoke_fn(struct hc_store *st, void *ud)
 {
 	struct session_args *a = ud;
-	sqlite3_stmt *s;
-	int rc = prep(st, &s,
+	struct hc_db_stmt *s;
+	int rc = hc_db_prep(st, &s,
 		"UPDATE sessions SET revoked_at = unixepoch(), reason = ? "
 		"WHERE sid = ? AND revoked_at = 0",
 		"ss", a->reason, a->sid);
 	if (rc)
 		return rc;
-	rc = step_done(s);
-	if (rc == HUB_OK && sqlite3_changes(st->db) == 0)
+	rc = hc_db_done(s);
+	if (rc == HUB_OK && hc_db_changes(st) == 0)
 		rc = HUB_ERR_NOTFOUND;
 	return rc;
 }
@@ -976,38 +868,38 @@ int hc_store_session_revoke_principal(
 int hc_store_session_list(struct hc_store *st, const char *principal, bool all, int64_t now,
 	int (*cb)(void *ud, const struct hc_session *s), void *ud)
 {
-	sqlite3_stmt *s;
+	struct hc_db_stmt *s;
 	struct hc_session o;
-	int rc = prep(st, &s,
+	int rc = hc_db_prep(st, &s,
 		"SELECT " SESSION_COLS " FROM sessions WHERE (?1 IS NULL OR principal = ?1) "
-		"AND (?2 OR (revoked_at = 0 AND expires_at > ?3)) ORDER BY created_at, sid",
+		"AND (?2 != 0 OR (revoked_at = 0 AND expires_at > ?3)) ORDER BY created_at, sid",
 		"sdi", principal, all ? 1 : 0, now);
 	if (rc)
 		return rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = hc_db_step(s)) == HC_DB_ROW) {
 		int x;
 		read_session(s, &o);
 		x = cb(ud, &o);
 		if (x) {
-			sqlite3_finalize(s);
+			hc_db_finalize(s);
 			return x;
 		}
 	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? HUB_OK : HUB_ERR_DB;
+	hc_db_finalize(s);
+	return rc == HC_DB_DONE ? HUB_OK : HUB_ERR_DB;
 }
 
 int hc_store_session_count_live(struct hc_store *st, int64_t now, int64_t *count)
 {
-	sqlite3_stmt *s;
-	int rc = prep(st, &s,
+	struct hc_db_stmt *s;
+	int rc = hc_db_prep(st, &s,
 		"SELECT count(*) FROM sessions WHERE revoked_at = 0 AND expires_at > ?", "i", now);
 	if (rc)
 		return rc;
-	rc = sqlite3_step(s);
-	*count = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? HUB_OK : HUB_ERR_DB;
+	rc = hc_db_step(s);
+	*count = rc == HC_DB_ROW ? hc_db_int64(s, 0) : 0;
+	hc_db_finalize(s);
+	return rc == HC_DB_ROW ? HUB_OK : HUB_ERR_DB;
 }
 
 struct purge_args {
@@ -1017,20 +909,26 @@ struct purge_args {
 static int purge_fn(struct hc_store *st, void *ud)
 {
 	struct purge_args *a = ud;
-	sqlite3_stmt *s;
+	struct hc_db_stmt *s;
 	/* delete quietly: followers treat a session they cannot find as
 	 * ended, which these are */
-	int rc = prep(st, &s,
+	int rc = hc_db_prep(st, &s,
 		"DELETE FROM sessions WHERE (revoked_at != 0 AND revoked_at < ?1) "
 		"OR expires_at < ?1",
 		"i", a->cutoff);
 	if (rc)
 		return rc;
-	rc = step_done(s);
+	rc = hc_db_done(s);
 	if (rc)
 		return rc;
-	rc = prep(st, &s, "DELETE FROM change_log WHERE at < ?", "i", a->cutoff);
-	return rc ? rc : step_done(s);
+	/* PostgreSQL has no sqlite_sequence: the newest row stays, so the
+	 * log's position survives a purge */
+	rc = hc_db_prep(st, &s,
+		hc_db_sql(st, "DELETE FROM change_log WHERE at < ?",
+			"DELETE FROM change_log WHERE at < ? AND seq < "
+			"(SELECT max(seq) FROM change_log)"),
+		"i", a->cutoff);
+	return rc ? rc : hc_db_done(s);
 }
 
 int hc_store_purge(struct hc_store *st, int64_t cutoff)
@@ -1048,17 +946,17 @@ struct key_args {
 static int key_add_fn(struct hc_store *st, void *ud)
 {
 	struct key_args *a = ud;
-	sqlite3_stmt *s;
+	struct hc_db_stmt *s;
 	char kind[8];
 	int rc = principal_kind(st, a->name, kind, sizeof(kind));
 	if (rc == HUB_OK)
 		return HUB_ERR_EXISTS; /* a user's or device's name */
 	if (rc != HUB_ERR_NOTFOUND)
 		return rc;
-	rc = prep(st, &s,
+	rc = hc_db_prep(st, &s,
 		"INSERT INTO service_keys(name, key_hash, created_at) VALUES(?, ?, unixepoch())",
 		"ss", a->name, a->hash);
-	return rc ? rc : step_done(s);
+	return rc ? rc : hc_db_done(s);
 }
 
 int hc_store_servicekey_add(struct hc_store *st, const char *name, char secret[HC_SECRET_LEN + 1])
@@ -1081,12 +979,12 @@ int hc_store_servicekey_add(struct hc_store *st, const char *name, char secret[H
 static int key_del_fn(struct hc_store *st, void *ud)
 {
 	struct key_args *a = ud;
-	sqlite3_stmt *s;
-	int rc = prep(st, &s, "DELETE FROM service_keys WHERE name = ?", "s", a->name);
+	struct hc_db_stmt *s;
+	int rc = hc_db_prep(st, &s, "DELETE FROM service_keys WHERE name = ?", "s", a->name);
 	if (rc)
 		return rc;
-	rc = step_done(s);
-	if (rc == HUB_OK && sqlite3_changes(st->db) == 0)
+	rc = hc_db_done(s);
+	if (rc == HUB_OK && hc_db_changes(st) == 0)
 		rc = HUB_ERR_NOTFOUND;
 	return rc;
 }
@@ -1109,49 +1007,53 @@ int hc_store_servicekey_list(struct hc_store *st,
 	int (*cb)(void *ud, const char *name, int64_t created_at, const char *hooked_rooms),
 	void *ud)
 {
-	sqlite3_stmt *s;
-	int rc = prep(st, &s,
-		"SELECT k.name, k.created_at, coalesce((SELECT group_concat(r.name, ',') FROM "
-		"(SELECT name FROM rooms WHERE hook = k.name ORDER BY name) r), '') "
-		"FROM service_keys k ORDER BY k.name",
+	struct hc_db_stmt *s;
+	int rc = hc_db_prep(st, &s,
+		hc_db_sql(st,
+			"SELECT k.name, k.created_at, coalesce((SELECT group_concat(r.name, ',') "
+			"FROM (SELECT name FROM rooms WHERE hook = k.name ORDER BY name) r), '') "
+			"FROM service_keys k ORDER BY k.name",
+			"SELECT k.name, k.created_at, coalesce((SELECT string_agg(r.name, ',' "
+			"ORDER BY r.name) FROM rooms r WHERE r.hook = k.name), '') "
+			"FROM service_keys k ORDER BY k.name"),
 		"");
 	if (rc)
 		return rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = hc_db_step(s)) == HC_DB_ROW) {
 		char name[HC_NAME_MAX + 1];
-		const unsigned char *rooms = sqlite3_column_text(s, 2);
+		const char *rooms = hc_db_text(s, 2);
 		int x;
-		copy_col(s, 0, name, sizeof(name));
-		x = cb(ud, name, sqlite3_column_int64(s, 1), rooms ? (const char *)rooms : "");
+		hc_db_col(s, 0, name, sizeof(name));
+		x = cb(ud, name, hc_db_int64(s, 1), rooms ? rooms : "");
 		if (x) {
-			sqlite3_finalize(s);
+			hc_db_finalize(s);
 			return x;
 		}
 	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? HUB_OK : HUB_ERR_DB;
+	hc_db_finalize(s);
+	return rc == HC_DB_DONE ? HUB_OK : HUB_ERR_DB;
 }
 
 int hc_store_servicekey_check(struct hc_store *st, const char *secret, char name[HC_NAME_MAX + 1])
 {
 	char hash[65];
-	sqlite3_stmt *s;
+	struct hc_db_stmt *s;
 	int rc;
 
 	if (!secret || strlen(secret) != HC_SECRET_LEN)
 		return HUB_ERR_AUTH;
 	hc_sha256_hex(secret, HC_SECRET_LEN, hash);
-	rc = prep(st, &s, "SELECT name FROM service_keys WHERE key_hash = ?", "s", hash);
+	rc = hc_db_prep(st, &s, "SELECT name FROM service_keys WHERE key_hash = ?", "s", hash);
 	if (rc)
 		return rc;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		copy_col(s, 0, name, HC_NAME_MAX + 1);
+	rc = hc_db_step(s);
+	if (rc == HC_DB_ROW) {
+		hc_db_col(s, 0, name, HC_NAME_MAX + 1);
 		rc = HUB_OK;
 	} else {
-		rc = rc == SQLITE_DONE ? HUB_ERR_AUTH : HUB_ERR_DB;
+		rc = rc == HC_DB_DONE ? HUB_ERR_AUTH : HUB_ERR_DB;
 	}
-	sqlite3_finalize(s);
+	hc_db_finalize(s);
 	return rc;
 }
 
@@ -1160,11 +1062,14 @@ int hc_store_servicekey_check(struct hc_store *st, const char *secret, char name
 int hc_store_change_seq(struct hc_store *st, int64_t *seq)
 {
 	/* sqlite_sequence remembers the highest seq even after a purge emptied
-	 * the log */
+	 * the log; on PostgreSQL a purge keeps the newest row (and a sequence's
+	 * value counts rolled-back transactions, which no follower can see) */
 	*seq = 0;
 	return get_int64(st,
-		"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'change_log'), "
-		"0), coalesce((SELECT max(seq) FROM change_log), 0))",
+		hc_db_sql(st,
+			"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = "
+			"'change_log'), 0), coalesce((SELECT max(seq) FROM change_log), 0))",
+			"SELECT coalesce(max(seq), 0) FROM change_log"),
 		NULL, seq);
 }
 
@@ -1177,20 +1082,19 @@ int hc_store_change_min(struct hc_store *st, int64_t *seq)
 int hc_store_changes(struct hc_store *st, int64_t after, int limit,
 	int (*cb)(void *ud, int64_t seq, const char *entity, const char *key), void *ud)
 {
-	sqlite3_stmt *s;
-	int rc = prep(st, &s,
+	struct hc_db_stmt *s;
+	int rc = hc_db_prep(st, &s,
 		"SELECT seq, entity, key FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?", "id",
 		after, limit);
 	if (rc)
 		return rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		int x = cb(ud, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
-			(const char *)sqlite3_column_text(s, 2));
+	while ((rc = hc_db_step(s)) == HC_DB_ROW) {
+		int x = cb(ud, hc_db_int64(s, 0), hc_db_text(s, 1), hc_db_text(s, 2));
 		if (x) {
-			sqlite3_finalize(s);
+			hc_db_finalize(s);
 			return x;
 		}
 	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? HUB_OK : (rc == SQLITE_BUSY ? HUB_ERR_BUSY : HUB_ERR_DB);
+	hc_db_finalize(s);
+	return rc == HC_DB_DONE ? HUB_OK : (rc == HUB_ERR_BUSY ? HUB_ERR_BUSY : HUB_ERR_DB);
 }

@@ -13,27 +13,17 @@ struct rehash_args {
 static int rehash_fn(struct hc_store *st, void *ud)
 {
 	struct rehash_args *a = ud;
-	sqlite3_stmt *s = NULL;
-	int rc;
-
-	if (sqlite3_prepare_v2(st->db,
-		    "UPDATE principals SET pw_hash = ?3 "
-		    "WHERE name = ?1 AND kind = 'user' AND pw_hash = ?2",
-		    -1, &s, NULL) != SQLITE_OK)
-		return HUB_ERR_DB;
-	if (sqlite3_bind_text(s, 1, a->name, -1, SQLITE_STATIC) != SQLITE_OK ||
-		sqlite3_bind_text(s, 2, a->old_hash, -1, SQLITE_STATIC) != SQLITE_OK ||
-		sqlite3_bind_text(s, 3, a->new_hash, -1, SQLITE_STATIC) != SQLITE_OK) {
-		sqlite3_finalize(s);
-		return HUB_ERR_DB;
-	}
-	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-		return HUB_ERR_BUSY;
-	if (rc != SQLITE_DONE)
-		return HUB_ERR_DB;
-	a->changed = sqlite3_changes(st->db);
+	struct hc_db_stmt *s = NULL;
+	int rc = hc_db_prep(st, &s,
+		"UPDATE principals SET pw_hash = ?3 "
+		"WHERE name = ?1 AND kind = 'user' AND pw_hash = ?2",
+		"sss", a->name, a->old_hash, a->new_hash);
+	if (rc)
+		return rc;
+	rc = hc_db_done(s);
+	if (rc)
+		return rc;
+	a->changed = (int)hc_db_changes(st);
 	return HUB_OK;
 }
 

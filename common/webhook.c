@@ -3,12 +3,12 @@
  * Webhooks and their outbox in the store (hc_webhook.h).
  */
 #include "hc_webhook.h"
+#include "hc_db.h"
 #include "hc_err.h"
 #include "hc_store.h"
 #include "hc_util.h"
 
 #include <openssl/crypto.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,24 +113,16 @@ struct add_args {
 static int add_fn(struct hc_store *st, void *ud)
 {
 	struct add_args *a = ud;
-	sqlite3 *db = hc_store_db(st);
-	sqlite3_stmt *s;
-	int rc;
-	if (sqlite3_prepare_v2(db,
-		    "INSERT INTO webhooks(url, secret, events, rooms, created_at) "
-		    "VALUES(?, ?, ?, ?, unixepoch())",
-		    -1, &s, NULL) != SQLITE_OK)
-		return HUB_ERR_DB;
-	sqlite3_bind_text(s, 1, a->url, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, a->secret, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, a->events, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, a->rooms, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE)
-		return rc == SQLITE_BUSY ? HUB_ERR_BUSY : HUB_ERR_DB;
-	a->id = sqlite3_last_insert_rowid(db);
-	return HUB_OK;
+	struct hc_db_stmt *s;
+	int rc = hc_db_prep(st, &s,
+		"INSERT INTO webhooks(url, secret, events, rooms, created_at) "
+		"VALUES(?, ?, ?, ?, unixepoch())",
+		"ssss", a->url, a->secret, a->events, a->rooms);
+	if (!rc)
+		rc = hc_db_done(s);
+	if (!rc)
+		rc = hc_db_last_id(st, &a->id);
+	return rc;
 }
 
 int hc_webhook_add(struct hc_store *st, const char *url, const char *events, const char *rooms,
@@ -158,18 +150,14 @@ int hc_webhook_add(struct hc_store *st, const char *url, const char *events, con
 static int del_fn(struct hc_store *st, void *ud)
 {
 	int64_t *id = ud;
-	sqlite3 *db = hc_store_db(st);
-	sqlite3_stmt *s;
-	int rc;
+	struct hc_db_stmt *s;
 	/* outbox rows go by the foreign key's cascade */
-	if (sqlite3_prepare_v2(db, "DELETE FROM webhooks WHERE id = ?", -1, &s, NULL) != SQLITE_OK)
-		return HUB_ERR_DB;
-	sqlite3_bind_int64(s, 1, *id);
-	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE)
-		return rc == SQLITE_BUSY ? HUB_ERR_BUSY : HUB_ERR_DB;
-	return sqlite3_changes(db) ? HUB_OK : HUB_ERR_NOTFOUND;
+	int rc = hc_db_prep(st, &s, "DELETE FROM webhooks WHERE id = ?", "i", *id);
+	if (!rc)
+		rc = hc_db_done(s);
+	if (rc)
+		return rc;
+	return hc_db_changes(st) ? HUB_OK : HUB_ERR_NOTFOUND;
 }
 
 int hc_webhook_del(struct hc_store *st, int64_t id)
@@ -177,20 +165,14 @@ int hc_webhook_del(struct hc_store *st, int64_t id)
 	return hc_store_tx(st, del_fn, &id);
 }
 
-static void col(sqlite3_stmt *s, int i, char *out, size_t n)
-{
-	const unsigned char *t = sqlite3_column_text(s, i);
-	snprintf(out, n, "%s", t ? (const char *)t : "");
-}
-
 int hc_webhook_list(struct hc_store *st, int (*cb)(void *ud, const struct hc_webhook *w), void *ud)
 {
-	sqlite3_stmt *s;
+	struct hc_db_stmt *s;
 	struct hc_webhook *w = calloc(1, sizeof(*w));
 	int rc;
 	if (!w)
 		return HUB_ERR_NOMEM;
-	if (sqlite3_prepare_v2(hc_store_db(st),
+	if (hc_db_prep(st, &s,
 		    "SELECT w.id, w.url, w.events, w.rooms, w.created_at, "
 		    "(SELECT count(*) FROM webhook_outbox o WHERE o.hook = w.id AND "
 		    " o.state = 'pending' AND o.attempts = 0), "
@@ -204,33 +186,33 @@ int hc_webhook_list(struct hc_store *st, int (*cb)(void *ud, const struct hc_web
 		    " o.last_error != '' AND o.state != 'done' ORDER BY o.created_at DESC LIMIT "
 		    "1), '') "
 		    "FROM webhooks w ORDER BY w.id",
-		    -1, &s, NULL) != SQLITE_OK) {
+		    "") != HUB_OK) {
 		free(w);
 		return HUB_ERR_DB;
 	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = hc_db_step(s)) == HC_DB_ROW) {
 		int x;
 		memset(w, 0, sizeof(*w));
-		w->id = sqlite3_column_int64(s, 0);
-		col(s, 1, w->url, sizeof(w->url));
-		col(s, 2, w->events, sizeof(w->events));
-		col(s, 3, w->rooms, sizeof(w->rooms));
-		w->created_at = sqlite3_column_int64(s, 4);
-		w->pending = sqlite3_column_int64(s, 5);
-		w->failing = sqlite3_column_int64(s, 6);
-		w->failed = sqlite3_column_int64(s, 7);
-		w->delivered = sqlite3_column_int64(s, 8);
-		col(s, 9, w->last_error, sizeof(w->last_error));
+		w->id = hc_db_int64(s, 0);
+		hc_db_col(s, 1, w->url, sizeof(w->url));
+		hc_db_col(s, 2, w->events, sizeof(w->events));
+		hc_db_col(s, 3, w->rooms, sizeof(w->rooms));
+		w->created_at = hc_db_int64(s, 4);
+		w->pending = hc_db_int64(s, 5);
+		w->failing = hc_db_int64(s, 6);
+		w->failed = hc_db_int64(s, 7);
+		w->delivered = hc_db_int64(s, 8);
+		hc_db_col(s, 9, w->last_error, sizeof(w->last_error));
 		x = cb(ud, w);
 		if (x) {
-			sqlite3_finalize(s);
+			hc_db_finalize(s);
 			free(w);
 			return x;
 		}
 	}
-	sqlite3_finalize(s);
+	hc_db_finalize(s);
 	free(w);
-	return rc == SQLITE_DONE ? HUB_OK : HUB_ERR_DB;
+	return rc == HC_DB_DONE ? HUB_OK : rc;
 }
 
 /* --------------------------------------------------------------- outbox */
@@ -261,48 +243,29 @@ static bool wants(const char *events, const char *rooms, const struct enq_args *
 static int enq_fn(struct hc_store *st, void *ud)
 {
 	struct enq_args *a = ud;
-	sqlite3 *db = hc_store_db(st);
-	sqlite3_stmt *hooks = NULL, *ins = NULL;
+	struct hc_db_stmt *hooks = NULL, *ins = NULL;
 	char *body = NULL;
 	size_t cap;
-	int rc = HUB_OK, step;
+	int rc, step;
 
 	a->queued = 0;
-	if (sqlite3_prepare_v2(db, "SELECT id, events, rooms FROM webhooks", -1, &hooks, NULL) !=
-		SQLITE_OK) {
-		rc = HUB_ERR_DB;
-		goto out;
-	}
+	rc = hc_db_prep(st, &hooks, "SELECT id, events, rooms FROM webhooks", "");
+	if (rc)
+		return rc;
+	cap = strlen(a->fields) + 160;
 	/* no webhook at all (the usual case): one read of an empty table is
 	 * all a login pays */
-	step = sqlite3_step(hooks);
-	if (step == SQLITE_DONE)
-		goto out;
-	if (step != SQLITE_ROW) {
-		rc = step == SQLITE_BUSY ? HUB_ERR_BUSY : HUB_ERR_DB;
-		goto out;
-	}
-	sqlite3_reset(hooks);
-	if (sqlite3_prepare_v2(db,
-		    "INSERT INTO webhook_outbox(id, hook, type, body, created_at, next_at) "
-		    "VALUES(?, ?, ?, ?, unixepoch(), unixepoch())",
-		    -1, &ins, NULL) != SQLITE_OK) {
-		rc = HUB_ERR_DB;
-		goto out;
-	}
-	cap = strlen(a->fields) + 160;
-	body = malloc(cap);
-	if (!body) {
-		rc = HUB_ERR_NOMEM;
-		goto out;
-	}
-	while ((step = sqlite3_step(hooks)) == SQLITE_ROW) {
-		const char *events = (const char *)sqlite3_column_text(hooks, 1);
-		const char *rooms = (const char *)sqlite3_column_text(hooks, 2);
+	while ((step = hc_db_step(hooks)) == HC_DB_ROW) {
+		const char *events = hc_db_text(hooks, 1);
+		const char *rooms = hc_db_text(hooks, 2);
 		char id[HC_WEBHOOK_ID_LEN + 1];
 		int n;
 		if (!events || !rooms || !wants(events, rooms, a))
 			continue;
+		if (!body && !(body = malloc(cap))) {
+			rc = HUB_ERR_NOMEM;
+			break;
+		}
 		if (hc_random_token(16, id, sizeof(id)) != HUB_OK) {
 			rc = HUB_ERR_CRYPTO;
 			break;
@@ -313,24 +276,20 @@ static int enq_fn(struct hc_store *st, void *ud)
 			rc = HUB_ERR_TOOBIG;
 			break;
 		}
-		sqlite3_reset(ins);
-		sqlite3_bind_text(ins, 1, id, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(ins, 2, sqlite3_column_int64(hooks, 0));
-		sqlite3_bind_text(ins, 3, a->type, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(ins, 4, body, n, SQLITE_TRANSIENT);
-		step = sqlite3_step(ins);
-		if (step != SQLITE_DONE) {
-			rc = step == SQLITE_BUSY ? HUB_ERR_BUSY : HUB_ERR_DB;
+		rc = hc_db_prep(st, &ins,
+			"INSERT INTO webhook_outbox(id, hook, type, body, created_at, next_at) "
+			"VALUES(?, ?, ?, ?, unixepoch(), unixepoch())",
+			"sisb", id, hc_db_int64(hooks, 0), a->type, (const void *)body, (size_t)n);
+		if (!rc)
+			rc = hc_db_done(ins);
+		if (rc)
 			break;
-		}
 		a->queued++;
 	}
-	if (rc == HUB_OK && step != SQLITE_DONE && step != SQLITE_ROW)
-		rc = HUB_ERR_DB;
-out:
+	if (rc == HUB_OK && step != HC_DB_DONE && step != HC_DB_ROW)
+		rc = step;
 	free(body);
-	sqlite3_finalize(hooks);
-	sqlite3_finalize(ins);
+	hc_db_finalize(hooks);
 	return rc;
 }
 
@@ -354,59 +313,55 @@ int hc_webhook_enqueue(struct hc_store *st, const char *type, const char *event,
 }
 
 /* One webhook's due rows, at most n, oldest first. */
-static int due_of_hook(sqlite3 *db, int64_t hook, const char *url, const char *secret, int64_t now,
-	int n, struct hc_webhook_delivery *d, int (*cb)(void *ud, struct hc_webhook_delivery *d),
-	void *ud)
+static int due_of_hook(struct hc_store *st, int64_t hook, const char *url, const char *secret,
+	int64_t now, int n, struct hc_webhook_delivery *d,
+	int (*cb)(void *ud, struct hc_webhook_delivery *d), void *ud)
 {
-	sqlite3_stmt *s;
+	struct hc_db_stmt *s;
 	int rc, x = 0;
-	if (sqlite3_prepare_v2(db,
-		    "SELECT id, type, body, attempts, created_at FROM webhook_outbox "
-		    "WHERE hook = ?1 AND state = 'pending' AND next_at <= ?2 AND created_at > ?3 "
-		    "ORDER BY next_at, rowid LIMIT ?4",
-		    -1, &s, NULL) != SQLITE_OK)
-		return HUB_ERR_DB;
-	sqlite3_bind_int64(s, 1, hook);
-	sqlite3_bind_int64(s, 2, now);
-	sqlite3_bind_int64(s, 3, now - HC_WEBHOOK_TTL_S);
-	sqlite3_bind_int(s, 4, n);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const void *body = sqlite3_column_blob(s, 2);
-		int blen = sqlite3_column_bytes(s, 2);
+	rc = hc_db_prep(st, &s,
+		"SELECT id, type, body, attempts, created_at FROM webhook_outbox "
+		"WHERE hook = ?1 AND state = 'pending' AND next_at <= ?2 AND created_at > ?3 "
+		"ORDER BY next_at, rowid LIMIT ?4",
+		"iiid", hook, now, now - HC_WEBHOOK_TTL_S, n);
+	if (rc)
+		return rc;
+	while ((rc = hc_db_step(s)) == HC_DB_ROW) {
+		size_t blen = 0;
+		const void *body = hc_db_blob(s, 2, &blen);
 		memset(d->id, 0, sizeof(d->id));
-		col(s, 0, d->id, sizeof(d->id));
+		hc_db_col(s, 0, d->id, sizeof(d->id));
 		d->hook = hook;
 		snprintf(d->url, sizeof(d->url), "%s", url);
 		snprintf(d->secret, sizeof(d->secret), "%s", secret);
-		col(s, 1, d->type, sizeof(d->type));
-		d->body = malloc(blen > 0 ? (size_t)blen : 1);
+		hc_db_col(s, 1, d->type, sizeof(d->type));
+		d->body = malloc(blen > 0 ? blen : 1);
 		if (!d->body) {
 			OPENSSL_cleanse(d->secret, sizeof(d->secret));
-			sqlite3_finalize(s);
+			hc_db_finalize(s);
 			return HUB_ERR_NOMEM;
 		}
-		if (blen > 0)
-			memcpy(d->body, body, (size_t)blen);
-		d->body_len = blen > 0 ? (size_t)blen : 0;
-		d->attempts = sqlite3_column_int(s, 3);
-		d->created_at = sqlite3_column_int64(s, 4);
+		if (blen > 0 && body)
+			memcpy(d->body, body, blen);
+		d->body_len = body ? blen : 0;
+		d->attempts = hc_db_int(s, 3);
+		d->created_at = hc_db_int64(s, 4);
 		x = cb(ud, d);
 		OPENSSL_cleanse(d->secret, sizeof(d->secret));
 		if (x)
 			break;
 	}
-	sqlite3_finalize(s);
+	hc_db_finalize(s);
 	if (x)
 		return x;
-	return rc == SQLITE_DONE ? HUB_OK : rc == SQLITE_BUSY ? HUB_ERR_BUSY : HUB_ERR_DB;
+	return rc == HC_DB_DONE ? HUB_OK : rc;
 }
 
 int hc_webhook_due(struct hc_store *st, int64_t now, int64_t *cursor,
 	int (*want)(void *ud, int64_t hook, const char *url),
 	int (*cb)(void *ud, struct hc_webhook_delivery *d), void *ud)
 {
-	sqlite3 *db = hc_store_db(st);
-	sqlite3_stmt *s;
+	struct hc_db_stmt *s;
 	struct hc_webhook_delivery *d = calloc(1, sizeof(*d));
 	char secret[sizeof(d->secret)];
 	int rc, x = HUB_OK;
@@ -415,15 +370,15 @@ int hc_webhook_due(struct hc_store *st, int64_t now, int64_t *cursor,
 		return HUB_ERR_NOMEM;
 	/* the webhooks after the cursor, then the others: each scan starts
 	 * one further, so no webhook always comes last for the slots */
-	if (sqlite3_prepare_v2(db, "SELECT id, url, secret FROM webhooks ORDER BY id <= ?1, id", -1,
-		    &s, NULL) != SQLITE_OK) {
+	rc = hc_db_prep(
+		st, &s, "SELECT id, url, secret FROM webhooks ORDER BY id <= ?1, id", "i", *cursor);
+	if (rc) {
 		free(d);
-		return HUB_ERR_DB;
+		return rc;
 	}
-	sqlite3_bind_int64(s, 1, *cursor);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		int64_t hook = sqlite3_column_int64(s, 0);
-		const char *url = (const char *)sqlite3_column_text(s, 1);
+	while ((rc = hc_db_step(s)) == HC_DB_ROW) {
+		int64_t hook = hc_db_int64(s, 0);
+		const char *url = hc_db_text(s, 1);
 		int n;
 		if (first) {
 			*cursor = hook;
@@ -434,33 +389,33 @@ int hc_webhook_due(struct hc_store *st, int64_t now, int64_t *cursor,
 		n = want(ud, hook, url);
 		if (n <= 0)
 			continue;
-		col(s, 2, secret, sizeof(secret));
-		x = due_of_hook(db, hook, url, secret, now, n, d, cb, ud);
+		hc_db_col(s, 2, secret, sizeof(secret));
+		x = due_of_hook(st, hook, url, secret, now, n, d, cb, ud);
 		OPENSSL_cleanse(secret, sizeof(secret));
 		if (x)
 			break;
 	}
-	sqlite3_finalize(s);
+	hc_db_finalize(s);
 	free(d);
 	if (x)
 		return x;
-	return rc == SQLITE_DONE ? HUB_OK : rc == SQLITE_BUSY ? HUB_ERR_BUSY : HUB_ERR_DB;
+	return rc == HC_DB_DONE ? HUB_OK : rc;
 }
 
 int hc_webhook_next_due(struct hc_store *st, int64_t *at)
 {
-	sqlite3_stmt *s;
+	struct hc_db_stmt *s;
 	int rc;
 	*at = 0;
-	if (sqlite3_prepare_v2(hc_store_db(st),
-		    "SELECT coalesce(min(next_at), 0) FROM webhook_outbox WHERE state = 'pending'",
-		    -1, &s, NULL) != SQLITE_OK)
-		return HUB_ERR_DB;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*at = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? HUB_OK : HUB_ERR_DB;
+	rc = hc_db_prep(st, &s,
+		"SELECT coalesce(min(next_at), 0) FROM webhook_outbox WHERE state = 'pending'", "");
+	if (rc)
+		return rc;
+	rc = hc_db_step(s);
+	if (rc == HC_DB_ROW)
+		*at = hc_db_int64(s, 0);
+	hc_db_finalize(s);
+	return rc == HC_DB_ROW ? HUB_OK : rc == HC_DB_DONE ? HUB_ERR_DB : rc;
 }
 
 struct outcome {
@@ -473,27 +428,22 @@ struct outcome {
 static int outcome_fn(struct hc_store *st, void *ud)
 {
 	struct outcome *o = ud;
-	sqlite3_stmt *s;
+	struct hc_db_stmt *s;
 	int rc;
-	if (sqlite3_prepare_v2(hc_store_db(st),
-		    o->done ? "UPDATE webhook_outbox SET state = 'done', attempts = attempts + 1, "
-			      "last_status = ?, last_error = '' WHERE id = ?"
-			    : "UPDATE webhook_outbox SET attempts = attempts + 1, last_status = ?, "
-			      "last_error = ?3, next_at = ?4, state = CASE WHEN "
-			      "created_at + ?5 <= unixepoch() THEN 'failed' ELSE 'pending' END "
-			      "WHERE id = ?2 AND state = 'pending'",
-		    -1, &s, NULL) != SQLITE_OK)
-		return HUB_ERR_DB;
-	sqlite3_bind_int(s, 1, o->status);
-	sqlite3_bind_text(s, 2, o->id, -1, SQLITE_STATIC);
-	if (!o->done) {
-		sqlite3_bind_text(s, 3, o->error ? o->error : "", -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 4, o->next_at);
-		sqlite3_bind_int64(s, 5, HC_WEBHOOK_TTL_S);
-	}
-	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? HUB_OK : rc == SQLITE_BUSY ? HUB_ERR_BUSY : HUB_ERR_DB;
+	if (o->done)
+		rc = hc_db_prep(st, &s,
+			"UPDATE webhook_outbox SET state = 'done', attempts = attempts + 1, "
+			"last_status = ?, last_error = '' WHERE id = ?",
+			"ds", o->status, o->id);
+	else
+		rc = hc_db_prep(st, &s,
+			"UPDATE webhook_outbox SET attempts = attempts + 1, last_status = ?1, "
+			"last_error = ?3, next_at = ?4, state = CASE WHEN "
+			"created_at + ?5 <= unixepoch() THEN 'failed' ELSE 'pending' END "
+			"WHERE id = ?2 AND state = 'pending'",
+			"dssii", o->status, o->id, o->error ? o->error : "", o->next_at,
+			(int64_t)HC_WEBHOOK_TTL_S);
+	return rc ? rc : hc_db_done(s);
 }
 
 int hc_webhook_delivered(struct hc_store *st, const char *id, int status)
@@ -511,19 +461,17 @@ int hc_webhook_retry(
 
 static int count_state(struct hc_store *st, const char *state, int64_t *out)
 {
-	sqlite3_stmt *s;
+	struct hc_db_stmt *s;
 	int rc;
 	*out = 0;
-	if (sqlite3_prepare_v2(hc_store_db(st),
-		    "SELECT count(*) FROM webhook_outbox WHERE state = ?", -1, &s,
-		    NULL) != SQLITE_OK)
-		return HUB_ERR_DB;
-	sqlite3_bind_text(s, 1, state, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*out = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? HUB_OK : rc == SQLITE_BUSY ? HUB_ERR_BUSY : HUB_ERR_DB;
+	rc = hc_db_prep(st, &s, "SELECT count(*) FROM webhook_outbox WHERE state = ?", "s", state);
+	if (rc)
+		return rc;
+	rc = hc_db_step(s);
+	if (rc == HC_DB_ROW)
+		*out = hc_db_int64(s, 0);
+	hc_db_finalize(s);
+	return rc == HC_DB_ROW ? HUB_OK : rc == HC_DB_DONE ? HUB_ERR_DB : rc;
 }
 
 int hc_webhook_counts(struct hc_store *st, int64_t *pending, int64_t *failed, int64_t *delivered)
@@ -544,44 +492,40 @@ struct expire_args {
 static int expire_fn(struct hc_store *st, void *ud)
 {
 	struct expire_args *a = ud;
-	sqlite3_stmt *s;
-	int rc;
-	if (sqlite3_prepare_v2(hc_store_db(st),
-		    "UPDATE webhook_outbox SET state = 'failed', last_error = CASE WHEN "
-		    "last_error = '' THEN 'expired' ELSE last_error END "
-		    "WHERE state = 'pending' AND created_at <= ?",
-		    -1, &s, NULL) != SQLITE_OK)
-		return HUB_ERR_DB;
-	sqlite3_bind_int64(s, 1, a->now - HC_WEBHOOK_TTL_S);
-	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE)
-		return rc == SQLITE_BUSY ? HUB_ERR_BUSY : HUB_ERR_DB;
-	a->count = sqlite3_changes(hc_store_db(st));
+	struct hc_db_stmt *s;
+	int rc = hc_db_prep(st, &s,
+		"UPDATE webhook_outbox SET state = 'failed', last_error = CASE WHEN "
+		"last_error = '' THEN 'expired' ELSE last_error END "
+		"WHERE state = 'pending' AND created_at <= ?",
+		"i", a->now - HC_WEBHOOK_TTL_S);
+	if (!rc)
+		rc = hc_db_done(s);
+	if (rc)
+		return rc;
+	a->count = (int)hc_db_changes(st);
 	return HUB_OK;
 }
 
 int hc_webhook_expire(struct hc_store *st, int64_t now, int *count)
 {
 	struct expire_args a = {.now = now};
-	sqlite3_stmt *s;
+	struct hc_db_stmt *s;
 	int rc;
 	if (count)
 		*count = 0;
 	/* a read first: the usual answer is "nothing", and a write
 	 * transaction every few seconds would make other writers wait */
-	if (sqlite3_prepare_v2(hc_store_db(st),
-		    "SELECT 1 FROM webhook_outbox WHERE state = 'pending' AND created_at <= ? "
-		    "LIMIT 1",
-		    -1, &s, NULL) != SQLITE_OK)
-		return HUB_ERR_DB;
-	sqlite3_bind_int64(s, 1, now - HC_WEBHOOK_TTL_S);
-	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	if (rc == SQLITE_DONE)
+	rc = hc_db_prep(st, &s,
+		"SELECT 1 FROM webhook_outbox WHERE state = 'pending' AND created_at <= ? LIMIT 1",
+		"i", now - HC_WEBHOOK_TTL_S);
+	if (rc)
+		return rc;
+	rc = hc_db_step(s);
+	hc_db_finalize(s);
+	if (rc == HC_DB_DONE)
 		return HUB_OK;
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_BUSY ? HUB_ERR_BUSY : HUB_ERR_DB;
+	if (rc != HC_DB_ROW)
+		return rc;
 	rc = hc_store_tx(st, expire_fn, &a);
 	if (count)
 		*count = rc ? 0 : a.count;
@@ -596,20 +540,16 @@ struct purge_args {
 static int purge_fn(struct hc_store *st, void *ud)
 {
 	struct purge_args *a = ud;
-	sqlite3_stmt *s;
-	int rc;
-	if (sqlite3_prepare_v2(hc_store_db(st),
-		    "DELETE FROM webhook_outbox WHERE rowid IN (SELECT rowid FROM webhook_outbox "
-		    "WHERE state != 'pending' AND created_at < ? LIMIT ?)",
-		    -1, &s, NULL) != SQLITE_OK)
-		return HUB_ERR_DB;
-	sqlite3_bind_int64(s, 1, a->cutoff);
-	sqlite3_bind_int(s, 2, HC_WEBHOOK_PURGE_BATCH);
-	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE)
-		return rc == SQLITE_BUSY ? HUB_ERR_BUSY : HUB_ERR_DB;
-	a->n = sqlite3_changes(hc_store_db(st));
+	struct hc_db_stmt *s;
+	int rc = hc_db_prep(st, &s,
+		"DELETE FROM webhook_outbox WHERE rowid IN (SELECT rowid FROM webhook_outbox "
+		"WHERE state != 'pending' AND created_at < ? LIMIT ?)",
+		"id", a->cutoff, HC_WEBHOOK_PURGE_BATCH);
+	if (!rc)
+		rc = hc_db_done(s);
+	if (rc)
+		return rc;
+	a->n = (int)hc_db_changes(st);
 	return HUB_OK;
 }
 

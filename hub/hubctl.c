@@ -12,6 +12,7 @@
 
 #include "hc_acl.h"
 #include "hc_backup.h"
+#include "hc_db.h"
 #include "hc_config.h"
 #include "hc_delivery.h"
 #include "hc_err.h"
@@ -123,7 +124,7 @@ static int open_store(void)
 	/* no store here: an error unless asked to make one (a typo in a path
 	 * or a hubctl run from the wrong directory must not look like an
 	 * empty hub) */
-	if (!create_store && stat(path, &sb) != 0 && errno == ENOENT)
+	if (!create_store && !hc_db_is_postgresql(path) && stat(path, &sb) != 0 && errno == ENOENT)
 		return missing_store(path);
 	rc = hc_data_dir_prepare(&cfg, err, sizeof(err));
 	if (!rc)
@@ -173,8 +174,14 @@ static void await_in_force(void)
 	if (hc_config_sync_dir(&cfg, dir, sizeof(dir)))
 		return;
 	fflush(stdout);
-	if (hc_sync_wait(dir, seq, (int)hc_cfg_int(&cfg, HC_CFG_SYNC_TIMEOUT_MS), err,
-		    sizeof(err)) != HUB_OK)
+	/* SQLite: the followers on this machine, through their sockets;
+	 * PostgreSQL: every live node, through node_applied (hc_sync.h) */
+	if ((hc_db_engine(store) == HC_DB_POSTGRESQL
+			    ? hc_sync_wait_store(store, seq,
+				      (int)hc_cfg_int(&cfg, HC_CFG_SYNC_TIMEOUT_MS), err,
+				      sizeof(err))
+			    : hc_sync_wait(dir, seq, (int)hc_cfg_int(&cfg, HC_CFG_SYNC_TIMEOUT_MS),
+				      err, sizeof(err))) != HUB_OK)
 		fprintf(stderr, "hubctl: warning: the change is saved, but %s\n", err);
 }
 
@@ -1204,6 +1211,16 @@ static void print_counts(const struct hc_backup_info *i)
 		(long long)i->memberships, (long long)i->sessions_live, (long long)i->messages);
 }
 
+/* hubctl backup/restore handle the SQLite store and its files; a store on
+ * PostgreSQL has PostgreSQL's own tools. */
+static int on_postgresql(const char *what)
+{
+	return fail("%s: the store is on PostgreSQL (setting store): use pg_dump -Fc to back it "
+		    "up and pg_restore to restore it, and copy the token key file (key_file, "
+		    "default <data_dir>/token.key) yourself (docs/operations.md)",
+		what);
+}
+
 static int cmd_backup(int argc, char **argv)
 {
 	static const struct option opts[] = {{"force", no_argument, 0, 'f'}, {0, 0, 0, 0}};
@@ -1223,6 +1240,8 @@ static int cmd_backup(int argc, char **argv)
 		return usage_error("usage: backup FILE [--force]");
 	if ((rc = hub_paths(&x)))
 		return rc;
+	if (hc_db_is_postgresql(x.db))
+		return on_postgresql("backup");
 	if (access(x.db, F_OK) != 0 && errno == ENOENT)
 		return missing_store(x.db);
 	/* no privilege drop: root reads the hub's files and writes a backup
@@ -1305,6 +1324,8 @@ static int cmd_restore(int argc, char **argv)
 	file = argv[optind];
 	if ((rc = hub_paths(&x)))
 		return rc;
+	if (hc_db_is_postgresql(x.db))
+		return on_postgresql("restore");
 	rc = hc_backup_inspect(file, &in, err, sizeof(err));
 	if (rc)
 		return fail("%s", err);

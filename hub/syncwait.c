@@ -6,6 +6,7 @@
  * per follower covers them all), and hands them back to the loop.
  */
 #include "syncwait.h"
+#include "hc_db.h"
 #include "hc_err.h"
 #include "hc_log.h"
 #include "hc_store.h"
@@ -16,6 +17,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #define QUEUE_MAX 4096
@@ -39,6 +41,11 @@ struct hub_syncwait {
 	struct lws_context *lws;
 	char dir[HUB_PATH_MAX];
 	int timeout_ms;
+	/* PostgreSQL: the wait reads node_applied on a connection of its own
+	 * (worker thread only), opened at the first job */
+	char db[HUB_PATH_MAX];
+	bool pg;
+	struct hc_store *st;
 };
 
 static void *worker(void *arg)
@@ -63,7 +70,15 @@ static void *worker(void *arg)
 		for (j = batch; j; j = j->next)
 			if (j->seq > seq)
 				seq = j->seq;
-		rc = hc_sync_wait(w->dir, seq, w->timeout_ms, err, sizeof(err));
+		if (!w->pg) {
+			rc = hc_sync_wait(w->dir, seq, w->timeout_ms, err, sizeof(err));
+		} else {
+			rc = w->st ? HUB_OK
+				   : hc_store_open(w->db, HC_STORE_RO, &w->st, err, sizeof(err));
+			if (!rc)
+				rc = hc_sync_wait_store(
+					w->st, seq, w->timeout_ms, err, sizeof(err));
+		}
 		if (rc)
 			hc_warn("msg=\"a change is saved but not confirmed in force\" seq=%lld "
 				"err=\"%s\"",
@@ -94,6 +109,8 @@ int hub_syncwait_start(struct hub *h, struct hub_syncwait **out)
 		free(w);
 		return HUB_ERR_INVAL;
 	}
+	snprintf(w->db, sizeof(w->db), "%s", h->db_path);
+	w->pg = hc_db_is_postgresql(w->db);
 	w->lws = h->lws;
 	w->timeout_ms = (int)hc_cfg_int(&h->cfg, HC_CFG_SYNC_TIMEOUT_MS);
 	pthread_mutex_init(&w->lock, NULL);
@@ -118,6 +135,8 @@ void hub_syncwait_stop(struct hub_syncwait *w)
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
 	w->joined = true;
+	hc_store_close(w->st);
+	w->st = NULL;
 	/* what never got its turn is answered unconfirmed by collect */
 	pthread_mutex_lock(&w->lock);
 	while (w->todo) {

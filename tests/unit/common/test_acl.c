@@ -762,6 +762,10 @@ static void test_services_loaded_from_store(void **state)
 	(void)state;
 	tu_mkdtemp(dir, sizeof(dir));
 	snprintf(db, sizeof(db), "%s/hub.db", dir);
+	if (tu_pg()) { /* unit.common.acl.postgresql: the load from PostgreSQL */
+		assert_int_equal(tu_pg_reset(tu_pg()), 0);
+		snprintf(db, sizeof(db), "%s", tu_pg());
+	}
 	assert_int_equal(hc_store_open(db, HC_STORE_RW, &st, err, sizeof(err)), HUB_OK);
 	assert_int_equal(hc_store_user_add(st, "alice", "", "user", "$h"), HUB_OK);
 	assert_int_equal(hc_store_room_add(st, "lobby"), HUB_OK);
@@ -1394,6 +1398,10 @@ static void test_loaded_from_store(void **state)
 	(void)state;
 	tu_mkdtemp(dir, sizeof(dir));
 	snprintf(db, sizeof(db), "%s/hub.db", dir);
+	if (tu_pg()) { /* unit.common.acl.postgresql: the load from PostgreSQL */
+		assert_int_equal(tu_pg_reset(tu_pg()), 0);
+		snprintf(db, sizeof(db), "%s", tu_pg());
+	}
 	hand = build_dir();
 	loaded = build_dir_from_store(db);
 	INVARIANTS(loaded);

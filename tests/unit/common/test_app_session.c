@@ -20,7 +20,7 @@
 #include "hc_util.h"
 #include "testutil.h"
 
-#include <sqlite3.h>
+#include "hc_db.h"
 
 struct fx {
 	char dir[512];
@@ -33,6 +33,11 @@ static int setup(void **state)
 	char db[700], err[256], key[HC_SECRET_LEN + 1];
 	tu_mkdtemp(f->dir, sizeof(f->dir));
 	snprintf(db, sizeof(db), "%s/hub.db", f->dir);
+	if (tu_pg()) {
+		if (tu_pg_reset(tu_pg()))
+			return -1;
+		snprintf(db, sizeof(db), "%s", tu_pg());
+	}
 	if (hc_store_open(db, HC_STORE_RW, &f->st, err, sizeof(err)))
 		return -1;
 	if (hc_store_user_add(f->st, "ada", "Ada", "admin", "$scrypt$x") ||
@@ -58,13 +63,13 @@ static int teardown(void **state)
 
 static int64_t count(struct hc_store *st, const char *sql)
 {
-	sqlite3_stmt *s;
+	struct hc_db_stmt *s;
 	int64_t n = -1;
-	if (sqlite3_prepare_v2(hc_store_db(st), sql, -1, &s, NULL) != SQLITE_OK)
+	if (hc_db_prep(st, &s, sql, "") != HUB_OK)
 		return -1;
-	if (sqlite3_step(s) == SQLITE_ROW)
-		n = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
+	if (hc_db_step(s) == HC_DB_ROW)
+		n = hc_db_int64(s, 0);
+	hc_db_finalize(s);
 	return n;
 }
 
@@ -238,10 +243,9 @@ static void test_end(void **state)
 	r.ttl = 1;
 	assert_int_equal(hc_app_session_create(f->st, &r, &o), HUB_OK);
 	assert_int_equal(
-		sqlite3_exec(hc_store_db(f->st),
-			"UPDATE sessions SET expires_at = unixepoch() - 1 WHERE kind = 'app'", NULL,
-			NULL, NULL),
-		SQLITE_OK);
+		hc_db_exec(f->st,
+			"UPDATE sessions SET expires_at = unixepoch() - 1 WHERE kind = 'app'"),
+		HUB_OK);
 	assert_int_equal(hc_app_session_end(f->st, "shop", o.sid, &s), HUB_ERR_REVOKED);
 }
 

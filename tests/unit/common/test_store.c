@@ -4,6 +4,12 @@
  * in a temporary directory: migrations, WAL, every entity's rules and
  * cascades, the change_log the followers depend on, purge, and concurrent
  * handles (a long reader beside a writer, racing writers).
+ *
+ * With HUB_TEST_STORE set to a PostgreSQL conninfo (ctest's
+ * unit.common.store.postgresql, through tests/unit/pg-run), the same tests
+ * run on PostgreSQL (store_schema_pg.c, db_pg.c); each starts from an
+ * emptied database. The few that test SQLite's file itself are skipped
+ * there and have a PostgreSQL counterpart where one makes sense.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +17,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "hc_db.h"
 #include "hc_err.h"
 #include "hc_store.h"
 #include "hc_util.h"
@@ -37,6 +44,11 @@ static int setup(void **state)
 		return -1;
 	tu_mkdtemp(f->dir, sizeof(f->dir));
 	snprintf(f->db, sizeof(f->db), "%s/hub.db", f->dir);
+	if (tu_pg()) {
+		if (tu_pg_reset(tu_pg()))
+			return -1;
+		snprintf(f->db, sizeof(f->db), "%s", tu_pg());
+	}
 	if (hc_store_open(f->db, HC_STORE_RW, &f->st, err, sizeof(err)) != HUB_OK) {
 		print_error("open: %s\n", err);
 		return -1;
@@ -56,23 +68,31 @@ static int teardown(void **state)
 
 static int64_t sql_int(struct hc_store *st, const char *sql)
 {
-	sqlite3_stmt *s = NULL;
+	struct hc_db_stmt *s = NULL;
 	int64_t v = -1;
-	assert_int_equal(sqlite3_prepare_v2(hc_store_db(st), sql, -1, &s, NULL), SQLITE_OK);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		v = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
+	assert_int_equal(hc_db_prep(st, &s, sql, ""), HUB_OK);
+	if (hc_db_step(s) == HC_DB_ROW)
+		v = hc_db_int64(s, 0);
+	hc_db_finalize(s);
 	return v;
 }
 
 static void sql_text(struct hc_store *st, const char *sql, char *out, size_t n)
 {
-	sqlite3_stmt *s = NULL;
+	struct hc_db_stmt *s = NULL;
 	out[0] = '\0';
-	assert_int_equal(sqlite3_prepare_v2(hc_store_db(st), sql, -1, &s, NULL), SQLITE_OK);
-	if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
-		snprintf(out, n, "%s", (const char *)sqlite3_column_text(s, 0));
-	sqlite3_finalize(s);
+	assert_int_equal(hc_db_prep(st, &s, sql, ""), HUB_OK);
+	if (hc_db_step(s) == HC_DB_ROW && hc_db_text(s, 0))
+		snprintf(out, n, "%s", hc_db_text(s, 0));
+	hc_db_finalize(s);
+}
+
+static void sql_exec(struct hc_store *st, const char *sql)
+{
+	int rc = hc_db_exec(st, sql);
+	if (rc)
+		print_error("%s: %s\n", sql, hc_store_errmsg(st));
+	assert_int_equal(rc, HUB_OK);
 }
 
 /* ------------------------------------------------------ change log helper */
@@ -132,6 +152,38 @@ static void test_migrations(void **state)
 	assert_int_equal(hc_store_schema_version(f->st, &v), HUB_OK);
 	assert_int_equal(v, hc_store__migration_count);
 	assert_true(hc_store__migration_count >= 2);
+	if (tu_pg()) {
+		/* the same schema versions on both engines */
+		assert_int_equal(hc_store__pg_migration_count, hc_store__migration_count);
+		assert_int_equal(
+			sql_int(f->st, "SELECT count(*) FROM pg_tables WHERE schemaname = "
+				       "current_schema() AND tablename IN ('principals', "
+				       "'rooms', 'memberships', 'sessions', 'service_keys', "
+				       "'change_log', 'messages', 'webhooks', "
+				       "'webhook_outbox', 'node_applied')"),
+			10);
+		/* every mirrored table logs its changes */
+		assert_int_equal(sql_int(f->st, "SELECT count(DISTINCT event_object_table) FROM "
+						"information_schema.triggers WHERE "
+						"action_statement LIKE '%hub_log_change%'"),
+			5);
+		assert_int_equal(hc_store_ping(f->st), HUB_OK);
+		objects = sql_int(f->st, "SELECT count(*) FROM pg_class");
+		seq = seq_now(f->st);
+		assert_int_equal(
+			hc_store_open(f->db, HC_STORE_RW, &again, err, sizeof(err)), HUB_OK);
+		assert_int_equal(hc_store_schema_version(again, &v), HUB_OK);
+		assert_int_equal(v, hc_store__migration_count);
+		assert_int_equal(sql_int(again, "SELECT count(*) FROM pg_class"), objects);
+		assert_int_equal(seq_now(again), seq);
+		hc_store_close(again);
+		/* read-only opens of a migrated store work */
+		assert_int_equal(hc_store_open(f->db, HC_STORE_RO, &ro, err, sizeof(err)), HUB_OK);
+		assert_int_equal(hc_store_ping(ro), HUB_OK);
+		hc_store_close(ro);
+		(void)mode;
+		return;
+	}
 	/* the tables the rest of the hub relies on */
 	assert_int_equal(sql_int(f->st, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
 					"AND name IN ('principals', 'rooms', 'memberships', "
@@ -185,6 +237,40 @@ static void test_open_refusals(void **state)
 	struct hc_store *st = (struct hc_store *)&st;
 	char err[256], path[PATH_MAX + 32];
 	sqlite3 *raw = NULL;
+	if (tu_pg()) {
+		char bad[600];
+		/* read-only on a database never migrated */
+		hc_store_close(f->st);
+		f->st = NULL;
+		assert_int_equal(tu_pg_reset(f->db), 0);
+		assert_int_equal(
+			hc_store_open(f->db, HC_STORE_RO, &st, err, sizeof(err)), HUB_ERR_DB);
+		assert_null(st);
+		assert_non_null(strstr(err, "not initialised"));
+		/* a store made by a newer hub is not touched */
+		assert_int_equal(
+			hc_store_open(f->db, HC_STORE_RW, &f->st, err, sizeof(err)), HUB_OK);
+		snprintf(path, sizeof(path), "UPDATE hub_schema SET version = %d",
+			hc_store__migration_count + 1);
+		sql_exec(f->st, path);
+		assert_int_equal(
+			hc_store_open(f->db, HC_STORE_RW, &st, err, sizeof(err)), HUB_ERR_CONFIG);
+		assert_non_null(strstr(err, "newer hub"));
+		/* nobody there: the reason, and never the password */
+		snprintf(bad, sizeof(bad),
+			"postgresql://hub:s3cret@127.0.0.1:1/hub?connect_timeout=2");
+		assert_int_equal(
+			hc_store_open(bad, HC_STORE_RW, &st, err, sizeof(err)), HUB_ERR_DB);
+		assert_null(st);
+		assert_non_null(strstr(err, "cannot connect"));
+		assert_null(strstr(err, "s3cret"));
+		snprintf(bad, sizeof(bad), "host=127.0.0.1 port=1 password=s3cret dbname=hub");
+		assert_int_equal(
+			hc_store_open(bad, HC_STORE_RW, &st, err, sizeof(err)), HUB_ERR_DB);
+		assert_null(strstr(err, "s3cret"));
+		(void)raw;
+		return;
+	}
 	/* read-only on a file that does not exist */
 	snprintf(path, sizeof(path), "%s/none.db", f->dir);
 	assert_int_not_equal(hc_store_open(path, HC_STORE_RO, &st, err, sizeof(err)), HUB_OK);
@@ -887,14 +973,10 @@ static void test_purge(void **state)
 	assert_int_equal(seq_now(f->st), seq_before);
 	/* a day later, seen from the store: everything above is 100 s older;
 	 * purge what ended before now - 50 */
-	assert_int_equal(
-		sqlite3_exec(hc_store_db(f->st),
-			"UPDATE sessions SET created_at = created_at - 100,"
+	sql_exec(f->st, "UPDATE sessions SET created_at = created_at - 100,"
 			" expires_at = expires_at - 100,"
 			" revoked_at = CASE revoked_at WHEN 0 THEN 0 ELSE revoked_at - 100 END;"
-			"UPDATE change_log SET at = at - 100",
-			NULL, NULL, NULL),
-		SQLITE_OK);
+			"UPDATE change_log SET at = at - 100");
 	assert_int_equal(hc_store_purge(f->st, now - 50), HUB_OK);
 	assert_int_equal(hc_store_session_get(f->st, sid_live, &s), HUB_OK);
 	assert_int_equal(hc_store_session_get(f->st, sid_rev, &s), HUB_ERR_NOTFOUND);
@@ -920,7 +1002,7 @@ static void test_reader_beside_writer(void **state)
 	int64_t t0;
 	assert_int_equal(hc_store_open(f->db, HC_STORE_RO, &reader, err, sizeof(err)), HUB_OK);
 	assert_int_equal(hc_store_room_add(f->st, "before"), HUB_OK);
-	assert_int_equal(sqlite3_exec(hc_store_db(reader), "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(hc_db_read_begin(reader), HUB_OK);
 	assert_int_equal(sql_int(reader, "SELECT count(*) FROM rooms"), 1);
 	t0 = hc_mono_ms();
 	for (int i = 0; i < 50; i++) {
@@ -931,7 +1013,7 @@ static void test_reader_beside_writer(void **state)
 	/* no waiting on the reader (busy timeout is 5 s) */
 	assert_true(hc_mono_ms() - t0 < 4000);
 	assert_int_equal(sql_int(reader, "SELECT count(*) FROM rooms"), 1);
-	assert_int_equal(sqlite3_exec(hc_store_db(reader), "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	hc_db_read_end(reader);
 	assert_int_equal(sql_int(reader, "SELECT count(*) FROM rooms"), 51);
 	hc_store_close(reader);
 }
@@ -1019,6 +1101,13 @@ static void test_concurrent_first_open(void **state)
 	struct hc_store *st = NULL;
 	int v = -1;
 	snprintf(path, sizeof(path), "%s/fresh.db", f->dir);
+	if (tu_pg()) {
+		/* a database never opened, and six openers at once */
+		hc_store_close(f->st);
+		f->st = NULL;
+		assert_int_equal(tu_pg_reset(f->db), 0);
+		snprintf(path, sizeof(path), "%s", f->db);
+	}
 	for (int i = 0; i < 6; i++) {
 		o[i] = (struct opener){.db = path, .rc = -1};
 		assert_int_equal(pthread_create(&o[i].th, NULL, opener_main, &o[i]), 0);
@@ -1038,21 +1127,14 @@ static void test_concurrent_first_open(void **state)
 static int tx_insert_then_fail(struct hc_store *st, void *ud)
 {
 	(void)ud;
-	assert_int_equal(
-		sqlite3_exec(hc_store_db(st),
-			"INSERT INTO rooms(name, created_at) VALUES('ghost', 0)", NULL, NULL, NULL),
-		SQLITE_OK);
+	sql_exec(st, "INSERT INTO rooms(name, created_at) VALUES('ghost', 0)");
 	return HUB_ERR_INVAL;
 }
 
 static int tx_insert(struct hc_store *st, void *ud)
 {
 	(void)ud;
-	return sqlite3_exec(hc_store_db(st),
-		       "INSERT INTO rooms(name, created_at) VALUES('real', 0)", NULL, NULL,
-		       NULL) == SQLITE_OK
-		       ? HUB_OK
-		       : HUB_ERR_DB;
+	return hc_db_exec(st, "INSERT INTO rooms(name, created_at) VALUES('real', 0)");
 }
 
 static void test_tx(void **state)
@@ -1089,7 +1171,7 @@ static void test_tx_nested(void **state)
 	assert_int_equal(hc_store_tx(f->st, tx_nested, &fail), HUB_OK);
 	assert_int_equal(hc_store_room_exists(f->st, "n1"), HUB_OK);
 	assert_int_equal(hc_store_room_exists(f->st, "n2"), HUB_OK);
-	assert_int_equal(sqlite3_get_autocommit(hc_store_db(f->st)), 1);
+	assert_false(f->st->ops->in_tx(f->st));
 }
 
 static int tx_fill(struct hc_store *st, void *ud)
@@ -1109,8 +1191,11 @@ static int tx_fill(struct hc_store *st, void *ud)
 static void test_tx_full(void **state)
 {
 	struct fx *f = *state;
-	int64_t pages = sql_int(f->st, "PRAGMA page_count");
+	int64_t pages;
 	char pragma[64];
+	if (tu_pg())
+		skip(); /* SQLite's page limit */
+	pages = sql_int(f->st, "PRAGMA page_count");
 	snprintf(pragma, sizeof(pragma), "PRAGMA max_page_count = %lld", (long long)pages + 2);
 	assert_int_equal(sqlite3_exec(hc_store_db(f->st), pragma, NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(hc_store_tx(f->st, tx_fill, NULL), HUB_ERR_DB);
@@ -1118,6 +1203,38 @@ static void test_tx_full(void **state)
 	assert_int_equal(hc_store_room_exists(f->st, "big"), HUB_ERR_NOTFOUND);
 	/* the store is usable again */
 	assert_int_equal(hc_store_tx(f->st, tx_insert, NULL), HUB_OK);
+}
+
+/* Which engine a `store` value selects, and a conninfo shown in messages
+ * never carries its password. */
+static void test_engine_and_redact(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} r[] = {
+		{"postgresql://hub:s3cret@h/db?sslmode=x", "postgresql://hub:***@h/db?sslmode=x"},
+		{"postgres://h/db?password=s3cret&x=1", "postgres://h/db?password=***&x=1"},
+		{"host=h password=s3cret dbname=hub", "host=h password=*** dbname=hub"},
+		{"host=h password='s3 cret' dbname=hub", "host=h password=*** dbname=hub"},
+		{"postgresql://hub@h/db", "postgresql://hub@h/db"},
+	};
+	char out[512];
+	(void)state;
+	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
+		assert_true(hc_db_is_postgresql(r[i].in));
+		hc_db__redact(r[i].in, out, sizeof(out));
+		assert_string_equal(out, r[i].out);
+	}
+	assert_true(hc_db_is_postgresql("host=/run/pg dbname=hub"));
+	assert_true(hc_db_is_postgresql("service=hub"));
+	assert_false(hc_db_is_postgresql("/var/lib/hub/hub.db"));
+	assert_false(hc_db_is_postgresql("data/hub.db"));
+	assert_false(hc_db_is_postgresql(""));
+	assert_false(hc_db_is_postgresql(NULL));
+	/* bounded */
+	hc_db__redact("host=h password=s3cret dbname=hub", out, 12);
+	assert_int_equal(strlen(out), 11);
+	assert_null(strstr(out, "s3c"));
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1145,6 +1262,7 @@ int main(void)
 		T(test_tx),
 		T(test_tx_nested),
 		T(test_tx_full),
+		cmocka_unit_test(test_engine_and_redact),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

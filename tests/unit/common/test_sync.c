@@ -5,6 +5,13 @@
  * never applies costs the timeout and names the follower; nobody listening
  * (no directory, a stale socket) means nothing to wait for; bad requests
  * are answered and dropped; a deep data directory still works.
+ *
+ * With HUB_TEST_STORE (unit.common.sync.postgresql) the same promise on
+ * PostgreSQL: writers wait on node_applied (hc_sync_wait_store), woken by
+ * NOTIFY; the follower reads the change log when NOTIFY hub_change says
+ * so (its refresh is a minute here, so nothing else could be that fast);
+ * a node that stopped, or went silent, is not waited for. The socket tests
+ * are skipped there.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +21,7 @@
 #include <cmocka.h>
 
 #include "hc_acl.h"
+#include "hc_db.h"
 #include "hc_err.h"
 #include "hc_follow.h"
 #include "hc_store.h"
@@ -52,10 +60,14 @@ static void fx_up(struct fx *x, const char *subdir)
 		snprintf(x->db, sizeof(x->db), "%s/hub.db", x->dir);
 		snprintf(x->sync, sizeof(x->sync), "%s/sync", x->dir);
 	}
+	if (tu_pg()) {
+		assert_int_equal(tu_pg_reset(tu_pg()), 0);
+		snprintf(x->db, sizeof(x->db), "%s", tu_pg());
+	}
 	assert_int_equal(hc_store_open(x->db, HC_STORE_RW, &x->st, err, sizeof(err)), HUB_OK);
 	assert_int_equal(hc_acl_dir_load(x->st, &x->adir, err, sizeof(err)), HUB_OK);
-	assert_int_equal(
-		hc_follow_start(x->db, x->adir->seq, 5000, NULL, NULL, &x->f, err, sizeof(err)),
+	assert_int_equal(hc_follow_start(x->db, x->adir->seq, tu_pg() ? 60000 : 5000, NULL, NULL,
+				 &x->f, err, sizeof(err)),
 		HUB_OK);
 	assert_int_equal(hc_follow_listen(x->f, x->sync, "owner", err, sizeof(err)), HUB_OK);
 }
@@ -70,6 +82,7 @@ static void fx_down(struct fx *x)
 
 struct waiter {
 	const char *sync;
+	const char *db;
 	int64_t seq;
 	int timeout_ms;
 	int rc;
@@ -77,10 +90,26 @@ struct waiter {
 	atomic_bool done;
 };
 
+/* A writer's wait, on the engine under test: the sync sockets, or (a
+ * writer of its own, like hubctl) node_applied. */
+static int sync_wait(
+	const char *db, const char *sync, int64_t seq, int timeout_ms, char *err, size_t errsz)
+{
+	struct hc_store *st = NULL;
+	int rc;
+	if (!tu_pg())
+		return hc_sync_wait(sync, seq, timeout_ms, err, errsz);
+	rc = hc_store_open(db, HC_STORE_RW, &st, err, errsz);
+	if (!rc)
+		rc = hc_sync_wait_store(st, seq, timeout_ms, err, errsz);
+	hc_store_close(st);
+	return rc;
+}
+
 static void *wait_thread(void *arg)
 {
 	struct waiter *w = arg;
-	w->rc = hc_sync_wait(w->sync, w->seq, w->timeout_ms, w->err, sizeof(w->err));
+	w->rc = sync_wait(w->db, w->sync, w->seq, w->timeout_ms, w->err, sizeof(w->err));
 	atomic_store(&w->done, true);
 	return NULL;
 }
@@ -112,6 +141,7 @@ static void test_wait_returns_after_apply(void **state)
 	fx_up(&x, NULL);
 	assert_int_equal(hc_store_room_add(x.st, "lobby"), HUB_OK);
 	w.sync = x.sync;
+	w.db = x.db;
 	w.seq = committed(&x);
 	w.timeout_ms = 10000;
 	assert_int_equal(pthread_create(&t, NULL, wait_thread, &w), 0);
@@ -138,7 +168,7 @@ static void test_nothing_pending_answers_at_once(void **state)
 	char err[256];
 	(void)state;
 	fx_up(&x, NULL);
-	assert_int_equal(hc_sync_wait(x.sync, committed(&x), 2000, err, sizeof(err)), HUB_OK);
+	assert_int_equal(sync_wait(x.db, x.sync, committed(&x), 2000, err, sizeof(err)), HUB_OK);
 	fx_down(&x);
 }
 
@@ -153,13 +183,19 @@ static void test_stuck_owner_times_out(void **state)
 	fx_up(&x, NULL);
 	assert_int_equal(hc_store_room_add(x.st, "stuck"), HUB_OK);
 	t0 = hc_mono_ms();
-	assert_int_equal(hc_sync_wait(x.sync, committed(&x), 300, err, sizeof(err)), HUB_ERR_BUSY);
+	assert_int_equal(
+		sync_wait(x.db, x.sync, committed(&x), 300, err, sizeof(err)), HUB_ERR_BUSY);
 	assert_true(hc_mono_ms() - t0 >= 290);
-	assert_non_null(strstr(err, "owner (pid "));
-	assert_non_null(strstr(err, "did not confirm"));
+	if (tu_pg()) {
+		assert_non_null(strstr(err, "/owner-"));
+		assert_non_null(strstr(err, "has applied"));
+	} else {
+		assert_non_null(strstr(err, "owner (pid "));
+		assert_non_null(strstr(err, "did not confirm"));
+	}
 	/* once it applies, the next writer is confirmed */
 	hc_follow_apply(x.f, &x.adir, NULL, NULL);
-	assert_int_equal(hc_sync_wait(x.sync, committed(&x), 2000, err, sizeof(err)), HUB_OK);
+	assert_int_equal(sync_wait(x.db, x.sync, committed(&x), 2000, err, sizeof(err)), HUB_OK);
 	fx_down(&x);
 }
 
@@ -167,6 +203,8 @@ static void test_no_directory_no_wait(void **state)
 {
 	char dir[512], sub[600], err[256];
 	(void)state;
+	if (tu_pg())
+		skip(); /* the sync sockets: SQLite only */
 	tu_mkdtemp(dir, sizeof(dir));
 	snprintf(sub, sizeof(sub), "%s/sync", dir);
 	assert_int_equal(hc_sync_wait(sub, 42, 1000, err, sizeof(err)), HUB_OK);
@@ -180,6 +218,8 @@ static void test_stale_socket_removed(void **state)
 	struct sockaddr_un sa;
 	int fd;
 	(void)state;
+	if (tu_pg())
+		skip(); /* the sync sockets: SQLite only */
 	tu_mkdtemp(dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/gateway-1.sock", dir);
 	memset(&sa, 0, sizeof(sa));
@@ -220,6 +260,8 @@ static void test_bad_requests(void **state)
 	struct fx x;
 	char buf[128];
 	(void)state;
+	if (tu_pg())
+		skip(); /* the sync sockets: SQLite only */
 	fx_up(&x, NULL);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int fd = dial(x.sync);
@@ -252,12 +294,15 @@ static void test_deep_directory(void **state)
 	struct waiter w = {0};
 	pthread_t t;
 	(void)state;
+	if (tu_pg())
+		skip(); /* the sync sockets: SQLite only */
 	memset(deep, 'd', 150);
 	deep[150] = '\0';
 	fx_up(&x, deep);
 	assert_true(strlen(x.sync) > sizeof(((struct sockaddr_un *)0)->sun_path));
 	assert_int_equal(hc_store_room_add(x.st, "deep"), HUB_OK);
 	w.sync = x.sync;
+	w.db = x.db;
 	w.seq = committed(&x);
 	w.timeout_ms = 10000;
 	assert_int_equal(pthread_create(&t, NULL, wait_thread, &w), 0);
@@ -271,6 +316,38 @@ static void test_deep_directory(void **state)
 	fx_down(&x);
 }
 
+/* PostgreSQL: a node that stopped deleted its row, and one silent for
+ * longer than HC_NODE_STALE_MS (killed) is skipped: neither holds a
+ * writer up. */
+static void test_pg_gone_nodes_skipped(void **state)
+{
+	struct fx x;
+	char err[512], sql[256];
+	int64_t t0;
+	(void)state;
+	if (!tu_pg())
+		skip();
+	fx_up(&x, NULL);
+	/* a node killed long ago, far behind */
+	snprintf(sql, sizeof(sql),
+		"INSERT INTO node_applied VALUES('elsewhere/broker-1', 0, hub_now_ms() - %d)",
+		HC_NODE_STALE_MS + 1000);
+	assert_int_equal(hc_db_exec(x.st, sql), HUB_OK);
+	assert_int_equal(hc_store_room_add(x.st, "r1"), HUB_OK);
+	hc_follow_stop(x.f); /* this node stops: its row goes */
+	x.f = NULL;
+	t0 = hc_mono_ms();
+	assert_int_equal(sync_wait(x.db, x.sync, committed(&x), 3000, err, sizeof(err)), HUB_OK);
+	assert_true(hc_mono_ms() - t0 < 3000);
+	/* the same node alive and behind does hold it up */
+	assert_int_equal(
+		hc_db_exec(x.st, "UPDATE node_applied SET updated = hub_now_ms()"), HUB_OK);
+	assert_int_equal(
+		sync_wait(x.db, x.sync, committed(&x), 200, err, sizeof(err)), HUB_ERR_BUSY);
+	assert_non_null(strstr(err, "elsewhere/broker-1"));
+	fx_down(&x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -281,6 +358,7 @@ int main(void)
 		cmocka_unit_test(test_stale_socket_removed),
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_deep_directory),
+		cmocka_unit_test(test_pg_gone_nodes_skipped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,7 +20,7 @@
 #include "hc_webhook.h"
 #include "testutil.h"
 
-#include <sqlite3.h>
+#include "hc_db.h"
 
 struct fx {
 	char dir[512];
@@ -33,6 +33,11 @@ static int setup(void **state)
 	char db[700], err[256];
 	tu_mkdtemp(f->dir, sizeof(f->dir));
 	snprintf(db, sizeof(db), "%s/hub.db", f->dir);
+	if (tu_pg()) {
+		if (tu_pg_reset(tu_pg()))
+			return -1;
+		snprintf(db, sizeof(db), "%s", tu_pg());
+	}
 	if (hc_store_open(db, HC_STORE_RW, &f->st, err, sizeof(err)))
 		return -1;
 	*state = f;
@@ -222,17 +227,15 @@ static void test_expiry_and_list(void **state)
 	assert_int_equal(due_all(f->st, hc_now() + 1, &s), HUB_OK);
 	assert_int_equal(s.n, 2);
 	/* the first is 25 h old: a failed try ends it */
-	assert_int_equal(sqlite3_exec(hc_store_db(f->st),
-				 "UPDATE webhook_outbox SET created_at = unixepoch() - 90000", NULL,
-				 NULL, NULL),
-		SQLITE_OK);
+	assert_int_equal(
+		hc_db_exec(f->st, "UPDATE webhook_outbox SET created_at = unixepoch() - 90000"),
+		HUB_OK);
 	assert_int_equal(
 		hc_webhook_retry(f->st, s.ids[0], 0, "connection refused", INT64_MAX / 4), HUB_OK);
-	assert_int_equal(sqlite3_exec(hc_store_db(f->st),
+	assert_int_equal(hc_db_exec(f->st,
 				 "UPDATE webhook_outbox SET created_at = unixepoch() WHERE state = "
-				 "'pending'",
-				 NULL, NULL, NULL),
-		SQLITE_OK);
+				 "'pending'"),
+		HUB_OK);
 	assert_int_equal(hc_webhook_retry(f->st, s.ids[1], 500, "HTTP 500", INT64_MAX / 4), HUB_OK);
 	assert_int_equal(hc_webhook_list(f->st, list_cb, &l), HUB_OK);
 	assert_int_equal(l.n, 1);
@@ -328,10 +331,9 @@ static void test_due_per_hook(void **state)
 	}
 
 	/* rows older than 24 h are not handed out, even before the sweep */
-	assert_int_equal(sqlite3_exec(hc_store_db(f->st),
-				 "UPDATE webhook_outbox SET created_at = unixepoch() - 86401", NULL,
-				 NULL, NULL),
-		SQLITE_OK);
+	assert_int_equal(
+		hc_db_exec(f->st, "UPDATE webhook_outbox SET created_at = unixepoch() - 86401"),
+		HUB_OK);
 	memset(&q.seen, 0, sizeof(q.seen));
 	q.n[0] = q.n[1] = 1000;
 	assert_int_equal(
@@ -361,11 +363,10 @@ static void test_expire_sweep(void **state)
 	assert_int_equal(n, 0);
 	/* two of them 24 h old: given up, a never-tried one as "expired", the
 	 * tried one keeping its last error */
-	assert_int_equal(sqlite3_exec(hc_store_db(f->st),
-				 "UPDATE webhook_outbox SET created_at = unixepoch() - 86400 "
-				 "WHERE rowid <= 2",
-				 NULL, NULL, NULL),
-		SQLITE_OK);
+	assert_int_equal(
+		hc_db_exec(f->st, "UPDATE webhook_outbox SET created_at = unixepoch() - 86400 "
+				  "WHERE rowid <= 2"),
+		HUB_OK);
 	assert_int_equal(hc_webhook_expire(f->st, hc_now(), &n), HUB_OK);
 	assert_int_equal(n, 2);
 	assert_int_equal(hc_webhook_counts(f->st, &pending, &failed, &done), HUB_OK);
@@ -375,16 +376,16 @@ static void test_expire_sweep(void **state)
 	assert_int_equal(hc_webhook_list(f->st, list_cb, &l), HUB_OK);
 	assert_int_equal(l.failed, 2);
 	{
-		sqlite3_stmt *st;
-		assert_int_equal(sqlite3_prepare_v2(hc_store_db(f->st),
-					 "SELECT last_error FROM webhook_outbox ORDER BY rowid", -1,
-					 &st, NULL),
-			SQLITE_OK);
-		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-		assert_string_equal((const char *)sqlite3_column_text(st, 0), "HTTP 503");
-		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-		assert_string_equal((const char *)sqlite3_column_text(st, 0), "expired");
-		sqlite3_finalize(st);
+		struct hc_db_stmt *st;
+		assert_int_equal(
+			hc_db_prep(f->st, &st,
+				"SELECT last_error FROM webhook_outbox ORDER BY rowid", ""),
+			HUB_OK);
+		assert_int_equal(hc_db_step(st), HC_DB_ROW);
+		assert_string_equal(hc_db_text(st, 0), "HTTP 503");
+		assert_int_equal(hc_db_step(st), HC_DB_ROW);
+		assert_string_equal(hc_db_text(st, 0), "expired");
+		hc_db_finalize(st);
 	}
 	/* a late retry outcome leaves a failed row failed; a late delivery
 	 * (the try was in flight when it expired) counts */
@@ -417,14 +418,13 @@ static void test_no_webhooks_and_purge_batches(void **state)
 
 	assert_int_equal(hc_webhook_add(f->st, "http://x/a", "login", NULL, secret, &a), HUB_OK);
 	/* more done rows than one purge batch, a few failed, a few pending */
-	assert_int_equal(sqlite3_exec(hc_store_db(f->st),
+	assert_int_equal(hc_db_exec(f->st,
 				 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
 				 "WHERE i < 4500) INSERT INTO webhook_outbox(id, hook, type, body, "
 				 "created_at, next_at, state) SELECT 'd' || i, 1, 'login', '{}', "
 				 "1000, 1000, CASE WHEN i <= 4490 THEN 'done' WHEN i <= 4495 THEN "
-				 "'failed' ELSE 'pending' END FROM n",
-				 NULL, NULL, NULL),
-		SQLITE_OK);
+				 "'failed' ELSE 'pending' END FROM n"),
+		HUB_OK);
 	/* a batch at a time: 2000, 2000, then the rest */
 	assert_int_equal(hc_webhook_purge(f->st, 2000, &deleted), HUB_OK);
 	assert_int_equal(deleted, HC_WEBHOOK_PURGE_BATCH);

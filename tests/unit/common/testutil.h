@@ -8,6 +8,7 @@
 #ifndef HUB_TESTUTIL_H
 #define HUB_TESTUTIL_H
 
+#include <libpq-fe.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdarg.h>
@@ -77,5 +78,36 @@ static inline int tu_write_str(const char *path, const char *s)
 		}                                                                                  \
 	} while (0)
 #define TU_DONE() assert_int_equal(tu_failures, 0)
+
+/* The PostgreSQL store under test, or NULL to test SQLite files: the
+ * conninfo in HUB_TEST_STORE (tests/unit/pg-run sets it, with a throwaway
+ * cluster from scripts/pg-temp). */
+static inline const char *tu_pg(void)
+{
+	const char *ci = getenv("HUB_TEST_STORE");
+	return ci && ci[0] ? ci : NULL;
+}
+
+/* Empty the PostgreSQL database behind ci (every table, function and
+ * sequence of the hub goes), so a test starts from a store never opened. */
+static inline int tu_pg_reset(const char *ci)
+{
+	PGconn *c = PQconnectdb(ci);
+	PGresult *r;
+	int ok;
+	if (PQstatus(c) != CONNECTION_OK) {
+		fprintf(stderr, "tu_pg_reset: %s", PQerrorMessage(c));
+		PQfinish(c);
+		return -1;
+	}
+	r = PQexec(c, "SET client_min_messages = warning; DROP SCHEMA IF EXISTS public CASCADE; "
+		      "CREATE SCHEMA public");
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		fprintf(stderr, "tu_pg_reset: %s", PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
+	return ok ? 0 : -1;
+}
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "hc_db.h"
 #include "hc_err.h"
 #include "hc_history.h"
 #include "hc_store.h"
@@ -18,7 +19,6 @@
 
 #include <cjson/cJSON.h>
 #include <limits.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +36,11 @@ static int setup(void **state)
 		return -1;
 	tu_mkdtemp(f->dir, sizeof(f->dir));
 	snprintf(f->db, sizeof(f->db), "%s/hub.db", f->dir);
+	if (tu_pg()) {
+		if (tu_pg_reset(tu_pg()))
+			return -1;
+		snprintf(f->db, sizeof(f->db), "%s", tu_pg());
+	}
 	if (hc_store_open(f->db, HC_STORE_RW, &f->st, err, sizeof(err)) != HUB_OK)
 		return -1;
 	*state = f;
@@ -53,16 +58,13 @@ static int teardown(void **state)
 
 static void put(struct fx *f, const char *room, const void *data, size_t len)
 {
-	sqlite3_stmt *s = NULL;
-	assert_int_equal(sqlite3_prepare_v2(hc_store_db(f->st),
+	struct hc_db_stmt *s = NULL;
+	assert_int_equal(hc_db_prep(f->st, &s,
 				 "INSERT INTO messages(room, event, sender, ts, data) "
 				 "VALUES(?, 'chat message', 'alice', 1000, ?)",
-				 -1, &s, NULL),
-		SQLITE_OK);
-	sqlite3_bind_text(s, 1, room, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, data, (int)len, SQLITE_STATIC);
-	assert_int_equal(sqlite3_step(s), SQLITE_DONE);
-	sqlite3_finalize(s);
+				 "sb", room, data, len),
+		HUB_OK);
+	assert_int_equal(hc_db_done(s), HUB_OK);
 }
 
 static cJSON *page(

@@ -1,0 +1,308 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""The hub on a PostgreSQL store (docs/scaling.md, "The store on
+PostgreSQL"): the broker plugin, hubd, hub-bridge and hubctl on a throwaway
+cluster (scripts/pg-temp), `store` set to its conninfo.
+
+- hubctl makes the store (migrations) and the followers register in
+  node_applied;
+- a user added and granted with hubctl connects, subscribes and joins the
+  instant hubctl returned (writers wait on node_applied, followers hear
+  NOTIFY hub_change);
+- a revoke is in force when hubctl returns: nothing published after it
+  reaches the member;
+- login through hubd, a chat message stored as history and read back as a
+  page; logout through hubd kicks the session's live connection within 1 s;
+- a stopped follower costs hubctl sync_timeout_ms and a warning naming it;
+- PostgreSQL stopped: connected clients keep talking (the directory is in
+  memory); started again: the followers reconnect, LISTEN again, and a grant
+  is in force when hubctl returns;
+- a restart of every service keeps users, rooms, memberships and history;
+- hubctl backup/restore refuse and name pg_dump/pg_restore;
+- a second node (another broker with its own data_dir, the same store and
+  token key) enforces a grant and a revoke made with hubctl on the first
+  the instant hubctl returned.
+
+Skipped (with the reason) when the PostgreSQL binaries are missing.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import REPO, SioClient, Stack, wait_until  # noqa: E402
+from mqttraw import Closed, RawClient  # noqa: E402
+
+SYNC_TIMEOUT_MS = 1500
+PG_TEMP = os.path.join(REPO, "scripts", "pg-temp")
+
+
+def pg_available():
+    return subprocess.run([PG_TEMP, "available"]).returncode == 0
+
+
+class StorePostgresql(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not pg_available():
+            raise unittest.SkipTest("PostgreSQL binaries not found (Debian package postgresql)")
+        cls.st = Stack(extra_conf={"sync_timeout_ms": SYNC_TIMEOUT_MS})
+        cls.objs = []
+        try:
+            cls.pgdir = os.path.join(cls.st.dir, "pg")
+            cls.ci = subprocess.run([PG_TEMP, "start", cls.pgdir], check=True,
+                                    capture_output=True, text=True).stdout.strip()
+            cls.st.conf["store"] = '"%s"' % cls.ci
+            cls.st.write_conf(cls.st.conf)
+            cls.st.add_user("owner", rooms={"yard": "write"})
+            cls.start_services()
+        except Exception:
+            cls.close_all()
+            raise
+
+    @classmethod
+    def start_services(cls):
+        cls.st.start_broker()
+        cls.st.start_hubd()
+        cls.st.start_bridge()
+        # both followers registered before the tests start
+        assert wait_until(lambda: cls.nodes() == 2, 10), cls.sql("SELECT * FROM node_applied")
+
+    @classmethod
+    def sql(cls, query):
+        bindir = os.path.dirname(subprocess.run(
+            ["sh", "-c", "ls /usr/lib/postgresql/*/bin/psql | tail -1"],
+            capture_output=True, text=True).stdout.strip()) or ""
+        psql = os.path.join(bindir, "psql") if bindir else "psql"
+        r = subprocess.run([psql, "-X", "-A", "-t", "-q", "-d", cls.ci, "-c", query],
+                           capture_output=True, text=True, timeout=30)
+        return r.stdout.strip() if r.returncode == 0 else "ERROR " + r.stderr
+
+    @classmethod
+    def nodes(cls):
+        out = cls.sql("SELECT count(*) FROM node_applied WHERE updated > hub_now_ms() - 5000")
+        return int(out) if out.isdigit() else -1
+
+    @classmethod
+    def close_all(cls):
+        for o in cls.objs:
+            o.close()
+        cls.st.close()
+        subprocess.run([PG_TEMP, "stop", cls.pgdir])
+
+    @classmethod
+    def tearDownClass(cls):
+        logs = cls.st.log("bridge") + cls.st.log("hubd") + cls.st.log("broker")
+        cls.close_all()
+        assert "AddressSanitizer" not in logs and "runtime error" not in logs, logs[-3000:]
+
+    def raw(self, user, password, client_id, version=5):
+        c = RawClient(self.st.ports["mqtt"])
+        self.objs.append(c)
+        return c, c.connect(user, password, client_id=client_id, version=version)
+
+    def hubctl(self, *args, **kw):
+        r = self.st.hubctl(*args, **kw)
+        self.assertNotIn("warning", r.stderr, "hubctl %s: %s" % (args, r.stderr))
+        return r
+
+    def test_01_store_on_postgresql(self):
+        self.assertFalse(os.path.exists(os.path.join(self.st.data, "hub.db")),
+                         "a SQLite store was made beside PostgreSQL")
+        self.assertEqual(self.sql("SELECT version FROM hub_schema"), "4")
+        self.assertEqual(self.sql("SELECT count(*) FROM principals WHERE name = 'owner'"), "1")
+        # no password or conninfo in the services' logs
+        for name in ("broker", "hubd", "bridge"):
+            self.assertNotIn("dbname=hub", self.st.log(name), name)
+
+    def test_02_user_granted_in_force_at_once(self):
+        for i in range(4):
+            user, room = "u%d" % i, "room%d" % i
+            self.hubctl("user", "add", user, "--password-stdin", input="password-%d\n" % i)
+            self.hubctl("room", "add", room)
+            self.hubctl("grant", room, user, "write")
+            tok = self.st.token(user)
+            c, rc = self.raw(user, tok, "c-%s" % user)
+            self.assertEqual(rc, 0, "refused right after hubctl user add")
+            self.assertEqual(c.subscribe(["rooms/%s/ev/#" % room]), [1],
+                             "subscription refused right after the grant")
+            c.close()
+            s = SioClient(self.st.sio_url(), {"auth": {"token": tok}}, user)
+            self.objs.append(s)
+            s.wait("connect")
+            err, args = s.call("join", room)
+            self.assertIsNone(err)
+            self.assertTrue(args[0].get("ok"), args)
+            s.close()
+
+    def test_03_revoke_nothing_after_return(self):
+        self.st.add_user("rv1", rooms={"yard": "read"})
+        sub, rc = self.raw("rv1", self.st.token("rv1"), "rv1-sub")
+        self.assertEqual(rc, 0)
+        self.assertEqual(sub.subscribe(["rooms/yard/ev/#"]), [1])
+        pub, rc = self.raw("owner", self.st.token("owner"), "owner-pub")
+        self.assertEqual(rc, 0)
+        pub.publish("rooms/yard/ev/tick/owner", b'{"n":0}')
+        self.assertTrue(wait_until(lambda: sub.collect(0.05), 10), "nothing before the revoke")
+        self.hubctl("revoke", "yard", "rv1")
+        other, rc = self.raw("rv1", self.st.token("rv1"), "rv1-other")
+        self.assertEqual(rc, 0)
+        self.assertEqual(other.subscribe(["rooms/yard/ev/#"]), [0x87])
+        for n in range(1, 50):
+            pub.publish("rooms/yard/ev/tick/owner", json.dumps({"n": n}).encode())
+        self.assertTrue(pub.alive())
+        self.assertEqual(sub.collect(0.5), [], "delivered after hubctl revoke returned")
+
+    def test_04_login_history_logout_kicks(self):
+        self.st.add_user("hist", rooms={"yard": "write"})
+        cookie, tok, _ = self.st.login("hist")
+        c, rc = self.raw("hist", tok, "hist-c")
+        self.assertEqual(rc, 0)
+        c.publish("rooms/yard/ev/chat message/hist", b'{"text":"on postgresql"}', qos=1)
+        page = {}
+
+        def stored():
+            r = self.st.http("GET", "/api/rooms/yard/messages", cookie=cookie)
+            page["r"] = r
+            return r.status == 200 and any(
+                m.get("data", {}).get("text") == "on postgresql"
+                for m in r.json().get("messages", []))
+        self.assertTrue(wait_until(stored, 10), page.get("r"))
+        out = self.st.http("POST", "/api/logout", cookie=cookie,
+                           headers={"Origin": "http://127.0.0.1:%d" % self.st.ports["http"]})
+        self.assertEqual(out.status, 204)
+        t0 = time.time()
+        kicked = False
+        while time.time() - t0 < 1.0 and not kicked:
+            try:
+                c.collect(0.05)
+                kicked = not c.alive(0.2)
+            except (Closed, OSError):
+                kicked = True
+        self.assertTrue(kicked, "the logged-out session's connection is still up after 1 s")
+        c2, rc = self.raw("hist", tok, "hist-c2")
+        self.assertEqual(rc, 0x87, "the token of a logged-out session still connects")
+
+    def test_05_stopped_follower_costs_the_timeout(self):
+        bridge = self.st.procs["bridge"]
+        os.kill(bridge.pid, signal.SIGSTOP)
+        try:
+            t0 = time.time()
+            r = self.st.hubctl("room", "add", "stuck")
+            took = time.time() - t0
+        finally:
+            os.kill(bridge.pid, signal.SIGCONT)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("warning", r.stderr)
+        self.assertIn("gateway", r.stderr)
+        self.assertGreaterEqual(took, SYNC_TIMEOUT_MS / 1000.0 * 0.9)
+        self.assertLess(took, SYNC_TIMEOUT_MS / 1000.0 + 20)
+        self.hubctl("room", "add", "unstuck")
+
+    def test_06_postgresql_down_clients_go_on_then_reconnect(self):
+        self.st.add_user("pgd", rooms={"yard": "write"})
+        c, rc = self.raw("pgd", self.st.token("pgd"), "pgd-c")
+        self.assertEqual(rc, 0)
+        self.assertEqual(c.subscribe(["rooms/yard/ev/#"]), [1])
+        pg = os.path.join(self.pgdir, "data")
+        subprocess.run([PG_TEMP, "stop-server", self.pgdir], check=True)
+        try:
+            c.publish("rooms/yard/ev/tick/pgd", b'{"down":1}')
+            got = []
+            self.assertTrue(wait_until(lambda: got.extend(c.collect(0.05)) or got, 5),
+                            "a connected client stopped working with PostgreSQL down")
+        finally:
+            subprocess.run([PG_TEMP, "start", self.pgdir], check=True, capture_output=True)
+        self.assertTrue(os.path.isdir(pg))
+        # the followers come back (reconnect with backoff, LISTEN again)
+        self.assertTrue(wait_until(lambda: self.nodes() == 2, 20),
+                        self.sql("SELECT * FROM node_applied"))
+        # hubd's connections broke with the server: the next login gets a
+        # new one at once (a lost connection is re-opened and the
+        # statement run again), not a 503
+        self.st.login("pgd")
+        self.hubctl("room", "add", "after-pg")
+        self.hubctl("grant", "after-pg", "pgd", "read")
+        self.assertEqual(c.subscribe(["rooms/after-pg/ev/#"]), [1],
+                         "grant not in force when hubctl returned after PostgreSQL came back")
+
+    def test_07_restart_keeps_everything(self):
+        self.st.add_user("keep", rooms={"keepers": "write"})
+        cookie, tok, _ = self.st.login("keep")
+        c, rc = self.raw("keep", tok, "keep-c")
+        self.assertEqual(rc, 0)
+        c.publish("rooms/keepers/ev/chat message/keep", b'{"text":"kept"}', qos=1)
+        self.assertTrue(wait_until(lambda: self.sql(
+            "SELECT count(*) FROM messages WHERE room = 'keepers'") == "1", 10))
+        c.close()
+        for name in ("bridge", "hubd", "broker"):
+            self.assertEqual(self.st.stop(name, timeout=60), 0, name)
+        # a clean stop takes the node out of node_applied
+        self.assertEqual(self.nodes(), 0)
+        self.start_services()
+        cookie, tok, _ = self.st.login("keep")
+        c, rc = self.raw("keep", tok, "keep-c2")
+        self.assertEqual(rc, 0)
+        self.assertEqual(c.subscribe(["rooms/keepers/ev/#"]), [1])
+        r = self.st.http("GET", "/api/rooms/keepers/messages", cookie=cookie)
+        self.assertEqual(r.status, 200)
+        self.assertEqual([m["data"]["text"] for m in r.json()["messages"]], ["kept"])
+
+    def test_08_backup_and_restore_name_pg_tools(self):
+        out = os.path.join(self.st.dir, "b.db")
+        for args in (("backup", out), ("restore", out, "--yes")):
+            r = self.st.hubctl(*args, check=False)
+            self.assertNotEqual(r.returncode, 0, args)
+            self.assertIn("pg_dump", r.stderr)
+            self.assertIn("pg_restore", r.stderr)
+            self.assertNotIn("dbname=hub", r.stderr)
+        self.assertFalse(os.path.exists(out))
+
+    def test_09_second_node_in_force_when_hubctl_returns(self):
+        """A second node (its own data_dir, ports and broker; the same store
+        and the same token key) enforces what hubctl did on the first one
+        the instant hubctl returned."""
+        b = Stack(extra_conf={"store": '"%s"' % self.ci, "sync_timeout_ms": SYNC_TIMEOUT_MS})
+        try:
+            b.prepare_data()
+            key = os.path.join(b.data, "token.key")
+            with open(os.path.join(self.st.data, "token.key"), "rb") as f, \
+                    open(key, "wb") as g:
+                g.write(f.read())
+            os.chmod(key, 0o600)
+            st = os.stat(self.st.data)
+            os.chown(key, st.st_uid, st.st_gid)
+            before = self.nodes()
+            b.start_broker()
+            self.assertTrue(wait_until(lambda: self.nodes() == before + 1, 10))
+            for i in range(4):
+                user, room = "n2u%d" % i, "n2room%d" % i
+                self.hubctl("user", "add", user, "--password-stdin", input="password-%d\n" % i)
+                self.hubctl("room", "add", room)
+                self.hubctl("grant", room, user, "read")
+                c = RawClient(b.ports["mqtt"])
+                self.objs.append(c)
+                self.assertEqual(c.connect(user, self.st.token(user), client_id="n2-%d" % i,
+                                           version=5), 0, "node 2 refused a user just added")
+                self.assertEqual(c.subscribe(["rooms/%s/ev/#" % room]), [1],
+                                 "node 2: grant not in force when hubctl returned")
+                self.hubctl("revoke", room, user)
+                self.assertEqual(c.subscribe(["rooms/%s/ev/x" % room]), [0x87],
+                                 "node 2: revoke not in force when hubctl returned")
+                c.close()
+            # node 2 stopped: hubctl no longer waits for it
+            self.assertEqual(b.stop("broker", timeout=60), 0)
+            self.assertEqual(self.nodes(), before)
+            t0 = time.time()
+            self.hubctl("room", "add", "n2-gone")
+            self.assertLess(time.time() - t0, SYNC_TIMEOUT_MS / 1000.0)
+        finally:
+            b.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
