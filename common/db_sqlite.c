@@ -72,6 +72,9 @@ static int sl_open(struct hc_store *st, const char *path, char *err, size_t errs
 
 static void sl_close(struct hc_store *st)
 {
+	for (int i = 0; i < st->ncache; i++)
+		sqlite3_finalize(st->cache[i].s);
+	st->ncache = 0;
 	sqlite3_close_v2(st->db);
 	st->db = NULL;
 }
@@ -85,11 +88,33 @@ static int sl_vprep(
 	struct hc_store *st, struct hc_db_stmt *st_, const char *sql, const char *fmt, va_list ap)
 {
 	sqlite3_stmt *s = NULL;
-	int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-	if (rc != SQLITE_OK)
-		return (rc & 0xff) == SQLITE_NOMEM    ? HUB_ERR_NOMEM
-		       : ((rc & 0xff) == SQLITE_BUSY) ? HUB_ERR_BUSY
-						      : HUB_ERR_DB;
+	int rc = SQLITE_OK, c;
+
+	/* a statement of the same text that nobody holds is reused (compared
+	 * by text: SQL may be built in a buffer); else prepared, and kept
+	 * while there is room */
+	for (c = 0; c < st->ncache; c++)
+		if (!st->cache[c].busy && strcmp(sqlite3_sql(st->cache[c].s), sql) == 0)
+			break;
+	if (c < st->ncache) {
+		s = st->cache[c].s;
+	} else {
+		bool keep = st->ncache < HC_DB_CACHE_MAX;
+		rc = sqlite3_prepare_v3(
+			st->db, sql, -1, keep ? SQLITE_PREPARE_PERSISTENT : 0, &s, NULL);
+		if (rc != SQLITE_OK)
+			return (rc & 0xff) == SQLITE_NOMEM    ? HUB_ERR_NOMEM
+			       : ((rc & 0xff) == SQLITE_BUSY) ? HUB_ERR_BUSY
+							      : HUB_ERR_DB;
+		if (keep && s) {
+			c = st->ncache++;
+			st->cache[c].s = s;
+		}
+	}
+	if (s && c < st->ncache) {
+		st->cache[c].busy = true;
+		st_->cached = c + 1;
+	}
 	st_->s = s;
 	for (int i = 0, k = 1; fmt && fmt[i]; i++, k++) {
 		switch (fmt[i]) {
@@ -158,7 +183,15 @@ static int sl_done(struct hc_db_stmt *s)
 
 static void sl_finalize(struct hc_db_stmt *s)
 {
-	sqlite3_finalize(s->s);
+	if (s->cached) {
+		/* back to the cache, without its read lock or its arguments */
+		sqlite3_reset(s->s);
+		sqlite3_clear_bindings(s->s);
+		s->st->cache[s->cached - 1].busy = false;
+		s->cached = 0;
+	} else {
+		sqlite3_finalize(s->s);
+	}
 	s->s = NULL;
 }
 

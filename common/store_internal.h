@@ -17,6 +17,8 @@ extern const int hc_store__pg_migration_count;
 
 struct hc_db_ops;
 
+#define HC_DB_CACHE_MAX 24 /* statements kept per SQLite connection */
+
 struct hc_store {
 	const struct hc_db_ops *ops;
 	int engine; /* enum hc_db_engine */
@@ -31,11 +33,19 @@ struct hc_store {
 	int reconnect_ms;     /* PostgreSQL: the backoff, 100 ms doubling to 5 s */
 	unsigned generation;  /* PostgreSQL: bumped by each reconnect */
 	bool read_tx;	      /* PostgreSQL: hc_db_read_begin opened one */
+	/* SQLite: prepared statements kept for reuse, by SQL text (the
+	 * history writer runs the same INSERT for every message) */
+	struct hc_db_cached {
+		sqlite3_stmt *s;
+		bool busy; /* handed out, not finalized yet */
+	} cache[HC_DB_CACHE_MAX];
+	int ncache;
 };
 
 struct hc_db_stmt {
 	struct hc_store *st;
 	sqlite3_stmt *s; /* SQLite */
+	int cached;	 /* SQLite: 1 + its index in st->cache, 0 if not kept */
 	void *res;	 /* PostgreSQL: PGresult, NULL until run */
 	int row, rows;	 /* PostgreSQL: current row (-1 before the first) */
 	int status;	 /* PostgreSQL: HUB_OK or the mapped error */
