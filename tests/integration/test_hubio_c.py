@@ -344,14 +344,20 @@ class HubioC(BrokerTestCase):
         a = self.up("alice")
         p = self.user_client("carol")
         self.assertEqual(p.sub("rooms/lobby/ev/typing/+"), [1])
-        rcs = []
+        # one notice per room per 2 s (the default interval): calls made
+        # within 2 s of the first are throttled; on a slow machine the
+        # round trips may take longer, and a call past 2 s passes again
+        rcs, t0 = [], time.monotonic()
         for _ in range(10):
-            rcs.append(a.cmd("typing", room="lobby")["rc"])
+            rcs.append((a.cmd("typing", room="lobby")["rc"], time.monotonic() - t0))
             time.sleep(0.1)
-        self.assertEqual(rcs[0], 0)
-        self.assertEqual(rcs[1:], [ETHROTTLED] * 9)
+        self.assertEqual(rcs[0][0], 0)
+        within = [rc for rc, t in rcs[1:] if t < 1.9]
+        self.assertGreaterEqual(len(within), 1, "too slow to test the interval: %r" % rcs)
+        self.assertEqual(within, [ETHROTTLED] * len(within), rcs)
+        passed = sum(1 for rc, _ in rcs if rc == 0)
         got = p.collect(0.5, "rooms/lobby/ev/typing/+")
-        self.assertEqual(len(got), 1, "10 calls in 1 s: %d publishes" % len(got))
+        self.assertEqual(len(got), passed, "%d calls passed: %d publishes" % (passed, len(got)))
         self.assertEqual(got[0][0], "rooms/lobby/ev/typing/alice")
         self.assertEqual(json.loads(got[0][1]), {"typing": True})
 
