@@ -155,11 +155,18 @@ bool hauth_link__password_ok(struct hauth *h, const char *password)
 
 bool hauth_link__is_local_bridge(struct hauth *h, const struct mosquitto *client)
 {
-	const char *user;
+	const char *user, *id;
 	if (h->role != HAUTH_ROLE_EDGE || !client)
 		return false;
+	/* 2.0.11 gives a bridge's local_username (gen-bridges sets it to
+	 * $hub-link); without one, its local client id, "local." and the
+	 * remote one (no client of ours has an id of that shape with no
+	 * username: anonymous connections are refused) */
 	user = mosquitto_client_username(client);
-	return user && !strcmp(user, HC_LINK_PRINCIPAL);
+	if (user)
+		return !strcmp(user, HC_LINK_PRINCIPAL);
+	id = mosquitto_client_id(client);
+	return id && !strncmp(id, "local." LINK_ID_PREFIX, sizeof("local." LINK_ID_PREFIX) - 1);
 }
 
 static void publish(const char *topic, const char *body, bool retain)
