@@ -274,6 +274,7 @@ struct hbr {
 	int64_t max_payload, ping_interval, ping_timeout, event_rate;
 	int64_t max_sockets, pending_max, pending_per_addr, connect_timeout_ms;
 	bool trust_proxy;
+	char sid_tag[8];		  /* sio_sid_tag: every sid starts with it and a dot */
 	struct hc_proxies proxies;	  /* trusted_proxies: whose X-Forwarded-For counts */
 	struct hc_tls *tls;		  /* tls_cert + tls_key, or NULL: TLS off */
 	char front_tag[HC_TOKEN_TAG_MAX]; /* X-Hub-Front of hubd's proxied requests */

@@ -25,8 +25,9 @@ class Nodes(Stack):
     keeps the Stack's own entries (those of the first edge, so
     Stack.hubctl/login work) and has one dict per node."""
 
-    def __init__(self, edges=("n1", "n2", "n3"), extra_conf=None):
+    def __init__(self, edges=("n1", "n2", "n3"), extra_conf=None, node_extra=None):
         super().__init__(extra_conf=extra_conf)
+        self.node_extra = node_extra or {}
         self.edges = list(edges)
         self.names = ["core"] + self.edges
         self.node_ports = {}
@@ -53,6 +54,7 @@ class Nodes(Stack):
         conf.update(mqtt_port=p["mqtt"], http_port=p["http"], ws_port=p["ws"],
                     sio_port=p["sio"], node_role="core" if name == "core" else "edge",
                     node_name=name, link_key_file=os.path.join(self.links, "link.key"))
+        conf.update(self.node_extra.get(name, {}))
         path = os.path.join(self.dir, "hub-%s.conf" % name)
         with open(path, "w") as f:
             for k, v in conf.items():
@@ -142,3 +144,24 @@ class Nodes(Stack):
             return self.http(method, path, body=body, headers=headers, cookie=cookie)
         finally:
             self.ports["http"] = saved
+
+    def start_haproxy(self, hubd=("n1", "n2"), sio=("n1", "n2")):
+        """conf/haproxy/hub.cfg in front of two hubd and two hub-bridge;
+        ports["lb_http"], ports["lb_sio"]."""
+        self.ports["lb_http"], self.ports["lb_sio"] = free_port(), free_port()
+        env = {
+            "HUB_LB_HTTP": "127.0.0.1:%d" % self.ports["lb_http"],
+            "HUB_LB_SIO": "127.0.0.1:%d" % self.ports["lb_sio"],
+            "HUB_HUBD1": "127.0.0.1:%d" % self.node_ports[hubd[0]]["http"],
+            "HUB_HUBD2": "127.0.0.1:%d" % self.node_ports[hubd[1]]["http"],
+            "HUB_SIO1": "127.0.0.1:%d" % self.node_ports[sio[0]]["sio"],
+            "HUB_SIO2": "127.0.0.1:%d" % self.node_ports[sio[1]]["sio"],
+        }
+        saved = dict(self.env)
+        self.env.update(env)
+        try:
+            cfg = os.environ.get("HUB_TEST_HAPROXY_CFG") or os.path.join(
+                REPO, "conf", "haproxy", "hub.cfg")
+            return self.start("haproxy", ["haproxy", "-db", "-f", cfg], self.ports["lb_sio"])
+        finally:
+            self.env = saved
