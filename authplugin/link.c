@@ -49,6 +49,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -203,6 +207,43 @@ static int again_cb(void *ud, const char *key, void *value)
 	return 0;
 }
 
+/* Mosquitto 2.0.11 sets TCP_NODELAY (set_tcp_nodelay) on the sockets it
+ * accepts, never on a bridge's own: Nagle then holds an edge's small
+ * publishes to the core until the core's delayed ACK, up to 40 ms a hop
+ * (measured: bench/nodes_bench.py, docs/scaling.md). When the link is up
+ * (its greeting arrived), every connected TCP socket of this process
+ * without it gets it: the bridge's, and none the broker would not have
+ * set itself. Runs once per link connect: reads /proc/self/fd. */
+static void nodelay_all(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+		int type = 0, on = 0, one = 1;
+		socklen_t tl = sizeof(type), ol = sizeof(on);
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		if (*end || fd < 0 || fd == dirfd(d))
+			continue;
+		if (getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &tl) || type != SOCK_STREAM ||
+			getpeername((int)fd, (struct sockaddr *)&ss, &sl) ||
+			(ss.ss_family != AF_INET && ss.ss_family != AF_INET6) ||
+			getsockopt((int)fd, IPPROTO_TCP, TCP_NODELAY, &on, &ol) || on)
+			continue;
+		if (!setsockopt((int)fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)))
+			n++;
+	}
+	closedir(d);
+	if (n)
+		hc_info("msg=\"TCP_NODELAY set on the link\" sockets=%d", n);
+}
+
 /* Edge: a message its own bridge brought in. */
 static void edge_message(struct hauth *h, const struct mosquitto_evt_message *ed)
 {
@@ -212,6 +253,7 @@ static void edge_message(struct hauth *h, const struct mosquitto_evt_message *ed
 	if (hc_fmt(mine, sizeof(mine), LINK_ID_PREFIX "%s", h->node) ||
 		strcmp(ed->topic + sizeof(HELLO_PREFIX) - 1, mine) != 0)
 		return;
+	nodelay_all();
 	hc_info("msg=\"link to the core up: telling it who is online here\" principals=%zu",
 		h->principals.count);
 	hc_hmap_each(&h->principals, again_cb, h);

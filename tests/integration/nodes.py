@@ -101,8 +101,10 @@ class Nodes(Stack):
     def link_up(self, name, timeout=10.0, start=0):
         """Wait until edge name's bridge is connected to the core (the core
         logged the link in, and sent its greeting: the edge re-announced)."""
-        needle = "hub-link.%s/$hub-link | connect | ok kind=link" % name
-        return wait_until(lambda: needle in self.log("broker-core")[start:], timeout)
+        needle = "New bridge connected from 127.0.0.1:"
+        tail = " as hub-link.%s (" % name
+        return wait_until(lambda: any(needle in ln and tail in ln for ln in
+                                      self.log("broker-core")[start:].splitlines()), timeout)
 
     def start_all(self, services=()):
         """Links, the core, the edges (waiting for each link), then the
