@@ -236,6 +236,13 @@ void hauth_presence__down(struct hauth *h, struct hauth_principal *p, struct hau
 	/* an edge ran the grace before it told the core (link.c) */
 	int64_t grace = c->link_detached ? 0 : hc_cfg_int(&h->cfg, HC_CFG_PRESENCE_GRACE_MS);
 
+	if (p->live > 0 && p->announced && c->link_detached) {
+		/* core: one edge lost the principal, others have it. That
+		 * edge let its last connection's will out (it cannot know of
+		 * the others): say online again, after it on the same link */
+		status(p, true, NULL);
+		return;
+	}
 	if (p->live > 0 || !p->announced)
 		return;
 	/* the hub ended it (logout, kick, expiry): that is final, no grace */
