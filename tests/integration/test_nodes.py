@@ -26,8 +26,9 @@ ROOMS = {
     "r4": {"alice": "write"},
     "r5": {"alice": "write", "henry": "read"},
     "r6": {"ivan": "write"},
+    "r7": {"alice": "write", "kate": "read"},
 }
-USERS = ["alice", "bob", "carol", "dave", "eve", "frank", "gina", "henry", "ivan", "w"]
+USERS = ["alice", "bob", "carol", "dave", "eve", "frank", "gina", "henry", "ivan", "kate", "w"]
 
 
 class PropsClient(MqttClient):
@@ -292,6 +293,42 @@ class NodesTest(unittest.TestCase):
             "rooms/r6/presence/ivan", "rooms/r6/presence/w"}, 5), probe.messages)
         probe.close()
         ivan.disconnect()
+
+    @timeout(60)
+    def test_07_edge_killed_keeps_qos1_for_stored_sessions(self):
+        """kill -9 of edge n2 (its bridge dies with it): QoS 1 events
+        published on n1 meanwhile wait at the core in the link's session,
+        reach n2 when it is back, and kate's stored session there gets
+        them when she reconnects."""
+        kate = MqttClient(self.ns.mqtt("n2"), "kate", self.ns.token("kate"), version=4,
+                          clean=False, client_id="kate-phone")
+        self.assertEqual(kate.connect(), 0)
+        kate.sub("rooms/r7/ev/#", qos=1)
+        alice = self.client("n1", "alice")
+        alice.pub("rooms/r7/ev/e/alice", b"before", qos=1)
+        self.assertIsNotNone(kate.wait_msg("rooms/r7/ev/#", 5))
+        # the subscription is in n2's persistence file (autosave every 2 s)
+        saves = self.ns.log("broker-n2").count("Saving in-memory database")
+        self.assertTrue(wait_until(lambda: self.ns.log("broker-n2").count(
+            "Saving in-memory database") > saves, 6))
+        self.ns.stop("broker-n2", signal.SIGKILL)
+        kate.close()
+        sent = [b"while-down-%d" % i for i in range(10)]
+        for p in sent:
+            alice.pub("rooms/r7/ev/e/alice", p, qos=1)
+        start = len(self.ns.log("broker-core"))
+        self.ns.start_node("n2")
+        self.assertTrue(self.ns.link_up("n2", 15, start))
+        kate = MqttClient(self.ns.mqtt("n2"), "kate", self.ns.token("kate"), version=4,
+                          clean=False, client_id="kate-phone")
+        self.assertEqual(kate.connect(), 0)
+        self.assertTrue(wait_until(lambda: len(kate.messages) >= len(sent), 15),
+                        "%d of %d: %r" % (len(kate.messages), len(sent), kate.messages))
+        got = [m[1] for m in kate.take()]
+        for p in sent:
+            self.assertIn(p, got)
+        kate.disconnect()
+        alice.disconnect()
 
 
 if __name__ == "__main__":
