@@ -13,27 +13,30 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import BIN, REPO, timeout  # noqa: E402
 
 
 def free_range(n):
-    """A base port with base..base+n-1 all free (bind-checked)."""
-    for _ in range(200):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        base = s.getsockname()[1]
-        s.close()
-        if base + n > 65000:
-            continue
+    """A base port with base..base+n-1 all free on 127.0.0.1, below the
+    kernel's ephemeral range (harness._listen_range: a port in it may be
+    taken by any outgoing connection between this check and the bind)."""
+    import random
+    lo, hi = harness._listen_range() or (10000, 30000)
+    for _ in range(500):
+        base = random.randint(lo, hi - n)
         ok = True
         for p in range(base, base + n):
             t = socket.socket()
+            t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 t.bind(("127.0.0.1", p))
             except OSError:
                 ok = False
             finally:
                 t.close()
+            if not ok:
+                break
         if ok:
             return base
     raise RuntimeError("no free port range")
@@ -49,9 +52,13 @@ class StackNodesTest(unittest.TestCase):
         for k in list(env):
             if k.startswith("HUB_") and k != "HUB_BUILD_DIR":
                 del env[k]
+        # one free range for all (separate ranges could overlap): MQTT
+        # core + 3 edges, HTTP HAProxy + 2 hubd, 2 ws_ports, Socket.IO
+        # HAProxy + 2 hub-bridge
+        base = free_range(12)
         env.update(HUB_NODES="3", HUB_DATA_DIR=os.path.join(d, "data"),
-                   HUB_MQTT_PORT=str(free_range(4)), HUB_HTTP_PORT=str(free_range(3)),
-                   HUB_WS_PORT=str(free_range(2)), HUB_SIO_PORT=str(free_range(3)),
+                   HUB_MQTT_PORT=str(base), HUB_HTTP_PORT=str(base + 4),
+                   HUB_WS_PORT=str(base + 7), HUB_SIO_PORT=str(base + 9),
                    HUB_EXAMPLES="0")
         if os.geteuid() == 0:
             env.update(HUB_STACK_DIR="/run/hub-stack/t-" + os.path.basename(d),
