@@ -98,6 +98,9 @@ class StackNodesTest(unittest.TestCase):
             run("stop", check=False)
             r = run("status", check=False)
             shutil.rmtree(d, ignore_errors=True)
+            for k in ("HUB_STACK_DIR", "HUB_LOG_DIR"):
+                if k in env:
+                    shutil.rmtree(env[k], ignore_errors=True)
         self.assertEqual(r.returncode, 3, r.stdout)
         self.assertNotIn("running", r.stdout)
 
