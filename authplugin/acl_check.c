@@ -85,6 +85,13 @@ static int untracked(struct hauth *h, struct mosquitto *client, const char *topi
 
 	if (!user || (access != MOSQ_ACL_READ && access != MOSQ_ACL_WRITE))
 		return denied(h, NULL, topic, access, "connection not authenticated by the hub");
+	/* a link's stored session (its bridge is down): what it would carry
+	 * waits for it (a QoS 1 room event survives a link's restart), up to
+	 * the broker's max_queued_messages; a link has no will */
+	if (!strcmp(user, HC_LINK_PRINCIPAL))
+		return h->link_enabled && access == MOSQ_ACL_READ
+			       ? MOSQ_ERR_SUCCESS
+			       : denied(h, NULL, topic, access, "links carry no will");
 	problem = hauth_clientid__stored_problem(h, mosquitto_client_id(client), user);
 	if (problem)
 		return denied(h, NULL, topic, access, problem);
@@ -128,6 +135,10 @@ int hauth_acl__check(struct hauth *h, struct mosquitto *client, const char *topi
 	c = hauth_clients__find(h, client);
 	if (!c)
 		return untracked(h, client, topic, access, payloadlen, retain);
+	/* another broker's bridge carries the hub's traffic, checked where it
+	 * entered and again at each delivery to a client (link.c) */
+	if (c->kind == HAUTH_LINK)
+		return c->gone || c->end_reason ? MOSQ_ERR_ACL_DENIED : MOSQ_ERR_SUCCESS;
 	if (c->gone && access == MOSQ_ACL_READ && !mosquitto_client_clean_session(client)) {
 		/* the connection ended a moment ago (the entry waits for the
 		 * next reap): a delivery now is for the stored session it left */

@@ -61,22 +61,27 @@ void hauth_attach__message(struct hauth *h, struct hauth_client *from, const cha
 		goto out;
 	}
 	c = hauth_clients__find_virtual(h, from->ctx, conn);
-	if (!strcmp(topic, "$hub/presence/attach")) {
+	if (!strcmp(topic, "$hub/presence/attach") || !strcmp(topic, "$hub/link/attach")) {
 		const char *who =
 			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "principal"));
 		const char *sid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "sid"));
 		if (c && !c->gone)
 			goto out; /* repeated attach: idempotent */
-		if (!who || !hc_dir_principal(h->dir, who, strlen(who))) {
+		const struct hc_dir_principal *dp =
+			who ? hc_dir_principal(h->dir, who, strlen(who)) : NULL;
+		if (!dp || dp->kind == HC_KIND_SERVICE) {
 			hc_warn("msg=\"gateway attach for an unknown principal\" conn=%s", conn);
 			goto out;
 		}
 		/* reattached before reaping: the fresh entry replaces the gone
-		 * one in the table (hauth_clients__add unlinks it) */
-		c = hauth_clients__add_virtual(h, from->ctx, conn, who, sid);
+		 * one in the table (hauth_clients__add unlinks it). An edge's
+		 * attach may be a device's (the gateway's sockets are users') */
+		c = hauth_clients__add_virtual(h, from->ctx, conn, who, sid,
+			from->kind == HAUTH_LINK && dp->kind == HC_KIND_DEVICE ? HAUTH_DEVICE
+									       : HAUTH_USER);
 		if (c)
 			hc_info("%s/%s | connect | ok kind=socket.io via=%s", conn, who, from->id);
-	} else if (!strcmp(topic, "$hub/presence/detach")) {
+	} else if (!strcmp(topic, "$hub/presence/detach") || !strcmp(topic, "$hub/link/detach")) {
 		const char *why =
 			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "reason"));
 		bool final;
@@ -87,6 +92,8 @@ void hauth_attach__message(struct hauth *h, struct hauth_client *from, const cha
 			c->end_reason = r;
 		else
 			c->vreason = r;
+		/* an edge's grace already ran: no second one here */
+		c->link_detached = from->kind == HAUTH_LINK;
 		hc_info("%s/%s | disconnect | reason=%s via=%s", conn, c->name, r, from->id);
 		hauth_clients__gone(h, c);
 	}

@@ -114,6 +114,30 @@ int hauth_auth__basic(
 	if (!reauth && !hc_clientid_valid(id))
 		return deny(h, client, username, "bad-client-id");
 	service = strcmp(username, HC_SERVICE_PRINCIPAL) == 0;
+	if (!strcmp(username, HC_LINK_PRINCIPAL)) {
+		/* another broker's bridge (link.c): only with the link secret */
+		if (!password || !hauth_link__password_ok(h, password))
+			return deny(h, client, username, "bad-link-key");
+		if (reauth)
+			return MOSQ_ERR_SUCCESS;
+		id = mosquitto_client_id(client);
+		if (c && !c->gone)
+			hauth_clients__gone(h, c);
+		hauth_clients__mark_replaced(h, id);
+		c = hauth_clients__add(h, client, id, HC_LINK_PRINCIPAL, HAUTH_LINK);
+		if (!c)
+			return deny(h, client, username, "out-of-memory");
+		h->stats.auth_ok++;
+		hauth_link__connected(h, c);
+		{
+			char idbuf[96];
+			hauth_layout__peer_addr(client, peer, sizeof(peer));
+			hc_info("%s/%s | connect | ok kind=link addr=%s",
+				hc_log_safe(id, idbuf, sizeof(idbuf)), HC_LINK_PRINCIPAL,
+				peer[0] ? peer : "-");
+		}
+		return MOSQ_ERR_SUCCESS;
+	}
 	if (!service && !hc_name_valid(username))
 		return deny(h, client, username, "bad-username");
 	if (!password) {

@@ -100,7 +100,7 @@ static struct hauth_client *add(struct hauth *h, const struct mosquitto *ctx,
 		return NULL;
 	}
 	c->owner = p;
-	if (kind != HAUTH_SERVICE)
+	if (kind != HAUTH_SERVICE && kind != HAUTH_LINK)
 		p->device = kind == HAUTH_DEVICE;
 	c->next = p->clients;
 	p->clients = c;
@@ -108,8 +108,8 @@ static struct hauth_client *add(struct hauth *h, const struct mosquitto *ctx,
 		hc_warn("msg=\"out of memory indexing client id\"");
 	p->live++;
 	h->clients_live++;
-	/* the hub's processes and backends are no room's members */
-	if (kind != HAUTH_SERVICE && kind != HAUTH_APP)
+	/* the hub's processes, backends and links are no room's members */
+	if (kind != HAUTH_SERVICE && kind != HAUTH_APP && kind != HAUTH_LINK)
 		hauth_presence__up(h, p, c);
 	/* the broker reused the context (or the gateway the conn id) of a
 	 * gone entry not reaped yet: the table now holds c, so drop the old
@@ -131,9 +131,9 @@ struct hauth_client *hauth_clients__add(
 }
 
 struct hauth_client *hauth_clients__add_virtual(struct hauth *h, const struct mosquitto *bridge,
-	const char *conn, const char *name, const char *sid)
+	const char *conn, const char *name, const char *sid, int kind)
 {
-	struct hauth_client *c = add(h, NULL, bridge, conn, name, HAUTH_USER);
+	struct hauth_client *c = add(h, NULL, bridge, conn, name, kind);
 	if (c) {
 		snprintf(c->sid, sizeof(c->sid), "%s", sid ? sid : "");
 		c->session_seen = true;
@@ -191,7 +191,7 @@ void hauth_clients__gone(struct hauth *h, struct hauth_client *c)
 	c->gone_ms = hc_mono_ms();
 	p->live--;
 	h->clients_live--;
-	if (c->kind != HAUTH_SERVICE && c->kind != HAUTH_APP)
+	if (c->kind != HAUTH_SERVICE && c->kind != HAUTH_APP && c->kind != HAUTH_LINK)
 		hauth_presence__down(h, p, c);
 }
 

@@ -27,7 +27,14 @@ struct hauth_hooks;
 /* HAUTH_SERVICE is the hub's own processes (the gateway, hubd: user
  * "$hub" with a service token); HAUTH_APP a backend logged in with a
  * service key (username = the key's name). */
-enum hauth_kind { HAUTH_USER = 1, HAUTH_DEVICE, HAUTH_SERVICE, HAUTH_APP };
+enum hauth_kind { HAUTH_USER = 1, HAUTH_DEVICE, HAUTH_SERVICE, HAUTH_APP, HAUTH_LINK };
+
+/* HAUTH_LINK: another broker's bridge (link.c), logged in as this name. */
+#define HC_LINK_PRINCIPAL "$hub-link"
+
+/* The broker's place among several (link.c, docs/scaling.md). */
+enum hauth_role { HAUTH_ROLE_SINGLE = 0, HAUTH_ROLE_EDGE, HAUTH_ROLE_CORE };
+#define HAUTH_HELLO_MAX 64
 
 /* One authenticated connection, keyed by the broker's context pointer. */
 struct hauth_client {
@@ -38,6 +45,8 @@ struct hauth_client {
 	char *id;			/* client id, or the gateway's conn id */
 	const struct mosquitto *bridge; /* virtual: the gateway's connection */
 	const char *vreason;		/* virtual: reason the gateway gave */
+	bool link_detached;		/* virtual of a link: an edge said it ended (its
+					   grace already ran there) */
 	char name[HC_NAME_MAX + 1];	/* principal; "$hub" for the service */
 	int kind;
 	char sid[HC_TOKEN_SID_MAX + 1]; /* users: session reference */
@@ -117,6 +126,13 @@ struct hauth {
 	struct hauth_hooks *hooks;
 	struct hc_hmap cards; /* "device/name" -> display name of the card sent */
 	char metrics_last[1024];
+	/* link.c */
+	int role; /* enum hauth_role */
+	char node[33];
+	bool link_enabled;
+	unsigned char link_hash[32];
+	char hello[HAUTH_HELLO_MAX][80]; /* core: links to greet on the next tick */
+	int hello_n;
 };
 
 extern struct hauth *hauth_g;
@@ -129,7 +145,7 @@ struct hauth_client *hauth_clients__add(
 struct hauth_client *hauth_clients__find_virtual(
 	struct hauth *h, const struct mosquitto *bridge, const char *conn);
 struct hauth_client *hauth_clients__add_virtual(struct hauth *h, const struct mosquitto *bridge,
-	const char *conn, const char *name, const char *sid);
+	const char *conn, const char *name, const char *sid, int kind);
 /* The gateway's own connection ended: all its virtual connections end. */
 void hauth_clients__bridge_gone(struct hauth *h, const struct mosquitto *bridge);
 /* Mark gone (DISCONNECT); the entry stays until hauth_clients__reap. */
@@ -341,6 +357,23 @@ const char *hauth_revoke__session_end(struct hauth *h, const char *sid);
 
 /* metrics.c */
 void hauth_metrics__tick(struct hauth *h, int64_t now_ms);
+
+/* link.c: several brokers joined by bridges */
+/* Read node_role, node_name, link_key_file. 0, or -1 with err set. */
+int hauth_link__setup(struct hauth *h, char *err, size_t errsz);
+/* Whether password is the link secret (constant time). */
+bool hauth_link__password_ok(struct hauth *h, const char *password);
+/* Edge: whether client is this broker's own bridge context. */
+bool hauth_link__is_local_bridge(struct hauth *h, const struct mosquitto *client);
+/* MESSAGE: true if it came over a link (handled here: the caller does
+ * nothing else with it), false for a client's own publish. */
+bool hauth_link__message(struct hauth *h, struct hauth_client *c, struct mosquitto_evt_message *ed);
+/* Edge: tell the core that p went online / offline here. */
+void hauth_link__attach(struct hauth *h, struct hauth_principal *p);
+void hauth_link__detach(struct hauth *h, struct hauth_principal *p, const char *reason);
+/* Core: a link connected (greet it on the next tick). */
+void hauth_link__connected(struct hauth *h, struct hauth_client *c);
+void hauth_link__tick(struct hauth *h);
 
 /* log sink routing hc_log into the broker's log */
 void hauth_log__sink(int level, const char *line);

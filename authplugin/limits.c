@@ -79,7 +79,7 @@ const char *hauth_limits__admit(
 	struct hauth_principal *p;
 	struct hauth_client *same;
 
-	if (!strcmp(name, HC_SERVICE_PRINCIPAL))
+	if (!strcmp(name, HC_SERVICE_PRINCIPAL) || !strcmp(name, HC_LINK_PRINCIPAL))
 		return NULL;
 	{
 		const struct hc_dir_principal *dp = hc_dir_principal(h->dir, name, strlen(name));
@@ -102,7 +102,7 @@ const char *hauth_limits__admit(
 
 void hauth_limits__up(struct hauth *h, struct hauth_client *c, const char *addr)
 {
-	if (!c->ctx || c->kind == HAUTH_SERVICE)
+	if (!c->ctx || c->kind == HAUTH_SERVICE || c->kind == HAUTH_LINK)
 		return;
 	snprintf(c->addr, sizeof(c->addr), "%s", plain_addr(addr));
 	c->owner->mqtt_live++;
@@ -150,7 +150,7 @@ bool hauth_limits__deliver(
 
 	/* the hub's own processes read as fast as they can; a delivery
 	 * dropped to the gateway would be lost to every socket behind it */
-	if (!c->ctx || c->no_socket || c->kind == HAUTH_SERVICE)
+	if (!c->ctx || c->no_socket || c->kind == HAUTH_SERVICE || c->kind == HAUTH_LINK)
 		return true;
 	if (!c->slow) {
 		c->out_allowed += n;

@@ -59,7 +59,7 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 	/* failed auths and bare TCP connects also end here: not ours */
 	if (c && !c->gone) {
 		hauth_clients__gone(h, c);
-		if (c->kind == HAUTH_SERVICE)
+		if (c->kind == HAUTH_SERVICE || c->kind == HAUTH_LINK)
 			hauth_clients__bridge_gone(h, ed->client);
 		else if (c->kind == HAUTH_APP && !hauth_calls__service_live(h, c->name))
 			hauth_hooks__service_gone(h, c->name);
@@ -89,7 +89,10 @@ static int on_message(int event, void *event_data, void *userdata)
 	bool held;
 	int rc;
 	(void)event;
-	/* once per incoming publish, after its WRITE check passed */
+	/* once per incoming publish, after its WRITE check passed. What a
+	 * link brings was handled where it entered the hub (link.c) */
+	if (h->role != HAUTH_ROLE_SINGLE && hauth_link__message(h, c, ed))
+		return MOSQ_ERR_SUCCESS;
 	switch (ed->topic[0]) {
 	case '$':
 		if (c && c->kind == HAUTH_SERVICE && !strncmp(ed->topic, "$hub/presence/", 14))
@@ -133,6 +136,8 @@ static int on_tick(int event, void *event_data, void *userdata)
 	hauth_revoke__tick(h, now);
 	hauth_presence__tick(h, now);
 	hauth_hooks__tick(h, now);
+	if (h->hello_n)
+		hauth_link__tick(h);
 	hauth_retain__tick(h);
 	hauth_clients__reap(h, now);
 	hauth_metrics__tick(h, now);
@@ -200,6 +205,10 @@ static int setup(struct hauth *h, const char *conf_path)
 	hc_log_set_level(hc_log_level_parse(hc_cfg_str(&h->cfg, HC_CFG_LOG_LEVEL)));
 	hc_log_limits_set((unsigned)hc_cfg_int(&h->cfg, HC_CFG_LOG_REFUSAL_LINES),
 		(unsigned)hc_cfg_int(&h->cfg, HC_CFG_LOG_REFUSAL_INTERVAL));
+	if (hauth_link__setup(h, err, sizeof(err))) {
+		hc_err("msg=\"bad configuration\" err=\"%s\"", err);
+		return HUB_ERR_CONFIG;
+	}
 	if (hc_config_key_path(&h->cfg, path, sizeof(path)))
 		return HUB_ERR_CONFIG;
 	rc = hc_token_key_load(
@@ -237,7 +246,11 @@ static int setup(struct hauth *h, const char *conf_path)
 		hc_err("msg=\"cannot follow the store\" err=\"%s\"", err);
 		return rc;
 	}
-	if (hc_fmt(path, sizeof(path), "%s/retained.db", hc_cfg_str(&h->cfg, HC_CFG_DATA_DIR)))
+	/* several brokers on one data_dir: each indexes what entered it */
+	if (h->node[0] ? hc_fmt(path, sizeof(path), "%s/retained-%s.db",
+				 hc_cfg_str(&h->cfg, HC_CFG_DATA_DIR), h->node)
+		       : hc_fmt(path, sizeof(path), "%s/retained.db",
+				 hc_cfg_str(&h->cfg, HC_CFG_DATA_DIR)))
 		return HUB_ERR_CONFIG;
 	rc = hauth_retain__start(h, path, err, sizeof(err));
 	if (rc) {

@@ -20,6 +20,11 @@
  * users/{user}/sys/rooms {"room":"ops","level":"write"|null} (QoS 1, not
  * retained), which only that user may read (common/acl.c). The dashboard
  * re-reads GET /api/session on it and shows the change live.
+ *
+ * On an edge broker (node_role edge, link.c) none of this is published
+ * here: going online and offline (after the grace, with the reason) are
+ * told to the core broker, whose presence counts every node's principals
+ * as its own virtual connections and publishes for all of them, once.
  */
 #include "hauth_presence.h"
 #include "hauth_history.h"
@@ -159,6 +164,10 @@ static void announce(struct hauth *h, struct hauth_principal *p)
 	struct join_ud ud = {h, p, false};
 	p->announced = true;
 	p->since = hc_now();
+	if (h->role == HAUTH_ROLE_EDGE) {
+		hauth_link__attach(h, p);
+		return;
+	}
 	hc_info("msg=\"online\" principal=%s", p->name);
 	status(p, true, NULL);
 	if (dp)
@@ -195,7 +204,10 @@ static void withdraw(struct hauth *h, struct hauth_principal *p, const char *rea
 		h->lefts_pending--;
 	p->left_due_ms = 0;
 	p->left_reason = NULL;
-	status(p, false, reason);
+	if (h->role == HAUTH_ROLE_EDGE)
+		hauth_link__detach(h, p, reason);
+	else
+		status(p, false, reason);
 }
 
 void hauth_presence__up(struct hauth *h, struct hauth_principal *p, struct hauth_client *c)
@@ -210,7 +222,8 @@ void hauth_presence__up(struct hauth *h, struct hauth_principal *p, struct hauth
 			h->lefts_pending--;
 		p->left_due_ms = 0;
 		p->left_reason = NULL;
-		status(p, true, NULL);
+		if (h->role != HAUTH_ROLE_EDGE)
+			status(p, true, NULL);
 		return;
 	}
 	if (!p->announced)
@@ -220,8 +233,16 @@ void hauth_presence__up(struct hauth *h, struct hauth_principal *p, struct hauth
 void hauth_presence__down(struct hauth *h, struct hauth_principal *p, struct hauth_client *c)
 {
 	const char *reason = hauth_reason__classify(c);
-	int64_t grace = hc_cfg_int(&h->cfg, HC_CFG_PRESENCE_GRACE_MS);
+	/* an edge ran the grace before it told the core (link.c) */
+	int64_t grace = c->link_detached ? 0 : hc_cfg_int(&h->cfg, HC_CFG_PRESENCE_GRACE_MS);
 
+	if (p->live > 0 && p->announced && c->link_detached) {
+		/* core: one edge lost the principal, others have it. That
+		 * edge let its last connection's will out (it cannot know of
+		 * the others): say online again, after it on the same link */
+		status(p, true, NULL);
+		return;
+	}
 	if (p->live > 0 || !p->announced)
 		return;
 	/* the hub ended it (logout, kick, expiry): that is final, no grace */
@@ -358,8 +379,13 @@ static int reset_status_cb(void *ud, const char *name, void *value)
 
 static void reset_stale(struct hauth *h)
 {
+	/* an edge clears only its own copies of the core's retained presence
+	 * (its bridge brings presence topics in, never out: the core's come
+	 * again when the link subscribes); statuses travel both ways and
+	 * are the core's to reset */
 	hc_hmap_each(&h->dir->rooms, reset_cb, h);
-	hc_hmap_each(&h->dir->principals, reset_status_cb, h);
+	if (h->role != HAUTH_ROLE_EDGE)
+		hc_hmap_each(&h->dir->principals, reset_status_cb, h);
 	hc_info("msg=\"cleared retained presence from before the start\" rooms=%zu",
 		h->dir->rooms.count);
 }
@@ -396,6 +422,8 @@ static int reconcile_cb(void *ud, const char *key, void *value)
 void hauth_presence__change(struct hauth *h, const struct hc_change *chg)
 {
 	struct hauth_principal *p;
+	if (h->role == HAUTH_ROLE_EDGE)
+		return; /* the core follows the same store and tells everyone */
 	switch (chg->type) {
 	case HC_CHG_LEVEL:
 		p = hauth_clients__principal(h, chg->principal);

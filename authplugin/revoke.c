@@ -39,7 +39,7 @@ static const char *verdict(struct hauth *h, struct hauth_client *c, int64_t now_
 	const struct hc_dir_session *s;
 
 	/* the gateway checks its own sockets (same directory, same rules) */
-	if (c->kind == HAUTH_SERVICE || !c->ctx)
+	if (c->kind == HAUTH_SERVICE || c->kind == HAUTH_LINK || !c->ctx)
 		return NULL;
 	dp = hc_dir_principal(h->dir, c->name, strlen(c->name));
 	if (!dp)

@@ -70,6 +70,19 @@ int hbr_eio__open(
 		free(s);
 		return HUB_ERR_NOMEM;
 	}
+	if (h->sid_tag[0]) {
+		/* "<tag>." and the rest of the random sid (at least 13 random
+		 * characters, 78 bits, stay): a balancer routes on the tag */
+		size_t n = strlen(h->sid_tag);
+		hc_hmap_del(&h->socks, s->sid, strlen(s->sid));
+		memcpy(s->sid, h->sid_tag, n);
+		s->sid[n] = '.';
+		if (hc_hmap_get(&h->socks, s->sid, strlen(s->sid)) ||
+			hc_hmap_put(&h->socks, s->sid, strlen(s->sid), s, NULL)) {
+			free(s);
+			return HUB_ERR_NOMEM;
+		}
+	}
 	if (hc_hmap_put(&h->serials, (const char *)&s->serial, sizeof(s->serial), s, NULL)) {
 		hc_hmap_del(&h->socks, s->sid, strlen(s->sid));
 		free(s);

@@ -275,6 +275,7 @@ struct hbr {
 	int64_t max_payload, ping_interval, ping_timeout, event_rate;
 	int64_t max_sockets, pending_max, pending_per_addr, connect_timeout_ms;
 	bool trust_proxy;
+	char sid_tag[8];		  /* sio_sid_tag: every sid starts with it and a dot */
 	struct hc_proxies proxies;	  /* trusted_proxies: whose X-Forwarded-For counts */
 	struct hc_tls *tls;		  /* tls_cert + tls_key, or NULL: TLS off */
 	struct hc_tls_ctxs tls_served;	  /* each vhost's SSL_CTX, for a reload (SIGHUP) */

@@ -49,7 +49,8 @@ static const char usage_text[] =
 	"  sio_max_payload sio_ping_interval sio_ping_timeout sio_event_rate\n"
 	"  sio_max_sockets sio_pending_max sio_pending_per_addr sio_connect_timeout\n"
 	"  sio_recovery_s sio_recovery_max_events sio_recovery_max_bytes\n"
-	"  http_max_headers web_dir trust_proxy trusted_proxies tls_cert tls_key\n";
+	"  http_max_headers web_dir trust_proxy trusted_proxies tls_cert tls_key\n"
+	"  sio_sid_tag\n";
 
 static volatile sig_atomic_t got_signal;
 static struct lws_context *signal_ctx;
@@ -368,6 +369,13 @@ static void read_settings(struct hbr *h)
 	h->pending_per_addr = hc_cfg_int(&h->cfg, HC_CFG_SIO_PENDING_PER_ADDR);
 	h->connect_timeout_ms = hc_cfg_int(&h->cfg, HC_CFG_SIO_CONNECT_TIMEOUT);
 	h->trust_proxy = hc_cfg_bool(&h->cfg, HC_CFG_TRUST_PROXY);
+	snprintf(h->sid_tag, sizeof(h->sid_tag), "%s", hc_cfg_str(&h->cfg, HC_CFG_SIO_SID_TAG));
+	for (const char *p = h->sid_tag; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			    (*p >= '0' && *p <= '9') || *p == '_' || *p == '-')) {
+			hc_err("msg=\"bad configuration\" err=\"sio_sid_tag: only A-Za-z0-9_-\"");
+			exit(1);
+		}
 	hc_proxies_from_cfg(&h->cfg, &h->proxies);
 	/* a client that reads nothing is dropped past this much queued */
 	h->outq_bytes_max = (size_t)h->max_payload * 4;

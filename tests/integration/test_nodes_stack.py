@@ -1,0 +1,109 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""HUB_NODES=3 scripts/stack start|status|stop (scripts/stack-nodes.sh):
+a core and three edge brokers, hubd and hub-bridge on two nodes, HAProxy,
+on loopback ports from the usual variables; an event crosses the nodes
+with the stock mosquitto_pub/sub; stop ends everything."""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import BIN, REPO, timeout  # noqa: E402
+
+
+def free_range(n):
+    """A base port with base..base+n-1 all free on 127.0.0.1, below the
+    kernel's ephemeral range (harness._listen_range: a port in it may be
+    taken by any outgoing connection between this check and the bind)."""
+    import random
+    lo, hi = harness._listen_range() or (10000, 30000)
+    for _ in range(500):
+        base = random.randint(lo, hi - n)
+        ok = True
+        for p in range(base, base + n):
+            t = socket.socket()
+            t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                t.bind(("127.0.0.1", p))
+            except OSError:
+                ok = False
+            finally:
+                t.close()
+            if not ok:
+                break
+        if ok:
+            return base
+    raise RuntimeError("no free port range")
+
+
+@unittest.skipUnless(shutil.which("haproxy"), "haproxy not installed (scripts/deps)")
+class StackNodesTest(unittest.TestCase):
+    @timeout(120)
+    def test_start_status_event_stop(self):
+        d = tempfile.mkdtemp(prefix="hubnodes-")
+        os.chmod(d, 0o755)
+        env = dict(os.environ)
+        for k in list(env):
+            if k.startswith("HUB_") and k != "HUB_BUILD_DIR":
+                del env[k]
+        # one free range for all (separate ranges could overlap): MQTT
+        # core + 3 edges, HTTP HAProxy + 2 hubd, 2 ws_ports, Socket.IO
+        # HAProxy + 2 hub-bridge
+        base = free_range(12)
+        env.update(HUB_NODES="3", HUB_DATA_DIR=os.path.join(d, "data"),
+                   HUB_MQTT_PORT=str(base), HUB_HTTP_PORT=str(base + 4),
+                   HUB_WS_PORT=str(base + 7), HUB_SIO_PORT=str(base + 9),
+                   HUB_EXAMPLES="0")
+        if os.geteuid() == 0:
+            env.update(HUB_STACK_DIR="/run/hub-stack/t-" + os.path.basename(d),
+                       HUB_LOG_DIR="/var/log/hub-stack/t-" + os.path.basename(d))
+        stack = os.path.join(REPO, "scripts", "stack")
+
+        def run(*args, check=True):
+            r = subprocess.run([stack] + list(args), env=env, capture_output=True, text=True,
+                               timeout=90)
+            if check and r.returncode:
+                self.fail("stack %s: %s\n%s" % (args, r.returncode, r.stdout + r.stderr))
+            return r
+        try:
+            run("start")
+            self.assertEqual(run("status").returncode, 0)
+            hubctl_env = dict(env, HUB_CONFIG=os.path.join(REPO, "conf", "hub.conf"))
+            tok = subprocess.run([os.path.join(BIN, "hubctl"), "token", "demo"], env=hubctl_env,
+                                 capture_output=True, text=True, check=True).stdout.strip()
+            base = int(env["HUB_MQTT_PORT"])
+            sub = subprocess.Popen(["mosquitto_sub", "-p", str(base + 2), "-u", "demo", "-P", tok,
+                                    "-t", "rooms/lobby/ev/#", "-C", "1", "-W", "10", "-v"],
+                                   stdout=subprocess.PIPE, text=True)
+            # the subscription is in place once the broker logged it; a
+            # retained-free topic: publish until it arrives (bounded)
+            out = ""
+            for _ in range(40):
+                subprocess.run(["mosquitto_pub", "-p", str(base), "-u", "demo", "-P", tok, "-q",
+                                "1", "-t", "rooms/lobby/ev/chat/demo", "-m", "across"],
+                               check=True, timeout=10)
+                try:
+                    out, _ = sub.communicate(timeout=0.25)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+            self.assertEqual(out.strip(), "rooms/lobby/ev/chat/demo across")
+        finally:
+            run("stop", check=False)
+            r = run("status", check=False)
+            shutil.rmtree(d, ignore_errors=True)
+            for k in ("HUB_STACK_DIR", "HUB_LOG_DIR"):
+                if k in env:
+                    shutil.rmtree(env[k], ignore_errors=True)
+        self.assertEqual(r.returncode, 3, r.stdout)
+        self.assertNotIn("running", r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
