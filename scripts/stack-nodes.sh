@@ -104,14 +104,15 @@ nodes_start_one() { # name port node command...
 }
 
 nodes_start() {
-	local s n
+	local s n bcmd
 	for s in $(nodes_services); do running "$s" && die "$s is already running (HUB_NODES=$NODES scripts/stack stop)"; done
 	nodes_prepare
 	# hubd of n1 first: on a first start it makes the store and the demo
 	# data the brokers load (its broker link retries until n1 is up)
 	nodes_start_one hubd-n1 $((HTTP_PORT + 1)) n1 "$BIN/hubd"
 	for n in $(node_list); do
-		nodes_start_one "broker-$n" "$(mqtt_port_of "$n")" "$n" mosquitto -c "$RUN/mosquitto-$n.conf"
+		mapfile -t bcmd < <(broker_cmd "$RUN/mosquitto-$n.conf")
+		nodes_start_one "broker-$n" "$(mqtt_port_of "$n")" "$n" "${bcmd[@]}"
 	done
 	nodes_start_one hubd-n2 $((HTTP_PORT + 2)) n2 "$BIN/hubd"
 	for n in $GATEWAYS; do

@@ -189,7 +189,12 @@ class Stack:
     # ---- processes -------------------------------------------------------
     def start(self, name, argv, port=None, timeout=10.0):
         log = open(os.path.join(self.dir, name + ".log"), "ab")
-        proc = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        env = self.env
+        if argv and (argv[0] == MOSQUITTO or os.path.basename(argv[0]) == "mosquitto"):
+            # an ASan build's plugin needs the runtime preloaded into the
+            # (uninstrumented) broker: every broker a test starts
+            env = dict(self.env, **sanitizer_preload())
+        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 cwd=self.dir)
         self.procs[name] = proc
         self.logs[name] = log.name
