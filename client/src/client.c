@@ -338,6 +338,7 @@ static void on_publish(
 {
 	(void)mosq;
 	(void)props;
+	hubio__serve_puback(obj, mid);
 	hubio__pending_puback(obj, mid, reason);
 }
 

@@ -330,6 +330,12 @@ struct hubio {
 	hubio_ack_fn stop_cb;
 	void *stop_ud;
 	bool stopped; /* a stop finished: hubio_loop_forever returns */
+	/* answers (QoS 1) the hub has not acknowledged yet: a stop waits for
+	 * them before its DISCONNECT (a close with the hub's PUBACKs unread
+	 * makes the kernel reset the connection, and the hub may then drop
+	 * what it had not read yet: the last answers) */
+	int *answer_mids;
+	int nanswer_mids, answer_mids_cap;
 
 	/* loop */
 	int wake[2]; /* self-pipe: wakes the loop thread's poll */
@@ -430,6 +436,8 @@ void hubio__serve_message(struct hubio *h, const struct hubio__topic *t, const c
 	size_t len, const struct mqtt5__property *props);
 void hubio__serve_suback(struct hubio *h, int mid, int n, const int *granted);
 void hubio__serve_unsuback(struct hubio *h, int mid);
+/* A PUBACK: an answer the hub took (a stop waits for every one). */
+void hubio__serve_puback(struct hubio *h, int mid);
 /* The stop's deadline and completion. */
 void hubio__serve_timers(struct hubio *h, int64_t now);
 int64_t hubio__serve_next_deadline(struct hubio *h);

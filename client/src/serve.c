@@ -269,6 +269,32 @@ fail:
 
 static void check_stopped(struct hubio *h, int64_t now);
 
+/* An answer's PUBLISH awaiting its PUBACK (see hubio_int.h). When the list
+ * cannot grow the answer is simply not waited for. */
+static void keep_answer_mid(struct hubio *h, int mid)
+{
+	if (h->nanswer_mids == h->answer_mids_cap) {
+		int cap = h->answer_mids_cap ? h->answer_mids_cap * 2 : 16;
+		int *m = realloc(h->answer_mids, (size_t)cap * sizeof(*m));
+		if (!m)
+			return;
+		h->answer_mids = m;
+		h->answer_mids_cap = cap;
+	}
+	h->answer_mids[h->nanswer_mids++] = mid;
+}
+
+void hubio__serve_puback(struct hubio *h, int mid)
+{
+	for (int i = 0; i < h->nanswer_mids; i++)
+		if (h->answer_mids[i] == mid) {
+			h->answer_mids[i] = h->answer_mids[--h->nanswer_mids];
+			if (h->stopping)
+				check_stopped(h, hubio__mono_ms());
+			return;
+		}
+}
+
 /* Publish the answer of c (if it wants one), unlink and free c. */
 static int finish_call(struct hubio *h, struct hubio_call *c, const char *json, size_t len)
 {
@@ -281,9 +307,13 @@ static int finish_call(struct hubio *h, struct hubio_call *c, const char *json, 
 			rc = HUBIO_ENOMEM;
 		else if (!h->up)
 			rc = HUBIO_ENOTCONN;
-		else
+		else {
+			int mid = 0;
 			rc = hubio__map_mosq(mosquitto_publish_v5(
-				h->mosq, NULL, c->reply, (int)len, json, 1, false, props));
+				h->mosq, &mid, c->reply, (int)len, json, 1, false, props));
+			if (rc == HUBIO_OK && mid)
+				keep_answer_mid(h, mid);
+		}
 		mosquitto_property_free_all(&props);
 		hubio__wakeup(h);
 	}
@@ -457,6 +487,8 @@ void hubio__serve_connected(struct hubio *h)
 {
 	char filter[HUBIO__TOPIC_MAX];
 	h->calls_mid = 0;
+	/* answers of an earlier connection are no longer waited for */
+	h->nanswer_mids = 0;
 	if (!h->service || h->stopping)
 		return;
 	if (hubio__topic_calls_filter(filter, sizeof(filter), h->username, h->exclusive) ==
@@ -528,7 +560,8 @@ static void check_stopped(struct hubio *h, int64_t now)
 
 	if (!h->stopping)
 		return;
-	if (now < h->stop_deadline && (h->ninflight > 0 || !h->unsubacked))
+	if (now < h->stop_deadline &&
+		(h->ninflight > 0 || !h->unsubacked || (h->up && h->nanswer_mids > 0)))
 		return;
 	status = h->ninflight > 0 ? HUBIO_ETIMEOUT : HUBIO_OK;
 	cb = h->stop_cb;
@@ -586,4 +619,7 @@ void hubio__serve_free(struct hubio *h)
 		h->routes = r->next;
 		free(r);
 	}
+	free(h->answer_mids);
+	h->answer_mids = NULL;
+	h->nanswer_mids = h->answer_mids_cap = 0;
 }
