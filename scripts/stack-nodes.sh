@@ -8,7 +8,10 @@
 # starts a core broker and HUB_NODES edge brokers (n1..nN, each with
 # hub_auth.so, joined by the bridges scripts/gen-bridges makes), hubd and
 # hub-bridge on n1 and n2, and HAProxy (conf/haproxy/hub.cfg) in front of
-# them. All share one store in DATA (until the PostgreSQL store lands).
+# them. They share one store: PostgreSQL, a cluster of its own in DATA/pg
+# (scripts/pg-temp: UNIX socket only, run by the services' account as
+# root), unless HUB_STORE or the config's `store` names one already;
+# HUB_NODES_STORE=sqlite puts them on one SQLite file in DATA instead.
 # Ports, from the usual variables:
 #   edge nI's MQTT     HUB_MQTT_PORT + I - 1     core: HUB_MQTT_PORT + N
 #   HAProxy            HUB_HTTP_PORT (hubd's origin), HUB_SIO_PORT (Socket.IO)
@@ -20,6 +23,48 @@ NODES=${HUB_NODES}
 [[ $NODES =~ ^[0-9]+$ ]] && [ "$NODES" -ge 2 ] && [ "$NODES" -le 9 ] ||
 	die "HUB_NODES must be 2 to 9"
 GATEWAYS="n1 n2"
+NODES_STORE=${HUB_NODES_STORE:-postgresql}
+PG_DIR=$DATA/pg
+# as root the cluster runs as the services' account, which owns DATA
+[ "$IS_ROOT" = 1 ] && id mosquitto >/dev/null 2>&1 && export HUB_PG_USER=mosquitto
+
+# The config's own store setting, as written (a conninfo is no path).
+conf_store() {
+	[ -f "$HUB_CONFIG" ] || return 0
+	sed -n 's/^[[:space:]]*store[[:space:]]*=[[:space:]]*//p' "$HUB_CONFIG" | tail -n 1 |
+		sed -e 's/[[:space:]]*$//' -e 's/^"\(.*\)"$/\1/'
+}
+
+# The store every node uses: exports HUB_STORE for the processes started
+# after it (hc_config reads HUB_* after the file). PG_OWN=1 when it is the
+# stack's own cluster.
+PG_OWN=0
+nodes_store() {
+	local ci
+	if [ -n "${HUB_STORE:-}" ] || [ -n "$(conf_store)" ]; then
+		return 0
+	fi
+	case $NODES_STORE in
+	sqlite) return 0 ;;
+	postgresql) ;;
+	*) die "HUB_NODES_STORE must be postgresql or sqlite" ;;
+	esac
+	"$ROOT/scripts/pg-temp" available ||
+		die "PostgreSQL is missing (scripts/deps installs it; HUB_NODES_STORE=sqlite runs the nodes on one SQLite file)"
+	ci=$("$ROOT/scripts/pg-temp" start "$PG_DIR") || die "PostgreSQL did not start (log: $PG_DIR/server.log)"
+	export HUB_STORE=$ci
+	PG_OWN=1
+}
+
+store_desc() {
+	if [ "$PG_OWN" = 1 ]; then
+		echo "PostgreSQL in $PG_DIR ($HUB_STORE)"
+	elif [ -n "${HUB_STORE:-}" ] || [ -n "$(conf_store)" ]; then
+		echo "the configured store"
+	else
+		echo "SQLite, $DATA/hub.db"
+	fi
+}
 
 node_list() { # core n1 .. nN
 	echo core
@@ -107,6 +152,7 @@ nodes_start() {
 	local s n bcmd
 	for s in $(nodes_services); do running "$s" && die "$s is already running (HUB_NODES=$NODES scripts/stack stop)"; done
 	nodes_prepare
+	nodes_store
 	# hubd of n1 first: on a first start it makes the store and the demo
 	# data the brokers load (its broker link retries until n1 is up)
 	nodes_start_one hubd-n1 $((HTTP_PORT + 1)) n1 "$BIN/hubd"
@@ -128,6 +174,8 @@ nodes_start() {
 		say "  broker $n: MQTT 127.0.0.1:$(mqtt_port_of "$n")$([ "$n" = core ] && echo " (links only)")"
 	done
 	say "  HAProxy: http://127.0.0.1:$HTTP_PORT/ (hubd n1, n2), Socket.IO http://127.0.0.1:$SIO_PORT"
+	say "  store: $(store_desc)"
+	[ "$PG_OWN" = 1 ] && say "  hubctl on it: HUB_DATA_DIR=$DATA HUB_STORE='$HUB_STORE' $BIN/hubctl ..."
 	say "  logs: $LOGS"
 }
 
@@ -144,6 +192,10 @@ nodes_stop() {
 		fi
 		rm -f "$RUN/$s.pid" "$RUN/$s.logpipe.pid"
 	done
+	# the stack's own cluster stops last (its data stays, like hub.db)
+	if "$ROOT/scripts/pg-temp" running "$PG_DIR"; then
+		"$ROOT/scripts/pg-temp" stop-server "$PG_DIR" && say "stopped PostgreSQL ($PG_DIR)"
+	fi
 }
 
 nodes_status() {
@@ -156,6 +208,14 @@ nodes_status() {
 			rc=3
 		fi
 	done
+	if [ -f "$PG_DIR/data/PG_VERSION" ]; then
+		if "$ROOT/scripts/pg-temp" running "$PG_DIR"; then
+			printf '%-12s running (%s)\n' postgresql "$PG_DIR"
+		else
+			printf '%-12s stopped\n' postgresql
+			[ "$NODES_STORE" = postgresql ] && [ -z "${HUB_STORE:-}" ] && [ -z "$(conf_store)" ] && rc=3
+		fi
+	fi
 	printf 'logs         %s\n' "$LOGS"
 	return $rc
 }

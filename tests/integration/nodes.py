@@ -1,9 +1,12 @@
 # SPDX-License-Identifier: MIT
 """Several brokers on loopback (docs/scaling.md): a core broker and edge
 brokers, each with hub_auth.so, joined by the bridges scripts/gen-bridges
-generates, all on one shared data directory (one store); hubd and
-hub-bridge per node on their own ports. Used by tests/integration/
-test_nodes*.py and bench/nodes_bench.py.
+generates, all on one shared data directory; hubd and hub-bridge per node
+on their own ports. The store is PostgreSQL (a throwaway cluster in the
+stack's directory, as `HUB_NODES=N scripts/stack` runs it) where the
+binaries are there and usable (harness.pg_skip_reason), else one shared
+SQLite file. Used by tests/integration/test_nodes*.py and
+bench/nodes_bench.py.
 
     with Nodes(edges=("n1", "n2", "n3")) as ns:
         ns.start_all()
@@ -12,6 +15,7 @@ test_nodes*.py and bench/nodes_bench.py.
 import os
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -25,8 +29,19 @@ class Nodes(Stack):
     keeps the Stack's own entries (those of the first edge, so
     Stack.hubctl/login work) and has one dict per node."""
 
-    def __init__(self, edges=("n1", "n2", "n3"), extra_conf=None, node_extra=None):
+    def __init__(self, edges=("n1", "n2", "n3"), extra_conf=None, node_extra=None,
+                 store="auto"):
         super().__init__(extra_conf=extra_conf)
+        self.pg = None
+        if store == "postgresql" or (store == "auto" and harness.pg_usable()):
+            try:
+                # beside the stack's directory: it outlives the services
+                self.pg = harness.PgCluster(tempfile.mkdtemp(prefix="hubpg-"))
+            except Exception:
+                super().close()
+                raise
+            self.conf["store"] = '"%s"' % self.pg.ci
+        self.store = "postgresql" if self.pg else "sqlite"
         self.node_extra = node_extra or {}
         self.edges = list(edges)
         self.names = ["core"] + self.edges
@@ -134,6 +149,11 @@ class Nodes(Stack):
                               self.node_ports[node]["sio"])
         finally:
             self.env = saved
+
+    def close(self):
+        super().close()
+        if self.pg:
+            self.pg.close()
 
     def mqtt(self, node):
         return self.node_ports[node]["mqtt"]

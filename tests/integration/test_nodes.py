@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 """Several brokers (docs/scaling.md): a core broker and three edges
 (n1, n2, n3), each with hub_auth.so, joined by the bridges
-scripts/gen-bridges made, on one shared store; hubd on n1 and n2.
+scripts/gen-bridges made, on one shared store (PostgreSQL, as the issue's
+multi-node hub runs; one SQLite file where PostgreSQL cannot run:
+harness.pg_skip_reason); hubd on n1 and n2.
 
 Each scenario has its own room; the watcher "w" (read in every room) is
 online on n3 for the whole class, so it counts 1 in every room.
@@ -16,6 +18,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import MqttClient, timeout, wait_until  # noqa: E402
 from nodes import Nodes  # noqa: E402
 
@@ -50,6 +53,7 @@ class NodesTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.ns = Nodes(edges=("n1", "n2", "n3"))
+        print("store:", cls.ns.store, harness.pg_skip_reason() or "", file=sys.stderr)
         try:
             for u in USERS:
                 cls.ns.add_user(u)
@@ -103,6 +107,21 @@ class NodesTest(unittest.TestCase):
 
     # ---- scenarios ---------------------------------------------------------
     @timeout(40)
+    def test_00_one_store_on_postgresql(self):
+        """Every node on the one PostgreSQL store: no SQLite file beside it,
+        every broker a follower in node_applied (what makes a hubctl grant
+        wait for each), no conninfo in any log."""
+        if harness.pg_skip_reason():
+            self.skipTest(harness.pg_skip_reason())
+        self.assertEqual(self.ns.store, "postgresql")
+        self.assertFalse(os.path.exists(os.path.join(self.ns.data, "hub.db")))
+        live = "SELECT count(*) FROM node_applied WHERE updated > hub_now_ms() - 5000"
+        # core + 3 edges
+        self.assertTrue(wait_until(lambda: self.ns.pg.sql(live) == "4", 10),
+                        self.ns.pg.sql("SELECT * FROM node_applied"))
+        for name in list(self.ns.logs):
+            self.assertNotIn("dbname=hub", self.ns.log(name), name)
+
     def test_01_room_event_once_on_every_node_never_strangers(self):
         """An event from a client on n1 reaches the members on n2 and n3
         exactly once (QoS 0 and 1), a non-member on n2 never (even with

@@ -1,10 +1,16 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """HUB_NODES=3 scripts/stack start|status|stop (scripts/stack-nodes.sh):
-a core and three edge brokers, hubd and hub-bridge on two nodes, HAProxy,
-on loopback ports from the usual variables; an event crosses the nodes
-with the stock mosquitto_pub/sub; stop ends everything."""
+a core and three edge brokers, hubd and hub-bridge on two nodes, HAProxy
+and the store on PostgreSQL (a cluster of the stack's own in DATA/pg), on
+loopback ports from the usual variables; a login through HAProxy, hubctl
+on the printed store, an event crosses the nodes with the stock
+mosquitto_pub/sub; stop ends everything, PostgreSQL too, and a second start
+finds the same users."""
+import http.client
+import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -71,10 +77,21 @@ class StackNodesTest(unittest.TestCase):
             if check and r.returncode:
                 self.fail("stack %s: %s\n%s" % (args, r.returncode, r.stdout + r.stderr))
             return r
+        pg = harness.pg_usable()
+        if not pg:
+            env["HUB_NODES_STORE"] = "sqlite"
         try:
-            run("start")
-            self.assertEqual(run("status").returncode, 0)
+            out = run("start").stdout
+            st = run("status")
+            self.assertEqual(st.returncode, 0, st.stdout)
             hubctl_env = dict(env, HUB_CONFIG=os.path.join(REPO, "conf", "hub.conf"))
+            if pg:
+                self.assertRegex(st.stdout, r"postgresql +running")
+                m = re.search(r"hubctl on it: .*HUB_STORE='([^']+)'", out)
+                self.assertTrue(m, out)
+                hubctl_env["HUB_STORE"] = m.group(1)
+                self.assertFalse(os.path.exists(os.path.join(env["HUB_DATA_DIR"], "hub.db")))
+                self.login_through_haproxy(base + 4, env["HUB_DATA_DIR"])
             tok = subprocess.run([os.path.join(BIN, "hubctl"), "token", "demo"], env=hubctl_env,
                                  capture_output=True, text=True, check=True).stdout.strip()
             base = int(env["HUB_MQTT_PORT"])
@@ -94,6 +111,15 @@ class StackNodesTest(unittest.TestCase):
                 except subprocess.TimeoutExpired:
                     continue
             self.assertEqual(out.strip(), "rooms/lobby/ev/chat/demo across")
+            if pg:
+                # the store outlives a stop: a second start has the demo user
+                run("stop")
+                st = run("status", check=False)
+                self.assertRegex(st.stdout, r"postgresql +stopped")
+                run("start")
+                r = subprocess.run([os.path.join(BIN, "hubctl"), "user", "list"], env=hubctl_env,
+                                   capture_output=True, text=True, timeout=30)
+                self.assertRegex(r.stdout, r"(?m)^demo ", r.stderr)
         finally:
             run("stop", check=False)
             r = run("status", check=False)
@@ -103,6 +129,19 @@ class StackNodesTest(unittest.TestCase):
                     shutil.rmtree(env[k], ignore_errors=True)
         self.assertEqual(r.returncode, 3, r.stdout)
         self.assertNotIn("running", r.stdout)
+
+    def login_through_haproxy(self, port, data):
+        """The demo login on hubd behind HAProxy: a session and a token."""
+        with open(os.path.join(data, "demo-login.txt")) as f:
+            creds = dict(ln.strip().split("=", 1) for ln in f if "=" in ln)
+        body = json.dumps({"username": creds["username"], "password": creds["password"]})
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        c.request("POST", "/api/login", body, {"content-type": "application/json"})
+        r = c.getresponse()
+        data = r.read()
+        self.assertEqual(r.status, 200, data)
+        self.assertTrue(json.loads(data)["token"])
+        c.close()
 
 
 if __name__ == "__main__":

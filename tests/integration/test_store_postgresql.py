@@ -28,43 +28,28 @@ Skipped (with the reason) when the PostgreSQL binaries are missing.
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import REPO, SioClient, Stack, wait_until  # noqa: E402
+from harness import SioClient, Stack, wait_until  # noqa: E402
 from mqttraw import Closed, RawClient  # noqa: E402
 
 SYNC_TIMEOUT_MS = 1500
-PG_TEMP = os.path.join(REPO, "scripts", "pg-temp")
-
-
-def pg_available():
-    return subprocess.run([PG_TEMP, "available"]).returncode == 0
-
-
 class StorePostgresql(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        if not pg_available():
-            raise unittest.SkipTest("PostgreSQL binaries not found (Debian package postgresql)")
-        if harness.sanitizer_preload():
-            # the broker is not instrumented: its ASan build of the plugin
-            # needs the runtime preloaded, and with it preloaded libpq's
-            # first connect hangs in glibc's gettext lock in ANY program
-            # (Debian 12's pg_isready does the same); the PostgreSQL code
-            # runs under the sanitizers in unit.common.*.postgresql
-            raise unittest.SkipTest("the broker with the ASan runtime preloaded cannot use "
-                                    "libpq (docs/testing.md)")
+        if harness.pg_skip_reason():
+            # (under the sanitizers: the PostgreSQL code runs instrumented
+            # in unit.common.*.postgresql)
+            raise unittest.SkipTest(harness.pg_skip_reason())
         cls.st = Stack(extra_conf={"sync_timeout_ms": SYNC_TIMEOUT_MS})
         cls.objs = []
         try:
-            cls.pgdir = os.path.join(cls.st.dir, "pg")
-            cls.ci = subprocess.run([PG_TEMP, "start", cls.pgdir], check=True,
-                                    capture_output=True, text=True).stdout.strip()
+            cls.pg = harness.PgCluster(os.path.join(cls.st.dir, "pg"))
+            cls.pgdir, cls.ci = cls.pg.dir, cls.pg.ci
             cls.st.conf["store"] = '"%s"' % cls.ci
             cls.st.write_conf(cls.st.conf)
             cls.st.add_user("owner", rooms={"yard": "write"})
@@ -83,13 +68,7 @@ class StorePostgresql(unittest.TestCase):
 
     @classmethod
     def sql(cls, query):
-        bindir = os.path.dirname(subprocess.run(
-            ["sh", "-c", "ls /usr/lib/postgresql/*/bin/psql | tail -1"],
-            capture_output=True, text=True).stdout.strip()) or ""
-        psql = os.path.join(bindir, "psql") if bindir else "psql"
-        r = subprocess.run([psql, "-X", "-A", "-t", "-q", "-d", cls.ci, "-c", query],
-                           capture_output=True, text=True, timeout=30)
-        return r.stdout.strip() if r.returncode == 0 else "ERROR " + r.stderr
+        return cls.pg.sql(query)
 
     @classmethod
     def nodes(cls):
@@ -101,7 +80,8 @@ class StorePostgresql(unittest.TestCase):
         for o in cls.objs:
             o.close()
         cls.st.close()
-        subprocess.run([PG_TEMP, "stop", cls.pgdir])
+        if getattr(cls, "pg", None):
+            cls.pg.close()
 
     @classmethod
     def tearDownClass(cls):
@@ -218,14 +198,14 @@ class StorePostgresql(unittest.TestCase):
         self.assertEqual(rc, 0)
         self.assertEqual(c.subscribe(["rooms/yard/ev/#"]), [1])
         pg = os.path.join(self.pgdir, "data")
-        subprocess.run([PG_TEMP, "stop-server", self.pgdir], check=True)
+        self.pg.stop_server()
         try:
             c.publish("rooms/yard/ev/tick/pgd", b'{"down":1}')
             got = []
             self.assertTrue(wait_until(lambda: got.extend(c.collect(0.05)) or got, 5),
                             "a connected client stopped working with PostgreSQL down")
         finally:
-            subprocess.run([PG_TEMP, "start", self.pgdir], check=True, capture_output=True)
+            self.pg.start_server()
         self.assertTrue(os.path.isdir(pg))
         # the followers come back (reconnect with backoff, LISTEN again)
         self.assertTrue(wait_until(lambda: self.nodes() == 2, 20),
