@@ -343,6 +343,9 @@ static int open_state(struct hbr *h, char *err, size_t errsz)
 		if (rc)
 			return rc;
 	}
+	/* the loop's store (session cookies): a PostgreSQL server that went
+	 * away never holds the loop for a whole connect attempt */
+	hc_store_set_connect_wait(h->store, HC_STORE_LOOP_WAIT_MS);
 	rc = hc_acl_dir_load(h->store, &h->dir, err, errsz);
 	if (rc)
 		return rc;

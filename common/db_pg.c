@@ -9,20 +9,33 @@
  * is what lets a follower read "everything after my position" safely.
  * A connection that broke is re-opened at the next statement outside a
  * transaction, with a backoff (100 ms doubling to 5 s between attempts).
+ * With hc_store_set_connect_wait (an event loop's store) the re-open is
+ * libpq's asynchronous one: a call waits for it at most connect_wait_ms,
+ * later calls go on with it without waiting and fail meanwhile, and it
+ * gives up after CONNECT_TIMEOUT_MS (libpq's connect_timeout applies only
+ * to its blocking connect). Such a store also waits at most QUERY_WAIT_MS
+ * for a statement's result (a server that stopped answering: libpq alone
+ * would wait for TCP to give up) and then drops the connection; its own
+ * writes wait at most HC_PG_LOOP_LOCK_MS for the writers' lock ("busy" then, as
+ * on SQLite).
  */
 #include "hc_err.h"
 #include "store_internal.h"
 
+#include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define PARAMS_MAX	 32
-#define RECONNECT_MIN_MS 100
-#define RECONNECT_MAX_MS 5000
-#define HUB_LOCK_KEY	 "1752523297" /* 'hub!': the writers' advisory lock */
+#define PARAMS_MAX	   32
+#define RECONNECT_MIN_MS   100
+#define RECONNECT_MAX_MS   5000
+#define CONNECT_TIMEOUT_MS 5000		/* as connect_timeout=5 of pg_open */
+#define QUERY_WAIT_MS	   3000		/* an event loop's store: longest wait for a result */
+#define HUB_LOCK_KEY	   "1752523297" /* 'hub!': the writers' advisory lock */
 #define SESSION_SETUP                                                                              \
 	"SET statement_timeout = 10000; SET lock_timeout = 5000; "                                 \
 	"SET idle_in_transaction_session_timeout = 60000; SET client_min_messages = warning"
@@ -47,12 +60,17 @@ static void set_err(struct hc_store *st, const char *msg)
 	st->err[n] = '\0';
 }
 
+static PGresult *exec_sql(struct hc_store *st, const char *sql);
+static void fail_msg(struct hc_store *st, const PGresult *r);
+
 static int setup(struct hc_store *st)
 {
-	PGresult *r = PQexec(conn(st), SESSION_SETUP);
+	PGresult *r = exec_sql(st, st->connect_wait_ms ? SESSION_SETUP
+					   "; SET lock_timeout = " HC_PG_LOOP_LOCK_MS
+						       : SESSION_SETUP);
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok)
-		set_err(st, PQresultErrorMessage(r));
+		fail_msg(st, r);
 	PQclear(r);
 	return ok ? HUB_OK : HUB_ERR_DB;
 }
@@ -95,17 +113,158 @@ static const char *pg_errmsg(struct hc_store *st)
 {
 	if (!st->pg)
 		return "no store";
+	if (st->resetting)
+		return "reconnecting to PostgreSQL";
+	if (st->dead)
+		return st->err;
 	if (PQstatus(st->pg) == CONNECTION_BAD)
 		return "connection to PostgreSQL lost";
 	return st->err[0] ? st->err : "PostgreSQL error";
 }
 
-/* Outside a transaction, re-open a broken connection (at most once a
- * second). */
+/* An event loop's store: the result of what was just sent, waited for at
+ * most QUERY_WAIT_MS; past that the connection is given up (st->dead: the
+ * next statement re-opens it, with the backoff) and the caller gets NULL
+ * (an error). Like PQexec, the last result when there are several. */
+static PGresult *wait_result(struct hc_store *st, int sent)
+{
+	PGconn *c = conn(st);
+	PGresult *r, *last = NULL;
+	int64_t deadline = mono_ms() + QUERY_WAIT_MS;
+	if (!sent) {
+		set_err(st, PQerrorMessage(c));
+		return NULL;
+	}
+	for (;;) {
+		while (!PQisBusy(c)) {
+			r = PQgetResult(c);
+			if (!r)
+				return last;
+			PQclear(last);
+			last = r;
+		}
+		int64_t left = deadline - mono_ms();
+		struct pollfd pfd = {PQsocket(c), POLLIN, 0};
+		if (left <= 0 || pfd.fd < 0) {
+			PQclear(last);
+			st->dead = true;
+			set_err(st, "PostgreSQL did not answer in time");
+			return NULL;
+		}
+		if (poll(&pfd, 1, (int)left) < 0 && errno == EINTR)
+			continue;
+		if (!PQconsumeInput(c) && PQstatus(c) != CONNECTION_BAD) {
+			PQclear(last);
+			st->dead = true;
+			set_err(st, PQerrorMessage(c));
+			return NULL;
+		}
+	}
+}
+
+/* What went wrong with a statement: its result's message, else the
+ * connection's (kept when the connection was given up: st->err says why). */
+static void fail_msg(struct hc_store *st, const PGresult *r)
+{
+	if (r)
+		set_err(st, PQresultErrorMessage(r));
+	else if (!st->dead)
+		set_err(st, PQerrorMessage(conn(st)));
+}
+
+static PGresult *exec_sql(struct hc_store *st, const char *sql)
+{
+	if (!st->connect_wait_ms)
+		return PQexec(conn(st), sql);
+	if (st->dead)
+		return NULL;
+	return wait_result(st, PQsendQuery(conn(st), sql));
+}
+
+static PGresult *exec_params(struct hc_store *st, const char *q, int np, const Oid *types,
+	const char *const *vals, const int *lens, const int *fmts)
+{
+	if (!st->connect_wait_ms)
+		return PQexecParams(conn(st), q, np, types, vals, lens, fmts, 0);
+	if (st->dead)
+		return NULL;
+	return wait_result(st, PQsendQueryParams(conn(st), q, np, types, vals, lens, fmts, 0));
+}
+
+static void reconnected(struct hc_store *st)
+{
+	st->read_tx = false;
+	if (PQstatus(st->pg) == CONNECTION_OK && setup(st) == HUB_OK) {
+		st->generation++;
+		st->reconnect_ms = 0;
+	}
+}
+
+/* Drive an asynchronous re-open for up to wait_ms: libpq is asked to go on
+ * only once its socket is ready for what it asked (PQresetPoll must not be
+ * called before). */
+static void advance(struct hc_store *st, int wait_ms)
+{
+	int64_t end = mono_ms() + wait_ms;
+	for (;;) {
+		int64_t now = mono_ms(), left = end - now;
+		struct pollfd pfd;
+		int n;
+		PostgresPollingStatusType p;
+		if (now >= st->reset_deadline) {
+			/* the next attempt's PQresetStart closes this one's socket */
+			st->resetting = false;
+			set_err(st, "timeout expired while connecting to PostgreSQL");
+			return;
+		}
+		if (left > st->reset_deadline - now)
+			left = st->reset_deadline - now;
+		pfd.fd = PQsocket(st->pg);
+		pfd.events = st->reset_poll == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+		pfd.revents = 0;
+		if (pfd.fd < 0) {
+			st->resetting = false;
+			return;
+		}
+		n = poll(&pfd, 1, left > 0 ? (int)left : 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0)
+			return; /* not ready: a later call goes on */
+		p = PQresetPoll(st->pg);
+		if (p == PGRES_POLLING_OK) {
+			st->resetting = false;
+			reconnected(st);
+			return;
+		}
+		if (p == PGRES_POLLING_FAILED) {
+			st->resetting = false;
+			set_err(st, PQerrorMessage(st->pg));
+			return;
+		}
+		st->reset_poll = p;
+	}
+}
+
+/* The connection needs re-opening: broken, or an asynchronous attempt
+ * that gave up half way (its status is not CONNECTION_BAD then). */
+static bool broken(struct hc_store *st)
+{
+	ConnStatusType s = PQstatus(st->pg);
+	return st->dead || s == CONNECTION_BAD || (s != CONNECTION_OK && !st->resetting);
+}
+
+/* Outside a transaction, re-open a broken connection (with the backoff). */
 static void revive(struct hc_store *st)
 {
 	int64_t now;
-	if (!st->pg || PQstatus(st->pg) != CONNECTION_BAD || st->tx_depth)
+	if (!st->pg || st->tx_depth)
+		return;
+	if (st->resetting) {
+		advance(st, 0);
+		return;
+	}
+	if (!broken(st))
 		return;
 	now = mono_ms();
 	if (now < st->reconnect_at)
@@ -114,12 +273,21 @@ static void revive(struct hc_store *st)
 	if (st->reconnect_ms > RECONNECT_MAX_MS)
 		st->reconnect_ms = RECONNECT_MAX_MS;
 	st->reconnect_at = now + st->reconnect_ms;
-	PQreset(st->pg);
-	st->read_tx = false;
-	if (PQstatus(st->pg) == CONNECTION_OK && setup(st) == HUB_OK) {
-		st->generation++;
-		st->reconnect_ms = 0;
+	if (!st->connect_wait_ms) {
+		st->dead = false;
+		PQreset(st->pg);
+		reconnected(st);
+		return;
 	}
+	st->dead = false; /* PQresetStart closes its socket */
+	if (!PQresetStart(st->pg)) {
+		set_err(st, PQerrorMessage(st->pg));
+		return;
+	}
+	st->resetting = true;
+	st->reset_poll = PGRES_POLLING_WRITING;
+	st->reset_deadline = now + CONNECT_TIMEOUT_MS;
+	advance(st, st->connect_wait_ms);
 }
 
 /* A statement outside any transaction failed because the connection was
@@ -131,7 +299,7 @@ static bool lost(struct hc_store *st, PGresult *r)
 {
 	ExecStatusType t = PQresultStatus(r);
 	if ((r && t != PGRES_FATAL_ERROR) || PQstatus(conn(st)) != CONNECTION_BAD || st->tx_depth ||
-		st->read_tx)
+		st->read_tx || st->resetting)
 		return false;
 	st->reconnect_at = 0;
 	revive(st);
@@ -238,15 +406,15 @@ static int pg_vprep(
 	q = translate(sql);
 	if (!q)
 		return HUB_ERR_NOMEM;
-	r = PQexecParams(conn(st), q, np, types, vals, lens, fmts, 0);
+	r = exec_params(st, q, np, types, vals, lens, fmts);
 	if (lost(st, r)) {
 		PQclear(r);
-		r = PQexecParams(conn(st), q, np, types, vals, lens, fmts, 0);
+		r = exec_params(st, q, np, types, vals, lens, fmts);
 	}
 	free(q);
 	s->res = r;
 	if (!r) {
-		set_err(st, PQerrorMessage(conn(st)));
+		fail_msg(st, NULL);
 		s->status = HUB_ERR_DB;
 		return HUB_OK;
 	}
@@ -339,10 +507,10 @@ static int pg_exec(struct hc_store *st, const char *sql)
 	PGresult *r;
 	int rc;
 	revive(st);
-	r = PQexec(conn(st), sql);
+	r = exec_sql(st, sql);
 	if (lost(st, r)) {
 		PQclear(r);
-		r = PQexec(conn(st), sql);
+		r = exec_sql(st, sql);
 	}
 	switch (PQresultStatus(r)) {
 	case PGRES_TUPLES_OK:
@@ -350,7 +518,7 @@ static int pg_exec(struct hc_store *st, const char *sql)
 		rc = HUB_OK;
 		break;
 	default:
-		set_err(st, r ? PQresultErrorMessage(r) : PQerrorMessage(conn(st)));
+		fail_msg(st, r);
 		rc = map_state(r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL);
 	}
 	PQclear(r);
@@ -386,13 +554,13 @@ static int query_int(struct hc_store *st, const char *sql, int64_t *out)
 	PGresult *r;
 	int rc = HUB_ERR_DB;
 	revive(st);
-	r = PQexec(conn(st), sql);
+	r = exec_sql(st, sql);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQnfields(r) >= 1) {
 		const char *v = PQgetvalue(r, 0, 0);
 		*out = v[0] == 't' ? 1 : v[0] == 'f' ? 0 : strtoll(v, NULL, 10);
 		rc = HUB_OK;
 	} else {
-		set_err(st, r ? PQresultErrorMessage(r) : PQerrorMessage(conn(st)));
+		fail_msg(st, r);
 		if (r)
 			rc = map_state(PQresultErrorField(r, PG_DIAG_SQLSTATE));
 	}
@@ -424,7 +592,7 @@ static int pg_tx_end(struct hc_store *st, bool commit)
 {
 	int rc = HUB_OK;
 	if (commit) {
-		PGresult *r = PQexec(conn(st), "COMMIT");
+		PGresult *r = exec_sql(st, "COMMIT");
 		/* COMMIT of a transaction in error answers ROLLBACK */
 		if (PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(r), "COMMIT")) {
 			set_err(st, PQresultStatus(r) == PGRES_COMMAND_OK

@@ -70,6 +70,20 @@ struct hc_room {
  * one-line reason on failure, never a password. */
 int hc_store_open(const char *path, int mode, struct hc_store **out, char *err, size_t errsz);
 void hc_store_close(struct hc_store *st);
+/* For a store used from an event loop (hubd, hub-bridge), on PostgreSQL:
+ * - one call waits at most wait_ms for a lost connection to be re-opened;
+ *   an attempt that takes longer (a server that does not answer) goes on
+ *   in later calls, which fail at once meanwhile, and gives up after
+ *   connect_timeout (5 s);
+ * - a statement's result is waited for at most 3 s, then the connection
+ *   is given up (re-opened by a later call) and the call fails;
+ * - its writes wait at most 2 s for the writers' lock (then HUB_ERR_BUSY).
+ * 0 (the default): libpq's blocking calls. Nothing for SQLite. */
+void hc_store_set_connect_wait(struct hc_store *st, int wait_ms);
+/* What hubd and hub-bridge use: a re-open to a server that answers (a
+ * few ms on a LAN) completes within the call that found the connection
+ * lost, so that call is served */
+#define HC_STORE_LOOP_WAIT_MS 250
 /* Last engine message (borrowed, valid until the next call). */
 const char *hc_store_errmsg(struct hc_store *st);
 int hc_store_schema_version(struct hc_store *st, int *version);

@@ -150,6 +150,13 @@ void hc_store_close(struct hc_store *st)
 	free(st);
 }
 
+void hc_store_set_connect_wait(struct hc_store *st, int wait_ms)
+{
+	st->connect_wait_ms = wait_ms < 0 ? 0 : wait_ms;
+	if (st->engine == HC_DB_POSTGRESQL && st->connect_wait_ms)
+		(void)hc_db_exec(st, "SET lock_timeout = " HC_PG_LOOP_LOCK_MS);
+}
+
 const char *hc_store_errmsg(struct hc_store *st)
 {
 	return st ? st->ops->errmsg(st) : "no store";

@@ -19,20 +19,30 @@ struct hc_db_ops;
 
 #define HC_DB_CACHE_MAX 24 /* statements kept per SQLite connection */
 
+/* PostgreSQL: the lock_timeout of an event loop's store (hc_store_set_
+ * connect_wait), ms: under db_pg.c's QUERY_WAIT_MS, so the server answers
+ * "busy" before the store gives the connection up */
+#define HC_PG_LOOP_LOCK_MS "2000"
+
 struct hc_store {
 	const struct hc_db_ops *ops;
 	int engine; /* enum hc_db_engine */
 	int mode;
-	sqlite3 *db;	      /* SQLite */
-	void *pg;	      /* PostgreSQL: PGconn */
-	int64_t changes;      /* rows changed by the last hc_db_done */
-	int tx_depth;	      /* PostgreSQL: open transaction and savepoints */
-	char err[256];	      /* PostgreSQL: last error, one line */
-	char where[512];      /* PostgreSQL: the conninfo (never logged) */
-	int64_t reconnect_at; /* PostgreSQL: next reconnect attempt, ms */
-	int reconnect_ms;     /* PostgreSQL: the backoff, 100 ms doubling to 5 s */
-	unsigned generation;  /* PostgreSQL: bumped by each reconnect */
-	bool read_tx;	      /* PostgreSQL: hc_db_read_begin opened one */
+	sqlite3 *db;		/* SQLite */
+	void *pg;		/* PostgreSQL: PGconn */
+	int64_t changes;	/* rows changed by the last hc_db_done */
+	int tx_depth;		/* PostgreSQL: open transaction and savepoints */
+	char err[256];		/* PostgreSQL: last error, one line */
+	char where[512];	/* PostgreSQL: the conninfo (never logged) */
+	int64_t reconnect_at;	/* PostgreSQL: next reconnect attempt, ms */
+	int reconnect_ms;	/* PostgreSQL: the backoff, 100 ms doubling to 5 s */
+	unsigned generation;	/* PostgreSQL: bumped by each reconnect */
+	bool read_tx;		/* PostgreSQL: hc_db_read_begin opened one */
+	int connect_wait_ms;	/* PostgreSQL: hc_store_set_connect_wait */
+	bool resetting;		/* PostgreSQL: a reconnect under way (async) */
+	bool dead;		/* PostgreSQL: given up (no answer in time) */
+	int reset_poll;		/* PostgreSQL: what PQresetPoll last asked for */
+	int64_t reset_deadline; /* PostgreSQL: that reconnect gives up, ms */
 	/* SQLite: prepared statements kept for reuse, by SQL text (the
 	 * history writer runs the same INSERT for every message) */
 	struct hc_db_cached {

@@ -324,6 +324,9 @@ static int open_state(struct hub *h, char *err, size_t errsz)
 	rc = hc_store_open(h->db_path, HC_STORE_RW, &h->store, err, errsz);
 	if (rc)
 		return rc;
+	/* the loop's own store: a PostgreSQL server that went away never
+	 * holds the loop for a whole connect attempt */
+	hc_store_set_connect_wait(h->store, HC_STORE_LOOP_WAIT_MS);
 	if (hc_config_key_path(&h->cfg, key_path, sizeof(key_path))) {
 		snprintf(err, errsz, "key_file path too long");
 		return HUB_ERR_CONFIG;

@@ -28,13 +28,15 @@ Skipped (with the reason) when the PostgreSQL binaries are missing.
 import json
 import os
 import signal
+import socket
+import threading
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import SioClient, Stack, wait_until  # noqa: E402
+from harness import SioClient, Stack, timeout, wait_until  # noqa: E402
 from mqttraw import Closed, RawClient  # noqa: E402
 
 SYNC_TIMEOUT_MS = 1500
@@ -291,6 +293,165 @@ class StorePostgresql(unittest.TestCase):
             self.assertLess(time.time() - t0, SYNC_TIMEOUT_MS / 1000.0)
         finally:
             b.close()
+
+    @timeout(120)
+    def test_10_unanswering_server_never_holds_hubd(self):
+        """hubd on PostgreSQL through a TCP relay that then stops answering
+        (its connections dropped, new ones accepted and never answered: a
+        hung server, or a host gone behind a firewall that still completes
+        handshakes). hubd's loop is never held for a connect attempt
+        (connect_timeout, 5 s): /healthz answers 503 at once, again and
+        again past the attempt's end, and a page without the store is
+        served meanwhile; once the relay forwards again the store is back
+        without a restart."""
+        relay = Relay(os.path.join(self.pgdir, "run", ".s.PGSQL.5432"))
+        b = Stack(extra_conf={"store": '"host=127.0.0.1 port=%d dbname=hub user=hub"' % relay.port})
+        try:
+            b.prepare_data()
+            key = os.path.join(b.data, "token.key")
+            with open(os.path.join(self.st.data, "token.key"), "rb") as f, \
+                    open(key, "wb") as g:
+                g.write(f.read())
+            os.chmod(key, 0o600)
+            st = os.stat(self.st.data)
+            os.chown(key, st.st_uid, st.st_gid)
+            b.start_hubd()
+            self.assertEqual(b.http("GET", "/healthz").status, 200)
+            relay.freeze()
+            end = time.time() + 7  # past one whole attempt (5 s)
+            worst, n = 0.0, 0
+            while time.time() < end:
+                t0 = time.time()
+                code = b.http("GET", "/healthz").status
+                worst = max(worst, time.time() - t0)
+                self.assertEqual(code, 503)
+                t0 = time.time()
+                self.assertEqual(b.http("GET", "/").status, 200)
+                worst = max(worst, time.time() - t0)
+                n += 1
+            # one call waits at most HC_STORE_LOOP_WAIT_MS (250 ms) for a
+            # re-open; a blocking one would take connect_timeout (5 s)
+            self.assertLess(worst, 2.5, "the loop was held %.2f s" % worst)
+            self.assertGreater(n, 5)
+            relay.thaw()
+            self.assertTrue(wait_until(lambda: b.http("GET", "/healthz").status == 200, 20),
+                            b.log("hubd")[-2000:])
+            # the server stops answering on the live connection: a
+            # statement's result is waited for at most 3 s, then the
+            # connection is given up; later calls fail at once
+            relay.pause()
+            t0 = time.time()
+            self.assertEqual(b.http("GET", "/healthz").status, 503)
+            first = time.time() - t0
+            self.assertLess(first, 4.5, "a statement held the loop %.2f s" % first)
+            worst = 0.0
+            for _ in range(5):
+                t0 = time.time()
+                self.assertEqual(b.http("GET", "/healthz").status, 503)
+                self.assertEqual(b.http("GET", "/").status, 200)
+                worst = max(worst, time.time() - t0)
+            self.assertLess(worst, 2.5, "the loop was held %.2f s" % worst)
+            relay.thaw()
+            self.assertTrue(wait_until(lambda: b.http("GET", "/healthz").status == 200, 20),
+                            b.log("hubd")[-2000:])
+            self.assertNotIn("dbname=hub", b.log("hubd"))
+        finally:
+            b.close()
+            relay.close()
+
+
+class Relay:
+    """A TCP relay to a UNIX socket on 127.0.0.1:port. freeze(): its open
+    connections dropped, new ones accepted and never answered; pause(): its
+    open connections stall (nothing forwarded, nothing closed), new ones
+    are held; thaw(): forwarding again."""
+
+    def __init__(self, target):
+        self.target = target
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(64)
+        self.port = self.srv.getsockname()[1]
+        self.lock = threading.Lock()
+        self.pairs, self.held = [], []
+        self.frozen = self.closed = False
+        self.flowing = threading.Event()
+        self.flowing.set()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            with self.lock:
+                if self.closed:
+                    c.close()
+                    return
+                if self.frozen:
+                    self.held.append(c)
+                    continue
+                u = socket.socket(socket.AF_UNIX)
+                try:
+                    u.connect(self.target)
+                except OSError:
+                    c.close()
+                    continue
+                self.pairs.append((c, u))
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, a, b):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                self.flowing.wait()
+                b.sendall(d)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _drop(self, socks):
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def freeze(self):
+        with self.lock:
+            self.frozen = True
+            pairs, self.pairs = self.pairs, []
+        self._drop([s for p in pairs for s in p])
+
+    def pause(self):
+        with self.lock:
+            self.frozen = True
+            self.flowing.clear()
+
+    def thaw(self):
+        with self.lock:
+            self.frozen = False
+            held, self.held = self.held, []
+        self.flowing.set()
+        self._drop(held)
+
+    def close(self):
+        with self.lock:
+            self.closed = True
+            pairs, self.pairs = self.pairs, []
+            held, self.held = self.held, []
+        self.flowing.set()
+        self.srv.close()
+        self._drop([s for p in pairs for s in p] + held)
 
 
 if __name__ == "__main__":
