@@ -66,7 +66,7 @@ static void fail_msg(struct hc_store *st, const PGresult *r);
 static int setup(struct hc_store *st)
 {
 	PGresult *r = exec_sql(st, st->connect_wait_ms ? SESSION_SETUP
-					   "; SET lock_timeout = " HC_PG_LOOP_LOCK_MS
+					   "; SET lock_timeout = " HC_PG_LOOP_LOCK_SQL
 						       : SESSION_SETUP);
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok)

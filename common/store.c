@@ -9,6 +9,7 @@
 #include "hc_util.h"
 
 #include <openssl/crypto.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,12 @@ int hc_store_tx(struct hc_store *st, int (*fn)(struct hc_store *st, void *ud), v
 		return rc;
 	}
 
-	for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
+	/* an event loop's store on PostgreSQL: the server already waited
+	 * lock_timeout for the writers' lock; no second wait on the loop */
+	int64_t give_up = st->connect_wait_ms && st->engine == HC_DB_POSTGRESQL
+				  ? hc_mono_ms() + HC_PG_LOOP_LOCK_MS
+				  : INT64_MAX;
+	for (int attempt = 0; attempt < TX_ATTEMPTS && hc_mono_ms() < give_up; attempt++) {
 		rc = st->ops->tx_begin(st);
 		if (rc == HUB_ERR_BUSY) {
 			usleep(20000 * (unsigned)(attempt + 1));
@@ -154,7 +160,7 @@ void hc_store_set_connect_wait(struct hc_store *st, int wait_ms)
 {
 	st->connect_wait_ms = wait_ms < 0 ? 0 : wait_ms;
 	if (st->engine == HC_DB_POSTGRESQL && st->connect_wait_ms)
-		(void)hc_db_exec(st, "SET lock_timeout = " HC_PG_LOOP_LOCK_MS);
+		(void)hc_db_exec(st, "SET lock_timeout = " HC_PG_LOOP_LOCK_SQL);
 }
 
 const char *hc_store_errmsg(struct hc_store *st)

@@ -22,7 +22,8 @@ struct hc_db_ops;
 /* PostgreSQL: the lock_timeout of an event loop's store (hc_store_set_
  * connect_wait), ms: under db_pg.c's QUERY_WAIT_MS, so the server answers
  * "busy" before the store gives the connection up */
-#define HC_PG_LOOP_LOCK_MS "2000"
+#define HC_PG_LOOP_LOCK_MS  2000
+#define HC_PG_LOOP_LOCK_SQL "2000" /* the same, for SET lock_timeout */
 
 struct hc_store {
 	const struct hc_db_ops *ops;

@@ -8,6 +8,10 @@ harness.pg_skip_reason); hubd on n1 and n2.
 
 Each scenario has its own room; the watcher "w" (read in every room) is
 online on n3 for the whole class, so it counts 1 in every room.
+
+Session expiry needs a 30 s session (the shortest `hubctl token --ttl`):
+test_00b connects gina on n1 and n3 with one, test_99 checks them last, so
+the wait overlaps the other tests.
 """
 import json
 import os
@@ -19,7 +23,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import MqttClient, timeout, wait_until  # noqa: E402
+from harness import MqttClient, timeout, token_claims, wait_until  # noqa: E402
 from nodes import Nodes  # noqa: E402
 
 ROOMS = {
@@ -30,6 +34,7 @@ ROOMS = {
     "r5": {"alice": "write", "henry": "read"},
     "r6": {"ivan": "write"},
     "r7": {"alice": "write", "kate": "read"},
+    "r8": {"gina": "write"},
 }
 USERS = ["alice", "bob", "carol", "dave", "eve", "frank", "gina", "henry", "ivan", "kate", "w"]
 
@@ -121,6 +126,43 @@ class NodesTest(unittest.TestCase):
                         self.ns.pg.sql("SELECT * FROM node_applied"))
         for name in list(self.ns.logs):
             self.assertNotIn("dbname=hub", self.ns.log(name), name)
+
+    # ---- expiry (started first, checked last) -----------------------------
+    def test_00b_expiry_start(self):
+        """gina's one 30 s session, connected on n1 and on n3 (edges never
+        killed by the tests in between)."""
+        cls = type(self)
+        tok = self.ns.token("gina", ttl=30)
+        cls.expiry_exp = token_claims(tok)["exp"]
+        cls.expiry_clients = {}
+        for node in ("n1", "n3"):
+            c = MqttClient(self.ns.mqtt(node), "gina", tok, version=5, client_id="gina-" + node)
+            self.assertEqual(c.connect(), 0)
+            cls.expiry_clients[node] = c
+        self.notice("r8", "joined", "gina", 3)
+
+    @timeout(60)
+    def test_99_expiry_ends_every_node(self):
+        """At the session's end both of gina's connections end, each within
+        1 s (1.5 s asserted: CI margin) on its own node, and the watcher
+        sees one `left` with the reason expired, after the last."""
+        cls = type(self)
+        if not getattr(cls, "expiry_clients", None):
+            self.skipTest("test_00b_expiry_start did not run")
+        exp = cls.expiry_exp
+        for node, c in cls.expiry_clients.items():
+            self.assertTrue(wait_until(lambda: not c.connected,
+                                       max(0.0, exp - time.time()) + 1.5 + 2),
+                            "gina's connection on %s outlived its session" % node)
+            at = c.disconnected_at
+            print("  session expiry on %s: %.3f s after exp" % (node, at - exp), file=sys.stderr)
+            self.assertGreaterEqual(at, exp - 0.5, "ended before the session did (%s)" % node)
+            self.assertLess(at - exp, 1.5, "ended %.2f s after exp on %s" % (at - exp, node))
+        j = self.notice("r8", "left", "gina", 5)
+        self.assertEqual(j["reason"], "expired")
+        self.no_notice("r8", 0.5)
+        for c in cls.expiry_clients.values():
+            c.close()
 
     def test_01_room_event_once_on_every_node_never_strangers(self):
         """An event from a client on n1 reaches the members on n2 and n3

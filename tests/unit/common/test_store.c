@@ -27,6 +27,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <time.h>
 
 #define HASH64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
@@ -1237,6 +1238,87 @@ static void test_engine_and_redact(void **state)
 	assert_null(strstr(out, "s3c"));
 }
 
+/* Another connection to the test database runs sql (NULL: fails). */
+static PGconn *side_exec(const char *sql)
+{
+	PGconn *c = PQconnectdb(tu_pg());
+	PGresult *r;
+	if (PQstatus(c) != CONNECTION_OK) {
+		PQfinish(c);
+		return NULL;
+	}
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+		print_error("side_exec: %s", PQresultErrorMessage(r));
+		PQclear(r);
+		PQfinish(c);
+		return NULL;
+	}
+	PQclear(r);
+	return c;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int tx_room_loop(struct hc_store *st, void *ud)
+{
+	(void)ud;
+	return hc_store_room_add(st, "loop-room");
+}
+
+/* An event loop's store (hc_store_set_connect_wait) on PostgreSQL: a lost
+ * connection is re-opened within the call that found it lost (the
+ * asynchronous connect) with its session settings again; a result that
+ * does not come within 3 s gives the connection up and the next call has
+ * a new one; its writes wait at most 2 s for the writers' lock. */
+static void test_loop_store_bounds(void **state)
+{
+	struct fx *f = *state;
+	char sql[128];
+	int64_t pid, t0, took;
+	PGconn *side;
+	struct hc_db_stmt *s = NULL;
+	const char *lock_ms = "SELECT (extract(epoch FROM "
+			      "current_setting('lock_timeout')::interval) * 1000)::int8";
+	if (!tu_pg())
+		skip(); /* PostgreSQL's connections */
+	hc_store_set_connect_wait(f->st, 250);
+	assert_int_equal(sql_int(f->st, lock_ms), 2000);
+	/* the server ends the connection: the next call re-opens it and runs */
+	pid = sql_int(f->st, "SELECT pg_backend_pid()");
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%lld)", (long long)pid);
+	side = side_exec(sql);
+	assert_non_null(side);
+	PQfinish(side);
+	assert_int_equal(hc_store_ping(f->st), HUB_OK);
+	assert_int_not_equal(sql_int(f->st, "SELECT pg_backend_pid()"), pid);
+	assert_int_equal(sql_int(f->st, lock_ms), 2000);
+	/* a result that does not come in time */
+	t0 = mono_ms();
+	assert_int_equal(hc_db_prep(f->st, &s, "SELECT pg_sleep(6)", ""), HUB_OK);
+	assert_int_not_equal(hc_db_step(s), HC_DB_ROW);
+	hc_db_finalize(s);
+	took = mono_ms() - t0;
+	assert_true(took >= 2900 && took < 5500);
+	assert_non_null(strstr(hc_store_errmsg(f->st), "did not answer in time"));
+	assert_int_equal(hc_store_ping(f->st), HUB_OK);
+	assert_int_equal(sql_int(f->st, lock_ms), 2000);
+	/* the writers' lock held elsewhere: busy within about 2 s */
+	side = side_exec("BEGIN; SELECT pg_advisory_xact_lock(1752523297)");
+	assert_non_null(side);
+	t0 = mono_ms();
+	assert_int_equal(hc_store_tx(f->st, tx_room_loop, NULL), HUB_ERR_BUSY);
+	took = mono_ms() - t0;
+	assert_true(took >= 1900 && took < 2900);
+	PQfinish(side);
+	assert_int_equal(hc_store_tx(f->st, tx_room_loop, NULL), HUB_OK);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1262,6 +1344,7 @@ int main(void)
 		T(test_tx),
 		T(test_tx_nested),
 		T(test_tx_full),
+		T(test_loop_store_bounds),
 		cmocka_unit_test(test_engine_and_redact),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
