@@ -5,7 +5,9 @@ docs/scaling.md), over three brokers joined by bridges: Socket.IO works
 through the balancer on polling (sticky by the sid's node tag) and on
 WebSocket, sessions are spread over both gateways, events cross from one
 gateway's socket to the other's once; logins through the balancer land on
-either hubd and the session works on both.
+either hubd and the session works on both; presence is one per user across
+gateways and brokers (a Socket.IO socket on one gateway and an MQTT
+connection on another edge are one presence).
 """
 import os
 import re
@@ -15,7 +17,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SioClient, timeout, wait_until  # noqa: E402
+from harness import MqttClient, SioClient, timeout, wait_until  # noqa: E402
 from nodes import Nodes  # noqa: E402
 
 
@@ -29,6 +31,8 @@ class LbTest(unittest.TestCase):
         try:
             for u in ("alice", "bob", "carol", "dave"):
                 cls.ns.add_user(u, rooms={"lobby": "write"})
+            cls.ns.add_user("erin", rooms={"plaza": "write"})
+            cls.ns.add_user("fred", rooms={"plaza": "write"})
             cls.ns.start_all(services=[("hubd", "n1"), ("hubd", "n2"),
                                        ("bridge", "n1"), ("bridge", "n2")])
             cls.ns.start_haproxy()
@@ -121,6 +125,37 @@ class LbTest(unittest.TestCase):
                         url="http://127.0.0.1:%d" % self.ns.ports["lb_http"])
         err, _ = c.call("join", "lobby")
         self.assertIsNone(err)
+
+    @timeout(90)
+    def test_04_presence_across_gateways_and_brokers(self):
+        """fred watches room plaza from gateway n2. erin joins it from
+        gateway n1 (one `joined`, online 2), then also connects over MQTT
+        to edge n3: still one presence (no second `joined`). Her socket
+        leaves: no `left` while her MQTT connection is there; it ends:
+        one `left`, online 1, reason clean."""
+        fred = self.client("fred", ["websocket"],
+                           url="http://127.0.0.1:%d" % self.ns.node_ports["n2"]["sio"])
+        err, _ = fred.call("join", "plaza")
+        self.assertIsNone(err)
+        fred.event("presence")
+        erin = self.client("erin", ["websocket"],
+                           url="http://127.0.0.1:%d" % self.ns.node_ports["n1"]["sio"])
+        err, _ = erin.call("join", "plaza")
+        self.assertIsNone(err)
+        j = fred.event("joined", lambda a: a[0].get("user") == "erin")[0]
+        self.assertEqual(j["online"], 2)
+        mq = MqttClient(self.ns.mqtt("n3"), "erin", self.ns.token("erin"), version=5)
+        self.clients.append(mq)
+        self.assertEqual(mq.connect(), 0)
+        fred.none("event", lambda e: e["name"] in ("joined", "left"), 1.0)
+        erin.cmd(op="disconnect")
+        erin.wait("disconnect", timeout=5)
+        # past presence_grace_ms (<= 1.5 s) and the contract's 2 s
+        fred.none("event", lambda e: e["name"] in ("joined", "left"), 2.5)
+        mq.disconnect()
+        j = fred.event("left", lambda a: a[0].get("user") == "erin", timeout=5)[0]
+        self.assertEqual((j["online"], j.get("reason")), (1, "clean"))
+        fred.none("event", lambda e: e["name"] in ("joined", "left"), 1.0)
 
 
 if __name__ == "__main__":
