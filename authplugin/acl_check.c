@@ -137,8 +137,14 @@ int hauth_acl__check(struct hauth *h, struct mosquitto *client, const char *topi
 		return untracked(h, client, topic, access, payloadlen, retain);
 	/* another broker's bridge carries the hub's traffic, checked where it
 	 * entered and again at each delivery to a client (link.c) */
-	if (c->kind == HAUTH_LINK)
+	if (c->kind == HAUTH_LINK) {
+		/* its bridge went down a moment ago (the entry waits for the
+		 * next reap): a delivery now is for the link's stored session,
+		 * as it is once the entry is gone (untracked) */
+		if (c->gone && access == MOSQ_ACL_READ && !mosquitto_client_clean_session(client))
+			return untracked(h, client, topic, access, payloadlen, retain);
 		return c->gone || c->end_reason ? MOSQ_ERR_ACL_DENIED : MOSQ_ERR_SUCCESS;
+	}
 	if (c->gone && access == MOSQ_ACL_READ && !mosquitto_client_clean_session(client)) {
 		/* the connection ended a moment ago (the entry waits for the
 		 * next reap): a delivery now is for the stored session it left */

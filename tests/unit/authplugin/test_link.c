@@ -187,6 +187,26 @@ static void test_core_link_lost(void **state)
 	assert_non_null(strstr(fb_pub_on("rooms/lobby/sys/left", 0)->payload, "\"network\""));
 }
 
+/* A link's bridge went down: what comes for its stored session meanwhile
+ * is queued for its return, in the moment before its entry is reaped as
+ * after (a QoS 1 room event published right after an edge died was
+ * dropped); a link never has a will, and a clean-session link holds
+ * nothing. */
+static void test_core_link_down_keeps_its_session(void **state)
+{
+	struct mosquitto *l2 = link_up("n2"), *l3 = link_up("n3");
+	(void)state;
+	l2->persistent = true;
+	fb_disconnect(l2, false);
+	assert_int_equal(fb_acl(l2, "rooms/lobby/ev/x/alice", MOSQ_ACL_READ), MOSQ_ERR_SUCCESS);
+	assert_int_equal(fb_acl(l2, "rooms/lobby/ev/x/alice", MOSQ_ACL_WRITE), MOSQ_ERR_ACL_DENIED);
+	fb_tick();
+	assert_int_equal(fb_acl(l2, "rooms/lobby/ev/x/alice", MOSQ_ACL_READ), MOSQ_ERR_SUCCESS);
+	assert_int_equal(fb_acl(l2, "rooms/lobby/ev/x/alice", MOSQ_ACL_WRITE), MOSQ_ERR_ACL_DENIED);
+	fb_disconnect(l3, false);
+	assert_int_equal(fb_acl(l3, "rooms/lobby/ev/x/alice", MOSQ_ACL_READ), MOSQ_ERR_ACL_DENIED);
+}
+
 /* ---------------------------------------------------------------- edge */
 
 static struct mosquitto *user_up(const char *id, const char *user)
@@ -258,6 +278,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_core_link_key, setup_core, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_core_one_presence_over_edges, setup_core, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_core_link_down_keeps_its_session, setup_core, teardown),
 		cmocka_unit_test_setup_teardown(test_core_link_lost, setup_core, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_edge_reports_instead_of_publishing, setup_edge, teardown),
