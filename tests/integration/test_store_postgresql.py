@@ -253,20 +253,24 @@ class StorePostgresql(unittest.TestCase):
             self.assertNotIn("dbname=hub", r.stderr)
         self.assertFalse(os.path.exists(out))
 
+    def share_key(self, b):
+        """Another node (Stack b) gets this one's token key: tokens made
+        here are good there."""
+        b.prepare_data()
+        key = os.path.join(b.data, "token.key")
+        with open(os.path.join(self.st.data, "token.key"), "rb") as f, open(key, "wb") as g:
+            g.write(f.read())
+        os.chmod(key, 0o600)
+        st = os.stat(self.st.data)
+        os.chown(key, st.st_uid, st.st_gid)
+
     def test_09_second_node_in_force_when_hubctl_returns(self):
         """A second node (its own data_dir, ports and broker; the same store
         and the same token key) enforces what hubctl did on the first one
         the instant hubctl returned."""
         b = Stack(extra_conf={"store": '"%s"' % self.ci, "sync_timeout_ms": SYNC_TIMEOUT_MS})
         try:
-            b.prepare_data()
-            key = os.path.join(b.data, "token.key")
-            with open(os.path.join(self.st.data, "token.key"), "rb") as f, \
-                    open(key, "wb") as g:
-                g.write(f.read())
-            os.chmod(key, 0o600)
-            st = os.stat(self.st.data)
-            os.chown(key, st.st_uid, st.st_gid)
+            self.share_key(b)
             before = self.nodes()
             b.start_broker()
             self.assertTrue(wait_until(lambda: self.nodes() == before + 1, 10))
@@ -307,14 +311,7 @@ class StorePostgresql(unittest.TestCase):
         relay = Relay(os.path.join(self.pgdir, "run", ".s.PGSQL.5432"))
         b = Stack(extra_conf={"store": '"host=127.0.0.1 port=%d dbname=hub user=hub"' % relay.port})
         try:
-            b.prepare_data()
-            key = os.path.join(b.data, "token.key")
-            with open(os.path.join(self.st.data, "token.key"), "rb") as f, \
-                    open(key, "wb") as g:
-                g.write(f.read())
-            os.chmod(key, 0o600)
-            st = os.stat(self.st.data)
-            os.chown(key, st.st_uid, st.st_gid)
+            self.share_key(b)
             b.start_hubd()
             self.assertEqual(b.http("GET", "/healthz").status, 200)
             relay.freeze()
