@@ -330,9 +330,13 @@ class StorePostgresql(unittest.TestCase):
             # re-open; a blocking one would take connect_timeout (5 s)
             self.assertLess(worst, 2.5, "the loop was held %.2f s" % worst)
             self.assertGreater(n, 5)
+            # failures logged at most once a second, not once a request
+            warned = b.log("hubd").count('msg="health check failed"')
+            self.assertLessEqual(warned, 10, "%d warnings for %d checks" % (warned, n))
             relay.thaw()
             self.assertTrue(wait_until(lambda: b.http("GET", "/healthz").status == 200, 20),
                             b.log("hubd")[-2000:])
+            self.assertIn('msg="health check ok again"', b.log("hubd"))
             # the server stops answering on the live connection: a
             # statement's result is waited for at most 3 s, then the
             # connection is given up; later calls fail at once
