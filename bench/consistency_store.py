@@ -28,13 +28,13 @@ import os
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "integration"))
 import harness  # noqa: E402
 from mqttraw import RawClient  # noqa: E402
 
-PG_TEMP = os.path.join(harness.REPO, "scripts", "pg-temp")
 GRANT = "INSERT INTO memberships(room, principal, level) VALUES('bench', 'probe', 1)"
 REVOKE = "DELETE FROM memberships WHERE room = 'bench' AND principal = 'probe'"
 
@@ -84,13 +84,13 @@ class PgWriter:
 
 
 def run(engine, rounds):
-    pgdir = None
+    pg = None
     st = harness.Stack(extra_conf={"log_level": "warn"})
     try:
         if engine == "postgresql":
-            pgdir = os.path.join(st.dir, "pg")
-            ci = subprocess.run([PG_TEMP, "start", pgdir], check=True, capture_output=True,
-                                text=True).stdout.strip()
+            # beside the stack's directory: it outlives the services
+            pg = harness.PgCluster(tempfile.mkdtemp(prefix="hubpg-"))
+            ci = pg.ci
             st.conf["store"] = '"%s"' % ci
             st.write_conf(st.conf)
         st.prepare_data()
@@ -126,8 +126,8 @@ def run(engine, rounds):
         return res
     finally:
         st.close()
-        if pgdir:
-            subprocess.run([PG_TEMP, "stop", pgdir])
+        if pg:
+            pg.close()
 
 
 def main():

@@ -415,8 +415,13 @@ class PgCluster:
 
     def __init__(self, dir):
         self.dir = dir
+        # its socket is its owner's alone (pg-temp): as root, the owner is
+        # the account the services switch to (root reaches it anyway)
+        self.env = dict(os.environ)
+        if os.geteuid() == 0:
+            self.env["HUB_PG_USER"] = "mosquitto"
         self.ci = subprocess.run([PG_TEMP, "start", dir], check=True, capture_output=True,
-                                 text=True, timeout=120).stdout.strip()
+                                 text=True, timeout=120, env=self.env).stdout.strip()
 
     def sql(self, query):
         """psql -c query: its output, or "ERROR ..." with psql's message."""
@@ -429,14 +434,14 @@ class PgCluster:
         return r.stdout.strip() if r.returncode == 0 else "ERROR " + r.stderr
 
     def stop_server(self):
-        subprocess.run([PG_TEMP, "stop-server", self.dir], check=True, timeout=60)
+        subprocess.run([PG_TEMP, "stop-server", self.dir], check=True, timeout=60, env=self.env)
 
     def start_server(self):
         subprocess.run([PG_TEMP, "start", self.dir], check=True, capture_output=True,
-                       timeout=120)
+                       timeout=120, env=self.env)
 
     def close(self):
-        subprocess.run([PG_TEMP, "stop", self.dir], timeout=60)
+        subprocess.run([PG_TEMP, "stop", self.dir], timeout=60, env=self.env)
 
 
 def run_as_account():
