@@ -29,6 +29,7 @@ import json
 import os
 import signal
 import socket
+import tempfile
 import threading
 import sys
 import time
@@ -50,7 +51,8 @@ class StorePostgresql(unittest.TestCase):
         cls.st = Stack(extra_conf={"sync_timeout_ms": SYNC_TIMEOUT_MS})
         cls.objs = []
         try:
-            cls.pg = harness.PgCluster(os.path.join(cls.st.dir, "pg"))
+            # beside the stack's directory: it outlives the services
+            cls.pg = harness.PgCluster(tempfile.mkdtemp(prefix="hubpg-"))
             cls.pgdir, cls.ci = cls.pg.dir, cls.pg.ci
             cls.st.conf["store"] = '"%s"' % cls.ci
             cls.st.write_conf(cls.st.conf)
