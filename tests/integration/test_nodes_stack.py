@@ -111,6 +111,17 @@ class StackNodesTest(unittest.TestCase):
                 except subprocess.TimeoutExpired:
                     continue
             self.assertEqual(out.strip(), "rooms/lobby/ev/chat/demo across")
+            # the running multi-node hub is found without HUB_NODES: a
+            # plain start refuses, status lists the nodes
+            plain = {k: v for k, v in env.items() if k != "HUB_NODES"}
+            r = subprocess.run([stack, "start"], env=plain, capture_output=True, text=True,
+                               timeout=90)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn("a multi-node hub runs on", r.stderr)
+            r = subprocess.run([stack, "status"], env=plain, capture_output=True, text=True,
+                               timeout=90)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("broker-core", r.stdout)
             if pg:
                 # the store outlives a stop: a second start has the demo user
                 run("stop")
