@@ -595,9 +595,10 @@ static int pg_tx_end(struct hc_store *st, bool commit)
 		PGresult *r = exec_sql(st, "COMMIT");
 		/* COMMIT of a transaction in error answers ROLLBACK */
 		if (PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(r), "COMMIT")) {
-			set_err(st, PQresultStatus(r) == PGRES_COMMAND_OK
-					    ? "transaction rolled back"
-					    : PQresultErrorMessage(r));
+			if (PQresultStatus(r) == PGRES_COMMAND_OK)
+				set_err(st, "transaction rolled back");
+			else
+				fail_msg(st, r);
 			rc = map_state(PQresultErrorField(r, PG_DIAG_SQLSTATE));
 		}
 		PQclear(r);
