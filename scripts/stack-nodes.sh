@@ -49,6 +49,12 @@ nodes_store() {
 	postgresql) ;;
 	*) die "HUB_NODES_STORE must be postgresql or sqlite" ;;
 	esac
+	if grep -q '^HUB_SANITIZE:BOOL=ON' "$BUILD/CMakeCache.txt" 2>/dev/null; then
+		# the brokers get the ASan runtime preloaded, and with it libpq's
+		# first connect hangs (docs/testing.md)
+		say "a sanitizer build: the nodes share one SQLite file instead of PostgreSQL"
+		return 0
+	fi
 	"$ROOT/scripts/pg-temp" available ||
 		die "PostgreSQL is missing (scripts/deps installs it; HUB_NODES_STORE=sqlite runs the nodes on one SQLite file)"
 	ci=$("$ROOT/scripts/pg-temp" start "$PG_DIR") || die "PostgreSQL did not start (log: $PG_DIR/server.log)"
