@@ -229,6 +229,11 @@ static void advance(struct hc_store *st, int wait_ms)
 		n = poll(&pfd, 1, left > 0 ? (int)left : 0);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0) {
+			st->resetting = false; /* the next attempt starts over */
+			set_err(st, "poll failed while connecting to PostgreSQL");
+			return;
+		}
 		if (n == 0)
 			return; /* not ready: a later call goes on */
 		p = PQresetPoll(st->pg);
