@@ -165,8 +165,10 @@ int hc_store_session_list(struct hc_store *st, const char *principal, bool all, 
 	int (*cb)(void *ud, const struct hc_session *s), void *ud);
 int hc_store_session_count_live(struct hc_store *st, int64_t now, int64_t *count);
 /* Delete sessions ended (expired or revoked) before cutoff, and change-log
- * rows older than cutoff. */
-int hc_store_purge(struct hc_store *st, int64_t cutoff);
+ * rows older than cutoff: at most batch rows of each (oldest log rows
+ * first); *more (may be NULL) is set when a table had batch rows to go, so
+ * another call has more to do. */
+int hc_store_purge(struct hc_store *st, int64_t cutoff, int batch, bool *more);
 
 /* --- service keys --- */
 /* Create a key: writes the secret (shown once). HUB_ERR_EXISTS. */

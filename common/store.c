@@ -917,6 +917,8 @@ int hc_store_session_count_live(struct hc_store *st, int64_t now, int64_t *count
 
 struct purge_args {
 	int64_t cutoff;
+	int batch;
+	bool more;
 };
 
 static int purge_fn(struct hc_store *st, void *ud)
@@ -924,30 +926,43 @@ static int purge_fn(struct hc_store *st, void *ud)
 	struct purge_args *a = ud;
 	struct hc_db_stmt *s;
 	/* delete quietly: followers treat a session they cannot find as
-	 * ended, which these are */
+	 * ended, which these are. At most a batch a table: a purge after a
+	 * long pause never holds the store (or the caller's loop) long */
 	int rc = hc_db_prep(st, &s,
-		"DELETE FROM sessions WHERE (revoked_at != 0 AND revoked_at < ?1) "
-		"OR expires_at < ?1",
-		"i", a->cutoff);
+		"DELETE FROM sessions WHERE sid IN (SELECT sid FROM sessions WHERE "
+		"(revoked_at != 0 AND revoked_at < ?1) OR expires_at < ?1 LIMIT ?2)",
+		"id", a->cutoff, a->batch);
 	if (rc)
 		return rc;
 	rc = hc_db_done(s);
 	if (rc)
 		return rc;
+	a->more = hc_db_changes(st) >= a->batch;
 	/* PostgreSQL has no sqlite_sequence: the newest row stays, so the
 	 * log's position survives a purge */
 	rc = hc_db_prep(st, &s,
-		hc_db_sql(st, "DELETE FROM change_log WHERE at < ?",
-			"DELETE FROM change_log WHERE at < ? AND seq < "
-			"(SELECT max(seq) FROM change_log)"),
-		"i", a->cutoff);
-	return rc ? rc : hc_db_done(s);
+		hc_db_sql(st,
+			"DELETE FROM change_log WHERE seq IN (SELECT seq FROM change_log "
+			"WHERE at < ?1 ORDER BY seq LIMIT ?2)",
+			"DELETE FROM change_log WHERE seq IN (SELECT seq FROM change_log "
+			"WHERE at < ?1 AND seq < (SELECT max(seq) FROM change_log) "
+			"ORDER BY seq LIMIT ?2)"),
+		"id", a->cutoff, a->batch);
+	if (rc)
+		return rc;
+	rc = hc_db_done(s);
+	if (rc == HUB_OK && hc_db_changes(st) >= a->batch)
+		a->more = true;
+	return rc;
 }
 
-int hc_store_purge(struct hc_store *st, int64_t cutoff)
+int hc_store_purge(struct hc_store *st, int64_t cutoff, int batch, bool *more)
 {
-	struct purge_args a = {.cutoff = cutoff};
-	return hc_store_tx(st, purge_fn, &a);
+	struct purge_args a = {.cutoff = cutoff, .batch = batch > 0 ? batch : 1};
+	int rc = hc_store_tx(st, purge_fn, &a);
+	if (more)
+		*more = rc == HUB_OK && a.more;
+	return rc;
 }
 
 /* --------------------------------------------------------- service keys */

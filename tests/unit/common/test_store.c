@@ -966,7 +966,7 @@ static void test_purge(void **state)
 	assert_int_equal(hc_store_session_revoke(f->st, sid_rev, "logout"), HUB_OK);
 	/* a cutoff in the past: nothing old enough */
 	seq_before = seq_now(f->st);
-	assert_int_equal(hc_store_purge(f->st, now - 3600), HUB_OK);
+	assert_int_equal(hc_store_purge(f->st, now - 3600, 1000, NULL), HUB_OK);
 	assert_int_equal(hc_store_session_get(f->st, sid_rev, &s), HUB_OK);
 	assert_int_equal(hc_store_session_get(f->st, sid_exp, &s), HUB_OK);
 	assert_int_equal(hc_store_change_min(f->st, &min), HUB_OK);
@@ -978,7 +978,7 @@ static void test_purge(void **state)
 			" expires_at = expires_at - 100,"
 			" revoked_at = CASE revoked_at WHEN 0 THEN 0 ELSE revoked_at - 100 END;"
 			"UPDATE change_log SET at = at - 100");
-	assert_int_equal(hc_store_purge(f->st, now - 50), HUB_OK);
+	assert_int_equal(hc_store_purge(f->st, now - 50, 1000, NULL), HUB_OK);
 	assert_int_equal(hc_store_session_get(f->st, sid_live, &s), HUB_OK);
 	assert_int_equal(hc_store_session_get(f->st, sid_rev, &s), HUB_ERR_NOTFOUND);
 	assert_int_equal(hc_store_session_get(f->st, sid_exp, &s), HUB_ERR_NOTFOUND);
@@ -989,6 +989,41 @@ static void test_purge(void **state)
 	assert_int_equal(hc_store_change_seq(f->st, &seq_after), HUB_OK);
 	assert_int_equal(seq_after, seq_before + 3 + 2); /* 3 backdating updates, 2 deletes */
 	assert_int_equal(sql_int(f->st, "SELECT count(*) FROM change_log"), 2);
+}
+
+/* A purge deletes at most a batch of each table a call, oldest log rows
+ * first, and says when there is more: a backlog drains over several short
+ * calls. */
+static void test_purge_batches(void **state)
+{
+	struct fx *f = *state;
+	char sid[HC_SID_LEN + 1], secret[HC_SECRET_LEN + 1], q[128];
+	int64_t now = hc_now(), sessions, logs, calls = 0, last_min = -1, min;
+	bool more = true;
+	add_people(f->st);
+	for (int i = 0; i < 7; i++)
+		assert_int_equal(
+			hc_store_session_create(f->st, "bob", "web", 1, NULL, sid, secret), HUB_OK);
+	sql_exec(f->st, "UPDATE sessions SET created_at = created_at - 100,"
+			" expires_at = expires_at - 100; UPDATE change_log SET at = at - 100");
+	sessions = sql_int(f->st, "SELECT count(*) FROM sessions");
+	logs = sql_int(f->st, "SELECT count(*) FROM change_log");
+	assert_true(sessions == 7 && logs > 7);
+	while (more) {
+		int64_t s0 = sql_int(f->st, "SELECT count(*) FROM sessions");
+		assert_true(calls++ < 50);
+		assert_int_equal(hc_store_purge(f->st, now - 50, 3, &more), HUB_OK);
+		assert_true(s0 - sql_int(f->st, "SELECT count(*) FROM sessions") <= 3);
+		assert_int_equal(hc_store_change_min(f->st, &min), HUB_OK);
+		assert_true(min >= last_min); /* oldest first */
+		last_min = min;
+	}
+	assert_true(calls >= 3);
+	assert_int_equal(sql_int(f->st, "SELECT count(*) FROM sessions"), 0);
+	/* what is left of the log is the purges' own deletions, all newer */
+	snprintf(q, sizeof(q), "SELECT count(*) FROM change_log WHERE at < %lld",
+		(long long)now - 50);
+	assert_int_equal(sql_int(f->st, q), 0);
 }
 
 /* ----------------------------------------------------------- concurrency */
@@ -1338,6 +1373,7 @@ int main(void)
 		T(test_service_keys),
 		T(test_change_log),
 		T(test_purge),
+		T(test_purge_batches),
 		T(test_reader_beside_writer),
 		T(test_racing_writers),
 		T(test_concurrent_first_open),
