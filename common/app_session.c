@@ -200,9 +200,8 @@ static int end_fn(struct hc_store *st, void *ud)
 	struct hc_db_stmt *s;
 	char service[HC_NAME_MAX + 1];
 	int rc = hc_db_prep(st, &s,
-		"SELECT sid, principal, kind, created_at, expires_at, revoked_at, reason, "
-		"addr, service, unixepoch() FROM sessions WHERE sid = ?",
-		"s", a->sid);
+		"SELECT " SESSION_COLS ", service, unixepoch() FROM sessions WHERE sid = ?", "s",
+		a->sid);
 	if (rc)
 		return rc;
 	rc = hc_db_step(s);
@@ -210,15 +209,7 @@ static int end_fn(struct hc_store *st, void *ud)
 		hc_db_finalize(s);
 		return rc == HC_DB_DONE ? HUB_ERR_NOTFOUND : rc;
 	}
-	memset(o, 0, sizeof(*o));
-	hc_db_col(s, 0, o->sid, sizeof(o->sid));
-	hc_db_col(s, 1, o->principal, sizeof(o->principal));
-	hc_db_col(s, 2, o->kind, sizeof(o->kind));
-	o->created_at = hc_db_int64(s, 3);
-	o->expires_at = hc_db_int64(s, 4);
-	o->revoked_at = hc_db_int64(s, 5);
-	hc_db_col(s, 6, o->reason, sizeof(o->reason));
-	hc_db_col(s, 7, o->addr, sizeof(o->addr));
+	hc_store__read_session(s, o);
 	hc_db_col(s, 8, service, sizeof(service));
 	{
 		int64_t now = hc_db_int64(s, 9);

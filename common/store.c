@@ -17,7 +17,7 @@
 
 #define TX_ATTEMPTS 5
 
-static int get_int64(struct hc_store *st, const char *sql, const char *arg, int64_t *out)
+int hc_store__get_int64(struct hc_store *st, const char *sql, const char *arg, int64_t *out)
 {
 	struct hc_db_stmt *s;
 	int rc = hc_db_prep(st, &s, sql, arg ? "s" : "", arg);
@@ -181,7 +181,7 @@ int hc_store_schema_version(struct hc_store *st, int *version)
 int hc_store_ping(struct hc_store *st)
 {
 	int64_t v;
-	return get_int64(st, "SELECT count(*) FROM rooms WHERE 1 = 0", NULL, &v);
+	return hc_store__get_int64(st, "SELECT count(*) FROM rooms WHERE 1 = 0", NULL, &v);
 }
 
 /* ---------------------------------------------------------------- users */
@@ -197,7 +197,8 @@ struct user_args {
 static int name_is_key(struct hc_store *st, const char *name)
 {
 	int64_t n = 0;
-	int rc = get_int64(st, "SELECT count(*) FROM service_keys WHERE name = ?", name, &n);
+	int rc = hc_store__get_int64(
+		st, "SELECT count(*) FROM service_keys WHERE name = ?", name, &n);
 	return rc ? rc : n ? HUB_ERR_EXISTS : HUB_OK;
 }
 
@@ -402,7 +403,8 @@ int hc_store_principal_list(
 
 int hc_store_user_count(struct hc_store *st, int64_t *count)
 {
-	return get_int64(st, "SELECT count(*) FROM principals WHERE kind = 'user'", NULL, count);
+	return hc_store__get_int64(
+		st, "SELECT count(*) FROM principals WHERE kind = 'user'", NULL, count);
 }
 
 /* -------------------------------------------------------------- devices */
@@ -535,7 +537,7 @@ int hc_store_room_exists(struct hc_store *st, const char *name)
 	int64_t v;
 	if (!hc_name_valid(name))
 		return HUB_ERR_NOTFOUND;
-	return get_int64(st, "SELECT 1 FROM rooms WHERE name = ?", name, &v);
+	return hc_store__get_int64(st, "SELECT 1 FROM rooms WHERE name = ?", name, &v);
 }
 
 struct hook_args {
@@ -549,12 +551,12 @@ static int hook_fn(struct hc_store *st, void *ud)
 	struct hc_db_stmt *s;
 	int64_t v;
 	int rc;
-	if (get_int64(st, "SELECT 1 FROM rooms WHERE name = ?", a->room, &v) != HUB_OK) {
+	if (hc_store__get_int64(st, "SELECT 1 FROM rooms WHERE name = ?", a->room, &v) != HUB_OK) {
 		*a->what = "room";
 		return HUB_ERR_NOTFOUND;
 	}
-	if (a->service[0] && get_int64(st, "SELECT 1 FROM service_keys WHERE name = ?", a->service,
-				     &v) != HUB_OK) {
+	if (a->service[0] && hc_store__get_int64(st, "SELECT 1 FROM service_keys WHERE name = ?",
+				     a->service, &v) != HUB_OK) {
 		*a->what = "service";
 		return HUB_ERR_NOTFOUND;
 	}
@@ -773,9 +775,7 @@ int hc_store_session_create(struct hc_store *st, const char *principal, const ch
 	return rc;
 }
 
-#define SESSION_COLS "sid, principal, kind, created_at, expires_at, revoked_at, reason, addr"
-
-static void read_session(struct hc_db_stmt *s, struct hc_session *o)
+void hc_store__read_session(struct hc_db_stmt *s, struct hc_session *o)
 {
 	memset(o, 0, sizeof(*o));
 	hc_db_col(s, 0, o->sid, sizeof(o->sid));
@@ -797,7 +797,7 @@ static int session_one(
 		return rc;
 	rc = hc_db_step(s);
 	if (rc == HC_DB_ROW) {
-		read_session(s, out);
+		hc_store__read_session(s, out);
 		rc = HUB_OK;
 	} else {
 		rc = rc == HC_DB_DONE ? HUB_ERR_NOTFOUND
@@ -891,7 +891,7 @@ int hc_store_session_list(struct hc_store *st, const char *principal, bool all, 
 		return rc;
 	while ((rc = hc_db_step(s)) == HC_DB_ROW) {
 		int x;
-		read_session(s, &o);
+		hc_store__read_session(s, &o);
 		x = cb(ud, &o);
 		if (x) {
 			hc_db_finalize(s);
@@ -1028,7 +1028,7 @@ int hc_store_servicekey_exists(struct hc_store *st, const char *name)
 	int64_t v;
 	if (!hc_name_valid(name))
 		return HUB_ERR_NOTFOUND;
-	return get_int64(st, "SELECT 1 FROM service_keys WHERE name = ?", name, &v);
+	return hc_store__get_int64(st, "SELECT 1 FROM service_keys WHERE name = ?", name, &v);
 }
 
 int hc_store_servicekey_list(struct hc_store *st,
@@ -1093,7 +1093,7 @@ int hc_store_change_seq(struct hc_store *st, int64_t *seq)
 	 * the log; on PostgreSQL a purge keeps the newest row (and a sequence's
 	 * value counts rolled-back transactions, which no follower can see) */
 	*seq = 0;
-	return get_int64(st,
+	return hc_store__get_int64(st,
 		hc_db_sql(st,
 			"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = "
 			"'change_log'), 0), coalesce((SELECT max(seq) FROM change_log), 0))",
@@ -1104,7 +1104,7 @@ int hc_store_change_seq(struct hc_store *st, int64_t *seq)
 int hc_store_change_min(struct hc_store *st, int64_t *seq)
 {
 	*seq = 0;
-	return get_int64(st, "SELECT coalesce(min(seq), 0) FROM change_log", NULL, seq);
+	return hc_store__get_int64(st, "SELECT coalesce(min(seq), 0) FROM change_log", NULL, seq);
 }
 
 int hc_store_changes(struct hc_store *st, int64_t after, int limit,

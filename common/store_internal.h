@@ -10,6 +10,15 @@
 #include <sqlite3.h>
 #include <stdbool.h>
 
+/* The columns of a session row in the order hc_store__read_session reads
+ * them (a query may select more after them). */
+#define SESSION_COLS "sid, principal, kind, created_at, expires_at, revoked_at, reason, addr"
+struct hc_session;
+void hc_store__read_session(struct hc_db_stmt *s, struct hc_session *o);
+/* One integer from a query with at most one text argument (arg NULL: none):
+ * HUB_OK, HUB_ERR_NOTFOUND when it returned no row, or the engine's error. */
+int hc_store__get_int64(struct hc_store *st, const char *sql, const char *arg, int64_t *out);
+
 extern const char *const hc_store__migrations[];
 extern const int hc_store__migration_count;
 extern const char *const hc_store__pg_migrations[];

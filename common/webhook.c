@@ -7,6 +7,7 @@
 #include "hc_err.h"
 #include "hc_store.h"
 #include "hc_util.h"
+#include "store_internal.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -404,18 +405,13 @@ int hc_webhook_due(struct hc_store *st, int64_t now, int64_t *cursor,
 
 int hc_webhook_next_due(struct hc_store *st, int64_t *at)
 {
-	struct hc_db_stmt *s;
 	int rc;
 	*at = 0;
-	rc = hc_db_prep(st, &s,
-		"SELECT coalesce(min(next_at), 0) FROM webhook_outbox WHERE state = 'pending'", "");
-	if (rc)
-		return rc;
-	rc = hc_db_step(s);
-	if (rc == HC_DB_ROW)
-		*at = hc_db_int64(s, 0);
-	hc_db_finalize(s);
-	return rc == HC_DB_ROW ? HUB_OK : rc == HC_DB_DONE ? HUB_ERR_DB : rc;
+	/* an aggregate: always one row */
+	rc = hc_store__get_int64(st,
+		"SELECT coalesce(min(next_at), 0) FROM webhook_outbox WHERE state = 'pending'",
+		NULL, at);
+	return rc == HUB_ERR_NOTFOUND ? HUB_ERR_DB : rc;
 }
 
 struct outcome {
@@ -461,17 +457,11 @@ int hc_webhook_retry(
 
 static int count_state(struct hc_store *st, const char *state, int64_t *out)
 {
-	struct hc_db_stmt *s;
 	int rc;
 	*out = 0;
-	rc = hc_db_prep(st, &s, "SELECT count(*) FROM webhook_outbox WHERE state = ?", "s", state);
-	if (rc)
-		return rc;
-	rc = hc_db_step(s);
-	if (rc == HC_DB_ROW)
-		*out = hc_db_int64(s, 0);
-	hc_db_finalize(s);
-	return rc == HC_DB_ROW ? HUB_OK : rc == HC_DB_DONE ? HUB_ERR_DB : rc;
+	rc = hc_store__get_int64(
+		st, "SELECT count(*) FROM webhook_outbox WHERE state = ?", state, out);
+	return rc == HUB_ERR_NOTFOUND ? HUB_ERR_DB : rc;
 }
 
 int hc_webhook_counts(struct hc_store *st, int64_t *pending, int64_t *failed, int64_t *delivered)
